@@ -1,0 +1,20 @@
+"""Test settings: PostgreSQL and Redis, the real things."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/provenant")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+# Fresh keys for every test run: nothing secret is read from disk or the repo.
+os.environ.setdefault("PROVENANT_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+os.environ.setdefault("PROVENANT_BLIND_INDEX_KEY", base64.b64encode(os.urandom(32)).decode())
+os.environ.setdefault("DJANGO_SECRET_KEY", base64.b64encode(os.urandom(48)).decode())
+
+from config.settings.base import *  # noqa: E402,F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests own their users
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

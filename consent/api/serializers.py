@@ -1,0 +1,302 @@
+"""Request validation and response shapes of the consent API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from consent.ledger import format_instant
+from consent.models import Action, CollectionMethod, ConsentEvent, LawfulBasis, PolicyVersion, Purpose, Source
+from consent.selectors import PurposeConsent, event_evidence
+from consent.services import ConsentEventInput, request_digest
+from core.api.fields import AwareDateTimeField, StrictBooleanField, StrictCharField, StrictSerializer
+from core.jurisdictions import normalize_jurisdiction
+from core.timeutil import parse_iso_duration
+
+SUBJECT_ID_PATTERN = re.compile(r"^[^\s/\\?#%]{1,255}$")
+CLIENT_ACTIONS = [Action.GRANT, Action.REFUSE, Action.WITHDRAW, Action.INVALIDATE]
+
+
+def validate_subject_id(value: str) -> str:
+    if not SUBJECT_ID_PATTERN.match(value):
+        raise serializers.ValidationError(
+            "1-255 characters, no whitespace and none of / \\ ? # % (it appears in URLs)."
+        )
+    return value
+
+
+class EvidenceInputSerializer(StrictSerializer):
+    ip_address = serializers.IPAddressField(required=False, allow_null=True)
+    user_agent = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=1024)
+
+
+class ConsentEventInputSerializer(StrictSerializer):
+    subject_id = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_subject_id])
+    subject_email = serializers.EmailField(required=False, allow_null=True, max_length=254)
+    purpose = StrictCharField(max_length=64)
+    action = serializers.ChoiceField(choices=CLIENT_ACTIONS)
+    occurred_at = AwareDateTimeField(help_text="When the person acted (RFC 3339 with offset).")
+    source = StrictCharField(max_length=64, help_text="Key of a registered source.")
+    collection_method = serializers.ChoiceField(choices=CollectionMethod.choices)
+    policy_version = StrictCharField(
+        max_length=64, required=False, allow_null=True,
+        help_text="Version label; defaults to the purpose's version in effect at occurred_at.",
+    )
+    jurisdiction = StrictCharField(max_length=6, help_text="ISO 3166 country or subdivision: DE, US-CA.")
+    gpc = StrictBooleanField(required=False, default=False)
+    evidence = EvidenceInputSerializer(required=False, allow_null=True)
+    supersedes = StrictCharField(
+        max_length=26, required=False, allow_null=True, help_text="event_id of the grant an 'invalidate' cancels."
+    )
+    idempotency_key = StrictCharField(
+        max_length=255, required=False, allow_null=True,
+        help_text="Bulk only; single events use the Idempotency-Key header.",
+    )
+
+    def validate_jurisdiction(self, value: str) -> str:
+        try:
+            return normalize_jurisdiction(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+def event_input(data: dict[str, Any], *, raw: Any, pointer: str, idempotency_key: str | None) -> ConsentEventInput:
+    evidence = data.get("evidence") or {}
+    return ConsentEventInput(
+        subject_id=data["subject_id"],
+        subject_email=data.get("subject_email"),
+        purpose=data["purpose"],
+        action=data["action"],
+        occurred_at=data["occurred_at"],
+        source=data["source"],
+        collection_method=data["collection_method"],
+        policy_version=data.get("policy_version"),
+        jurisdiction=data["jurisdiction"],
+        gpc=data.get("gpc", False),
+        ip_address=evidence.get("ip_address"),
+        user_agent=evidence.get("user_agent"),
+        supersedes=data.get("supersedes"),
+        idempotency_key=idempotency_key if idempotency_key is not None else data.get("idempotency_key"),
+        request_digest=request_digest(raw),
+        pointer=pointer,
+    )
+
+
+class ConsentEventBulkInputSerializer(StrictSerializer):
+    events = serializers.ListField(
+        child=ConsentEventInputSerializer(), min_length=1, max_length=settings.PROVENANT_BULK_MAX_EVENTS
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses (the views build plain dicts with these shapes; the serializers document them)
+# ---------------------------------------------------------------------------------------------
+
+
+class ConsentStateOutputSerializer(serializers.Serializer):
+    purpose = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["given", "renewed", "refused", "withdrawn", "expired", "invalidated", "stale", "unknown"]
+    )
+    dpv_status = serializers.URLField(help_text="DPV ConsentStatus IRI")
+    opt_in = serializers.BooleanField()
+    since = serializers.DateTimeField(allow_null=True)
+    valid_until = serializers.DateTimeField(allow_null=True)
+    source = serializers.CharField(allow_null=True)
+    policy_version = serializers.CharField(allow_null=True)
+    jurisdiction = serializers.CharField(allow_null=True)
+    gpc = serializers.BooleanField()
+    event_id = serializers.CharField(allow_null=True)
+
+
+def state_representation(state: PurposeConsent) -> dict[str, Any]:
+    return {
+        "purpose": state.purpose,
+        "status": state.status,
+        "dpv_status": state.dpv_status,
+        "opt_in": state.opt_in,
+        "since": format_instant(state.since),
+        "valid_until": format_instant(state.valid_until),
+        "source": state.source,
+        "policy_version": state.policy_version,
+        "jurisdiction": state.jurisdiction,
+        "gpc": state.gpc,
+        "event_id": state.event_id,
+    }
+
+
+class SubjectConsentOutputSerializer(serializers.Serializer):
+    subject_id = serializers.CharField()
+    at = serializers.DateTimeField()
+    purposes = ConsentStateOutputSerializer(many=True)
+
+
+class EvidenceOutputSerializer(serializers.Serializer):
+    ip_address = serializers.CharField(required=False)
+    user_agent = serializers.CharField(required=False)
+
+
+class ConsentEventOutputSerializer(serializers.Serializer):
+    event_id = serializers.CharField(help_text="ULID")
+    subject_id = serializers.CharField()
+    subject_uuid = serializers.UUIDField(help_text="What the hash covers instead of the external id")
+    chain_index = serializers.IntegerField()
+    purpose = serializers.CharField()
+    action = serializers.ChoiceField(choices=Action.choices)
+    occurred_at = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField(allow_null=True)
+    source = serializers.CharField()
+    collection_method = serializers.CharField()
+    policy_version = serializers.CharField(allow_null=True)
+    jurisdiction = serializers.CharField()
+    gpc = serializers.BooleanField()
+    supersedes = serializers.CharField(allow_null=True)
+    evidence = EvidenceOutputSerializer(allow_null=True, help_text="In clear; null after erasure")
+    evidence_sealed = serializers.CharField(allow_null=True, help_text="The ciphertext the hash covers")
+    prev_hash = serializers.CharField()
+    hash = serializers.CharField()
+
+
+def event_representation(event: ConsentEvent, *, with_evidence: bool = False) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "subject_id": event.subject.external_id,
+        "subject_uuid": str(event.subject.uuid),
+        "chain_index": event.chain_index,
+        "purpose": event.purpose.key,
+        "action": event.action,
+        "occurred_at": format_instant(event.occurred_at),
+        "recorded_at": format_instant(event.recorded_at),
+        "valid_until": format_instant(event.valid_until),
+        "source": event.source.key,
+        "collection_method": event.collection_method,
+        "policy_version": event.policy_version.version if event.policy_version else None,
+        "jurisdiction": event.jurisdiction,
+        "gpc": event.gpc,
+        "supersedes": event.supersedes.event_id if event.supersedes else None,
+        "evidence": event_evidence(event) if with_evidence else None,
+        "evidence_sealed": event.evidence_sealed or None,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+class ConsentEventCreatedSerializer(ConsentEventOutputSerializer):
+    consent = ConsentStateOutputSerializer(help_text="The purpose's state after this event")
+
+
+class BulkItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    event_id = serializers.CharField()
+    hash = serializers.CharField()
+    replayed = serializers.BooleanField(help_text="True when the idempotency key matched an earlier event")
+
+
+class BulkResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+    events = BulkItemResultSerializer(many=True)
+
+
+class ConsentHistoryOutputSerializer(serializers.Serializer):
+    subject_id = serializers.CharField()
+    ledger_length = serializers.IntegerField()
+    ledger_head_hash = serializers.CharField()
+    next = serializers.CharField(allow_null=True, help_text="URL of the next page")
+    results = ConsentEventOutputSerializer(many=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalog
+# ---------------------------------------------------------------------------------------------
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = [
+            "key", "name", "kind", "vendor_name", "collection_point", "lawful_basis",
+            "dpa_reference", "dpa_date", "is_active", "is_builtin", "created_at", "updated_at",
+        ]
+        read_only_fields = ["is_builtin", "created_at", "updated_at"]
+
+
+class SourceInputSerializer(StrictSerializer):
+    key = StrictCharField(max_length=64)
+    name = StrictCharField(max_length=200)
+    kind = serializers.ChoiceField(choices=[c for c in Source.Kind.choices if c[0] != Source.Kind.SYSTEM])
+    vendor_name = StrictCharField(max_length=200, required=False, allow_blank=True)
+    collection_point = StrictCharField(max_length=500, required=False, allow_blank=True)
+    lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices, required=False)
+    dpa_reference = StrictCharField(max_length=200, required=False, allow_blank=True)
+    dpa_date = serializers.DateField(required=False, allow_null=True)
+    is_active = StrictBooleanField(required=False)
+
+
+class PurposeSerializer(serializers.ModelSerializer):
+    current_policy_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Purpose
+        fields = [
+            "key", "name", "description", "legal_basis", "dpv_purpose_iri", "dpv_legal_basis_iri",
+            "is_sale_or_sharing", "is_targeted_advertising", "is_sensitive", "validity",
+            "current_policy_version", "created_at", "updated_at",
+        ]
+
+    def get_current_policy_version(self, purpose: Purpose) -> str | None:
+        current: dict[int, PolicyVersion] = self.context.get("current_versions", {})
+        version = current.get(purpose.pk)
+        return version.version if version else None
+
+
+class PurposeInputSerializer(StrictSerializer):
+    key = StrictCharField(max_length=64)
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(required=False, allow_blank=True, max_length=5000)
+    legal_basis = serializers.ChoiceField(choices=LawfulBasis.choices, required=False)
+    dpv_purpose_iri = serializers.URLField(required=False, allow_blank=True, max_length=300)
+    dpv_legal_basis_iri = serializers.URLField(required=False, allow_blank=True, max_length=300)
+    is_sale_or_sharing = StrictBooleanField(required=False)
+    is_targeted_advertising = StrictBooleanField(required=False)
+    is_sensitive = StrictBooleanField(required=False)
+    validity = StrictCharField(
+        required=False, allow_blank=True, max_length=40, help_text="ISO 8601 duration, e.g. P6M; empty: no expiry"
+    )
+
+    def validate_validity(self, value: str) -> str:
+        if value:
+            try:
+                parse_iso_duration(value)
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from exc
+        return value
+
+
+class PolicyVersionSerializer(serializers.ModelSerializer):
+    purpose = serializers.CharField(source="purpose.key", read_only=True)
+
+    class Meta:
+        model = PolicyVersion
+        fields = ["purpose", "version", "notice_sha256", "notice_url", "effective_at", "is_material", "created_at"]
+
+
+class PolicyVersionInputSerializer(StrictSerializer):
+    version = StrictCharField(max_length=64)
+    notice_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="SHA-256 of the notice text, hex")
+    notice_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    effective_at = AwareDateTimeField()
+    is_material = StrictBooleanField(required=False, default=False)
+
+
+class LedgerVerificationOutputSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    verified_at = serializers.DateTimeField()
+    subjects_checked = serializers.IntegerField()
+    events_checked = serializers.IntegerField()
+    ledger_root = serializers.CharField(help_text="SHA-256 over every subject's chain tip; keep it to compare later")
+    first_break = serializers.JSONField(allow_null=True)

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from consent.api import views
+
+urlpatterns = [
+    path("consent-events", views.ConsentEventCreateApi.as_view(), name="consent-event-create"),
+    path("consent-events/bulk", views.ConsentEventBulkCreateApi.as_view(), name="consent-event-bulk"),
+    path("consent-events/<str:event_id>", views.ConsentEventDetailApi.as_view(), name="consent-event-detail"),
+    path("subjects/<str:subject_id>/consent", views.SubjectConsentApi.as_view(), name="subject-consent"),
+    path(
+        "subjects/<str:subject_id>/consent-events",
+        views.SubjectConsentEventsApi.as_view(),
+        name="subject-consent-events",
+    ),
+    path("sources", views.SourceListCreateApi.as_view(), name="source-list"),
+    path("sources/<str:key>", views.SourceDetailApi.as_view(), name="source-detail"),
+    path("purposes", views.PurposeListCreateApi.as_view(), name="purpose-list"),
+    path("purposes/<str:key>", views.PurposeDetailApi.as_view(), name="purpose-detail"),
+    path(
+        "purposes/<str:key>/policy-versions",
+        views.PolicyVersionListCreateApi.as_view(),
+        name="policy-version-list",
+    ),
+    path("ledger/verify", views.LedgerVerifyApi.as_view(), name="ledger-verify"),
+]

@@ -1,0 +1,144 @@
+"""Tamper evidence: the canonical form of a ledger event and the per-subject hash chain. No ORM.
+
+``hash = SHA-256(canonical_json(fields + prev_hash))``. The fields name things by stable public
+identifiers (subject UUID, purpose and source keys, policy version label) so anyone holding the
+history can recompute every hash. PII is covered only as its sealed ciphertext, so erasing a
+subject's data key leaves the chain verifiable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+HASH_VERSION = 1
+GENESIS_HASH = "0" * 64
+
+
+def format_instant(moment: datetime | None) -> str | None:
+    """UTC with microseconds and a Z, the one form every hashed instant takes."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_fields(
+    *,
+    event_id: str,
+    subject_uuid: str,
+    chain_index: int,
+    purpose: str,
+    action: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    valid_until: datetime | None,
+    source: str,
+    collection_method: str,
+    policy_version: str | None,
+    jurisdiction: str,
+    gpc: bool,
+    evidence_sealed: str,
+    supersedes: str | None,
+) -> dict[str, Any]:
+    return {
+        "v": HASH_VERSION,
+        "event_id": event_id,
+        "subject": subject_uuid,
+        "chain_index": chain_index,
+        "purpose": purpose,
+        "action": action,
+        "occurred_at": format_instant(occurred_at),
+        "recorded_at": format_instant(recorded_at),
+        "valid_until": format_instant(valid_until),
+        "source": source,
+        "collection_method": collection_method,
+        "policy_version": policy_version,
+        "jurisdiction": jurisdiction,
+        "gpc": gpc,
+        "evidence_sealed": evidence_sealed or None,
+        "supersedes": supersedes,
+    }
+
+
+def event_hash(fields: dict[str, Any], prev_hash: str) -> str:
+    document = dict(fields, prev_hash=prev_hash)
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    chain_index: int
+    event_id: str
+    fields: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    chain_index: int
+    event_id: str | None
+    problem: str
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "chain_index": self.chain_index,
+            "event_id": self.event_id,
+            "problem": self.problem,
+            "detail": self.detail,
+        }
+
+
+def first_break(links: Iterable[ChainLink], *, expected_length: int, expected_head: str) -> ChainBreak | None:
+    """Walk one subject's chain in ``chain_index`` order; return the first broken link, if any.
+
+    ``changed``: a row's content no longer matches its hash. ``relinked``: a row's prev_hash does
+    not match its predecessor (rows reordered or one removed and re-linked). ``missing``: a
+    chain position is absent. ``truncated``: the chain is shorter or its head differs from the
+    subject's recorded tip.
+    """
+    previous_hash = GENESIS_HASH
+    expected_index = 1
+    for link in links:
+        if link.chain_index != expected_index:
+            return ChainBreak(
+                expected_index,
+                link.event_id,
+                "missing",
+                f"expected chain position {expected_index}, found {link.chain_index}",
+            )
+        if link.prev_hash != previous_hash:
+            return ChainBreak(
+                link.chain_index, link.event_id, "relinked", "prev_hash does not match the previous event's hash"
+            )
+        recomputed = event_hash(link.fields, link.prev_hash)
+        if recomputed != link.hash:
+            return ChainBreak(
+                link.chain_index, link.event_id, "changed", "the event's content does not match its hash"
+            )
+        previous_hash = link.hash
+        expected_index += 1
+    length = expected_index - 1
+    if length != expected_length or previous_hash != expected_head:
+        return ChainBreak(
+            length + 1,
+            None,
+            "truncated",
+            f"the chain has {length} events ending in {previous_hash[:12]}…; "
+            f"the subject's tip records {expected_length} ending in {expected_head[:12]}…",
+        )
+    return None
+
+
+def ledger_root(heads: Iterable[tuple[str, int, str]]) -> str:
+    """A digest of every subject's chain tip (uuid, length, head), for clients to keep and compare."""
+    digest = hashlib.sha256()
+    for subject_uuid, length, head in sorted(heads):
+        digest.update(f"{subject_uuid}:{length}:{head}\n".encode())
+    return digest.hexdigest()

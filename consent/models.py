@@ -1,0 +1,307 @@
+"""Sources, purposes, policy versions, subjects, the append-only consent ledger and its projection."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from consent.ledger import GENESIS_HASH
+from core.models import Organization
+
+key_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9._:-]{0,62}[a-z0-9])?$",
+    "Lowercase letters, digits, '.', '_', ':' and '-'; at most 64 characters.",
+)
+
+
+class LawfulBasis(models.TextChoices):
+    CONSENT = "consent", "Consent (GDPR Art. 6(1)(a))"
+    CONTRACT = "contract", "Contract (Art. 6(1)(b))"
+    LEGAL_OBLIGATION = "legal_obligation", "Legal obligation (Art. 6(1)(c))"
+    VITAL_INTERESTS = "vital_interests", "Vital interests (Art. 6(1)(d))"
+    PUBLIC_TASK = "public_task", "Public task (Art. 6(1)(e))"
+    LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest (Art. 6(1)(f))"
+
+
+DPV_LEGAL_BASIS_IRIS = {
+    LawfulBasis.CONSENT: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-a",
+    LawfulBasis.CONTRACT: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-b",
+    LawfulBasis.LEGAL_OBLIGATION: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-c",
+    LawfulBasis.VITAL_INTERESTS: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-d",
+    LawfulBasis.PUBLIC_TASK: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-e",
+    LawfulBasis.LEGITIMATE_INTEREST: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-f",
+}
+
+
+class Source(models.Model):
+    """Where personal data and consent come from. ``key`` is the source identifier carried everywhere."""
+
+    class Kind(models.TextChoices):
+        WEB_FORM = "web_form", "Web form"
+        MOBILE_APP = "mobile_app", "Mobile app"
+        IMPORT = "import", "Import"
+        PARTNER = "partner", "Partner / vendor"
+        OFFLINE = "offline", "Offline"
+        SYSTEM = "system", "Provenant (built in)"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sources")
+    key = models.CharField(max_length=64, validators=[key_validator])
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    vendor_name = models.CharField(max_length=200, blank=True)
+    collection_point = models.CharField(
+        max_length=500, blank=True, help_text="URL of the form or app screen, or a description."
+    )
+    lawful_basis = models.CharField(max_length=30, choices=LawfulBasis.choices, default=LawfulBasis.CONSENT)
+    dpa_reference = models.CharField("DPA reference", max_length=200, blank=True)
+    dpa_date = models.DateField("DPA date", null=True, blank=True)
+    is_builtin = models.BooleanField(default=False, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="source_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Purpose(models.Model):
+    """A purpose of processing that consent is asked for."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="purposes")
+    key = models.CharField(max_length=64, validators=[key_validator])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    legal_basis = models.CharField(max_length=30, choices=LawfulBasis.choices, default=LawfulBasis.CONSENT)
+    dpv_purpose_iri = models.URLField("DPV purpose IRI", max_length=300, blank=True)
+    dpv_legal_basis_iri = models.URLField("DPV legal basis IRI", max_length=300, blank=True)
+    is_sale_or_sharing = models.BooleanField(default=False)
+    is_targeted_advertising = models.BooleanField(default=False)
+    is_sensitive = models.BooleanField(default=False)
+    validity = models.CharField(
+        max_length=40, blank=True, help_text="ISO 8601 duration a grant stays valid, e.g. P6M; empty: no expiry."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="purpose_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class PolicyVersion(models.Model):
+    """A version of the notice shown for a purpose, pinned by the SHA-256 of its text."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="policy_versions")
+    version = models.CharField(max_length=64)
+    notice_sha256 = models.CharField(
+        "notice SHA-256", max_length=64, validators=[RegexValidator(r"^[0-9a-f]{64}$", "64 lowercase hex digits.")]
+    )
+    notice_url = models.URLField(max_length=500, blank=True)
+    effective_at = models.DateTimeField()
+    is_material = models.BooleanField(
+        default=False, help_text="A material change makes grants under earlier versions stale."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["purpose", "effective_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["purpose", "version"], name="policy_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose.key}@{self.version}"
+
+
+class Subject(models.Model):
+    """A person (or a pseudonymous device/profile) of one organization.
+
+    ``uuid`` is what the ledger hashes, never the external id or any PII. The email is sealed with
+    the subject's own data key; ``wrapped_data_key`` is that key wrapped by the master key and is
+    set to NULL on erasure (crypto-shredding). ``ledger_length`` and ``ledger_head_hash`` are the
+    tip of the subject's hash chain; the row is locked while an event is appended.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="subjects")
+    external_id = models.CharField(max_length=255)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email_sealed = models.TextField(blank=True, editable=False)
+    email_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    wrapped_data_key = models.BinaryField(null=True, editable=False)
+    data_key_destroyed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ledger_length = models.BigIntegerField(default=0, editable=False)
+    ledger_head_hash = models.CharField(max_length=64, default=GENESIS_HASH, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["external_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "external_id"], name="subject_external_id_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @property
+    def is_erased(self) -> bool:
+        return self.data_key_destroyed_at is not None
+
+
+class Action(models.TextChoices):
+    GRANT = "grant", "Grant"
+    REFUSE = "refuse", "Refuse"
+    WITHDRAW = "withdraw", "Withdraw"
+    INVALIDATE = "invalidate", "Invalidate"
+    EXPIRE = "expire", "Expire (system)"
+
+
+class CollectionMethod(models.TextChoices):
+    WEB_FORM = "web_form", "Web form"
+    MOBILE_APP = "mobile_app", "Mobile app"
+    COOKIE_BANNER = "cookie_banner", "Cookie banner"
+    API_IMPORT = "api_import", "API import"
+    PARTNER_FEED = "partner_feed", "Partner feed"
+    EMAIL = "email", "Email"
+    PAPER = "paper", "Paper form"
+    PHONE = "phone", "Phone"
+    IN_PERSON = "in_person", "In person"
+    GPC_SIGNAL = "gpc_signal", "Global Privacy Control signal"
+    ADMIN = "admin", "Admin (legal team)"
+    SYSTEM = "system", "Provenant (system)"
+
+
+class ConsentEvent(models.Model):
+    """One append-only ledger entry. A database trigger refuses UPDATE and DELETE.
+
+    ``hash`` is SHA-256 over the canonical form of the fields (see ``consent.ledger``) and
+    ``prev_hash``, the hash of the subject's previous event (chain order ``chain_index``).
+    ``id`` is the server sequence used to break ordering ties.
+    """
+
+    event_id = models.CharField(max_length=26, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="events")
+    chain_index = models.BigIntegerField()
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=12, choices=Action.choices)
+    supersedes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    collection_method = models.CharField(max_length=20, choices=CollectionMethod.choices)
+    policy_version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    jurisdiction = models.CharField(max_length=6)
+    gpc = models.BooleanField(default=False)
+    evidence_sealed = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_digest = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["subject_id", "chain_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "chain_index"], name="event_chain_position_unique"),
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="event_idempotency_key_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["subject", "purpose", "occurred_at"], name="event_subject_purpose_time"),
+            models.Index(fields=["organization", "recorded_at"], name="event_org_recorded"),
+            models.Index(fields=["organization", "occurred_at"], name="event_org_occurred"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.action}"
+
+
+class ConsentStatus(models.TextChoices):
+    GIVEN = "given", "Given"
+    RENEWED = "renewed", "Renewed"
+    REFUSED = "refused", "Refused"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    EXPIRED = "expired", "Expired"
+    INVALIDATED = "invalidated", "Invalidated"
+    STALE = "stale", "Stale (material policy change)"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class ConsentState(models.Model):
+    """Current consent per (subject, purpose), folded from the ledger in the event's transaction.
+
+    Time-dependent statuses (``expired`` once ``valid_until`` passes, ``stale`` after a material
+    policy change) are applied when read, so the row is never wrong between sweeps.
+    ``last_*`` is the ordering key of the last event folded in: an event that sorts before it
+    triggers a replay of the pair's history instead of an incremental step.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="consent_states")
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="consent_states")
+    status = models.CharField(max_length=12, choices=ConsentStatus.choices)
+    since = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    basis_event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    policy_version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    jurisdiction = models.CharField(max_length=6)
+    gpc = models.BooleanField(default=False)
+    last_occurred_at = models.DateTimeField()
+    last_rank = models.SmallIntegerField()
+    last_seq = models.BigIntegerField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "purpose"], name="consent_state_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status", "valid_until"], name="state_expiry_sweep"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id}/{self.purpose_id}: {self.status}"
+
+
+class LedgerVerificationRun(models.Model):
+    """The outcome of one ledger verification, kept for reports and audits."""
+
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="ledger_verifications"
+    )
+    verified_at = models.DateTimeField(default=timezone.now, db_index=True)
+    triggered_by = models.CharField(max_length=200)
+    is_valid = models.BooleanField()
+    subjects_checked = models.BigIntegerField()
+    events_checked = models.BigIntegerField()
+    ledger_root = models.CharField(max_length=64)
+    first_break = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-verified_at"]
+
+    def __str__(self) -> str:
+        return f"{'valid' if self.is_valid else 'BROKEN'} at {self.verified_at:%Y-%m-%d %H:%M}"

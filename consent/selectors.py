@@ -1,0 +1,366 @@
+"""Reads of the consent ledger, always scoped by organization."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from consent import ledger
+from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, Source, Subject
+from consent.state import DPV_STATUS_IRIS, UNKNOWN, LedgerEntry, is_opt_in, replay, status_at
+from core.crypto import CryptoError, unseal, unwrap_data_key
+from core.models import Organization
+
+
+@dataclass(frozen=True)
+class PurposeConsent:
+    """A subject's consent for one purpose, as of an instant."""
+
+    purpose: str
+    status: str
+    since: datetime | None = None
+    valid_until: datetime | None = None
+    source: str | None = None
+    policy_version: str | None = None
+    jurisdiction: str | None = None
+    gpc: bool = False
+    event_id: str | None = None
+
+    @property
+    def dpv_status(self) -> str:
+        return DPV_STATUS_IRIS[self.status]
+
+    @property
+    def opt_in(self) -> bool:
+        return is_opt_in(self.status)
+
+
+def subject_by_external_id(*, organization: Organization, external_id: str) -> Subject | None:
+    return Subject.objects.filter(organization=organization, external_id=external_id).first()
+
+
+def source_list(*, organization: Organization) -> QuerySet[Source]:
+    return Source.objects.filter(organization=organization).order_by("key")
+
+
+def source_by_key(*, organization: Organization, key: str) -> Source | None:
+    return Source.objects.filter(organization=organization, key=key).first()
+
+
+def purpose_list(*, organization: Organization) -> QuerySet[Purpose]:
+    return Purpose.objects.filter(organization=organization).order_by("key")
+
+
+def purpose_by_key(*, organization: Organization, key: str) -> Purpose | None:
+    return Purpose.objects.filter(organization=organization, key=key).first()
+
+
+def policy_version_list(*, purpose: Purpose) -> QuerySet[PolicyVersion]:
+    return PolicyVersion.objects.filter(purpose=purpose).order_by("effective_at", "id")
+
+
+def current_policy_versions(*, purposes: list[Purpose], at: datetime) -> dict[int, PolicyVersion]:
+    """Each purpose's version in effect at ``at`` (latest effective_at not after it)."""
+    current: dict[int, PolicyVersion] = {}
+    for version in PolicyVersion.objects.filter(purpose__in=purposes, effective_at__lte=at).order_by(
+        "effective_at", "id"
+    ):
+        current[version.purpose_id] = version
+    return current
+
+
+def _material_effective_at(purpose_ids: list[int], at: datetime) -> dict[int, datetime]:
+    rows = (
+        PolicyVersion.objects.filter(purpose_id__in=purpose_ids, is_material=True, effective_at__lte=at)
+        .values("purpose_id")
+        .annotate(latest=Max("effective_at"))
+    )
+    return {row["purpose_id"]: row["latest"] for row in rows}
+
+
+def consent_state_for_subject(
+    *,
+    organization: Organization,
+    subject: Subject,
+    at: datetime | None = None,
+    purpose_key: str | None = None,
+) -> list[PurposeConsent]:
+    """Every purpose's consent for the subject now (from the projection) or at a past instant
+    (replayed from the ledger). Purposes with no event read ``unknown``."""
+    now = timezone.now()
+    purposes = list(purpose_list(organization=organization))
+    if purpose_key is not None:
+        purposes = [p for p in purposes if p.key == purpose_key]
+    if not purposes:
+        return []
+    moment = at or now
+    material = _material_effective_at([p.pk for p in purposes], moment)
+    if at is None:
+        folded = _projected(subject, purposes)
+    else:
+        folded = _replayed(subject, purposes, at)
+    result = []
+    for purpose in purposes:
+        row = folded.get(purpose.pk)
+        if row is None:
+            result.append(PurposeConsent(purpose=purpose.key, status=UNKNOWN))
+            continue
+        status = status_at(
+            stored_status=row["status"],
+            valid_until=row["valid_until"],
+            at=moment,
+            basis_policy_effective_at=row["policy_effective_at"],
+            material_policy_effective_at=material.get(purpose.pk),
+        )
+        since = row["since"]
+        if status == "expired" and row["status"] != "expired":
+            since = row["valid_until"]
+        result.append(
+            PurposeConsent(
+                purpose=purpose.key,
+                status=status,
+                since=since,
+                valid_until=row["valid_until"],
+                source=row["source"],
+                policy_version=row["policy_version"],
+                jurisdiction=row["jurisdiction"],
+                gpc=row["gpc"],
+                event_id=row["event_id"],
+            )
+        )
+    return result
+
+
+def _projected(subject: Subject, purposes: list[Purpose]) -> dict[int, dict[str, Any]]:
+    rows = ConsentState.objects.filter(subject=subject, purpose__in=purposes).values(
+        "purpose_id",
+        "status",
+        "since",
+        "valid_until",
+        "jurisdiction",
+        "gpc",
+        "source__key",
+        "policy_version__version",
+        "policy_version__effective_at",
+        "event__event_id",
+    )
+    return {
+        row["purpose_id"]: {
+            "status": row["status"],
+            "since": row["since"],
+            "valid_until": row["valid_until"],
+            "jurisdiction": row["jurisdiction"],
+            "gpc": row["gpc"],
+            "source": row["source__key"],
+            "policy_version": row["policy_version__version"],
+            "policy_effective_at": row["policy_version__effective_at"],
+            "event_id": row["event__event_id"],
+        }
+        for row in rows
+    }
+
+
+def _replayed(subject: Subject, purposes: list[Purpose], at: datetime) -> dict[int, dict[str, Any]]:
+    events = list(
+        ConsentEvent.objects.filter(subject=subject, purpose__in=purposes, occurred_at__lte=at).values(
+            "pk",
+            "event_id",
+            "purpose_id",
+            "action",
+            "occurred_at",
+            "valid_until",
+            "supersedes__event_id",
+            "jurisdiction",
+            "gpc",
+            "source__key",
+            "policy_version__version",
+            "policy_version__effective_at",
+        )
+    )
+    by_pk = {e["pk"]: e for e in events}
+    history: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for e in events:
+        history[e["purpose_id"]].append(
+            LedgerEntry(
+                seq=e["pk"],
+                event_id=e["event_id"],
+                action=e["action"],
+                occurred_at=e["occurred_at"],
+                valid_until=e["valid_until"],
+                supersedes=e["supersedes__event_id"],
+            )
+        )
+    folded: dict[int, dict[str, Any]] = {}
+    for purpose_id, entries in history.items():
+        state = replay(entries, at=at)
+        if state is None:
+            continue
+        basis = by_pk[state.basis.seq]
+        folded[purpose_id] = {
+            "status": state.status,
+            "since": state.since,
+            "valid_until": state.valid_until,
+            "jurisdiction": basis["jurisdiction"],
+            "gpc": basis["gpc"],
+            "source": basis["source__key"],
+            "policy_version": basis["policy_version__version"],
+            "policy_effective_at": basis["policy_version__effective_at"],
+            "event_id": state.event.event_id,
+        }
+    return folded
+
+
+def consent_history(
+    *, subject: Subject, after_chain_index: int = 0, limit: int = 50
+) -> tuple[list[ConsentEvent], bool]:
+    """A page of the subject's ledger in chain order, and whether more follows."""
+    events = list(
+        ConsentEvent.objects.filter(subject=subject, chain_index__gt=after_chain_index)
+        .select_related("purpose", "source", "policy_version", "supersedes", "subject")
+        .order_by("chain_index")[: limit + 1]
+    )
+    return events[:limit], len(events) > limit
+
+
+def event_evidence(event: ConsentEvent) -> dict[str, str] | None:
+    """The event's evidence in clear, or None when there is none or the subject was erased."""
+    if not event.evidence_sealed:
+        return None
+    try:
+        data_key = unwrap_data_key(event.subject.wrapped_data_key)
+        return json.loads(unseal(data_key, event.evidence_sealed, context=f"evidence:{event.event_id}"))
+    except CryptoError:
+        return None
+
+
+def subject_email(subject: Subject) -> str | None:
+    if not subject.email_sealed:
+        return None
+    try:
+        return unseal(unwrap_data_key(subject.wrapped_data_key), subject.email_sealed, context=f"email:{subject.uuid}")
+    except CryptoError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Verification
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerVerification:
+    is_valid: bool
+    subjects_checked: int
+    events_checked: int
+    ledger_root: str
+    first_break: dict[str, Any] | None
+    verified_at: datetime
+
+
+_LINK_FIELDS = (
+    "subject_id",
+    "chain_index",
+    "event_id",
+    "subject__uuid",
+    "purpose__key",
+    "action",
+    "occurred_at",
+    "recorded_at",
+    "valid_until",
+    "source__key",
+    "collection_method",
+    "policy_version__version",
+    "jurisdiction",
+    "gpc",
+    "evidence_sealed",
+    "supersedes__event_id",
+    "prev_hash",
+    "hash",
+)
+
+
+def _links(organization: Organization | None) -> Iterator[tuple[int, ledger.ChainLink]]:
+    events = ConsentEvent.objects.all()
+    if organization is not None:
+        events = events.filter(organization=organization)
+    for row in events.order_by("subject_id", "chain_index").values_list(*_LINK_FIELDS).iterator(chunk_size=5000):
+        (subject_id, chain_index, event_id, subject_uuid, purpose, action, occurred_at, recorded_at, valid_until,
+         source, method, version, jurisdiction, gpc, evidence, supersedes, prev_hash, event_hash) = row
+        fields = ledger.canonical_fields(
+            event_id=event_id,
+            subject_uuid=str(subject_uuid),
+            chain_index=chain_index,
+            purpose=purpose,
+            action=action,
+            occurred_at=occurred_at,
+            recorded_at=recorded_at,
+            valid_until=valid_until,
+            source=source,
+            collection_method=method,
+            policy_version=version,
+            jurisdiction=jurisdiction,
+            gpc=gpc,
+            evidence_sealed=evidence,
+            supersedes=supersedes,
+        )
+        yield subject_id, ledger.ChainLink(chain_index, event_id, fields, prev_hash, event_hash)
+
+
+def ledger_verification(*, organization: Organization | None = None) -> LedgerVerification:
+    """Recompute every hash chain; report the first broken link (changed, removed or reordered rows)."""
+    subjects = Subject.objects.all()
+    if organization is not None:
+        subjects = subjects.filter(organization=organization)
+    tips = {
+        pk: (external_id, str(uuid), length, head)
+        for pk, external_id, uuid, length, head in subjects.values_list(
+            "pk", "external_id", "uuid", "ledger_length", "ledger_head_hash"
+        )
+    }
+    events_checked = 0
+    first: dict[str, Any] | None = None
+    grouped: dict[int, list[ledger.ChainLink]] = defaultdict(list)
+    current_subject: int | None = None
+
+    def check(subject_id: int, links: list[ledger.ChainLink]) -> dict[str, Any] | None:
+        tip = tips.get(subject_id)
+        if tip is None:
+            return {"subject_id": None, "chain_index": links[0].chain_index, "event_id": links[0].event_id,
+                    "problem": "orphaned", "detail": "events of a subject that no longer exists"}
+        broken = ledger.first_break(links, expected_length=tip[2], expected_head=tip[3])
+        return {"subject_id": tip[0], "subject_uuid": tip[1], **broken.as_dict()} if broken else None
+
+    seen: set[int] = set()
+    for subject_id, link in _links(organization):
+        events_checked += 1
+        if current_subject is not None and subject_id != current_subject:
+            first = first or check(current_subject, grouped.pop(current_subject))
+            seen.add(current_subject)
+        current_subject = subject_id
+        grouped[subject_id].append(link)
+    if current_subject is not None:
+        first = first or check(current_subject, grouped.pop(current_subject))
+        seen.add(current_subject)
+    if first is None:
+        for pk, (external_id, uuid, length, head) in tips.items():
+            if pk not in seen and length > 0:
+                broken = ledger.first_break([], expected_length=length, expected_head=head)
+                assert broken is not None
+                first = {"subject_id": external_id, "subject_uuid": uuid, **broken.as_dict()}
+                break
+    root = ledger.ledger_root((uuid, length, head) for _, uuid, length, head in tips.values())
+    return LedgerVerification(
+        is_valid=first is None,
+        subjects_checked=len(tips),
+        events_checked=events_checked,
+        ledger_root=root,
+        first_break=first,
+        verified_at=timezone.now(),
+    )

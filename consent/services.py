@@ -1,0 +1,799 @@
+"""Writes to the consent ledger and its catalog (sources, purposes, policy versions).
+
+``consent_record_many`` is the one way an event enters the ledger: it validates against the
+catalog, locks the subjects' chain tips, appends hash-chained events and advances the consent
+projection, all in one transaction. A single event is a batch of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from ulid import ULID
+
+from consent import ledger
+from consent.models import (
+    Action,
+    CollectionMethod,
+    ConsentEvent,
+    ConsentState,
+    LedgerVerificationRun,
+    PolicyVersion,
+    Purpose,
+    Source,
+    Subject,
+)
+from consent.selectors import ledger_verification
+from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
+from core.crypto import blind_index, new_data_key, normalize_email, seal, unwrap_data_key
+from core.models import Organization
+from core.problems import Conflict, DomainError, InvalidInput
+from core.services import audit_log
+from core.timeutil import add_duration, parse_iso_duration
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_SOURCE_KEY = "provenant"
+CLIENT_ACTIONS = frozenset({Action.GRANT, Action.REFUSE, Action.WITHDRAW, Action.INVALIDATE})
+MAX_ATTEMPTS = 4
+
+
+class UnknownSource(DomainError):
+    status = 422
+    slug = "unknown-source"
+    title = "Unknown source"
+
+
+class OccurredInFuture(DomainError):
+    status = 422
+    slug = "occurred-at-in-future"
+    title = "occurred_at is in the future"
+
+
+class IdempotencyKeyReused(Conflict):
+    slug = "idempotency-key-reused"
+    title = "Idempotency key reused with a different body"
+
+
+class SubjectErased(Conflict):
+    slug = "subject-erased"
+    title = "The subject was erased"
+
+
+@dataclass(frozen=True)
+class ConsentEventInput:
+    """One event as a client (or the system) reports it. ``pointer`` locates it in the request body."""
+
+    subject_id: str
+    purpose: str
+    action: str
+    occurred_at: datetime
+    source: str
+    collection_method: str
+    jurisdiction: str
+    policy_version: str | None = None
+    gpc: bool = False
+    subject_email: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    supersedes: str | None = None
+    idempotency_key: str | None = None
+    request_digest: str = ""
+    pointer: str = ""
+
+
+@dataclass
+class RecordedEvent:
+    event: ConsentEvent
+    state: ConsentState | None
+    replayed: bool = False
+
+
+@dataclass
+class _Catalog:
+    purposes: dict[str, Purpose]
+    sources: dict[str, Source]
+    versions: dict[tuple[int, str], PolicyVersion]
+    versions_by_purpose: dict[int, list[PolicyVersion]] = field(default_factory=dict)
+
+    def current_version(self, purpose: Purpose, at: datetime) -> PolicyVersion | None:
+        effective = [v for v in self.versions_by_purpose.get(purpose.pk, []) if v.effective_at <= at]
+        return max(effective, key=lambda v: (v.effective_at, v.pk)) if effective else None
+
+
+def request_digest(payload: Any) -> str:
+    """SHA-256 of the canonical JSON of a request body, to recognise an idempotent retry."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Recording events
+# --------------------------------------------------------------------------------------------
+
+
+def consent_record(*, organization: Organization, item: ConsentEventInput) -> RecordedEvent:
+    """Append one event. Same rules as a batch; returns the event and the purpose's new state."""
+    return consent_record_many(organization=organization, items=[item])[0]
+
+
+def consent_record_many(
+    *,
+    organization: Organization,
+    items: Sequence[ConsentEventInput],
+    allow_system_actions: bool = False,
+    now: datetime | None = None,
+) -> list[RecordedEvent]:
+    """Append events all-or-nothing. Retries the whole transaction on a deadlock or a lost race."""
+    now = now or timezone.now()
+    _check_clock_skew(items, now)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _record_many(organization, items, allow_system_actions, now)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == MAX_ATTEMPTS or not _is_retryable(exc):
+                raise
+            logger.info("consent batch retried after %s (attempt %d)", type(exc).__name__, attempt)
+    raise AssertionError("unreachable")
+
+
+def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True  # a concurrent writer took the same idempotency key or created the same subject
+    cause = getattr(exc, "__cause__", None)
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate in {"40P01", "40001"} or "database is locked" in str(exc)
+
+
+def _check_clock_skew(items: Sequence[ConsentEventInput], now: datetime) -> None:
+    skew = settings.PROVENANT_ALLOWED_CLOCK_SKEW_SECONDS
+    limit = now + timedelta(seconds=skew)
+    late = [item for item in items if item.occurred_at > limit]
+    if late:
+        raise OccurredInFuture(
+            f"occurred_at may be at most {skew} seconds ahead of the server clock ({now.isoformat()}).",
+            allowed_skew_seconds=skew,
+            server_time=now.isoformat(),
+            errors=[
+                {"pointer": f"{item.pointer}/occurred_at", "detail": "more than the allowed skew in the future"}
+                for item in late
+            ],
+        )
+
+
+def _load_catalog(organization: Organization, items: Sequence[ConsentEventInput]) -> _Catalog:
+    purpose_keys = {item.purpose for item in items}
+    source_keys = {item.source for item in items}
+    purposes = {p.key: p for p in Purpose.objects.filter(organization=organization, key__in=purpose_keys)}
+    sources = {s.key: s for s in Source.objects.filter(organization=organization, key__in=source_keys)}
+    versions_by_purpose: dict[int, list[PolicyVersion]] = defaultdict(list)
+    versions: dict[tuple[int, str], PolicyVersion] = {}
+    if purposes:
+        for version in PolicyVersion.objects.filter(purpose__in=[p.pk for p in purposes.values()]):
+            versions_by_purpose[version.purpose_id].append(version)
+            versions[(version.purpose_id, version.version)] = version
+    return _Catalog(purposes, sources, versions, versions_by_purpose)
+
+
+def _validate(
+    organization: Organization,
+    items: Sequence[ConsentEventInput],
+    catalog: _Catalog,
+    allow_system_actions: bool,
+) -> None:
+    errors: list[dict[str, str]] = []
+    unknown_sources = False
+    for item in items:
+        purpose = catalog.purposes.get(item.purpose)
+        if purpose is None:
+            errors.append({"pointer": f"{item.pointer}/purpose", "detail": f"unknown purpose '{item.purpose}'"})
+        source = catalog.sources.get(item.source)
+        if source is None or not source.is_active:
+            unknown_sources = True
+            errors.append({"pointer": f"{item.pointer}/source", "detail": f"unknown source '{item.source}'"})
+        elif source.kind == Source.Kind.SYSTEM and not allow_system_actions:
+            errors.append({"pointer": f"{item.pointer}/source", "detail": f"source '{item.source}' is reserved"})
+        if item.action not in CLIENT_ACTIONS and not (allow_system_actions and item.action == Action.EXPIRE):
+            errors.append({"pointer": f"{item.pointer}/action", "detail": f"action '{item.action}' is not allowed"})
+        if item.collection_method not in CollectionMethod.values:
+            errors.append({"pointer": f"{item.pointer}/collection_method", "detail": "unknown collection method"})
+        needs_target = item.action in (Action.INVALIDATE, Action.EXPIRE)
+        if needs_target and not item.supersedes:
+            errors.append(
+                {"pointer": f"{item.pointer}/supersedes", "detail": f"'{item.action}' must name the grant it cancels"}
+            )
+        if not needs_target and item.supersedes:
+            errors.append(
+                {"pointer": f"{item.pointer}/supersedes", "detail": "only 'invalidate' may supersede an event"}
+            )
+        if purpose is not None and item.policy_version is not None:
+            version = catalog.versions.get((purpose.pk, item.policy_version))
+            if version is None:
+                known = sorted(v.version for v in catalog.versions_by_purpose.get(purpose.pk, []))
+                errors.append(
+                    {
+                        "pointer": f"{item.pointer}/policy_version",
+                        "detail": f"unknown policy version '{item.policy_version}' of '{purpose.key}'"
+                        f" (known: {', '.join(known) or 'none'})",
+                    }
+                )
+            elif version.effective_at > item.occurred_at:
+                errors.append(
+                    {
+                        "pointer": f"{item.pointer}/policy_version",
+                        "detail": f"policy version '{version.version}' takes effect at "
+                        f"{version.effective_at.isoformat()}, after occurred_at",
+                    }
+                )
+    if not errors:
+        return
+    if unknown_sources:
+        known = list(
+            Source.objects.filter(organization=organization, is_active=True)
+            .exclude(kind=Source.Kind.SYSTEM)
+            .order_by("key")
+            .values_list("key", flat=True)
+        )
+        raise UnknownSource(
+            "Register the source first, or use one of known_sources.", known_sources=known, errors=errors
+        )
+    raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
+
+
+def _replayed_events(
+    organization: Organization, items: Sequence[ConsentEventInput]
+) -> dict[int, ConsentEvent]:
+    """Items whose idempotency key was already used with the same body: their first event."""
+    keyed = [(i, item) for i, item in enumerate(items) if item.idempotency_key]
+    if not keyed:
+        return {}
+    seen: dict[str, int] = {}
+    for i, item in keyed:
+        assert item.idempotency_key is not None
+        if item.idempotency_key in seen:
+            raise InvalidInput(
+                "The same idempotency key appears twice in one request.",
+                errors=[{"pointer": f"{item.pointer}/idempotency_key", "detail": "duplicate in this request"}],
+            )
+        seen[item.idempotency_key] = i
+    existing = {
+        e.idempotency_key: e
+        for e in ConsentEvent.objects.filter(organization=organization, idempotency_key__in=list(seen)).select_related(
+            "subject", "purpose", "source", "policy_version", "supersedes"
+        )
+    }
+    replayed: dict[int, ConsentEvent] = {}
+    for key, event in existing.items():
+        index = seen[key]  # type: ignore[index]
+        if event.request_digest != items[index].request_digest:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used before with a different request body.",
+                idempotency_key=key,
+                pointer=items[index].pointer or "/",
+            )
+        replayed[index] = event
+    return replayed
+
+
+def _lock_subjects(organization: Organization, external_ids: set[str]) -> dict[str, Subject]:
+    """Lock (creating when missing) the subjects' rows, in a fixed order so writers never deadlock."""
+    if not external_ids:
+        return {}
+    ordered = sorted(external_ids)
+    locked = {
+        s.external_id: s
+        for s in Subject.objects.select_for_update()
+        .filter(organization=organization, external_id__in=ordered)
+        .order_by("external_id")
+    }
+    missing = [x for x in ordered if x not in locked]
+    if missing:
+        Subject.objects.bulk_create(
+            [Subject(organization=organization, external_id=x, wrapped_data_key=new_data_key()[1]) for x in missing],
+            ignore_conflicts=True,
+        )
+        for subject in (
+            Subject.objects.select_for_update()
+            .filter(organization=organization, external_id__in=missing)
+            .order_by("external_id")
+        ):
+            locked[subject.external_id] = subject
+    return locked
+
+
+def _state_entry(event: ConsentEvent, supersedes_event_id: str | None) -> LedgerEntry:
+    return LedgerEntry(
+        seq=event.pk,
+        event_id=event.event_id,
+        action=event.action,
+        occurred_at=event.occurred_at,
+        valid_until=event.valid_until,
+        supersedes=supersedes_event_id,
+    )
+
+
+def _folded_from_row(row: ConsentState) -> FoldedState:
+    event, basis = row.event, row.basis_event
+    return FoldedState(
+        status=row.status,
+        since=row.since,
+        valid_until=row.valid_until,
+        event=_state_entry(event, None),
+        basis=_state_entry(basis, None),
+        last_key=(row.last_occurred_at, row.last_rank, row.last_seq),
+    )
+
+
+def _record_many(
+    organization: Organization,
+    items: Sequence[ConsentEventInput],
+    allow_system_actions: bool,
+    now: datetime,
+) -> list[RecordedEvent]:
+    catalog = _load_catalog(organization, items)
+    _validate(organization, items, catalog, allow_system_actions)
+    replayed = _replayed_events(organization, items)
+    fresh = [(i, item) for i, item in enumerate(items) if i not in replayed]
+    subjects = _lock_subjects(organization, {item.subject_id for _, item in fresh})
+
+    # Grants named by 'supersedes' (they must already be in the ledger).
+    targets_by_id: dict[str, ConsentEvent] = {}
+    target_ids = {item.supersedes for _, item in fresh if item.supersedes}
+    if target_ids:
+        targets_by_id = {
+            e.event_id: e
+            for e in ConsentEvent.objects.filter(organization=organization, event_id__in=target_ids)
+        }
+
+    events: list[ConsentEvent] = []
+    errors: list[dict[str, str]] = []
+    data_keys: dict[int, bytes] = {}
+    touched_subjects: dict[int, Subject] = {}
+    for _, item in fresh:
+        subject = subjects[item.subject_id]
+        purpose = catalog.purposes[item.purpose]
+        source = catalog.sources[item.source]
+        target = targets_by_id.get(item.supersedes) if item.supersedes else None
+        if item.supersedes:
+            problem = _target_problem(target, subject, purpose, item)
+            if problem:
+                errors.append({"pointer": f"{item.pointer}/supersedes", "detail": problem})
+                continue
+        if item.policy_version is not None:
+            version = catalog.versions[(purpose.pk, item.policy_version)]
+        else:
+            version = catalog.current_version(purpose, item.occurred_at)
+        valid_until = None
+        if item.action == Action.GRANT and purpose.validity:
+            valid_until = add_duration(item.occurred_at, parse_iso_duration(purpose.validity))
+
+        event_id = str(ULID())
+        evidence = {k: v for k, v in (("ip_address", item.ip_address), ("user_agent", item.user_agent)) if v}
+        needs_key = bool(evidence) or bool(item.subject_email)
+        if needs_key and subject.wrapped_data_key is None:
+            raise SubjectErased(
+                "This subject's personal data was erased; evidence and email can no longer be stored for it.",
+                pointer=item.pointer or "/",
+            )
+        if needs_key and subject.pk not in data_keys:
+            data_keys[subject.pk] = unwrap_data_key(subject.wrapped_data_key)
+        evidence_sealed = (
+            seal(data_keys[subject.pk], json.dumps(evidence, sort_keys=True), context=f"evidence:{event_id}")
+            if evidence
+            else ""
+        )
+        if item.subject_email:
+            normalized = normalize_email(item.subject_email)
+            index = blind_index(normalized, namespace="email")
+            if subject.email_index != index:
+                subject.email_sealed = seal(data_keys[subject.pk], normalized, context=f"email:{subject.uuid}")
+                subject.email_index = index
+
+        chain_index = subject.ledger_length + 1
+        fields = ledger.canonical_fields(
+            event_id=event_id,
+            subject_uuid=str(subject.uuid),
+            chain_index=chain_index,
+            purpose=purpose.key,
+            action=item.action,
+            occurred_at=item.occurred_at,
+            recorded_at=now,
+            valid_until=valid_until,
+            source=source.key,
+            collection_method=item.collection_method,
+            policy_version=version.version if version else None,
+            jurisdiction=item.jurisdiction,
+            gpc=item.gpc,
+            evidence_sealed=evidence_sealed,
+            supersedes=item.supersedes,
+        )
+        event_hash = ledger.event_hash(fields, subject.ledger_head_hash)
+        event = ConsentEvent(
+            event_id=event_id,
+            organization=organization,
+            subject=subject,
+            chain_index=chain_index,
+            purpose=purpose,
+            action=item.action,
+            supersedes=target,
+            occurred_at=item.occurred_at,
+            recorded_at=now,
+            valid_until=valid_until,
+            source=source,
+            collection_method=item.collection_method,
+            policy_version=version,
+            jurisdiction=item.jurisdiction,
+            gpc=item.gpc,
+            evidence_sealed=evidence_sealed,
+            idempotency_key=item.idempotency_key,
+            request_digest=item.request_digest,
+            prev_hash=subject.ledger_head_hash,
+            hash=event_hash,
+        )
+        events.append(event)
+        subject.ledger_length = chain_index
+        subject.ledger_head_hash = event_hash
+        touched_subjects[subject.pk] = subject
+    if errors:
+        raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
+
+    # Sequence numbers break ordering ties, so the rows must have them before the state is folded.
+    ConsentEvent.objects.bulk_create(events, batch_size=500)
+    Subject.objects.bulk_update(
+        list(touched_subjects.values()), ["ledger_length", "ledger_head_hash", "email_sealed", "email_index"]
+    )
+    states = _advance_states(organization, events, now)
+
+    results: list[RecordedEvent | None] = [None] * len(items)
+    for index, event in replayed.items():
+        results[index] = RecordedEvent(event=event, state=None, replayed=True)
+    fresh_iter = iter(events)
+    for index, _ in fresh:
+        event = next(fresh_iter)
+        results[index] = RecordedEvent(event=event, state=states.get((event.subject_id, event.purpose_id)))
+    return [r for r in results if r is not None]
+
+
+def _target_problem(
+    target: ConsentEvent | None, subject: Subject, purpose: Purpose, item: ConsentEventInput
+) -> str | None:
+    if target is None:
+        return f"no event '{item.supersedes}' in this organization's ledger"
+    if target.subject_id != subject.pk or target.purpose_id != purpose.pk:
+        return "the superseded event belongs to another subject or purpose"
+    if target.action != Action.GRANT:
+        return "only a grant can be invalidated or expired"
+    if target.occurred_at > item.occurred_at:
+        return "the superseded grant occurred after this event"
+    return None
+
+
+def _advance_states(
+    organization: Organization, events: list[ConsentEvent], now: datetime
+) -> dict[tuple[int, int], ConsentState]:
+    """Fold the new events into the projection; replay a pair's history when one arrives out of order."""
+    pairs = {(e.subject_id, e.purpose_id) for e in events}
+    existing: dict[tuple[int, int], ConsentState] = {}
+    if pairs:
+        query = Q()
+        for subject_id in {s for s, _ in pairs}:
+            query |= Q(subject_id=subject_id, purpose_id__in=[p for s, p in pairs if s == subject_id])
+        for row in ConsentState.objects.filter(query).select_related("event", "basis_event"):
+            existing[(row.subject_id, row.purpose_id)] = row
+
+    facts: dict[int, ConsentEvent] = {}  # seq -> the event whose source/version/jurisdiction a state shows
+    folded: dict[tuple[int, int], FoldedState | None] = {}
+    needs_replay: set[tuple[int, int]] = set()
+    for pair, row in existing.items():
+        folded[pair] = _folded_from_row(row)
+        facts[row.basis_event.pk] = row.basis_event
+    for event in events:
+        pair = (event.subject_id, event.purpose_id)
+        facts[event.pk] = event
+        if pair in needs_replay:
+            continue
+        entry = _state_entry(event, event.supersedes.event_id if event.supersedes else None)
+        current = folded.get(pair)
+        if sorts_after(current, entry):
+            folded[pair] = fold(current, entry)
+        else:
+            needs_replay.add(pair)
+
+    if needs_replay:
+        query = Q()
+        for subject_id, purpose_id in needs_replay:
+            query |= Q(subject_id=subject_id, purpose_id=purpose_id)
+        history: dict[tuple[int, int], list[LedgerEntry]] = defaultdict(list)
+        for event in ConsentEvent.objects.filter(query).select_related("supersedes"):
+            history[(event.subject_id, event.purpose_id)].append(
+                _state_entry(event, event.supersedes.event_id if event.supersedes else None)
+            )
+            facts.setdefault(event.pk, event)
+        for pair in needs_replay:
+            folded[pair] = replay(history[pair])
+
+    rows: dict[tuple[int, int], ConsentState] = {}
+    for pair in pairs:
+        state = folded.get(pair)
+        if state is None:
+            continue
+        basis = facts[state.basis.seq]
+        rows[pair] = ConsentState(
+            organization=organization,
+            subject_id=pair[0],
+            purpose_id=pair[1],
+            status=state.status,
+            since=state.since,
+            valid_until=state.valid_until,
+            event_id=state.event.seq,
+            basis_event_id=state.basis.seq,
+            source_id=basis.source_id,
+            policy_version_id=basis.policy_version_id,
+            jurisdiction=basis.jurisdiction,
+            gpc=basis.gpc,
+            last_occurred_at=state.last_key[0],
+            last_rank=state.last_key[1],
+            last_seq=state.last_key[2],
+            updated_at=now,
+        )
+    if rows:
+        ConsentState.objects.bulk_create(
+            list(rows.values()),
+            update_conflicts=True,
+            unique_fields=["subject", "purpose"],
+            update_fields=[
+                "status",
+                "since",
+                "valid_until",
+                "event",
+                "basis_event",
+                "source",
+                "policy_version",
+                "jurisdiction",
+                "gpc",
+                "last_occurred_at",
+                "last_rank",
+                "last_seq",
+                "updated_at",
+            ],
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Expiry (written by the beat task)
+# --------------------------------------------------------------------------------------------
+
+
+def system_source(organization: Organization) -> Source:
+    """The built-in source of events Provenant writes itself (expiry)."""
+    source, _ = Source.objects.get_or_create(
+        organization=organization,
+        key=SYSTEM_SOURCE_KEY,
+        defaults={
+            "name": "Provenant (system)",
+            "kind": Source.Kind.SYSTEM,
+            "is_builtin": True,
+            "collection_point": "Events Provenant writes itself, such as consent expiry.",
+        },
+    )
+    return source
+
+
+def consent_expire_lapsed(*, now: datetime | None = None, limit: int = 5000) -> int:
+    """Write an ``expire`` event for every grant whose validity has run out. Idempotent: the
+    idempotency key ``expire:<grant event id>`` makes a rerun (or a concurrent sweep) a no-op."""
+    now = now or timezone.now()
+    lapsed = (
+        ConsentState.objects.filter(status__in=["given", "renewed"], valid_until__lte=now)
+        .select_related("organization", "subject", "purpose", "basis_event", "source")
+        .order_by("valid_until")[:limit]
+    )
+    by_org: dict[int, list[ConsentState]] = defaultdict(list)
+    for row in lapsed:
+        by_org[row.organization_id].append(row)
+    written = 0
+    for rows in by_org.values():
+        organization = rows[0].organization
+        source = system_source(organization)
+        items = [
+            ConsentEventInput(
+                subject_id=row.subject.external_id,
+                purpose=row.purpose.key,
+                action=Action.EXPIRE,
+                occurred_at=row.valid_until or now,
+                source=source.key,
+                collection_method=CollectionMethod.SYSTEM,
+                jurisdiction=row.jurisdiction,
+                policy_version=None,
+                supersedes=row.basis_event.event_id,
+                idempotency_key=f"expire:{row.basis_event.event_id}",
+                request_digest=f"expire:{row.basis_event.event_id}",
+            )
+            for row in rows
+        ]
+        results = consent_record_many(organization=organization, items=items, allow_system_actions=True, now=now)
+        written += sum(1 for r in results if not r.replayed)
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# Catalog: sources, purposes, policy versions
+# --------------------------------------------------------------------------------------------
+
+
+def _save_with_audit(
+    *, instance: Any, organization: Organization, actor: str, action: str, object_type: str, data: dict[str, Any]
+) -> None:
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(
+            "One or more fields are invalid; see errors.",
+            errors=[
+                {"pointer": f"/{name}" if name != "__all__" else "/", "detail": str(message)}
+                for name, messages in exc.message_dict.items()
+                for message in messages
+            ],
+        ) from exc
+    try:
+        with transaction.atomic():
+            instance.save()
+            audit_log(
+                actor=actor,
+                action=action,
+                object_type=object_type,
+                object_id=instance.pk,
+                organization=organization,
+                data=data,
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"A {object_type.replace('_', ' ')} with this key already exists.") from exc
+
+
+def source_create(*, organization: Organization, actor: str, **values: Any) -> Source:
+    if values.get("kind") == Source.Kind.SYSTEM:
+        raise InvalidInput("The 'system' kind is reserved for built-in sources.")
+    source = Source(organization=organization, **values)
+    _check_unique_key(Source, organization, source.key)
+    _save_with_audit(
+        instance=source, organization=organization, actor=actor, action="source.created",
+        object_type="source", data={"key": source.key},
+    )
+    return source
+
+
+def source_update(*, source: Source, actor: str, **values: Any) -> Source:
+    if source.is_builtin:
+        raise Conflict("Built-in sources cannot be changed.")
+    values.pop("key", None)  # the key is carried in every event and hash: it never changes
+    if values.get("kind") == Source.Kind.SYSTEM:
+        raise InvalidInput("The 'system' kind is reserved for built-in sources.")
+    for name, value in values.items():
+        setattr(source, name, value)
+    _save_with_audit(
+        instance=source, organization=source.organization, actor=actor, action="source.updated",
+        object_type="source", data={"key": source.key, "fields": sorted(values)},
+    )
+    return source
+
+
+def source_retire(*, source: Source, actor: str) -> Source:
+    """Sources referenced by the ledger are never deleted; retiring refuses new events from them."""
+    if source.is_builtin:
+        raise Conflict("Built-in sources cannot be retired.")
+    source.is_active = False
+    _save_with_audit(
+        instance=source, organization=source.organization, actor=actor, action="source.retired",
+        object_type="source", data={"key": source.key},
+    )
+    return source
+
+
+def purpose_create(*, organization: Organization, actor: str, **values: Any) -> Purpose:
+    purpose = Purpose(organization=organization, **values)
+    _check_validity(purpose.validity)
+    _check_unique_key(Purpose, organization, purpose.key)
+    _save_with_audit(
+        instance=purpose, organization=organization, actor=actor, action="purpose.created",
+        object_type="purpose", data={"key": purpose.key},
+    )
+    return purpose
+
+
+def purpose_update(*, purpose: Purpose, actor: str, **values: Any) -> Purpose:
+    values.pop("key", None)
+    if "validity" in values:
+        _check_validity(values["validity"])
+    for name, value in values.items():
+        setattr(purpose, name, value)
+    _save_with_audit(
+        instance=purpose, organization=purpose.organization, actor=actor, action="purpose.updated",
+        object_type="purpose", data={"key": purpose.key, "fields": sorted(values)},
+    )
+    return purpose
+
+
+def policy_version_create(*, purpose: Purpose, actor: str, **values: Any) -> PolicyVersion:
+    version = PolicyVersion(organization=purpose.organization, purpose=purpose, **values)
+    if PolicyVersion.objects.filter(purpose=purpose, version=version.version).exists():
+        raise Conflict(f"Policy version '{version.version}' of '{purpose.key}' already exists.")
+    _save_with_audit(
+        instance=version, organization=purpose.organization, actor=actor, action="policy_version.created",
+        object_type="policy_version",
+        data={"purpose": purpose.key, "version": version.version, "is_material": version.is_material},
+    )
+    return version
+
+
+def _check_validity(validity: str | None) -> None:
+    if validity:
+        try:
+            parse_iso_duration(validity)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), errors=[{"pointer": "/validity", "detail": str(exc)}]) from exc
+
+
+def _check_unique_key(model: type[Source] | type[Purpose], organization: Organization, key: str) -> None:
+    if model.objects.filter(organization=organization, key=key).exists():
+        raise Conflict(f"A {model.__name__.lower()} with key '{key}' already exists.", key=key)
+
+
+# --------------------------------------------------------------------------------------------
+# Verification runs
+# --------------------------------------------------------------------------------------------
+
+
+def ledger_verify(*, organization: Organization | None, actor: str) -> LedgerVerificationRun:
+    """Verify the ledger (one organization, or all) and keep the outcome."""
+    result = ledger_verification(organization=organization)
+    if not result.is_valid:
+        logger.error("ledger verification failed: %s", result.first_break)
+    return LedgerVerificationRun.objects.create(
+        organization=organization,
+        verified_at=result.verified_at,
+        triggered_by=actor,
+        is_valid=result.is_valid,
+        subjects_checked=result.subjects_checked,
+        events_checked=result.events_checked,
+        ledger_root=result.ledger_root,
+        first_break=result.first_break,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Erasure
+# --------------------------------------------------------------------------------------------
+
+
+def subject_erase(*, subject: Subject, actor: str) -> Subject:
+    """Crypto-shred a subject: destroy its data key so every sealed value (email, evidence) is
+    unreadable everywhere, while the ledger's hashes, which cover only ciphertext, still verify."""
+    with transaction.atomic():
+        updated = Subject.objects.filter(pk=subject.pk, data_key_destroyed_at__isnull=True).update(
+            wrapped_data_key=None, data_key_destroyed_at=timezone.now(), email_sealed="", email_index=""
+        )
+        if updated:
+            audit_log(
+                actor=actor,
+                action="subject.erased",
+                object_type="subject",
+                object_id=subject.pk,
+                organization=subject.organization,
+                data={"subject_uuid": str(subject.uuid)},
+            )
+    subject.refresh_from_db()
+    return subject

@@ -1,0 +1,132 @@
+"""Consent state derivation: a pure fold over ledger entries. No ORM.
+
+Order: ``(occurred_at, rank, seq)``. At the same instant the privacy-protective action is applied
+last, so it wins (a grant and a withdrawal at the same instant resolve to the withdrawal);
+then the server sequence decides. Because the fold only ever looks at the previous state and the
+next entry, the stored projection can be advanced one event at a time when an event sorts after
+everything folded so far, and must be replayed from the history otherwise (a late offline event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+GIVEN, RENEWED, REFUSED, WITHDRAWN = "given", "renewed", "refused", "withdrawn"
+EXPIRED, INVALIDATED, STALE, UNKNOWN = "expired", "invalidated", "stale", "unknown"
+OPT_IN_STATUSES = frozenset({GIVEN, RENEWED})
+
+DPV_STATUS_IRIS = {
+    GIVEN: "https://w3id.org/dpv#ConsentGiven",
+    RENEWED: "https://w3id.org/dpv#RenewedConsentGiven",
+    REFUSED: "https://w3id.org/dpv#ConsentRefused",
+    WITHDRAWN: "https://w3id.org/dpv#ConsentWithdrawn",
+    EXPIRED: "https://w3id.org/dpv#ConsentExpired",
+    INVALIDATED: "https://w3id.org/dpv#ConsentInvalidated",
+    # A material notice change invalidates consent given under the old notice; DPV has no narrower term.
+    STALE: "https://w3id.org/dpv#ConsentInvalidated",
+    UNKNOWN: "https://w3id.org/dpv#ConsentUnknown",
+}
+
+# rank 0 sorts first at the same instant; privacy-protective actions (rank 1) are applied after, and win.
+ACTION_RANK = {"grant": 0, "refuse": 1, "withdraw": 1, "expire": 1, "invalidate": 1}
+
+OrderKey = tuple[datetime, int, int]
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What derivation needs of a ConsentEvent."""
+
+    seq: int
+    event_id: str
+    action: str
+    occurred_at: datetime
+    valid_until: datetime | None = None
+    supersedes: str | None = None
+
+    @property
+    def order_key(self) -> OrderKey:
+        return (self.occurred_at, ACTION_RANK[self.action], self.seq)
+
+
+@dataclass(frozen=True)
+class FoldedState:
+    """The projection after folding entries: ``basis`` is the grant/refuse/withdraw the status rests on."""
+
+    status: str
+    since: datetime
+    valid_until: datetime | None
+    event: LedgerEntry
+    basis: LedgerEntry
+    last_key: OrderKey
+
+
+def _lapsed(state: FoldedState, at: datetime) -> bool:
+    return state.status in OPT_IN_STATUSES and state.valid_until is not None and state.valid_until <= at
+
+
+def fold(state: FoldedState | None, entry: LedgerEntry) -> FoldedState | None:
+    """Apply one entry that sorts after everything already in ``state``."""
+    key = entry.order_key
+    if state is not None and _lapsed(state, entry.occurred_at):
+        # The grant ran out before this entry, whether or not the expiry sweep has written it yet.
+        assert state.valid_until is not None
+        state = replace(state, status=EXPIRED, since=state.valid_until)
+    action = entry.action
+    if action == "grant":
+        previous = state.status if state else None
+        status = RENEWED if previous in (WITHDRAWN, EXPIRED, RENEWED) else GIVEN
+        return FoldedState(status, entry.occurred_at, entry.valid_until, entry, entry, key)
+    if action in ("refuse", "withdraw"):
+        status = REFUSED if action == "refuse" else WITHDRAWN
+        return FoldedState(status, entry.occurred_at, None, entry, entry, key)
+    if state is None:
+        return None  # expire/invalidate with nothing to act on (cannot happen through the service)
+    targets_basis = entry.supersedes == state.basis.event_id and state.basis.action == "grant"
+    if action == "expire" and targets_basis and state.status in (*OPT_IN_STATUSES, EXPIRED):
+        since = state.valid_until or entry.occurred_at
+        return FoldedState(EXPIRED, since, state.valid_until, entry, state.basis, key)
+    if action == "invalidate" and targets_basis and state.status in (*OPT_IN_STATUSES, EXPIRED):
+        return FoldedState(INVALIDATED, entry.occurred_at, None, entry, state.basis, key)
+    return replace(state, last_key=key)
+
+
+def replay(entries: Iterable[LedgerEntry], *, at: datetime | None = None) -> FoldedState | None:
+    """The state after every entry (that occurred at or before ``at``), in ledger order."""
+    state: FoldedState | None = None
+    for entry in sorted(entries, key=lambda e: e.order_key):
+        if at is not None and entry.occurred_at > at:
+            break
+        state = fold(state, entry)
+    return state
+
+
+def sorts_after(state: FoldedState | None, entry: LedgerEntry) -> bool:
+    return state is None or entry.order_key > state.last_key
+
+
+def status_at(
+    *,
+    stored_status: str,
+    valid_until: datetime | None,
+    at: datetime,
+    basis_policy_effective_at: datetime | None,
+    material_policy_effective_at: datetime | None,
+) -> str:
+    """Overlay time on a folded status: a grant past ``valid_until`` is expired; a grant under a notice
+    older than the purpose's current material version is stale."""
+    if stored_status not in OPT_IN_STATUSES:
+        return stored_status
+    if valid_until is not None and valid_until <= at:
+        return EXPIRED
+    if material_policy_effective_at is not None and (
+        basis_policy_effective_at is None or basis_policy_effective_at < material_policy_effective_at
+    ):
+        return STALE
+    return stored_status
+
+
+def is_opt_in(status: str) -> bool:
+    return status in OPT_IN_STATUSES

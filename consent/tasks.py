@@ -1,0 +1,26 @@
+"""Beat tasks of the consent ledger: thin wrappers around services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from consent.services import consent_expire_lapsed, ledger_verify
+from core.models import Organization
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def expire_lapsed_grants() -> dict[str, Any]:
+    """Write the ``expire`` event of every grant past its validity. Safe to run twice."""
+    return {"expired": consent_expire_lapsed()}
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def verify_all_ledgers() -> dict[str, Any]:
+    broken = []
+    for organization in Organization.objects.all():
+        run = ledger_verify(organization=organization, actor="task:consent.verify_all_ledgers")
+        if not run.is_valid:
+            broken.append(organization.slug)
+    return {"broken": broken}

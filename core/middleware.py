@@ -1,0 +1,66 @@
+"""Request id on every response; oversize API bodies refused before they are read."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from core.problems import problem_body, PROBLEM_CONTENT_TYPE
+from core.request_context import reset_request_id, set_request_id
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Echo a well-formed client ``X-Request-Id``; otherwise mint one. Logs carry it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = set_request_id(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            reset_request_id(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class ApiBodySizeMiddleware:
+    """Answer 413 for API requests whose declared body exceeds PROVENANT_MAX_BODY_BYTES."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.limit = settings.PROVENANT_MAX_BODY_BYTES
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > self.limit:
+                import json
+
+                token = set_request_id(getattr(request, "request_id", None))
+                try:
+                    body = problem_body(
+                        slug="payload-too-large",
+                        title="Request body too large",
+                        status=413,
+                        detail=f"The body is {length} bytes; the limit is {self.limit}.",
+                        limit_bytes=self.limit,
+                    )
+                finally:
+                    reset_request_id(token)
+                return HttpResponse(json.dumps(body), status=413, content_type=PROBLEM_CONTENT_TYPE)
+        return self.get_response(request)

@@ -1,0 +1,189 @@
+"""RFC 9457 problem details: every API error has a stable ``type`` URI and a human ``detail``.
+
+Services raise :class:`DomainError` subclasses; :func:`problem_exception_handler` (DRF's exception
+handler) and the Django-level handlers turn them and framework errors into
+``application/problem+json`` responses.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+from core.request_context import current_request_id
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://provenant.dev/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def problem_type(slug: str) -> str:
+    return PROBLEM_BASE + slug
+
+
+class DomainError(Exception):
+    """A business rule refused the operation. Nothing was written."""
+
+    status = 422
+    slug = "domain-error"
+    title = "The request breaks a rule"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class InvalidInput(DomainError):
+    status = 422
+    slug = "validation-error"
+    title = "The request body is not valid"
+
+
+def problem_body(*, slug: str, title: str, status: int, detail: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    return body
+
+
+def problem_response(*, slug: str, title: str, status: int, detail: str, **extra: Any) -> Response:
+    return Response(
+        problem_body(slug=slug, title=title, status=status, detail=detail, **extra),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def validation_errors(detail: Any, pointer: str = "") -> list[dict[str, str]]:
+    """Flatten DRF's nested error structure into JSON-pointer addressed entries."""
+    errors: list[dict[str, str]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            child = pointer if key == "non_field_errors" else f"{pointer}/{key}"
+            errors.extend(validation_errors(value, child))
+    elif isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            errors.extend({"pointer": pointer or "/", "detail": str(item)} for item in detail)
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    errors.extend(validation_errors(item, f"{pointer}/{index}"))
+    else:
+        errors.append({"pointer": pointer or "/", "detail": str(detail)})
+    return errors
+
+
+_DRF_PROBLEMS: list[tuple[type[Exception], str, str]] = [
+    (drf_exceptions.ParseError, "malformed-request", "The request body could not be parsed"),
+    (drf_exceptions.NotAuthenticated, "unauthenticated", "Authentication required"),
+    (drf_exceptions.AuthenticationFailed, "unauthenticated", "Authentication failed"),
+    (drf_exceptions.PermissionDenied, "insufficient-scope", "The API key lacks the required scope"),
+    (drf_exceptions.NotFound, "not-found", "Not found"),
+    (drf_exceptions.MethodNotAllowed, "method-not-allowed", "Method not allowed"),
+    (drf_exceptions.NotAcceptable, "not-acceptable", "Not acceptable"),
+    (drf_exceptions.UnsupportedMediaType, "unsupported-media-type", "Unsupported media type"),
+    (drf_exceptions.Throttled, "rate-limited", "Too many requests"),
+]
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return problem_response(
+            slug=exc.slug, title=exc.title, status=exc.status, detail=exc.detail, **exc.extra
+        )
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    if isinstance(exc, drf_exceptions.ValidationError):
+        return problem_response(
+            slug="validation-error",
+            title="The request body is not valid",
+            status=422,
+            detail="One or more fields are invalid; see errors.",
+            errors=validation_errors(exc.detail),
+        )
+    if isinstance(exc, drf_exceptions.APIException):
+        slug, title = "http-error", "Request failed"
+        for cls, candidate_slug, candidate_title in _DRF_PROBLEMS:
+            if isinstance(exc, cls):
+                slug, title = candidate_slug, candidate_title
+                break
+        detail = exc.detail if isinstance(exc.detail, str) else "; ".join(
+            e["detail"] for e in validation_errors(exc.detail)
+        )
+        extra: dict[str, Any] = {}
+        required = getattr(exc, "required_scope", None)
+        if required:
+            extra["required_scope"] = required
+        response = problem_response(slug=slug, title=title, status=exc.status_code, detail=str(detail), **extra)
+        if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+            response["WWW-Authenticate"] = 'Bearer realm="provenant"'
+        if isinstance(exc, drf_exceptions.Throttled) and exc.wait:
+            response["Retry-After"] = str(int(exc.wait))
+        return response
+    logger.exception("unhandled error in API view", exc_info=exc)
+    return None
+
+
+def _plain_problem(status: int, slug: str, title: str, detail: str) -> JsonResponse:
+    return JsonResponse(
+        problem_body(slug=slug, title=title, status=status, detail=detail),
+        status=status,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(("/api/", "/.well-known/", "/schemas/"))
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.page_not_found(request, exception or Http404())
+    return _plain_problem(404, "not-found", "Not found", "No resource at this URL.")
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.server_error(request)
+    return _plain_problem(500, "internal-error", "Internal error", "The error was logged; quote the request id.")
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.bad_request(request, exception or Exception())
+    return _plain_problem(400, "bad-request", "Bad request", "The request could not be understood.")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if not _is_api(request):
+        return defaults.permission_denied(request, exception or DjangoPermissionDenied())
+    return _plain_problem(403, "forbidden", "Forbidden", "You may not do this.")

@@ -1,0 +1,12 @@
+"""API key scopes. Later features add theirs here; the admin and the commands list them."""
+
+from __future__ import annotations
+
+SCOPES: dict[str, str] = {
+    "consent:read": "Read consent state, history, sources, purposes and ledger verification",
+    "consent:write": "Record consent events; manage sources, purposes and policy versions",
+}
+
+
+def unknown_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
+    return [scope for scope in scopes if scope not in SCOPES]
