@@ -32,10 +32,10 @@ SQLITE_BACKWARD = [
 def forward(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_FORWARD)
+        schema_editor.execute(PG_FORWARD, params=None)
     elif vendor == "sqlite":
         for statement in SQLITE_FORWARD:
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
     else:
         raise RuntimeError(f"Provenant supports PostgreSQL and SQLite, not {vendor}")
 
@@ -44,7 +44,7 @@ def backward(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     statements = [PG_BACKWARD] if vendor == "postgresql" else SQLITE_BACKWARD
     for statement in statements:
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 class Migration(migrations.Migration):
