@@ -1,4 +1,5 @@
 """Celery application: broker from CELERY_BROKER_URL, a server-less filesystem broker by default."""
+
 import os
 
 from celery import Celery

@@ -119,9 +119,7 @@ def first_break(links: Iterable[ChainLink], *, expected_length: int, expected_he
             )
         recomputed = event_hash(link.fields, link.prev_hash)
         if recomputed != link.hash:
-            return ChainBreak(
-                link.chain_index, link.event_id, "changed", "the event's content does not match its hash"
-            )
+            return ChainBreak(link.chain_index, link.event_id, "changed", "the event's content does not match its hash")
         previous_hash = link.hash
         expected_index += 1
     length = expected_index - 1

@@ -210,7 +210,7 @@ class ConsentEvent(models.Model):
     jurisdiction = models.CharField(max_length=6)
     gpc = models.BooleanField(default=False)
     evidence_sealed = models.TextField(blank=True)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL: no key; unique when set)
     request_digest = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
@@ -264,9 +264,7 @@ class ConsentState(models.Model):
     event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
     basis_event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
-    policy_version = models.ForeignKey(
-        PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    policy_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     jurisdiction = models.CharField(max_length=6)
     gpc = models.BooleanField(default=False)
     last_occurred_at = models.DateTimeField()

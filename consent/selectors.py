@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from consent import ledger
+from consent.catalog import Catalog, organization_catalog
 from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, Source, Subject
 from consent.state import DPV_STATUS_IRIS, UNKNOWN, LedgerEntry, is_opt_in, replay, status_at
 from core.crypto import CryptoError, unseal, unwrap_data_key
+from core.db import select_rows
 from core.models import Organization
 
 
@@ -76,15 +78,6 @@ def current_policy_versions(*, purposes: list[Purpose], at: datetime) -> dict[in
     return current
 
 
-def _material_effective_at(purpose_ids: list[int], at: datetime) -> dict[int, datetime]:
-    rows = (
-        PolicyVersion.objects.filter(purpose_id__in=purpose_ids, is_material=True, effective_at__lte=at)
-        .values("purpose_id")
-        .annotate(latest=Max("effective_at"))
-    )
-    return {row["purpose_id"]: row["latest"] for row in rows}
-
-
 def consent_state_for_subject(
     *,
     organization: Organization,
@@ -94,18 +87,15 @@ def consent_state_for_subject(
 ) -> list[PurposeConsent]:
     """Every purpose's consent for the subject now (from the projection) or at a past instant
     (replayed from the ledger). Purposes with no event read ``unknown``."""
-    now = timezone.now()
-    purposes = list(purpose_list(organization=organization))
+    catalog = organization_catalog(organization)
+    purposes = sorted(catalog.purposes.values(), key=lambda p: p.key)
     if purpose_key is not None:
         purposes = [p for p in purposes if p.key == purpose_key]
     if not purposes:
         return []
-    moment = at or now
-    material = _material_effective_at([p.pk for p in purposes], moment)
-    if at is None:
-        folded = _projected(subject, purposes)
-    else:
-        folded = _replayed(subject, purposes, at)
+    moment = at or timezone.now()
+    material = {p.pk: catalog.material_effective_at(p, moment) for p in purposes}
+    folded = _projected(subject, catalog) if at is None else _replayed(subject, purposes, at)
     result = []
     for purpose in purposes:
         row = folded.get(purpose.pk)
@@ -138,33 +128,36 @@ def consent_state_for_subject(
     return result
 
 
-def _projected(subject: Subject, purposes: list[Purpose]) -> dict[int, dict[str, Any]]:
-    rows = ConsentState.objects.filter(subject=subject, purpose__in=purposes).values(
-        "purpose_id",
-        "status",
-        "since",
-        "valid_until",
-        "jurisdiction",
-        "gpc",
-        "source__key",
-        "policy_version__version",
-        "policy_version__effective_at",
-        "event__event_id",
+def _projected(subject: Subject, catalog: Catalog) -> dict[int, dict[str, Any]]:
+    """The subject's projection rows, in one query (names come from the cached catalog)."""
+    state, event = ConsentState._meta, ConsentEvent._meta
+    rows = select_rows(
+        f"SELECT s.purpose_id, s.status, s.since, s.valid_until, s.jurisdiction, s.gpc, s.source_id, "  # noqa: S608
+        f"s.policy_version_id, e.event_id FROM {state.db_table} s JOIN {event.db_table} e ON e.id = s.event_id "
+        "WHERE s.subject_id = %s",
+        [subject.pk],
+        [
+            state.get_field(name)
+            for name in ("purpose", "status", "since", "valid_until", "jurisdiction", "gpc", "source", "policy_version")
+        ]
+        + [event.get_field("event_id")],
     )
-    return {
-        row["purpose_id"]: {
-            "status": row["status"],
-            "since": row["since"],
-            "valid_until": row["valid_until"],
-            "jurisdiction": row["jurisdiction"],
-            "gpc": row["gpc"],
-            "source": row["source__key"],
-            "policy_version": row["policy_version__version"],
-            "policy_effective_at": row["policy_version__effective_at"],
-            "event_id": row["event__event_id"],
+    projected = {}
+    for purpose_id, status, since, valid_until, jurisdiction, gpc, source_id, version_id, event_id in rows:
+        source = catalog.source_by_id(source_id)
+        version = catalog.policy_version_by_id(version_id)
+        projected[purpose_id] = {
+            "status": status,
+            "since": since,
+            "valid_until": valid_until,
+            "jurisdiction": jurisdiction,
+            "gpc": gpc,
+            "source": source.key if source else None,
+            "policy_version": version.version if version else None,
+            "policy_effective_at": version.effective_at if version else None,
+            "event_id": event_id,
         }
-        for row in rows
-    }
+    return projected
 
 
 def _replayed(subject: Subject, purposes: list[Purpose], at: datetime) -> dict[int, dict[str, Any]]:
@@ -215,6 +208,35 @@ def _replayed(subject: Subject, purposes: list[Purpose], at: datetime) -> dict[i
             "event_id": state.event.event_id,
         }
     return folded
+
+
+def consent_state_of_row(
+    *, state: ConsentState, state_event_id: str | None, catalog: Catalog, at: datetime | None = None
+) -> PurposeConsent:
+    """A freshly written projection row as the API shows it, using the catalog (no queries)."""
+    moment = at or timezone.now()
+    purpose = state.purpose
+    source = catalog.source_by_id(state.source_id)
+    version = catalog.policy_version_by_id(state.policy_version_id)
+    status = status_at(
+        stored_status=state.status,
+        valid_until=state.valid_until,
+        at=moment,
+        basis_policy_effective_at=version.effective_at if version else None,
+        material_policy_effective_at=catalog.material_effective_at(purpose, moment),
+    )
+    since = state.valid_until if status == "expired" and state.status != "expired" else state.since
+    return PurposeConsent(
+        purpose=purpose.key,
+        status=status,
+        since=since,
+        valid_until=state.valid_until,
+        source=source.key if source else None,
+        policy_version=version.version if version else None,
+        jurisdiction=state.jurisdiction,
+        gpc=state.gpc,
+        event_id=state_event_id,
+    )
 
 
 def consent_history(
@@ -291,8 +313,26 @@ def _links(organization: Organization | None) -> Iterator[tuple[int, ledger.Chai
     if organization is not None:
         events = events.filter(organization=organization)
     for row in events.order_by("subject_id", "chain_index").values_list(*_LINK_FIELDS).iterator(chunk_size=5000):
-        (subject_id, chain_index, event_id, subject_uuid, purpose, action, occurred_at, recorded_at, valid_until,
-         source, method, version, jurisdiction, gpc, evidence, supersedes, prev_hash, event_hash) = row
+        (
+            subject_id,
+            chain_index,
+            event_id,
+            subject_uuid,
+            purpose,
+            action,
+            occurred_at,
+            recorded_at,
+            valid_until,
+            source,
+            method,
+            version,
+            jurisdiction,
+            gpc,
+            evidence,
+            supersedes,
+            prev_hash,
+            event_hash,
+        ) = row
         fields = ledger.canonical_fields(
             event_id=event_id,
             subject_uuid=str(subject_uuid),
@@ -332,8 +372,13 @@ def ledger_verification(*, organization: Organization | None = None) -> LedgerVe
     def check(subject_id: int, links: list[ledger.ChainLink]) -> dict[str, Any] | None:
         tip = tips.get(subject_id)
         if tip is None:
-            return {"subject_id": None, "chain_index": links[0].chain_index, "event_id": links[0].event_id,
-                    "problem": "orphaned", "detail": "events of a subject that no longer exists"}
+            return {
+                "subject_id": None,
+                "chain_index": links[0].chain_index,
+                "event_id": links[0].event_id,
+                "problem": "orphaned",
+                "detail": "events of a subject that no longer exists",
+            }
         broken = ledger.first_break(links, expected_length=tip[2], expected_head=tip[3])
         return {"subject_id": tip[0], "subject_uuid": tip[1], **broken.as_dict()} if broken else None
 

@@ -12,18 +12,18 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from ulid import ULID
 
 from consent import ledger
+from consent.catalog import Catalog, catalog_changed, organization_catalog
 from consent.models import (
     Action,
     CollectionMethod,
@@ -38,6 +38,7 @@ from consent.models import (
 from consent.selectors import ledger_verification
 from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
 from core.crypto import blind_index, new_data_key, normalize_email, seal, unwrap_data_key
+from core.db import insert_rows, upsert_rows
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput
 from core.services import audit_log
@@ -96,21 +97,15 @@ class ConsentEventInput:
 
 @dataclass
 class RecordedEvent:
+    """An appended (or idempotently replayed) event and the purpose's projection row after it.
+
+    ``state_event_id`` is the public id of the event the state now rests on (not always this one:
+    a late event that sorts before the current decision leaves it in place)."""
+
     event: ConsentEvent
     state: ConsentState | None
     replayed: bool = False
-
-
-@dataclass
-class _Catalog:
-    purposes: dict[str, Purpose]
-    sources: dict[str, Source]
-    versions: dict[tuple[int, str], PolicyVersion]
-    versions_by_purpose: dict[int, list[PolicyVersion]] = field(default_factory=dict)
-
-    def current_version(self, purpose: Purpose, at: datetime) -> PolicyVersion | None:
-        effective = [v for v in self.versions_by_purpose.get(purpose.pk, []) if v.effective_at <= at]
-        return max(effective, key=lambda v: (v.effective_at, v.pk)) if effective else None
+    state_event_id: str | None = None
 
 
 def request_digest(payload: Any) -> str:
@@ -174,24 +169,10 @@ def _check_clock_skew(items: Sequence[ConsentEventInput], now: datetime) -> None
         )
 
 
-def _load_catalog(organization: Organization, items: Sequence[ConsentEventInput]) -> _Catalog:
-    purpose_keys = {item.purpose for item in items}
-    source_keys = {item.source for item in items}
-    purposes = {p.key: p for p in Purpose.objects.filter(organization=organization, key__in=purpose_keys)}
-    sources = {s.key: s for s in Source.objects.filter(organization=organization, key__in=source_keys)}
-    versions_by_purpose: dict[int, list[PolicyVersion]] = defaultdict(list)
-    versions: dict[tuple[int, str], PolicyVersion] = {}
-    if purposes:
-        for version in PolicyVersion.objects.filter(purpose__in=[p.pk for p in purposes.values()]):
-            versions_by_purpose[version.purpose_id].append(version)
-            versions[(version.purpose_id, version.version)] = version
-    return _Catalog(purposes, sources, versions, versions_by_purpose)
-
-
 def _validate(
     organization: Organization,
     items: Sequence[ConsentEventInput],
-    catalog: _Catalog,
+    catalog: Catalog,
     allow_system_actions: bool,
 ) -> None:
     errors: list[dict[str, str]] = []
@@ -253,9 +234,7 @@ def _validate(
     raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
 
 
-def _replayed_events(
-    organization: Organization, items: Sequence[ConsentEventInput]
-) -> dict[int, ConsentEvent]:
+def _replayed_events(organization: Organization, items: Sequence[ConsentEventInput]) -> dict[int, ConsentEvent]:
     """Items whose idempotency key was already used with the same body: their first event."""
     keyed = [(i, item) for i, item in enumerate(items) if item.idempotency_key]
     if not keyed:
@@ -325,16 +304,131 @@ def _state_entry(event: ConsentEvent, supersedes_event_id: str | None) -> Ledger
     )
 
 
-def _folded_from_row(row: ConsentState) -> FoldedState:
-    event, basis = row.event, row.basis_event
-    return FoldedState(
-        status=row.status,
-        since=row.since,
-        valid_until=row.valid_until,
-        event=_state_entry(event, None),
-        basis=_state_entry(basis, None),
-        last_key=(row.last_occurred_at, row.last_rank, row.last_seq),
+_EVENT_COLUMNS = (
+    "event_id",
+    "organization_id",
+    "subject_id",
+    "chain_index",
+    "purpose_id",
+    "action",
+    "supersedes_id",
+    "occurred_at",
+    "recorded_at",
+    "valid_until",
+    "source_id",
+    "collection_method",
+    "policy_version_id",
+    "jurisdiction",
+    "gpc",
+    "evidence_sealed",
+    "idempotency_key",
+    "request_digest",
+    "prev_hash",
+    "hash",
+)
+_STATE_COLUMNS = (
+    "subject_id",
+    "purpose_id",
+    "status",
+    "since",
+    "valid_until",
+    "event_id",
+    "basis_event_id",
+    "source_id",
+    "policy_version_id",
+    "jurisdiction",
+    "gpc",
+    "last_occurred_at",
+    "last_rank",
+    "last_seq",
+    "updated_at",
+)
+_STATE_FIELDS = (
+    "subject_id",
+    "purpose_id",
+    "status",
+    "since",
+    "valid_until",
+    "last_occurred_at",
+    "last_rank",
+    "last_seq",
+    "event_id",
+    "event__event_id",
+    "event__action",
+    "event__occurred_at",
+    "event__valid_until",
+    "basis_event_id",
+    "basis_event__event_id",
+    "basis_event__action",
+    "basis_event__occurred_at",
+    "basis_event__valid_until",
+    "source_id",
+    "policy_version_id",
+    "jurisdiction",
+    "gpc",
+)
+
+
+def _folded_from_row(
+    row: tuple[Any, ...],
+) -> tuple[tuple[int, int], FoldedState, tuple[int, int | None, str, bool]]:
+    (
+        subject_id,
+        purpose_id,
+        status,
+        since,
+        valid_until,
+        last_at,
+        last_rank,
+        last_seq,
+        event_seq,
+        event_id,
+        event_action,
+        event_at,
+        event_valid_until,
+        basis_seq,
+        basis_id,
+        basis_action,
+        basis_at,
+        basis_valid_until,
+        source_id,
+        version_id,
+        jurisdiction,
+        gpc,
+    ) = row
+    state = FoldedState(
+        status=status,
+        since=since,
+        valid_until=valid_until,
+        event=LedgerEntry(event_seq, event_id, event_action, event_at, event_valid_until),
+        basis=LedgerEntry(basis_seq, basis_id, basis_action, basis_at, basis_valid_until),
+        last_key=(last_at, last_rank, last_seq),
     )
+    return (subject_id, purpose_id), state, (source_id, version_id, jurisdiction, gpc)
+
+
+def _update_subject_tips(subjects: list[Subject]) -> None:
+    """Write the subjects' new chain tips (and email) in one statement."""
+    if not subjects:
+        return
+    table = Subject._meta.db_table
+    values = [(s.ledger_length, s.ledger_head_hash, s.email_sealed, s.email_index, s.pk) for s in subjects]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = list(zip(*values, strict=True))
+            cursor.execute(
+                f"UPDATE {table} AS s SET ledger_length = v.len, ledger_head_hash = v.head, "  # noqa: S608
+                "email_sealed = v.sealed, email_index = v.idx "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
+                "AS v(len, head, sealed, idx, id) WHERE s.id = v.id",
+                [list(c) for c in columns],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET ledger_length = %s, ledger_head_hash = %s, "  # noqa: S608
+                "email_sealed = %s, email_index = %s WHERE id = %s",
+                values,
+            )
 
 
 def _record_many(
@@ -343,7 +437,9 @@ def _record_many(
     allow_system_actions: bool,
     now: datetime,
 ) -> list[RecordedEvent]:
-    catalog = _load_catalog(organization, items)
+    catalog = organization_catalog(
+        organization, purpose_keys={i.purpose for i in items}, source_keys={i.source for i in items}
+    )
     _validate(organization, items, catalog, allow_system_actions)
     replayed = _replayed_events(organization, items)
     fresh = [(i, item) for i, item in enumerate(items) if i not in replayed]
@@ -354,8 +450,7 @@ def _record_many(
     target_ids = {item.supersedes for _, item in fresh if item.supersedes}
     if target_ids:
         targets_by_id = {
-            e.event_id: e
-            for e in ConsentEvent.objects.filter(organization=organization, event_id__in=target_ids)
+            e.event_id: e for e in ConsentEvent.objects.filter(organization=organization, event_id__in=target_ids)
         }
 
     events: list[ConsentEvent] = []
@@ -451,11 +546,15 @@ def _record_many(
         raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
 
     # Sequence numbers break ordering ties, so the rows must have them before the state is folded.
-    ConsentEvent.objects.bulk_create(events, batch_size=500)
-    Subject.objects.bulk_update(
-        list(touched_subjects.values()), ["ledger_length", "ledger_head_hash", "email_sealed", "email_index"]
+    seqs = insert_rows(
+        ConsentEvent, _EVENT_COLUMNS, [[getattr(e, f) for f in _EVENT_COLUMNS] for e in events], returning="id"
     )
-    states = _advance_states(organization, events, now)
+    for event, seq in zip(events, seqs, strict=True):
+        event.pk = seq
+        event._state.adding = False
+        event._state.db = connection.alias
+    _update_subject_tips(list(touched_subjects.values()))
+    states, deciding = _advance_states(organization, events, now)
 
     results: list[RecordedEvent | None] = [None] * len(items)
     for index, event in replayed.items():
@@ -463,7 +562,8 @@ def _record_many(
     fresh_iter = iter(events)
     for index, _ in fresh:
         event = next(fresh_iter)
-        results[index] = RecordedEvent(event=event, state=states.get((event.subject_id, event.purpose_id)))
+        pair = (event.subject_id, event.purpose_id)
+        results[index] = RecordedEvent(event=event, state=states.get(pair), state_event_id=deciding.get(pair))
     return [r for r in results if r is not None]
 
 
@@ -483,26 +583,25 @@ def _target_problem(
 
 def _advance_states(
     organization: Organization, events: list[ConsentEvent], now: datetime
-) -> dict[tuple[int, int], ConsentState]:
+) -> tuple[dict[tuple[int, int], ConsentState], dict[tuple[int, int], str]]:
     """Fold the new events into the projection; replay a pair's history when one arrives out of order."""
     pairs = {(e.subject_id, e.purpose_id) for e in events}
-    existing: dict[tuple[int, int], ConsentState] = {}
-    if pairs:
-        query = Q()
-        for subject_id in {s for s, _ in pairs}:
-            query |= Q(subject_id=subject_id, purpose_id__in=[p for s, p in pairs if s == subject_id])
-        for row in ConsentState.objects.filter(query).select_related("event", "basis_event"):
-            existing[(row.subject_id, row.purpose_id)] = row
-
-    facts: dict[int, ConsentEvent] = {}  # seq -> the event whose source/version/jurisdiction a state shows
+    purposes = {e.purpose_id: e.purpose for e in events}
+    # seq -> (source, policy version, jurisdiction, gpc) of the event a state rests on
+    facts: dict[int, tuple[int, int | None, str, bool]] = {}
     folded: dict[tuple[int, int], FoldedState | None] = {}
     needs_replay: set[tuple[int, int]] = set()
-    for pair, row in existing.items():
-        folded[pair] = _folded_from_row(row)
-        facts[row.basis_event.pk] = row.basis_event
+    rows = ConsentState.objects.filter(
+        subject_id__in={subject_id for subject_id, _ in pairs}, purpose_id__in={p for _, p in pairs}
+    ).values_list(*_STATE_FIELDS)
+    for row in rows:
+        pair, state, basis_facts = _folded_from_row(row)
+        if pair in pairs:
+            folded[pair] = state
+            facts[state.basis.seq] = basis_facts
     for event in events:
         pair = (event.subject_id, event.purpose_id)
-        facts[event.pk] = event
+        facts[event.pk] = (event.source_id, event.policy_version_id, event.jurisdiction, event.gpc)
         if pair in needs_replay:
             continue
         entry = _state_entry(event, event.supersedes.event_id if event.supersedes else None)
@@ -513,64 +612,84 @@ def _advance_states(
             needs_replay.add(pair)
 
     if needs_replay:
-        query = Q()
-        for subject_id, purpose_id in needs_replay:
-            query |= Q(subject_id=subject_id, purpose_id=purpose_id)
         history: dict[tuple[int, int], list[LedgerEntry]] = defaultdict(list)
-        for event in ConsentEvent.objects.filter(query).select_related("supersedes"):
-            history[(event.subject_id, event.purpose_id)].append(
-                _state_entry(event, event.supersedes.event_id if event.supersedes else None)
+        replayed_rows = ConsentEvent.objects.filter(
+            subject_id__in={subject_id for subject_id, _ in needs_replay},
+            purpose_id__in={p for _, p in needs_replay},
+        ).values_list(
+            "pk",
+            "event_id",
+            "action",
+            "occurred_at",
+            "valid_until",
+            "supersedes__event_id",
+            "subject_id",
+            "purpose_id",
+            "source_id",
+            "policy_version_id",
+            "jurisdiction",
+            "gpc",
+        )
+        for (
+            seq,
+            event_id,
+            action,
+            occurred_at,
+            valid_until,
+            supersedes,
+            subject_id,
+            purpose_id,
+            source_id,
+            version_id,
+            jurisdiction,
+            gpc,
+        ) in replayed_rows:
+            if (subject_id, purpose_id) not in needs_replay:
+                continue
+            history[(subject_id, purpose_id)].append(
+                LedgerEntry(seq, event_id, action, occurred_at, valid_until, supersedes)
             )
-            facts.setdefault(event.pk, event)
+            facts.setdefault(seq, (source_id, version_id, jurisdiction, gpc))
         for pair in needs_replay:
             folded[pair] = replay(history[pair])
 
-    rows: dict[tuple[int, int], ConsentState] = {}
+    states: dict[tuple[int, int], ConsentState] = {}
+    deciding: dict[tuple[int, int], str] = {}
     for pair in pairs:
         state = folded.get(pair)
         if state is None:
             continue
-        basis = facts[state.basis.seq]
-        rows[pair] = ConsentState(
+        deciding[pair] = state.event.event_id
+        source_id, version_id, jurisdiction, gpc = facts[state.basis.seq]
+        states[pair] = ConsentState(
             organization=organization,
             subject_id=pair[0],
-            purpose_id=pair[1],
+            purpose=purposes[pair[1]],
             status=state.status,
             since=state.since,
             valid_until=state.valid_until,
             event_id=state.event.seq,
             basis_event_id=state.basis.seq,
-            source_id=basis.source_id,
-            policy_version_id=basis.policy_version_id,
-            jurisdiction=basis.jurisdiction,
-            gpc=basis.gpc,
+            source_id=source_id,
+            policy_version_id=version_id,
+            jurisdiction=jurisdiction,
+            gpc=gpc,
             last_occurred_at=state.last_key[0],
             last_rank=state.last_key[1],
             last_seq=state.last_key[2],
             updated_at=now,
         )
-    if rows:
-        ConsentState.objects.bulk_create(
-            list(rows.values()),
-            update_conflicts=True,
-            unique_fields=["subject", "purpose"],
-            update_fields=[
-                "status",
-                "since",
-                "valid_until",
-                "event",
-                "basis_event",
-                "source",
-                "policy_version",
-                "jurisdiction",
-                "gpc",
-                "last_occurred_at",
-                "last_rank",
-                "last_seq",
-                "updated_at",
-            ],
-        )
-    return rows
+    upsert_rows(
+        ConsentState,
+        ("organization", *_STATE_COLUMNS),
+        [
+            (organization.pk, pair[0], pair[1], *(getattr(row, f) for f in _STATE_COLUMNS[2:]))
+            for pair, row in states.items()
+        ],
+        conflict=("subject", "purpose"),
+        update=_STATE_COLUMNS[2:],
+    )
+    return states, deciding
 
 
 # --------------------------------------------------------------------------------------------
@@ -652,6 +771,7 @@ def _save_with_audit(
     try:
         with transaction.atomic():
             instance.save()
+            catalog_changed(organization)
             audit_log(
                 actor=actor,
                 action=action,
@@ -670,8 +790,12 @@ def source_create(*, organization: Organization, actor: str, **values: Any) -> S
     source = Source(organization=organization, **values)
     _check_unique_key(Source, organization, source.key)
     _save_with_audit(
-        instance=source, organization=organization, actor=actor, action="source.created",
-        object_type="source", data={"key": source.key},
+        instance=source,
+        organization=organization,
+        actor=actor,
+        action="source.created",
+        object_type="source",
+        data={"key": source.key},
     )
     return source
 
@@ -685,8 +809,12 @@ def source_update(*, source: Source, actor: str, **values: Any) -> Source:
     for name, value in values.items():
         setattr(source, name, value)
     _save_with_audit(
-        instance=source, organization=source.organization, actor=actor, action="source.updated",
-        object_type="source", data={"key": source.key, "fields": sorted(values)},
+        instance=source,
+        organization=source.organization,
+        actor=actor,
+        action="source.updated",
+        object_type="source",
+        data={"key": source.key, "fields": sorted(values)},
     )
     return source
 
@@ -697,8 +825,12 @@ def source_retire(*, source: Source, actor: str) -> Source:
         raise Conflict("Built-in sources cannot be retired.")
     source.is_active = False
     _save_with_audit(
-        instance=source, organization=source.organization, actor=actor, action="source.retired",
-        object_type="source", data={"key": source.key},
+        instance=source,
+        organization=source.organization,
+        actor=actor,
+        action="source.retired",
+        object_type="source",
+        data={"key": source.key},
     )
     return source
 
@@ -708,8 +840,12 @@ def purpose_create(*, organization: Organization, actor: str, **values: Any) -> 
     _check_validity(purpose.validity)
     _check_unique_key(Purpose, organization, purpose.key)
     _save_with_audit(
-        instance=purpose, organization=organization, actor=actor, action="purpose.created",
-        object_type="purpose", data={"key": purpose.key},
+        instance=purpose,
+        organization=organization,
+        actor=actor,
+        action="purpose.created",
+        object_type="purpose",
+        data={"key": purpose.key},
     )
     return purpose
 
@@ -721,8 +857,12 @@ def purpose_update(*, purpose: Purpose, actor: str, **values: Any) -> Purpose:
     for name, value in values.items():
         setattr(purpose, name, value)
     _save_with_audit(
-        instance=purpose, organization=purpose.organization, actor=actor, action="purpose.updated",
-        object_type="purpose", data={"key": purpose.key, "fields": sorted(values)},
+        instance=purpose,
+        organization=purpose.organization,
+        actor=actor,
+        action="purpose.updated",
+        object_type="purpose",
+        data={"key": purpose.key, "fields": sorted(values)},
     )
     return purpose
 
@@ -732,7 +872,10 @@ def policy_version_create(*, purpose: Purpose, actor: str, **values: Any) -> Pol
     if PolicyVersion.objects.filter(purpose=purpose, version=version.version).exists():
         raise Conflict(f"Policy version '{version.version}' of '{purpose.key}' already exists.")
     _save_with_audit(
-        instance=version, organization=purpose.organization, actor=actor, action="policy_version.created",
+        instance=version,
+        organization=purpose.organization,
+        actor=actor,
+        action="policy_version.created",
         object_type="policy_version",
         data={"purpose": purpose.key, "version": version.version, "is_material": version.is_material},
     )

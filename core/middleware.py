@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from core.problems import problem_body, PROBLEM_CONTENT_TYPE
+from core.problems import PROBLEM_CONTENT_TYPE, problem_body
 from core.request_context import reset_request_id, set_request_id
 
 REQUEST_ID_HEADER = "X-Request-Id"

@@ -16,6 +16,9 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=64, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    catalog_version = models.BigIntegerField(
+        default=0, editable=False, help_text="Bumped by every change to purposes, sources or policy versions."
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -115,9 +115,7 @@ _DRF_PROBLEMS: list[tuple[type[Exception], str, str]] = [
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return problem_response(
-            slug=exc.slug, title=exc.title, status=exc.status, detail=exc.detail, **exc.extra
-        )
+        return problem_response(slug=exc.slug, title=exc.title, status=exc.status, detail=exc.detail, **exc.extra)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -136,8 +134,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             if isinstance(exc, cls):
                 slug, title = candidate_slug, candidate_title
                 break
-        detail = exc.detail if isinstance(exc.detail, str) else "; ".join(
-            e["detail"] for e in validation_errors(exc.detail)
+        detail = (
+            exc.detail if isinstance(exc.detail, str) else "; ".join(e["detail"] for e in validation_errors(exc.detail))
         )
         extra: dict[str, Any] = {}
         required = getattr(exc, "required_scope", None)

@@ -147,9 +147,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKey": {"type": "http", "scheme": "bearer", "description": "Provenant API key"}
-        }
+        "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer", "description": "Provenant API key"}}
     },
     "SECURITY": [{"ApiKey": []}],
 }

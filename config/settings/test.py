@@ -12,7 +12,7 @@ os.environ.setdefault("PROVENANT_MASTER_KEY", base64.b64encode(os.urandom(32)).d
 os.environ.setdefault("PROVENANT_BLIND_INDEX_KEY", base64.b64encode(os.urandom(32)).decode())
 os.environ.setdefault("DJANGO_SECRET_KEY", base64.b64encode(os.urandom(48)).decode())
 
-from config.settings.base import *  # noqa: E402,F403
+from config.settings.base import *  # noqa: F403
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests own their users

@@ -42,7 +42,9 @@ class ConsentEventInputSerializer(StrictSerializer):
     source = StrictCharField(max_length=64, help_text="Key of a registered source.")
     collection_method = serializers.ChoiceField(choices=CollectionMethod.choices)
     policy_version = StrictCharField(
-        max_length=64, required=False, allow_null=True,
+        max_length=64,
+        required=False,
+        allow_null=True,
         help_text="Version label; defaults to the purpose's version in effect at occurred_at.",
     )
     jurisdiction = StrictCharField(max_length=6, help_text="ISO 3166 country or subdivision: DE, US-CA.")
@@ -52,7 +54,9 @@ class ConsentEventInputSerializer(StrictSerializer):
         max_length=26, required=False, allow_null=True, help_text="event_id of the grant an 'invalidate' cancels."
     )
     idempotency_key = StrictCharField(
-        max_length=255, required=False, allow_null=True,
+        max_length=255,
+        required=False,
+        allow_null=True,
         help_text="Bulk only; single events use the Idempotency-Key header.",
     )
 
@@ -219,8 +223,18 @@ class SourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Source
         fields = [
-            "key", "name", "kind", "vendor_name", "collection_point", "lawful_basis",
-            "dpa_reference", "dpa_date", "is_active", "is_builtin", "created_at", "updated_at",
+            "key",
+            "name",
+            "kind",
+            "vendor_name",
+            "collection_point",
+            "lawful_basis",
+            "dpa_reference",
+            "dpa_date",
+            "is_active",
+            "is_builtin",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["is_builtin", "created_at", "updated_at"]
 
@@ -243,9 +257,19 @@ class PurposeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Purpose
         fields = [
-            "key", "name", "description", "legal_basis", "dpv_purpose_iri", "dpv_legal_basis_iri",
-            "is_sale_or_sharing", "is_targeted_advertising", "is_sensitive", "validity",
-            "current_policy_version", "created_at", "updated_at",
+            "key",
+            "name",
+            "description",
+            "legal_basis",
+            "dpv_purpose_iri",
+            "dpv_legal_basis_iri",
+            "is_sale_or_sharing",
+            "is_targeted_advertising",
+            "is_sensitive",
+            "validity",
+            "current_policy_version",
+            "created_at",
+            "updated_at",
         ]
 
     def get_current_policy_version(self, purpose: Purpose) -> str | None:

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from consent import selectors, services
 from consent.api import serializers as s
+from consent.catalog import organization_catalog
 from consent.models import ConsentEvent, Purpose, Source, Subject
 from core.api.schema import api_operation
 from core.authentication import ApiClient
@@ -111,10 +112,17 @@ class ConsentEventCreateApi(OrganizationApi):
         item = s.event_input(data, raw=request.data, pointer="", idempotency_key=header_key)
         recorded = services.consent_record(organization=self.organization, item=item)
         body = s.event_representation(recorded.event)
-        state = selectors.consent_state_for_subject(
-            organization=self.organization, subject=recorded.event.subject, purpose_key=recorded.event.purpose.key
-        )
-        body["consent"] = s.state_representation(state[0])
+        if recorded.state is not None:
+            state = selectors.consent_state_of_row(
+                state=recorded.state,
+                state_event_id=recorded.state_event_id,
+                catalog=organization_catalog(self.organization),
+            )
+        else:  # an idempotent replay: read the state as it is now
+            state = selectors.consent_state_for_subject(
+                organization=self.organization, subject=recorded.event.subject, purpose_key=recorded.event.purpose.key
+            )[0]
+        body["consent"] = s.state_representation(state)
         response = Response(body, status=status.HTTP_201_CREATED)
         if recorded.replayed:
             response["Idempotent-Replayed"] = "true"
@@ -206,7 +214,9 @@ class SubjectConsentApi(OrganizationApi):
             organization=self.organization, subject=subject, at=at, purpose_key=purpose_key
         )
         if purpose_key is not None and not states:
-            raise InvalidInput(f"Unknown purpose '{purpose_key}'.", errors=[{"pointer": "?purpose", "detail": "unknown"}])
+            raise InvalidInput(
+                f"Unknown purpose '{purpose_key}'.", errors=[{"pointer": "?purpose", "detail": "unknown"}]
+            )
         return Response(
             {
                 "subject_id": subject.external_id,
@@ -258,7 +268,9 @@ class SubjectConsentEventsApi(OrganizationApi):
         except ValueError:
             limit = -1
         if not 1 <= limit <= 500:
-            raise InvalidInput("limit must be an integer from 1 to 500.", errors=[{"pointer": "?limit", "detail": "1-500"}])
+            raise InvalidInput(
+                "limit must be an integer from 1 to 500.", errors=[{"pointer": "?limit", "detail": "1-500"}]
+            )
         subject = self.subject_or_404(subject_id)
         events, has_more = selectors.consent_history(subject=subject, after_chain_index=after, limit=limit)
         next_url = None
@@ -303,7 +315,12 @@ class SourceListCreateApi(OrganizationApi):
 
 
 class SourceDetailApi(OrganizationApi):
-    required_scopes = {"GET": "consent:read", "PATCH": "consent:write", "PUT": "consent:write", "DELETE": "consent:write"}
+    required_scopes = {
+        "GET": "consent:read",
+        "PATCH": "consent:write",
+        "PUT": "consent:write",
+        "DELETE": "consent:write",
+    }
 
     def source_or_404(self, key: str) -> Source:
         source = selectors.source_by_key(organization=self.organization, key=key)
@@ -311,22 +328,30 @@ class SourceDetailApi(OrganizationApi):
             raise NotFound("No source with this key in your organization.")
         return source
 
-    @api_operation(scope="consent:read", summary="One source", responses={200: s.SourceSerializer},
-                   problems={404: "No such source."})
+    @api_operation(
+        scope="consent:read",
+        summary="One source",
+        responses={200: s.SourceSerializer},
+        problems={404: "No such source."},
+    )
     def get(self, request: Request, key: str) -> Response:
         return Response(s.SourceSerializer(self.source_or_404(key)).data)
 
     @api_operation(
-        scope="consent:write", summary="Replace a source's details (the key never changes)",
-        request=s.SourceInputSerializer, responses={200: s.SourceSerializer},
+        scope="consent:write",
+        summary="Replace a source's details (the key never changes)",
+        request=s.SourceInputSerializer,
+        responses={200: s.SourceSerializer},
         problems={404: "No such source.", 409: "Built-in source.", 422: "Invalid fields."},
     )
     def put(self, request: Request, key: str) -> Response:
         return self._update(request, key, partial=False)
 
     @api_operation(
-        scope="consent:write", summary="Change a source's details (the key never changes)",
-        request=s.SourceInputSerializer, responses={200: s.SourceSerializer},
+        scope="consent:write",
+        summary="Change a source's details (the key never changes)",
+        request=s.SourceInputSerializer,
+        responses={200: s.SourceSerializer},
         problems={404: "No such source.", 409: "Built-in source.", 422: "Invalid fields."},
     )
     def patch(self, request: Request, key: str) -> Response:
@@ -341,8 +366,10 @@ class SourceDetailApi(OrganizationApi):
         return Response(s.SourceSerializer(source).data)
 
     @api_operation(
-        scope="consent:write", summary="Retire a source (kept for the ledger; refuses new events)",
-        responses={200: s.SourceSerializer}, problems={404: "No such source.", 409: "Built-in source."},
+        scope="consent:write",
+        summary="Retire a source (kept for the ledger; refuses new events)",
+        responses={200: s.SourceSerializer},
+        problems={404: "No such source.", 409: "Built-in source."},
     )
     def delete(self, request: Request, key: str) -> Response:
         source = services.source_retire(source=self.source_or_404(key), actor=self.client.actor)
@@ -351,7 +378,9 @@ class SourceDetailApi(OrganizationApi):
 
 def _purpose_data(purposes: list[Purpose], many: bool) -> Any:
     current = selectors.current_policy_versions(purposes=purposes, at=timezone.now())
-    serializer = s.PurposeSerializer(purposes if many else purposes[0], many=many, context={"current_versions": current})
+    serializer = s.PurposeSerializer(
+        purposes if many else purposes[0], many=many, context={"current_versions": current}
+    )
     return serializer.data
 
 
@@ -363,8 +392,11 @@ class PurposeListCreateApi(OrganizationApi):
         return Response(_purpose_data(list(selectors.purpose_list(organization=self.organization)), many=True))
 
     @api_operation(
-        scope="consent:write", summary="Create a purpose", request=s.PurposeInputSerializer,
-        responses={201: s.PurposeSerializer}, problems={409: "A purpose with this key exists.", 422: "Invalid fields."},
+        scope="consent:write",
+        summary="Create a purpose",
+        request=s.PurposeInputSerializer,
+        responses={201: s.PurposeSerializer},
+        problems={409: "A purpose with this key exists.", 422: "Invalid fields."},
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.PurposeInputSerializer, request.data)
@@ -383,22 +415,30 @@ class PurposeScopedApi(OrganizationApi):
 class PurposeDetailApi(PurposeScopedApi):
     required_scopes = {"GET": "consent:read", "PATCH": "consent:write", "PUT": "consent:write"}
 
-    @api_operation(scope="consent:read", summary="One purpose", responses={200: s.PurposeSerializer},
-                   problems={404: "No such purpose."})
+    @api_operation(
+        scope="consent:read",
+        summary="One purpose",
+        responses={200: s.PurposeSerializer},
+        problems={404: "No such purpose."},
+    )
     def get(self, request: Request, key: str) -> Response:
         return Response(_purpose_data([self.purpose_or_404(key)], many=False))
 
     @api_operation(
-        scope="consent:write", summary="Replace a purpose's details (the key never changes)",
-        request=s.PurposeInputSerializer, responses={200: s.PurposeSerializer},
+        scope="consent:write",
+        summary="Replace a purpose's details (the key never changes)",
+        request=s.PurposeInputSerializer,
+        responses={200: s.PurposeSerializer},
         problems={404: "No such purpose.", 422: "Invalid fields."},
     )
     def put(self, request: Request, key: str) -> Response:
         return self._update(request, key, partial=False)
 
     @api_operation(
-        scope="consent:write", summary="Change a purpose's details (the key never changes)",
-        request=s.PurposeInputSerializer, responses={200: s.PurposeSerializer},
+        scope="consent:write",
+        summary="Change a purpose's details (the key never changes)",
+        request=s.PurposeInputSerializer,
+        responses={200: s.PurposeSerializer},
         problems={404: "No such purpose.", 422: "Invalid fields."},
     )
     def patch(self, request: Request, key: str) -> Response:
@@ -416,17 +456,23 @@ class PurposeDetailApi(PurposeScopedApi):
 class PolicyVersionListCreateApi(PurposeScopedApi):
     required_scopes = {"GET": "consent:read", "POST": "consent:write"}
 
-    @api_operation(scope="consent:read", summary="A purpose's policy versions",
-                   responses={200: s.PolicyVersionSerializer(many=True)}, problems={404: "No such purpose."})
+    @api_operation(
+        scope="consent:read",
+        summary="A purpose's policy versions",
+        responses={200: s.PolicyVersionSerializer(many=True)},
+        problems={404: "No such purpose."},
+    )
     def get(self, request: Request, key: str) -> Response:
         purpose = self.purpose_or_404(key)
         return Response(s.PolicyVersionSerializer(selectors.policy_version_list(purpose=purpose), many=True).data)
 
     @api_operation(
-        scope="consent:write", summary="Publish a policy version of a purpose",
+        scope="consent:write",
+        summary="Publish a policy version of a purpose",
         description="A version with `is_material: true` makes grants under earlier versions read `stale` "
         "once it takes effect.",
-        request=s.PolicyVersionInputSerializer, responses={201: s.PolicyVersionSerializer},
+        request=s.PolicyVersionInputSerializer,
+        responses={201: s.PolicyVersionSerializer},
         problems={404: "No such purpose.", 409: "This version label exists.", 422: "Invalid fields."},
     )
     def post(self, request: Request, key: str) -> Response:
@@ -458,4 +504,3 @@ class LedgerVerifyApi(OrganizationApi):
                 "first_break": run.first_break,
             }
         )
-

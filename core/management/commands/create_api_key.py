@@ -16,7 +16,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--organization", required=True, help="Organization slug")
         parser.add_argument(
-            "--scope", action="append", dest="scopes", required=True, choices=sorted(SCOPES),
+            "--scope",
+            action="append",
+            dest="scopes",
+            required=True,
+            choices=sorted(SCOPES),
             help="Repeat for each scope",
         )
         parser.add_argument("--name", default="cli", help="What the key is for")

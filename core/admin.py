@@ -1,0 +1,290 @@
+"""Admin for the legal team: organizations, API keys and the audit log.
+
+Every write goes through a service (STYLE rule 1): :class:`ServiceModelAdmin` routes the admin's
+save to ``service_create``/``service_update`` and turns a :class:`DomainError` into an error message
+and a re-rendered form instead of a 500. Nothing is deleted from the admin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from core.models import ApiKey, AuditLogEntry, Organization
+from core.problems import DomainError
+from core.scopes import SCOPES
+from core.services import api_key_create, api_key_revoke, organization_create
+
+admin.site.site_header = "Provenant"
+admin.site.site_title = "Provenant admin"
+admin.site.index_title = "Consent ledger administration"
+
+_DOMAIN_ERROR_ATTR = "provenant_domain_error"
+
+
+def admin_actor(request: HttpRequest) -> str:
+    """The audit actor of an admin user: never their name or email (PII), only their id."""
+    return f"user:{request.user.pk}"
+
+
+def _adopt(target: Model, saved: Model) -> None:
+    """Make the admin's unsaved form instance the row the service saved, so the admin's log and
+    redirect point at it."""
+    vars(target).update(vars(saved))
+
+
+def _form_errors(error: DomainError, field_names: set[str]) -> list[tuple[str | None, str]]:
+    """Field errors from a service's ``errors`` (JSON pointers), or one form-wide error."""
+    errors: list[tuple[str | None, str]] = []
+    for item in error.extra.get("errors") or []:
+        name = str(item.get("pointer", "")).lstrip("/")
+        if name in field_names:
+            errors.append((name, str(item.get("detail", error.detail))))
+    return errors or [(None, error.detail)]
+
+
+def _rejecting_form(form_class: type[forms.ModelForm], error: DomainError) -> type[forms.ModelForm]:
+    """``form_class`` that reports ``error`` as validation errors, to re-render the posted form."""
+
+    def clean(self: forms.ModelForm) -> dict[str, Any] | None:
+        cleaned = form_class.clean(self)
+        for field, detail in _form_errors(error, set(self.fields)):
+            self.add_error(field, detail)
+        return cleaned
+
+    return type(form_class.__name__, (form_class,), {"clean": clean})
+
+
+class ServiceModelAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose writes are service calls. Deleting is never offered."""
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
+        raise NotImplementedError
+
+    def service_update(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> Model:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            _adopt(obj, self.service_create(request, form))
+        elif form.changed_data:
+            _adopt(obj, self.service_update(request, obj, form))
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            if request.method != "POST":
+                raise
+            # The transaction rolled back; render the posted form again with the service's reason.
+            messages.error(request, exc.detail)
+            setattr(request, _DOMAIN_ERROR_ATTR, exc)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form_class = super().get_form(request, obj, change, **kwargs)
+        error = getattr(request, _DOMAIN_ERROR_ATTR, None)
+        return _rejecting_form(form_class, error) if error is not None else form_class
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Lists and detail pages only, even for superusers: no add, change, delete or bulk action."""
+
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def report_domain_errors(request: HttpRequest, label: str, error: DomainError) -> None:
+    messages.error(request, f"{label}: {error.detail}")
+
+
+# --------------------------------------------------------------------------------------------
+# Organizations
+# --------------------------------------------------------------------------------------------
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ServiceModelAdmin):
+    list_display = ("slug", "name", "created_at")
+    search_fields = ("slug", "name")
+    date_hierarchy = "created_at"
+    readonly_fields = ("created_at",)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("slug", "name") if obj is None else ("slug", "name", "created_at")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # no rename service yet: organizations are created, then viewed
+
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
+        return organization_create(
+            slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], actor=admin_actor(request)
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# API keys
+# --------------------------------------------------------------------------------------------
+
+
+class ApiKeyCreateForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, f"{scope}: {description}") for scope, description in SCOPES.items()],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("organization", "name", "scopes")
+
+
+class ApiKeyStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ServiceModelAdmin):
+    """Keys are created and revoked, never edited. The secret is shown once; the digest never."""
+
+    list_display = (
+        "name",
+        "organization",
+        "prefix",
+        "scope_list",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = (ApiKeyStatusFilter, "organization")
+    list_select_related = ("organization",)
+    search_fields = ("name", "=prefix")
+    actions = ("revoke_keys",)
+    detail_fields = (
+        "organization",
+        "name",
+        "prefix",
+        "scopes",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    )
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        return super().get_queryset(request).select_related("organization", "created_by")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ApiKeyCreateForm.Meta.fields if obj is None else self.detail_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return () if obj is None else self.detail_fields
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        kwargs["form"] = ApiKeyCreateForm if obj is None else forms.ModelForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
+        api_key, secret = api_key_create(
+            organization=form.cleaned_data["organization"],
+            name=form.cleaned_data["name"],
+            scopes=list(form.cleaned_data["scopes"]),
+            actor=admin_actor(request),
+            created_by=request.user,
+        )
+        messages.warning(
+            request,
+            f"Copy this API key now: it is not stored and will never be shown again. {secret}",
+        )
+        return api_key
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:
+        # Rendered in this response, not after a redirect: the secret message is consumed here and is
+        # never written to the message cookie or the session.
+        messages.success(request, f"The API key “{obj}” was created.")
+        response = TemplateResponse(
+            request,
+            "admin/core/apikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "API key created",
+                "api_key": obj,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected API keys", permissions=["view"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            try:
+                api_key_revoke(api_key=api_key, actor=admin_actor(request))
+            except DomainError as exc:
+                report_domain_errors(request, str(api_key), exc)
+            else:
+                revoked += 1
+        messages.success(request, f"Revoked {revoked} API key(s).")
+
+
+# --------------------------------------------------------------------------------------------
+# Audit log
+# --------------------------------------------------------------------------------------------
+
+
+@admin.register(AuditLogEntry)
+class AuditLogEntryAdmin(ReadOnlyModelAdmin):
+    list_display = ("occurred_at", "organization", "actor", "action", "object_type", "object_id")
+    list_filter = ("action", "object_type", "organization", ("occurred_at", admin.DateFieldListFilter))
+    list_select_related = ("organization",)
+    search_fields = ("=actor", "=object_id", "action")
+    date_hierarchy = "occurred_at"
+    fields = ("occurred_at", "organization", "actor", "action", "object_type", "object_id", "data")
+    readonly_fields = fields
