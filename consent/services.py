@@ -38,7 +38,7 @@ from consent.models import (
 from consent.selectors import ledger_verification
 from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
 from core.crypto import blind_index, new_data_key, normalize_email, seal, unwrap_data_key
-from core.db import insert_rows, upsert_rows
+from core.db import insert_rows, select_rows, upsert_rows
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput
 from core.services import audit_log
@@ -267,29 +267,51 @@ def _replayed_events(organization: Organization, items: Sequence[ConsentEventInp
     return replayed
 
 
+_SUBJECT_FIELDS = (
+    "id",
+    "organization_id",
+    "external_id",
+    "uuid",
+    "email_sealed",
+    "email_index",
+    "wrapped_data_key",
+    "data_key_destroyed_at",
+    "ledger_length",
+    "ledger_head_hash",
+    "created_at",
+)
+
+
+def _select_subjects_for_update(organization: Organization, external_ids: list[str]) -> dict[str, Subject]:
+    meta = Subject._meta
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    rows = select_rows(
+        f"SELECT {', '.join(_SUBJECT_FIELDS)} FROM {meta.db_table} "  # noqa: S608
+        f"WHERE organization_id = %s AND external_id IN ({', '.join(['%s'] * len(external_ids))}) "
+        f"ORDER BY external_id{lock}",
+        [organization.pk, *external_ids],
+        [meta.get_field(name) for name in _SUBJECT_FIELDS],
+    )
+    subjects = {}
+    for row in rows:
+        subject = Subject.from_db(connection.alias, _SUBJECT_FIELDS, row)
+        subjects[subject.external_id] = subject
+    return subjects
+
+
 def _lock_subjects(organization: Organization, external_ids: set[str]) -> dict[str, Subject]:
     """Lock (creating when missing) the subjects' rows, in a fixed order so writers never deadlock."""
     if not external_ids:
         return {}
     ordered = sorted(external_ids)
-    locked = {
-        s.external_id: s
-        for s in Subject.objects.select_for_update()
-        .filter(organization=organization, external_id__in=ordered)
-        .order_by("external_id")
-    }
+    locked = _select_subjects_for_update(organization, ordered)
     missing = [x for x in ordered if x not in locked]
     if missing:
         Subject.objects.bulk_create(
             [Subject(organization=organization, external_id=x, wrapped_data_key=new_data_key()[1]) for x in missing],
             ignore_conflicts=True,
         )
-        for subject in (
-            Subject.objects.select_for_update()
-            .filter(organization=organization, external_id__in=missing)
-            .order_by("external_id")
-        ):
-            locked[subject.external_id] = subject
+        locked.update(_select_subjects_for_update(organization, missing))
     return locked
 
 
@@ -343,30 +365,31 @@ _STATE_COLUMNS = (
     "last_seq",
     "updated_at",
 )
-_STATE_FIELDS = (
-    "subject_id",
-    "purpose_id",
-    "status",
-    "since",
-    "valid_until",
-    "last_occurred_at",
-    "last_rank",
-    "last_seq",
-    "event_id",
-    "event__event_id",
-    "event__action",
-    "event__occurred_at",
-    "event__valid_until",
-    "basis_event_id",
-    "basis_event__event_id",
-    "basis_event__action",
-    "basis_event__occurred_at",
-    "basis_event__valid_until",
-    "source_id",
-    "policy_version_id",
-    "jurisdiction",
-    "gpc",
-)
+
+
+def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[list[Any]]:
+    """Projection rows with what folding needs of their deciding and basis events, in one query."""
+    if not subject_ids or not purpose_ids:
+        return []
+    state, event = ConsentState._meta, ConsentEvent._meta
+    fields = [
+        state.get_field(n)
+        for n in ("subject", "purpose", "status", "since", "valid_until", "last_occurred_at", "last_rank", "last_seq")
+    ]
+    event_fields = [event.get_field(n) for n in ("id", "event_id", "action", "occurred_at", "valid_until")]
+    tail = [state.get_field(n) for n in ("source", "policy_version", "jurisdiction", "gpc")]
+    return select_rows(
+        "SELECT s.subject_id, s.purpose_id, s.status, s.since, s.valid_until, s.last_occurred_at, s.last_rank, "  # noqa: S608
+        "s.last_seq, e.id, e.event_id, e.action, e.occurred_at, e.valid_until, "
+        "b.id, b.event_id, b.action, b.occurred_at, b.valid_until, "
+        "s.source_id, s.policy_version_id, s.jurisdiction, s.gpc "
+        f"FROM {state.db_table} s JOIN {event.db_table} e ON e.id = s.event_id "
+        f"JOIN {event.db_table} b ON b.id = s.basis_event_id "
+        f"WHERE s.subject_id IN ({', '.join(['%s'] * len(subject_ids))}) "
+        f"AND s.purpose_id IN ({', '.join(['%s'] * len(purpose_ids))})",
+        [*subject_ids, *purpose_ids],
+        [*fields, *event_fields, *event_fields, *tail],
+    )
 
 
 def _folded_from_row(
@@ -591,9 +614,9 @@ def _advance_states(
     facts: dict[int, tuple[int, int | None, str, bool]] = {}
     folded: dict[tuple[int, int], FoldedState | None] = {}
     needs_replay: set[tuple[int, int]] = set()
-    rows = ConsentState.objects.filter(
-        subject_id__in={subject_id for subject_id, _ in pairs}, purpose_id__in={p for _, p in pairs}
-    ).values_list(*_STATE_FIELDS)
+    rows = _select_states(
+        subject_ids=sorted({subject_id for subject_id, _ in pairs}), purpose_ids=sorted({p for _, p in pairs})
+    )
     for row in rows:
         pair, state, basis_facts = _folded_from_row(row)
         if pair in pairs:

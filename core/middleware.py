@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -35,32 +36,44 @@ class RequestIdMiddleware:
         return response
 
 
-class ApiBodySizeMiddleware:
-    """Answer 413 for API requests whose declared body exceeds PROVENANT_MAX_BODY_BYTES."""
+class ApiGuardMiddleware:
+    """Refuse what no API view can take before it reaches one: bodies over
+    PROVENANT_MAX_BODY_BYTES (413) and NUL characters in the path or query (which no identifier
+    contains and PostgreSQL cannot store)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.limit = settings.PROVENANT_MAX_BODY_BYTES
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            "\x00" in request.path
+            or "\x00" in request.META.get("QUERY_STRING", "")
+            or "%00" in request.META.get("QUERY_STRING", "")
+        ):
+            status = 404 if "\x00" in request.path else 400
+            return _problem(
+                status,
+                slug="not-found" if status == 404 else "bad-request",
+                title="Not found" if status == 404 else "Bad request",
+                detail="Identifiers and query parameters never contain NUL characters.",
+            )
         if request.path.startswith("/api/"):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
             if length > self.limit:
-                import json
-
-                token = set_request_id(getattr(request, "request_id", None))
-                try:
-                    body = problem_body(
-                        slug="payload-too-large",
-                        title="Request body too large",
-                        status=413,
-                        detail=f"The body is {length} bytes; the limit is {self.limit}.",
-                        limit_bytes=self.limit,
-                    )
-                finally:
-                    reset_request_id(token)
-                return HttpResponse(json.dumps(body), status=413, content_type=PROBLEM_CONTENT_TYPE)
+                return _problem(
+                    413,
+                    slug="payload-too-large",
+                    title="Request body too large",
+                    detail=f"The body is {length} bytes; the limit is {self.limit}.",
+                    limit_bytes=self.limit,
+                )
         return self.get_response(request)
+
+
+def _problem(status: int, *, slug: str, title: str, detail: str, **extra: object) -> HttpResponse:
+    body = problem_body(slug=slug, title=title, status=status, detail=detail, **extra)
+    return HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)

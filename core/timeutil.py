@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+MAX_MONTHS = 1200  # 100 years: longer is a typo, and would overflow date arithmetic
+
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
@@ -31,6 +33,8 @@ def parse_iso_duration(text: str) -> CalendarDuration:
     if not match:
         raise ValueError(f"'{text}' is not an ISO 8601 duration such as P6M, P1Y or P30D")
     parts = {name: int(value) for name, value in match.groupdict().items() if value}
+    if any(len(str(value)) > 9 for value in parts.values()):
+        raise ValueError("a validity duration may be at most 100 years")
     duration = CalendarDuration(
         months=parts.get("years", 0) * 12 + parts.get("months", 0),
         exact=timedelta(
@@ -43,6 +47,8 @@ def parse_iso_duration(text: str) -> CalendarDuration:
     )
     if duration.is_zero:
         raise ValueError("a validity duration must be longer than zero")
+    if duration.months > MAX_MONTHS or duration.exact > timedelta(days=MAX_MONTHS * 31):
+        raise ValueError("a validity duration may be at most 100 years")
     return duration
 
 

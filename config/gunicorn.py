@@ -1,0 +1,30 @@
+"""Gunicorn settings for ``make run`` and the Docker image.
+
+``gunicorn -c config/gunicorn.py config.wsgi:application``
+
+Each value can be changed through the environment; command-line flags (``--bind``) win over this file.
+"""
+
+from __future__ import annotations
+
+import os
+
+wsgi_app = "config.wsgi:application"
+# Docker sets GUNICORN_BIND=0.0.0.0:8000; locally the server stays on the loopback interface.
+bind = [os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"]
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+# Recycle workers now and then so a slow leak never takes the service down.
+max_requests = 2000
+max_requests_jitter = 200
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
+# Request lines only: query strings may hold cursors, never PII (STYLE rule 8), but keep the log lean.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Gunicorn 25.1+ opens a control socket under $HOME by default; two servers on one machine would
+# share it. Nothing here uses gunicornc (older versions ignore this unknown name).
+control_socket_disable = True
