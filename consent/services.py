@@ -38,7 +38,7 @@ from consent.models import (
 from consent.selectors import ledger_verification
 from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
 from core.crypto import blind_index, new_data_key, normalize_email, seal, unwrap_data_key
-from core.db import insert_rows, select_rows, upsert_rows
+from core.db import in_list, insert_rows, select_rows, upsert_rows
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput
 from core.services import audit_log
@@ -285,11 +285,11 @@ _SUBJECT_FIELDS = (
 def _select_subjects_for_update(organization: Organization, external_ids: list[str]) -> dict[str, Subject]:
     meta = Subject._meta
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    matches, params = in_list("external_id", external_ids)
     rows = select_rows(
         f"SELECT {', '.join(_SUBJECT_FIELDS)} FROM {meta.db_table} "  # noqa: S608
-        f"WHERE organization_id = %s AND external_id IN ({', '.join(['%s'] * len(external_ids))}) "
-        f"ORDER BY external_id{lock}",
-        [organization.pk, *external_ids],
+        f"WHERE organization_id = %s AND {matches} ORDER BY external_id{lock}",
+        [organization.pk, *params],
         [meta.get_field(name) for name in _SUBJECT_FIELDS],
     )
     subjects = {}
@@ -371,6 +371,8 @@ def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[li
     """Projection rows with what folding needs of their deciding and basis events, in one query."""
     if not subject_ids or not purpose_ids:
         return []
+    subjects_sql, subject_params = in_list("s.subject_id", subject_ids)
+    purposes_sql, purpose_params = in_list("s.purpose_id", purpose_ids)
     state, event = ConsentState._meta, ConsentEvent._meta
     fields = [
         state.get_field(n)
@@ -385,9 +387,8 @@ def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[li
         "s.source_id, s.policy_version_id, s.jurisdiction, s.gpc "
         f"FROM {state.db_table} s JOIN {event.db_table} e ON e.id = s.event_id "
         f"JOIN {event.db_table} b ON b.id = s.basis_event_id "
-        f"WHERE s.subject_id IN ({', '.join(['%s'] * len(subject_ids))}) "
-        f"AND s.purpose_id IN ({', '.join(['%s'] * len(purpose_ids))})",
-        [*subject_ids, *purpose_ids],
+        f"WHERE {subjects_sql} AND {purposes_sql}",
+        [*subject_params, *purpose_params],
         [*fields, *event_fields, *event_fields, *tail],
     )
 

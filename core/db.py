@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection, models
 
-CHUNK_ROWS = 500
+CHUNK_ROWS = 1000
 
 
 @lru_cache(maxsize=64)
@@ -34,6 +34,24 @@ def _prepared(fields: tuple[models.Field, ...], rows: Sequence[Sequence[Any]]) -
     return params
 
 
+def _rows_source(fields: tuple[models.Field, ...], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """``VALUES (...), (...)`` on SQLite; ``SELECT * FROM unnest(array, ...)`` on PostgreSQL, which keeps the
+    statement and its parameter list small whatever the number of rows (and keeps row order)."""
+    if connection.vendor == "postgresql":
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        return f"SELECT * FROM unnest({casts})", arrays  # noqa: S608 (column types from the model)
+    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"VALUES {', '.join([placeholder] * len(rows))}", _prepared(fields, rows)
+
+
+def in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``column IN (...)`` as SQL and parameters; one array parameter on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
 def insert_rows(
     model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]], *, returning: str | None = None
 ) -> list[Any]:
@@ -43,15 +61,14 @@ def insert_rows(
     columns, fields = _columns(model, tuple(names))
     table = connection.ops.quote_name(model._meta.db_table)
     column_sql = ", ".join(connection.ops.quote_name(c) for c in columns)
-    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     returned: list[Any] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), CHUNK_ROWS):
-            chunk = rows[start : start + CHUNK_ROWS]
-            sql = f"INSERT INTO {table} ({column_sql}) VALUES {', '.join([placeholder] * len(chunk))}"  # noqa: S608
+            source, params = _rows_source(fields, rows[start : start + CHUNK_ROWS])
+            sql = f"INSERT INTO {table} ({column_sql}) {source}"
             if returning:
                 sql += f" RETURNING {connection.ops.quote_name(returning)}"
-            cursor.execute(sql, _prepared(fields, chunk))
+            cursor.execute(sql, params)
             if returning:
                 returned.extend(r[0] for r in cursor.fetchall())
     return returned
@@ -73,16 +90,16 @@ def upsert_rows(
     update_columns, _ = _columns(model, tuple(update))
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     assignments = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update_columns)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), CHUNK_ROWS):
-            chunk = rows[start : start + CHUNK_ROWS]
+            source, params = _rows_source(fields, rows[start : start + CHUNK_ROWS])
+            # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
+            where = " WHERE true" if source.startswith("SELECT") and connection.vendor == "sqlite" else ""
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
-                f"VALUES {', '.join([placeholder] * len(chunk))} "
+                f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) {source}{where} "
                 f"ON CONFLICT ({', '.join(quote(c) for c in conflict_columns)}) DO UPDATE SET {assignments}",
-                _prepared(fields, chunk),
+                params,
             )
 
 

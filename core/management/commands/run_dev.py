@@ -115,6 +115,8 @@ class Command(BaseCommand):
 
     def _check_port_free(self, host: str, port: int) -> None:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            # As gunicorn does: connections of a previous run in TIME_WAIT must not count as "in use".
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((host, port))
             except OSError as exc:
