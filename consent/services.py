@@ -141,7 +141,12 @@ def consent_record_many(
         except (IntegrityError, OperationalError) as exc:
             if attempt == MAX_ATTEMPTS or not _is_retryable(exc):
                 raise
-            logger.info("consent batch retried after %s (attempt %d)", type(exc).__name__, attempt)
+            logger.info(
+                "consent batch retried after %s (attempt %d): %s",
+                type(exc).__name__,
+                attempt,
+                getattr(exc.__cause__, "sqlstate", None) or str(exc).splitlines()[0][:200],
+            )
     raise AssertionError("unreachable")
 
 
@@ -282,13 +287,12 @@ _SUBJECT_FIELDS = (
 )
 
 
-def _select_subjects_for_update(organization: Organization, external_ids: list[str]) -> dict[str, Subject]:
+def _select_subjects(organization: Organization, external_ids: list[str]) -> dict[str, Subject]:
     meta = Subject._meta
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     matches, params = in_list("external_id", external_ids)
     rows = select_rows(
         f"SELECT {', '.join(_SUBJECT_FIELDS)} FROM {meta.db_table} "  # noqa: S608
-        f"WHERE organization_id = %s AND {matches} ORDER BY external_id{lock}",
+        f"WHERE organization_id = %s AND {matches}",
         [organization.pk, *params],
         [meta.get_field(name) for name in _SUBJECT_FIELDS],
     )
@@ -299,20 +303,36 @@ def _select_subjects_for_update(organization: Organization, external_ids: list[s
     return subjects
 
 
+def _chain_lock_key(organization_id: int, external_id: str) -> int:
+    digest = hashlib.blake2b(f"{organization_id}\x00{external_id}".encode(), digest_size=8, person=b"pvn-chain").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _lock_subjects(organization: Organization, external_ids: set[str]) -> dict[str, Subject]:
-    """Lock (creating when missing) the subjects' rows, in a fixed order so writers never deadlock."""
+    """Take the subjects' chain locks, then read (creating when missing) their rows.
+
+    On PostgreSQL the locks are transaction-scoped advisory locks taken in one statement in
+    ascending key order, before any row is read or inserted: every writer acquires in the same
+    global order, so concurrent batches over overlapping subjects queue and never deadlock, even
+    while they create the same new subjects. (Row locks cannot give that: a row created by another
+    writer after our first read would be locked out of order.) SQLite serialises writers anyway.
+    """
     if not external_ids:
         return {}
     ordered = sorted(external_ids)
-    locked = _select_subjects_for_update(organization, ordered)
-    missing = [x for x in ordered if x not in locked]
+    if connection.vendor == "postgresql":
+        keys = sorted({_chain_lock_key(organization.pk, x) for x in ordered})
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", [keys])
+    subjects = _select_subjects(organization, ordered)
+    missing = [x for x in ordered if x not in subjects]
     if missing:
         Subject.objects.bulk_create(
             [Subject(organization=organization, external_id=x, wrapped_data_key=new_data_key()[1]) for x in missing],
             ignore_conflicts=True,
         )
-        locked.update(_select_subjects_for_update(organization, missing))
-    return locked
+        subjects.update(_select_subjects(organization, missing))
+    return subjects
 
 
 def _state_entry(event: ConsentEvent, supersedes_event_id: str | None) -> LedgerEntry:

@@ -103,7 +103,12 @@ def seal(data_key: bytes, plaintext: str, *, context: str) -> str:
 
 
 def unseal(data_key: bytes, token: str, *, context: str) -> str:
-    raw = base64.b64decode(token)
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise CryptoError("ciphertext is not valid base64") from exc
+    if len(raw) < NONCE_BYTES + 16:
+        raise CryptoError("ciphertext is too short to hold a nonce and a tag")
     try:
         return AESGCM(data_key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode()).decode()
     except InvalidTag as exc:

@@ -150,7 +150,16 @@ SPECTACULAR_SETTINGS = {
     "APPEND_COMPONENTS": {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer", "description": "Provenant API key"}}
     },
-    "SECURITY": [{"ApiKey": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "ConsentActionEnum": "consent.models.Action.choices",
+        "ClientConsentActionEnum": [
+            ("grant", "Grant"),
+            ("refuse", "Refuse"),
+            ("withdraw", "Withdraw"),
+            ("invalidate", "Invalidate"),
+        ],
+        "LawfulBasisEnum": "consent.models.LawfulBasis.choices",
+    },
 }
 
 # Crypto: PROVENANT_MASTER_KEY wraps every per-subject data key (base64, 32 bytes).

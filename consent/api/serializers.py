@@ -159,7 +159,11 @@ class ConsentEventOutputSerializer(serializers.Serializer):
     jurisdiction = serializers.CharField()
     gpc = serializers.BooleanField()
     supersedes = serializers.CharField(allow_null=True)
-    evidence = EvidenceOutputSerializer(allow_null=True, help_text="In clear; null after erasure")
+    evidence = EvidenceOutputSerializer(
+        allow_null=True,
+        help_text="In clear on reads of the ledger (null when none was sent or after erasure); "
+        "null in the response to a write, which never echoes personal data",
+    )
     evidence_sealed = serializers.CharField(allow_null=True, help_text="The ciphertext the hash covers")
     prev_hash = serializers.CharField()
     hash = serializers.CharField()

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -90,7 +90,12 @@ class ConsentEventCreateApi(OrganizationApi):
         "ledger and returns the event with the purpose's new state.",
         request=s.ConsentEventInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: s.ConsentEventCreatedSerializer, 200: s.ConsentEventCreatedSerializer},
+        responses={
+            201: OpenApiResponse(
+                s.ConsentEventCreatedSerializer,
+                description="Appended; an idempotent replay answers the same body with `Idempotent-Replayed: true`.",
+            )
+        },
         problems={
             400: "Malformed JSON (`malformed-request`).",
             409: "Idempotency key reused with another body (`idempotency-key-reused`).",
@@ -297,7 +302,12 @@ class SubjectConsentEventsApi(OrganizationApi):
 class SourceListCreateApi(OrganizationApi):
     required_scopes = {"GET": "consent:read", "POST": "consent:write"}
 
-    @api_operation(scope="consent:read", summary="List sources", responses={200: s.SourceSerializer(many=True)})
+    @api_operation(
+        scope="consent:read",
+        summary="List sources",
+        operation_id="sources_list",
+        responses={200: s.SourceSerializer(many=True)},
+    )
     def get(self, request: Request) -> Response:
         return Response(s.SourceSerializer(selectors.source_list(organization=self.organization), many=True).data)
 
@@ -387,7 +397,12 @@ def _purpose_data(purposes: list[Purpose], many: bool) -> Any:
 class PurposeListCreateApi(OrganizationApi):
     required_scopes = {"GET": "consent:read", "POST": "consent:write"}
 
-    @api_operation(scope="consent:read", summary="List purposes", responses={200: s.PurposeSerializer(many=True)})
+    @api_operation(
+        scope="consent:read",
+        summary="List purposes",
+        operation_id="purposes_list",
+        responses={200: s.PurposeSerializer(many=True)},
+    )
     def get(self, request: Request) -> Response:
         return Response(_purpose_data(list(selectors.purpose_list(organization=self.organization)), many=True))
 

@@ -1,16 +1,61 @@
-"""JSON parsing that answers 400 for any unparseable body, including absurd nesting."""
+"""JSON parsing that answers a clear 4xx for anything unusable, never a 500.
+
+Beyond DRF's parser it refuses absurd nesting (400) and strings holding a lone UTF-16 surrogate
+escape such as ``"\\ud800"`` (422): such strings cannot be stored, logged or echoed as UTF-8.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from core.problems import InvalidInput
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _lone_surrogate_pointer(value: Any, pointer: str = "") -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return pointer or "/"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _lone_surrogate_pointer(key, pointer) or _lone_surrogate_pointer(item, f"{pointer}/{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate_pointer(item, f"{pointer}/{index}")
+            if found:
+                return found
+    return None
+
 
 class SafeJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raw = stream.read() if stream is not None else b""
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except RecursionError as exc:
             raise ParseError("JSON parse error - the document is nested too deeply.") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
+        if _SURROGATE_ESCAPE.search(raw):
+            pointer = _lone_surrogate_pointer(data)
+            if pointer:
+                raise InvalidInput(
+                    "The body contains a lone UTF-16 surrogate; send valid Unicode text.",
+                    errors=[{"pointer": pointer, "detail": "lone UTF-16 surrogate"}],
+                )
+        return data

@@ -44,9 +44,11 @@ def api_operation(
 ) -> Callable[[Any], Any]:
     """``extend_schema`` with the scope in the description and problem+json error responses."""
     description = kwargs.pop("description", "")
-    all_responses: dict[int, Any] = dict(responses or {})
+    all_responses: dict[Any, Any] = dict(responses or {})
     for status, text in {**_STANDARD, **(problems or {})}.items():
-        all_responses[status] = OpenApiResponse(response=ProblemSerializer, description=text)
+        all_responses[(status, "application/problem+json")] = OpenApiResponse(
+            response=ProblemSerializer, description=text
+        )
     return extend_schema(
         summary=summary,
         description=f"{description}\n\n**Scope:** `{scope}`".strip(),

@@ -1,0 +1,171 @@
+"""Shared pieces of the REST API contract tests: the endpoint table, a seeded organization,
+problem+json assertions and row counts for "a denied call changed nothing"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+
+from consent import services as consent_services
+from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, Source, Subject
+from core.models import AuditLogEntry, Organization
+from core.problems import PROBLEM_CONTENT_TYPE, problem_type
+from tests.conftest import event_body, event_input
+
+READ = "consent:read"
+WRITE = "consent:write"
+SUBJECT_ID = "cust-1"
+NOTICE_SHA256 = "a" * 64
+
+
+def iso(moment: Any) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def source_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"key": "crm-import", "name": "CRM import", "kind": "import"}
+    body.update(overrides)
+    return body
+
+
+def purpose_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"key": "analytics", "name": "Product analytics"}
+    body.update(overrides)
+    return body
+
+
+def policy_version_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "version": "2026-01",
+        "notice_sha256": NOTICE_SHA256,
+        "effective_at": iso(timezone.now() - timedelta(days=1)),
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass(frozen=True)
+class World:
+    """One organization's catalog (source, purpose, policy version) and one recorded event."""
+
+    organization: Organization
+    source: Source
+    purpose: Purpose
+    policy_version: PolicyVersion
+    event_id: str
+    subject_id: str = SUBJECT_ID
+
+
+def seed_world(organization: Organization, source: Source, purpose: Purpose) -> World:
+    version = consent_services.policy_version_create(
+        purpose=purpose,
+        actor="test",
+        version="2025-01",
+        notice_sha256=NOTICE_SHA256,
+        effective_at=timezone.now() - timedelta(days=30),
+    )
+    recorded = consent_services.consent_record(
+        organization=organization, item=event_input(subject_id=SUBJECT_ID, idempotency_key="seed")
+    )
+    return World(organization, source, purpose, version, recorded.event.event_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# The endpoint table: one line per (method, route). Routes are spelled as in consent/api/urls.py.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    route: str
+    scope: str
+    success: int
+    body: Callable[[], Any] | None = None
+
+    @property
+    def addresses_object(self) -> bool:
+        return "<" in self.route
+
+    @property
+    def is_write(self) -> bool:
+        return self.method != "GET"
+
+    def url(self, world: World) -> str:
+        key = world.source.key if self.route.startswith("sources/") else world.purpose.key
+        path = (
+            self.route.replace("<str:event_id>", world.event_id)
+            .replace("<str:subject_id>", world.subject_id)
+            .replace("<str:key>", key)
+        )
+        return f"/api/v1/{path}"
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.route}"
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("POST", "consent-events", WRITE, 201, lambda: event_body(subject_id="cust-2")),
+    Endpoint("POST", "consent-events/bulk", WRITE, 201, lambda: {"events": [event_body(subject_id="cust-2")]}),
+    Endpoint("GET", "consent-events/<str:event_id>", READ, 200),
+    Endpoint("GET", "subjects/<str:subject_id>/consent", READ, 200),
+    Endpoint("GET", "subjects/<str:subject_id>/consent-events", READ, 200),
+    Endpoint("GET", "sources", READ, 200),
+    Endpoint("POST", "sources", WRITE, 201, source_body),
+    Endpoint("GET", "sources/<str:key>", READ, 200),
+    Endpoint("PUT", "sources/<str:key>", WRITE, 200, lambda: source_body(key="web-signup", kind="web_form")),
+    Endpoint("PATCH", "sources/<str:key>", WRITE, 200, lambda: {"name": "Renamed"}),
+    Endpoint("DELETE", "sources/<str:key>", WRITE, 200),
+    Endpoint("GET", "purposes", READ, 200),
+    Endpoint("POST", "purposes", WRITE, 201, purpose_body),
+    Endpoint("GET", "purposes/<str:key>", READ, 200),
+    Endpoint("PUT", "purposes/<str:key>", WRITE, 200, lambda: purpose_body(key="marketing-email")),
+    Endpoint("PATCH", "purposes/<str:key>", WRITE, 200, lambda: {"description": "Monthly newsletter"}),
+    Endpoint("GET", "purposes/<str:key>/policy-versions", READ, 200),
+    Endpoint("POST", "purposes/<str:key>/policy-versions", WRITE, 201, policy_version_body),
+    Endpoint("GET", "ledger/verify", READ, 200),
+]
+
+
+def call(client: Any, endpoint: Endpoint, world: World, **extra: Any) -> HttpResponse:
+    method = getattr(client, endpoint.method.lower())
+    body = endpoint.body() if endpoint.body else None
+    if body is None:
+        return method(endpoint.url(world), **extra)
+    return method(endpoint.url(world), body, format="json", **extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# Assertions
+# ---------------------------------------------------------------------------------------------
+
+
+def assert_problem(response: HttpResponse, status: int, slug: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 document with the expected status and stable type URI; returns its body."""
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    assert response["Content-Type"].split(";")[0] == PROBLEM_CONTENT_TYPE, response["Content-Type"]
+    body = response.json()
+    assert isinstance(body, dict)
+    assert body["status"] == status
+    assert body["type"].startswith("https://provenant.dev/problems/")
+    if slug is not None:
+        assert body["type"] == problem_type(slug), body
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert body["request_id"] == response["X-Request-Id"]
+    return body
+
+
+def pointers(body: dict[str, Any]) -> set[str]:
+    return {error["pointer"] for error in body.get("errors", [])}
+
+
+def row_counts() -> dict[str, int]:
+    """Rows of every table an API write can touch."""
+    models = [ConsentEvent, ConsentState, Subject, Source, Purpose, PolicyVersion, AuditLogEntry]
+    return {model.__name__: model.objects.count() for model in models}

@@ -1,0 +1,454 @@
+"""Tamper evidence on PostgreSQL: the trigger refuses UPDATE and DELETE of ledger rows, and with the
+trigger out of the way (a DBA, a restored backup) verification names the first broken link."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+from rest_framework.test import APIClient
+
+from consent import ledger, services
+from consent.models import ConsentEvent, LedgerVerificationRun, Purpose, Source, Subject
+from consent.selectors import ledger_verification
+from core.models import Organization
+from core.services import organization_create
+from tests.conftest import event_input
+
+TABLE = "consent_consentevent"
+TRIGGER = "consent_event_append_only"
+
+
+@dataclass
+class Ledger:
+    organization: Organization
+    other: Organization
+    chain: list[ConsentEvent]  # cust-1 in chain order
+    subject: Subject
+
+
+def record(organization: Organization, **overrides: Any) -> ConsentEvent:
+    return services.consent_record(organization=organization, item=event_input(**overrides)).event
+
+
+@pytest.fixture
+def book(organization: Organization, source: Source, purpose: Purpose) -> Ledger:
+    """cust-1's chain: #2 and #5 are not what any consent state points at, so removing them leaves
+    the projection's foreign keys satisfied (the test transaction checks them at teardown)."""
+    analytics = services.purpose_create(organization=organization, actor="test", key="analytics", name="Analytics")
+    chain = [
+        record(organization, occurred_at="2026-06-01T10:00:00Z", ip_address="203.0.113.7"),
+        record(organization, action="withdraw", occurred_at="2026-06-01T11:00:00Z", jurisdiction="DE"),
+        record(organization, purpose=analytics.key, occurred_at="2026-06-01T11:30:00Z"),
+        record(organization, occurred_at="2026-06-01T12:00:00Z", gpc=True),
+        record(organization, purpose=analytics.key, action="withdraw", occurred_at="2026-06-01T09:00:00Z"),
+    ]
+    record(organization, subject_id="cust-2", occurred_at="2026-06-01T10:00:00Z")
+    record(organization, subject_id="cust-2", action="refuse", occurred_at="2026-06-02T10:00:00Z")
+    other = organization_create(slug="initech", name="Initech", actor="test")
+    services.source_create(organization=other, actor="test", key="web-signup", name="Form", kind=Source.Kind.WEB_FORM)
+    services.purpose_create(organization=other, actor="test", key="marketing-email", name="Marketing")
+    record(other, subject_id="cust-1", occurred_at="2026-06-01T10:00:00Z")
+    assert [e.chain_index for e in chain] == [1, 2, 3, 4, 5]
+    return Ledger(organization, other, chain, chain[0].subject)
+
+
+def check_deferred_constraints() -> None:
+    """Run the foreign-key checks queued in the test's transaction: PostgreSQL refuses ALTER TABLE
+    and TRUNCATE on a table with pending trigger events."""
+    sql("SET CONSTRAINTS ALL IMMEDIATE")
+    sql("SET CONSTRAINTS ALL DEFERRED")
+
+
+@contextmanager
+def trigger_disabled() -> Iterator[None]:
+    check_deferred_constraints()
+    sql(f"ALTER TABLE {TABLE} DISABLE TRIGGER {TRIGGER}")
+    try:
+        yield
+    finally:
+        check_deferred_constraints()
+        sql(f"ALTER TABLE {TABLE} ENABLE TRIGGER {TRIGGER}")
+
+
+def sql(statement: str, params: list[Any] | None = None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def tamper(statement: str, params: list[Any] | None = None) -> None:
+    with trigger_disabled():
+        sql(statement, params)
+
+
+def first_break() -> dict[str, Any]:
+    result = ledger_verification()
+    assert not result.is_valid
+    assert result.first_break is not None
+    return result.first_break
+
+
+def canonical(event: ConsentEvent) -> dict[str, Any]:
+    event = ConsentEvent.objects.select_related("subject", "purpose", "source", "policy_version", "supersedes").get(
+        pk=event.pk
+    )
+    return ledger.canonical_fields(
+        event_id=event.event_id,
+        subject_uuid=str(event.subject.uuid),
+        chain_index=event.chain_index,
+        purpose=event.purpose.key,
+        action=event.action,
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        valid_until=event.valid_until,
+        source=event.source.key,
+        collection_method=event.collection_method,
+        policy_version=event.policy_version.version if event.policy_version else None,
+        jurisdiction=event.jurisdiction,
+        gpc=event.gpc,
+        evidence_sealed=event.evidence_sealed,
+        supersedes=event.supersedes.event_id if event.supersedes else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The trigger
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        f"UPDATE {TABLE} SET action = 'grant' WHERE id = %s",
+        f"UPDATE {TABLE} SET occurred_at = occurred_at - interval '1 day' WHERE id = %s",
+        f"UPDATE {TABLE} SET hash = hash WHERE id = %s",
+        f"DELETE FROM {TABLE} WHERE id = %s",
+    ],
+)
+def test_database_refuses_to_update_or_delete_a_ledger_row(book: Ledger, statement: str) -> None:
+    target = book.chain[1]
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        sql(statement, [target.pk])
+
+    stored = ConsentEvent.objects.get(pk=target.pk)
+    assert (stored.action, stored.occurred_at, stored.hash) == (target.action, target.occurred_at, target.hash)
+    assert ledger_verification().is_valid
+
+
+def test_database_refuses_bulk_updates_and_deletes_of_the_whole_ledger(book: Ledger) -> None:
+    count = ConsentEvent.objects.count()
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        ConsentEvent.objects.update(jurisdiction="FR")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        sql(f"DELETE FROM {TABLE}")
+
+    assert ConsentEvent.objects.count() == count
+    assert not ConsentEvent.objects.filter(jurisdiction="FR").exists()
+
+
+def test_database_refuses_to_truncate_the_ledger(book: Ledger) -> None:
+    """TRUNCATE empties a table without firing row triggers: the ledger must refuse it too."""
+    count = ConsentEvent.objects.count()
+    check_deferred_constraints()
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        # The test settings allow TRUNCATE so the runner can reset tables; production never does.
+        sql("SET LOCAL provenant.allow_truncate = 'off'")
+        sql(f"TRUNCATE {TABLE} CASCADE")
+
+    assert ConsentEvent.objects.count() == count
+
+
+def test_appending_still_works_while_updates_are_refused(book: Ledger) -> None:
+    event = record(book.organization, action="withdraw", occurred_at="2026-06-03T10:00:00Z")
+
+    assert event.chain_index == 6
+    assert ledger_verification().is_valid
+
+
+# --------------------------------------------------------------------------------------------
+# Verification of an intact ledger
+# --------------------------------------------------------------------------------------------
+
+
+def test_intact_ledger_verifies(book: Ledger) -> None:
+    result = ledger_verification()
+
+    assert result.is_valid
+    assert result.first_break is None
+    assert result.subjects_checked == 3
+    assert result.events_checked == 8
+    assert ledger_verification(organization=book.organization).events_checked == 7
+    assert ledger_verification(organization=book.other).events_checked == 1
+
+
+def test_verify_ledger_command_reports_an_intact_ledger(book: Ledger) -> None:
+    out = StringIO()
+
+    call_command("verify_ledger", stdout=out)
+
+    assert out.getvalue().startswith("ledger valid: 8 events in 3 chains")
+    run = LedgerVerificationRun.objects.get()
+    assert run.is_valid
+    assert run.organization is None
+    assert run.triggered_by == "cli:verify_ledger"
+
+
+def test_verify_api_reports_an_intact_ledger(book: Ledger, api_client_for: Callable[..., APIClient]) -> None:
+    response = api_client_for(book.organization, "consent:read").get("/api/v1/ledger/verify")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["valid"] is True
+    assert body["first_break"] is None
+    assert (body["subjects_checked"], body["events_checked"]) == (2, 7)
+    assert body["ledger_root"] == ledger_verification(organization=book.organization).ledger_root
+
+
+# --------------------------------------------------------------------------------------------
+# Changed rows
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "expression"),
+    [
+        ("action", "'grant'"),
+        ("occurred_at", "occurred_at - interval '1 second'"),
+        ("recorded_at", "recorded_at + interval '1 microsecond'"),
+        ("jurisdiction", "'FR'"),
+        ("gpc", "NOT gpc"),
+        ("collection_method", "'paper'"),
+        ("evidence_sealed", "'AAAA'"),
+        ("valid_until", "now()"),
+        ("supersedes_id", f"(SELECT min(id) FROM {TABLE})"),
+    ],
+)
+def test_altered_field_is_reported_as_changed_at_that_row(book: Ledger, column: str, expression: str) -> None:
+    target = book.chain[1]
+
+    tamper(f"UPDATE {TABLE} SET {column} = {expression} WHERE id = %s", [target.pk])
+
+    broken = first_break()
+    assert broken["problem"] == "changed"
+    assert (broken["subject_id"], broken["chain_index"], broken["event_id"]) == ("cust-1", 2, target.event_id)
+    assert broken["subject_uuid"] == str(book.subject.uuid)
+
+
+def test_row_moved_to_another_purpose_is_reported_changed(book: Ledger) -> None:
+    analytics = Purpose.objects.get(organization=book.organization, key="analytics")
+
+    tamper(f"UPDATE {TABLE} SET purpose_id = %s WHERE id = %s", [analytics.pk, book.chain[1].pk])
+
+    assert (first_break()["problem"], first_break()["chain_index"]) == ("changed", 2)
+
+
+def test_altered_row_with_recomputed_hash_breaks_the_next_link(book: Ledger) -> None:
+    target = book.chain[1]
+    tamper(f"UPDATE {TABLE} SET action = 'grant' WHERE id = %s", [target.pk])
+    rehashed = ledger.event_hash(canonical(target), target.prev_hash)
+    tamper(f"UPDATE {TABLE} SET hash = %s WHERE id = %s", [rehashed, target.pk])
+
+    broken = first_break()
+
+    assert (broken["problem"], broken["chain_index"], broken["event_id"]) == ("relinked", 3, book.chain[2].event_id)
+
+
+def test_altered_last_row_with_recomputed_hash_no_longer_matches_the_subject_tip(book: Ledger) -> None:
+    target = book.chain[-1]
+    tamper(f"UPDATE {TABLE} SET jurisdiction = 'FR' WHERE id = %s", [target.pk])
+    rehashed = ledger.event_hash(canonical(target), target.prev_hash)
+    tamper(f"UPDATE {TABLE} SET hash = %s WHERE id = %s", [rehashed, target.pk])
+
+    broken = first_break()
+
+    assert (broken["problem"], broken["chain_index"], broken["event_id"]) == ("truncated", 6, None)
+
+
+def test_fully_rewritten_chain_verifies_but_changes_the_ledger_root(book: Ledger) -> None:
+    """Rewriting a row, its hash and the subject's tip is consistent in itself; the ledger root a
+    client stored earlier is what gives it away."""
+    root_before = ledger_verification().ledger_root
+    target = book.chain[-1]
+    tamper(f"UPDATE {TABLE} SET jurisdiction = 'FR' WHERE id = %s", [target.pk])
+    rehashed = ledger.event_hash(canonical(target), target.prev_hash)
+    tamper(f"UPDATE {TABLE} SET hash = %s WHERE id = %s", [rehashed, target.pk])
+    Subject.objects.filter(pk=book.subject.pk).update(ledger_head_hash=rehashed)
+
+    result = ledger_verification()
+
+    assert result.is_valid
+    assert result.ledger_root != root_before
+
+
+def test_first_of_several_broken_links_is_reported(book: Ledger) -> None:
+    tamper(f"UPDATE {TABLE} SET jurisdiction = 'FR' WHERE id IN (%s, %s)", [book.chain[3].pk, book.chain[1].pk])
+
+    assert first_break()["chain_index"] == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Removed rows
+# --------------------------------------------------------------------------------------------
+
+
+def test_deleted_middle_row_is_reported_missing(book: Ledger) -> None:
+    tamper(f"DELETE FROM {TABLE} WHERE id = %s", [book.chain[1].pk])
+
+    broken = first_break()
+
+    assert (broken["problem"], broken["chain_index"]) == ("missing", 2)
+    assert broken["event_id"] == book.chain[2].event_id  # what was found in its place
+    assert ledger_verification().events_checked == 7
+
+
+def test_deleted_middle_row_with_renumbered_successors_is_reported_relinked(book: Ledger) -> None:
+    tamper(f"DELETE FROM {TABLE} WHERE id = %s", [book.chain[1].pk])
+    for event in book.chain[2:]:
+        tamper(f"UPDATE {TABLE} SET chain_index = chain_index - 1 WHERE id = %s", [event.pk])
+    Subject.objects.filter(pk=book.subject.pk).update(ledger_length=4)
+
+    broken = first_break()
+
+    assert (broken["problem"], broken["chain_index"], broken["event_id"]) == ("relinked", 2, book.chain[2].event_id)
+
+
+def test_deleted_last_row_is_reported_truncated(book: Ledger) -> None:
+    tamper(f"DELETE FROM {TABLE} WHERE id = %s", [book.chain[-1].pk])
+
+    broken = first_break()
+
+    assert (broken["problem"], broken["chain_index"], broken["event_id"]) == ("truncated", 5, None)
+    assert (broken["subject_id"], broken["subject_uuid"]) == ("cust-1", str(book.subject.uuid))
+
+
+def test_deleted_last_row_with_rewound_tip_verifies_but_changes_the_ledger_root(book: Ledger) -> None:
+    root_before = ledger_verification().ledger_root
+    tamper(f"DELETE FROM {TABLE} WHERE id = %s", [book.chain[-1].pk])
+    Subject.objects.filter(pk=book.subject.pk).update(ledger_length=4, ledger_head_hash=book.chain[3].hash)
+
+    result = ledger_verification()
+
+    assert result.is_valid
+    assert result.ledger_root != root_before
+
+
+# --------------------------------------------------------------------------------------------
+# Reordered rows
+# --------------------------------------------------------------------------------------------
+
+
+def swap_positions(first: ConsentEvent, second: ConsentEvent) -> None:
+    with trigger_disabled():
+        sql(f"UPDATE {TABLE} SET chain_index = -1 WHERE id = %s", [first.pk])
+        sql(f"UPDATE {TABLE} SET chain_index = %s WHERE id = %s", [first.chain_index, second.pk])
+        sql(f"UPDATE {TABLE} SET chain_index = %s WHERE id = %s", [second.chain_index, first.pk])
+
+
+def test_swapped_rows_are_reported_relinked(book: Ledger) -> None:
+    swap_positions(book.chain[1], book.chain[2])
+
+    broken = first_break()
+
+    assert (broken["problem"], broken["chain_index"], broken["event_id"]) == ("relinked", 2, book.chain[2].event_id)
+
+
+def test_swapped_rows_with_relinked_prev_hashes_are_reported_changed(book: Ledger) -> None:
+    """Fixing up prev_hash to make the swapped rows link again changes what their hashes cover."""
+    first, second = book.chain[0], book.chain[1]
+    swap_positions(first, second)
+    tamper(f"UPDATE {TABLE} SET prev_hash = %s WHERE id = %s", [ledger.GENESIS_HASH, second.pk])
+    tamper(f"UPDATE {TABLE} SET prev_hash = %s WHERE id = %s", [second.hash, first.pk])
+
+    broken = first_break()
+
+    assert (broken["problem"], broken["chain_index"], broken["event_id"]) == ("changed", 1, second.event_id)
+
+
+# --------------------------------------------------------------------------------------------
+# The command and the API on a broken ledger
+# --------------------------------------------------------------------------------------------
+
+
+def test_verify_ledger_command_exits_1_and_names_the_first_broken_link(book: Ledger) -> None:
+    tamper(f"UPDATE {TABLE} SET action = 'grant' WHERE id = %s", [book.chain[1].pk])
+    out = StringIO()
+
+    with pytest.raises(SystemExit) as exited:
+        call_command("verify_ledger", "--json", stdout=out)
+
+    assert exited.value.code == 1
+    result = json.loads(out.getvalue())
+    assert result["valid"] is False
+    assert result["first_break"]["problem"] == "changed"
+    assert result["first_break"]["chain_index"] == 2
+    assert result["first_break"]["event_id"] == book.chain[1].event_id
+    run = LedgerVerificationRun.objects.get()
+    assert not run.is_valid
+    assert run.first_break == result["first_break"]
+
+
+def test_verify_ledger_command_prints_the_break_without_json(book: Ledger) -> None:
+    tamper(f"DELETE FROM {TABLE} WHERE id = %s", [book.chain[-1].pk])
+    out = StringIO()
+
+    with pytest.raises(SystemExit) as exited:
+        call_command("verify_ledger", stdout=out)
+
+    assert exited.value.code == 1
+    assert out.getvalue().startswith("ledger BROKEN: ")
+    assert json.loads(out.getvalue().removeprefix("ledger BROKEN: "))["problem"] == "truncated"
+
+
+def test_verify_ledger_command_scoped_to_an_organization(book: Ledger) -> None:
+    tamper(f"UPDATE {TABLE} SET jurisdiction = 'FR' WHERE id = %s", [book.chain[1].pk])
+
+    out = StringIO()
+    call_command("verify_ledger", "--organization", "initech", stdout=out)
+    assert out.getvalue().startswith("ledger valid: 1 events in 1 chains")
+
+    with pytest.raises(SystemExit) as exited:
+        call_command("verify_ledger", "--organization", "acme", stdout=StringIO())
+    assert exited.value.code == 1
+    runs = {run.organization_id: run.is_valid for run in LedgerVerificationRun.objects.all()}
+    assert runs == {book.other.pk: True, book.organization.pk: False}
+
+
+def test_verify_ledger_command_refuses_an_unknown_organization(book: Ledger) -> None:
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", "--organization", "nobody", stdout=StringIO())
+
+
+def test_verify_api_reports_the_first_broken_link_of_the_callers_ledger_only(
+    book: Ledger, api_client_for: Callable[..., APIClient]
+) -> None:
+    tamper(f"UPDATE {TABLE} SET occurred_at = occurred_at + interval '1 hour' WHERE id = %s", [book.chain[2].pk])
+
+    mine = api_client_for(book.organization, "consent:read").get("/api/v1/ledger/verify")
+    theirs = api_client_for(book.other, "consent:read").get("/api/v1/ledger/verify")
+
+    assert mine.status_code == 200
+    assert mine.json()["valid"] is False
+    broken = mine.json()["first_break"]
+    assert (broken["problem"], broken["chain_index"], broken["event_id"]) == ("changed", 3, book.chain[2].event_id)
+    assert broken["subject_id"] == "cust-1"
+    assert theirs.status_code == 200
+    assert theirs.json()["valid"] is True
+
+
+def test_tampering_in_another_organization_is_not_reported_to_this_one(book: Ledger) -> None:
+    other_event = ConsentEvent.objects.get(organization=book.other)
+    tamper(f"UPDATE {TABLE} SET jurisdiction = 'FR' WHERE id = %s", [other_event.pk])
+
+    assert ledger_verification(organization=book.organization).is_valid
+    assert not ledger_verification(organization=book.other).is_valid
+    assert not ledger_verification().is_valid
