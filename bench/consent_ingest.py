@@ -166,6 +166,11 @@ def main() -> int:
     recreate_database(database_url)
     subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     key, purposes = seed(args.subjects)
+    # A production database has planner statistics; a freshly loaded one gets them here.
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
 
     server = subprocess.Popen(
         [

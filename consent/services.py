@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -304,7 +305,9 @@ def _select_subjects(organization: Organization, external_ids: list[str]) -> dic
 
 
 def _chain_lock_key(organization_id: int, external_id: str) -> int:
-    digest = hashlib.blake2b(f"{organization_id}\x00{external_id}".encode(), digest_size=8, person=b"pvn-chain").digest()
+    digest = hashlib.blake2b(
+        f"{organization_id}\x00{external_id}".encode(), digest_size=8, person=b"pvn-chain"
+    ).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -327,9 +330,25 @@ def _lock_subjects(organization: Organization, external_ids: set[str]) -> dict[s
     subjects = _select_subjects(organization, ordered)
     missing = [x for x in ordered if x not in subjects]
     if missing:
-        Subject.objects.bulk_create(
-            [Subject(organization=organization, external_id=x, wrapped_data_key=new_data_key()[1]) for x in missing],
-            ignore_conflicts=True,
+        created_at = timezone.now()
+        insert_rows(
+            Subject,
+            (
+                "organization_id",
+                "external_id",
+                "uuid",
+                "email_sealed",
+                "email_index",
+                "wrapped_data_key",
+                "ledger_length",
+                "ledger_head_hash",
+                "created_at",
+            ),
+            [
+                (organization.pk, x, uuid.uuid4(), "", "", new_data_key()[1], 0, ledger.GENESIS_HASH, created_at)
+                for x in missing
+            ],
+            skip_conflicts=True,
         )
         subjects.update(_select_subjects(organization, missing))
     return subjects

@@ -53,9 +53,15 @@ def in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
 
 
 def insert_rows(
-    model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]], *, returning: str | None = None
+    model: type[models.Model],
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    returning: str | None = None,
+    skip_conflicts: bool = False,
 ) -> list[Any]:
-    """INSERT rows (tuples in ``names`` order); returns the ``returning`` column per row, in order."""
+    """INSERT rows (tuples in ``names`` order); returns the ``returning`` column per row, in order.
+    ``skip_conflicts`` leaves out rows that collide with a unique constraint (nothing is returned for them)."""
     if not rows:
         return []
     columns, fields = _columns(model, tuple(names))
@@ -66,6 +72,10 @@ def insert_rows(
         for start in range(0, len(rows), CHUNK_ROWS):
             source, params = _rows_source(fields, rows[start : start + CHUNK_ROWS])
             sql = f"INSERT INTO {table} ({column_sql}) {source}"
+            if skip_conflicts:
+                if source.startswith("SELECT") and connection.vendor == "sqlite":
+                    sql += " WHERE true"
+                sql += " ON CONFLICT DO NOTHING"
             if returning:
                 sql += f" RETURNING {connection.ops.quote_name(returning)}"
             cursor.execute(sql, params)

@@ -37,39 +37,54 @@ DEMO_SCOPES = ["consent:read", "consent:write"]
 
 SOURCES: list[dict[str, Any]] = [
     {
-        "key": "web-signup", "name": "Website signup form", "kind": Source.Kind.WEB_FORM,
+        "key": "web-signup",
+        "name": "Website signup form",
+        "kind": Source.Kind.WEB_FORM,
         "collection_point": "https://demo.example/signup",
     },
     {
-        "key": "mobile-app", "name": "Mobile app onboarding", "kind": Source.Kind.MOBILE_APP,
+        "key": "mobile-app",
+        "name": "Mobile app onboarding",
+        "kind": Source.Kind.MOBILE_APP,
         "collection_point": "iOS/Android onboarding, screen 3 (notifications and email)",
     },
     {
-        "key": "crm-import", "name": "CRM import", "kind": Source.Kind.IMPORT,
+        "key": "crm-import",
+        "name": "CRM import",
+        "kind": Source.Kind.IMPORT,
         "collection_point": "Nightly export of the legacy CRM",
     },
     {
-        "key": "partner-leads", "name": "Partner lead feed", "kind": Source.Kind.PARTNER,
-        "vendor_name": "Leadly GmbH", "dpa_reference": "DPA-2024-017", "dpa_date": date(2024, 3, 1),
+        "key": "partner-leads",
+        "name": "Partner lead feed",
+        "kind": Source.Kind.PARTNER,
+        "vendor_name": "Leadly GmbH",
+        "dpa_reference": "DPA-2024-017",
+        "dpa_date": date(2024, 3, 1),
         "collection_point": "Co-registration form on partner sites",
     },
 ]
 
 PURPOSES: list[dict[str, Any]] = [
     {
-        "key": "marketing-email", "name": "Marketing email",
-        "description": "Newsletters and offers by email.", "validity": "P6M",
+        "key": "marketing-email",
+        "name": "Marketing email",
+        "description": "Newsletters and offers by email.",
+        "validity": "P6M",
         "dpv_purpose_iri": "https://w3id.org/dpv#DirectMarketing",
     },
     {
-        "key": "analytics", "name": "Product analytics",
+        "key": "analytics",
+        "name": "Product analytics",
         "description": "Measuring how the product is used.",
         "dpv_purpose_iri": "https://w3id.org/dpv#ServiceOptimisation",
     },
     {
-        "key": "ad-targeting", "name": "Targeted advertising",
+        "key": "ad-targeting",
+        "name": "Targeted advertising",
         "description": "Sharing identifiers with ad partners to target ads (a 'sale or sharing' under CCPA).",
-        "is_sale_or_sharing": True, "is_targeted_advertising": True,
+        "is_sale_or_sharing": True,
+        "is_targeted_advertising": True,
         "dpv_purpose_iri": "https://w3id.org/dpv#TargetedAdvertising",
     },
 ]
@@ -94,23 +109,77 @@ class DemoEvent:
 
 
 EVENTS = [
-    DemoEvent("alice-email", "demo-alice", "marketing-email", Action.GRANT, 30, "web-signup",
-              CollectionMethod.WEB_FORM, "DE", email="alice@example.com"),
-    DemoEvent("alice-analytics", "demo-alice", "analytics", Action.GRANT, 30, "web-signup",
-              CollectionMethod.WEB_FORM, "DE"),
-    DemoEvent("bob-email", "demo-bob", "marketing-email", Action.GRANT, 20, "mobile-app",
-              CollectionMethod.MOBILE_APP, "FR", email="bob@example.com"),
-    DemoEvent("bob-email-withdraw", "demo-bob", "marketing-email", Action.WITHDRAW, 2, "mobile-app",
-              CollectionMethod.MOBILE_APP, "FR"),
-    DemoEvent("bob-ads", "demo-bob", "ad-targeting", Action.REFUSE, 20, "mobile-app",
-              CollectionMethod.MOBILE_APP, "FR"),
+    DemoEvent(
+        "alice-email",
+        "demo-alice",
+        "marketing-email",
+        Action.GRANT,
+        30,
+        "web-signup",
+        CollectionMethod.WEB_FORM,
+        "DE",
+        email="alice@example.com",
+    ),
+    DemoEvent(
+        "alice-analytics", "demo-alice", "analytics", Action.GRANT, 30, "web-signup", CollectionMethod.WEB_FORM, "DE"
+    ),
+    DemoEvent(
+        "bob-email",
+        "demo-bob",
+        "marketing-email",
+        Action.GRANT,
+        20,
+        "mobile-app",
+        CollectionMethod.MOBILE_APP,
+        "FR",
+        email="bob@example.com",
+    ),
+    DemoEvent(
+        "bob-email-withdraw",
+        "demo-bob",
+        "marketing-email",
+        Action.WITHDRAW,
+        2,
+        "mobile-app",
+        CollectionMethod.MOBILE_APP,
+        "FR",
+    ),
+    DemoEvent(
+        "bob-ads", "demo-bob", "ad-targeting", Action.REFUSE, 20, "mobile-app", CollectionMethod.MOBILE_APP, "FR"
+    ),
     # Older than the purpose's six-month validity: the worker's expiry sweep writes its 'expire' event.
-    DemoEvent("carol-email", "demo-carol", "marketing-email", Action.GRANT, 200, "crm-import",
-              CollectionMethod.API_IMPORT, "US-CA", email="carol@example.com"),
-    DemoEvent("dave-ads", "demo-dave", "ad-targeting", Action.GRANT, 10, "partner-leads",
-              CollectionMethod.PARTNER_FEED, "US-CA"),
-    DemoEvent("dave-ads-gpc", "demo-dave", "ad-targeting", Action.WITHDRAW, 1, "partner-leads",
-              CollectionMethod.GPC_SIGNAL, "US-CA", gpc=True),
+    DemoEvent(
+        "carol-email",
+        "demo-carol",
+        "marketing-email",
+        Action.GRANT,
+        200,
+        "crm-import",
+        CollectionMethod.API_IMPORT,
+        "US-CA",
+        email="carol@example.com",
+    ),
+    DemoEvent(
+        "dave-ads",
+        "demo-dave",
+        "ad-targeting",
+        Action.GRANT,
+        10,
+        "partner-leads",
+        CollectionMethod.PARTNER_FEED,
+        "US-CA",
+    ),
+    DemoEvent(
+        "dave-ads-gpc",
+        "demo-dave",
+        "ad-targeting",
+        Action.WITHDRAW,
+        1,
+        "partner-leads",
+        CollectionMethod.GPC_SIGNAL,
+        "US-CA",
+        gpc=True,
+    ),
 ]
 
 
@@ -162,8 +231,11 @@ class Command(BaseCommand):
         for event in EVENTS:
             # The digest leaves out occurred_at (relative to today), so a rerun is a replay, not a conflict.
             digest_body = {
-                "seed": event.key, "subject_id": event.subject_id, "purpose": event.purpose,
-                "action": event.action, "source": event.source,
+                "seed": event.key,
+                "subject_id": event.subject_id,
+                "purpose": event.purpose,
+                "action": event.action,
+                "source": event.source,
             }
             items.append(
                 ConsentEventInput(
@@ -201,9 +273,7 @@ class Command(BaseCommand):
                 and all(api_key.has_scope(scope) for scope in DEMO_SCOPES)
             ):
                 return False
-        _, secret = api_key_create(
-            organization=organization, name="demo (make run)", scopes=DEMO_SCOPES, actor=ACTOR
-        )
+        _, secret = api_key_create(organization=organization, name="demo (make run)", scopes=DEMO_SCOPES, actor=ACTOR)
         key_file.parent.mkdir(parents=True, exist_ok=True)
         temporary = key_file.with_name(key_file.name + ".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
