@@ -433,7 +433,7 @@ def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[li
 
 
 def _folded_from_row(
-    row: tuple[Any, ...],
+    row: Sequence[Any],
 ) -> tuple[tuple[int, int], FoldedState, tuple[int, int | None, str, bool]]:
     (
         subject_id,
@@ -530,6 +530,7 @@ def _record_many(
             if problem:
                 errors.append({"pointer": f"{item.pointer}/supersedes", "detail": problem})
                 continue
+        version: PolicyVersion | None
         if item.policy_version is not None:
             version = catalog.versions[(purpose.pk, item.policy_version)]
         else:
@@ -555,10 +556,10 @@ def _record_many(
         )
         if item.subject_email:
             normalized = normalize_email(item.subject_email)
-            index = blind_index(normalized, namespace="email")
-            if subject.email_index != index:
+            email_index = blind_index(normalized, namespace="email")
+            if subject.email_index != email_index:
                 subject.email_sealed = seal(data_keys[subject.pk], normalized, context=f"email:{subject.uuid}")
-                subject.email_index = index
+                subject.email_index = email_index
 
         chain_index = subject.ledger_length + 1
         fields = ledger.canonical_fields(
@@ -719,11 +720,12 @@ def _advance_states(
     states: dict[tuple[int, int], ConsentState] = {}
     deciding: dict[tuple[int, int], str] = {}
     for pair in pairs:
-        state = folded.get(pair)
-        if state is None:
+        folded_state = folded.get(pair)
+        if folded_state is None:
             continue
+        state = folded_state
         deciding[pair] = state.event.event_id
-        source_id, version_id, jurisdiction, gpc = facts[state.basis.seq]
+        basis_source_id, basis_version_id, jurisdiction, gpc = facts[state.basis.seq]
         states[pair] = ConsentState(
             organization=organization,
             subject_id=pair[0],
@@ -733,8 +735,8 @@ def _advance_states(
             valid_until=state.valid_until,
             event_id=state.event.seq,
             basis_event_id=state.basis.seq,
-            source_id=source_id,
-            policy_version_id=version_id,
+            source_id=basis_source_id,
+            policy_version_id=basis_version_id,
             jurisdiction=jurisdiction,
             gpc=gpc,
             last_occurred_at=state.last_key[0],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 
@@ -19,8 +19,8 @@ CHUNK_ROWS = 1000
 
 @lru_cache(maxsize=64)
 def _columns(model: type[models.Model], names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[models.Field, ...]]:
-    fields = tuple(model._meta.get_field(name) for name in names)
-    return tuple(f.column for f in fields), fields  # type: ignore[union-attr]
+    fields = tuple(cast(models.Field, model._meta.get_field(name)) for name in names)
+    return tuple(cast(str, f.column) for f in fields), fields
 
 
 def _prepared(fields: tuple[models.Field, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
@@ -121,7 +121,7 @@ def _converters(field: models.Field) -> list[Any]:
     return [(converter, column) for converter in converters]
 
 
-def select_rows(sql: str, params: Sequence[Any], fields: Sequence[models.Field | None]) -> list[list[Any]]:
+def select_rows(sql: str, params: Sequence[Any], fields: Sequence[Any]) -> list[list[Any]]:
     """Run a SELECT and convert each column as the ORM would (``None`` in ``fields``: as returned)."""
     plan = [_converters(field) if field is not None else [] for field in fields]
     with connection.cursor() as cursor:

@@ -144,8 +144,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         response = problem_response(slug=slug, title=title, status=exc.status_code, detail=str(detail), **extra)
         if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
             response["WWW-Authenticate"] = 'Bearer realm="provenant"'
-        if isinstance(exc, drf_exceptions.Throttled) and exc.wait:
-            response["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, drf_exceptions.Throttled) and wait:
+            response["Retry-After"] = str(int(wait))
         return response
     logger.exception("unhandled error in API view", exc_info=exc)
     return None

@@ -17,7 +17,7 @@ from config.settings.base import *  # noqa: F403
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; tests own their users
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+LOGGING["root"] = {**LOGGING["root"], "level": "WARNING"}  # type: ignore[dict-item]  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # tests do not run collectstatic
 # Lets the test runner TRUNCATE between transactional tests (see consent migration 0003).
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c provenant.allow_truncate=on"  # noqa: F405

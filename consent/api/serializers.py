@@ -20,12 +20,11 @@ SUBJECT_ID_PATTERN = re.compile(r"^[^\s/\\?#%]{1,255}$")
 CLIENT_ACTIONS = [Action.GRANT, Action.REFUSE, Action.WITHDRAW, Action.INVALIDATE]
 
 
-def validate_subject_id(value: str) -> str:
+def validate_subject_id(value: str) -> None:
     if not SUBJECT_ID_PATTERN.match(value):
         raise serializers.ValidationError(
             "1-255 characters, no whitespace and none of / \\ ? # % (it appears in URLs)."
         )
-    return value
 
 
 class EvidenceInputSerializer(StrictSerializer):
@@ -39,7 +38,7 @@ class ConsentEventInputSerializer(StrictSerializer):
     purpose = StrictCharField(max_length=64)
     action = serializers.ChoiceField(choices=CLIENT_ACTIONS)
     occurred_at = AwareDateTimeField(help_text="When the person acted (RFC 3339 with offset).")
-    source = StrictCharField(max_length=64, help_text="Key of a registered source.")
+    source = StrictCharField(max_length=64, help_text="Key of a registered source.")  # type: ignore[assignment]
     collection_method = serializers.ChoiceField(choices=CollectionMethod.choices)
     policy_version = StrictCharField(
         max_length=64,
@@ -109,7 +108,7 @@ class ConsentStateOutputSerializer(serializers.Serializer):
     opt_in = serializers.BooleanField()
     since = serializers.DateTimeField(allow_null=True)
     valid_until = serializers.DateTimeField(allow_null=True)
-    source = serializers.CharField(allow_null=True)
+    source = serializers.CharField(allow_null=True)  # type: ignore[assignment]
     policy_version = serializers.CharField(allow_null=True)
     jurisdiction = serializers.CharField(allow_null=True)
     gpc = serializers.BooleanField()
@@ -153,7 +152,7 @@ class ConsentEventOutputSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     recorded_at = serializers.DateTimeField()
     valid_until = serializers.DateTimeField(allow_null=True)
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     collection_method = serializers.CharField()
     policy_version = serializers.CharField(allow_null=True)
     jurisdiction = serializers.CharField()

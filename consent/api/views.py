@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -153,7 +153,7 @@ class ConsentEventBulkCreateApi(OrganizationApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.ConsentEventBulkInputSerializer, request.data)
-        raw_items = request.data["events"]
+        raw_items = cast(dict[str, Any], request.data)["events"]
         items = [
             s.event_input(item, raw=raw_items[i], pointer=f"/events/{i}", idempotency_key=None)
             for i, item in enumerate(data["events"])

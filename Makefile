@@ -1,0 +1,69 @@
+# Provenant. `make run` serves a demo on http://127.0.0.1:$(PORT); `make test` runs every CI check.
+# Both create .venv (python3 -m venv) and install the project into it on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8000
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+# Rebuilt whenever pyproject.toml changes (or .venv is deleted).
+INSTALLED := $(VENV)/.provenant-installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint typecheck bench clean distclean
+
+help:
+	@echo "make run        migrate, seed the demo organization, serve on 127.0.0.1:$(PORT) with a Celery worker"
+	@echo "                (SQLite under var/, no server needed; PORT=8001 make run for another port)"
+	@echo "make test       ruff, mypy, migration check, OpenAPI check and pytest on PostgreSQL + Redis (127.0.0.1)"
+	@echo "make lint       ruff only;  make typecheck: mypy"
+	@echo "make bench      consent-ingest benchmark"
+	@echo "make clean      caches and collected static files;  make distclean: also .venv and var/"
+
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)
+
+# Development settings (SQLite in var/ unless DATABASE_URL is set; filesystem Celery broker unless
+# CELERY_BROKER_URL is set). Every step is idempotent: run it as often as you like.
+run: export DJANGO_SETTINGS_MODULE := config.settings.base
+run: $(INSTALLED)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py seed_demo
+	$(PY) manage.py run_dev --port $(PORT)
+
+# PostgreSQL and Redis on 127.0.0.1 (DATABASE_URL / CELERY_BROKER_URL override config/settings/test.py).
+# makemigrations --check: no database holds applied migrations here, so only that warning is silenced.
+# pytest's exit code 5 (no tests collected) fails the target like any other failure.
+test: export DJANGO_SETTINGS_MODULE := config.settings.test
+test: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
+	$(PY) -W "ignore:Got an error checking a consistent migration history:RuntimeWarning" \
+		manage.py makemigrations --check --dry-run
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy .
+
+bench: $(INSTALLED)
+	$(PY) bench/consent_ingest.py
+
+clean:
+	rm -rf staticfiles build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Also deletes the development database, its generated secrets, the admin password and the demo key.
+distclean: clean
+	rm -rf $(VENV) var
