@@ -36,9 +36,7 @@ def _grant_then_withdraw(organization: Organization) -> list[ConsentEvent]:
     ).event
     withdraw = consent_record(
         organization=organization,
-        item=event_input(
-            action="withdraw", occurred_at=now - timedelta(hours=1), jurisdiction="US-CA", gpc=True
-        ),
+        item=event_input(action="withdraw", occurred_at=now - timedelta(hours=1), jurisdiction="US-CA", gpc=True),
     ).event
     return [grant, withdraw]
 
@@ -252,9 +250,7 @@ def test_creating_a_source_goes_through_the_service_and_is_audited(
     assert entry.organization == organization
 
 
-def test_source_key_is_fixed_after_creation(
-    admin_client: Client, organization: Organization, source: Source
-) -> None:
+def test_source_key_is_fixed_after_creation(admin_client: Client, organization: Organization, source: Source) -> None:
     response = admin_client.post(
         f"/admin/consent/source/{source.pk}/change/",
         {"key": "renamed", "name": "Signup form v2", "kind": "web_form", "lawful_basis": "consent"},
@@ -267,9 +263,7 @@ def test_source_key_is_fixed_after_creation(
     assert entry.data["fields"] == ["name"]
 
 
-def test_builtin_source_is_view_only_and_cannot_be_retired(
-    admin_client: Client, organization: Organization
-) -> None:
+def test_builtin_source_is_view_only_and_cannot_be_retired(admin_client: Client, organization: Organization) -> None:
     builtin = system_source(organization)
 
     page = admin_client.get(f"/admin/consent/source/{builtin.pk}/change/")
@@ -316,8 +310,13 @@ def test_creating_a_purpose_goes_through_the_service_and_is_audited(
 ) -> None:
     response = admin_client.post(
         "/admin/consent/purpose/add/",
-        {"organization": organization.pk, "key": "analytics", "name": "Analytics", "legal_basis": "consent",
-         "validity": "P6M"},
+        {
+            "organization": organization.pk,
+            "key": "analytics",
+            "name": "Analytics",
+            "legal_basis": "consent",
+            "validity": "P6M",
+        },
     )
 
     assert response.status_code == 302, response.content.decode()
@@ -326,13 +325,16 @@ def test_creating_a_purpose_goes_through_the_service_and_is_audited(
     assert AuditLogEntry.objects.filter(action="purpose.created", object_id=str(purpose.pk)).exists()
 
 
-def test_service_refusal_is_shown_as_an_error_not_a_500(
-    admin_client: Client, organization: Organization
-) -> None:
+def test_service_refusal_is_shown_as_an_error_not_a_500(admin_client: Client, organization: Organization) -> None:
     response = admin_client.post(
         "/admin/consent/purpose/add/",
-        {"organization": organization.pk, "key": "analytics", "name": "Analytics", "legal_basis": "consent",
-         "validity": "six months"},
+        {
+            "organization": organization.pk,
+            "key": "analytics",
+            "name": "Analytics",
+            "legal_basis": "consent",
+            "validity": "six months",
+        },
     )
 
     assert response.status_code == 200
@@ -348,8 +350,7 @@ def test_purpose_update_keeps_key_and_is_audited(
 ) -> None:
     response = admin_client.post(
         f"/admin/consent/purpose/{purpose.pk}/change/",
-        {"key": "other", "name": "Marketing email", "legal_basis": "consent", "is_sensitive": "on",
-         "validity": "P1Y"},
+        {"key": "other", "name": "Marketing email", "legal_basis": "consent", "is_sensitive": "on", "validity": "P1Y"},
     )
 
     assert response.status_code == 302, response.content.decode()
@@ -359,9 +360,7 @@ def test_purpose_update_keeps_key_and_is_audited(
     assert entry.data["fields"] == ["is_sensitive", "validity"]
 
 
-def test_refused_update_changes_nothing(
-    admin_client: Client, organization: Organization, purpose: Purpose
-) -> None:
+def test_refused_update_changes_nothing(admin_client: Client, organization: Organization, purpose: Purpose) -> None:
     response = admin_client.post(
         f"/admin/consent/purpose/{purpose.pk}/change/",
         {"name": "Renamed", "legal_basis": "consent", "validity": "forever"},
@@ -401,9 +400,7 @@ def test_creating_a_policy_version_goes_through_the_service_and_is_audited(
 def test_policy_version_form_names_the_organization_of_each_purpose(
     admin_client: Client, organization: Organization, other_organization: Organization, purpose: Purpose
 ) -> None:
-    consent_services.purpose_create(
-        organization=other_organization, actor="test", key="marketing-email", name="M"
-    )
+    consent_services.purpose_create(organization=other_organization, actor="test", key="marketing-email", name="M")
 
     response = admin_client.get("/admin/consent/policyversion/add/")
 
@@ -435,8 +432,13 @@ def test_catalog_rows_cannot_be_deleted(
         purpose=purpose, actor="test", version="v1", notice_sha256=NOTICE_SHA256, effective_at=timezone.now()
     )
     api_key, _ = api_key_create(organization=organization, name="k", scopes=["consent:read"], actor="test")
-    pk = {"source": source.pk, "purpose": purpose.pk, "policyversion": version.pk,
-          "organization": organization.pk, "apikey": api_key.pk}[model]
+    pk = {
+        "source": source.pk,
+        "purpose": purpose.pk,
+        "policyversion": version.pk,
+        "organization": organization.pk,
+        "apikey": api_key.pk,
+    }[model]
     app = "core" if model in ("organization", "apikey") else "consent"
 
     response = admin_client.post(f"/admin/{app}/{model}/{pk}/delete/", {"post": "yes"})
@@ -453,9 +455,7 @@ def test_catalog_rows_cannot_be_deleted(
 # --------------------------------------------------------------------------------------------
 
 
-def test_creating_an_organization_goes_through_the_service(
-    admin_client: Client, admin_user: AbstractUser
-) -> None:
+def test_creating_an_organization_goes_through_the_service(admin_client: Client, admin_user: AbstractUser) -> None:
     response = admin_client.post("/admin/core/organization/add/", {"slug": "initech", "name": "Initech"})
 
     assert response.status_code == 302, response.content.decode()
@@ -538,9 +538,7 @@ def test_api_key_needs_a_known_scope(admin_client: Client, organization: Organiz
 def test_api_keys_are_never_edited(admin_client: Client, organization: Organization) -> None:
     api_key, _ = api_key_create(organization=organization, name="k", scopes=["consent:read"], actor="test")
 
-    response = admin_client.post(
-        f"/admin/core/apikey/{api_key.pk}/change/", {"name": "x", "scopes": ["consent:write"]}
-    )
+    response = admin_client.post(f"/admin/core/apikey/{api_key.pk}/change/", {"name": "x", "scopes": ["consent:write"]})
 
     assert response.status_code == 403
     api_key.refresh_from_db()
@@ -550,9 +548,7 @@ def test_api_keys_are_never_edited(admin_client: Client, organization: Organizat
 def test_revoke_action_revokes_through_the_service(
     admin_client: Client, admin_user: AbstractUser, organization: Organization
 ) -> None:
-    api_key, secret = api_key_create(
-        organization=organization, name="k", scopes=["consent:read"], actor="test"
-    )
+    api_key, secret = api_key_create(organization=organization, name="k", scopes=["consent:read"], actor="test")
 
     response = admin_client.post(
         "/admin/core/apikey/", {"action": "revoke_keys", "_selected_action": [api_key.pk]}, follow=True
