@@ -45,6 +45,7 @@ run: $(INSTALLED)
 test: export DJANGO_SETTINGS_MODULE := config.settings.test
 test: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(PY) -W "ignore:Got an error checking a consistent migration history:RuntimeWarning" \
 		manage.py makemigrations --check --dry-run
