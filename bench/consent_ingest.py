@@ -45,8 +45,10 @@ def prepare_environment(database_url: str) -> dict[str, str]:
             "DATABASE_CONN_MAX_AGE": "600",
             "LOG_LEVEL": "WARNING",
             "PROVENANT_VAR_DIR": str(ROOT / "var" / "bench"),
+            "DJANGO_STATIC_ROOT": str(ROOT / "var" / "bench" / "static"),
         }
     )
+    (ROOT / "var" / "bench" / "static").mkdir(parents=True, exist_ok=True)
     return env
 
 
