@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ConsentConfig(AppConfig):
     name = "consent"
     verbose_name = "Consent ledger"
+
+    def ready(self) -> None:
+        from consent.ledger_guard import ensure_ledger_guard
+
+        # SQLite drops a table's triggers when a migration rebuilds it: put them back every time.
+        post_migrate.connect(ensure_ledger_guard, sender=self, dispatch_uid="consent-ledger-guard")

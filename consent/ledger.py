@@ -41,6 +41,8 @@ def canonical_fields(
     policy_version: str | None,
     jurisdiction: str,
     gpc: bool,
+    explicit_confirmation: bool,
+    lifts_gpc_opt_out: bool,
     evidence_sealed: str,
     supersedes: str | None,
 ) -> dict[str, Any]:
@@ -59,6 +61,8 @@ def canonical_fields(
         "policy_version": policy_version,
         "jurisdiction": jurisdiction,
         "gpc": gpc,
+        "explicit_confirmation": explicit_confirmation,
+        "lifts_gpc_opt_out": lifts_gpc_opt_out,
         "evidence_sealed": evidence_sealed or None,
         "supersedes": supersedes,
     }

@@ -141,6 +141,7 @@ class Subject(models.Model):
     email_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     wrapped_data_key = models.BinaryField(null=True, editable=False)
     data_key_destroyed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    jurisdiction = models.CharField(max_length=6, blank=True, editable=False, help_text="Last reported")
     ledger_length = models.BigIntegerField(default=0, editable=False)
     ledger_head_hash = models.CharField(max_length=64, default=GENESIS_HASH, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -209,6 +210,14 @@ class ConsentEvent(models.Model):
     )
     jurisdiction = models.CharField(max_length=6)
     gpc = models.BooleanField(default=False)
+    explicit_confirmation = models.BooleanField(
+        default=False, help_text="The client marked this grant as the person's explicit confirmation."
+    )
+    lifts_gpc_opt_out = models.BooleanField(
+        default=False,
+        help_text="Decided when recorded: this grant overrides an earlier GPC opt-out (explicit "
+        "confirmation, a jurisdiction that allows it, a known person).",
+    )
     evidence_sealed = models.TextField(blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL: no key; unique when set)
     request_digest = models.CharField(max_length=64, blank=True)
@@ -267,6 +276,9 @@ class ConsentState(models.Model):
     policy_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     jurisdiction = models.CharField(max_length=6)
     gpc = models.BooleanField(default=False)
+    gpc_conflict = models.BooleanField(
+        default=False, help_text="A GPC opt-out overrode an opt-in that was in force (CCPA regs §7025(c)(3))."
+    )
     last_occurred_at = models.DateTimeField()
     last_rank = models.SmallIntegerField()
     last_seq = models.BigIntegerField()
@@ -303,3 +315,57 @@ class LedgerVerificationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{'valid' if self.is_valid else 'BROKEN'} at {self.verified_at:%Y-%m-%d %H:%M}"
+
+
+class SubjectLink(models.Model):
+    """Two subjects known to be the same person (a device or cookie id and an account, say).
+    Linked subjects form a cluster to which a GPC signal applies as a whole (CCPA regs §7025(c)(1))."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="+")
+    linked_subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "linked_subject"], name="subject_link_unique"),
+            models.CheckConstraint(
+                condition=models.Q(subject__lt=models.F("linked_subject")), name="subject_link_ordered"
+            ),
+        ]
+        indexes = [models.Index(fields=["linked_subject"], name="subject_link_reverse")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} <-> {self.linked_subject_id}"
+
+
+class GpcSignalReceipt(models.Model):
+    """Evidence that a Global Privacy Control signal was received for a subject, and what was done.
+
+    One row per subject: the first and latest receipt (refreshed at most hourly), whether it was
+    honored and whether a law required it."""
+
+    class Channel(models.TextChoices):
+        HEADER = "header", "Sec-GPC request header"
+        JAVASCRIPT = "javascript", "navigator.globalPrivacyControl reported by the client"
+        LINK = "link", "Propagated from a linked subject"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    subject = models.OneToOneField(Subject, on_delete=models.PROTECT, related_name="gpc_receipt")
+    first_received_at = models.DateTimeField()
+    last_received_at = models.DateTimeField()
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    raw_value = models.CharField(max_length=64, blank=True)
+    jurisdiction = models.CharField(max_length=6, blank=True)
+    is_honored = models.BooleanField(default=False)
+    honored_at = models.DateTimeField(null=True, blank=True)
+    is_legally_required = models.BooleanField(default=False)
+    purposes_opted_out = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "GPC signal receipt"
+        indexes = [models.Index(fields=["organization", "is_honored"], name="gpc_receipt_honored")]
+
+    def __str__(self) -> str:
+        return f"GPC for subject {self.subject_id}: {'honored' if self.is_honored else 'received'}"

@@ -45,6 +45,8 @@ class LedgerEntry:
     occurred_at: datetime
     valid_until: datetime | None = None
     supersedes: str | None = None
+    is_gpc: bool = False  # an opt-out recorded from a Global Privacy Control signal
+    lifts_gpc: bool = False  # a grant that overrides an earlier GPC opt-out (decided when recorded)
 
     @property
     def order_key(self) -> OrderKey:
@@ -53,7 +55,9 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class FoldedState:
-    """The projection after folding entries: ``basis`` is the grant/refuse/withdraw the status rests on."""
+    """The projection after folding entries: ``basis`` is the grant/refuse/withdraw the status rests on.
+
+    ``gpc_conflict``: the state rests on a GPC opt-out that overrode an opt-in in force."""
 
     status: str
     since: datetime
@@ -61,6 +65,17 @@ class FoldedState:
     event: LedgerEntry
     basis: LedgerEntry
     last_key: OrderKey
+    gpc_conflict: bool = False
+
+    @property
+    def gpc_opt_out(self) -> bool:
+        """The state rests on an opt-out recorded from a GPC signal."""
+        return self.basis.is_gpc and self.status in (REFUSED, WITHDRAWN)
+
+    @property
+    def gpc_lifted(self) -> bool:
+        """The state rests on a grant the person confirmed over a GPC signal."""
+        return self.basis.lifts_gpc and self.status in OPT_IN_STATUSES
 
 
 def _lapsed(state: FoldedState, at: datetime) -> bool:
@@ -76,20 +91,29 @@ def fold(state: FoldedState | None, entry: LedgerEntry) -> FoldedState | None:
         state = replace(state, status=EXPIRED, since=state.valid_until)
     action = entry.action
     if action == "grant":
+        if state is not None and state.gpc_opt_out and not entry.lifts_gpc:
+            # A GPC opt-out stands until the person confirms an opt-in over it where the law allows
+            # (CCPA regs §7025(c)(3); CO Rule 5.09); other grants are recorded but change nothing.
+            return replace(state, last_key=key)
         previous = state.status if state else None
         status = RENEWED if previous in (WITHDRAWN, EXPIRED, RENEWED) else GIVEN
         return FoldedState(status, entry.occurred_at, entry.valid_until, entry, entry, key)
     if action in ("refuse", "withdraw"):
         status = REFUSED if action == "refuse" else WITHDRAWN
-        return FoldedState(status, entry.occurred_at, None, entry, entry, key)
+        conflict = False
+        if entry.is_gpc and state is not None:
+            # The signal prevails over an earlier opt-in, and the conflict is kept so the client may
+            # offer a non-interstitial way to consent again (CCPA regs §7025(c)(3)).
+            conflict = state.gpc_conflict if state.gpc_opt_out else state.status in OPT_IN_STATUSES
+        return FoldedState(status, entry.occurred_at, None, entry, entry, key, gpc_conflict=conflict)
     if state is None:
         return None  # expire/invalidate with nothing to act on (cannot happen through the service)
     targets_basis = entry.supersedes == state.basis.event_id and state.basis.action == "grant"
     if action == "expire" and targets_basis and state.status in (*OPT_IN_STATUSES, EXPIRED):
         since = state.valid_until or entry.occurred_at
-        return FoldedState(EXPIRED, since, state.valid_until, entry, state.basis, key)
+        return FoldedState(EXPIRED, since, state.valid_until, entry, state.basis, key, state.gpc_conflict)
     if action == "invalidate" and targets_basis and state.status in (*OPT_IN_STATUSES, EXPIRED):
-        return FoldedState(INVALIDATED, entry.occurred_at, None, entry, state.basis, key)
+        return FoldedState(INVALIDATED, entry.occurred_at, None, entry, state.basis, key, state.gpc_conflict)
     return replace(state, last_key=key)
 
 

@@ -19,6 +19,23 @@ class Organization(models.Model):
     catalog_version = models.BigIntegerField(
         default=0, editable=False, help_text="Bumped by every change to purposes, sources or policy versions."
     )
+    honor_gpc_everywhere = models.BooleanField(
+        "honor GPC everywhere",
+        default=True,
+        help_text="Treat a Global Privacy Control signal as an opt-out of sale/sharing in every "
+        "jurisdiction, not only where a law makes it binding.",
+    )
+    gpc_settings_updated_at = models.DateField(
+        "GPC settings last changed",
+        default=timezone.localdate,
+        editable=False,
+        help_text="Published as lastUpdate in /.well-known/gpc.json.",
+    )
+    site_domain = models.CharField(
+        max_length=253,
+        blank=True,
+        help_text="Host name whose /.well-known/gpc.json Provenant answers for this organization.",
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -47,7 +47,18 @@ class ConsentEventInputSerializer(StrictSerializer):
         help_text="Version label; defaults to the purpose's version in effect at occurred_at.",
     )
     jurisdiction = StrictCharField(max_length=6, help_text="ISO 3166 country or subdivision: DE, US-CA.")
-    gpc = StrictBooleanField(required=False, default=False)
+    gpc = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="The client saw navigator.globalPrivacyControl === true: recorded, and honored as an "
+        "opt-out of sale/sharing (see README, 'How GPC is honored').",
+    )
+    explicit_confirmation = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="A grant the person explicitly confirmed after a GPC opt-out; it re-permits where the "
+        "jurisdiction allows consent after the signal and the person is known.",
+    )
     evidence = EvidenceInputSerializer(required=False, allow_null=True)
     supersedes = StrictCharField(
         max_length=26, required=False, allow_null=True, help_text="event_id of the grant an 'invalidate' cancels."
@@ -79,6 +90,7 @@ def event_input(data: dict[str, Any], *, raw: Any, pointer: str, idempotency_key
         policy_version=data.get("policy_version"),
         jurisdiction=data["jurisdiction"],
         gpc=data.get("gpc", False),
+        explicit_confirmation=data.get("explicit_confirmation", False),
         ip_address=evidence.get("ip_address"),
         user_agent=evidence.get("user_agent"),
         supersedes=data.get("supersedes"),
@@ -157,6 +169,8 @@ class ConsentEventOutputSerializer(serializers.Serializer):
     policy_version = serializers.CharField(allow_null=True)
     jurisdiction = serializers.CharField()
     gpc = serializers.BooleanField()
+    explicit_confirmation = serializers.BooleanField()
+    lifts_gpc_opt_out = serializers.BooleanField(help_text="This grant overrode an earlier GPC opt-out")
     supersedes = serializers.CharField(allow_null=True)
     evidence = EvidenceOutputSerializer(
         allow_null=True,
@@ -184,6 +198,8 @@ def event_representation(event: ConsentEvent, *, with_evidence: bool = False) ->
         "policy_version": event.policy_version.version if event.policy_version else None,
         "jurisdiction": event.jurisdiction,
         "gpc": event.gpc,
+        "explicit_confirmation": event.explicit_confirmation,
+        "lifts_gpc_opt_out": event.lifts_gpc_opt_out,
         "supersedes": event.supersedes.event_id if event.supersedes else None,
         "evidence": event_evidence(event) if with_evidence else None,
         "evidence_sealed": event.evidence_sealed or None,

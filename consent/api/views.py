@@ -117,10 +117,11 @@ class ConsentEventCreateApi(OrganizationApi):
         item = s.event_input(data, raw=request.data, pointer="", idempotency_key=header_key)
         recorded = services.consent_record(organization=self.organization, item=item)
         body = s.event_representation(recorded.event)
-        if recorded.state is not None:
+        if recorded.state is not None and recorded.folded is not None:
             state = selectors.consent_state_of_row(
                 state=recorded.state,
-                state_event_id=recorded.state_event_id,
+                folded=recorded.folded,
+                subject=recorded.event.subject,
                 catalog=organization_catalog(self.organization),
             )
         else:  # an idempotent replay: read the state as it is now

@@ -455,6 +455,8 @@ def test_a_client_can_recompute_every_hash_from_the_history(client: APIClient) -
             "policy_version": event["policy_version"],
             "jurisdiction": event["jurisdiction"],
             "gpc": event["gpc"],
+            "explicit_confirmation": event["explicit_confirmation"],
+            "lifts_gpc_opt_out": event["lifts_gpc_opt_out"],
             "evidence_sealed": event["evidence_sealed"],
             "supersedes": event["supersedes"],
         }

@@ -113,6 +113,8 @@ def canonical(event: ConsentEvent) -> dict[str, Any]:
         policy_version=event.policy_version.version if event.policy_version else None,
         jurisdiction=event.jurisdiction,
         gpc=event.gpc,
+        explicit_confirmation=event.explicit_confirmation,
+        lifts_gpc_opt_out=event.lifts_gpc_opt_out,
         evidence_sealed=event.evidence_sealed,
         supersedes=event.supersedes.event_id if event.supersedes else None,
     )

@@ -29,6 +29,8 @@ def fields(**overrides: Any) -> dict[str, Any]:
         "policy_version": "v1",
         "jurisdiction": "DE",
         "gpc": False,
+        "explicit_confirmation": False,
+        "lifts_gpc_opt_out": False,
         "evidence_sealed": "",
         "supersedes": None,
     }
@@ -77,14 +79,15 @@ def test_hash_is_sha256_of_sorted_compact_json_including_prev_hash() -> None:
     would break verification of every ledger already written."""
     canonical = (
         '{"action":"grant","chain_index":1,"collection_method":"web_form","event_id":"01JABCDEFGHJKMNPQRSTVWXYZ0",'
-        '"evidence_sealed":null,"gpc":false,"jurisdiction":"DE","occurred_at":"2025-03-01T12:00:00.123456Z",'
+        '"evidence_sealed":null,"explicit_confirmation":false,"gpc":false,"jurisdiction":"DE",'
+        '"lifts_gpc_opt_out":false,"occurred_at":"2025-03-01T12:00:00.123456Z",'
         '"policy_version":"v1","prev_hash":"' + GENESIS_HASH + '","purpose":"marketing-email",'
         '"recorded_at":"2025-03-01T12:00:05.000000Z","source":"web-signup",'
         '"subject":"6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f","supersedes":null,"v":1,"valid_until":null}'
     )
 
     assert event_hash(fields(), GENESIS_HASH) == hashlib.sha256(canonical.encode()).hexdigest()
-    assert event_hash(fields(), GENESIS_HASH) == "ad50007067dc2d89bc1ce4a7d5a376f99e504d76707dea4afef082eda0caa25d"
+    assert event_hash(fields(), GENESIS_HASH) == "6b9c35d7e2d35abdda09a0735b97b421bbcb44938b8ba62fbe270bec758dd904"
 
 
 def test_hash_does_not_depend_on_field_insertion_order() -> None:

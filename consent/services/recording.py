@@ -1,8 +1,8 @@
-"""Writes to the consent ledger and its catalog (sources, purposes, policy versions).
+"""Appending to the consent ledger: ``consent_record_many`` is the one way an event enters it.
 
-``consent_record_many`` is the one way an event enters the ledger: it validates against the
-catalog, locks the subjects' chain tips, appends hash-chained events and advances the consent
-projection, all in one transaction. A single event is a batch of one.
+It validates against the catalog, takes the subjects' chain locks, appends hash-chained events and
+advances the consent projection, all in one transaction. A single event is a batch of one. The
+expiry sweep writes its ``expire`` events through it too.
 """
 
 from __future__ import annotations
@@ -18,34 +18,32 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from ulid import ULID
 
 from consent import ledger
-from consent.catalog import Catalog, catalog_changed, organization_catalog
+from consent.catalog import Catalog, organization_catalog
+from consent.gpc import may_override_gpc
 from consent.models import (
     Action,
     CollectionMethod,
     ConsentEvent,
     ConsentState,
-    LedgerVerificationRun,
     PolicyVersion,
     Purpose,
     Source,
     Subject,
 )
-from consent.selectors import ledger_verification
 from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
 from core.crypto import blind_index, new_data_key, normalize_email, seal, unwrap_data_key
 from core.db import in_list, insert_rows, select_rows, upsert_rows
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput
-from core.services import audit_log
 from core.timeutil import add_duration, parse_iso_duration
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("consent.services")
+
 
 SYSTEM_SOURCE_KEY = "provenant"
 CLIENT_ACTIONS = frozenset({Action.GRANT, Action.REFUSE, Action.WITHDRAW, Action.INVALIDATE})
@@ -87,6 +85,7 @@ class ConsentEventInput:
     jurisdiction: str
     policy_version: str | None = None
     gpc: bool = False
+    explicit_confirmation: bool = False
     subject_email: str | None = None
     ip_address: str | None = None
     user_agent: str | None = None
@@ -100,13 +99,13 @@ class ConsentEventInput:
 class RecordedEvent:
     """An appended (or idempotently replayed) event and the purpose's projection row after it.
 
-    ``state_event_id`` is the public id of the event the state now rests on (not always this one:
-    a late event that sorts before the current decision leaves it in place)."""
+    ``folded`` is the pure state behind the row: which event it now rests on (not always this one:
+    a late event that sorts before the current decision leaves it in place) and its GPC flags."""
 
     event: ConsentEvent
     state: ConsentState | None
     replayed: bool = False
-    state_event_id: str | None = None
+    folded: FoldedState | None = None
 
 
 def request_digest(payload: Any) -> str:
@@ -282,6 +281,7 @@ _SUBJECT_FIELDS = (
     "email_index",
     "wrapped_data_key",
     "data_key_destroyed_at",
+    "jurisdiction",
     "ledger_length",
     "ledger_head_hash",
     "created_at",
@@ -340,12 +340,13 @@ def _lock_subjects(organization: Organization, external_ids: set[str]) -> dict[s
                 "email_sealed",
                 "email_index",
                 "wrapped_data_key",
+                "jurisdiction",
                 "ledger_length",
                 "ledger_head_hash",
                 "created_at",
             ),
             [
-                (organization.pk, x, uuid.uuid4(), "", "", new_data_key()[1], 0, ledger.GENESIS_HASH, created_at)
+                (organization.pk, x, uuid.uuid4(), "", "", new_data_key()[1], "", 0, ledger.GENESIS_HASH, created_at)
                 for x in missing
             ],
             skip_conflicts=True,
@@ -362,6 +363,8 @@ def _state_entry(event: ConsentEvent, supersedes_event_id: str | None) -> Ledger
         occurred_at=event.occurred_at,
         valid_until=event.valid_until,
         supersedes=supersedes_event_id,
+        is_gpc=event.collection_method == CollectionMethod.GPC_SIGNAL,
+        lifts_gpc=event.lifts_gpc_opt_out,
     )
 
 
@@ -381,6 +384,8 @@ _EVENT_COLUMNS = (
     "policy_version_id",
     "jurisdiction",
     "gpc",
+    "explicit_confirmation",
+    "lifts_gpc_opt_out",
     "evidence_sealed",
     "idempotency_key",
     "request_digest",
@@ -399,6 +404,7 @@ _STATE_COLUMNS = (
     "policy_version_id",
     "jurisdiction",
     "gpc",
+    "gpc_conflict",
     "last_occurred_at",
     "last_rank",
     "last_seq",
@@ -417,13 +423,16 @@ def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[li
         state.get_field(n)
         for n in ("subject", "purpose", "status", "since", "valid_until", "last_occurred_at", "last_rank", "last_seq")
     ]
-    event_fields = [event.get_field(n) for n in ("id", "event_id", "action", "occurred_at", "valid_until")]
-    tail = [state.get_field(n) for n in ("source", "policy_version", "jurisdiction", "gpc")]
+    event_fields = [
+        event.get_field(n)
+        for n in ("id", "event_id", "action", "occurred_at", "valid_until", "collection_method", "lifts_gpc_opt_out")
+    ]
+    tail = [state.get_field(n) for n in ("source", "policy_version", "jurisdiction", "gpc", "gpc_conflict")]
     return select_rows(
         "SELECT s.subject_id, s.purpose_id, s.status, s.since, s.valid_until, s.last_occurred_at, s.last_rank, "  # noqa: S608
-        "s.last_seq, e.id, e.event_id, e.action, e.occurred_at, e.valid_until, "
-        "b.id, b.event_id, b.action, b.occurred_at, b.valid_until, "
-        "s.source_id, s.policy_version_id, s.jurisdiction, s.gpc "
+        "s.last_seq, e.id, e.event_id, e.action, e.occurred_at, e.valid_until, e.collection_method, "
+        "e.lifts_gpc_opt_out, b.id, b.event_id, b.action, b.occurred_at, b.valid_until, b.collection_method, "
+        "b.lifts_gpc_opt_out, s.source_id, s.policy_version_id, s.jurisdiction, s.gpc, s.gpc_conflict "
         f"FROM {state.db_table} s JOIN {event.db_table} e ON e.id = s.event_id "
         f"JOIN {event.db_table} b ON b.id = s.basis_event_id "
         f"WHERE {subjects_sql} AND {purposes_sql}",
@@ -449,23 +458,48 @@ def _folded_from_row(
         event_action,
         event_at,
         event_valid_until,
+        event_method,
+        event_lifts,
         basis_seq,
         basis_id,
         basis_action,
         basis_at,
         basis_valid_until,
+        basis_method,
+        basis_lifts,
         source_id,
         version_id,
         jurisdiction,
         gpc,
+        gpc_conflict,
     ) = row
+    gpc_method = CollectionMethod.GPC_SIGNAL
     state = FoldedState(
         status=status,
         since=since,
         valid_until=valid_until,
-        event=LedgerEntry(event_seq, event_id, event_action, event_at, event_valid_until),
-        basis=LedgerEntry(basis_seq, basis_id, basis_action, basis_at, basis_valid_until),
+        event=LedgerEntry(
+            event_seq,
+            event_id,
+            event_action,
+            event_at,
+            event_valid_until,
+            None,
+            event_method == gpc_method,
+            event_lifts,
+        ),
+        basis=LedgerEntry(
+            basis_seq,
+            basis_id,
+            basis_action,
+            basis_at,
+            basis_valid_until,
+            None,
+            basis_method == gpc_method,
+            basis_lifts,
+        ),
         last_key=(last_at, last_rank, last_seq),
+        gpc_conflict=gpc_conflict,
     )
     return (subject_id, purpose_id), state, (source_id, version_id, jurisdiction, gpc)
 
@@ -475,21 +509,23 @@ def _update_subject_tips(subjects: list[Subject]) -> None:
     if not subjects:
         return
     table = Subject._meta.db_table
-    values = [(s.ledger_length, s.ledger_head_hash, s.email_sealed, s.email_index, s.pk) for s in subjects]
+    values = [
+        (s.ledger_length, s.ledger_head_hash, s.email_sealed, s.email_index, s.jurisdiction, s.pk) for s in subjects
+    ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             columns = list(zip(*values, strict=True))
             cursor.execute(
                 f"UPDATE {table} AS s SET ledger_length = v.len, ledger_head_hash = v.head, "  # noqa: S608
-                "email_sealed = v.sealed, email_index = v.idx "
-                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
-                "AS v(len, head, sealed, idx, id) WHERE s.id = v.id",
+                "email_sealed = v.sealed, email_index = v.idx, jurisdiction = v.jurisdiction "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
+                "AS v(len, head, sealed, idx, jurisdiction, id) WHERE s.id = v.id",
                 [list(c) for c in columns],
             )
         else:
             cursor.executemany(
                 f"UPDATE {table} SET ledger_length = %s, ledger_head_hash = %s, "  # noqa: S608
-                "email_sealed = %s, email_index = %s WHERE id = %s",
+                "email_sealed = %s, email_index = %s, jurisdiction = %s WHERE id = %s",
                 values,
             )
 
@@ -561,6 +597,12 @@ def _record_many(
                 subject.email_sealed = seal(data_keys[subject.pk], normalized, context=f"email:{subject.uuid}")
                 subject.email_index = email_index
 
+        lifts_gpc = (
+            item.action == Action.GRANT
+            and item.explicit_confirmation
+            and may_override_gpc(jurisdiction=item.jurisdiction, subject_is_known=bool(subject.email_index))
+        )
+        subject.jurisdiction = item.jurisdiction
         chain_index = subject.ledger_length + 1
         fields = ledger.canonical_fields(
             event_id=event_id,
@@ -576,6 +618,8 @@ def _record_many(
             policy_version=version.version if version else None,
             jurisdiction=item.jurisdiction,
             gpc=item.gpc,
+            explicit_confirmation=item.explicit_confirmation,
+            lifts_gpc_opt_out=lifts_gpc,
             evidence_sealed=evidence_sealed,
             supersedes=item.supersedes,
         )
@@ -596,6 +640,8 @@ def _record_many(
             policy_version=version,
             jurisdiction=item.jurisdiction,
             gpc=item.gpc,
+            explicit_confirmation=item.explicit_confirmation,
+            lifts_gpc_opt_out=lifts_gpc,
             evidence_sealed=evidence_sealed,
             idempotency_key=item.idempotency_key,
             request_digest=item.request_digest,
@@ -627,7 +673,7 @@ def _record_many(
     for index, _ in fresh:
         event = next(fresh_iter)
         pair = (event.subject_id, event.purpose_id)
-        results[index] = RecordedEvent(event=event, state=states.get(pair), state_event_id=deciding.get(pair))
+        results[index] = RecordedEvent(event=event, state=states.get(pair), folded=deciding.get(pair))
     return [r for r in results if r is not None]
 
 
@@ -647,7 +693,7 @@ def _target_problem(
 
 def _advance_states(
     organization: Organization, events: list[ConsentEvent], now: datetime
-) -> tuple[dict[tuple[int, int], ConsentState], dict[tuple[int, int], str]]:
+) -> tuple[dict[tuple[int, int], ConsentState], dict[tuple[int, int], FoldedState]]:
     """Fold the new events into the projection; replay a pair's history when one arrives out of order."""
     pairs = {(e.subject_id, e.purpose_id) for e in events}
     purposes = {e.purpose_id: e.purpose for e in events}
@@ -693,6 +739,8 @@ def _advance_states(
             "policy_version_id",
             "jurisdiction",
             "gpc",
+            "collection_method",
+            "lifts_gpc_opt_out",
         )
         for (
             seq,
@@ -707,24 +755,35 @@ def _advance_states(
             version_id,
             jurisdiction,
             gpc,
+            method,
+            lifts,
         ) in replayed_rows:
             if (subject_id, purpose_id) not in needs_replay:
                 continue
             history[(subject_id, purpose_id)].append(
-                LedgerEntry(seq, event_id, action, occurred_at, valid_until, supersedes)
+                LedgerEntry(
+                    seq,
+                    event_id,
+                    action,
+                    occurred_at,
+                    valid_until,
+                    supersedes,
+                    method == CollectionMethod.GPC_SIGNAL,
+                    lifts,
+                )
             )
             facts.setdefault(seq, (source_id, version_id, jurisdiction, gpc))
         for pair in needs_replay:
             folded[pair] = replay(history[pair])
 
     states: dict[tuple[int, int], ConsentState] = {}
-    deciding: dict[tuple[int, int], str] = {}
+    deciding: dict[tuple[int, int], FoldedState] = {}
     for pair in pairs:
         folded_state = folded.get(pair)
         if folded_state is None:
             continue
         state = folded_state
-        deciding[pair] = state.event.event_id
+        deciding[pair] = state
         basis_source_id, basis_version_id, jurisdiction, gpc = facts[state.basis.seq]
         states[pair] = ConsentState(
             organization=organization,
@@ -739,6 +798,7 @@ def _advance_states(
             policy_version_id=basis_version_id,
             jurisdiction=jurisdiction,
             gpc=gpc,
+            gpc_conflict=state.gpc_conflict,
             last_occurred_at=state.last_key[0],
             last_rank=state.last_key[1],
             last_seq=state.last_key[2],
@@ -812,196 +872,3 @@ def consent_expire_lapsed(*, now: datetime | None = None, limit: int = 5000) -> 
         results = consent_record_many(organization=organization, items=items, allow_system_actions=True, now=now)
         written += sum(1 for r in results if not r.replayed)
     return written
-
-
-# --------------------------------------------------------------------------------------------
-# Catalog: sources, purposes, policy versions
-# --------------------------------------------------------------------------------------------
-
-
-def _save_with_audit(
-    *, instance: Any, organization: Organization, actor: str, action: str, object_type: str, data: dict[str, Any]
-) -> None:
-    try:
-        instance.full_clean()
-    except ValidationError as exc:
-        raise InvalidInput(
-            "One or more fields are invalid; see errors.",
-            errors=[
-                {"pointer": f"/{name}" if name != "__all__" else "/", "detail": str(message)}
-                for name, messages in exc.message_dict.items()
-                for message in messages
-            ],
-        ) from exc
-    try:
-        with transaction.atomic():
-            instance.save()
-            catalog_changed(organization)
-            audit_log(
-                actor=actor,
-                action=action,
-                object_type=object_type,
-                object_id=instance.pk,
-                organization=organization,
-                data=data,
-            )
-    except IntegrityError as exc:
-        raise Conflict(f"A {object_type.replace('_', ' ')} with this key already exists.") from exc
-
-
-def source_create(*, organization: Organization, actor: str, **values: Any) -> Source:
-    if values.get("kind") == Source.Kind.SYSTEM:
-        raise InvalidInput("The 'system' kind is reserved for built-in sources.")
-    source = Source(organization=organization, **values)
-    _check_unique_key(Source, organization, source.key)
-    _save_with_audit(
-        instance=source,
-        organization=organization,
-        actor=actor,
-        action="source.created",
-        object_type="source",
-        data={"key": source.key},
-    )
-    return source
-
-
-def source_update(*, source: Source, actor: str, **values: Any) -> Source:
-    if source.is_builtin:
-        raise Conflict("Built-in sources cannot be changed.")
-    values.pop("key", None)  # the key is carried in every event and hash: it never changes
-    if values.get("kind") == Source.Kind.SYSTEM:
-        raise InvalidInput("The 'system' kind is reserved for built-in sources.")
-    for name, value in values.items():
-        setattr(source, name, value)
-    _save_with_audit(
-        instance=source,
-        organization=source.organization,
-        actor=actor,
-        action="source.updated",
-        object_type="source",
-        data={"key": source.key, "fields": sorted(values)},
-    )
-    return source
-
-
-def source_retire(*, source: Source, actor: str) -> Source:
-    """Sources referenced by the ledger are never deleted; retiring refuses new events from them."""
-    if source.is_builtin:
-        raise Conflict("Built-in sources cannot be retired.")
-    source.is_active = False
-    _save_with_audit(
-        instance=source,
-        organization=source.organization,
-        actor=actor,
-        action="source.retired",
-        object_type="source",
-        data={"key": source.key},
-    )
-    return source
-
-
-def purpose_create(*, organization: Organization, actor: str, **values: Any) -> Purpose:
-    purpose = Purpose(organization=organization, **values)
-    _check_validity(purpose.validity)
-    _check_unique_key(Purpose, organization, purpose.key)
-    _save_with_audit(
-        instance=purpose,
-        organization=organization,
-        actor=actor,
-        action="purpose.created",
-        object_type="purpose",
-        data={"key": purpose.key},
-    )
-    return purpose
-
-
-def purpose_update(*, purpose: Purpose, actor: str, **values: Any) -> Purpose:
-    values.pop("key", None)
-    if "validity" in values:
-        _check_validity(values["validity"])
-    for name, value in values.items():
-        setattr(purpose, name, value)
-    _save_with_audit(
-        instance=purpose,
-        organization=purpose.organization,
-        actor=actor,
-        action="purpose.updated",
-        object_type="purpose",
-        data={"key": purpose.key, "fields": sorted(values)},
-    )
-    return purpose
-
-
-def policy_version_create(*, purpose: Purpose, actor: str, **values: Any) -> PolicyVersion:
-    version = PolicyVersion(organization=purpose.organization, purpose=purpose, **values)
-    if PolicyVersion.objects.filter(purpose=purpose, version=version.version).exists():
-        raise Conflict(f"Policy version '{version.version}' of '{purpose.key}' already exists.")
-    _save_with_audit(
-        instance=version,
-        organization=purpose.organization,
-        actor=actor,
-        action="policy_version.created",
-        object_type="policy_version",
-        data={"purpose": purpose.key, "version": version.version, "is_material": version.is_material},
-    )
-    return version
-
-
-def _check_validity(validity: str | None) -> None:
-    if validity:
-        try:
-            parse_iso_duration(validity)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), errors=[{"pointer": "/validity", "detail": str(exc)}]) from exc
-
-
-def _check_unique_key(model: type[Source] | type[Purpose], organization: Organization, key: str) -> None:
-    if model.objects.filter(organization=organization, key=key).exists():
-        raise Conflict(f"A {model.__name__.lower()} with key '{key}' already exists.", key=key)
-
-
-# --------------------------------------------------------------------------------------------
-# Verification runs
-# --------------------------------------------------------------------------------------------
-
-
-def ledger_verify(*, organization: Organization | None, actor: str) -> LedgerVerificationRun:
-    """Verify the ledger (one organization, or all) and keep the outcome."""
-    result = ledger_verification(organization=organization)
-    if not result.is_valid:
-        logger.error("ledger verification failed: %s", result.first_break)
-    return LedgerVerificationRun.objects.create(
-        organization=organization,
-        verified_at=result.verified_at,
-        triggered_by=actor,
-        is_valid=result.is_valid,
-        subjects_checked=result.subjects_checked,
-        events_checked=result.events_checked,
-        ledger_root=result.ledger_root,
-        first_break=result.first_break,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Erasure
-# --------------------------------------------------------------------------------------------
-
-
-def subject_erase(*, subject: Subject, actor: str) -> Subject:
-    """Crypto-shred a subject: destroy its data key so every sealed value (email, evidence) is
-    unreadable everywhere, while the ledger's hashes, which cover only ciphertext, still verify."""
-    with transaction.atomic():
-        updated = Subject.objects.filter(pk=subject.pk, data_key_destroyed_at__isnull=True).update(
-            wrapped_data_key=None, data_key_destroyed_at=timezone.now(), email_sealed="", email_index=""
-        )
-        if updated:
-            audit_log(
-                actor=actor,
-                action="subject.erased",
-                object_type="subject",
-                object_id=subject.pk,
-                organization=subject.organization,
-                data={"subject_uuid": str(subject.uuid)},
-            )
-    subject.refresh_from_db()
-    return subject

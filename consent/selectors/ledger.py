@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from consent import ledger
 from consent.catalog import Catalog, organization_catalog
-from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, Source, Subject
-from consent.state import DPV_STATUS_IRIS, UNKNOWN, LedgerEntry, is_opt_in, replay, status_at
+from consent.models import CollectionMethod, ConsentEvent, ConsentState, PolicyVersion, Purpose, Source, Subject
+from consent.permission import effective_permission
+from consent.state import DPV_STATUS_IRIS, UNKNOWN, FoldedState, LedgerEntry, is_opt_in, replay, status_at
 from core.crypto import CryptoError, unseal, unwrap_data_key
 from core.db import select_rows
+from core.jurisdiction_rules import jurisdiction_rules
 from core.models import Organization
 
 
@@ -34,6 +36,9 @@ class PurposeConsent:
     jurisdiction: str | None = None
     gpc: bool = False
     event_id: str | None = None
+    permitted: bool = False
+    basis: str = "no_consent_on_record"
+    gpc_conflict: bool = False
 
     @property
     def dpv_status(self) -> str:
@@ -86,7 +91,8 @@ def consent_state_for_subject(
     purpose_key: str | None = None,
 ) -> list[PurposeConsent]:
     """Every purpose's consent for the subject now (from the projection) or at a past instant
-    (replayed from the ledger). Purposes with no event read ``unknown``."""
+    (replayed from the ledger), with the effective permission under the subject's jurisdiction.
+    Purposes with no event read ``unknown``."""
     catalog = organization_catalog(organization)
     purposes = sorted(catalog.purposes.values(), key=lambda p: p.key)
     if purpose_key is not None:
@@ -96,54 +102,91 @@ def consent_state_for_subject(
     moment = at or timezone.now()
     material = {p.pk: catalog.material_effective_at(p, moment) for p in purposes}
     folded = _projected(subject, catalog) if at is None else _replayed(subject, purposes, at)
+    rules = jurisdiction_rules()
     result = []
     for purpose in purposes:
         row = folded.get(purpose.pk)
-        if row is None:
-            result.append(PurposeConsent(purpose=purpose.key, status=UNKNOWN))
-            continue
-        status = status_at(
-            stored_status=row["status"],
-            valid_until=row["valid_until"],
-            at=moment,
-            basis_policy_effective_at=row["policy_effective_at"],
-            material_policy_effective_at=material.get(purpose.pk),
-        )
-        since = row["since"]
-        if status == "expired" and row["status"] != "expired":
-            since = row["valid_until"]
-        result.append(
-            PurposeConsent(
-                purpose=purpose.key,
-                status=status,
-                since=since,
-                valid_until=row["valid_until"],
-                source=row["source"],
-                policy_version=row["policy_version"],
-                jurisdiction=row["jurisdiction"],
-                gpc=row["gpc"],
-                event_id=row["event_id"],
-            )
-        )
+        regime = rules.rule_for(subject.jurisdiction or (row["jurisdiction"] if row else None)).regime
+        result.append(_purpose_consent(purpose, row, moment, material.get(purpose.pk), regime))
     return result
+
+
+def _purpose_consent(
+    purpose: Purpose, row: dict[str, Any] | None, moment: datetime, material_at: datetime | None, regime: str
+) -> PurposeConsent:
+    """A folded row read at ``moment``: expiry and staleness overlaid, permission under the regime."""
+    if row is None:
+        permitted, basis = effective_permission(
+            status=UNKNOWN, gpc_opt_out=False, regime=regime, is_sensitive=purpose.is_sensitive
+        )
+        return PurposeConsent(purpose=purpose.key, status=UNKNOWN, permitted=permitted, basis=basis)
+    status = status_at(
+        stored_status=row["status"],
+        valid_until=row["valid_until"],
+        at=moment,
+        basis_policy_effective_at=row["policy_effective_at"],
+        material_policy_effective_at=material_at,
+    )
+    since = row["valid_until"] if status == "expired" and row["status"] != "expired" else row["since"]
+    gpc_opt_out = row["basis_is_gpc"] and status in ("refused", "withdrawn")
+    permitted, basis = effective_permission(
+        status=status, gpc_opt_out=gpc_opt_out, regime=regime, is_sensitive=purpose.is_sensitive
+    )
+    return PurposeConsent(
+        purpose=purpose.key,
+        status=status,
+        since=since,
+        valid_until=row["valid_until"],
+        source=row["source"],
+        policy_version=row["policy_version"],
+        jurisdiction=row["jurisdiction"],
+        gpc=row["gpc"],
+        event_id=row["event_id"],
+        permitted=permitted,
+        basis=basis,
+        gpc_conflict=row["gpc_conflict"] and gpc_opt_out,
+    )
 
 
 def _projected(subject: Subject, catalog: Catalog) -> dict[int, dict[str, Any]]:
     """The subject's projection rows, in one query (names come from the cached catalog)."""
     state, event = ConsentState._meta, ConsentEvent._meta
     rows = select_rows(
-        f"SELECT s.purpose_id, s.status, s.since, s.valid_until, s.jurisdiction, s.gpc, s.source_id, "  # noqa: S608
-        f"s.policy_version_id, e.event_id FROM {state.db_table} s JOIN {event.db_table} e ON e.id = s.event_id "
-        "WHERE s.subject_id = %s",
+        "SELECT s.purpose_id, s.status, s.since, s.valid_until, s.jurisdiction, s.gpc, s.gpc_conflict, "  # noqa: S608
+        "s.source_id, s.policy_version_id, e.event_id, b.collection_method "
+        f"FROM {state.db_table} s JOIN {event.db_table} e ON e.id = s.event_id "
+        f"JOIN {event.db_table} b ON b.id = s.basis_event_id WHERE s.subject_id = %s",
         [subject.pk],
         [
             state.get_field(name)
-            for name in ("purpose", "status", "since", "valid_until", "jurisdiction", "gpc", "source", "policy_version")
+            for name in (
+                "purpose",
+                "status",
+                "since",
+                "valid_until",
+                "jurisdiction",
+                "gpc",
+                "gpc_conflict",
+                "source",
+                "policy_version",
+            )
         ]
-        + [event.get_field("event_id")],
+        + [event.get_field("event_id"), event.get_field("collection_method")],
     )
     projected = {}
-    for purpose_id, status, since, valid_until, jurisdiction, gpc, source_id, version_id, event_id in rows:
+    for (
+        purpose_id,
+        status,
+        since,
+        valid_until,
+        jurisdiction,
+        gpc,
+        gpc_conflict,
+        source_id,
+        version_id,
+        event_id,
+        basis_method,
+    ) in rows:
         source = catalog.source_by_id(source_id)
         version = catalog.policy_version_by_id(version_id)
         projected[purpose_id] = {
@@ -152,6 +195,8 @@ def _projected(subject: Subject, catalog: Catalog) -> dict[int, dict[str, Any]]:
             "valid_until": valid_until,
             "jurisdiction": jurisdiction,
             "gpc": gpc,
+            "gpc_conflict": gpc_conflict,
+            "basis_is_gpc": basis_method == CollectionMethod.GPC_SIGNAL,
             "source": source.key if source else None,
             "policy_version": version.version if version else None,
             "policy_effective_at": version.effective_at if version else None,
@@ -172,6 +217,8 @@ def _replayed(subject: Subject, purposes: list[Purpose], at: datetime) -> dict[i
             "supersedes__event_id",
             "jurisdiction",
             "gpc",
+            "collection_method",
+            "lifts_gpc_opt_out",
             "source__key",
             "policy_version__version",
             "policy_version__effective_at",
@@ -188,6 +235,8 @@ def _replayed(subject: Subject, purposes: list[Purpose], at: datetime) -> dict[i
                 occurred_at=e["occurred_at"],
                 valid_until=e["valid_until"],
                 supersedes=e["supersedes__event_id"],
+                is_gpc=e["collection_method"] == CollectionMethod.GPC_SIGNAL,
+                lifts_gpc=e["lifts_gpc_opt_out"],
             )
         )
     folded: dict[int, dict[str, Any]] = {}
@@ -202,6 +251,8 @@ def _replayed(subject: Subject, purposes: list[Purpose], at: datetime) -> dict[i
             "valid_until": state.valid_until,
             "jurisdiction": basis["jurisdiction"],
             "gpc": basis["gpc"],
+            "gpc_conflict": state.gpc_conflict,
+            "basis_is_gpc": state.basis.is_gpc,
             "source": basis["source__key"],
             "policy_version": basis["policy_version__version"],
             "policy_effective_at": basis["policy_version__effective_at"],
@@ -211,32 +262,28 @@ def _replayed(subject: Subject, purposes: list[Purpose], at: datetime) -> dict[i
 
 
 def consent_state_of_row(
-    *, state: ConsentState, state_event_id: str | None, catalog: Catalog, at: datetime | None = None
+    *, state: ConsentState, folded: FoldedState, subject: Subject, catalog: Catalog
 ) -> PurposeConsent:
     """A freshly written projection row as the API shows it, using the catalog (no queries)."""
-    moment = at or timezone.now()
+    moment = timezone.now()
     purpose = state.purpose
     source = catalog.source_by_id(state.source_id)
     version = catalog.policy_version_by_id(state.policy_version_id)
-    status = status_at(
-        stored_status=state.status,
-        valid_until=state.valid_until,
-        at=moment,
-        basis_policy_effective_at=version.effective_at if version else None,
-        material_policy_effective_at=catalog.material_effective_at(purpose, moment),
-    )
-    since = state.valid_until if status == "expired" and state.status != "expired" else state.since
-    return PurposeConsent(
-        purpose=purpose.key,
-        status=status,
-        since=since,
-        valid_until=state.valid_until,
-        source=source.key if source else None,
-        policy_version=version.version if version else None,
-        jurisdiction=state.jurisdiction,
-        gpc=state.gpc,
-        event_id=state_event_id,
-    )
+    row = {
+        "status": state.status,
+        "since": state.since,
+        "valid_until": state.valid_until,
+        "jurisdiction": state.jurisdiction,
+        "gpc": state.gpc,
+        "gpc_conflict": state.gpc_conflict,
+        "basis_is_gpc": folded.basis.is_gpc,
+        "source": source.key if source else None,
+        "policy_version": version.version if version else None,
+        "policy_effective_at": version.effective_at if version else None,
+        "event_id": folded.event.event_id,
+    }
+    regime = jurisdiction_rules().rule_for(subject.jurisdiction or state.jurisdiction).regime
+    return _purpose_consent(purpose, row, moment, catalog.material_effective_at(purpose, moment), regime)
 
 
 def consent_history(
@@ -301,6 +348,8 @@ _LINK_FIELDS = (
     "policy_version__version",
     "jurisdiction",
     "gpc",
+    "explicit_confirmation",
+    "lifts_gpc_opt_out",
     "evidence_sealed",
     "supersedes__event_id",
     "prev_hash",
@@ -328,6 +377,8 @@ def _links(organization: Organization | None) -> Iterator[tuple[int, ledger.Chai
             version,
             jurisdiction,
             gpc,
+            explicit_confirmation,
+            lifts_gpc_opt_out,
             evidence,
             supersedes,
             prev_hash,
@@ -347,6 +398,8 @@ def _links(organization: Organization | None) -> Iterator[tuple[int, ledger.Chai
             policy_version=version,
             jurisdiction=jurisdiction,
             gpc=gpc,
+            explicit_confirmation=explicit_confirmation,
+            lifts_gpc_opt_out=lifts_gpc_opt_out,
             evidence_sealed=evidence,
             supersedes=supersedes,
         )

@@ -1,0 +1,176 @@
+"""Reads about Global Privacy Control: what a person's front end must display, whether an opt-in may
+be solicited, and the IAB strings that carry the state downstream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.utils import timezone
+
+from consent import iab
+from consent.catalog import organization_catalog
+from consent.gpc import DISPLAY_HONORED, DISPLAY_RECEIVED, purpose_signal_categories
+from consent.models import ConsentEvent, GpcSignalReceipt, Subject, SubjectLink
+from consent.selectors.ledger import PurposeConsent
+from core.jurisdiction_rules import jurisdiction_rules
+from core.models import Organization
+from core.timeutil import add_months
+
+OPTED_OUT_BASES = frozenset({"opted_out", "withdrawn", "gpc_opt_out"})
+
+
+def subject_cluster_ids(*, organization: Organization, subject: Subject) -> list[int]:
+    """Ids of the subject and every subject linked to it."""
+    seen = {subject.pk}
+    frontier = {subject.pk}
+    while frontier and len(seen) < 500:
+        rows = (
+            SubjectLink.objects.filter(organization=organization, subject_id__in=frontier)
+            .values_list("subject_id", "linked_subject_id")
+            .union(
+                SubjectLink.objects.filter(organization=organization, linked_subject_id__in=frontier).values_list(
+                    "subject_id", "linked_subject_id"
+                )
+            )
+        )
+        found = {pk for pair in rows for pk in pair}
+        frontier = found - seen
+        seen |= found
+    return sorted(seen)
+
+
+def linked_subject_ids(*, organization: Organization, subject: Subject) -> list[str]:
+    ids = subject_cluster_ids(organization=organization, subject=subject)
+    return list(Subject.objects.filter(pk__in=ids).order_by("external_id").values_list("external_id", flat=True))
+
+
+@dataclass(frozen=True)
+class PrivacyStatus:
+    """Whether a GPC signal was received and honored for the person (CCPA regs §7025(c)(6))."""
+
+    signal_received: bool
+    received_at: datetime | None
+    last_received_at: datetime | None
+    honored: bool
+    honored_at: datetime | None
+    legally_required: bool
+    purposes_opted_out: list[str]
+    display_text: str | None
+
+    @property
+    def opt_out_preference_signal(self) -> str:
+        if self.honored:
+            return "honored"
+        return "received" if self.signal_received else "not_received"
+
+
+def privacy_status(*, organization: Organization, subject: Subject) -> PrivacyStatus:
+    """The subject's own receipt, or the earliest of any subject linked to it (the signal is the person's)."""
+    cluster = subject_cluster_ids(organization=organization, subject=subject)
+    receipts = list(GpcSignalReceipt.objects.filter(subject_id__in=cluster).order_by("first_received_at"))
+    if not receipts:
+        return PrivacyStatus(False, None, None, False, None, False, [], None)
+    honored = [r for r in receipts if r.is_honored]
+    purposes = sorted({p for r in honored for p in r.purposes_opted_out})
+    honored_at = min((r.honored_at for r in honored if r.honored_at), default=None)
+    return PrivacyStatus(
+        signal_received=True,
+        received_at=receipts[0].first_received_at,
+        last_received_at=max(r.last_received_at for r in receipts),
+        honored=bool(honored),
+        honored_at=honored_at,
+        legally_required=any(r.is_legally_required for r in receipts),
+        purposes_opted_out=purposes,
+        display_text=DISPLAY_HONORED if honored else DISPLAY_RECEIVED,
+    )
+
+
+@dataclass(frozen=True)
+class Solicitation:
+    may_solicit: bool
+    earliest: date | None
+    reason: str
+    rule: str | None
+
+
+def solicitation(
+    *, organization: Organization, subject: Subject, purpose_key: str, state: PurposeConsent
+) -> Solicitation:
+    """Whether the person may be asked to opt in to ``purpose_key`` now (Cal. Civ. Code §1798.135:
+    not for 12 months after an opt-out of sale/sharing; A15: allowed from the same date a year on)."""
+    today = timezone.localdate()
+    if state.permitted and state.basis == "explicit_opt_in":
+        return Solicitation(False, None, "already_opted_in", None)
+    catalog = organization_catalog(organization)
+    purpose = catalog.purposes[purpose_key]
+    rule = jurisdiction_rules().rule_for(subject.jurisdiction or state.jurisdiction)
+    covered = purpose_signal_categories(
+        is_sale_or_sharing=purpose.is_sale_or_sharing, is_targeted_advertising=purpose.is_targeted_advertising
+    )
+    if rule.resolicit_wait_months is None or not covered or state.basis not in OPTED_OUT_BASES:
+        return Solicitation(True, today, "allowed", None)
+    last_opt_out = (
+        ConsentEvent.objects.filter(subject=subject, purpose=purpose, action__in=["withdraw", "refuse"])
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    if last_opt_out is None:
+        return Solicitation(True, today, "allowed", None)
+    earliest = add_months(timezone.localtime(last_opt_out).date(), rule.resolicit_wait_months)
+    citation = f"{rule.law}: {rule.resolicit_wait_months} months after an opt-out of sale/sharing"
+    if today >= earliest:
+        return Solicitation(True, earliest, "allowed", citation)
+    return Solicitation(False, earliest, "within_resolicitation_window", citation)
+
+
+@dataclass(frozen=True)
+class IabSignals:
+    us_privacy: str
+    gpp: str | None
+    gpp_sid: list[int]
+
+
+def iab_signals(
+    *, organization: Organization, jurisdiction: str | None, states: list[PurposeConsent], gpc_received: bool
+) -> IabSignals | None:
+    """The IAB strings of a US subject: the US Privacy string (``1---`` outside California) and, for
+    California, GPP with the ``usca`` section and its GPC sub-section. None outside the US."""
+    if not jurisdiction or not jurisdiction.startswith("US"):
+        return None
+    if jurisdiction != "US-CA":
+        return IabSignals(
+            us_privacy=iab.us_privacy_string(applies=False, notice_given=False, opted_out=False, lspa_covered=None),
+            gpp=None,
+            gpp_sid=[],
+        )
+    purposes = organization_catalog(organization).purposes
+    opted_out: set[str] = set()
+    for state in states:
+        purpose = purposes.get(state.purpose)
+        if purpose is not None and state.basis in OPTED_OUT_BASES:
+            opted_out |= purpose_signal_categories(
+                is_sale_or_sharing=purpose.is_sale_or_sharing, is_targeted_advertising=purpose.is_targeted_advertising
+            )
+    sale_opt_out, sharing_opt_out = "sale" in opted_out, "sharing" in opted_out
+    # usca: 1 = opted out, 2 = did not opt out; notices 1 = given; sensitive-data fields 0 = not applicable.
+    gpp = iab.gpp_string_usca(
+        sale_opt_out_notice=1,
+        sharing_opt_out_notice=1,
+        sensitive_data_limit_use_notice=0,
+        sale_opt_out=1 if sale_opt_out else 2,
+        sharing_opt_out=1 if sharing_opt_out else 2,
+        sensitive_data_processing=[0] * 9,
+        known_child_sensitive_data_consents=[0, 0],
+        personal_data_consents=0,
+        mspa_covered_transaction=2,
+        mspa_opt_out_option_mode=0,
+        mspa_service_provider_mode=0,
+        gpc=gpc_received,
+    )
+    return IabSignals(
+        us_privacy=iab.us_privacy_string(applies=True, notice_given=True, opted_out=sale_opt_out, lspa_covered=False),
+        gpp=gpp,
+        gpp_sid=iab.gpp_sid(gpp),
+    )

@@ -1,0 +1,276 @@
+"""Honoring Global Privacy Control on the server, bound to the known person, kept as evidence.
+
+A signal (the ``Sec-GPC: 1`` header on an API call made on the person's behalf, or
+``navigator.globalPrivacyControl === true`` reported by a client) is turned into one opt-out event
+per covered purpose for the subject and every subject linked to it (CCPA regs §7025(c)(1)), written
+by the built-in ``gpc`` source with method ``gpc_signal``, and not again while those purposes are
+already opted out by GPC. Linking subjects later carries an existing GPC opt-out across the link.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from consent.catalog import organization_catalog
+from consent.gpc import GpcDecision, covered_purpose_keys, gpc_decision
+from consent.models import (
+    Action,
+    CollectionMethod,
+    ConsentState,
+    GpcSignalReceipt,
+    Source,
+    Subject,
+    SubjectLink,
+)
+from consent.services.recording import ConsentEventInput, _lock_subjects, consent_record_many
+from consent.state import OPT_IN_STATUSES
+from core.models import Organization
+from core.problems import InvalidInput
+from core.services import audit_log
+
+logger = logging.getLogger("consent.services")
+
+GPC_SOURCE_KEY = "gpc"
+MAX_CLUSTER_SIZE = 500
+RECEIPT_REFRESH = timedelta(hours=1)
+
+
+@dataclass
+class GpcOutcome:
+    """What one signal did."""
+
+    decision: GpcDecision
+    subjects: list[str]
+    events_written: int = 0
+    purposes: list[str] = field(default_factory=list)
+
+
+def gpc_source(organization: Organization) -> Source:
+    """The built-in source every organization has for opt-outs recorded from GPC signals."""
+    source, _ = Source.objects.get_or_create(
+        organization=organization,
+        key=GPC_SOURCE_KEY,
+        defaults={
+            "name": "Global Privacy Control",
+            "kind": Source.Kind.SYSTEM,
+            "is_builtin": True,
+            "collection_point": "Sec-GPC request header or navigator.globalPrivacyControl reported by a client.",
+        },
+    )
+    return source
+
+
+def linked_cluster(*, organization: Organization, subject: Subject) -> list[Subject]:
+    """The subject and every subject linked to it, directly or through others."""
+    seen = {subject.pk}
+    frontier = {subject.pk}
+    while frontier and len(seen) < MAX_CLUSTER_SIZE:
+        pairs = SubjectLink.objects.filter(organization=organization).filter(
+            subject_id__in=frontier
+        ) | SubjectLink.objects.filter(organization=organization, linked_subject_id__in=frontier)
+        found = {pk for pair in pairs.values_list("subject_id", "linked_subject_id") for pk in pair}
+        frontier = found - seen
+        seen |= found
+    return list(Subject.objects.filter(pk__in=seen).order_by("external_id"))
+
+
+def gpc_signal_record(
+    *,
+    organization: Organization,
+    subject_id: str,
+    channel: str,
+    raw_value: str = "1",
+    jurisdiction: str | None = None,
+    occurred_at: datetime | None = None,
+) -> GpcOutcome:
+    """Honor a GPC signal received for ``subject_id`` (creating the subject if it is new)."""
+    now = timezone.now()
+    with transaction.atomic():
+        subject = _lock_subjects(organization, {subject_id})[subject_id]
+        jurisdiction = jurisdiction or subject.jurisdiction or None
+        if jurisdiction is None:
+            raise InvalidInput(
+                "The subject's jurisdiction is unknown: send it with the signal.",
+                errors=[{"pointer": "/jurisdiction", "detail": "required for a subject never seen before"}],
+            )
+        decision = gpc_decision(
+            jurisdiction=jurisdiction, honor_everywhere=organization.honor_gpc_everywhere, on=now.date()
+        )
+        cluster = linked_cluster(organization=organization, subject=subject)
+        outcome = _apply(organization, decision, cluster, occurred_at or now, jurisdiction)
+        _keep_receipt(organization, subject, decision, channel, raw_value, now, outcome)
+        for member in cluster:
+            if member.pk != subject.pk and outcome.events_written:
+                _keep_receipt(organization, member, decision, GpcSignalReceipt.Channel.LINK, "", now, outcome)
+    return outcome
+
+
+def _apply(
+    organization: Organization,
+    decision: GpcDecision,
+    cluster: list[Subject],
+    occurred_at: datetime,
+    jurisdiction: str,
+) -> GpcOutcome:
+    outcome = GpcOutcome(decision=decision, subjects=[s.external_id for s in cluster])
+    if not decision.is_honored:
+        return outcome
+    catalog = organization_catalog(organization)
+    keys = covered_purpose_keys(
+        decision, ((p.key, p.is_sale_or_sharing, p.is_targeted_advertising) for p in catalog.purposes.values())
+    )
+    outcome.purposes = keys
+    if not keys:
+        return outcome
+    _lock_subjects(organization, {s.external_id for s in cluster})
+    purposes = {catalog.purposes[k].pk: k for k in keys}
+    states = {
+        (row.subject_id, row.purpose_id): row
+        for row in ConsentState.objects.filter(subject__in=cluster, purpose_id__in=purposes).select_related(
+            "basis_event"
+        )
+    }
+    source = gpc_source(organization)
+    items: list[ConsentEventInput] = []
+    for member in cluster:
+        for purpose_id, key in purposes.items():
+            state = states.get((member.pk, purpose_id))
+            if state is not None and _already_settled(state):
+                continue  # "not again on every later request while already opted out by GPC"
+            opted_in = state is not None and state.status in OPT_IN_STATUSES
+            items.append(
+                ConsentEventInput(
+                    subject_id=member.external_id,
+                    purpose=key,
+                    action=Action.WITHDRAW if opted_in else Action.REFUSE,
+                    occurred_at=occurred_at,
+                    source=source.key,
+                    collection_method=CollectionMethod.GPC_SIGNAL,
+                    jurisdiction=member.jurisdiction or jurisdiction,
+                    gpc=True,
+                )
+            )
+    if items:
+        consent_record_many(organization=organization, items=items, allow_system_actions=True)
+        outcome.events_written = len(items)
+    return outcome
+
+
+def _already_settled(state: ConsentState) -> bool:
+    """Opted out by GPC already, or opted in by the person's confirmation over the signal."""
+    basis = state.basis_event
+    by_gpc = basis.collection_method == CollectionMethod.GPC_SIGNAL and state.status in ("refused", "withdrawn")
+    confirmed = basis.lifts_gpc_opt_out and state.status in OPT_IN_STATUSES
+    return by_gpc or confirmed
+
+
+def _keep_receipt(
+    organization: Organization,
+    subject: Subject,
+    decision: GpcDecision,
+    channel: str,
+    raw_value: str,
+    now: datetime,
+    outcome: GpcOutcome,
+) -> None:
+    receipt = GpcSignalReceipt.objects.filter(subject=subject).first()
+    if receipt is None:
+        try:
+            with transaction.atomic():
+                GpcSignalReceipt.objects.create(
+                    organization=organization,
+                    subject=subject,
+                    first_received_at=now,
+                    last_received_at=now,
+                    channel=channel,
+                    raw_value=raw_value[:64],
+                    jurisdiction=decision.jurisdiction or "",
+                    is_honored=decision.is_honored,
+                    honored_at=now if decision.is_honored else None,
+                    is_legally_required=decision.is_legally_required,
+                    purposes_opted_out=outcome.purposes if decision.is_honored else [],
+                )
+        except IntegrityError:
+            logger.info("GPC receipt created concurrently for subject %s", subject.pk)
+        return
+    if outcome.events_written == 0 and now - receipt.last_received_at < RECEIPT_REFRESH:
+        return  # nothing new to keep: avoid a write on every request carrying the signal
+    updates: dict[str, object] = {
+        "last_received_at": now,
+        "channel": channel,
+        "raw_value": raw_value[:64],
+        "jurisdiction": decision.jurisdiction or receipt.jurisdiction,
+        "is_legally_required": receipt.is_legally_required or decision.is_legally_required,
+    }
+    if decision.is_honored:
+        updates["is_honored"] = True
+        updates["honored_at"] = receipt.honored_at or now
+        updates["purposes_opted_out"] = sorted(set(receipt.purposes_opted_out) | set(outcome.purposes))
+    GpcSignalReceipt.objects.filter(pk=receipt.pk).update(**updates)
+
+
+def subject_link(*, organization: Organization, subject_id: str, linked_subject_id: str, actor: str) -> list[str]:
+    """Record that two subjects are the same person; carry an existing GPC opt-out across the link.
+
+    Returns the external ids of the merged cluster."""
+    if subject_id == linked_subject_id:
+        raise InvalidInput(
+            "A subject cannot be linked to itself.", errors=[{"pointer": "/subject_id", "detail": "same"}]
+        )
+    with transaction.atomic():
+        subjects = _lock_subjects(organization, {subject_id, linked_subject_id})
+        first, second = sorted((subjects[subject_id], subjects[linked_subject_id]), key=lambda s: s.pk)
+        created = SubjectLink.objects.filter(subject=first, linked_subject=second).exists() is False
+        if created:
+            SubjectLink.objects.create(
+                organization=organization, subject=first, linked_subject=second, created_by=actor
+            )
+            audit_log(
+                actor=actor,
+                action="subject.linked",
+                object_type="subject",
+                object_id=first.pk,
+                organization=organization,
+                data={"linked_subject": second.pk},
+            )
+        cluster = linked_cluster(organization=organization, subject=first)
+        honored = GpcSignalReceipt.objects.filter(subject__in=cluster, is_honored=True).order_by("honored_at").first()
+        if honored is not None:
+            decision = gpc_decision(
+                jurisdiction=honored.jurisdiction or None,
+                honor_everywhere=organization.honor_gpc_everywhere,
+                on=timezone.now().date(),
+            )
+            now = timezone.now()
+            outcome = _apply(organization, decision, cluster, now, honored.jurisdiction or "US")
+            if outcome.events_written:
+                for member in cluster:
+                    if member.pk != honored.subject_id:
+                        _keep_receipt(organization, member, decision, GpcSignalReceipt.Channel.LINK, "", now, outcome)
+    return [s.external_id for s in cluster]
+
+
+def organization_gpc_settings_update(*, organization: Organization, honor_everywhere: bool, actor: str) -> Organization:
+    """Change whether GPC is honored everywhere; moves /.well-known/gpc.json's lastUpdate."""
+    with transaction.atomic():
+        updated = (
+            Organization.objects.filter(pk=organization.pk)
+            .exclude(honor_gpc_everywhere=honor_everywhere)
+            .update(honor_gpc_everywhere=honor_everywhere, gpc_settings_updated_at=timezone.localdate())
+        )
+        if updated:
+            audit_log(
+                actor=actor,
+                action="organization.gpc_settings_changed",
+                object_type="organization",
+                object_id=organization.pk,
+                organization=organization,
+                data={"honor_gpc_everywhere": honor_everywhere},
+            )
+    organization.refresh_from_db()
+    return organization
