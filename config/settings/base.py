@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "core.middleware.ApiGuardMiddleware",
+    "consent.middleware.GpcMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -174,6 +175,9 @@ PROVENANT_BLIND_INDEX_KEY = os.environ.get("PROVENANT_BLIND_INDEX_KEY") or devel
 # Clients may send occurred_at at most this many seconds ahead of the server clock.
 PROVENANT_ALLOWED_CLOCK_SKEW_SECONDS = int(os.environ.get("PROVENANT_ALLOWED_CLOCK_SKEW_SECONDS", "300"))
 PROVENANT_BULK_MAX_EVENTS = 1000
+# lastUpdate of /.well-known/gpc.json for hosts no organization claims (RFC 3339 date); default: the
+# jurisdiction rule table's date. Checked by `manage.py check`.
+PROVENANT_GPC_LAST_UPDATE = os.environ.get("PROVENANT_GPC_LAST_UPDATE") or None
 
 # Celery: a broker that needs no server unless CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

@@ -22,4 +22,8 @@ urlpatterns = [
         name="policy-version-list",
     ),
     path("ledger/verify", views.LedgerVerifyApi.as_view(), name="ledger-verify"),
+    path("signals", views.SignalCreateApi.as_view(), name="signal-create"),
+    path("subjects/<str:subject_id>/links", views.SubjectLinksApi.as_view(), name="subject-links"),
+    path("subjects/<str:subject_id>/privacy-status", views.PrivacyStatusApi.as_view(), name="subject-privacy-status"),
+    path("subjects/<str:subject_id>/solicitation", views.SolicitationApi.as_view(), name="subject-solicitation"),
 ]

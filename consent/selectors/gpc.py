@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from consent import iab
@@ -174,3 +175,19 @@ def iab_signals(
         gpp=gpp,
         gpp_sid=iab.gpp_sid(gpp),
     )
+
+
+def gpc_last_update(*, host: str) -> date:
+    """``lastUpdate`` of /.well-known/gpc.json: the organization serving ``host``, else the deployment
+    (PROVENANT_GPC_LAST_UPDATE, else the rule table's date)."""
+    changed = (
+        Organization.objects.filter(site_domain=host).values_list("gpc_settings_updated_at", flat=True).first()
+        if host
+        else None
+    )
+    if changed is not None:
+        return changed
+    configured = getattr(settings, "PROVENANT_GPC_LAST_UPDATE", None)
+    if configured:
+        return date.fromisoformat(str(configured)[:10])
+    return jurisdiction_rules().gpc_last_update

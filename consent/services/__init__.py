@@ -8,6 +8,14 @@ from consent.services.catalog import (
     source_retire,
     source_update,
 )
+from consent.services.gpc import (
+    GPC_SOURCE_KEY,
+    GpcOutcome,
+    gpc_signal_record,
+    gpc_source,
+    organization_gpc_settings_update,
+    subject_link,
+)
 from consent.services.recording import (
     CLIENT_ACTIONS,
     SYSTEM_SOURCE_KEY,
@@ -28,8 +36,10 @@ from consent.services.verification import ledger_verify
 
 __all__ = [
     "CLIENT_ACTIONS",
+    "GPC_SOURCE_KEY",
     "SYSTEM_SOURCE_KEY",
     "ConsentEventInput",
+    "GpcOutcome",
     "IdempotencyKeyReused",
     "OccurredInFuture",
     "RecordedEvent",
@@ -38,7 +48,10 @@ __all__ = [
     "consent_expire_lapsed",
     "consent_record",
     "consent_record_many",
+    "gpc_signal_record",
+    "gpc_source",
     "ledger_verify",
+    "organization_gpc_settings_update",
     "policy_version_create",
     "purpose_create",
     "purpose_update",
@@ -47,5 +60,6 @@ __all__ = [
     "source_retire",
     "source_update",
     "subject_erase",
+    "subject_link",
     "system_source",
 ]

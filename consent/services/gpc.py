@@ -27,6 +27,7 @@ from consent.models import (
     Subject,
     SubjectLink,
 )
+from consent.selectors.gpc import subject_cluster_ids
 from consent.services.recording import ConsentEventInput, _lock_subjects, consent_record_many
 from consent.state import OPT_IN_STATUSES
 from core.models import Organization
@@ -36,7 +37,6 @@ from core.services import audit_log
 logger = logging.getLogger("consent.services")
 
 GPC_SOURCE_KEY = "gpc"
-MAX_CLUSTER_SIZE = 500
 RECEIPT_REFRESH = timedelta(hours=1)
 
 
@@ -67,16 +67,8 @@ def gpc_source(organization: Organization) -> Source:
 
 def linked_cluster(*, organization: Organization, subject: Subject) -> list[Subject]:
     """The subject and every subject linked to it, directly or through others."""
-    seen = {subject.pk}
-    frontier = {subject.pk}
-    while frontier and len(seen) < MAX_CLUSTER_SIZE:
-        pairs = SubjectLink.objects.filter(organization=organization).filter(
-            subject_id__in=frontier
-        ) | SubjectLink.objects.filter(organization=organization, linked_subject_id__in=frontier)
-        found = {pk for pair in pairs.values_list("subject_id", "linked_subject_id") for pk in pair}
-        frontier = found - seen
-        seen |= found
-    return list(Subject.objects.filter(pk__in=seen).order_by("external_id"))
+    ids = subject_cluster_ids(organization=organization, subject=subject)
+    return list(Subject.objects.filter(pk__in=ids).order_by("external_id"))
 
 
 def gpc_signal_record(
@@ -87,21 +79,25 @@ def gpc_signal_record(
     raw_value: str = "1",
     jurisdiction: str | None = None,
     occurred_at: datetime | None = None,
-) -> GpcOutcome:
-    """Honor a GPC signal received for ``subject_id`` (creating the subject if it is new)."""
+) -> GpcOutcome | None:
+    """Honor a GPC signal received for ``subject_id`` (creating the subject if it is new).
+
+    The jurisdiction is the one sent, else the subject's last known, else that of a linked subject.
+    Returns None (after logging) when none is known: the opt-out events need one. The signals
+    endpoint asks for it up front."""
     now = timezone.now()
     with transaction.atomic():
         subject = _lock_subjects(organization, {subject_id})[subject_id]
-        jurisdiction = jurisdiction or subject.jurisdiction or None
-        if jurisdiction is None:
-            raise InvalidInput(
-                "The subject's jurisdiction is unknown: send it with the signal.",
-                errors=[{"pointer": "/jurisdiction", "detail": "required for a subject never seen before"}],
-            )
+        cluster = linked_cluster(organization=organization, subject=subject)
+        jurisdiction = (
+            jurisdiction or subject.jurisdiction or next((s.jurisdiction for s in cluster if s.jurisdiction), None)
+        )
+        if not jurisdiction:
+            logger.warning("GPC signal for subject %s not applied: no jurisdiction known", subject.pk)
+            return None
         decision = gpc_decision(
             jurisdiction=jurisdiction, honor_everywhere=organization.honor_gpc_everywhere, on=now.date()
         )
-        cluster = linked_cluster(organization=organization, subject=subject)
         outcome = _apply(organization, decision, cluster, occurred_at or now, jurisdiction)
         _keep_receipt(organization, subject, decision, channel, raw_value, now, outcome)
         for member in cluster:
