@@ -79,13 +79,14 @@ def gpc_signal_record(
     raw_value: str = "1",
     jurisdiction: str | None = None,
     occurred_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> GpcOutcome | None:
     """Honor a GPC signal received for ``subject_id`` (creating the subject if it is new).
 
     The jurisdiction is the one sent, else the subject's last known, else that of a linked subject.
     Returns None (after logging) when none is known: the opt-out events need one. The signals
-    endpoint asks for it up front."""
-    now = timezone.now()
+    endpoint asks for it up front. ``now`` (default: the clock) dates the decision and the receipt."""
+    now = now or timezone.now()
     with transaction.atomic():
         subject = _lock_subjects(organization, {subject_id})[subject_id]
         cluster = linked_cluster(organization=organization, subject=subject)
