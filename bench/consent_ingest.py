@@ -14,56 +14,21 @@ database is dropped and recreated.
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, analyze, gunicorn, load, migrate, prepare_environment, recreate_database
 
 
-def prepare_environment(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
-            # Fresh keys unless given (set them to profile against the benchmark database afterwards).
-            "PROVENANT_MASTER_KEY": os.environ.get("BENCH_MASTER_KEY") or base64.b64encode(os.urandom(32)).decode(),
-            "PROVENANT_BLIND_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "DATABASE_CONN_MAX_AGE": "600",
-            "LOG_LEVEL": "WARNING",
-            "PROVENANT_VAR_DIR": str(ROOT / "var" / "bench"),
-            "DJANGO_STATIC_ROOT": str(ROOT / "var" / "bench" / "static"),
-        }
-    )
-    (ROOT / "var" / "bench" / "static").mkdir(parents=True, exist_ok=True)
-    return env
-
-
-def recreate_database(database_url: str) -> None:
-    import psycopg
-
-    name = database_url.rsplit("/", 1)[1]
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def seed(subject_count: int) -> tuple[str, list[str]]:
-    """Create the organization, catalog and ``subject_count`` subjects with one grant each."""
+def seed(subject_count: int, scopes: tuple[str, ...] = ("consent:read", "consent:write")) -> tuple[str, list[str]]:
+    """Create the organization, catalog and ``subject_count`` subjects with one grant each
+    (subject-n grants purposes[n % 3]); return an API key with ``scopes`` and the purpose keys."""
     import django
 
     django.setup()
@@ -72,9 +37,7 @@ def seed(subject_count: int) -> tuple[str, list[str]]:
     from core.services import api_key_create, organization_create
 
     organization = organization_create(slug="bench", name="Bench", actor="bench")
-    _, key = api_key_create(
-        organization=organization, name="bench", scopes=["consent:read", "consent:write"], actor="bench"
-    )
+    _, key = api_key_create(organization=organization, name="bench", scopes=list(scopes), actor="bench")
     source_create(organization=organization, actor="bench", key="web-signup", name="Web", kind=Source.Kind.WEB_FORM)
     purposes = ["marketing-email", "analytics", "ad-targeting"]
     for purpose_key in purposes:
@@ -107,30 +70,6 @@ def seed(subject_count: int) -> tuple[str, list[str]]:
         f"({subject_count / elapsed:,.0f} events/s, service layer, batches of 1,000)"
     )
     return key, purposes
-
-
-def wait_for(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server did not answer at {url}")
-
-
-def load(job: dict[str, Any]) -> dict[str, Any]:
-    result = subprocess.run(
-        [PYTHON, str(ROOT / "bench" / "loadgen.py")],
-        input=json.dumps(job),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return json.loads(result.stdout)
 
 
 def event(subject: str, purpose: str, action: str, at: datetime) -> dict[str, Any]:
@@ -166,39 +105,11 @@ def main() -> int:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     recreate_database(database_url)
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    migrate(env)
     key, purposes = seed(args.subjects)
-    # A production database has planner statistics; a freshly loaded one gets them here.
-    import psycopg
+    analyze(database_url)
 
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute("VACUUM ANALYZE")
-
-    server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--bind",
-            f"127.0.0.1:{args.port}",
-            "--log-level",
-            "warning",
-            "--keep-alive",
-            "30",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{args.port}/healthz")
+    with gunicorn(env, port=args.port, workers=args.workers, threads=args.threads):
         base = {"host": "127.0.0.1", "port": args.port, "headers": {"Authorization": f"Bearer {key}"}}
         rng = random.Random(7)
         now = datetime.now(UTC)
@@ -247,9 +158,6 @@ def main() -> int:
             for _ in range(args.reads)
         ]
         reads = load({**base, "concurrency": 8, "requests": read_requests})
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
     print(
         f"setup: PostgreSQL, gunicorn {args.workers} workers x {args.threads} threads (gthread) on 127.0.0.1, "

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from consent.api.views import GpcWellKnownView
+from provenance.api.views import JwksView, StampSchemaView
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -13,10 +14,13 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("consent.api.urls")),
+    path("api/v1/", include("provenance.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", health, name="health"),
     path(".well-known/gpc.json", GpcWellKnownView.as_view(), name="gpc-well-known"),
+    path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
+    path("schemas/privacy-stamp-1.json", StampSchemaView.as_view(), name="privacy-stamp-schema"),
 ]
 
 handler400 = "core.problems.handler400"

@@ -8,6 +8,7 @@ per chunk, with SQL built once per (model, columns). PostgreSQL and SQLite (>= 3
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, cast
@@ -38,7 +39,10 @@ def _rows_source(fields: tuple[models.Field, ...], rows: Sequence[Sequence[Any]]
     """``VALUES (...), (...)`` on SQLite; ``SELECT * FROM unnest(array, ...)`` on PostgreSQL, which keeps the
     statement and its parameter list small whatever the number of rows (and keeps row order)."""
     if connection.vendor == "postgresql":
-        arrays = [list(column) for column in zip(*rows, strict=True)]
+        arrays = [
+            [json.dumps(v) for v in column] if isinstance(f, models.JSONField) else list(column)
+            for f, column in zip(fields, zip(*rows, strict=True), strict=True)
+        ]
         casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
         return f"SELECT * FROM unnest({casts})", arrays  # noqa: S608 (column types from the model)
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"

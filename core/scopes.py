@@ -5,6 +5,10 @@ from __future__ import annotations
 SCOPES: dict[str, str] = {
     "consent:read": "Read consent state, history, sources, purposes and ledger verification",
     "consent:write": "Record consent events; manage sources, purposes and policy versions",
+    "provenance:read": "Read recipients, stamp records, deliveries and provenance alerts",
+    "provenance:write": "Manage recipients; acknowledge consent notices",
+    "stamp": "Stamp payloads and verify stamps",
+    "deliver": "Have Provenant deliver stamped payloads to recipients",
 }
 
 

@@ -1,0 +1,185 @@
+"""Stamping benchmark (issue: provenance and signed, consent-enforcing payload stamps).
+
+PostgreSQL, gunicorn with 2 workers on 127.0.0.1, load from a separate process, 100,000 subjects
+with consent on record. Measures:
+  * batch stamping (1,000 items a request)          target >= 5,000 items/s
+  * single stamps at concurrency 8                  target p95 <= 40 ms
+  * the in-process limit: canonicalize + sign the same items, no I/O, and the ratio API / limit.
+
+Usage: python bench/stamp.py [--subjects 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, analyze, gunicorn, load, migrate, prepare_environment, recreate_database
+from consent_ingest import seed
+
+
+def item(subject: str, purpose: str, n: int) -> dict[str, Any]:
+    return {
+        "recipient": "crm" if purpose != "ad-targeting" else "ad-network",
+        "purpose": purpose,
+        "subject_id": subject,
+        "data": {
+            "email_hash": f"{n:064x}",
+            "first_name": "Ada",
+            "plan": "pro",
+            "lifetime_value": 1234.5,
+            "tags": ["newsletter", "beta"],
+            "last_seen": "2026-11-20T10:00:00Z",
+        },
+        "provenance": {"source": "web-signup", "collection_method": "web_form"},
+    }
+
+
+def in_process_limit(items: list[dict[str, Any]]) -> float:
+    """Items/s for canonicalize + sign alone (the cryptographic floor of stamping)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from provenance.verify import canonical_json, content_digest, data_digest, sign_stamp
+
+    key = Ed25519PrivateKey.generate()
+    privacy = {
+        "stamp_version": "1",
+        "stamp_id": "01JABCDEFGHJKMNPQRSTVWXYZ0",
+        "stamped_at": "2026-11-24T00:00:00.000000Z",
+        "issuer": "bench",
+        "jurisdiction": "DE",
+        "recipient": {"key": "crm", "role": "processor"},
+        "signals": {"gpc": False},
+        "restrictions": ["service_provider_use_only"],
+        "sources": ["web-signup"],
+    }
+    started = time.perf_counter()
+    for entry in items:
+        envelope = dict(
+            privacy,
+            subject_id=entry["subject_id"],
+            data_digest=data_digest(entry["data"]),
+            purposes=[
+                {
+                    "purpose": entry["purpose"],
+                    "opt_in": True,
+                    "permitted": True,
+                    "basis": "explicit_opt_in",
+                    "status": "given",
+                    "since": "2026-11-23T00:00:00.000000Z",
+                    "valid_until": None,
+                    "source": "web-signup",
+                    "policy_version": None,
+                    "event_id": "01JABCDEFGHJKMNPQRSTVWXYZ1",
+                }
+            ],
+        )
+        body = {"data": entry["data"], "privacy": envelope}
+        content_digest(canonical_json(body))
+        sign_stamp(body, key, "bench")
+    return len(items) / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subjects", type=int, default=100_000)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--single", type=int, default=3000)
+    args = parser.parse_args()
+
+    database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/provenant_bench")
+    env = prepare_environment(database_url)
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    recreate_database(database_url)
+    migrate(env)
+    key, purposes = seed(args.subjects, scopes=("stamp",))
+    from core.models import Organization
+    from provenance.services import recipient_create, signing_key_rotate
+
+    organization = Organization.objects.get(slug="bench")
+    recipient_create(
+        organization=organization,
+        actor="bench",
+        key="crm",
+        name="CRM",
+        role="processor",
+        purposes=["marketing-email", "analytics"],
+    )
+    recipient_create(
+        organization=organization,
+        actor="bench",
+        key="ad-network",
+        name="Ads",
+        role="third_party",
+        purposes=["ad-targeting"],
+    )
+    signing_key_rotate(actor="bench")
+    analyze(database_url)
+
+    rng = random.Random(11)
+
+    def random_item(n: int) -> dict[str, Any]:
+        subject = rng.randrange(args.subjects)
+        return item(f"subject-{subject}", purposes[subject % 3], n)
+
+    batches = [[random_item(b * 1000 + i) for i in range(1000)] for b in range(args.batches)]
+    singles = [random_item(10**7 + i) for i in range(args.single)]
+    limit = in_process_limit([entry for batch in batches[:5] for entry in batch])
+
+    with gunicorn(env, port=args.port):
+        base = {"host": "127.0.0.1", "port": args.port, "headers": {"Authorization": f"Bearer {key}"}}
+        load(
+            {
+                **base,
+                "concurrency": 4,
+                "requests": [{"method": "POST", "path": "/api/v1/stamps", "body": random_item(i)} for i in range(200)],
+            }
+        )
+        batch = load(
+            {
+                **base,
+                "concurrency": 2,
+                "max_seconds": 300,
+                "requests": [
+                    {"method": "POST", "path": "/api/v1/stamps/batch", "body": {"items": items}} for items in batches
+                ],
+            }
+        )
+        single = load(
+            {
+                **base,
+                "concurrency": 8,
+                "requests": [{"method": "POST", "path": "/api/v1/stamps", "body": entry} for entry in singles],
+            }
+        )
+
+    batch_rate = batch["statuses"].get("200", 0) * 1000 / batch["seconds"]
+    print(
+        f"setup: PostgreSQL, gunicorn 2 workers x 4 threads (gthread) on 127.0.0.1, load from a separate process, "
+        f"{args.subjects:,} subjects, {os.cpu_count()} CPUs"
+    )
+    print(f"{'measure':<40}{'result':>22}{'target':>20}  verdict")
+    print(
+        f"{'batch stamping (1,000/request, conc. 2)':<40}{batch_rate:>15,.0f} item/s{'>= 5,000/s':>20}  "
+        f"{'PASS' if batch_rate >= 5000 else 'FAIL'}"
+    )
+    print(f"{'single stamps, conc. 8':<40}{single['rps']:>16,.0f} req/s{'':>20}")
+    print(
+        f"{'single stamps p95 / p99':<40}{single['p95_ms']:>11.1f} / {single['p99_ms']:.1f} ms{'<= 40 ms':>20}  "
+        f"{'PASS' if single['p95_ms'] <= 40 else 'FAIL'}"
+    )
+    print(f"{'in-process limit (JCS + Ed25519, no I/O)':<40}{limit:>15,.0f} item/s")
+    print(f"{'ratio API batch / limit':<40}{batch_rate / limit:>21.2f}")
+    print(f"status codes: batch {batch['statuses']}, single {single['statuses']}")
+    return 0 if set(batch["statuses"]) | set(single["statuses"]) <= {"200"} else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

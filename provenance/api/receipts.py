@@ -1,0 +1,357 @@
+"""Consent receipts for the person (Kantara CR v1.1, ISO/IEC TS 27560, optionally signed) and
+inbound provenance validation: views and their serializers."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema_field,
+)
+from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from consent.api.serializers import validate_subject_id
+from consent.api.views import OrganizationApi
+from consent.models import ConsentEvent
+from core.api.fields import StrictCharField, StrictSerializer
+from core.api.schema import api_operation
+from core.models import Organization
+from core.problems import InvalidInput, NotFound
+from provenance.models import Recipient
+from provenance.receipts import DEFAULT_FORMAT, RECEIPT_FORMATS, ReceiptFacts, build_receipt, receipt_jws
+from provenance.services.keys import active_signing_key
+from provenance.services.validation import ABSENT, PROBLEMS, ProvenanceClaim, provenance_record_validate
+
+JOSE_CONTENT_TYPE = "application/jose"
+_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading the facts of a receipt
+# ------------------------------------------------------------------------------------------------
+
+
+def receipt_facts(*, organization: Organization, event_id: str) -> ReceiptFacts | None:
+    """The facts a receipt states about one of the organization's ledger events (two queries), or
+    None when the organization has no such event."""
+    event = (
+        ConsentEvent.objects.filter(organization=organization, event_id=event_id)
+        .select_related("subject", "purpose", "source", "policy_version")
+        .first()
+    )
+    if event is None:
+        return None
+    purpose, version = event.purpose, event.policy_version
+    third_parties = tuple(
+        Recipient.objects.filter(
+            organization=organization,
+            purposes=purpose,
+            is_active=True,
+            role__in=[Recipient.Role.THIRD_PARTY, Recipient.Role.CONTROLLER],
+        )
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    return ReceiptFacts(
+        event_id=event.event_id,
+        action=event.action,
+        occurred_at=event.occurred_at,
+        valid_until=event.valid_until,
+        jurisdiction=event.jurisdiction,
+        collection_method=event.collection_method,
+        subject_id=event.subject.external_id,
+        controller_id=organization.slug,
+        controller_name=organization.name,
+        controller_url=f"https://{organization.site_domain}" if organization.site_domain else None,
+        purpose_key=purpose.key,
+        purpose_name=purpose.name,
+        purpose_description=purpose.description,
+        dpv_purpose_iri=purpose.dpv_purpose_iri,
+        legal_basis=purpose.legal_basis,
+        dpv_legal_basis_iri=purpose.dpv_legal_basis_iri,
+        is_sale_or_sharing=purpose.is_sale_or_sharing,
+        is_sensitive=purpose.is_sensitive,
+        purpose_validity=purpose.validity,
+        source_key=event.source.key,
+        policy_version=version.version if version else None,
+        notice_url=version.notice_url if version else "",
+        notice_sha256=version.notice_sha256 if version else None,
+        third_parties=third_parties,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Receipt response shapes (documentation: the pure builders in provenance.receipts make the bodies)
+# ------------------------------------------------------------------------------------------------
+
+
+class KantaraPiiControllerSerializer(serializers.Serializer):
+    piiController = serializers.CharField()
+    contact = serializers.CharField(allow_blank=True, help_text="Empty: not held by Provenant")
+    address = serializers.DictField(help_text="A PostalAddress; empty: not held by Provenant")
+    email = serializers.CharField(allow_blank=True, help_text="Empty: not held by Provenant")
+    phone = serializers.CharField(allow_blank=True, help_text="Empty: not held by Provenant")
+    piiControllerUrl = serializers.CharField(required=False)
+
+
+class KantaraPurposeSerializer(serializers.Serializer):
+    purpose = serializers.CharField()
+    purposeCategory = serializers.ListField(child=serializers.CharField(), help_text="The DPV purpose IRI, when set")
+    consentType = serializers.CharField()
+    piiCategory = serializers.ListField(child=serializers.CharField())
+    primaryPurpose = serializers.BooleanField()
+    termination = serializers.CharField(help_text="When consent ends: valid_until, or 'withdrawal'")
+    thirdPartyDisclosure = serializers.BooleanField()
+    thirdPartyName = serializers.CharField(allow_blank=True)
+
+
+class KantaraServiceSerializer(serializers.Serializer):
+    service = serializers.CharField()
+    purposes = KantaraPurposeSerializer(many=True)
+
+
+class KantaraReceiptSerializer(serializers.Serializer):
+    """Kantara Initiative Consent Receipt v1.1.0."""
+
+    version = serializers.CharField()
+    jurisdiction = serializers.CharField()
+    consentTimestamp = serializers.IntegerField(help_text="Unix seconds")
+    collectionMethod = serializers.CharField()
+    consentReceiptID = serializers.CharField(help_text="The ledger event's ULID")
+    language = serializers.CharField()
+    piiPrincipalId = serializers.CharField(help_text="The subject id")
+    piiControllers = KantaraPiiControllerSerializer(many=True)
+    policyUrl = serializers.CharField(allow_blank=True)
+    services = KantaraServiceSerializer(many=True)
+    sensitive = serializers.BooleanField()
+
+
+class Iso27560MetadataSerializer(serializers.Serializer):
+    schema_version = serializers.CharField()
+    record_id = serializers.CharField()
+    receipt_id = serializers.CharField()
+    pii_principal_id = serializers.CharField()
+
+
+class Iso27560PrivacyNoticeSerializer(serializers.Serializer):
+    url = serializers.CharField(allow_null=True)
+    version = serializers.CharField()
+    sha256 = serializers.CharField()
+
+
+class Iso27560ProcessingSerializer(serializers.Serializer):
+    privacy_notice = Iso27560PrivacyNoticeSerializer(allow_null=True)
+    language = serializers.CharField()
+    purpose = serializers.CharField()
+    purpose_type = serializers.CharField(allow_null=True)
+    lawful_basis = serializers.CharField(allow_null=True)
+    pii_information = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    pii_controllers = serializers.ListField(child=serializers.CharField())
+    collection_method = serializers.CharField()
+    storage_locations = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    retention_period = serializers.CharField(allow_null=True)
+    jurisdiction = serializers.CharField()
+    recipient_third_parties = serializers.ListField(child=serializers.CharField())
+    withdrawal_method = serializers.CharField(allow_null=True)
+
+
+class Iso27560PartySerializer(serializers.Serializer):
+    party_id = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    role = serializers.CharField()
+    address = serializers.CharField(allow_null=True)
+    contact = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    url = serializers.CharField(allow_null=True)
+
+
+class Iso27560EventSerializer(serializers.Serializer):
+    event_time = serializers.CharField()
+    validity_duration = serializers.CharField(allow_null=True, help_text="ISO 8601; null: until withdrawn")
+    entity_id = serializers.CharField()
+    event_type = serializers.CharField()
+    event_state = serializers.CharField(allow_null=True, help_text="DPV consent status IRI")
+
+
+class Iso27560ReceiptSerializer(serializers.Serializer):
+    """ISO/IEC TS 27560 consent record (DPV implementation guide field names)."""
+
+    metadata = Iso27560MetadataSerializer()
+    processing = Iso27560ProcessingSerializer()
+    party = Iso27560PartySerializer()
+    event = Iso27560EventSerializer()
+
+
+ConsentReceiptSerializer = PolymorphicProxySerializer(
+    component_name="ConsentReceipt",
+    serializers=[KantaraReceiptSerializer, Iso27560ReceiptSerializer],
+    resource_type_field_name=None,
+)
+
+
+class JoseRenderer(BaseRenderer):
+    """``application/jose``: a compact JWS as is; anything else (a problem document) as JSON."""
+
+    media_type = JOSE_CONTENT_TYPE
+    format = "jose"
+    charset = None
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if isinstance(data, str):
+            return data.encode("ascii")
+        return JSONRenderer().render(data, accepted_media_type, renderer_context)
+
+
+class ReceiptContentNegotiation(DefaultContentNegotiation):
+    """Here ``?format=`` names the receipt format, not a DRF renderer."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)  # type: ignore[assignment]
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value is None:
+        return False
+    if value.lower() not in _FLAGS:
+        raise InvalidInput(
+            f"'{name}' must be true or false.", errors=[{"pointer": f"?{name}", "detail": "expected true or false"}]
+        )
+    return _FLAGS[value.lower()]
+
+
+class ConsentReceiptApi(OrganizationApi):
+    required_scopes = {"GET": "consent:read"}
+    renderer_classes = [JSONRenderer, JoseRenderer]
+    content_negotiation_class = ReceiptContentNegotiation
+
+    @api_operation(
+        scope="consent:read",
+        summary="A consent receipt for one ledger event",
+        description="The receipt to hand to the person: Kantara Consent Receipt v1.1 (`kantara-1.1`, the "
+        "default) or an ISO/IEC TS 27560 consent record (`iso27560`). With `signed=true` the receipt "
+        "is a compact JWS (`application/jose`, EdDSA, payload = the receipt's RFC 8785 JCS bytes) "
+        "signed with the current stamping key; verify it with `/.well-known/jwks.json` (header `kid`).",
+        parameters=[
+            OpenApiParameter("event_id", OpenApiTypes.STR, OpenApiParameter.PATH),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=list(RECEIPT_FORMATS), default=DEFAULT_FORMAT),
+            OpenApiParameter("signed", OpenApiTypes.BOOL, default=False, description="Return a compact JWS"),
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(ConsentReceiptSerializer, description="The receipt"),
+            (200, JOSE_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.STR, description="With signed=true: compact JWS"),
+        },
+        problems={404: "No such event in your organization.", 422: "Unknown `format`, or `signed` not a boolean."},
+    )
+    def get(self, request: Request, event_id: str) -> Response | HttpResponse:
+        receipt_format = request.query_params.get("format", DEFAULT_FORMAT)
+        if receipt_format not in RECEIPT_FORMATS:
+            raise InvalidInput(
+                f"Unknown receipt format; use one of: {', '.join(RECEIPT_FORMATS)}.",
+                errors=[{"pointer": "?format", "detail": f"one of {', '.join(RECEIPT_FORMATS)}"}],
+            )
+        signed = _flag(request.query_params.get("signed"), "signed")
+        facts = receipt_facts(organization=self.organization, event_id=event_id)
+        if facts is None:
+            raise NotFound("No event with this id in your organization.")
+        receipt = build_receipt(facts, receipt_format)
+        response: Response | HttpResponse
+        if signed:
+            key = active_signing_key()
+            response = HttpResponse(
+                receipt_jws(receipt, private_key=key.private_key, kid=key.kid), content_type=JOSE_CONTENT_TYPE
+            )
+        else:
+            response = Response(receipt, content_type="application/json")
+        response["Cache-Control"] = "no-store"  # it names the person
+        return response
+
+
+# ------------------------------------------------------------------------------------------------
+# Inbound validation
+# ------------------------------------------------------------------------------------------------
+
+
+# The claimed fields accept any JSON value: a wrong type is reported as `malformed` in the 200
+# answer, not refused with a 422. Their schema documents the type a well-formed record sends.
+@extend_schema_field(OpenApiTypes.STR)
+class ClaimedKeyField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class ClaimedInstantField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class ClaimedFlagField(serializers.JSONField):
+    pass
+
+
+class ProvenanceValidationInputSerializer(StrictSerializer):
+    subject_id = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_subject_id])
+    purposes = serializers.ListField(
+        child=StrictCharField(max_length=64), min_length=1, max_length=100, help_text="Purpose keys"
+    )
+    source = ClaimedKeyField(required=False, allow_null=True, help_text="Source identifier (a source key)")
+    consent_timestamp = ClaimedInstantField(required=False, allow_null=True, help_text="RFC 3339 with offset")
+    opt_in = ClaimedFlagField(required=False, allow_null=True)
+    policy_version = ClaimedKeyField(required=False, allow_null=True, help_text="Policy version label")
+    jurisdiction = ClaimedKeyField(required=False, allow_null=True, help_text="ISO 3166: DE, US-CA")
+
+
+class ProvenanceFailureSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The record's field")
+    problem = serializers.ChoiceField(choices=list(PROBLEMS))
+    detail = serializers.CharField()
+
+
+class ProvenanceValidationResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    failures = ProvenanceFailureSerializer(many=True)
+    alert_id = serializers.IntegerField(allow_null=True, help_text="The alert opened for legal; null when valid")
+
+
+class ProvenanceValidateApi(OrganizationApi):
+    required_scopes = {"POST": "stamp"}
+
+    @api_operation(
+        scope="stamp",
+        summary="Validate the provenance a record claims",
+        description="Checks a record's claimed provenance (e.g. from a partner) against the ledger: the "
+        "consent timestamp, source identifier and opt-in flag are required; each may be `missing`, "
+        "`malformed`, `unknown` or `contradicts_ledger` (timestamps match a grant within 1 s). A failing "
+        "record opens a provenance alert for the legal team; it holds the failures, never the record.",
+        request=ProvenanceValidationInputSerializer,
+        responses={200: ProvenanceValidationResultSerializer},
+        problems={400: "Malformed JSON.", 422: "Missing subject_id or purposes, or unknown fields."},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(ProvenanceValidationInputSerializer, request.data)
+        claim = ProvenanceClaim(
+            subject_id=data["subject_id"],
+            purposes=tuple(data["purposes"]),
+            **{
+                name: data.get(name, ABSENT)
+                for name in ("source", "consent_timestamp", "opt_in", "policy_version", "jurisdiction")
+            },
+        )
+        outcome = provenance_record_validate(organization=self.organization, claim=claim, actor=self.client.actor)
+        return Response(
+            {
+                "valid": outcome.is_valid,
+                "failures": outcome.failures,
+                "alert_id": outcome.alert.pk if outcome.alert else None,
+            }
+        )

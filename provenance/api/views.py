@@ -1,0 +1,254 @@
+"""Provenance API: recipients, stamps, stamp verification, JWKS and the stamp schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consent import selectors as consent_selectors
+from consent.api.views import OrganizationApi
+from core.api.schema import api_operation
+from core.problems import InvalidInput, NotFound
+from provenance import selectors, services
+from provenance.api import serializers as s
+from provenance.models import Recipient
+from provenance.verify import verify_stamp
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "privacy-stamp-1.json"
+
+
+def _stamp_request(data: dict[str, Any], pointer: str) -> services.StampRequest:
+    purposes = tuple(data["purposes"]) if "purposes" in data else (data["purpose"],)
+    return services.StampRequest(
+        recipient=data["recipient"],
+        purposes=purposes,
+        subject_id=data["subject_id"],
+        data=data["data"],
+        provenance=_provenance(data.get("provenance")),
+        jurisdiction=data.get("jurisdiction"),
+        pointer=pointer,
+    )
+
+
+def _provenance(claim: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not claim:
+        return None
+    out = dict(claim)
+    if out.get("collected_at") is not None:
+        out["collected_at"] = out["collected_at"].isoformat()
+    return out
+
+
+class RecipientListCreateApi(OrganizationApi):
+    required_scopes = {"GET": "provenance:read", "POST": "provenance:write"}
+
+    @api_operation(
+        scope="provenance:read",
+        summary="List recipients",
+        operation_id="recipients_list",
+        responses={200: s.RecipientSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(s.RecipientSerializer(selectors.recipient_list(organization=self.organization), many=True).data)
+
+    @api_operation(
+        scope="provenance:write",
+        summary="Register a recipient (a downstream system)",
+        request=s.RecipientInputSerializer,
+        responses={201: s.RecipientSerializer},
+        problems={409: "A recipient with this key exists.", 422: "Invalid fields or unknown purposes."},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.RecipientInputSerializer, request.data)
+        recipient = services.recipient_create(organization=self.organization, actor=self.client.actor, **data)
+        return Response(s.RecipientSerializer(recipient).data, status=status.HTTP_201_CREATED)
+
+
+class RecipientDetailApi(OrganizationApi):
+    required_scopes = {"GET": "provenance:read", "PATCH": "provenance:write", "PUT": "provenance:write"}
+
+    def recipient_or_404(self, key: str) -> Recipient:
+        recipient = selectors.recipient_by_key(organization=self.organization, key=key)
+        if recipient is None:
+            raise NotFound("No recipient with this key in your organization.")
+        return recipient
+
+    @api_operation(
+        scope="provenance:read",
+        summary="One recipient",
+        responses={200: s.RecipientSerializer},
+        problems={404: "No such recipient."},
+    )
+    def get(self, request: Request, key: str) -> Response:
+        return Response(s.RecipientSerializer(self.recipient_or_404(key)).data)
+
+    @api_operation(
+        scope="provenance:write",
+        summary="Replace a recipient (the key never changes)",
+        request=s.RecipientInputSerializer,
+        responses={200: s.RecipientSerializer},
+        problems={404: "No such recipient.", 422: "Invalid fields."},
+    )
+    def put(self, request: Request, key: str) -> Response:
+        return self._update(request, key, partial=False)
+
+    @api_operation(
+        scope="provenance:write",
+        summary="Change a recipient (the key never changes)",
+        request=s.RecipientInputSerializer,
+        responses={200: s.RecipientSerializer},
+        problems={404: "No such recipient.", 422: "Invalid fields."},
+    )
+    def patch(self, request: Request, key: str) -> Response:
+        return self._update(request, key, partial=True)
+
+    def _update(self, request: Request, key: str, *, partial: bool) -> Response:
+        recipient = self.recipient_or_404(key)
+        data = self.validated(s.RecipientInputSerializer, request.data, partial=partial)
+        if "key" in data and data["key"] != recipient.key:
+            raise InvalidInput("A recipient's key never changes.", errors=[{"pointer": "/key", "detail": "immutable"}])
+        recipient = services.recipient_update(recipient=recipient, actor=self.client.actor, **data)
+        return Response(s.RecipientSerializer(selectors.recipient_by_key(organization=self.organization, key=key)).data)
+
+
+class StampCreateApi(OrganizationApi):
+    required_scopes = {"POST": "stamp"}
+
+    @api_operation(
+        scope="stamp",
+        summary="Stamp a payload for a recipient",
+        description="Decides from the ledger whether the subject's data may go to the recipient for the "
+        "purposes named. `allow`: `body` ({data, privacy}) and `headers` (Content-Digest, Privacy-Stamp, "
+        "Sec-GPC when the subject's GPC opt-out is on record) to send, signed with Ed25519 (verify with "
+        "/.well-known/jwks.json). `block`: nothing to send, a reason per purpose and the rule it comes from.",
+        request=s.StampInputSerializer,
+        responses={200: s.StampOutputSerializer},
+        problems={422: "Invalid fields, unknown recipient or purpose."},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.StampInputSerializer, request.data)
+        result = services.stamp_many(
+            organization=self.organization, requests=[_stamp_request(data, "")], stop_on_error=True
+        )[0]
+        return Response(s.stamp_representation(result))
+
+
+class StampBatchApi(OrganizationApi):
+    required_scopes = {"POST": "stamp"}
+
+    @api_operation(
+        scope="stamp",
+        summary="Stamp up to 1,000 payloads; per-item results in order",
+        description="Each item is decided on its own: a blocked or invalid item never stops the others.",
+        request=s.StampBatchInputSerializer,
+        responses={200: s.StampBatchOutputSerializer},
+        problems={422: "The body is not a list of stamp requests."},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.StampBatchInputSerializer, request.data)
+        requests = [_stamp_request(item, f"/items/{i}") for i, item in enumerate(data["items"])]
+        results = services.stamp_many(organization=self.organization, requests=requests)
+        rendered = []
+        for index, result in enumerate(results):
+            item = {"index": index, **s.stamp_representation(result)}
+            if result.error:
+                item["errors"] = result.error["errors"]
+            rendered.append(item)
+        return Response(
+            {
+                "allowed": sum(1 for r in results if r.decision == "allow"),
+                "blocked": sum(1 for r in results if r.decision == "block"),
+                "invalid": sum(1 for r in results if r.decision == "error"),
+                "results": rendered,
+            }
+        )
+
+
+class StampVerifyApi(OrganizationApi):
+    required_scopes = {"POST": "stamp"}
+
+    @api_operation(
+        scope="stamp",
+        summary="Verify a stamp, and whether the consent it claims still holds",
+        description="`reason`: UNKNOWN_KEY, BAD_SIGNATURE, DATA_DIGEST_MISMATCH, ENVELOPE_CHANGED or MALFORMED.",
+        request=s.StampVerifyInputSerializer,
+        responses={200: s.StampVerifyOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.StampVerifyInputSerializer, request.data)
+        body = data["body"]
+        result = verify_stamp(
+            body if isinstance(body, dict) else {},
+            data["privacy_stamp"],
+            selectors.jwks(),
+            content_digest_header=data.get("content_digest"),
+        )
+        holds, now = None, None
+        if result.valid:
+            holds, now = self._consent_now(body["privacy"])
+        return Response(
+            {
+                "valid": result.valid,
+                "reason": result.reason,
+                "kid": result.kid,
+                "stamp_id": result.stamp_id,
+                "consent_still_holds": holds,
+                "purposes_now": now,
+            }
+        )
+
+    def _consent_now(self, privacy: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
+        subject = consent_selectors.subject_by_external_id(
+            organization=self.organization, external_id=str(privacy.get("subject_id", ""))
+        )
+        claimed = [p.get("purpose") for p in privacy.get("purposes", []) if isinstance(p, dict)]
+        if subject is None:
+            return False, [{"purpose": key, "permitted": False, "basis": "no_consent_on_record"} for key in claimed]
+        states = {
+            state.purpose: state
+            for state in consent_selectors.consent_state_for_subject(organization=self.organization, subject=subject)
+        }
+        now = [
+            {
+                "purpose": key,
+                "permitted": bool(states.get(key) and states[key].permitted),
+                "basis": states[key].basis if key in states else "no_consent_on_record",
+            }
+            for key in claimed
+        ]
+        return all(item["permitted"] for item in now), now
+
+
+class JwksView(APIView):
+    """Public keys of every stamp signing key (RFC 7517, OKP/Ed25519)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Stamp signing keys (JWKS)", responses={200: OpenApiTypes.OBJECT}, auth=[])
+    def get(self, request: Request) -> Response:
+        response = Response(selectors.jwks(), content_type="application/jwk-set+json")
+        response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class StampSchemaView(APIView):
+    """The versioned JSON Schema of the `privacy` envelope."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="JSON Schema of privacy stamps, version 1", responses={200: OpenApiTypes.OBJECT}, auth=[])
+    def get(self, request: Request) -> Response:
+        response = Response(json.loads(SCHEMA_FILE.read_text()), content_type="application/schema+json")
+        response["Cache-Control"] = "public, max-age=86400"
+        return response

@@ -1,0 +1,72 @@
+"""Whether a purpose may go to a recipient, and why not. Pure rules, no ORM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Machine-readable reasons a stamp is refused, with the rule each comes from.
+NO_CONSENT = "NO_CONSENT"
+CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
+CONSENT_EXPIRED = "CONSENT_EXPIRED"
+POLICY_STALE = "POLICY_STALE"
+SALE_SHARE_OPTED_OUT = "SALE_SHARE_OPTED_OUT"
+PURPOSE_NOT_REGISTERED = "PURPOSE_NOT_REGISTERED_FOR_RECIPIENT"
+
+RULES = {
+    NO_CONSENT: "No consent on record where the jurisdiction requires opt-in (GDPR Art. 6(1)(a), 7(1))",
+    CONSENT_WITHDRAWN: "Consent withdrawn or refused (GDPR Art. 7(3))",
+    CONSENT_EXPIRED: "Consent past the purpose's validity",
+    POLICY_STALE: "Consent given under a notice older than the purpose's current material version",
+    SALE_SHARE_OPTED_OUT: "Opt-out of sale/sharing, by request or Global Privacy Control "
+    "(Cal. Civ. Code §1798.120, CCPA regs §7025-7026; CPA, CTDPA and other state laws)",
+    PURPOSE_NOT_REGISTERED: "The recipient is not registered to receive data for this purpose",
+}
+
+
+@dataclass(frozen=True)
+class PurposeVerdict:
+    purpose: str
+    allowed: bool
+    reason: str | None = None
+
+    @property
+    def rule(self) -> str | None:
+        return RULES.get(self.reason) if self.reason else None
+
+
+def purpose_verdict(
+    *,
+    purpose: str,
+    permitted: bool,
+    basis: str,
+    is_sale_or_sharing: bool,
+    recipient_is_third_party: bool,
+    recipient_receives_purpose: bool,
+) -> PurposeVerdict:
+    if not recipient_receives_purpose:
+        return PurposeVerdict(purpose, False, PURPOSE_NOT_REGISTERED)
+    if permitted:
+        return PurposeVerdict(purpose, True)
+    if basis == "gpc_opt_out":
+        return PurposeVerdict(purpose, False, SALE_SHARE_OPTED_OUT)
+    if basis in ("opted_out", "withdrawn"):
+        if is_sale_or_sharing and recipient_is_third_party:
+            return PurposeVerdict(purpose, False, SALE_SHARE_OPTED_OUT)
+        return PurposeVerdict(purpose, False, CONSENT_WITHDRAWN)
+    if basis == "expired":
+        return PurposeVerdict(purpose, False, CONSENT_EXPIRED)
+    if basis == "stale_policy":
+        return PurposeVerdict(purpose, False, POLICY_STALE)
+    return PurposeVerdict(purpose, False, NO_CONSENT)
+
+
+def restrictions(*, sale_opted_out: bool, share_opted_out: bool, recipient_role: str) -> list[str]:
+    """What the recipient may not do with the data."""
+    found = []
+    if sale_opted_out:
+        found.append("no_sale")
+    if share_opted_out:
+        found.append("no_share")
+    if recipient_role in ("processor", "service_provider"):
+        found.append("service_provider_use_only")
+    return found

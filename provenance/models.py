@@ -1,0 +1,234 @@
+"""Recipients, signing keys, stamp records, deliveries, consent notices and provenance alerts."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from consent.models import Purpose, Subject, key_validator
+from core.models import Organization
+
+
+class Recipient(models.Model):
+    """A downstream system that receives personal data (CRM, email, ads, analytics)."""
+
+    class Role(models.TextChoices):
+        PROCESSOR = "processor", "Processor (GDPR Art. 28)"
+        SERVICE_PROVIDER = "service_provider", "Service provider (CCPA)"
+        THIRD_PARTY = "third_party", "Third party"
+        CONTROLLER = "controller", "Independent controller"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="recipients")
+    key = models.CharField(max_length=64, validators=[key_validator])
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    purposes = models.ManyToManyField(Purpose, related_name="recipients", blank=True)
+    data_categories = models.JSONField(default=list, blank=True, help_text="e.g. contact, behavioural, location")
+    endpoint_url = models.URLField(max_length=500, blank=True, help_text="Where deliveries are POSTed")
+    webhook_url = models.URLField(max_length=500, blank=True, help_text="Where consent changes are notified")
+    webhook_secret_sealed = models.TextField(blank=True, editable=False)
+    legacy_usp = models.BooleanField(
+        "wants the US Privacy string", default=False, help_text="Deprecated by the IAB on 31 Jan 2024"
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="recipient_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def is_third_party(self) -> bool:
+        return self.role in (self.Role.THIRD_PARTY, self.Role.CONTROLLER)
+
+
+class SigningKey(models.Model):
+    """An Ed25519 key that signs stamps. The private key is stored sealed under the master key.
+
+    Exactly one key is current; retired keys sign nothing new but stay published so that every
+    stamp they made still verifies."""
+
+    kid = models.CharField(max_length=64, unique=True, editable=False)
+    public_key = models.CharField(max_length=64, editable=False, help_text="base64url raw Ed25519 public key")
+    private_key_sealed = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    activated_at = models.DateTimeField(default=timezone.now, editable=False)
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_current = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["-activated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"], condition=models.Q(is_current=True), name="one_current_signing_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid}{' (current)' if self.is_current else ''}{' (retired)' if self.retired_at else ''}"
+
+
+class StampRecord(models.Model):
+    """One stamping decision, never the data itself."""
+
+    class Decision(models.TextChoices):
+        ALLOW = "allow", "Allow"
+        BLOCK = "block", "Block"
+
+    stamp_id = models.CharField(max_length=26, unique=True)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="stamp_records")
+    subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    subject_external_id = models.CharField(max_length=255)
+    purposes = models.JSONField(default=list)
+    decision = models.CharField(max_length=5, choices=Decision.choices)
+    reasons = models.JSONField(default=list, blank=True)
+    data_digest = models.CharField(max_length=64)
+    kid = models.CharField(max_length=64, blank=True)
+    jurisdiction = models.CharField(max_length=6, blank=True)
+    has_source = models.BooleanField(default=False)
+    has_consent_timestamp = models.BooleanField(default=False)
+    has_policy_version = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "created_at"], name="stamp_org_created"),
+            models.Index(fields=["organization", "recipient", "decision"], name="stamp_org_recipient_decision"),
+            models.Index(fields=["subject", "created_at"], name="stamp_subject_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stamp_id} {self.decision}"
+
+
+class Delivery(models.Model):
+    """A payload Provenant sends to a recipient's endpoint, re-checking consent when it sends."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        BLOCKED = "blocked", "Blocked (no consent when sending)"
+        RETRYING = "retrying", "Retrying"
+        DEAD = "dead", "Dead-lettered"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(max_length=26, unique=True)
+    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="deliveries")
+    subject_external_id = models.CharField(max_length=255)
+    purposes = models.JSONField(default=list)
+    payload_sealed = models.TextField(help_text="The data and provenance, sealed under the subject's data key")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    give_up_at = models.DateTimeField()
+    last_error = models.CharField(max_length=500, blank=True)
+    stamp_id = models.CharField(max_length=26, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} -> {self.recipient_id}: {self.status}"
+
+
+class DeliveryAttempt(models.Model):
+    """Every try of a delivery or a consent notice, for the log."""
+
+    delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.CASCADE, related_name="log")
+    notice = models.ForeignKey("ConsentNotice", null=True, blank=True, on_delete=models.CASCADE, related_name="log")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=20)
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
+
+class ConsentNotice(models.Model):
+    """A consent change told to a recipient by webhook, with its legal deadline and acknowledgment."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent, awaiting acknowledgment"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RETRYING = "retrying", "Retrying"
+        DEAD = "dead", "Dead-lettered"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(max_length=26, unique=True)
+    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="notices")
+    subject_external_id = models.CharField(max_length=255)
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
+    event_id = models.CharField(max_length=26, help_text="The ledger event behind the change")
+    change = models.CharField(max_length=20, help_text="withdrawn, refused, gpc_opt_out, expired, granted, ...")
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    give_up_at = models.DateTimeField()
+    legal_deadline = models.DateField(null=True, blank=True)
+    legal_rule = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    overdue_alerted_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "event_id"], name="notice_once_per_recipient_event")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notice_due")]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.change} -> {self.recipient_id}: {self.status}"
+
+
+class ProvenanceAlert(models.Model):
+    """A record whose claimed provenance is missing, malformed or contradicts the ledger; legal triages it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    class Kind(models.TextChoices):
+        VALIDATION = "validation", "Inbound provenance validation"
+        DELIVERY_DEAD = "delivery_dead", "Delivery dead-lettered"
+        NOTICE_DEAD = "notice_dead", "Consent notice dead-lettered"
+        NOTICE_OVERDUE = "notice_overdue", "Consent notice not acknowledged by its deadline"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    subject_external_id = models.CharField(max_length=255, blank=True)
+    source_key = models.CharField(max_length=64, blank=True)
+    failures = models.JSONField(default=list, help_text="[{field, problem, detail}] — never the record itself")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "status"], name="alert_org_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.status})"

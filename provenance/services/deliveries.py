@@ -1,0 +1,425 @@
+"""Deliveries: Provenant sends a stamped payload to a recipient's endpoint on the integration's behalf.
+
+The payload waits sealed (a fresh data key wrapped by the master key, kept beside the ciphertext) and
+is purged once the delivery ends. Consent is decided again at the moment of sending, through
+``stamp_many``: a withdrawal while the item waited blocks it and the recipient gets no call. Sending
+is at least once: a worker claims a delivery with a compare-and-set UPDATE, every try is logged as a
+``DeliveryAttempt``, transient failures are retried with exponential backoff and full jitter until
+``give_up_at``, permanent ones are dead-lettered with a ``ProvenanceAlert``. Receivers can drop
+repeats by the ``Idempotency-Key`` header (the delivery id).
+
+The outbound mechanics (claim, classify an answer, back off, enqueue) are shared with consent notices.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Prefetch, Q, QuerySet
+from django.utils import timezone
+from ulid import ULID
+
+from consent.catalog import organization_catalog
+from core.crypto import CryptoError, master_keyring, new_data_key, seal, unseal
+from core.models import Organization
+from core.problems import InvalidInput
+from core.services import audit_log
+from provenance.models import Delivery, DeliveryAttempt, ProvenanceAlert, Recipient
+from provenance.services.stamping import StampRequest, stamp_many
+from provenance.verify import canonical_json
+
+logger = logging.getLogger(__name__)
+
+GIVE_UP_AFTER = timedelta(hours=24)
+CLAIM_FOR = timedelta(minutes=5)
+DETAIL_LENGTH = 200
+USER_AGENT = "Provenant/1 (+https://provenant.dev)"
+DELIVERY_TASK = "provenance.tasks.deliver"
+
+TERMINAL_STATUSES = frozenset({Delivery.Status.DELIVERED, Delivery.Status.BLOCKED, Delivery.Status.DEAD})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Outbound mechanics shared with consent notices
+
+
+def retry_base_seconds() -> float:
+    return float(getattr(settings, "PROVENANT_RETRY_BASE_SECONDS", 30))
+
+
+def retry_cap_seconds() -> float:
+    return float(getattr(settings, "PROVENANT_RETRY_CAP_SECONDS", 3600))
+
+
+def outbound_timeout_seconds() -> float:
+    return float(getattr(settings, "PROVENANT_OUTBOUND_TIMEOUT_SECONDS", 10))
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float, rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with full jitter (AWS Architecture Blog, 2015): uniform in [0, min(cap, base*2^(n-1)))."""
+    ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 32))
+    return ceiling * rng()
+
+
+@dataclass(frozen=True)
+class HttpOutcome:
+    """One POST and what it means: ``ok`` (2xx), else ``transient`` (5xx, 429, network) or permanent."""
+
+    ok: bool
+    transient: bool
+    http_status: int | None
+    duration_ms: int
+    detail: str
+    retry_after: float | None = None
+
+    @property
+    def label(self) -> str:
+        if self.ok:
+            return "delivered"
+        if self.http_status is None:
+            return "network_error"
+        return "retryable_error" if self.transient else "rejected"
+
+
+def post(url: str, content: bytes, headers: dict[str, str]) -> HttpOutcome:
+    """POST without following redirects (data goes only where the recipient said); never raises for
+    network errors. The detail never holds the payload or the answer's body."""
+    started = time.monotonic()
+    try:
+        with httpx.Client(timeout=outbound_timeout_seconds(), follow_redirects=False) as client:
+            response = client.post(url, content=content, headers={"User-Agent": USER_AGENT, **headers})
+    except httpx.TimeoutException as exc:
+        return HttpOutcome(False, True, None, _elapsed(started), f"timeout ({type(exc).__name__})")
+    except httpx.HTTPError as exc:
+        return HttpOutcome(False, True, None, _elapsed(started), f"network error ({type(exc).__name__})")
+    status = response.status_code
+    duration = _elapsed(started)
+    if 200 <= status < 300:
+        return HttpOutcome(True, False, status, duration, f"HTTP {status}")
+    transient = status >= 500 or status == 429
+    detail = f"HTTP {status} {response.reason_phrase}".strip()
+    if 300 <= status < 400:
+        detail += " (redirects are not followed)"
+    return HttpOutcome(False, transient, status, duration, detail[:DETAIL_LENGTH], _retry_after(response))
+
+
+def _elapsed(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in delta-seconds (RFC 9110 10.2.3); an HTTP-date is ignored."""
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
+
+
+def next_attempt_delay(attempt: int, outcome: HttpOutcome) -> float:
+    cap = retry_cap_seconds()
+    delay = backoff_seconds(attempt, base=retry_base_seconds(), cap=cap)
+    if outcome.retry_after is not None:
+        delay = max(delay, min(outcome.retry_after, cap))
+    return delay
+
+
+def enqueue(task_name: str, object_id: int, *, eta: datetime | None = None) -> None:
+    """Send a provenance task. ``PROVENANT_TASK_QUEUE`` names a queue other than the default."""
+    from provenance import tasks  # tasks import the services: resolve the name at call time
+
+    task = getattr(tasks, task_name.rsplit(".", 1)[1])
+    options: dict[str, Any] = {}
+    queue = getattr(settings, "PROVENANT_TASK_QUEUE", None)
+    if queue:
+        options["queue"] = queue
+    if eta is not None:
+        options["eta"] = eta
+    task.apply_async(args=(object_id,), **options)
+
+
+def enqueue_after_commit(task_name: str, object_ids: list[int], *, eta: datetime | None = None) -> None:
+    """Enqueue once the surrounding transaction commits. A lost message is found again by ``outbox_sweep``."""
+
+    def send() -> None:
+        for object_id in object_ids:
+            enqueue(task_name, object_id, eta=eta)
+
+    if object_ids:
+        transaction.on_commit(send, robust=True)
+
+
+def alert_failures(*, what: str, problem: str, detail: str) -> list[dict[str, str]]:
+    return [{"field": what, "problem": problem, "detail": detail[:DETAIL_LENGTH]}]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Creating a delivery
+
+
+def _payload_context(public_id: str) -> str:
+    return f"provenance.delivery:{public_id}"
+
+
+def seal_payload(public_id: str, payload: dict[str, Any]) -> str:
+    """``<wrapped data key, base64>.<sealed JSON>``: the key is fresh for each delivery."""
+    data_key, wrapped = new_data_key()
+    sealed = seal(data_key, json.dumps(payload, separators=(",", ":")), context=_payload_context(public_id))
+    return f"{base64.b64encode(wrapped).decode()}.{sealed}"
+
+
+def unseal_payload(public_id: str, token: str) -> dict[str, Any]:
+    wrapped, _, sealed = token.partition(".")
+    if not sealed:
+        raise CryptoError("the payload is missing or malformed")
+    data_key = master_keyring().unwrap(base64.b64decode(wrapped))
+    payload = json.loads(unseal(data_key, sealed, context=_payload_context(public_id)))
+    if not isinstance(payload, dict):
+        raise CryptoError("the payload is malformed")
+    return payload
+
+
+def delivery_create(*, organization: Organization, request: StampRequest, actor: str) -> Delivery:
+    """Accept a payload for delivery: validate, store it sealed, enqueue it after commit.
+
+    Consent is not decided here but when sending, so that a change while the item waits counts."""
+    recipient = (
+        Recipient.objects.filter(organization=organization, key=request.recipient, is_active=True)
+        .prefetch_related("purposes")
+        .first()
+    )
+    errors: list[dict[str, str]] = []
+    if recipient is None:
+        errors.append({"pointer": "/recipient", "detail": f"unknown recipient '{request.recipient}'"})
+    elif not recipient.endpoint_url:
+        errors.append({"pointer": "/recipient", "detail": f"recipient '{recipient.key}' has no endpoint_url"})
+    purposes = organization_catalog(organization).purposes
+    errors.extend(
+        {"pointer": "/purposes", "detail": f"unknown purpose '{key}'"} for key in request.purposes if key not in purposes
+    )
+    if not request.purposes:
+        errors.append({"pointer": "/purposes", "detail": "name at least one purpose"})
+    if errors or recipient is None:
+        raise InvalidInput("The delivery request is invalid; see errors.", errors=errors)
+
+    now = timezone.now()
+    public_id = str(ULID())
+    payload = {"data": request.data, "provenance": request.provenance, "jurisdiction": request.jurisdiction}
+    with transaction.atomic():
+        delivery = Delivery.objects.create(
+            organization=organization,
+            public_id=public_id,
+            recipient=recipient,
+            subject_external_id=request.subject_id,
+            purposes=list(request.purposes),
+            payload_sealed=seal_payload(public_id, payload),
+            status=Delivery.Status.QUEUED,
+            next_attempt_at=now,
+            give_up_at=now + GIVE_UP_AFTER,
+            created_at=now,
+        )
+        audit_log(
+            actor=actor,
+            action="delivery.created",
+            object_type="delivery",
+            object_id=public_id,
+            organization=organization,
+            data={"recipient": recipient.key, "purposes": list(request.purposes)},
+        )
+        enqueue_after_commit(DELIVERY_TASK, [delivery.pk])
+    return delivery
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sending
+
+
+def _claimable(now: datetime) -> Q:
+    """Due and free, or held by a worker whose claim ran out (it died mid-send)."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    due = Q(status__in=[Delivery.Status.QUEUED, Delivery.Status.RETRYING], next_attempt_at__lte=now) & free
+    return due | Q(status=Delivery.Status.SENDING, claimed_until__lt=now)
+
+
+def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """Claim one delivery and try it once. Idempotent: a delivery that is finished, not yet due or
+    held by another worker is left alone."""
+    now = now or timezone.now()
+    claim = now + CLAIM_FOR
+    claimed = (
+        Delivery.objects.filter(_claimable(now), pk=delivery_id)
+        .exclude(status__in=TERMINAL_STATUSES)
+        .update(status=Delivery.Status.SENDING, claimed_until=claim, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        current = Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
+        return {"delivery": delivery_id, "skipped": True, "status": current}
+
+    delivery = Delivery.objects.select_related("recipient", "organization").get(pk=delivery_id)
+    if now >= delivery.give_up_at:
+        detail = "not sent within 24 hours"
+        _finish(delivery, claim, Delivery.Status.DEAD, attempt=None, error=detail, alert_problem="gave_up")
+        return _summary(delivery, Delivery.Status.DEAD)
+    try:
+        payload = unseal_payload(delivery.public_id, delivery.payload_sealed)
+    except (CryptoError, ValueError) as exc:
+        detail = f"the sealed payload cannot be opened: {exc}"
+        _finish(delivery, claim, Delivery.Status.DEAD, attempt=None, error=detail, alert_problem="unreadable")
+        return _summary(delivery, Delivery.Status.DEAD)
+
+    # Consent as it stands now: a fresh decision and StampRecord for this one item.
+    result = stamp_many(
+        organization=delivery.organization,
+        requests=[
+            StampRequest(
+                recipient=delivery.recipient.key,
+                purposes=tuple(delivery.purposes),
+                subject_id=delivery.subject_external_id,
+                data=payload.get("data"),
+                provenance=payload.get("provenance"),
+                jurisdiction=payload.get("jurisdiction"),
+            )
+        ],
+    )[0]
+    if result.decision == "error":
+        detail = "; ".join(e["detail"] for e in (result.error or {}).get("errors", []))
+        attempt = DeliveryAttempt(delivery=delivery, attempted_at=now, outcome="invalid", detail=detail[:500])
+        _finish(delivery, claim, Delivery.Status.DEAD, attempt=attempt, error=detail, alert_problem="invalid")
+        return _summary(delivery, Delivery.Status.DEAD)
+    if result.decision == "block":
+        detail = "; ".join(f"{r['purpose']}: {r['reason']}" for r in result.reasons)
+        attempt = DeliveryAttempt(delivery=delivery, attempted_at=now, outcome="blocked", detail=detail[:500])
+        _finish(delivery, claim, Delivery.Status.BLOCKED, attempt=attempt, error=detail, stamp_id=result.stamp_id)
+        return _summary(delivery, Delivery.Status.BLOCKED)
+
+    assert result.body is not None
+    headers = {**result.headers, "Idempotency-Key": delivery.public_id}
+    outcome = post(delivery.recipient.endpoint_url, canonical_json(result.body), headers)
+    attempt = DeliveryAttempt(
+        delivery=delivery,
+        attempted_at=now,
+        outcome=outcome.label,
+        http_status=outcome.http_status,
+        duration_ms=outcome.duration_ms,
+        detail=outcome.detail,
+    )
+    if outcome.ok:
+        _finish(delivery, claim, Delivery.Status.DELIVERED, attempt=attempt, stamp_id=result.stamp_id)
+        return _summary(delivery, Delivery.Status.DELIVERED)
+    if not outcome.transient:
+        _finish(
+            delivery,
+            claim,
+            Delivery.Status.DEAD,
+            attempt=attempt,
+            error=outcome.detail,
+            alert_problem=f"http_{outcome.http_status}",
+            stamp_id=result.stamp_id,
+        )
+        return _summary(delivery, Delivery.Status.DEAD)
+    retry_at = timezone.now() + timedelta(seconds=next_attempt_delay(delivery.attempts, outcome))
+    if retry_at >= delivery.give_up_at:
+        error = f"gave up after {delivery.attempts} attempts; last: {outcome.detail}"
+        _finish(
+            delivery,
+            claim,
+            Delivery.Status.DEAD,
+            attempt=attempt,
+            error=error,
+            alert_problem="gave_up",
+            stamp_id=result.stamp_id,
+        )
+        return _summary(delivery, Delivery.Status.DEAD)
+    _finish(
+        delivery,
+        claim,
+        Delivery.Status.RETRYING,
+        attempt=attempt,
+        error=outcome.detail,
+        retry_at=retry_at,
+        stamp_id=result.stamp_id,
+    )
+    return {**_summary(delivery, Delivery.Status.RETRYING), "retry_at": retry_at.isoformat()}
+
+
+def _finish(
+    delivery: Delivery,
+    claim: datetime,
+    status: str,
+    *,
+    attempt: DeliveryAttempt | None,
+    error: str = "",
+    retry_at: datetime | None = None,
+    alert_problem: str | None = None,
+    stamp_id: str = "",
+) -> None:
+    """Record the attempt and the new status, if this worker still holds the claim."""
+    now = timezone.now()
+    values: dict[str, Any] = {"status": status, "claimed_until": None, "last_error": error[:500]}
+    if stamp_id:
+        values["stamp_id"] = stamp_id
+    if status in TERMINAL_STATUSES:
+        values.update(finished_at=now, payload_sealed="")
+    else:
+        values["next_attempt_at"] = retry_at
+    with transaction.atomic():
+        if attempt is not None:
+            attempt.save()
+        updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING, claimed_until=claim).update(
+            **values
+        )
+        if not updated:
+            logger.warning("delivery %s: claim lost before the outcome was recorded", delivery.public_id)
+            return
+        if alert_problem is not None:
+            ProvenanceAlert.objects.create(
+                organization_id=delivery.organization_id,
+                kind=ProvenanceAlert.Kind.DELIVERY_DEAD,
+                subject_external_id=delivery.subject_external_id,
+                failures=alert_failures(what="delivery", problem=alert_problem, detail=error),
+                note=f"Delivery {delivery.public_id} to recipient '{delivery.recipient.key}' was dead-lettered.",
+            )
+        if status in TERMINAL_STATUSES:
+            audit_log(
+                actor="task:provenance.deliver",
+                action=f"delivery.{status}",
+                object_type="delivery",
+                object_id=delivery.public_id,
+                organization=delivery.organization,
+                data={"recipient": delivery.recipient.key, "attempts": delivery.attempts},
+            )
+        elif retry_at is not None:
+            enqueue_after_commit(DELIVERY_TASK, [delivery.pk], eta=retry_at)
+
+
+def _summary(delivery: Delivery, status: str) -> dict[str, Any]:
+    return {"delivery": delivery.pk, "public_id": delivery.public_id, "status": status, "attempts": delivery.attempts}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reads
+
+
+def delivery_for_organization(*, organization: Organization, public_id: str) -> Delivery | None:
+    """One delivery with its log; another organization's is None."""
+    return (
+        Delivery.objects.filter(organization=organization, public_id=public_id)
+        .select_related("recipient")
+        .prefetch_related(Prefetch("log", queryset=DeliveryAttempt.objects.order_by("attempted_at", "id")))
+        .first()
+    )
+
+
+def deliveries_due(*, now: datetime, grace: timedelta) -> QuerySet[Delivery]:
+    """Deliveries whose message seems lost: due for longer than ``grace``, or held by a dead worker."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    overdue = Q(status__in=[Delivery.Status.QUEUED, Delivery.Status.RETRYING], next_attempt_at__lte=now - grace)
+    return Delivery.objects.filter((overdue & free) | Q(status=Delivery.Status.SENDING, claimed_until__lt=now))

@@ -1,0 +1,72 @@
+"""Recipients: the downstream systems data is sent to. Every change is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from consent.models import Purpose
+from core.models import Organization
+from core.problems import Conflict, InvalidInput
+from core.services import audit_log
+from provenance.models import Recipient
+
+
+def _purposes(organization: Organization, keys: list[str]) -> list[Purpose]:
+    found = {p.key: p for p in Purpose.objects.filter(organization=organization, key__in=keys)}
+    unknown = sorted(set(keys) - set(found))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown purposes: {', '.join(unknown)}.",
+            errors=[{"pointer": "/purposes", "detail": f"unknown purpose '{key}'"} for key in unknown],
+        )
+    return list(found.values())
+
+
+def _save(recipient: Recipient, purposes: list[Purpose] | None, *, actor: str, action: str) -> Recipient:
+    try:
+        recipient.full_clean(exclude=["organization"])
+    except ValidationError as exc:
+        raise InvalidInput(
+            "One or more fields are invalid; see errors.",
+            errors=[
+                {"pointer": f"/{name}" if name != "__all__" else "/", "detail": str(message)}
+                for name, messages in exc.message_dict.items()
+                for message in messages
+            ],
+        ) from exc
+    try:
+        with transaction.atomic():
+            recipient.save()
+            if purposes is not None:
+                recipient.purposes.set(purposes)
+            audit_log(
+                actor=actor,
+                action=action,
+                object_type="recipient",
+                object_id=recipient.pk,
+                organization=recipient.organization,
+                data={"key": recipient.key},
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"A recipient with key '{recipient.key}' already exists.") from exc
+    return recipient
+
+
+def recipient_create(*, organization: Organization, actor: str, purposes: list[str], **values: Any) -> Recipient:
+    if Recipient.objects.filter(organization=organization, key=values.get("key")).exists():
+        raise Conflict(f"A recipient with key '{values.get('key')}' already exists.")
+    recipient = Recipient(organization=organization, **values)
+    return _save(recipient, _purposes(organization, purposes), actor=actor, action="recipient.created")
+
+
+def recipient_update(
+    *, recipient: Recipient, actor: str, purposes: list[str] | None = None, **values: Any
+) -> Recipient:
+    values.pop("key", None)
+    for name, value in values.items():
+        setattr(recipient, name, value)
+    chosen = _purposes(recipient.organization, purposes) if purposes is not None else None
+    return _save(recipient, chosen, actor=actor, action="recipient.updated")
