@@ -9,11 +9,31 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import ForeignKey, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from consent.models import ConsentEvent, LedgerVerificationRun, PolicyVersion, Purpose, Source, Subject
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    GpcSignalReceipt,
+    LedgerVerificationRun,
+    PolicyVersion,
+    Purpose,
+    Source,
+    Subject,
+)
 from consent.selectors import consent_history, consent_state_for_subject, subject_email
+from consent.selectors.admin import (
+    GPC_HONORED,
+    GPC_NOT_HONORED,
+    GPC_NOT_RECEIVED,
+    subject_gpc,
+    subjects_by_gpc_status,
+)
 from consent.services import (
     ledger_verify,
+    organization_gpc_settings_update,
     policy_version_create,
     purpose_create,
     purpose_update,
@@ -43,6 +63,34 @@ def _purpose_label(purpose: Purpose) -> str:
     return f"{purpose.organization.slug} / {purpose.key}"
 
 
+def _subject_link(subject: Subject) -> SafeString:
+    return format_html(
+        '<a href="{}">{}</a>', reverse("admin:consent_subject_change", args=[subject.pk]), subject.external_id
+    )
+
+
+class JurisdictionFilter(admin.SimpleListFilter):
+    """Jurisdictions by country; ``US`` also matches its states (``US-CA``). For any model with a
+    ``jurisdiction`` field."""
+
+    title = "jurisdiction"
+    parameter_name = "jurisdiction"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        rows = model_admin.get_queryset(request).order_by()
+        codes = set(rows.values_list("jurisdiction", flat=True).distinct()) - {""}
+        codes |= {country_of(code) for code in codes}
+        return [(code, code) for code in sorted(codes)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if "-" in value:
+            return queryset.filter(jurisdiction=value)
+        return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__startswith=f"{value}-"))
+
+
 class PurposeChoiceField(forms.ModelChoiceField):
     """Purpose keys repeat across organizations, so the choice names both."""
 
@@ -51,12 +99,13 @@ class PurposeChoiceField(forms.ModelChoiceField):
 
 
 # --------------------------------------------------------------------------------------------
-# Organizations: the ledger verification action lives here, since core never imports consent.
+# Organizations: the ledger verification and GPC settings actions live here, since core never
+# imports consent.
 # --------------------------------------------------------------------------------------------
 
 
 class OrganizationLedgerAdmin(OrganizationAdmin):
-    actions = ("verify_ledger",)
+    actions = ("verify_ledger", "honor_gpc_everywhere", "honor_gpc_where_required")
 
     @admin.action(description="Verify ledger", permissions=["view"])
     def verify_ledger(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
@@ -75,6 +124,36 @@ class OrganizationLedgerAdmin(OrganizationAdmin):
                     f"{organization.slug}: ledger BROKEN at subject {broken.get('subject_id')} chain index "
                     f"{broken.get('chain_index')} ({broken.get('problem')}: {broken.get('detail')})",
                 )
+
+    def has_gpc_settings_permission(self, request: HttpRequest) -> bool:
+        # The admin never edits organizations in place (has_change_permission is False), so the
+        # settings actions ask for the model's change permission itself.
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Honor GPC everywhere", permissions=["gpc_settings"])
+    def honor_gpc_everywhere(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        self._gpc_settings_update(request, queryset, honor_everywhere=True)
+
+    @admin.action(description="Honor GPC only where the law requires", permissions=["gpc_settings"])
+    def honor_gpc_where_required(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        self._gpc_settings_update(request, queryset, honor_everywhere=False)
+
+    def _gpc_settings_update(
+        self, request: HttpRequest, queryset: QuerySet[Organization], *, honor_everywhere: bool
+    ) -> None:
+        wording = "everywhere" if honor_everywhere else "only where the law requires"
+        # The service is a compare-and-set: an organization already set this way is left untouched
+        # (no audit row, lastUpdate unchanged).
+        for organization in queryset:
+            updated = organization_gpc_settings_update(
+                organization=organization, honor_everywhere=honor_everywhere, actor=admin_actor(request)
+            )
+            messages.success(
+                request,
+                f"{updated.slug}: GPC honored {wording}; gpc.json lastUpdate "
+                f"{updated.gpc_settings_updated_at:%Y-%m-%d}.",
+            )
 
 
 admin.site.unregister(Organization)
@@ -251,18 +330,49 @@ class PolicyVersionAdmin(ServiceModelAdmin):
 # --------------------------------------------------------------------------------------------
 
 
+class GpcHonoredFilter(admin.SimpleListFilter):
+    """Subjects by their GPC signal receipt."""
+
+    title = "GPC honored"
+    parameter_name = "gpc_honored"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            (GPC_HONORED, "Yes"),
+            (GPC_NOT_HONORED, "No (received, not honored)"),
+            (GPC_NOT_RECEIVED, "Not received"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Subject]) -> QuerySet[Subject]:
+        return subjects_by_gpc_status(queryset, self.value())
+
+
 @admin.register(Subject)
 class SubjectAdmin(ReadOnlyModelAdmin):
     """A subject's consent per purpose beside its ledger (template admin/consent/subject/change_form.html)."""
 
-    list_display = ("external_id", "organization", "ledger_length", "is_erased", "created_at")
-    list_filter = ("organization", ("data_key_destroyed_at", admin.EmptyFieldListFilter))
-    list_select_related = ("organization",)
+    list_display = (
+        "external_id",
+        "organization",
+        "jurisdiction",
+        "gpc_status",
+        "ledger_length",
+        "is_erased",
+        "created_at",
+    )
+    list_filter = (
+        "organization",
+        GpcHonoredFilter,
+        JurisdictionFilter,
+        ("data_key_destroyed_at", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("organization", "gpc_receipt")
     search_fields = ("^external_id",)
     fields = (
         "organization",
         "external_id",
         "uuid",
+        "jurisdiction",
         "ledger_length",
         "ledger_head_hash",
         "created_at",
@@ -274,8 +384,16 @@ class SubjectAdmin(ReadOnlyModelAdmin):
     def is_erased(self, obj: Subject) -> bool:
         return obj.is_erased
 
+    @admin.display(description="GPC")
+    def gpc_status(self, obj: Subject) -> str:
+        receipt: GpcSignalReceipt | None = getattr(obj, "gpc_receipt", None)
+        if receipt is None:
+            return "—"
+        return "honored" if receipt.is_honored else "received, not honored"
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subject]:
-        return super().get_queryset(request).select_related("organization")
+        # The changelist skips list_select_related once the queryset selects anything: repeat it here.
+        return super().get_queryset(request).select_related("organization", "gpc_receipt")
 
     def render_change_form(
         self,
@@ -303,28 +421,8 @@ class SubjectAdmin(ReadOnlyModelAdmin):
             "history_next_after": events[-1].chain_index if has_more else None,
             "subject_email": subject_email(subject),
             "subject_is_erased": subject.is_erased,
+            "gpc": subject_gpc(organization=subject.organization, subject=subject),
         }
-
-
-class JurisdictionFilter(admin.SimpleListFilter):
-    """Jurisdictions by country; ``US`` also matches its states (``US-CA``)."""
-
-    title = "jurisdiction"
-    parameter_name = "jurisdiction"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        events = model_admin.get_queryset(request).order_by()
-        codes = set(events.values_list("jurisdiction", flat=True).distinct())
-        codes |= {country_of(code) for code in codes}
-        return [(code, code) for code in sorted(codes)]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[ConsentEvent]) -> QuerySet[ConsentEvent]:
-        value = self.value()
-        if not value:
-            return queryset
-        if "-" in value:
-            return queryset.filter(jurisdiction=value)
-        return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__startswith=f"{value}-"))
 
 
 @admin.register(ConsentEvent)
@@ -386,6 +484,126 @@ class ConsentEventAdmin(ReadOnlyModelAdmin):
             .get_queryset(request)
             .select_related("organization", "subject", "purpose", "source", "policy_version__purpose", "supersedes")
         )
+
+
+class GpcConflictFilter(admin.SimpleListFilter):
+    """The GPC conflicts list is this filter on consent states."""
+
+    title = "GPC conflict"
+    parameter_name = "gpc_conflict"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "GPC conflicts"), ("no", "No conflict")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ConsentState]) -> QuerySet[ConsentState]:
+        if self.value() == "yes":
+            return queryset.filter(gpc_conflict=True)
+        if self.value() == "no":
+            return queryset.filter(gpc_conflict=False)
+        return queryset
+
+
+@admin.register(ConsentState)
+class ConsentStateAdmin(ReadOnlyModelAdmin):
+    """The consent projection, read-only; ``?gpc_conflict=yes`` is the GPC conflicts list: opt-ins a GPC
+    opt-out overrode (CCPA regs §7025(c)(3)). Statuses are as stored: expiry and staleness are applied
+    when read, on the subject page."""
+
+    list_display = (
+        "subject_link",
+        "purpose",
+        "status",
+        "since",
+        "jurisdiction",
+        "gpc",
+        "gpc_conflict",
+        "organization",
+    )
+    list_display_links = ("status",)
+    list_filter = (GpcConflictFilter, "organization", "status", JurisdictionFilter, "gpc")
+    list_select_related = ("organization", "subject", "purpose")
+    search_fields = ("=subject__external_id",)
+    ordering = ("-since", "-pk")
+    show_full_result_count = False
+    fields = (
+        "organization",
+        "subject",
+        "purpose",
+        "status",
+        "since",
+        "valid_until",
+        "event",
+        "basis_event",
+        "source",
+        "policy_version",
+        "jurisdiction",
+        "gpc",
+        "gpc_conflict",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="subject", ordering="subject__external_id")
+    def subject_link(self, obj: ConsentState) -> SafeString:
+        return _subject_link(obj.subject)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.GET.get(GpcConflictFilter.parameter_name) == "yes":
+            extra_context = {"title": "GPC conflicts", **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(GpcSignalReceipt)
+class GpcSignalReceiptAdmin(ReadOnlyModelAdmin):
+    """Evidence of each subject's GPC signal and what was done with it; written only by the GPC services."""
+
+    list_display = (
+        "subject_link",
+        "organization",
+        "first_received_at",
+        "last_received_at",
+        "channel",
+        "jurisdiction",
+        "is_honored",
+        "honored_at",
+        "is_legally_required",
+        "purposes",
+    )
+    list_display_links = ("first_received_at",)
+    list_filter = (
+        "organization",
+        "is_honored",
+        "is_legally_required",
+        "channel",
+        JurisdictionFilter,
+        ("last_received_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("organization", "subject")
+    search_fields = ("=subject__external_id",)
+    ordering = ("-last_received_at", "-pk")
+    date_hierarchy = "last_received_at"
+    fields = (
+        "organization",
+        "subject",
+        "first_received_at",
+        "last_received_at",
+        "channel",
+        "raw_value",
+        "jurisdiction",
+        "is_honored",
+        "honored_at",
+        "is_legally_required",
+        "purposes_opted_out",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="subject", ordering="subject__external_id")
+    def subject_link(self, obj: GpcSignalReceipt) -> SafeString:
+        return _subject_link(obj.subject)
+
+    @admin.display(description="purposes opted out")
+    def purposes(self, obj: GpcSignalReceipt) -> str:
+        return ", ".join(obj.purposes_opted_out) or "—"
 
 
 @admin.register(LedgerVerificationRun)

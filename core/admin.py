@@ -132,13 +132,22 @@ def report_domain_errors(request: HttpRequest, label: str, error: DomainError) -
 
 @admin.register(Organization)
 class OrganizationAdmin(ServiceModelAdmin):
-    list_display = ("slug", "name", "created_at")
-    search_fields = ("slug", "name")
+    """Organizations are created, then viewed. The GPC setting changes only through the admin actions
+    in consent (its service writes the audit row and moves gpc.json's lastUpdate); ``site_domain`` has
+    no service yet and is shown read-only."""
+
+    list_display = ("slug", "name", "honor_gpc_everywhere", "gpc_settings_updated_at", "site_domain", "created_at")
+    list_filter = ("honor_gpc_everywhere",)
+    search_fields = ("slug", "name", "site_domain")
     date_hierarchy = "created_at"
-    readonly_fields = ("created_at",)
+    detail_fields = ("slug", "name", "honor_gpc_everywhere", "gpc_settings_updated_at", "site_domain", "created_at")
+    readonly_fields = detail_fields
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return ("slug", "name") if obj is None else ("slug", "name", "created_at")
+        return ("slug", "name") if obj is None else self.detail_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return () if obj is None else self.detail_fields
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # no rename service yet: organizations are created, then viewed

@@ -207,6 +207,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.verify_all_ledgers",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Consent changes reach recipients' webhooks within a few seconds; a missed run only delays them.
+    "provenance-scan-consent-changes": {
+        "task": "provenance.tasks.scan_consent_changes",
+        "schedule": timedelta(seconds=int(os.environ.get("PROVENANT_NOTICE_SCAN_SECONDS", "5"))),
+        "options": {"expires": 30},
+    },
+    "provenance-sweep-due": {
+        "task": "provenance.tasks.sweep_due",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
+    "provenance-notices-overdue": {
+        "task": "provenance.tasks.alert_overdue_notices",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 15 * 60},
+    },
 }
 
 LOGGING = {

@@ -257,8 +257,10 @@ class SubjectConsentApi(OrganizationApi):
                 f"Unknown purpose '{purpose_key}'.", errors=[{"pointer": "?purpose", "detail": "unknown"}]
             )
         gpc_honored = any(state.basis == "gpc_opt_out" for state in states)
+        # The GPP GPC sub-section passes along a signal that is present (IAB California spec).
+        gpc_present = gpc_honored or bool(getattr(request, "gpc", False))
         iab = selectors.iab_signals(
-            organization=self.organization, jurisdiction=subject.jurisdiction, states=states, gpc_received=gpc_honored
+            organization=self.organization, jurisdiction=subject.jurisdiction, states=states, gpc_received=gpc_present
         )
         return Response(
             {

@@ -28,6 +28,7 @@ from consent.selectors.ledger import (
     source_list,
     subject_by_external_id,
     subject_email,
+    subjects_by_external_ids,
 )
 
 __all__ = [
@@ -56,4 +57,5 @@ __all__ = [
     "subject_by_external_id",
     "subject_cluster_ids",
     "subject_email",
+    "subjects_by_external_ids",
 ]

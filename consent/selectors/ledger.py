@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -47,6 +48,23 @@ class PurposeConsent:
     @property
     def opt_in(self) -> bool:
         return is_opt_in(self.status)
+
+
+def subjects_by_external_ids(*, organization: Organization, external_ids: set[str]) -> dict[str, Subject]:
+    """Many subjects by external id, in one query (written in SQL: stamping reads this per batch)."""
+    if not external_ids:
+        return {}
+    meta = Subject._meta
+    fields = list(meta.concrete_fields)
+    matches, params = in_list("external_id", sorted(external_ids))
+    rows = select_rows(
+        f"SELECT {', '.join(f.column for f in fields)} FROM {meta.db_table} "  # noqa: S608
+        f"WHERE organization_id = %s AND {matches}",
+        [organization.pk, *params],
+        fields,
+    )
+    subjects = [Subject.from_db(connection.alias, [f.attname for f in fields], row) for row in rows]
+    return {subject.external_id: subject for subject in subjects}
 
 
 def subject_by_external_id(*, organization: Organization, external_id: str) -> Subject | None:

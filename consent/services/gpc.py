@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from consent.catalog import organization_catalog
@@ -21,6 +22,7 @@ from consent.gpc import GpcDecision, covered_purpose_keys, gpc_decision
 from consent.models import (
     Action,
     CollectionMethod,
+    ConsentEvent,
     ConsentState,
     GpcSignalReceipt,
     Source,
@@ -91,10 +93,19 @@ def gpc_signal_record(
         subject = _lock_subjects(organization, {subject_id})[subject_id]
         cluster = linked_cluster(organization=organization, subject=subject)
         jurisdiction = (
-            jurisdiction or subject.jurisdiction or next((s.jurisdiction for s in cluster if s.jurisdiction), None)
+            jurisdiction
+            or subject.jurisdiction
+            or next((s.jurisdiction for s in cluster if s.jurisdiction), None)
+            or GpcSignalReceipt.objects.filter(subject=subject).values_list("jurisdiction", flat=True).first()
+            or None
         )
+        if jurisdiction and not subject.jurisdiction:
+            # Remember where the person is even when nothing else is written (an unhonored signal).
+            Subject.objects.filter(pk=subject.pk).update(jurisdiction=jurisdiction)
+            subject.jurisdiction = jurisdiction
         if not jurisdiction:
             logger.warning("GPC signal for subject %s not applied: no jurisdiction known", subject.pk)
+            transaction.set_rollback(True)  # a refused signal leaves no trace, not even a new subject
             return None
         decision = gpc_decision(
             jurisdiction=jurisdiction, honor_everywhere=organization.honor_gpc_everywhere, on=now.date()
@@ -132,12 +143,13 @@ def _apply(
             "basis_event"
         )
     }
+    first_signal = _first_gpc_opt_outs(cluster, list(purposes))
     source = gpc_source(organization)
     items: list[ConsentEventInput] = []
     for member in cluster:
         for purpose_id, key in purposes.items():
             state = states.get((member.pk, purpose_id))
-            if state is not None and _already_settled(state):
+            if state is not None and _already_settled(state, first_signal.get((member.pk, purpose_id))):
                 continue  # "not again on every later request while already opted out by GPC"
             opted_in = state is not None and state.status in OPT_IN_STATUSES
             items.append(
@@ -158,12 +170,29 @@ def _apply(
     return outcome
 
 
-def _already_settled(state: ConsentState) -> bool:
-    """Opted out by GPC already, or opted in by the person's confirmation over the signal."""
+def _first_gpc_opt_outs(cluster: list[Subject], purpose_ids: list[int]) -> dict[tuple[int, int], datetime]:
+    rows = (
+        ConsentEvent.objects.filter(
+            subject__in=cluster, purpose_id__in=purpose_ids, collection_method=CollectionMethod.GPC_SIGNAL
+        )
+        .values("subject_id", "purpose_id")
+        .annotate(first=Min("occurred_at"))
+    )
+    return {(row["subject_id"], row["purpose_id"]): row["first"] for row in rows}
+
+
+def _already_settled(state: ConsentState, first_signal_at: datetime | None) -> bool:
+    """Opted out by GPC already, or opted in by the person's confirmation given after a signal
+    (a confirmed grant made before any signal does not shield the purpose from a later one)."""
     basis = state.basis_event
     by_gpc = basis.collection_method == CollectionMethod.GPC_SIGNAL and state.status in ("refused", "withdrawn")
-    confirmed = basis.lifts_gpc_opt_out and state.status in OPT_IN_STATUSES
-    return by_gpc or confirmed
+    confirmed = (
+        basis.lifts_gpc_opt_out
+        and state.status in OPT_IN_STATUSES
+        and first_signal_at is not None
+        and first_signal_at <= basis.occurred_at
+    )
+    return by_gpc or bool(confirmed)
 
 
 def _keep_receipt(

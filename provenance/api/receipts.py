@@ -220,6 +220,12 @@ class ReceiptContentNegotiation(DefaultContentNegotiation):
     settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)  # type: ignore[assignment]
 
 
+RECEIPT_RESPONSES: dict[Any, Any] = {
+    (200, "application/json"): OpenApiResponse(ConsentReceiptSerializer, description="The receipt"),
+    (200, JOSE_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.STR, description="With signed=true: compact JWS"),
+}
+
+
 def _flag(value: str | None, name: str) -> bool:
     if value is None:
         return False
@@ -247,10 +253,7 @@ class ConsentReceiptApi(OrganizationApi):
             OpenApiParameter("format", OpenApiTypes.STR, enum=list(RECEIPT_FORMATS), default=DEFAULT_FORMAT),
             OpenApiParameter("signed", OpenApiTypes.BOOL, default=False, description="Return a compact JWS"),
         ],
-        responses={
-            (200, "application/json"): OpenApiResponse(ConsentReceiptSerializer, description="The receipt"),
-            (200, JOSE_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.STR, description="With signed=true: compact JWS"),
-        },
+        responses=RECEIPT_RESPONSES,
         problems={404: "No such event in your organization.", 422: "Unknown `format`, or `signed` not a boolean."},
     )
     def get(self, request: Request, event_id: str) -> Response | HttpResponse:
@@ -304,7 +307,9 @@ class ProvenanceValidationInputSerializer(StrictSerializer):
     purposes = serializers.ListField(
         child=StrictCharField(max_length=64), min_length=1, max_length=100, help_text="Purpose keys"
     )
-    source = ClaimedKeyField(required=False, allow_null=True, help_text="Source identifier (a source key)")
+    source = ClaimedKeyField(  # type: ignore[assignment]
+        required=False, allow_null=True, help_text="Source identifier (a source key)"
+    )
     consent_timestamp = ClaimedInstantField(required=False, allow_null=True, help_text="RFC 3339 with offset")
     opt_in = ClaimedFlagField(required=False, allow_null=True)
     policy_version = ClaimedKeyField(required=False, allow_null=True, help_text="Policy version label")

@@ -35,7 +35,7 @@ from core.crypto import CryptoError, master_keyring, new_data_key, seal, unseal
 from core.models import Organization
 from core.problems import InvalidInput
 from core.services import audit_log
-from provenance.models import Delivery, DeliveryAttempt, ProvenanceAlert, Recipient
+from provenance.models import ConsentNotice, Delivery, DeliveryAttempt, ProvenanceAlert, Recipient
 from provenance.services.stamping import StampRequest, stamp_many
 from provenance.verify import canonical_json
 
@@ -46,6 +46,8 @@ CLAIM_FOR = timedelta(minutes=5)
 DETAIL_LENGTH = 200
 USER_AGENT = "Provenant/1 (+https://provenant.dev)"
 DELIVERY_TASK = "provenance.tasks.deliver"
+NOTICE_TASK = "provenance.tasks.send_consent_notice"
+SWEEP_BATCH = 1000
 
 TERMINAL_STATUSES = frozenset({Delivery.Status.DELIVERED, Delivery.Status.BLOCKED, Delivery.Status.DEAD})
 
@@ -124,11 +126,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     return float(value) if value.isdigit() else None
 
 
-def next_attempt_delay(attempt: int, outcome: HttpOutcome) -> float:
+def next_attempt_delay(attempt: int, *, retry_after: float | None = None) -> float:
+    """Seconds until the next try after ``attempt`` tries; a receiver's Retry-After is honoured up to the cap."""
     cap = retry_cap_seconds()
     delay = backoff_seconds(attempt, base=retry_base_seconds(), cap=cap)
-    if outcome.retry_after is not None:
-        delay = max(delay, min(outcome.retry_after, cap))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
     return delay
 
 
@@ -203,7 +206,9 @@ def delivery_create(*, organization: Organization, request: StampRequest, actor:
         errors.append({"pointer": "/recipient", "detail": f"recipient '{recipient.key}' has no endpoint_url"})
     purposes = organization_catalog(organization).purposes
     errors.extend(
-        {"pointer": "/purposes", "detail": f"unknown purpose '{key}'"} for key in request.purposes if key not in purposes
+        {"pointer": "/purposes", "detail": f"unknown purpose '{key}'"}
+        for key in request.purposes
+        if key not in purposes
     )
     if not request.purposes:
         errors.append({"pointer": "/purposes", "detail": "name at least one purpose"})
@@ -254,10 +259,8 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
     held by another worker is left alone."""
     now = now or timezone.now()
     claim = now + CLAIM_FOR
-    claimed = (
-        Delivery.objects.filter(_claimable(now), pk=delivery_id)
-        .exclude(status__in=TERMINAL_STATUSES)
-        .update(status=Delivery.Status.SENDING, claimed_until=claim, attempts=F("attempts") + 1)
+    claimed = Delivery.objects.filter(_claimable(now), pk=delivery_id).update(
+        status=Delivery.Status.SENDING, claimed_until=claim
     )
     if not claimed:
         current = Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
@@ -265,7 +268,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
 
     delivery = Delivery.objects.select_related("recipient", "organization").get(pk=delivery_id)
     if now >= delivery.give_up_at:
-        detail = "not sent within 24 hours"
+        detail = "gave up: not sent before give_up_at"
         _finish(delivery, claim, Delivery.Status.DEAD, attempt=None, error=detail, alert_problem="gave_up")
         return _summary(delivery, Delivery.Status.DEAD)
     try:
@@ -325,9 +328,10 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
             stamp_id=result.stamp_id,
         )
         return _summary(delivery, Delivery.Status.DEAD)
-    retry_at = timezone.now() + timedelta(seconds=next_attempt_delay(delivery.attempts, outcome))
+    tries = delivery.attempts + 1
+    retry_at = timezone.now() + timedelta(seconds=next_attempt_delay(tries, retry_after=outcome.retry_after))
     if retry_at >= delivery.give_up_at:
-        error = f"gave up after {delivery.attempts} attempts; last: {outcome.detail}"
+        error = f"gave up after {tries} attempts; last: {outcome.detail}"
         _finish(
             delivery,
             claim,
@@ -364,6 +368,8 @@ def _finish(
     """Record the attempt and the new status, if this worker still holds the claim."""
     now = timezone.now()
     values: dict[str, Any] = {"status": status, "claimed_until": None, "last_error": error[:500]}
+    if attempt is not None:
+        values["attempts"] = F("attempts") + 1
     if stamp_id:
         values["stamp_id"] = stamp_id
     if status in TERMINAL_STATUSES:
@@ -394,14 +400,14 @@ def _finish(
                 object_type="delivery",
                 object_id=delivery.public_id,
                 organization=delivery.organization,
-                data={"recipient": delivery.recipient.key, "attempts": delivery.attempts},
+                data={"recipient": delivery.recipient.key},
             )
         elif retry_at is not None:
             enqueue_after_commit(DELIVERY_TASK, [delivery.pk], eta=retry_at)
 
 
 def _summary(delivery: Delivery, status: str) -> dict[str, Any]:
-    return {"delivery": delivery.pk, "public_id": delivery.public_id, "status": status, "attempts": delivery.attempts}
+    return {"delivery": delivery.pk, "public_id": delivery.public_id, "status": status}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -423,3 +429,31 @@ def deliveries_due(*, now: datetime, grace: timedelta) -> QuerySet[Delivery]:
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     overdue = Q(status__in=[Delivery.Status.QUEUED, Delivery.Status.RETRYING], next_attempt_at__lte=now - grace)
     return Delivery.objects.filter((overdue & free) | Q(status=Delivery.Status.SENDING, claimed_until__lt=now))
+
+
+def notices_due(*, now: datetime, grace: timedelta) -> QuerySet[ConsentNotice]:
+    """Consent notices whose message seems lost (a notice in flight keeps its status and holds a claim)."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    return ConsentNotice.objects.filter(
+        free,
+        status__in=[ConsentNotice.Status.PENDING, ConsentNotice.Status.RETRYING],
+        next_attempt_at__lte=now - grace,
+    )
+
+
+def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Enqueue again the deliveries and notices whose message was lost. Duplicates are harmless:
+    each task claims its row with a compare-and-set before doing anything."""
+    now = now or timezone.now()
+    grace = timedelta(seconds=float(getattr(settings, "PROVENANT_SWEEP_GRACE_SECONDS", 60)))
+    deliveries = list(
+        deliveries_due(now=now, grace=grace).order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    notices = list(
+        notices_due(now=now, grace=grace).order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for delivery_id in deliveries:
+        enqueue(DELIVERY_TASK, delivery_id)
+    for notice_id in notices:
+        enqueue(NOTICE_TASK, notice_id)
+    return {"deliveries": len(deliveries), "notices": len(notices)}

@@ -7,11 +7,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from consent.catalog import catalog_changed
 from consent.models import Purpose
 from core.models import Organization
 from core.problems import Conflict, InvalidInput
 from core.services import audit_log
 from provenance.models import Recipient
+from provenance.recipient_cache import forget
 
 
 def _purposes(organization: Organization, keys: list[str]) -> list[Purpose]:
@@ -42,6 +44,8 @@ def _save(recipient: Recipient, purposes: list[Purpose] | None, *, actor: str, a
             recipient.save()
             if purposes is not None:
                 recipient.purposes.set(purposes)
+            catalog_changed(recipient.organization)
+            forget(recipient.organization)
             audit_log(
                 actor=actor,
                 action=action,

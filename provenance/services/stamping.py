@@ -24,14 +24,15 @@ from consent.catalog import organization_catalog
 from consent.gpc import purpose_signal_categories
 from consent.ledger import format_instant
 from consent.models import Subject
-from consent.selectors import PurposeConsent, consent_states_for_subjects, iab_signals
+from consent.selectors import PurposeConsent, consent_states_for_subjects, iab_signals, subjects_by_external_ids
 from core.db import insert_rows
 from core.models import Organization
 from core.problems import InvalidInput
 from provenance import enforcement
 from provenance.models import Recipient, StampRecord
+from provenance.recipient_cache import recipient_directory
 from provenance.services.keys import active_signing_key
-from provenance.verify import canonical_json, content_digest, data_digest, sign_stamp
+from provenance.verify import canonical_json, content_digest, sign_payload
 
 logger = logging.getLogger(__name__)
 
@@ -71,23 +72,16 @@ def stamp_many(
     ``stop_on_error``, for a single stamp, where an invalid request is a 422)."""
     now = timezone.now()
     catalog = organization_catalog(organization)
-    recipients = {
-        r.key: r
-        for r in Recipient.objects.filter(
-            organization=organization, key__in={req.recipient for req in requests}, is_active=True
-        ).prefetch_related("purposes")
-    }
+    directory = recipient_directory(organization, keys={req.recipient for req in requests})
+    recipients = directory.recipients
     errors = [_invalid(req, recipients, catalog.purposes) for req in requests]
     if stop_on_error and errors[0]:
         raise InvalidInput("The stamp request is invalid; see errors.", errors=errors[0]["errors"])
 
-    subjects = {
-        s.external_id: s
-        for s in Subject.objects.filter(
-            organization=organization,
-            external_id__in={r.subject_id for r, e in zip(requests, errors, strict=True) if not e},
-        )
-    }
+    subjects = subjects_by_external_ids(
+        organization=organization,
+        external_ids={r.subject_id for r, e in zip(requests, errors, strict=True) if not e},
+    )
     hints = {r.subject_id: r.jurisdiction for r in requests if r.jurisdiction}
     states = consent_states_for_subjects(organization=organization, subjects=list(subjects.values()))
     signing_key = active_signing_key()
@@ -109,8 +103,19 @@ def stamp_many(
             if hint not in unknown:
                 unknown[hint] = _unknown_states(organization, hint)
             subject_states = unknown[hint]
+        data_bytes = canonical_json(request.data)
         result = _stamp_one(
-            organization, request, recipient, subject, subject_states, stamp_id, now, signing_key, catalog.purposes
+            organization,
+            request,
+            recipient,
+            subject,
+            subject_states,
+            stamp_id,
+            now,
+            signing_key,
+            catalog.purposes,
+            data_bytes,
+            directory.purposes[recipient.pk],
         )
         results.append(result)
         privacy = result.body["privacy"] if result.body else None
@@ -124,7 +129,7 @@ def stamp_many(
                 list(request.purposes),
                 result.decision,
                 result.reasons,
-                data_digest(request.data),
+                content_digest(data_bytes),
                 signing_key.kid if result.decision == "allow" else "",
                 (subject.jurisdiction if subject else request.jurisdiction) or "",
                 bool(privacy and privacy["sources"]) or bool(request.provenance),
@@ -185,9 +190,10 @@ def _stamp_one(
     now: datetime,
     signing_key: Any,
     purposes: dict[str, Any],
+    data_bytes: bytes,
+    receives: frozenset[str],
 ) -> StampResult:
     by_purpose = {state.purpose: state for state in states}
-    receives = {p.key for p in recipient.purposes.all()}
     verdicts = [
         enforcement.purpose_verdict(
             purpose=key,
@@ -230,7 +236,7 @@ def _stamp_one(
             sale_opted_out="sale" in opted_out, share_opted_out="sharing" in opted_out, recipient_role=recipient.role
         ),
         "sources": sorted({state.source for state in states if state.source and state.source != "gpc"}),
-        "data_digest": data_digest(request.data),
+        "data_digest": content_digest(data_bytes),
     }
     if request.provenance:
         privacy["provenance"] = request.provenance
@@ -240,10 +246,12 @@ def _stamp_one(
         if recipient.legacy_usp:
             privacy["iab"]["us_privacy"] = iab.us_privacy
     body = {"data": request.data, "privacy": privacy}
+    # JCS sorts "data" before "privacy": the body's canonical bytes are assembled from the parts.
+    body_bytes = b'{"data":' + data_bytes + b',"privacy":' + canonical_json(privacy) + b"}"
     headers = {
         "Content-Type": "application/json",
-        "Content-Digest": content_digest(canonical_json(body)),
-        "Privacy-Stamp": sign_stamp(body, signing_key.private_key, signing_key.kid),
+        "Content-Digest": content_digest(body_bytes),
+        "Privacy-Stamp": sign_payload(body_bytes, signing_key.private_key, signing_key.kid),
     }
     if gpc:
         headers["Sec-GPC"] = "1"  # intermediaries may forward the signal (GPC specification)

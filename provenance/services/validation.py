@@ -133,101 +133,136 @@ def provenance_failures(claim: ProvenanceClaim, ledger: LedgerFacts) -> list[dic
             purposes.append(key)
         else:
             failures.append(_failure("purposes", UNKNOWN_VALUE, f"Purpose '{key}' is not registered."))
-
-    # The grant each purpose's claim refers to: the latest one within the tolerance of the timestamp.
-    matched: dict[str, LedgerGrant] = {}
-    if _is_absent(claim.consent_timestamp):
-        failures.append(_failure("consent_timestamp", MISSING, "The record carries no consent timestamp."))
-    elif (timestamp := _parse_timestamp(claim.consent_timestamp)) is None:
-        failures.append(
-            _failure("consent_timestamp", MALFORMED, "Not an RFC 3339 date-time with a time zone offset.")
-        )
-    else:
-        for key in purposes:
-            near = [g for g in ledger.grants if g.purpose == key and abs(g.occurred_at - timestamp) <= TIMESTAMP_TOLERANCE]
-            if near:
-                matched[key] = near[-1]
-            else:
-                failures.append(
-                    _failure(
-                        "consent_timestamp",
-                        CONTRADICTS_LEDGER,
-                        f"No grant of purpose '{key}' on the ledger at this time (tolerance 1 s).",
-                    )
-                )
-
-    if _is_absent(claim.opt_in):
-        failures.append(_failure("opt_in", MISSING, "The record carries no opt-in flag."))
-    elif not isinstance(claim.opt_in, bool):
-        failures.append(_failure("opt_in", MALFORMED, "Must be true or false."))
-    else:
-        for key in purposes:
-            status = ledger.statuses.get(key, UNKNOWN)
-            if claim.opt_in != is_opt_in(status):
-                claimed = "an opt-in" if claim.opt_in else "no opt-in"
-                failures.append(
-                    _failure(
-                        "opt_in", CONTRADICTS_LEDGER, f"The record claims {claimed} for purpose '{key}'; the ledger says '{status}'."
-                    )
-                )
-
-    if _is_absent(claim.source):
-        failures.append(_failure("source", MISSING, "The record carries no source identifier."))
-    elif (source := _well_formed_key(claim.source)) is None:
-        failures.append(_failure("source", MALFORMED, "Not a source key (lowercase letters, digits, . _ : -)."))
-    elif source not in ledger.registered_sources:
-        failures.append(_failure("source", UNKNOWN_VALUE, "No source with this key is registered."))
-    else:
-        for key in purposes:
-            grants = [g for g in ledger.grants if g.purpose == key]
-            basis = matched.get(key) or (grants[-1] if grants else None)
-            if basis is not None and basis.source != source:
-                failures.append(
-                    _failure(
-                        "source",
-                        CONTRADICTS_LEDGER,
-                        f"The ledger has purpose '{key}' granted through source '{basis.source}'.",
-                    )
-                )
-
-    if not _is_absent(claim.policy_version):
-        version = claim.policy_version
-        if not isinstance(version, str) or not version.strip() or len(version) > 64:
-            failures.append(_failure("policy_version", MALFORMED, "Must be a version label of 1-64 characters."))
-        else:
-            for key in purposes:
-                if version not in ledger.policy_versions.get(key, frozenset()):
-                    failures.append(
-                        _failure("policy_version", UNKNOWN_VALUE, f"No policy version with this label for purpose '{key}'.")
-                    )
-                elif key in matched and matched[key].policy_version not in (None, version):
-                    failures.append(
-                        _failure(
-                            "policy_version",
-                            CONTRADICTS_LEDGER,
-                            f"The grant of purpose '{key}' was recorded under policy version "
-                            f"'{matched[key].policy_version}'.",
-                        )
-                    )
-
-    if not _is_absent(claim.jurisdiction):
-        try:
-            jurisdiction = normalize_jurisdiction(claim.jurisdiction) if isinstance(claim.jurisdiction, str) else None
-        except ValueError:
-            jurisdiction = None
-        if jurisdiction is None:
-            failures.append(_failure("jurisdiction", MALFORMED, "Not an ISO 3166 country (DE) or subdivision (US-CA)."))
-        else:
-            for key, grant in matched.items():
-                if grant.jurisdiction != jurisdiction:
-                    failures.append(
-                        _failure(
-                            "jurisdiction",
-                            CONTRADICTS_LEDGER,
-                            f"The grant of purpose '{key}' was recorded in jurisdiction '{grant.jurisdiction}'.",
-                        )
-                    )
+    matched, timestamp_failures = _matched_grants(claim, ledger, purposes)
+    failures += timestamp_failures
+    failures += _opt_in_failures(claim, ledger, purposes)
+    failures += _source_failures(claim, ledger, purposes, matched)
+    failures += _policy_version_failures(claim, ledger, purposes, matched)
+    failures += _jurisdiction_failures(claim, matched)
     return failures
+
+
+def _matched_grants(
+    claim: ProvenanceClaim, ledger: LedgerFacts, purposes: list[str]
+) -> tuple[dict[str, LedgerGrant], list[dict[str, str]]]:
+    """The grant the claim's timestamp names for each purpose (the latest within the tolerance)."""
+    if _is_absent(claim.consent_timestamp):
+        return {}, [_failure("consent_timestamp", MISSING, "The record carries no consent timestamp.")]
+    timestamp = _parse_timestamp(claim.consent_timestamp)
+    if timestamp is None:
+        return {}, [_failure("consent_timestamp", MALFORMED, "Not an RFC 3339 date-time with a time zone offset.")]
+    matched: dict[str, LedgerGrant] = {}
+    failures = []
+    for key in purposes:
+        near = [
+            grant
+            for grant in ledger.grants
+            if grant.purpose == key and abs(grant.occurred_at - timestamp) <= TIMESTAMP_TOLERANCE
+        ]
+        if near:
+            matched[key] = near[-1]
+        else:
+            failures.append(
+                _failure(
+                    "consent_timestamp",
+                    CONTRADICTS_LEDGER,
+                    f"No grant of purpose '{key}' on the ledger at this time (tolerance 1 s).",
+                )
+            )
+    return matched, failures
+
+
+def _opt_in_failures(claim: ProvenanceClaim, ledger: LedgerFacts, purposes: list[str]) -> list[dict[str, str]]:
+    if _is_absent(claim.opt_in):
+        return [_failure("opt_in", MISSING, "The record carries no opt-in flag.")]
+    if not isinstance(claim.opt_in, bool):
+        return [_failure("opt_in", MALFORMED, "Must be true or false.")]
+    failures = []
+    for key in purposes:
+        # Compared with the consent in force now: a record still claiming an opt-in after a
+        # withdrawal is exactly what must not flow on.
+        status = ledger.statuses.get(key, UNKNOWN)
+        if claim.opt_in != is_opt_in(status):
+            claimed = "an opt-in" if claim.opt_in else "no opt-in"
+            failures.append(
+                _failure(
+                    "opt_in",
+                    CONTRADICTS_LEDGER,
+                    f"The record claims {claimed} for purpose '{key}'; the ledger says '{status}'.",
+                )
+            )
+    return failures
+
+
+def _source_failures(
+    claim: ProvenanceClaim, ledger: LedgerFacts, purposes: list[str], matched: dict[str, LedgerGrant]
+) -> list[dict[str, str]]:
+    if _is_absent(claim.source):
+        return [_failure("source", MISSING, "The record carries no source identifier.")]
+    source = _well_formed_key(claim.source)
+    if source is None:
+        return [_failure("source", MALFORMED, "Not a source key (lowercase letters, digits, . _ : -).")]
+    if source not in ledger.registered_sources:
+        return [_failure("source", UNKNOWN_VALUE, "No source with this key is registered.")]
+    failures = []
+    for key in purposes:
+        # The grant the timestamp names, else the purpose's latest grant.
+        grants = [grant for grant in ledger.grants if grant.purpose == key]
+        basis = matched.get(key) or (grants[-1] if grants else None)
+        if basis is not None and basis.source != source:
+            failures.append(
+                _failure(
+                    "source",
+                    CONTRADICTS_LEDGER,
+                    f"The ledger has purpose '{key}' granted through source '{basis.source}'.",
+                )
+            )
+    return failures
+
+
+def _policy_version_failures(
+    claim: ProvenanceClaim, ledger: LedgerFacts, purposes: list[str], matched: dict[str, LedgerGrant]
+) -> list[dict[str, str]]:
+    version = claim.policy_version
+    if _is_absent(version):
+        return []
+    if not isinstance(version, str) or not version.strip() or len(version) > 64:
+        return [_failure("policy_version", MALFORMED, "Must be a version label of 1-64 characters.")]
+    failures = []
+    for key in purposes:
+        if version not in ledger.policy_versions.get(key, frozenset()):
+            failures.append(
+                _failure("policy_version", UNKNOWN_VALUE, f"No policy version with this label for purpose '{key}'.")
+            )
+        elif key in matched and matched[key].policy_version not in (None, version):
+            failures.append(
+                _failure(
+                    "policy_version",
+                    CONTRADICTS_LEDGER,
+                    f"The grant of purpose '{key}' was recorded under policy version '{matched[key].policy_version}'.",
+                )
+            )
+    return failures
+
+
+def _jurisdiction_failures(claim: ProvenanceClaim, matched: dict[str, LedgerGrant]) -> list[dict[str, str]]:
+    if _is_absent(claim.jurisdiction):
+        return []
+    try:
+        jurisdiction = normalize_jurisdiction(claim.jurisdiction) if isinstance(claim.jurisdiction, str) else None
+    except ValueError:
+        jurisdiction = None
+    if jurisdiction is None:
+        return [_failure("jurisdiction", MALFORMED, "Not an ISO 3166 country (DE) or subdivision (US-CA) code.")]
+    return [
+        _failure(
+            "jurisdiction",
+            CONTRADICTS_LEDGER,
+            f"The grant of purpose '{key}' was recorded in jurisdiction '{grant.jurisdiction}'.",
+        )
+        for key, grant in matched.items()
+        if grant.jurisdiction != jurisdiction
+    ]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -15,12 +15,18 @@ from consent import services as consent_services
 from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, Source, Subject
 from core.models import AuditLogEntry, Organization
 from core.problems import PROBLEM_CONTENT_TYPE, problem_type
+from provenance import services as provenance_services
+from provenance.models import Recipient, StampRecord
 from tests.conftest import event_body, event_input
 
 READ = "consent:read"
 WRITE = "consent:write"
+PROVENANCE_READ = "provenance:read"
+PROVENANCE_WRITE = "provenance:write"
+STAMP = "stamp"
 SUBJECT_ID = "cust-1"
 NOTICE_SHA256 = "a" * 64
+RECIPIENT_KEY = "crm"
 
 
 def iso(moment: Any) -> str:
@@ -49,9 +55,32 @@ def policy_version_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def recipient_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"key": "mailer", "name": "Mailer", "role": "processor", "purposes": ["marketing-email"]}
+    body.update(overrides)
+    return body
+
+
+def stamp_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "recipient": RECIPIENT_KEY,
+        "purpose": "marketing-email",
+        "subject_id": SUBJECT_ID,
+        "data": {"plan": "pro"},
+    }
+    body.update(overrides)
+    return body
+
+
+def stamp_verify_body() -> dict[str, Any]:
+    """A well-formed request whose stamp does not parse: the answer is 200 with valid false."""
+    return {"body": {"data": {}, "privacy": {"data_digest": "sha-256=:x:"}}, "privacy_stamp": "e30..c2ln"}
+
+
 @dataclass(frozen=True)
 class World:
-    """One organization's catalog (source, purpose, policy version) and one recorded event."""
+    """One organization's catalog (source, purpose, policy version), one recorded event and one
+    recipient registered for the purpose."""
 
     organization: Organization
     source: Source
@@ -59,6 +88,7 @@ class World:
     policy_version: PolicyVersion
     event_id: str
     subject_id: str = SUBJECT_ID
+    recipient_key: str = RECIPIENT_KEY
 
 
 def seed_world(organization: Organization, source: Source, purpose: Purpose) -> World:
@@ -71,6 +101,9 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
     )
     recorded = consent_services.consent_record(
         organization=organization, item=event_input(subject_id=SUBJECT_ID, idempotency_key="seed")
+    )
+    provenance_services.recipient_create(
+        organization=organization, actor="test", key=RECIPIENT_KEY, name="CRM", role="processor", purposes=[purpose.key]
     )
     return World(organization, source, purpose, version, recorded.event.event_id)
 
@@ -87,10 +120,14 @@ class Endpoint:
     scope: str
     success: int
     body: Callable[[], Any] | None = None
+    query: str = ""
+    # A write that names subjects in the caller's own namespace and creates them when new (like
+    # recording an event): another organization's key gets its own subjects, not a 404.
+    upserts_subjects: bool = False
 
     @property
     def addresses_object(self) -> bool:
-        return "<" in self.route
+        return "<" in self.route and not self.upserts_subjects
 
     @property
     def is_write(self) -> bool:
@@ -98,12 +135,14 @@ class Endpoint:
 
     def url(self, world: World) -> str:
         key = world.source.key if self.route.startswith("sources/") else world.purpose.key
+        if self.route.startswith("recipients/"):
+            key = world.recipient_key
         path = (
             self.route.replace("<str:event_id>", world.event_id)
             .replace("<str:subject_id>", world.subject_id)
             .replace("<str:key>", key)
         )
-        return f"/api/v1/{path}"
+        return f"/api/v1/{path}?{self.query}" if self.query else f"/api/v1/{path}"
 
     def __str__(self) -> str:
         return f"{self.method} {self.route}"
@@ -129,6 +168,22 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "purposes/<str:key>/policy-versions", READ, 200),
     Endpoint("POST", "purposes/<str:key>/policy-versions", WRITE, 201, policy_version_body),
     Endpoint("GET", "ledger/verify", READ, 200),
+    Endpoint("POST", "signals", WRITE, 200, lambda: {"subject_id": "cust-2", "gpc": True, "jurisdiction": "US-CA"}),
+    Endpoint("GET", "subjects/<str:subject_id>/links", READ, 200),
+    Endpoint(
+        "POST", "subjects/<str:subject_id>/links", WRITE, 201, lambda: {"subject_id": "device-1"}, upserts_subjects=True
+    ),
+    Endpoint("GET", "subjects/<str:subject_id>/privacy-status", READ, 200),
+    Endpoint("GET", "subjects/<str:subject_id>/solicitation", READ, 200, query="purpose=marketing-email"),
+    # provenance/api/urls.py
+    Endpoint("GET", "recipients", PROVENANCE_READ, 200),
+    Endpoint("POST", "recipients", PROVENANCE_WRITE, 201, recipient_body),
+    Endpoint("GET", "recipients/<str:key>", PROVENANCE_READ, 200),
+    Endpoint("PUT", "recipients/<str:key>", PROVENANCE_WRITE, 200, lambda: recipient_body(key=RECIPIENT_KEY)),
+    Endpoint("PATCH", "recipients/<str:key>", PROVENANCE_WRITE, 200, lambda: {"name": "Renamed"}),
+    Endpoint("POST", "stamps", STAMP, 200, stamp_body),
+    Endpoint("POST", "stamps/batch", STAMP, 200, lambda: {"items": [stamp_body(), stamp_body(recipient="nobody")]}),
+    Endpoint("POST", "stamps/verify", STAMP, 200, stamp_verify_body),
 ]
 
 
@@ -167,5 +222,15 @@ def pointers(body: dict[str, Any]) -> set[str]:
 
 def row_counts() -> dict[str, int]:
     """Rows of every table an API write can touch."""
-    models = [ConsentEvent, ConsentState, Subject, Source, Purpose, PolicyVersion, AuditLogEntry]
+    models = [
+        ConsentEvent,
+        ConsentState,
+        Subject,
+        Source,
+        Purpose,
+        PolicyVersion,
+        AuditLogEntry,
+        Recipient,
+        StampRecord,
+    ]
     return {model.__name__: model.objects.count() for model in models}

@@ -1,0 +1,127 @@
+"""Deliveries API (Provenant sends a stamped payload on the integration's behalf) and webhook secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from consent.api.views import OrganizationApi
+from core.api.schema import api_operation
+from core.problems import NotFound
+from provenance import selectors
+from provenance.api.serializers import StampInputSerializer
+from provenance.api.views import _stamp_request
+from provenance.models import Delivery
+from provenance.services import deliveries, notices
+from provenance.services.deliveries import TERMINAL_STATUSES
+
+
+class DeliveryInputSerializer(StampInputSerializer):
+    """The body of a stamp: Provenant stamps and sends it when consent allows at the moment of sending."""
+
+
+class DeliveryAttemptOutputSerializer(serializers.Serializer):
+    attempted_at = serializers.DateTimeField()
+    outcome = serializers.CharField(help_text="delivered, blocked, rejected, retryable_error, network_error, invalid")
+    http_status = serializers.IntegerField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    detail = serializers.CharField()
+
+
+class DeliveryOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="ULID")
+    status = serializers.ChoiceField(choices=Delivery.Status.choices)
+    recipient = serializers.CharField(source="recipient.key")
+    subject_id = serializers.CharField(source="subject_external_id")
+    purposes = serializers.ListField(child=serializers.CharField())
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.SerializerMethodField(help_text="null once the delivery has ended")
+    give_up_at = serializers.DateTimeField()
+    stamp_id = serializers.CharField(help_text="The stamp of the last decision; empty before the first")
+    last_error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_next_attempt_at(self, delivery: Delivery) -> str | None:
+        if delivery.status in TERMINAL_STATUSES:
+            return None
+        return serializers.DateTimeField().to_representation(delivery.next_attempt_at)
+
+
+class DeliveryDetailOutputSerializer(DeliveryOutputSerializer):
+    log = DeliveryAttemptOutputSerializer(many=True, help_text="Every attempt, oldest first")
+
+
+class WebhookSecretOutputSerializer(serializers.Serializer):
+    recipient = serializers.CharField()
+    webhook_secret = serializers.CharField(help_text="whsec_<base64>: shown this once; sign checks use it")
+    rotated_at = serializers.DateTimeField()
+
+
+class DeliveryCreateApi(OrganizationApi):
+    required_scopes = {"POST": "deliver"}
+
+    @api_operation(
+        scope="deliver",
+        summary="Have Provenant deliver a payload to a recipient",
+        description="Same body as a stamp. The payload is stored sealed and sent to the recipient's "
+        "`endpoint_url` by a worker, which decides consent again at the moment of sending: a withdrawal "
+        "while the item waits means `blocked` and no call. The body is POSTed as RFC 8785 JCS with "
+        "Content-Digest, Privacy-Stamp and `Idempotency-Key: <delivery id>`; failures are retried with "
+        "backoff for up to 24 hours. The payload is purged once the delivery ends.",
+        request=DeliveryInputSerializer,
+        responses={202: DeliveryOutputSerializer},
+        problems={422: "Invalid fields, unknown recipient or purpose, or a recipient without endpoint_url."},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(DeliveryInputSerializer, request.data)
+        delivery = deliveries.delivery_create(
+            organization=self.organization, request=_stamp_request(data, ""), actor=self.client.actor
+        )
+        response = Response(DeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        response["Location"] = f"/api/v1/deliveries/{delivery.public_id}"
+        return response
+
+
+class DeliveryDetailApi(OrganizationApi):
+    required_scopes = {"GET": "deliver"}
+
+    @api_operation(
+        scope="deliver",
+        summary="A delivery's outcome and every attempt",
+        responses={200: DeliveryDetailOutputSerializer},
+        problems={404: "No such delivery in your organization."},
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        delivery = deliveries.delivery_for_organization(organization=self.organization, public_id=public_id)
+        if delivery is None:
+            raise NotFound("No delivery with this id in your organization.")
+        return Response(DeliveryDetailOutputSerializer(delivery).data)
+
+
+class RecipientWebhookSecretRotateApi(OrganizationApi):
+    required_scopes = {"POST": "provenance:write"}
+
+    @api_operation(
+        scope="provenance:write",
+        summary="Issue a new webhook signing secret for a recipient (shown once)",
+        description="Consent notices are signed per the Standard Webhooks specification with this "
+        "secret: `webhook-signature: v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>`. The previous "
+        "secret stops working at once.",
+        request=None,
+        responses={200: WebhookSecretOutputSerializer},
+        problems={404: "No such recipient."},
+    )
+    def post(self, request: Request, key: str) -> Response:
+        recipient = selectors.recipient_by_key(organization=self.organization, key=key)
+        if recipient is None:
+            raise NotFound("No recipient with this key in your organization.")
+        secret = notices.recipient_webhook_secret_rotate(recipient=recipient, actor=self.client.actor)
+        body: dict[str, Any] = {"recipient": recipient.key, "webhook_secret": secret, "rotated_at": timezone.now()}
+        response = Response(WebhookSecretOutputSerializer(body).data)
+        response["Cache-Control"] = "no-store"
+        return response

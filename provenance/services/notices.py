@@ -1,0 +1,473 @@
+"""Consent notices: every recipient with a webhook hears of consent changes for the purposes it receives.
+
+The consent layer cannot call up into provenance, so changes are found by polling the append-only
+ledger. The watermark is the creation time of the newest notice: a scan runs in one transaction
+and reads events recorded since that instant minus a 60-second overlap (a transaction that commits
+late, out of id order, is still seen). Without a notice yet, scanning starts from when the webhook
+recipients were last changed. Reading an event twice is harmless: a notice is unique per
+(recipient, event) and inserted with ON CONFLICT DO NOTHING, so a lost or old watermark only costs a
+re-scan.
+
+Webhooks follow the Standard Webhooks specification: ``webhook-id`` (the notice id, stable across
+retries), ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256>`` over
+``{id}.{timestamp}.{body}`` with the recipient's ``whsec_`` secret. A 2xx answer acknowledges.
+Opt-outs of sale or sharing carry the legal deadline to stop (CCPA regs §7026(f): 15 business days).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Container
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from ulid import ULID
+
+from consent.gpc import purpose_signal_categories
+from consent.ledger import format_instant
+from consent.models import Action, CollectionMethod, ConsentEvent
+from core.crypto import CryptoError, master_keyring
+from core.db import insert_rows
+from core.jurisdiction_rules import jurisdiction_rules
+from core.services import audit_log
+from provenance.models import ConsentNotice, DeliveryAttempt, ProvenanceAlert, Recipient
+from provenance.services.deliveries import (
+    CLAIM_FOR,
+    GIVE_UP_AFTER,
+    NOTICE_TASK,
+    alert_failures,
+    enqueue_after_commit,
+    next_attempt_delay,
+    post,
+)
+from provenance.verify import canonical_json
+
+logger = logging.getLogger(__name__)
+
+SCAN_OVERLAP = timedelta(seconds=60)
+SCAN_LOCK_KEY = 7_364_021_001  # pg_try_advisory_xact_lock: one scanner at a time
+WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_SECRET_BYTES = 32  # a data-key-sized secret, so the master keyring can wrap it
+
+CHANGE_TYPES = {
+    "withdrawn": "consent.withdrawn",
+    "gpc_opt_out": "consent.gpc_opt_out",
+    "refused": "consent.refused",
+    "expired": "consent.expired",
+    "granted": "consent.granted",
+}
+OPT_OUT_CHANGES = frozenset({"withdrawn", "refused", "gpc_opt_out"})
+_NOTIFIED_ACTIONS = (Action.GRANT, Action.REFUSE, Action.WITHDRAW, Action.EXPIRE)
+_OPEN = (ConsentNotice.Status.PENDING, ConsentNotice.Status.RETRYING)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pure rules
+
+
+def change_for_event(*, action: str, collection_method: str) -> str | None:
+    """The change a ledger event tells recipients of; None for ``invalidate`` (a correction, no type)."""
+    from_gpc = collection_method == CollectionMethod.GPC_SIGNAL
+    if action == Action.GRANT:
+        return "granted"
+    if action == Action.WITHDRAW:
+        return "gpc_opt_out" if from_gpc else "withdrawn"
+    if action == Action.REFUSE:
+        return "gpc_opt_out" if from_gpc else "refused"
+    if action == Action.EXPIRE:
+        return "expired"
+    return None
+
+
+def add_business_days(received: date, count: int, closed: Container[date]) -> date:
+    """The ``count``-th business day after ``received`` (the day of receipt is not counted);
+    weekends and the days in ``closed`` are skipped."""
+    day = received
+    counted = 0
+    while counted < count:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in closed:
+            counted += 1
+    return day
+
+
+@functools.lru_cache(maxsize=16)
+def _holiday_calendar(name: str) -> Container[date]:
+    """REGULATORY.md's calendar names: WEEKENDS_ONLY, US-FED (federal, with observed days), EU-<CC>, <CC>."""
+    if name == "WEEKENDS_ONLY":
+        return frozenset()
+    country = "US" if name == "US-FED" else name.removeprefix("EU-")
+    return holidays.country_holidays(country)  # type: ignore[no-any-return]
+
+
+def optout_deadline(
+    *, jurisdiction: str | None, received_at: datetime, change: str, is_sale_or_sharing: bool
+) -> tuple[date | None, str]:
+    """When the recipient must have stopped, for an opt-out of sale or sharing where a law sets a
+    period, with the rule it comes from; ``(None, "")`` otherwise. The day of receipt, in the
+    jurisdiction's time zone, is not counted."""
+    if change not in OPT_OUT_CHANGES or not is_sale_or_sharing:
+        return None, ""
+    rule = jurisdiction_rules().rule_for(jurisdiction)
+    received = received_at.astimezone(ZoneInfo(rule.dsar.time_zone)).date()
+    if rule.optout_processing_business_days:
+        days = rule.optout_processing_business_days
+        calendar = rule.dsar.holiday_calendar
+        deadline = add_business_days(received, days, _holiday_calendar(calendar))
+        return deadline, f"{rule.law} ({rule.code}): stop within {days} business days of receipt ({calendar} calendar)"
+    if rule.optout_processing_calendar_days:
+        days = rule.optout_processing_calendar_days
+        return received + timedelta(days=days), f"{rule.law} ({rule.code}): stop within {days} days of receipt"
+    return None, ""
+
+
+def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks ``v1`` signature: base64 HMAC-SHA256 keyed with the base64-decoded secret."""
+    key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Webhook secrets
+
+
+def recipient_webhook_secret_rotate(*, recipient: Recipient, actor: str) -> str:
+    """Give the recipient a new signing secret and return it, the only time it is shown.
+    Notices sent from now on are signed with it; the previous secret stops working at once."""
+    raw = secrets.token_bytes(WEBHOOK_SECRET_BYTES)
+    sealed = base64.b64encode(master_keyring().wrap(raw)).decode()
+    with transaction.atomic():
+        Recipient.objects.filter(pk=recipient.pk).update(webhook_secret_sealed=sealed, updated_at=timezone.now())
+        audit_log(
+            actor=actor,
+            action="recipient.webhook_secret_rotated",
+            object_type="recipient",
+            object_id=recipient.pk,
+            organization=recipient.organization,
+            data={"key": recipient.key},
+        )
+    recipient.webhook_secret_sealed = sealed
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
+
+
+def recipient_webhook_secret(recipient: Recipient) -> str | None:
+    """The recipient's ``whsec_`` secret, or None when none was issued."""
+    if not recipient.webhook_secret_sealed:
+        return None
+    try:
+        raw = master_keyring().unwrap(base64.b64decode(recipient.webhook_secret_sealed, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise CryptoError("the webhook secret is malformed") from exc
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finding changes
+
+
+_NOTICE_COLUMNS = (
+    "organization_id",
+    "public_id",
+    "recipient_id",
+    "subject_external_id",
+    "purpose_id",
+    "event_id",
+    "change",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "give_up_at",
+    "legal_deadline",
+    "legal_rule",
+    "created_at",
+)
+
+
+def _scan_lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite serialises writers anyway
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SCAN_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def consent_notices_scan(*, now: datetime | None = None) -> dict[str, Any]:
+    """Turn ledger events since the watermark into notices for every recipient that receives the
+    purpose and has a webhook, and enqueue them after commit. Safe to run at any time, twice."""
+    now = now or timezone.now()
+    created: list[int] = []
+    with transaction.atomic():
+        if not _scan_lock():
+            return {"skipped": True, "created": 0}
+        recipients = list(Recipient.objects.filter(is_active=True).exclude(webhook_url="").prefetch_related("purposes"))
+        watermark = ConsentNotice.objects.order_by("-id").values_list("created_at", flat=True).first()
+        by_organization: dict[int, list[Recipient]] = defaultdict(list)
+        for recipient in recipients:
+            by_organization[recipient.organization_id].append(recipient)
+        for organization_id, members in by_organization.items():
+            since = (watermark or min(r.updated_at for r in members)) - SCAN_OVERLAP
+            created.extend(_scan_organization(organization_id, members, since, now))
+        enqueue_after_commit(NOTICE_TASK, created)
+    return {"created": len(created)}
+
+
+def _scan_organization(organization_id: int, members: list[Recipient], since: datetime, now: datetime) -> list[int]:
+    receivers: dict[int, list[Recipient]] = defaultdict(list)
+    for recipient in members:
+        for purpose in recipient.purposes.all():
+            receivers[purpose.pk].append(recipient)
+    if not receivers:
+        return []
+    events = (
+        ConsentEvent.objects.filter(
+            organization_id=organization_id,
+            recorded_at__gte=since,
+            purpose_id__in=list(receivers),
+            action__in=_NOTIFIED_ACTIONS,
+        )
+        .select_related("purpose", "subject")
+        .only(
+            "event_id",
+            "action",
+            "collection_method",
+            "occurred_at",
+            "recorded_at",
+            "jurisdiction",
+            "purpose__is_sale_or_sharing",
+            "purpose__is_targeted_advertising",
+            "subject__external_id",
+        )
+        .order_by("recorded_at", "id")
+    )
+    created: list[int] = []
+    rows: list[tuple[Any, ...]] = []
+    for event in events.iterator(chunk_size=1000):
+        change = change_for_event(action=event.action, collection_method=event.collection_method)
+        if change is None:
+            continue
+        deadline, rule = optout_deadline(
+            jurisdiction=event.jurisdiction,
+            received_at=event.occurred_at,
+            change=change,
+            is_sale_or_sharing=bool(
+                purpose_signal_categories(
+                    is_sale_or_sharing=event.purpose.is_sale_or_sharing,
+                    is_targeted_advertising=event.purpose.is_targeted_advertising,
+                )
+            ),
+        )
+        for recipient in receivers[event.purpose_id]:
+            if event.recorded_at < recipient.created_at:
+                continue  # a recipient hears of changes made since it was registered
+            rows.append(
+                (
+                    organization_id,
+                    str(ULID()),
+                    recipient.pk,
+                    event.subject.external_id,
+                    event.purpose_id,
+                    event.event_id,
+                    change,
+                    ConsentNotice.Status.PENDING,
+                    0,
+                    now,
+                    now + GIVE_UP_AFTER,
+                    deadline,
+                    rule,
+                    now,
+                )
+            )
+        if len(rows) >= 1000:
+            created.extend(insert_rows(ConsentNotice, _NOTICE_COLUMNS, rows, returning="id", skip_conflicts=True))
+            rows = []
+    created.extend(insert_rows(ConsentNotice, _NOTICE_COLUMNS, rows, returning="id", skip_conflicts=True))
+    return created
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sending
+
+
+def notice_body(notice: ConsentNotice, event: ConsentEvent | None) -> dict[str, Any]:
+    return {
+        "type": CHANGE_TYPES[notice.change],
+        "subject_id": notice.subject_external_id,
+        "purpose": notice.purpose.key,
+        "event_id": notice.event_id,
+        "occurred_at": format_instant(event.occurred_at) if event else None,
+        "jurisdiction": event.jurisdiction if event else None,
+        "legal_deadline": notice.legal_deadline.isoformat() if notice.legal_deadline else None,
+        "legal_rule": notice.legal_rule or None,
+    }
+
+
+def consent_notice_send(*, notice_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """Claim one notice and send it once. Idempotent: an acknowledged, dead, not yet due or
+    claimed notice is left alone."""
+    now = now or timezone.now()
+    claim = now + CLAIM_FOR
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    claimed = ConsentNotice.objects.filter(free, pk=notice_id, status__in=_OPEN, next_attempt_at__lte=now).update(
+        claimed_until=claim
+    )
+    if not claimed:
+        current = ConsentNotice.objects.filter(pk=notice_id).values_list("status", flat=True).first()
+        return {"notice": notice_id, "skipped": True, "status": current}
+
+    notice = ConsentNotice.objects.select_related("recipient", "purpose", "organization").get(pk=notice_id)
+    recipient = notice.recipient
+    if now >= notice.give_up_at:
+        return _record(
+            notice, claim, None, dead=f"gave up: not acknowledged before give_up_at; last: {notice.last_error}"
+        )
+    if not recipient.is_active or not recipient.webhook_url:
+        return _record(notice, claim, None, dead="the recipient is inactive or has no webhook_url now")
+    try:
+        secret = recipient_webhook_secret(recipient)
+    except CryptoError as exc:
+        return _record(notice, claim, None, dead=f"the webhook secret cannot be opened: {exc}")
+    if secret is None:
+        # Kept for retry: sending starts once a secret is issued (POST /recipients/{key}/webhook-secret).
+        attempt = DeliveryAttempt(notice=notice, attempted_at=now, outcome="no_secret", detail="no webhook secret")
+        delay = next_attempt_delay(notice.attempts + 1)
+        return _record(notice, claim, attempt, retry_detail="no webhook secret issued", delay=delay)
+
+    event = ConsentEvent.objects.filter(organization=notice.organization, event_id=notice.event_id).first()
+    body = canonical_json(notice_body(notice, event))
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": notice.public_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign_webhook(secret, notice.public_id, timestamp, body),
+    }
+    outcome = post(recipient.webhook_url, body, headers)
+    attempt = DeliveryAttempt(
+        notice=notice,
+        attempted_at=now,
+        outcome="acknowledged" if outcome.ok else outcome.label,
+        http_status=outcome.http_status,
+        duration_ms=outcome.duration_ms,
+        detail=outcome.detail,
+    )
+    if outcome.ok:
+        return _record(notice, claim, attempt, acknowledged=True)
+    if not outcome.transient:
+        return _record(notice, claim, attempt, dead=outcome.detail)
+    delay = next_attempt_delay(notice.attempts + 1, retry_after=outcome.retry_after)
+    return _record(notice, claim, attempt, retry_detail=outcome.detail, delay=delay)
+
+
+def _record(
+    notice: ConsentNotice,
+    claim: datetime,
+    attempt: DeliveryAttempt | None,
+    *,
+    acknowledged: bool = False,
+    dead: str | None = None,
+    retry_detail: str = "",
+    delay: float | None = None,
+) -> dict[str, Any]:
+    """Write the attempt and the notice's new state, if this worker still holds the claim."""
+    now = timezone.now()
+    values: dict[str, Any] = {"claimed_until": None}
+    if attempt is not None:
+        values["attempts"] = F("attempts") + 1
+    retry_at = None
+    if acknowledged:
+        values.update(status=ConsentNotice.Status.ACKNOWLEDGED, acknowledged_at=now, sent_at=now, last_error="")
+    elif dead is None:
+        retry_at = now + timedelta(seconds=delay or 0.0)
+        if retry_at >= notice.give_up_at:
+            dead = f"gave up after {notice.attempts + 1} attempts; last: {retry_detail}"
+        else:
+            values.update(status=ConsentNotice.Status.RETRYING, next_attempt_at=retry_at, last_error=retry_detail[:500])
+    if dead is not None:
+        values.update(status=ConsentNotice.Status.DEAD, last_error=dead[:500])
+    with transaction.atomic():
+        if attempt is not None:
+            attempt.save()
+        updated = ConsentNotice.objects.filter(pk=notice.pk, claimed_until=claim).update(**values)
+        if not updated:
+            logger.warning("consent notice %s: claim lost before the outcome was recorded", notice.public_id)
+            return {"notice": notice.pk, "status": "claim_lost"}
+        if dead is not None:
+            ProvenanceAlert.objects.create(
+                organization_id=notice.organization_id,
+                kind=ProvenanceAlert.Kind.NOTICE_DEAD,
+                subject_external_id=notice.subject_external_id,
+                failures=alert_failures(what="consent_notice", problem="dead", detail=dead),
+                note=f"Consent notice {notice.public_id} ({notice.change} of '{notice.purpose.key}') to recipient "
+                f"'{notice.recipient.key}' was dead-lettered.",
+            )
+        elif retry_at is not None:
+            enqueue_after_commit(NOTICE_TASK, [notice.pk], eta=retry_at)
+    return {"notice": notice.pk, "public_id": notice.public_id, "status": values["status"]}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Legal deadlines
+
+
+def consent_notices_alert_overdue(*, now: datetime | None = None) -> dict[str, Any]:
+    """One ``notice_overdue`` alert for each notice not acknowledged by its legal deadline (the end
+    of that day in the jurisdiction's time zone). Safe to run twice: a notice is alerted once."""
+    now = now or timezone.now()
+    # A local date is at most a day ahead of UTC's: every overdue notice is among these candidates.
+    candidates = (
+        ConsentNotice.objects.filter(legal_deadline__lte=now.date(), overdue_alerted_at__isnull=True)
+        .filter(Q(acknowledged_at__isnull=True) | Q(acknowledged_at__date__gte=F("legal_deadline")))
+        .order_by("id")
+    )
+    alerted = 0
+    after = 0
+    while chunk := list(candidates.filter(id__gt=after).select_related("recipient", "purpose")[:500]):
+        after = chunk[-1].pk
+        jurisdictions = dict(
+            ConsentEvent.objects.filter(event_id__in=[n.event_id for n in chunk]).values_list(
+                "event_id", "jurisdiction"
+            )
+        )
+        alerted += sum(_alert_if_overdue(notice, jurisdictions.get(notice.event_id), now) for notice in chunk)
+    return {"alerted": alerted}
+
+
+def _alert_if_overdue(notice: ConsentNotice, jurisdiction: str | None, now: datetime) -> bool:
+    assert notice.legal_deadline is not None
+    zone = ZoneInfo(jurisdiction_rules().rule_for(jurisdiction).dsar.time_zone)
+    if now.astimezone(zone).date() <= notice.legal_deadline:
+        return False
+    if notice.acknowledged_at and notice.acknowledged_at.astimezone(zone).date() <= notice.legal_deadline:
+        return False
+    with transaction.atomic():
+        if not ConsentNotice.objects.filter(pk=notice.pk, overdue_alerted_at__isnull=True).update(
+            overdue_alerted_at=now
+        ):
+            return False
+        ProvenanceAlert.objects.create(
+            organization_id=notice.organization_id,
+            kind=ProvenanceAlert.Kind.NOTICE_OVERDUE,
+            subject_external_id=notice.subject_external_id,
+            failures=alert_failures(
+                what="consent_notice",
+                problem="overdue",
+                detail=f"{notice.change} of '{notice.purpose.key}' not acknowledged by "
+                f"'{notice.recipient.key}' by {notice.legal_deadline.isoformat()}",
+            ),
+            note=f"Consent notice {notice.public_id}: {notice.legal_rule}.",
+        )
+    return True
