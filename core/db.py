@@ -117,6 +117,7 @@ def upsert_rows(
             )
 
 
+@lru_cache(maxsize=512)
 def _converters(field: models.Field) -> list[Any]:
     column = field.get_col(field.model._meta.db_table)
     converters = list(connection.ops.get_db_converters(column))

@@ -9,7 +9,7 @@ one subject is the stamp log (and the delivery and notice lists) filtered by sub
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -40,6 +40,9 @@ from provenance.services import recipient_create, recipient_update, signing_key_
 from provenance.services.notices import recipient_webhook_secret_rotate
 from provenance.services.validation import MAX_NOTE_LENGTH, provenance_alert_acknowledge, provenance_alert_resolve
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 REASON_CODES = (
     enforcement.NO_CONSENT,
     enforcement.CONSENT_WITHDRAWN,
@@ -58,11 +61,24 @@ def _link(url_name: str, pk: Any, text: str) -> SafeString:
     return format_html('<a href="{}">{}</a>', reverse(url_name, args=[pk]), text)
 
 
-def _has_model_permission(request: HttpRequest, admin_: admin.ModelAdmin, action: str) -> bool:
-    """For the view-only admins' actions: the model's ``change`` (or other) permission itself, since
-    ``has_change_permission`` is False there to keep the pages read-only."""
-    opts = admin_.opts
-    return request.user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+class ViewOnlyWithActionsAdmin(admin.ModelAdmin):
+    """Like :class:`ReadOnlyModelAdmin` (no add, change or delete, even for superusers), but offering
+    the actions it declares, each a service call."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_model_change_permission(self, request: HttpRequest) -> bool:
+        """For the actions: the model's ``change`` permission itself, since ``has_change_permission``
+        is False to keep the pages read-only."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,9 +89,11 @@ def _has_model_permission(request: HttpRequest, admin_: admin.ModelAdmin, action
 class RecipientListFilter(admin.RelatedFieldListFilter):
     """Recipient keys repeat across organizations, so the choices name both."""
 
-    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[Any, str]]:
+    def field_choices(
+        self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
+    ) -> list[tuple[str, StrOrPromise]]:
         recipients = Recipient.objects.select_related("organization").order_by("organization__slug", "key")
-        return [(recipient.pk, _recipient_label(recipient)) for recipient in recipients]
+        return [(str(recipient.pk), _recipient_label(recipient)) for recipient in recipients]
 
 
 class SubjectFilter(admin.SimpleListFilter):
@@ -164,6 +182,14 @@ class RecipientForm(forms.ModelForm):
         field = self.fields.get("purposes")
         if isinstance(field, forms.ModelMultipleChoiceField) and self.instance.pk is not None:
             field.queryset = field.queryset.filter(organization_id=self.instance.organization_id)  # type: ignore[union-attr]
+
+    def clean_data_categories(self) -> list[str]:
+        value = self.cleaned_data.get("data_categories")
+        if value in (None, ""):
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise forms.ValidationError('A JSON list of category names, e.g. ["contact", "behavioural"].')
+        return value
 
     def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean() or {}
@@ -553,7 +579,7 @@ class ConsentNoticeAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(ReadOnlyModelAdmin):
+class SigningKeyAdmin(ViewOnlyWithActionsAdmin):
     """Keys are made by rotation and retired, never edited or deleted. The sealed private part is
     neither shown nor loaded."""
 
@@ -569,7 +595,7 @@ class SigningKeyAdmin(ReadOnlyModelAdmin):
         return super().get_queryset(request).defer("private_key_sealed")
 
     def has_rotate_permission(self, request: HttpRequest) -> bool:
-        return _has_model_permission(request, self, "change")
+        return self.has_model_change_permission(request)
 
     def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}_rotate"
@@ -629,7 +655,7 @@ class AlertResolveForm(forms.Form):
 
 
 @admin.register(ProvenanceAlert)
-class ProvenanceAlertAdmin(ReadOnlyModelAdmin):
+class ProvenanceAlertAdmin(ViewOnlyWithActionsAdmin):
     """Alerts move open -> acknowledged -> resolved only through the triage services (audited)."""
 
     list_display = (
@@ -691,15 +717,13 @@ class ProvenanceAlertAdmin(ReadOnlyModelAdmin):
         )
 
     def has_triage_permission(self, request: HttpRequest) -> bool:
-        return _has_model_permission(request, self, "change")
+        return self.has_model_change_permission(request)
 
     @admin.action(description="Acknowledge selected alerts", permissions=["triage"])
     def acknowledge_alerts(self, request: HttpRequest, queryset: QuerySet[ProvenanceAlert]) -> None:
-        changed = sum(
-            provenance_alert_acknowledge(alert=alert, actor=admin_actor(request))
-            for alert in queryset.select_related("organization")
-        )
-        unchanged = len(queryset) - changed
+        alerts = list(queryset.select_related("organization"))
+        changed = sum(provenance_alert_acknowledge(alert=alert, actor=admin_actor(request)) for alert in alerts)
+        unchanged = len(alerts) - changed
         messages.success(
             request,
             f"Acknowledged {changed} alert(s)."
@@ -710,15 +734,16 @@ class ProvenanceAlertAdmin(ReadOnlyModelAdmin):
     def resolve_alerts(self, request: HttpRequest, queryset: QuerySet[ProvenanceAlert]) -> HttpResponse | None:
         form = AlertResolveForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
+            alerts = list(queryset.select_related("organization"))
             changed = 0
-            for alert in queryset.select_related("organization"):
+            for alert in alerts:
                 try:
                     changed += provenance_alert_resolve(
                         alert=alert, note=form.cleaned_data["note"], actor=admin_actor(request)
                     )
                 except DomainError as exc:
                     report_domain_errors(request, f"alert {alert.pk}", exc)
-            unchanged = len(queryset) - changed
+            unchanged = len(alerts) - changed
             messages.success(
                 request,
                 f"Resolved {changed} alert(s)."

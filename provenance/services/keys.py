@@ -59,9 +59,10 @@ def signing_key_rotate(*, actor: str) -> SigningKey:
 
 def signing_key_retire(*, key: SigningKey, actor: str) -> SigningKey:
     """Retire a key that is no longer current. It stays in the JWKS so its stamps still verify."""
-    if key.is_current:
-        raise Conflict("Rotate first: the current key cannot be retired.")
     with transaction.atomic():
+        stored = SigningKey.objects.select_for_update().get(pk=key.pk)
+        if stored.is_current:
+            raise Conflict("Rotate first: the current key cannot be retired.")
         updated = SigningKey.objects.filter(pk=key.pk, retired_at__isnull=True).update(retired_at=timezone.now())
         if updated:
             audit_log(actor=actor, action="signing_key.retired", object_type="signing_key", object_id=key.kid)

@@ -103,7 +103,14 @@ def stamp_many(
             if hint not in unknown:
                 unknown[hint] = _unknown_states(organization, hint)
             subject_states = unknown[hint]
-        data_bytes = canonical_json(request.data)
+        try:
+            data_bytes = canonical_json(request.data)
+        except ValueError as exc:  # e.g. an integer JSON numbers cannot carry exactly (RFC 8785 §3.2.2.3)
+            problem = {"pointer": f"{request.pointer}/data", "detail": str(exc)}
+            if stop_on_error:
+                raise InvalidInput("The data cannot be canonicalized; see errors.", errors=[problem]) from exc
+            results.append(StampResult(stamp_id, "error", [], error={"type": "validation-error", "errors": [problem]}))
+            continue
         result = _stamp_one(
             organization,
             request,

@@ -184,6 +184,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "stamps", STAMP, 200, stamp_body),
     Endpoint("POST", "stamps/batch", STAMP, 200, lambda: {"items": [stamp_body(), stamp_body(recipient="nobody")]}),
     Endpoint("POST", "stamps/verify", STAMP, 200, stamp_verify_body),
+    # provenance/api/receipt_urls.py
+    Endpoint("GET", "consent-events/<str:event_id>/receipt", READ, 200),
+    Endpoint(
+        "POST", "provenance/validate", STAMP, 200, lambda: {"subject_id": "cust-1", "purposes": ["marketing-email"]}
+    ),
 ]
 
 
