@@ -14,7 +14,8 @@ PURPOSE_NOT_REGISTERED = "PURPOSE_NOT_REGISTERED_FOR_RECIPIENT"
 
 RULES = {
     NO_CONSENT: "No consent on record where the jurisdiction requires opt-in (GDPR Art. 6(1)(a), 7(1))",
-    CONSENT_WITHDRAWN: "Consent withdrawn or refused (GDPR Art. 7(3))",
+    CONSENT_WITHDRAWN: "Consent withdrawn, refused or opted out of (GDPR Art. 7(3); the US state laws' "
+    "right to opt out)",
     CONSENT_EXPIRED: "Consent past the purpose's validity",
     POLICY_STALE: "Consent given under a notice older than the purpose's current material version",
     SALE_SHARE_OPTED_OUT: "Opt-out of sale/sharing, by request or Global Privacy Control "

@@ -48,6 +48,7 @@ USER_AGENT = "Provenant/1 (+https://provenant.dev)"
 DELIVERY_TASK = "provenance.tasks.deliver"
 NOTICE_TASK = "provenance.tasks.send_consent_notice"
 SWEEP_BATCH = 1000
+INTERRUPTED = "the worker stopped before recording the outcome; the recipient may have received the request"
 
 TERMINAL_STATUSES = frozenset({Delivery.Status.DELIVERED, Delivery.Status.BLOCKED, Delivery.Status.DEAD})
 
@@ -247,11 +248,31 @@ def delivery_create(*, organization: Organization, request: StampRequest, actor:
 # Sending
 
 
-def _claimable(now: datetime) -> Q:
-    """Due and free, or held by a worker whose claim ran out (it died mid-send)."""
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    due = Q(status__in=[Delivery.Status.QUEUED, Delivery.Status.RETRYING], next_attempt_at__lte=now) & free
-    return due | Q(status=Delivery.Status.SENDING, claimed_until__lt=now)
+def claim_or_take_over(
+    model: type[Delivery] | type[ConsentNotice],
+    object_id: int,
+    *,
+    due: Q,
+    now: datetime,
+    claim: datetime,
+    **values: Any,
+) -> bool:
+    """Compare-and-set claim: a due, unclaimed row, or one whose claim ran out, which means the
+    worker holding it died mid-attempt; that attempt is logged as interrupted."""
+    owner = "delivery_id" if model is Delivery else "notice_id"
+    with transaction.atomic():
+        if model.objects.filter(due, pk=object_id, claimed_until__lt=now).update(
+            claimed_until=claim, attempts=F("attempts") + 1, **values
+        ):
+            DeliveryAttempt.objects.create(
+                **{owner: object_id}, attempted_at=now, outcome="interrupted", detail=INTERRUPTED
+            )
+            return True
+    return bool(
+        model.objects.filter(due, pk=object_id, claimed_until__isnull=True, next_attempt_at__lte=now).update(
+            claimed_until=claim, **values
+        )
+    )
 
 
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[str, Any]:
@@ -259,8 +280,9 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
     held by another worker is left alone."""
     now = now or timezone.now()
     claim = now + CLAIM_FOR
-    claimed = Delivery.objects.filter(_claimable(now), pk=delivery_id).update(
-        status=Delivery.Status.SENDING, claimed_until=claim
+    open_statuses = [Delivery.Status.QUEUED, Delivery.Status.RETRYING, Delivery.Status.SENDING]
+    claimed = claim_or_take_over(
+        Delivery, delivery_id, due=Q(status__in=open_statuses), now=now, claim=claim, status=Delivery.Status.SENDING
     )
     if not claimed:
         current = Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()

@@ -49,6 +49,7 @@ from provenance.services.deliveries import (
     GIVE_UP_AFTER,
     NOTICE_TASK,
     alert_failures,
+    claim_or_take_over,
     enqueue_after_commit,
     next_attempt_delay,
     post,
@@ -320,10 +321,7 @@ def consent_notice_send(*, notice_id: int, now: datetime | None = None) -> dict[
     claimed notice is left alone."""
     now = now or timezone.now()
     claim = now + CLAIM_FOR
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    claimed = ConsentNotice.objects.filter(free, pk=notice_id, status__in=_OPEN, next_attempt_at__lte=now).update(
-        claimed_until=claim
-    )
+    claimed = claim_or_take_over(ConsentNotice, notice_id, due=Q(status__in=_OPEN), now=now, claim=claim)
     if not claimed:
         current = ConsentNotice.objects.filter(pk=notice_id).values_list("status", flat=True).first()
         return {"notice": notice_id, "skipped": True, "status": current}

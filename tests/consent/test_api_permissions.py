@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.urls import URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
-from consent.api.urls import urlpatterns
 from consent.models import Source
 from core.models import Organization
+from core.scopes import SCOPES
 from core.services import api_key_create, api_key_revoke
 from tests.conftest import event_body
 from tests.consent.api_contract import (
@@ -29,6 +30,13 @@ from tests.consent.api_contract import (
 )
 
 OBJECT_ENDPOINTS = [e for e in ENDPOINTS if e.addresses_object]
+# Every route the root URLconf serves under /api/v1/, whichever app's urls.py it comes from.
+urlpatterns = [
+    pattern
+    for resolver in get_resolver().url_patterns
+    if isinstance(resolver, URLResolver) and str(resolver.pattern) == "api/v1/"
+    for pattern in resolver.url_patterns
+]
 MALFORMED_AUTHORIZATION = [
     "Basic dXNlcjpwYXNz",
     "Bearer",
@@ -128,7 +136,7 @@ def test_key_of_another_organization_cannot_see_or_change_this_organizations_obj
     other_organization: Organization,
     api_client_for: Callable[..., APIClient],
 ) -> None:
-    client = api_client_for(other_organization, READ, WRITE)
+    client = api_client_for(other_organization, *SCOPES)
     before = row_counts()
 
     response = call(client, endpoint, world)

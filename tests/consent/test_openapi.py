@@ -193,7 +193,7 @@ def world(organization: Organization, source: Source, purpose: Purpose) -> World
 def test_successful_response_matches_its_documented_schema(
     schema: dict[str, Any], world: World, endpoint: Endpoint, api_client_for: Callable[..., APIClient]
 ) -> None:
-    client = api_client_for(world.organization, READ, WRITE)
+    client = api_client_for(world.organization, endpoint.scope)
 
     response = call(client, endpoint, world)
 

@@ -79,10 +79,21 @@ class HttpReceiver:
                 self._changed.wait(remaining)
             return list(self.requests)
 
+    def wait_arrived(self, count: int, *, timeout: float = 30.0) -> None:
+        """Block until ``count`` requests arrived, answered or not (one may still be hanging)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.arrived < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"expected {count} requests to arrive, got {self.arrived} in {timeout} s")
+                self._changed.wait(remaining)
+
     def _answer(self, headers: dict[str, str], body: bytes) -> tuple[int, Any, float]:
         with self._changed:
             self.arrived += 1
             failing = self.arrived <= self.fail_times
+            self._changed.notify_all()
         checked = self.check(headers, body) if self.check else True
         if failing:
             return (self.fail_status, checked, self.hang_seconds)

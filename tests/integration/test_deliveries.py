@@ -320,11 +320,11 @@ def test_a_worker_killed_while_sending_is_recovered_by_the_sweep(
     deliver_client: APIClient,
 ) -> None:
     crashing = celery_worker_factory().start()
-    with HttpReceiver(fail_times=1, fail_status=200, hang_seconds=1.8) as receiver:
+    with HttpReceiver(fail_times=1, fail_status=200, hang_seconds=1.5) as receiver:
         recipient_for(receiver.url)
         accepted = create_delivery(deliver_client)
-        wait_until(lambda: Delivery.objects.filter(public_id=accepted["id"], status="sending").exists())
-        crashing.kill()  # mid-request: the claim stays for five minutes
+        receiver.wait_arrived(1)  # the POST is in flight, its answer hangs
+        crashing.kill()  # the claim stays for five minutes
 
         stuck = Delivery.objects.get(public_id=accepted["id"])
         assert stuck.status == "sending"
@@ -339,6 +339,7 @@ def test_a_worker_killed_while_sending_is_recovered_by_the_sweep(
 
     assert delivery.status == "delivered"
     assert delivery.attempts == 2
+    assert [(a.outcome, a.http_status) for a in delivery.log.all()] == [("interrupted", None), ("delivered", 200)]
     assert {r.headers["idempotency-key"] for r in requests} == {delivery.public_id}, "receivers can drop repeats"
 
 
