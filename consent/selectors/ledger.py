@@ -58,7 +58,7 @@ def subjects_by_external_ids(*, organization: Organization, external_ids: set[st
     fields = list(meta.concrete_fields)
     matches, params = in_list("external_id", sorted(external_ids))
     rows = select_rows(
-        f"SELECT {', '.join(f.column for f in fields)} FROM {meta.db_table} "  # noqa: S608
+        f"SELECT {', '.join(str(f.column) for f in fields)} FROM {meta.db_table} "  # noqa: S608
         f"WHERE organization_id = %s AND {matches}",
         [organization.pk, *params],
         fields,

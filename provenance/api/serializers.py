@@ -14,7 +14,7 @@ from provenance.models import Recipient
 
 
 class RecipientSerializer(serializers.ModelSerializer):
-    purposes = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
+    purposes: Any = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
 
     class Meta:
         model = Recipient
@@ -46,7 +46,7 @@ class RecipientInputSerializer(StrictSerializer):
 
 
 class ProvenanceClaimSerializer(StrictSerializer):
-    source = StrictCharField(max_length=64, help_text="Key of the source the data came from")
+    source = StrictCharField(max_length=64, help_text="Key of the source the data came from")  # type: ignore[assignment]
     collected_at = AwareDateTimeField(required=False)
     collection_method = StrictCharField(max_length=40, required=False)
 
@@ -56,7 +56,7 @@ class StampInputSerializer(StrictSerializer):
     purpose = StrictCharField(max_length=64, required=False)
     purposes = serializers.ListField(child=StrictCharField(max_length=64), required=False, min_length=1, max_length=50)
     subject_id = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_subject_id])
-    data = serializers.JSONField(help_text="The payload to send; any JSON value")
+    data = serializers.JSONField(help_text="The payload to send; any JSON value")  # type: ignore[assignment]
     provenance = ProvenanceClaimSerializer(required=False, allow_null=True)
     jurisdiction = StrictCharField(
         max_length=6, required=False, help_text="For a subject Provenant has not seen: decides the regime"
@@ -97,7 +97,7 @@ class StampOutputSerializer(serializers.Serializer):
 class StampBatchItemSerializer(StampOutputSerializer):
     index = serializers.IntegerField()
     decision = serializers.ChoiceField(choices=["allow", "block", "error"])  # type: ignore[assignment]
-    errors = serializers.ListField(child=serializers.DictField(), required=False)
+    errors = serializers.ListField(child=serializers.DictField(), required=False)  # type: ignore[assignment]
 
 
 class StampBatchOutputSerializer(serializers.Serializer):

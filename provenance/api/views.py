@@ -210,7 +210,7 @@ class StampVerifyApi(OrganizationApi):
         subject = consent_selectors.subject_by_external_id(
             organization=self.organization, external_id=str(privacy.get("subject_id", ""))
         )
-        claimed = [p.get("purpose") for p in privacy.get("purposes", []) if isinstance(p, dict)]
+        claimed = [str(p.get("purpose")) for p in privacy.get("purposes", []) if isinstance(p, dict)]
         if subject is None:
             return False, [{"purpose": key, "permitted": False, "basis": "no_consent_on_record"} for key in claimed]
         states = {
