@@ -12,10 +12,12 @@ Usage: python bench/stamp.py [--subjects 100000]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ def item(subject: str, purpose: str, n: int) -> dict[str, Any]:
 def in_process_limit(items: list[dict[str, Any]]) -> float:
     """Items/s for canonicalize + sign alone (the cryptographic floor of stamping)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from provenance.verify import canonical_json, content_digest, data_digest, sign_stamp
 
     key = Ed25519PrivateKey.generate()
@@ -135,6 +138,16 @@ def main() -> int:
 
     with gunicorn(env, port=args.port):
         base = {"host": "127.0.0.1", "port": args.port, "headers": {"Authorization": f"Bearer {key}"}}
+        sample = json.loads(
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"http://127.0.0.1:{args.port}/api/v1/stamps/batch",
+                    data=json.dumps({"items": batches[0]}).encode(),
+                    headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+                ),
+                timeout=60,
+            ).read()
+        )
         load(
             {
                 **base,
@@ -177,6 +190,10 @@ def main() -> int:
     )
     print(f"{'in-process limit (JCS + Ed25519, no I/O)':<40}{limit:>15,.0f} item/s")
     print(f"{'ratio API batch / limit':<40}{batch_rate / limit:>21.2f}")
+    print(
+        f"decisions in a sample batch: {sample['allowed']} allowed (signed), {sample['blocked']} blocked, "
+        f"{sample['invalid']} invalid"
+    )
     print(f"status codes: batch {batch['statuses']}, single {single['statuses']}")
     return 0 if set(batch["statuses"]) | set(single["statuses"]) <= {"200"} else 1
 

@@ -34,7 +34,9 @@ class DeliveryAttemptOutputSerializer(serializers.Serializer):
 
 class DeliveryOutputSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id", help_text="ULID")
-    status = serializers.ChoiceField(choices=Delivery.Status.choices)
+    status = serializers.CharField(
+        help_text="queued, sending, retrying, delivered, blocked (no consent when sending) or dead"
+    )
     recipient = serializers.CharField(source="recipient.key")
     subject_id = serializers.CharField(source="subject_external_id")
     purposes = serializers.ListField(child=serializers.CharField())

@@ -194,6 +194,7 @@ _NOTICE_COLUMNS = (
     "give_up_at",
     "legal_deadline",
     "legal_rule",
+    "last_error",
     "created_at",
 )
 
@@ -289,6 +290,7 @@ def _scan_organization(organization_id: int, members: list[Recipient], since: da
                     now + GIVE_UP_AFTER,
                     deadline,
                     rule,
+                    "",
                     now,
                 )
             )

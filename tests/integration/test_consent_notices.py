@@ -340,7 +340,8 @@ def test_scanning_again_or_from_a_lost_watermark_creates_nothing_twice(
 def test_an_event_committed_after_a_scan_but_recorded_before_it_is_caught_by_the_overlap(
     organization: Organization, source: Source, recipient_for: Callable[..., Recipient], task_queue: str
 ) -> None:
-    recipient_for("http://127.0.0.1:9/hook")
+    recipient = recipient_for("http://127.0.0.1:9/hook")
+    Recipient.objects.filter(pk=recipient.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     record(organization, subject_id="early", action="grant", occurred_at=timezone.now())
     scanned_at = timezone.now()
     assert notices.consent_notices_scan(now=scanned_at)["created"] == 1
@@ -433,7 +434,7 @@ def test_signatures_match_the_standard_webhooks_test_vector() -> None:
     ("received", "expected"),
     [
         (date(2025, 11, 20), date(2025, 12, 12)),  # Thanksgiving skipped
-        (date(2026, 6, 12), date(2026, 7, 6)),  # Juneteenth and Independence Day (observed Fri 3 Jul) skipped
+        (date(2026, 6, 12), date(2026, 7, 7)),  # Juneteenth and Independence Day (observed Fri 3 Jul) skipped
         (date(2026, 11, 21), date(2026, 12, 14)),  # received on a Saturday: counting starts Monday
     ],
 )
