@@ -30,10 +30,29 @@ from consent.services import (
 from core.models import Organization
 from core.selectors import api_key_for_secret, organization_by_slug
 from core.services import api_key_create, organization_create
+from provenance.selectors import recipient_by_key
+from provenance.services import recipient_create
 
 ACTOR = "cli:seed_demo"
 DEMO_SLUG = "demo"
-DEMO_SCOPES = ["consent:read", "consent:write"]
+DEMO_SCOPES = ["consent:read", "consent:write", "provenance:read", "provenance:write", "stamp", "deliver"]
+RECIPIENTS: list[dict[str, Any]] = [
+    {
+        "key": "crm",
+        "name": "CRM",
+        "role": "processor",
+        "purposes": ["marketing-email", "analytics"],
+        "data_categories": ["contact"],
+    },
+    {
+        "key": "ad-network",
+        "name": "Ad network",
+        "role": "third_party",
+        "purposes": ["ad-targeting"],
+        "data_categories": ["behavioural"],
+        "legacy_usp": True,
+    },
+]
 
 SOURCES: list[dict[str, Any]] = [
     {
@@ -184,7 +203,7 @@ EVENTS = [
 
 
 class Command(BaseCommand):
-    help = "Create (or complete) the 'demo' organization with sources, purposes, subjects and an API key."
+    help = "Create (or complete) the 'demo' organization with sources, purposes, recipients, subjects and an API key."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -213,6 +232,9 @@ class Command(BaseCommand):
         for values in PURPOSES:
             if selectors.purpose_by_key(organization=organization, key=values["key"]) is None:
                 purpose_create(organization=organization, actor=ACTOR, **values)
+        for values in RECIPIENTS:
+            if recipient_by_key(organization=organization, key=values["key"]) is None:
+                recipient_create(organization=organization, actor=ACTOR, **values)
         marketing = selectors.purpose_by_key(organization=organization, key="marketing-email")
         assert isinstance(marketing, Purpose)
         if not selectors.policy_version_list(purpose=marketing).exists():
