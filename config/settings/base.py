@@ -179,6 +179,13 @@ PROVENANT_BULK_MAX_EVENTS = 1000
 # jurisdiction rule table's date. Checked by `manage.py check`.
 PROVENANT_GPC_LAST_UPDATE = os.environ.get("PROVENANT_GPC_LAST_UPDATE") or None
 
+# Deliveries and consent notices: retries with exponential backoff and full jitter, up to 24 h.
+PROVENANT_RETRY_BASE_SECONDS = float(os.environ.get("PROVENANT_RETRY_BASE_SECONDS", "30"))
+PROVENANT_RETRY_CAP_SECONDS = float(os.environ.get("PROVENANT_RETRY_CAP_SECONDS", "3600"))
+PROVENANT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("PROVENANT_OUTBOUND_TIMEOUT_SECONDS", "10"))
+PROVENANT_SWEEP_GRACE_SECONDS = int(os.environ.get("PROVENANT_SWEEP_GRACE_SECONDS", "60"))
+PROVENANT_NOTICE_SCAN_SECONDS = int(os.environ.get("PROVENANT_NOTICE_SCAN_SECONDS", "5"))
+
 # Celery: a broker that needs no server unless CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -210,7 +217,7 @@ CELERY_BEAT_SCHEDULE = {
     # Consent changes reach recipients' webhooks within a few seconds; a missed run only delays them.
     "provenance-scan-consent-changes": {
         "task": "provenance.tasks.scan_consent_changes",
-        "schedule": timedelta(seconds=int(os.environ.get("PROVENANT_NOTICE_SCAN_SECONDS", "5"))),
+        "schedule": timedelta(seconds=PROVENANT_NOTICE_SCAN_SECONDS),
         "options": {"expires": 30},
     },
     "provenance-sweep-due": {

@@ -48,6 +48,7 @@ USER_AGENT = "Provenant/1 (+https://provenant.dev)"
 DELIVERY_TASK = "provenance.tasks.deliver"
 NOTICE_TASK = "provenance.tasks.send_consent_notice"
 SWEEP_BATCH = 1000
+MAX_ETA = timedelta(minutes=10)
 INTERRUPTED = "the worker stopped before recording the outcome; the recipient may have received the request"
 
 TERMINAL_STATUSES = frozenset({Delivery.Status.DELIVERED, Delivery.Status.BLOCKED, Delivery.Status.DEAD})
@@ -159,6 +160,14 @@ def enqueue_after_commit(task_name: str, object_ids: list[int], *, eta: datetime
 
     if object_ids:
         transaction.on_commit(send, robust=True)
+
+
+def schedule_retry(task_name: str, object_id: int, retry_at: datetime) -> None:
+    """Enqueue the next try with an ETA when it is near. A later one is left to ``outbox_sweep``: a
+    worker holds ETA messages unacknowledged, and past Redis's visibility timeout (1 h) they would
+    be delivered again."""
+    if retry_at - timezone.now() <= MAX_ETA:
+        enqueue_after_commit(task_name, [object_id], eta=retry_at)
 
 
 def alert_failures(*, what: str, problem: str, detail: str) -> list[dict[str, str]]:
@@ -425,7 +434,7 @@ def _finish(
                 data={"recipient": delivery.recipient.key},
             )
         elif retry_at is not None:
-            enqueue_after_commit(DELIVERY_TASK, [delivery.pk], eta=retry_at)
+            schedule_retry(DELIVERY_TASK, delivery.pk, retry_at)
 
 
 def _summary(delivery: Delivery, status: str) -> dict[str, Any]:
@@ -464,8 +473,9 @@ def notices_due(*, now: datetime, grace: timedelta) -> QuerySet[ConsentNotice]:
 
 
 def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Enqueue again the deliveries and notices whose message was lost. Duplicates are harmless:
-    each task claims its row with a compare-and-set before doing anything."""
+    """Enqueue the deliveries and notices that are due without a message on its way: lost messages,
+    claims of dead workers, retries too far ahead for an ETA. Duplicates are harmless: each task
+    claims its row with a compare-and-set before doing anything."""
     now = now or timezone.now()
     grace = timedelta(seconds=float(getattr(settings, "PROVENANT_SWEEP_GRACE_SECONDS", 60)))
     deliveries = list(

@@ -53,6 +53,7 @@ from provenance.services.deliveries import (
     enqueue_after_commit,
     next_attempt_delay,
     post,
+    schedule_retry,
 )
 from provenance.verify import canonical_json
 
@@ -111,7 +112,7 @@ def _holiday_calendar(name: str) -> Container[date]:
     if name == "WEEKENDS_ONLY":
         return frozenset()
     country = "US" if name == "US-FED" else name.removeprefix("EU-")
-    return holidays.country_holidays(country)  # type: ignore[no-any-return]
+    return holidays.country_holidays(country)
 
 
 def optout_deadline(
@@ -415,7 +416,7 @@ def _record(
                 f"'{notice.recipient.key}' was dead-lettered.",
             )
         elif retry_at is not None:
-            enqueue_after_commit(NOTICE_TASK, [notice.pk], eta=retry_at)
+            schedule_retry(NOTICE_TASK, notice.pk, retry_at)
     return {"notice": notice.pk, "public_id": notice.public_id, "status": values["status"]}
 
 

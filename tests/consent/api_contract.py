@@ -16,7 +16,9 @@ from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, S
 from core.models import AuditLogEntry, Organization
 from core.problems import PROBLEM_CONTENT_TYPE, problem_type
 from provenance import services as provenance_services
-from provenance.models import Recipient, StampRecord
+from provenance.models import Delivery, Recipient, StampRecord
+from provenance.services.deliveries import delivery_create
+from provenance.services.stamping import StampRequest
 from tests.conftest import event_body, event_input
 
 READ = "consent:read"
@@ -89,6 +91,7 @@ class World:
     event_id: str
     subject_id: str = SUBJECT_ID
     recipient_key: str = RECIPIENT_KEY
+    delivery_id: str = ""
 
 
 def seed_world(organization: Organization, source: Source, purpose: Purpose) -> World:
@@ -103,9 +106,22 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
         organization=organization, item=event_input(subject_id=SUBJECT_ID, idempotency_key="seed")
     )
     provenance_services.recipient_create(
-        organization=organization, actor="test", key=RECIPIENT_KEY, name="CRM", role="processor", purposes=[purpose.key]
+        organization=organization,
+        actor="test",
+        key=RECIPIENT_KEY,
+        name="CRM",
+        role="processor",
+        purposes=[purpose.key],
+        endpoint_url="http://127.0.0.1:9/never-called",  # deliveries in these tests are never sent
     )
-    return World(organization, source, purpose, version, recorded.event.event_id)
+    delivery = delivery_create(
+        organization=organization,
+        request=StampRequest(
+            recipient=RECIPIENT_KEY, purposes=(purpose.key,), subject_id=SUBJECT_ID, data={"plan": "pro"}
+        ),
+        actor="test",
+    )
+    return World(organization, source, purpose, version, recorded.event.event_id, delivery_id=delivery.public_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,6 +155,7 @@ class Endpoint:
             key = world.recipient_key
         path = (
             self.route.replace("<str:event_id>", world.event_id)
+            .replace("<str:public_id>", world.delivery_id)
             .replace("<str:subject_id>", world.subject_id)
             .replace("<str:key>", key)
         )
@@ -186,6 +203,10 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "stamps/verify", STAMP, 200, stamp_verify_body),
     # provenance/api/receipt_urls.py
     Endpoint("GET", "consent-events/<str:event_id>/receipt", READ, 200),
+    # provenance/api/delivery_urls.py
+    Endpoint("POST", "deliveries", "deliver", 202, stamp_body),
+    Endpoint("GET", "deliveries/<str:public_id>", "deliver", 200),
+    Endpoint("POST", "recipients/<str:key>/webhook-secret", PROVENANCE_WRITE, 200),
     Endpoint(
         "POST", "provenance/validate", STAMP, 200, lambda: {"subject_id": "cust-1", "purposes": ["marketing-email"]}
     ),
@@ -237,5 +258,6 @@ def row_counts() -> dict[str, int]:
         AuditLogEntry,
         Recipient,
         StampRecord,
+        Delivery,
     ]
     return {model.__name__: model.objects.count() for model in models}

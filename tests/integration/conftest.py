@@ -9,6 +9,7 @@ Redis database never take each other's tasks: this process and the worker both s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -62,7 +63,7 @@ class CeleryWorker:
             "PROVENANT_TASK_QUEUE": self.queue,
             "PROVENANT_RETRY_BASE_SECONDS": str(RETRY_BASE_SECONDS),
             "PROVENANT_OUTBOUND_TIMEOUT_SECONDS": str(OUTBOUND_TIMEOUT_SECONDS),
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
         command = [
             sys.executable,
@@ -130,9 +131,14 @@ def task_queue(settings: Any) -> Iterator[str]:
     yield queue
     broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
     try:
-        keys = list(broker.scan_iter(match=f"{queue}*"))
+        keys = list(broker.scan_iter(match=f"*{queue}*"))  # the queue and kombu's bindings of it
         if keys:
             broker.delete(*keys)
+        # Messages a killed worker held: kombu would put them back on the queue after its visibility timeout.
+        for tag, raw in broker.hscan_iter("unacked"):
+            if json.loads(raw)[2] == queue:
+                broker.hdel("unacked", tag)
+                broker.zrem("unacked_index", tag)
     finally:
         broker.close()
 

@@ -28,7 +28,7 @@ from core.models import AuditLogEntry, Organization
 from provenance import services
 from provenance.models import ConsentNotice, DeliveryAttempt, ProvenanceAlert, Recipient
 from provenance.services import notices
-from provenance.tasks import alert_overdue_notices, scan_consent_changes, send_consent_notice
+from provenance.tasks import alert_overdue_notices, scan_consent_changes, send_consent_notice, sweep_due
 from tests.conftest import event_input
 from tests.integration.conftest import CeleryWorker, wait_until
 from tests.integration.http_receiver import HttpReceiver
@@ -263,6 +263,35 @@ def test_the_overdue_alert_fires_once(
     assert ConsentNotice.objects.filter(overdue_alerted_at__isnull=False).count() == 1, "no deadline: no alert"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_sweep_re_enqueues_a_notice_whose_message_was_lost(
+    celery_worker_factory: Callable[[], CeleryWorker],
+    organization: Organization,
+    source: Source,
+    recipient_for: Callable[..., Recipient],
+    writer: APIClient,
+    settings: Any,
+) -> None:
+    worker = celery_worker_factory()
+    queue = settings.PROVENANT_TASK_QUEUE
+    with HttpReceiver() as receiver:
+        recipient_for(receiver.url)
+        rotate_secret(writer)
+        record(organization, action="grant", occurred_at=timezone.now())
+        settings.PROVENANT_TASK_QUEUE = f"{queue}-nobody-listens"  # the message is lost
+        assert notices.consent_notices_scan()["created"] == 1
+        settings.PROVENANT_TASK_QUEUE = queue
+        worker.start()
+        assert sweep_due() == {"deliveries": 0, "notices": 0}, "not yet: its message may still be on its way"
+
+        ConsentNotice.objects.update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+        assert sweep_due() == {"deliveries": 0, "notices": 1}
+        notice = wait_until(lambda: ConsentNotice.objects.filter(status="acknowledged").first())
+        receiver.wait_for(1)
+
+    assert notice.attempts == 1
+
+
 # --------------------------------------------------------------------------------------------------
 # The scan, in this process
 
@@ -377,6 +406,36 @@ def test_send_consent_notice_twice_changes_nothing_the_second_time(
     assert notice.log.count() == 1
 
 
+@pytest.mark.django_db
+def test_a_notice_acknowledged_after_its_deadline_is_overdue_and_one_acknowledged_in_time_is_not(
+    organization: Organization, source: Source, recipient_for: Callable[..., Recipient], task_queue: str
+) -> None:
+    recipient_for("http://127.0.0.1:9/hook")
+    # Monday 2 Nov 2026 in Los Angeles: the deadline is Tuesday 24 Nov (Veterans Day, 11 Nov, skipped).
+    for subject in ("in-time", "late", "never"):
+        record(organization, subject_id=subject, action="withdraw", occurred_at="2026-11-02T18:00:00Z")
+    notices.consent_notices_scan()
+    assert set(ConsentNotice.objects.values_list("legal_deadline", flat=True)) == {date(2026, 11, 24)}
+    end_of_deadline = datetime(2026, 11, 25, 0, 0, tzinfo=LOS_ANGELES)  # 08:00 UTC on the 25th
+    ConsentNotice.objects.filter(subject_external_id="in-time").update(
+        status="acknowledged", acknowledged_at=end_of_deadline - timedelta(minutes=1)
+    )
+    ConsentNotice.objects.filter(subject_external_id="late").update(
+        status="acknowledged", acknowledged_at=end_of_deadline + timedelta(minutes=1)
+    )
+
+    on_the_day = notices.consent_notices_alert_overdue(now=end_of_deadline - timedelta(minutes=1))
+    after = notices.consent_notices_alert_overdue(now=end_of_deadline + timedelta(minutes=2))
+    again = notices.consent_notices_alert_overdue(now=end_of_deadline + timedelta(days=1))
+
+    assert on_the_day == {"alerted": 0}, "not overdue before the deadline day ends in California"
+    assert after == {"alerted": 2}
+    assert again == {"alerted": 0}
+    alerted = ConsentNotice.objects.filter(overdue_alerted_at__isnull=False)
+    assert sorted(alerted.values_list("subject_external_id", flat=True)) == ["late", "never"]
+    assert ProvenanceAlert.objects.filter(kind=ProvenanceAlert.Kind.NOTICE_OVERDUE).count() == 2
+
+
 # --------------------------------------------------------------------------------------------------
 # Webhook secrets
 
@@ -459,6 +518,17 @@ def test_receipt_day_is_the_day_in_california() -> None:
         is_sale_or_sharing=True,
     )
     assert deadline == ca_business_days_after(date(2026, 11, 23), 15)
+
+
+def test_oregon_counts_calendar_days() -> None:
+    deadline, rule = notices.optout_deadline(
+        jurisdiction="US-OR",
+        received_at=datetime(2026, 11, 20, 12, tzinfo=LOS_ANGELES),
+        change="withdrawn",
+        is_sale_or_sharing=True,
+    )
+    assert deadline == date(2026, 12, 5)
+    assert "15 days" in rule
 
 
 @pytest.mark.parametrize(

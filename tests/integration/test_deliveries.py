@@ -411,3 +411,20 @@ def test_delivery_api_permissions(
     assert shown.status_code == 200
     assert shown.json()["status"] == "queued"
     assert shown.json()["log"] == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Backoff
+
+
+@pytest.mark.parametrize(("attempt", "ceiling"), [(1, 30), (2, 60), (3, 120), (7, 1920), (8, 3600), (60, 3600)])
+def test_backoff_is_full_jitter_under_an_exponential_ceiling_capped_at_an_hour(attempt: int, ceiling: float) -> None:
+    assert deliveries.backoff_seconds(attempt, base=30, cap=3600, rng=lambda: 0.0) == 0
+    assert deliveries.backoff_seconds(attempt, base=30, cap=3600, rng=lambda: 0.5) == ceiling / 2
+    assert ceiling * 0.99 < deliveries.backoff_seconds(attempt, base=30, cap=3600, rng=lambda: 0.999) < ceiling
+
+
+def test_a_retry_after_answer_is_honoured_up_to_the_cap(settings: Any) -> None:
+    settings.PROVENANT_RETRY_BASE_SECONDS = 30
+    assert deliveries.next_attempt_delay(1, retry_after=600) >= 600
+    assert deliveries.next_attempt_delay(1, retry_after=10**6) <= 3600
