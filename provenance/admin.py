@@ -38,6 +38,7 @@ from provenance.models import (
 )
 from provenance.services import recipient_create, recipient_update, signing_key_retire, signing_key_rotate
 from provenance.services.notices import recipient_webhook_secret_rotate
+from provenance.services.replay import delivery_replay, notice_replay
 from provenance.services.validation import MAX_NOTE_LENGTH, provenance_alert_acknowledge, provenance_alert_resolve
 
 if TYPE_CHECKING:
@@ -439,9 +440,26 @@ class NoticeAttemptInline(AttemptInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyModelAdmin):
+class DeliveryAdmin(ViewOnlyWithActionsAdmin):
     """Deliveries as the workers left them; the sealed payload is never shown (it is purged once a
-    delivery ends)."""
+    delivery is delivered or blocked; a dead letter keeps it so it can be replayed)."""
+
+    actions = ("replay_deliveries",)
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return self.has_model_change_permission(request)
+
+    @admin.action(
+        description="Replay selected dead deliveries (consent is re-checked when sent)", permissions=["replay"]
+    )
+    def replay_deliveries(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        replayed = 0
+        for delivery in queryset.select_related("organization"):
+            try:
+                replayed += delivery_replay(delivery=delivery, actor=admin_actor(request))
+            except DomainError as exc:
+                messages.error(request, f"{delivery.public_id}: {exc.detail}")
+        messages.success(request, f"Re-queued {replayed} dead delivery(ies); others were not dead and are unchanged.")
 
     list_display = (
         "public_id",
@@ -506,8 +524,21 @@ class DeliveryAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(ConsentNotice)
-class ConsentNoticeAdmin(ReadOnlyModelAdmin):
+class ConsentNoticeAdmin(ViewOnlyWithActionsAdmin):
     """Consent changes told to recipients by webhook, with their legal deadlines and acknowledgments."""
+
+    actions = ("replay_notices",)
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return self.has_model_change_permission(request)
+
+    @admin.action(description="Replay selected dead consent notices", permissions=["replay"])
+    def replay_notices(self, request: HttpRequest, queryset: QuerySet[ConsentNotice]) -> None:
+        replayed = sum(
+            notice_replay(notice=notice, actor=admin_actor(request))
+            for notice in queryset.select_related("organization")
+        )
+        messages.success(request, f"Re-queued {replayed} dead notice(s); others were not dead and are unchanged.")
 
     list_display = (
         "public_id",

@@ -404,7 +404,9 @@ def _finish(
     if stamp_id:
         values["stamp_id"] = stamp_id
     if status in TERMINAL_STATUSES:
-        values.update(finished_at=now, payload_sealed="")
+        values["finished_at"] = now
+        if status != Delivery.Status.DEAD:  # a dead letter keeps its sealed payload so it can be replayed
+            values["payload_sealed"] = ""
     else:
         values["next_attempt_at"] = retry_at
     with transaction.atomic():

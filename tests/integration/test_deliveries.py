@@ -214,7 +214,7 @@ def test_a_4xx_answer_dead_letters_the_delivery_at_once_with_an_alert(
         assert len(receiver.requests) == 1
 
     assert delivery.status == "dead"
-    assert delivery.payload_sealed == ""
+    assert delivery.payload_sealed, "a dead letter keeps its sealed payload so legal can replay it"
     assert [(a.outcome, a.http_status) for a in delivery.log.all()] == [("rejected", 422)]
     alert = ProvenanceAlert.objects.get(organization=organization)
     assert alert.kind == ProvenanceAlert.Kind.DELIVERY_DEAD
