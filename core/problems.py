@@ -59,6 +59,23 @@ class InvalidInput(DomainError):
     title = "The request body is not valid"
 
 
+def full_clean_or_invalid(instance: Any, *, exclude: list[str] | None = None) -> None:
+    """Run a model's validation; report its errors as an InvalidInput with JSON pointers."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "One or more fields are invalid; see errors.",
+            errors=[
+                {"pointer": f"/{name}" if name != "__all__" else "/", "detail": str(message)}
+                for name, messages in exc.message_dict.items()
+                for message in messages
+            ],
+        ) from exc
+
+
 def problem_body(*, slug: str, title: str, status: int, detail: str, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": problem_type(slug),

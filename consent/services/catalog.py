@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from consent.catalog import catalog_changed
@@ -15,7 +14,7 @@ from consent.models import (
     Source,
 )
 from core.models import Organization
-from core.problems import Conflict, InvalidInput
+from core.problems import Conflict, InvalidInput, full_clean_or_invalid
 from core.services import audit_log
 from core.timeutil import parse_iso_duration
 
@@ -28,17 +27,7 @@ logger = logging.getLogger("consent.services")
 def _save_with_audit(
     *, instance: Any, organization: Organization, actor: str, action: str, object_type: str, data: dict[str, Any]
 ) -> None:
-    try:
-        instance.full_clean()
-    except ValidationError as exc:
-        raise InvalidInput(
-            "One or more fields are invalid; see errors.",
-            errors=[
-                {"pointer": f"/{name}" if name != "__all__" else "/", "detail": str(message)}
-                for name, messages in exc.message_dict.items()
-                for message in messages
-            ],
-        ) from exc
+    full_clean_or_invalid(instance)
     try:
         with transaction.atomic():
             instance.save()

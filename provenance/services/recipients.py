@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from consent.catalog import catalog_changed
 from consent.models import Purpose
 from core.models import Organization
-from core.problems import Conflict, InvalidInput
+from core.problems import Conflict, InvalidInput, full_clean_or_invalid
 from core.services import audit_log
 from provenance.models import Recipient
 from provenance.recipient_cache import forget
@@ -28,17 +27,7 @@ def _purposes(organization: Organization, keys: list[str]) -> list[Purpose]:
 
 
 def _save(recipient: Recipient, purposes: list[Purpose] | None, *, actor: str, action: str) -> Recipient:
-    try:
-        recipient.full_clean(exclude=["organization"])
-    except ValidationError as exc:
-        raise InvalidInput(
-            "One or more fields are invalid; see errors.",
-            errors=[
-                {"pointer": f"/{name}" if name != "__all__" else "/", "detail": str(message)}
-                for name, messages in exc.message_dict.items()
-                for message in messages
-            ],
-        ) from exc
+    full_clean_or_invalid(recipient, exclude=["organization"])
     try:
         with transaction.atomic():
             recipient.save()
