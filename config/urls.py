@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("provenance.api.urls")),
     path("api/v1/", include("provenance.api.receipt_urls")),
     path("api/v1/", include("provenance.api.delivery_urls")),
+    path("api/v1/", include("dsar.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", health, name="health"),

@@ -9,6 +9,8 @@ SCOPES: dict[str, str] = {
     "provenance:write": "Manage recipients; acknowledge consent notices",
     "stamp": "Stamp payloads and verify stamps",
     "deliver": "Have Provenant deliver stamped payloads to recipients",
+    "dsar:read": "Read data-subject requests and compute DSAR deadlines",
+    "dsar:write": "Record data-subject requests",
 }
 
 

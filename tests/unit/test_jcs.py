@@ -12,12 +12,11 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+import rfc8785  # the reference implementation the property tests compare against (dev extra)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provenance.verify import canonical_json
-
-rfc8785 = pytest.importorskip("rfc8785")
 
 # RFC 8785 Appendix B: IEEE 754 binary64 (hex) -> ES6 Number.prototype.toString, every finite row.
 APPENDIX_B = [
