@@ -15,6 +15,8 @@ from consent import services as consent_services
 from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, Source, Subject
 from core.models import AuditLogEntry, Organization
 from core.problems import PROBLEM_CONTENT_TYPE, problem_type
+from dsar import services as dsar_services
+from dsar.models import DataSubjectRequest, RequestTransition
 from provenance import services as provenance_services
 from provenance.models import Delivery, Recipient, StampRecord
 from provenance.services.deliveries import delivery_create
@@ -26,6 +28,8 @@ WRITE = "consent:write"
 PROVENANCE_READ = "provenance:read"
 PROVENANCE_WRITE = "provenance:write"
 STAMP = "stamp"
+DSAR_READ = "dsar:read"
+DSAR_WRITE = "dsar:write"
 SUBJECT_ID = "cust-1"
 NOTICE_SHA256 = "a" * 64
 RECIPIENT_KEY = "crm"
@@ -74,6 +78,30 @@ def stamp_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def dsar_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "access",
+        "jurisdiction": "DE",
+        "channel": "web_form",
+        "subject_id": SUBJECT_ID,
+        "requester": {"email": "ada@example.com", "name": "Ada Lovelace"},
+    }
+    body.update(overrides)
+    return body
+
+
+def deadline_compute_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "regime": "gdpr",
+        "request_type": "access",
+        "received_at": "2026-01-15T10:00:00Z",
+        "tz": "Europe/Berlin",
+        "calendar": "EU-DE",
+    }
+    body.update(overrides)
+    return body
+
+
 def stamp_verify_body() -> dict[str, Any]:
     """A well-formed request whose stamp does not parse: the answer is 200 with valid false."""
     return {"body": {"data": {}, "privacy": {"data_digest": "sha-256=:x:"}}, "privacy_stamp": "e30..c2ln"}
@@ -92,6 +120,7 @@ class World:
     subject_id: str = SUBJECT_ID
     recipient_key: str = RECIPIENT_KEY
     delivery_id: str = ""
+    dsar_id: str = ""
 
 
 def seed_world(organization: Organization, source: Source, purpose: Purpose) -> World:
@@ -121,7 +150,18 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
         ),
         actor="test",
     )
-    return World(organization, source, purpose, version, recorded.event.event_id, delivery_id=delivery.public_id)
+    dsar = dsar_services.dsar_create(
+        organization=organization, request_type="access", channel="api", actor="test", jurisdiction="DE"
+    )
+    return World(
+        organization,
+        source,
+        purpose,
+        version,
+        recorded.event.event_id,
+        delivery_id=delivery.public_id,
+        dsar_id=dsar.public_id,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +198,7 @@ class Endpoint:
             .replace("<str:public_id>", world.delivery_id)
             .replace("<str:subject_id>", world.subject_id)
             .replace("<str:key>", key)
+            .replace("<str:request_id>", world.dsar_id)
         )
         return f"/api/v1/{path}?{self.query}" if self.query else f"/api/v1/{path}"
 
@@ -210,6 +251,10 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "POST", "provenance/validate", STAMP, 200, lambda: {"subject_id": "cust-1", "purposes": ["marketing-email"]}
     ),
+    # dsar/api/urls.py
+    Endpoint("POST", "dsar", DSAR_WRITE, 201, dsar_body),
+    Endpoint("GET", "dsar/<str:request_id>", DSAR_READ, 200),
+    Endpoint("POST", "deadlines/compute", DSAR_READ, 200, deadline_compute_body),
 ]
 
 
@@ -259,5 +304,7 @@ def row_counts() -> dict[str, int]:
         Recipient,
         StampRecord,
         Delivery,
+        DataSubjectRequest,
+        RequestTransition,
     ]
     return {model.__name__: model.objects.count() for model in models}

@@ -1,0 +1,103 @@
+"""DSAR API: intake, a request's status with deadlines and history, and the what-if deadline calculator."""
+
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from consent.api.views import OrganizationApi
+from core.api.schema import api_operation
+from core.problems import NotFound
+from dsar import selectors, services
+from dsar.api import serializers as s
+
+
+class DsarCreateApi(OrganizationApi):
+    required_scopes = {"POST": "dsar:write"}
+
+    @api_operation(
+        scope="dsar:write",
+        summary="Record a data-subject request",
+        description="The regime follows from the requester's jurisdiction (DE: gdpr, US-CA: ccpa) unless given. "
+        "Every deadline is computed at intake and again on every change. The requester's contact is stored "
+        "encrypted and answered only masked.",
+        request=s.DsarCreateInputSerializer,
+        responses={201: s.DsarDetailOutputSerializer},
+        problems={
+            400: "Malformed JSON.",
+            422: "Invalid fields (`validation-error`): unknown type, received_at in the future or set for a "
+            "channel other than email or mail, no regime for the jurisdiction.",
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.DsarCreateInputSerializer, request.data)
+        requester = data.get("requester") or {}
+        created = services.dsar_create(
+            organization=self.organization,
+            request_type=data["type"],
+            channel=data["channel"],
+            actor=self.client.actor,
+            jurisdiction=data.get("jurisdiction") or "",
+            regime=data.get("regime"),
+            subject_external_id=data.get("subject_id") or "",
+            received_at=data.get("received_at"),
+            requester=services.Requester(email=requester.get("email") or "", name=requester.get("name") or ""),
+        )
+        found = selectors.dsar_for_organization(organization=self.organization, public_id=created.public_id)
+        assert found is not None
+        response = Response(s.dsar_representation(found), status=status.HTTP_201_CREATED)
+        response["Location"] = f"/api/v1/dsar/{created.public_id}"
+        return response
+
+
+class DsarDetailApi(OrganizationApi):
+    required_scopes = {"GET": "dsar:read"}
+
+    @api_operation(
+        scope="dsar:read",
+        summary="A data-subject request: status, every deadline with its rule, and its history",
+        responses={200: s.DsarDetailOutputSerializer},
+        problems={404: "No such request in your organization."},
+    )
+    def get(self, request: Request, request_id: str) -> Response:
+        found = selectors.dsar_for_organization(organization=self.organization, public_id=request_id)
+        if found is None:
+            raise NotFound("No data-subject request with this id in your organization.")
+        return Response(s.dsar_representation(found))
+
+
+class DeadlineComputeApi(OrganizationApi):
+    required_scopes = {"POST": "dsar:read"}
+
+    @api_operation(
+        scope="dsar:read",
+        summary="What-if: every deadline of a hypothetical request",
+        description="Runs the deadline engine without storing anything: the deadlines of a request under one "
+        "regime, each with its rule, given identity-verification events, an extension notice and a date to "
+        "report the status on.",
+        request=s.DeadlineComputeInputSerializer,
+        responses={200: s.DeadlineResultOutputSerializer},
+        problems={
+            400: "Malformed JSON.",
+            409: "The extension notice went out after the date the law allows (`extension-notice-late`, "
+            "code `EXTENSION_NOTICE_LATE`, with `due`).",
+            422: "Invalid fields (`validation-error`), input the engine refuses (`deadline-input-invalid`: "
+            "unknown time zone or calendar, events before receipt), or no extension for this regime or type "
+            "(`extension-not-available`).",
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.DeadlineComputeInputSerializer, request.data)
+        extension = data.get("extension")
+        result = selectors.deadlines_what_if(
+            regime=data["regime"],
+            request_type=data["request_type"],
+            received_at=data["received_at"],
+            tz=data.get("tz") or None,
+            calendar=data.get("calendar") or None,
+            events=[(event["type"], event["date"]) for event in data.get("events") or []],
+            extension=(extension["notice_sent_on"], extension["reason_code"]) if extension else None,
+            as_of=data.get("as_of"),
+        )
+        return Response(s.DeadlineResultOutputSerializer(result.to_dict()).data)

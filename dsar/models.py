@@ -1,0 +1,128 @@
+"""Data-subject requests: intake, workflow status, computed deadlines and the transition history."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from core.models import Organization
+
+
+class RequestType(models.TextChoices):
+    ACCESS = "access", "Access"
+    PORTABILITY = "portability", "Portability"
+    DELETION = "deletion", "Deletion"
+    CORRECTION = "correction", "Correction"
+    OPT_OUT_OF_SALE = "opt_out_of_sale", "Opt out of sale/sharing"
+    LIMIT_SENSITIVE = "limit_sensitive", "Limit use of sensitive data"
+    RESTRICT = "restrict", "Restrict processing"
+    OBJECT = "object", "Object to processing"
+
+
+class DsarRegime(models.TextChoices):
+    """The DSAR regime keys of the jurisdiction rule table (``none`` excluded); a test keeps them in step."""
+
+    GDPR = "gdpr", "GDPR"
+    UK_GDPR = "uk_gdpr", "UK GDPR"
+    FADP = "fadp", "Swiss FADP"
+    CCPA = "ccpa", "California CCPA/CPRA"
+    VCDPA = "vcdpa", "Virginia VCDPA"
+    CPA = "cpa", "Colorado CPA"
+    CTDPA = "ctdpa", "Connecticut CTDPA"
+    UCPA = "ucpa", "Utah UCPA"
+    TDPSA = "tdpsa", "Texas TDPSA"
+    OCPA = "ocpa", "Oregon OCPA"
+    MCDPA = "mcdpa", "Montana MCDPA"
+    ICDPA = "icdpa", "Iowa ICDPA"
+    DPDPA = "dpdpa", "Delaware DPDPA"
+    NHPA = "nhpa", "New Hampshire NHPA"
+    NJDPA = "njdpa", "New Jersey NJDPA"
+    TIPA = "tipa", "Tennessee TIPA"
+    MNCDPA = "mncdpa", "Minnesota MNCDPA"
+    MODPA = "modpa", "Maryland MODPA"
+    INCDPA = "incdpa", "Indiana INCDPA"
+    KCDPA = "kcdpa", "Kentucky KCDPA"
+    RIDTPPA = "ridtppa", "Rhode Island RIDTPPA"
+    NDPA = "ndpa", "Nebraska NDPA"
+
+
+class Channel(models.TextChoices):
+    API = "api", "API"
+    WEB_FORM = "web_form", "Web form"
+    EMAIL = "email", "Email"
+    MAIL = "mail", "Mail"
+    PHONE = "phone", "Phone"
+
+
+class RequestStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    IDENTITY_PENDING = "identity_pending", "Identity verification pending"
+    VERIFIED = "verified", "Identity verified"
+    IN_PROGRESS = "in_progress", "In progress"
+    AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+    COMPLETED = "completed", "Completed"
+    REJECTED = "rejected", "Rejected"
+
+
+class DataSubjectRequest(models.Model):
+    """One request of a person under one regime. Contact details are sealed under the row's own data key."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(max_length=26, unique=True, help_text="ULID; the id the API shows")
+    subject_external_id = models.CharField(max_length=255, blank=True, help_text="Blank while unknown")
+    type = models.CharField(max_length=20, choices=RequestType.choices)
+    regime = models.CharField(max_length=20, choices=DsarRegime.choices)
+    jurisdiction = models.CharField(max_length=6, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    received_at = models.DateTimeField()
+    requester_email_sealed = models.TextField(blank=True, editable=False)
+    requester_name_sealed = models.TextField(blank=True, editable=False)
+    wrapped_data_key = models.BinaryField(editable=False)
+    status = models.CharField(max_length=20, choices=RequestStatus.choices, default=RequestStatus.RECEIVED)
+    rejection_reason = models.TextField(blank=True)
+    is_extended = models.BooleanField(default=False)
+    extension_reason_code = models.CharField(max_length=20, blank=True)
+    extension_notice_sent_on = models.DateField(null=True, blank=True)
+    deadlines = models.JSONField(default=dict, help_text="DeadlineResult.to_dict(), recomputed on every change")
+    due_on = models.DateField(db_index=True, help_text="The enforced due date (deadlines.enforced_due)")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["organization", "status"], name="dsar_org_status")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=RequestStatus.values), name="dsar_status_known"),
+            models.CheckConstraint(
+                condition=~models.Q(status=RequestStatus.REJECTED) | ~models.Q(rejection_reason=""),
+                name="dsar_rejection_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_extended=False, extension_reason_code="", extension_notice_sent_on=None)
+                | (
+                    models.Q(is_extended=True, extension_notice_sent_on__isnull=False)
+                    & ~models.Q(extension_reason_code="")
+                ),
+                name="dsar_extension_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.type} ({self.regime}): {self.status}"
+
+
+class RequestTransition(models.Model):
+    """One step of a request's history, written in the same transaction as the change it records."""
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="transitions")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.CharField(max_length=200, help_text="Who or which task")
+    from_status = models.CharField(max_length=20, blank=True, help_text="Blank for the intake")
+    to_status = models.CharField(max_length=20, choices=RequestStatus.choices)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.from_status or '-'} -> {self.to_status}"

@@ -1,0 +1,231 @@
+"""DSAR intake and detail API: validation, regime derivation, deadlines, history, masking, tenancy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
+from core.models import AuditLogEntry, Organization
+from dsar import services
+from dsar.deadlines import compute_deadlines
+from dsar.models import DataSubjectRequest, DsarRegime, RequestTransition
+from tests.consent.api_contract import assert_problem, dsar_body, pointers
+
+DEADLINE_KEYS = set(
+    compute_deadlines(regime="ccpa", request_type="access", received_at=datetime(2026, 1, 5, tzinfo=UTC)).to_dict()
+)
+
+
+@pytest.fixture
+def client(organization: Organization, api_client_for: Callable[..., APIClient]) -> APIClient:
+    return api_client_for(organization, "dsar:read", "dsar:write")
+
+
+def counts() -> tuple[int, int, int]:
+    return DataSubjectRequest.objects.count(), RequestTransition.objects.count(), AuditLogEntry.objects.count()
+
+
+def test_regime_choices_are_the_dsar_regimes_of_the_rule_table() -> None:
+    table = {rule.dsar.regime for rule in jurisdiction_rules()} - {NO_DSAR_REGIME}
+
+    assert set(DsarRegime.values) == table
+
+
+def test_intake_records_the_request_with_its_deadlines_and_one_history_step(client: APIClient) -> None:
+    response = client.post("/api/v1/dsar", dsar_body(), format="json")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert response["Location"] == f"/api/v1/dsar/{body['id']}"
+    assert (body["status"], body["type"], body["regime"], body["channel"]) == ("received", "access", "gdpr", "web_form")
+    assert body["subject_id"] == "cust-1"
+    assert set(body["deadlines"]) == DEADLINE_KEYS
+    assert body["deadlines"]["calendar"] == "EU-DE"
+    assert body["deadlines"]["time_zone"] == "Europe/Berlin"
+    assert body["due_on"] == body["deadlines"]["enforced_due"] == body["deadlines"]["initial_due"]
+    assert body["deadlines"]["rules"]["initial_due"].startswith("GDPR Art. 12(3)")
+    assert body["extension"] is None
+    assert [(step["from_status"], step["to_status"]) for step in body["history"]] == [("", "received")]
+    stored = DataSubjectRequest.objects.get(public_id=body["id"])
+    assert stored.due_on.isoformat() == body["due_on"]
+
+
+def test_requester_contact_is_masked_in_answers_and_never_stored_in_plaintext(client: APIClient) -> None:
+    response = client.post("/api/v1/dsar", dsar_body(), format="json")
+
+    body = response.json()
+    assert body["requester"] == {"email": "a***@example.com", "name": "A*** L***"}
+    assert "ada@example.com" not in response.content.decode()
+    assert "Lovelace" not in response.content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM dsar_datasubjectrequest WHERE public_id = %s", [body["id"]])
+        row = " ".join(str(value) for value in cursor.fetchone())
+    assert "ada@example.com" not in row
+    assert "Lovelace" not in row
+    assert not AuditLogEntry.objects.filter(data__icontains="ada@").exists()
+
+
+@pytest.mark.parametrize(
+    ("jurisdiction", "regime"),
+    [("DE", "gdpr"), ("de-by", "gdpr"), ("US-CA", "ccpa"), ("GB", "uk_gdpr"), ("US-VA", "vcdpa")],
+)
+def test_regime_is_derived_from_the_requesters_jurisdiction(client: APIClient, jurisdiction: str, regime: str) -> None:
+    response = client.post("/api/v1/dsar", dsar_body(jurisdiction=jurisdiction), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["regime"] == regime
+
+
+def test_an_explicit_regime_overrides_the_jurisdiction(client: APIClient) -> None:
+    response = client.post("/api/v1/dsar", dsar_body(jurisdiction="US-CA", regime="cpa"), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["regime"] == "cpa"
+
+
+def test_ccpa_deadlines_match_the_engine(client: APIClient) -> None:
+    received = "2026-03-02T20:00:00Z"
+
+    response = client.post(
+        "/api/v1/dsar",
+        dsar_body(jurisdiction="US-CA", type="deletion", channel="email", received_at=received),
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    expected = compute_deadlines(
+        regime="ccpa",
+        request_type="deletion",
+        received_at=datetime(2026, 3, 2, 20, tzinfo=UTC),
+        tz="America/Los_Angeles",
+        calendar="US-FED",
+    )
+    assert response.json()["deadlines"] == expected.to_dict()
+    assert response.json()["due_on"] == expected.enforced_due.isoformat()
+
+
+def test_a_request_received_by_mail_keeps_its_receipt_time(client: APIClient) -> None:
+    received = (timezone.now() - timedelta(days=3)).replace(microsecond=0)
+
+    response = client.post("/api/v1/dsar", dsar_body(channel="mail", received_at=received.isoformat()), format="json")
+
+    assert response.status_code == 201, response.content
+    assert datetime.fromisoformat(response.json()["received_at"].replace("Z", "+00:00")) == received
+
+
+def test_subject_may_be_unknown_at_intake(client: APIClient) -> None:
+    body = dsar_body()
+    del body["subject_id"]
+
+    response = client.post("/api/v1/dsar", body, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["subject_id"] == ""
+
+
+@pytest.mark.parametrize(
+    ("overrides", "pointer"),
+    [
+        ({"channel": "email", "received_at": "2999-01-01T00:00:00Z"}, "/received_at"),
+        ({"channel": "web_form", "received_at": "2026-01-01T00:00:00Z"}, "/received_at"),
+        ({"channel": "email", "received_at": "2026-01-01T00:00:00"}, "/received_at"),
+        ({"type": "erase_everything"}, "/type"),
+        ({"type": 3}, "/type"),
+        ({"channel": "fax"}, "/channel"),
+        ({"jurisdiction": "XX"}, "/jurisdiction"),
+        ({"jurisdiction": "US"}, "/regime"),
+        ({"jurisdiction": ""}, "/jurisdiction"),
+        ({"regime": "none"}, "/regime"),
+        ({"subject_id": "has space"}, "/subject_id"),
+        ({"requester": {"email": "not-an-email"}}, "/requester/email"),
+        ({"requester": {"phone": "123"}}, "/requester/phone"),
+        ({"priority": "high"}, "/priority"),
+    ],
+)
+def test_invalid_intake_is_422_and_changes_nothing(client: APIClient, overrides: dict[str, Any], pointer: str) -> None:
+    before = counts()
+
+    response = client.post("/api/v1/dsar", dsar_body(**overrides), format="json")
+
+    body = assert_problem(response, 422, "validation-error")
+    assert pointer in pointers(body), body
+    assert counts() == before
+
+
+def test_a_future_received_at_is_refused(client: APIClient) -> None:
+    tomorrow = (timezone.now() + timedelta(days=1)).isoformat()
+
+    response = client.post("/api/v1/dsar", dsar_body(channel="email", received_at=tomorrow), format="json")
+
+    body = assert_problem(response, 422, "validation-error")
+    assert pointers(body) == {"/received_at"}
+    assert "future" in body["detail"]
+
+
+def test_detail_shows_status_every_deadline_with_its_rule_and_the_history(
+    client: APIClient, organization: Organization
+) -> None:
+    request = services.dsar_create(
+        organization=organization, request_type="access", channel="api", actor="test", jurisdiction="DE"
+    )
+    services.dsar_transition(request=request, to_status="verified", actor="agent:1")
+    services.dsar_transition(request=request, to_status="in_progress", actor="agent:1")
+    services.dsar_extend(
+        request=request, reason_code="complexity", notice_sent_on=timezone.localdate(), actor="agent:1"
+    )
+
+    response = client.get(f"/api/v1/dsar/{request.public_id}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "in_progress"
+    assert body["extension"] == {"reason_code": "complexity", "notice_sent_on": timezone.localdate().isoformat()}
+    deadlines = body["deadlines"]
+    assert deadlines["enforced_key"] == "extended_due"
+    assert body["due_on"] == deadlines["extended_due"] == deadlines["enforced_due"]
+    for key in ("receipt_date", "initial_due", "extension_notice_due", "extended_due"):
+        assert deadlines[key] is not None
+        assert deadlines["rules"][key]
+    assert "(reason: complexity)" in deadlines["rules"]["extended_due"]
+    history = [(step["from_status"], step["to_status"], step["actor"]) for step in body["history"]]
+    assert history == [
+        ("", "received", "test"),
+        ("received", "verified", "agent:1"),
+        ("verified", "in_progress", "agent:1"),
+        ("in_progress", "in_progress", "agent:1"),
+    ]
+    assert body["history"][-1]["reason"].startswith("extended (complexity)")
+
+
+def test_another_organizations_request_is_not_found(
+    organization: Organization, other_organization: Organization, api_client_for: Callable[..., APIClient]
+) -> None:
+    request = services.dsar_create(
+        organization=organization, request_type="access", channel="api", actor="test", jurisdiction="DE"
+    )
+    other = api_client_for(other_organization, "dsar:read", "dsar:write")
+
+    response = other.get(f"/api/v1/dsar/{request.public_id}")
+
+    assert_problem(response, 404, "not-found")
+
+
+def test_an_unknown_request_id_is_not_found(client: APIClient) -> None:
+    assert_problem(client.get("/api/v1/dsar/01HZZZZZZZZZZZZZZZZZZZZZZZ"), 404, "not-found")
+
+
+def test_intake_needs_the_write_scope(organization: Organization, api_client_for: Callable[..., APIClient]) -> None:
+    reader = api_client_for(organization, "dsar:read")
+    before = counts()
+
+    body = assert_problem(reader.post("/api/v1/dsar", dsar_body(), format="json"), 403, "insufficient-scope")
+
+    assert body["required_scope"] == "dsar:write"
+    assert counts() == before
