@@ -35,7 +35,16 @@ from provenance.services import recipient_create
 
 ACTOR = "cli:seed_demo"
 DEMO_SLUG = "demo"
-DEMO_SCOPES = ["consent:read", "consent:write", "provenance:read", "provenance:write", "stamp", "deliver"]
+DEMO_SCOPES = [
+    "consent:read",
+    "consent:write",
+    "provenance:read",
+    "provenance:write",
+    "stamp",
+    "deliver",
+    "dsar:read",
+    "dsar:write",
+]
 RECIPIENTS: list[dict[str, Any]] = [
     {
         "key": "crm",
