@@ -87,6 +87,9 @@ class DataSubjectRequest(models.Model):
     due_on = models.DateField(db_index=True, help_text="The enforced due date (deadlines.enforced_due)")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
+    overdue_on = models.DateField(
+        null=True, blank=True, editable=False, help_text="The day the deadline sweep found the request overdue"
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -126,3 +129,36 @@ class RequestTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class RequestNotice(models.Model):
+    """One message sent about a request (verification link, reminder, closure notice, deadline reminder).
+
+    The unique key makes every send a claim: a sweep inserts the row with ON CONFLICT DO NOTHING and sends only
+    what it inserted, so a rerun sends nothing twice. ``for_date`` is the date the message is about (the identity
+    request's date or the due date), so a new identity request or a moved due date gets its own messages.
+    """
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=40, help_text="Dotted: identity.link, identity.reminder.2, deadline.7, ...")
+    for_date = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "kind", "for_date"], name="dsar_notice_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.kind} ({self.for_date})"
+
+
+class DsarLegalContact(models.Model):
+    """Where an organization's deadline digests go; without one they go to the deployment's ADMINS."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(max_length=254)
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.email}"

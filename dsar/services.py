@@ -12,11 +12,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from django.conf import settings
-from django.db import transaction
+from django.core.mail import send_mail
+from django.db import connection, transaction
 from django.utils import timezone
 from ulid import ULID
 
-from core.crypto import new_data_key, seal
+from core.crypto import CryptoError, new_data_key, seal, unseal, unwrap_data_key
 from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
 from core.jurisdictions import normalize_jurisdiction
 from core.models import Organization
@@ -34,7 +35,26 @@ from dsar.deadlines import (
     ExtensionNoticeLate,
     compute_deadlines,
 )
-from dsar.models import DataSubjectRequest, DsarRegime, RequestStatus, RequestTransition
+from dsar.models import (
+    DataSubjectRequest,
+    DsarLegalContact,
+    DsarRegime,
+    RequestNotice,
+    RequestStatus,
+    RequestTransition,
+)
+from dsar.verification import (
+    Message,
+    VerificationLinkInvalid,
+    ccpa_unverified_reason,
+    closure_message,
+    gdpr_unable_to_identify_reason,
+    link_message,
+    public_id_from_token,
+    reminder_days,
+    reminder_message,
+    verification_url,
+)
 
 S = RequestStatus
 
@@ -397,3 +417,344 @@ def dsar_extend(
         )
     _apply(request, values)
     return request
+
+
+# --- identity verification -------------------------------------------------------------------------------------
+
+OPEN_STATUSES: Final = tuple(status for status in S.values if status not in FINAL_STATUSES)
+VERIFIED_OR_LATER: Final = frozenset({S.VERIFIED, S.IN_PROGRESS, S.AWAITING_REVIEW, S.COMPLETED})
+IDENTITY_SWEEP_ACTOR: Final = "task:dsar.identity_sweep"
+LINK_ACTOR: Final = "requester:verification-link"
+
+
+class RequesterUnreachable(DomainError):
+    slug = "requester-unreachable"
+    title = "The requester cannot be reached"
+
+
+def _requester_email(request: DataSubjectRequest) -> str:
+    """The requester's address, unsealed for sending only; blank when none was given or the key is gone."""
+    if not request.requester_email_sealed:
+        return ""
+    try:
+        data_key = unwrap_data_key(request.wrapped_data_key)
+        return unseal(data_key, request.requester_email_sealed, context=f"dsar:{request.public_id}:email")
+    except CryptoError:
+        return ""
+
+
+def _send(recipients: list[str], message: Message) -> None:
+    send_mail(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+def _claim_notice(request: DataSubjectRequest, kind: str, for_date: date) -> bool:
+    """Claim one message (unique request, kind, date); False when it was claimed (sent) before."""
+    _, created = RequestNotice.objects.get_or_create(request=request, kind=kind, for_date=for_date)
+    return created
+
+
+def _identity_requested_on(transitions: Iterable[RequestTransition]) -> date | None:
+    """The day of the latest move into identity_pending: the start of the open pause."""
+    opened = [
+        step for step in transitions if step.to_status == S.IDENTITY_PENDING and step.from_status != step.to_status
+    ]
+    if not opened:
+        return None
+    return timezone.localdate(max(opened, key=lambda step: (step.at, step.pk or 0)).at)
+
+
+def _enqueue_link_after_commit(request_id: int) -> None:
+    def send() -> None:
+        from dsar import tasks  # tasks import the services: resolve the name at call time
+
+        tasks.send_verification_link.delay(request_id)
+
+    transaction.on_commit(send, robust=True)
+
+
+def dsar_identity_request(*, request: DataSubjectRequest, actor: str) -> DataSubjectRequest:
+    """Ask the requester to prove who they are: the request moves to identity_pending (which pauses the GDPR clock,
+    REGULATORY.md A3; US laws keep counting) and the signed link is emailed after commit."""
+    if not _requester_email(request):
+        raise RequesterUnreachable("The request has no requester email to send a verification link to.")
+    with transaction.atomic():
+        if request.status != S.IDENTITY_PENDING:
+            dsar_transition(
+                request=request, to_status=S.IDENTITY_PENDING, actor=actor, reason="identity verification requested"
+            )
+        _enqueue_link_after_commit(request.pk)
+    return request
+
+
+def dsar_verification_link_send(*, request_id: int) -> dict[str, Any]:
+    """Email the verification link once per identity request; nothing when it went out already or the request
+    is no longer waiting for the requester."""
+    request = DataSubjectRequest.objects.filter(pk=request_id, status=S.IDENTITY_PENDING).first()
+    if request is None:
+        return {"sent": False, "reason": "not pending"}
+    requested_on = _identity_requested_on(RequestTransition.objects.filter(request=request))
+    email = _requester_email(request)
+    if requested_on is None or not email:
+        return {"sent": False, "reason": "no identity request or no address"}
+    with transaction.atomic():
+        if not _claim_notice(request, "identity.link", requested_on):
+            return {"sent": False, "reason": "sent already"}
+        _send([email], link_message(public_id=request.public_id, url=verification_url(request.public_id)))
+    return {"sent": True}
+
+
+def dsar_verify(*, request: DataSubjectRequest, actor: str, note: str, method: str = "manual") -> DataSubjectRequest:
+    """Record the requester's identity as verified: received or identity_pending -> verified, which resumes the
+    GDPR clock (A3). A request verified already is left as it is; a rejected one is refused (409)."""
+    if request.status in VERIFIED_OR_LATER:
+        return request
+    if request.status in FINAL_STATUSES:
+        raise RequestClosed("The request is closed; verifying it changes nothing.")
+    note = note.strip()
+    if not note:
+        raise InvalidInput("Say how the identity was verified.", errors=[{"pointer": "/note", "detail": "required"}])
+    with transaction.atomic():
+        try:
+            dsar_transition(request=request, to_status=S.VERIFIED, actor=actor, reason=note)
+        except StatusChanged:
+            current = DataSubjectRequest.objects.get(pk=request.pk)
+            if current.status in VERIFIED_OR_LATER:
+                return current
+            raise
+        audit_log(
+            actor=actor,
+            action="dsar.verified",
+            object_type="dsar",
+            object_id=request.public_id,
+            organization=request.organization,
+            data={"method": method},
+        )
+    return request
+
+
+@dataclass(frozen=True)
+class VerificationOutcome:
+    public_id: str
+    status: str
+    is_newly_verified: bool
+
+
+def dsar_verify_link(*, token: str) -> VerificationOutcome:
+    """The requester opened the signed link: verify the request it names. Expired (410) or tampered (400) links
+    change nothing; a second use answers the same and writes nothing."""
+    public_id = public_id_from_token(token)
+    request = DataSubjectRequest.objects.select_related("organization").filter(public_id=public_id).first()
+    if request is None:
+        raise VerificationLinkInvalid("This verification link is not valid.")
+    was_verified = request.status in VERIFIED_OR_LATER
+    verified = dsar_verify(
+        request=request, actor=LINK_ACTOR, note="identity verified by the requester's signed link", method="link"
+    )
+    return VerificationOutcome(public_id, verified.status, not was_verified and verified.status == S.VERIFIED)
+
+
+def _deadlines_as_of(
+    request: DataSubjectRequest, transitions: Iterable[RequestTransition], as_of: date
+) -> DeadlineResult:
+    zone, calendar = _zone_and_calendar(request.regime, request.jurisdiction)
+    try:
+        return compute_deadlines(
+            regime=request.regime,
+            request_type=request.type,
+            received_at=request.received_at,
+            tz=zone,
+            calendar=calendar,
+            events=_clock_events(transitions),
+            extension=_extension_of(request),
+            as_of=as_of,
+        )
+    except DeadlineError as exc:
+        raise deadline_problem(exc) from exc
+
+
+def _close_unverified(request: DataSubjectRequest, result: DeadlineResult, requested_on: date) -> bool:
+    """GDPR: Art. 12(4) closure after add_months(id_request_date, 1); CCPA: denial from day 45 (A3, §1(b))."""
+    if result.status == "closed_unable_to_identify":
+        assert result.identity_cutoff is not None
+        reason = gdpr_unable_to_identify_reason(requested_on=requested_on, cutoff=result.identity_cutoff)
+    else:
+        assert result.response_due is not None
+        reason = ccpa_unverified_reason(requested_on=requested_on, day_45=result.response_due)
+    with transaction.atomic():
+        try:
+            dsar_transition(request=request, to_status=S.REJECTED, actor=IDENTITY_SWEEP_ACTOR, reason=reason)
+        except (StatusChanged, IllegalTransition):
+            return False
+        email = _requester_email(request)
+        if email and _claim_notice(request, "identity.closed", requested_on):
+            _send([email], closure_message(public_id=request.public_id, reason=reason))
+    return True
+
+
+def dsar_identity_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Requests waiting for the requester: send a lost link, remind on the configured days (each once), and close
+    those the law lets us close as unverifiable. Safe to run as often as wanted: a rerun sends nothing."""
+    today = timezone.localdate(now or timezone.now())
+    days = reminder_days()
+    counts = {"links": 0, "reminders": 0, "closed": 0}
+    pending = (
+        DataSubjectRequest.objects.filter(status=S.IDENTITY_PENDING)
+        .select_related("organization")
+        .prefetch_related("transitions")
+        .order_by("id")
+    )
+    for request in pending.iterator(chunk_size=500):
+        history = sorted(request.transitions.all(), key=lambda step: (step.at, step.pk))
+        requested_on = _identity_requested_on(history)
+        if requested_on is None:
+            continue
+        result = _deadlines_as_of(request, history, today)
+        if result.status in ("closed_unable_to_identify", "deniable_unverified"):
+            counts["closed"] += _close_unverified(request, result, requested_on)
+            continue
+        email = _requester_email(request)
+        if not email:
+            continue
+        with transaction.atomic():
+            if _claim_notice(request, "identity.link", requested_on):
+                _send([email], link_message(public_id=request.public_id, url=verification_url(request.public_id)))
+                counts["links"] += 1
+        passed = [day for day in days if day <= (today - requested_on).days]
+        if not passed:
+            continue
+        with transaction.atomic():
+            # One reminder per run: the latest day reached; days a stopped beat skipped are marked, not sent.
+            if _claim_notice(request, f"identity.reminder.{passed[-1]}", requested_on):
+                for day in passed[:-1]:
+                    _claim_notice(request, f"identity.reminder.{day}", requested_on)
+                url = verification_url(request.public_id)
+                _send([email], reminder_message(public_id=request.public_id, url=url, day=passed[-1]))
+                counts["reminders"] += 1
+    return counts
+
+
+# --- deadline sweep ----------------------------------------------------------------------------------------------
+
+DEADLINE_SWEEP_ACTOR: Final = "task:dsar.deadline_sweep"
+OVERDUE_KIND: Final = "deadline.overdue"
+
+
+def _returning(sql: str, params: list[Any]) -> list[tuple[int, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(int(row[0]), str(row[1])) for row in cursor.fetchall()]
+
+
+def _legal_recipients(organization_ids: Iterable[int]) -> dict[int, list[str]]:
+    contacts = dict(
+        DsarLegalContact.objects.filter(organization_id__in=list(organization_ids)).values_list(
+            "organization_id", "email"
+        )
+    )
+    admins = [address for _, address in getattr(settings, "ADMINS", [])]
+    return {org_id: [contacts[org_id]] if org_id in contacts else admins for org_id in organization_ids}
+
+
+def _digest(organization: Organization, lines: list[tuple[str, str, str, str, date]], today: date) -> Message:
+    labels = {
+        "deadline.7": "due in 7 days or less",
+        "deadline.3": "due in 3 days or less",
+        "deadline.1": "due tomorrow",
+    }
+    overdue = [line for line in lines if line[0] == OVERDUE_KIND]
+    upcoming = [line for line in lines if line[0] != OVERDUE_KIND]
+    body = [f"Data-subject request deadlines for {organization.name} on {today.isoformat()}.", ""]
+    if overdue:
+        body += [f"OVERDUE ({len(overdue)}), escalated:"]
+        body += [
+            f"  {public_id}  {rtype}/{regime}  was due {due.isoformat()}"
+            for _, public_id, rtype, regime, due in overdue
+        ]
+        body.append("")
+    if upcoming:
+        body += [f"Upcoming ({len(upcoming)}):"]
+        body += [
+            f"  {public_id}  {rtype}/{regime}  due {due.isoformat()} ({labels.get(kind, kind)})"
+            for kind, public_id, rtype, regime, due in upcoming
+        ]
+    subject = f"[Provenant] {organization.name}: {len(overdue)} overdue, {len(upcoming)} due soon"
+    return Message(subject=subject, body="\n".join(body) + "\n")
+
+
+def dsar_deadline_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Remind legal 7, 3 and 1 days before each due date and escalate overdue requests, each once, in one digest
+    per organization. Set-based: the claims are INSERT ... ON CONFLICT DO NOTHING on (request, kind, due date),
+    and overdue requests are marked with one UPDATE, so a rerun finds nothing to send."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    requests_table = DataSubjectRequest._meta.db_table
+    notices_table = RequestNotice._meta.db_table
+    statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
+    with transaction.atomic():
+        reminders = _returning(
+            f"""
+            INSERT INTO {notices_table} (request_id, kind, for_date, created_at)
+            SELECT id,
+                   CASE WHEN due_on <= %s THEN 'deadline.1' WHEN due_on <= %s THEN 'deadline.3' ELSE 'deadline.7' END,
+                   due_on, %s
+            FROM {requests_table}
+            WHERE status IN ({statuses}) AND due_on > %s AND due_on <= %s
+            ON CONFLICT (request_id, kind, for_date) DO NOTHING
+            RETURNING request_id, kind
+            """,  # noqa: S608 (table names from the models' meta; every value is a parameter)
+            [
+                today + timedelta(days=1),
+                today + timedelta(days=3),
+                now,
+                *OPEN_STATUSES,
+                today,
+                today + timedelta(days=7),
+            ],
+        )
+        escalations = _returning(
+            f"""
+            INSERT INTO {notices_table} (request_id, kind, for_date, created_at)
+            SELECT id, %s, due_on, %s
+            FROM {requests_table}
+            WHERE status IN ({statuses}) AND due_on < %s AND overdue_on IS NULL
+            ON CONFLICT (request_id, kind, for_date) DO NOTHING
+            RETURNING request_id, kind
+            """,  # noqa: S608 (table names from the models' meta; every value is a parameter)
+            [OVERDUE_KIND, now, *OPEN_STATUSES, today],
+        )
+        marked = DataSubjectRequest.objects.filter(
+            status__in=OPEN_STATUSES, due_on__lt=today, overdue_on__isnull=True
+        ).update(overdue_on=today, updated_at=now)
+        claimed = reminders + escalations
+        kinds = dict(claimed)
+        details: dict[int, list[tuple[str, str, str, str, date]]] = {}
+        ids = list(kinds)
+        for start in range(0, len(ids), 2000):
+            rows = DataSubjectRequest.objects.filter(pk__in=ids[start : start + 2000]).values_list(
+                "pk", "organization_id", "public_id", "type", "regime", "due_on"
+            )
+            for pk, organization_id, public_id, request_type, regime, due_on in rows:
+                details.setdefault(organization_id, []).append((kinds[pk], public_id, request_type, regime, due_on))
+        organizations = Organization.objects.in_bulk(list(details))
+        recipients = _legal_recipients(details)
+        digests = 0
+        for organization_id, lines in sorted(details.items()):
+            lines.sort(key=lambda line: (line[4], line[1]))
+            organization = organizations[organization_id]
+            if recipients[organization_id]:
+                _send(recipients[organization_id], _digest(organization, lines, today))
+                digests += 1
+            overdue_ids = [line[1] for line in lines if line[0] == OVERDUE_KIND]
+            audit_log(
+                actor=DEADLINE_SWEEP_ACTOR,
+                action="dsar.deadline_sweep",
+                object_type="organization",
+                object_id=organization.slug,
+                organization=organization,
+                data={
+                    "reminders": len(lines) - len(overdue_ids),
+                    "overdue": overdue_ids,
+                    "digest_sent": bool(recipients[organization_id]),
+                },
+            )
+    return {"reminders": len(reminders), "overdue": len(escalations), "marked_overdue": marked, "digests": digests}

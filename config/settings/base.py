@@ -186,6 +186,12 @@ PROVENANT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("PROVENANT_OUTBOUND_TI
 PROVENANT_SWEEP_GRACE_SECONDS = int(os.environ.get("PROVENANT_SWEEP_GRACE_SECONDS", "60"))
 PROVENANT_NOTICE_SCAN_SECONDS = int(os.environ.get("PROVENANT_NOTICE_SCAN_SECONDS", "5"))
 
+# DSAR identity verification: requester reminders on these days after the identity request (A3 adds day 14),
+# signed links valid this many hours, and the public address the links point to.
+PROVENANT_DSAR_REMINDER_DAYS = os.environ.get("PROVENANT_DSAR_REMINDER_DAYS", "2,5,14")
+PROVENANT_DSAR_VERIFICATION_LINK_HOURS = int(os.environ.get("PROVENANT_DSAR_VERIFICATION_LINK_HOURS", "72"))
+PROVENANT_PUBLIC_BASE_URL = os.environ.get("PROVENANT_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
 # Celery: a broker that needs no server unless CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -229,6 +235,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provenance.tasks.alert_overdue_notices",
         "schedule": timedelta(minutes=15),
         "options": {"expires": 15 * 60},
+    },
+    # DSAR: deadline reminders to legal and overdue escalation; requester reminders and unverifiable closures.
+    "dsar-deadline-sweep": {
+        "task": "dsar.tasks.deadline_sweep",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 60 * 60},
+    },
+    "dsar-identity-sweep": {
+        "task": "dsar.tasks.identity_sweep",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 60 * 60},
     },
 }
 

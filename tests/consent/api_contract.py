@@ -255,6 +255,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "dsar", DSAR_WRITE, 201, dsar_body),
     Endpoint("GET", "dsar/<str:request_id>", DSAR_READ, 200),
     Endpoint("POST", "deadlines/compute", DSAR_READ, 200, deadline_compute_body),
+    # dsar/api/certificate_urls.py
+    Endpoint("GET", "dsar/<str:request_id>/certificate", DSAR_READ, 200),
 ]
 
 

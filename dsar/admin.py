@@ -1,0 +1,387 @@
+"""Admin for the legal team: the data-subject request queue, nearest due date first, with its workflow actions.
+
+Requests are created through ``dsar_create`` and move only through ``dsar_transition`` / ``dsar_extend``
+(STYLE rule 1); the pages are otherwise view-only. The requester's contact is shown masked, never in plaintext.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from core.admin import ServiceModelAdmin, admin_actor, report_domain_errors
+from core.problems import DomainError
+from dsar.deadlines import DATE_KEYS, EXTENSION_REASON_CODES
+from dsar.models import DataSubjectRequest, DsarRegime, RequestStatus, RequestTransition
+from dsar.selectors import dsar_requester_masked
+from dsar.services import FINAL_STATUSES, Requester, dsar_create, dsar_extend, dsar_transition, dsar_verify
+
+# Days left at or below which the countdown turns orange (overdue is red).
+DUE_SOON_DAYS = 3
+COUNTDOWN_COLOURS = {"overdue": "#ba2121", "due_soon": "#e07b00", "on_track": "#2e7d32"}
+ACTION_FORM_TEMPLATE = "admin/dsar/datasubjectrequest/action_form.html"
+
+
+def days_left(request: DataSubjectRequest, today: date | None = None) -> int:
+    return (request.due_on - (today or timezone.localdate())).days
+
+
+def countdown_level(days: int) -> str:
+    """``overdue`` (red), ``due_soon`` (orange, within DUE_SOON_DAYS) or ``on_track`` (green)."""
+    if days < 0:
+        return "overdue"
+    if days <= DUE_SOON_DAYS:
+        return "due_soon"
+    return "on_track"
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    """Open requests past their enforced due date, or the rest."""
+
+    title = "overdue"
+    parameter_name = "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Overdue"), ("no", "Not overdue")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        overdue = queryset.filter(due_on__lt=timezone.localdate()).exclude(status__in=FINAL_STATUSES)
+        if self.value() == "yes":
+            return overdue
+        if self.value() == "no":
+            return queryset.exclude(pk__in=overdue.values("pk"))
+        return queryset
+
+
+class DsarAddForm(forms.ModelForm):
+    """Intake by the legal team (a letter, an email): the regime follows from the jurisdiction unless given."""
+
+    regime = forms.ChoiceField(
+        choices=[("", "— from the jurisdiction —"), *DsarRegime.choices],
+        required=False,
+        help_text="Overrides the regime derived from the jurisdiction.",
+    )
+    jurisdiction = forms.CharField(
+        max_length=6, required=False, help_text="The requester's ISO 3166 country or subdivision: DE, US-CA."
+    )
+    received_at = forms.SplitDateTimeField(
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text="Only for requests received by email or mail; default: now.",
+    )
+    requester_email = forms.EmailField(required=False, max_length=254, help_text="Stored encrypted; shown masked.")
+    requester_name = forms.CharField(required=False, max_length=200, help_text="Stored encrypted; shown masked.")
+
+    class Meta:
+        model = DataSubjectRequest
+        fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at")
+
+
+class ExtendForm(forms.Form):
+    reason_code = forms.ChoiceField(
+        choices=[("", "---------"), *((code, code) for code in sorted(EXTENSION_REASON_CODES))],
+        help_text="Why the request needs the extension; recorded in its history and the audit log.",
+    )
+    notice_sent_on = forms.DateField(
+        widget=AdminDateWidget,
+        help_text="The day the requester was told of the extension and its reason.",
+    )
+
+
+class VerifyForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        strip=True,
+        help_text="How the identity was verified (documents seen, call-back); kept in the request's history.",
+    )
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        strip=True,
+        help_text="Why the request is refused; recorded on the request and in its history.",
+    )
+
+
+class TransitionInline(admin.TabularInline):
+    """The audit trail: every transition, oldest first, read-only."""
+
+    model = RequestTransition
+    fields = ("at", "actor", "from_status", "to_status", "reason")
+    readonly_fields = fields
+    ordering = ("at", "id")
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "audit trail"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DataSubjectRequest)
+class DataSubjectRequestAdmin(ServiceModelAdmin):
+    """The queue, nearest due date first. No assign action: requests have no assignee field (yet)."""
+
+    list_display = (
+        "public_id",
+        "organization",
+        "type",
+        "regime",
+        "status",
+        "due_on",
+        "countdown",
+        "received_at",
+        "channel",
+    )
+    list_filter = ("status", "type", "regime", OverdueFilter, "organization")
+    list_select_related = ("organization",)
+    search_fields = ("=public_id", "=subject_external_id")
+    ordering = ("due_on", "id")
+    show_full_result_count = False
+    actions = ("verify_requests", "extend_requests", "approve_requests", "reject_requests")
+    inlines = (TransitionInline,)
+    add_fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at")
+    detail_fields = (
+        "public_id",
+        "organization",
+        "type",
+        "regime",
+        "jurisdiction",
+        "channel",
+        "status",
+        "received_at",
+        "requester_contact",
+        "subject_external_id",
+        "due_on",
+        "countdown",
+        "rejection_reason",
+        "is_extended",
+        "extension_reason_code",
+        "extension_notice_sent_on",
+        "deadlines_table",
+        "created_at",
+        "updated_at",
+    )
+
+    # --- pages ---------------------------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DataSubjectRequest]:
+        return super().get_queryset(request).select_related("organization")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return (*self.add_fields, "requester_email", "requester_name")
+        return self.detail_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return () if obj is None else self.detail_fields
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = DsarAddForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[admin.options.InlineModelAdmin]]:
+        return [] if obj is None else list(self.inlines)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # view-only: every change is a workflow action
+
+    def has_workflow_permission(self, request: HttpRequest) -> bool:
+        """The actions need the model's ``change`` permission itself (``has_change_permission`` is False)."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
+        data = form.cleaned_data
+        return dsar_create(
+            organization=data["organization"],
+            request_type=data["type"],
+            channel=data["channel"],
+            actor=admin_actor(request),
+            jurisdiction=data.get("jurisdiction") or "",
+            regime=data.get("regime") or None,
+            received_at=data.get("received_at"),
+            requester=Requester(email=data.get("requester_email") or "", name=data.get("requester_name") or ""),
+        )
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        """Nothing to save: the service wrote the request and its first history step."""
+
+    # --- columns -------------------------------------------------------------------------------------------
+
+    @admin.display(description="days left", ordering="due_on")
+    def countdown(self, obj: DataSubjectRequest) -> SafeString | str:
+        if obj.status in FINAL_STATUSES:
+            return "closed"
+        days = days_left(obj)
+        level = countdown_level(days)
+        text = f"{-days} days overdue" if days < 0 else f"{days} days left"
+        colour = COUNTDOWN_COLOURS[level]
+        return format_html('<strong class="dsar-countdown dsar-{}" style="color: {}">{}</strong>', level, colour, text)
+
+    @admin.display(description="requester (masked)")
+    def requester_contact(self, obj: DataSubjectRequest) -> str:
+        masked = dsar_requester_masked(obj)
+        return " / ".join(part for part in (masked.name, masked.email) if part) or "—"
+
+    @admin.display(description="deadlines")
+    def deadlines_table(self, obj: DataSubjectRequest) -> SafeString | str:
+        deadlines = obj.deadlines or {}
+        rules = deadlines.get("rules") or {}
+        enforced = deadlines.get("enforced_key")
+        rows = [
+            (key, deadlines[key], "enforced" if key == enforced else "", rules.get(key, ""))
+            for key in DATE_KEYS
+            if deadlines.get(key)
+        ]
+        if not rows:
+            return "—"
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            '<table id="dsar-deadlines"><thead><tr><th>Deadline</th><th>Date</th><th></th><th>Rule</th></tr>'
+            "</thead><tbody>{}</tbody></table>",
+            body,
+        )
+
+    # --- actions -------------------------------------------------------------------------------------------
+
+    def _action_form(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[DataSubjectRequest],
+        *,
+        form: forms.Form,
+        action: str,
+        title: str,
+        intro: str,
+        button: str,
+    ) -> TemplateResponse:
+        return TemplateResponse(
+            request,
+            ACTION_FORM_TEMPLATE,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": title,
+                "intro": intro,
+                "button": button,
+                "requests": queryset.select_related("organization"),
+                "form": form,
+                "action_name": action,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description="Verify identity of selected requests (with a note)", permissions=["workflow"])
+    def verify_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
+        form = VerifyForm(request.POST if "apply" in request.POST else None)
+        if not (form.is_bound and form.is_valid()):
+            return self._action_form(
+                request,
+                queryset,
+                form=form,
+                action="verify_requests",
+                title="Verify the requesters' identity",
+                intro="Verifying resumes a GDPR clock paused for the identity request; verified requests stay as "
+                "they are.",
+                button="Verify",
+            )
+        verified = 0
+        for dsar in queryset.select_related("organization"):
+            before = dsar.status
+            try:
+                after = dsar_verify(request=dsar, actor=admin_actor(request), note=form.cleaned_data["note"])
+            except DomainError as exc:
+                report_domain_errors(request, dsar.public_id, exc)
+            else:
+                verified += after.status != before
+        messages.success(request, f"Verified {verified} request(s).")
+        return None
+
+    @admin.action(description="Extend selected requests (reason and notice date)", permissions=["workflow"])
+    def extend_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
+        form = ExtendForm(
+            request.POST if "apply" in request.POST else None, initial={"notice_sent_on": timezone.localdate()}
+        )
+        if not (form.is_bound and form.is_valid()):
+            return self._action_form(
+                request,
+                queryset,
+                form=form,
+                action="extend_requests",
+                title="Extend data-subject requests",
+                intro="The law allows one extension per request, with a notice to the requester in time.",
+                button="Extend",
+            )
+        extended = 0
+        for dsar in queryset.select_related("organization"):
+            try:
+                dsar_extend(
+                    request=dsar,
+                    reason_code=form.cleaned_data["reason_code"],
+                    notice_sent_on=form.cleaned_data["notice_sent_on"],
+                    actor=admin_actor(request),
+                )
+            except DomainError as exc:
+                report_domain_errors(request, dsar.public_id, exc)
+            else:
+                extended += 1
+                messages.success(request, f"{dsar.public_id}: extended; now due {dsar.due_on.isoformat()}.")
+        if not extended:
+            messages.warning(request, "No request was extended.")
+        return None
+
+    @admin.action(description="Approve selected requests (completed)", permissions=["workflow"])
+    def approve_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> None:
+        self._transition(request, queryset, to_status=RequestStatus.COMPLETED, reason="")
+
+    @admin.action(description="Reject selected requests (with a reason)", permissions=["workflow"])
+    def reject_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
+        form = RejectForm(request.POST if "apply" in request.POST else None)
+        if not (form.is_bound and form.is_valid()):
+            return self._action_form(
+                request,
+                queryset,
+                form=form,
+                action="reject_requests",
+                title="Reject data-subject requests",
+                intro="A rejection is final; the reason is kept on each request and in its history.",
+                button="Reject",
+            )
+        self._transition(request, queryset, to_status=RequestStatus.REJECTED, reason=form.cleaned_data["reason"])
+        return None
+
+    def _transition(
+        self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest], *, to_status: str, reason: str
+    ) -> None:
+        moved = 0
+        for dsar in queryset.select_related("organization"):
+            try:
+                dsar_transition(request=dsar, to_status=to_status, actor=admin_actor(request), reason=reason)
+            except DomainError as exc:
+                report_domain_errors(request, dsar.public_id, exc)
+            else:
+                moved += 1
+        if moved:
+            messages.success(request, f"{moved} request(s) now {RequestStatus(to_status).label.lower()}.")

@@ -1,0 +1,48 @@
+"""DSAR tasks: thin, idempotent wrappers around services (claims are unique rows; a rerun sends nothing)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from django.utils.dateparse import parse_datetime
+
+from dsar import services
+
+_DATABASE_RETRY: dict[str, Any] = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+def _instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None or parsed.tzinfo is None:
+        raise ValueError("now must be an ISO 8601 instant with an offset")
+    return parsed
+
+
+@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+def send_verification_link(request_id: int) -> dict[str, Any]:
+    """Email the requester's signed verification link once; the identity sweep sends one that got lost."""
+    return services.dsar_verification_link_send(request_id=request_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+def identity_sweep(now: str | None = None) -> dict[str, Any]:
+    """Beat: requester reminders on the configured days and closures of requests never verified. ``now``: an
+    ISO instant to sweep as of (replays, tests); default the current time."""
+    return services.dsar_identity_sweep(now=_instant(now))
+
+
+@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+def deadline_sweep(now: str | None = None) -> dict[str, Any]:
+    """Beat: legal reminders 7, 3 and 1 days before each due date and overdue escalation, each once."""
+    return services.dsar_deadline_sweep(now=_instant(now))
