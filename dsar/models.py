@@ -162,3 +162,80 @@ class DsarLegalContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id}: {self.email}"
+
+
+class FulfilmentStepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class FulfilmentStep(models.Model):
+    """One step of carrying out a request, claimed with a compare-and-set so a rerun skips what is done.
+
+    A worker claims a pending step, or a running one whose lease ran out (its worker died), by bumping
+    ``attempts``; it marks the step done only while it still holds that attempt, in the transaction that
+    writes the step's effects, so an interrupted step leaves nothing behind and is redone whole.
+    """
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="fulfilment_steps")
+    step = models.CharField(max_length=40)
+    position = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=FulfilmentStepStatus.choices, default=FulfilmentStepStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["request_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "step"], name="dsar_fulfilment_step_once"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=FulfilmentStepStatus.values), name="dsar_fulfilment_step_status_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.step} ({self.status})"
+
+
+class DsarExport(models.Model):
+    """The ZIP answering an access or portability request, sealed at rest (AES-256-GCM under its own data key,
+    which is stored wrapped by the master key). One per request."""
+
+    request = models.OneToOneField(DataSubjectRequest, on_delete=models.CASCADE, related_name="export")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(max_length=26, unique=True, help_text="ULID; the id the download link names")
+    sealed_archive = models.BinaryField(editable=False)
+    wrapped_data_key = models.BinaryField(editable=False)
+    sha256 = models.CharField(max_length=64, help_text="Digest of the ZIP in clear")
+    size_bytes = models.PositiveIntegerField()
+    files = models.JSONField(default=list, help_text="The names of the files in the ZIP")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.size_bytes} bytes)"
+
+
+class SuppressionEntry(models.Model):
+    """A person erased on request: a keyed HMAC (blind index) of one identifier, never the identifier, so that
+    imports can refuse to bring them back."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, help_text="external_id or email")
+    identifier_index = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "kind", "identifier_index"], name="dsar_suppression_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.kind}"

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils.dateparse import parse_datetime
 
-from dsar import services
+from dsar import fulfilment, services
 
 _DATABASE_RETRY: dict[str, Any] = {
     "autoretry_for": (OperationalError, InterfaceError),
@@ -46,3 +46,15 @@ def identity_sweep(now: str | None = None) -> dict[str, Any]:
 def deadline_sweep(now: str | None = None) -> dict[str, Any]:
     """Beat: legal reminders 7, 3 and 1 days before each due date and overdue escalation, each once."""
     return services.dsar_deadline_sweep(now=_instant(now))
+
+
+@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+def fulfil(request_id: int) -> dict[str, Any]:
+    """Carry out a request's steps that are not done yet; a rerun skips them (each is claimed compare-and-set)."""
+    return fulfilment.dsar_fulfil_run(request_id=request_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+def resume_stuck() -> dict[str, Any]:
+    """Beat: enqueue again requests in progress whose steps stalled (lost message, dead worker)."""
+    return fulfilment.dsar_fulfil_resume_stuck()

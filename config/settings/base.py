@@ -192,6 +192,11 @@ PROVENANT_DSAR_REMINDER_DAYS = os.environ.get("PROVENANT_DSAR_REMINDER_DAYS", "2
 PROVENANT_DSAR_VERIFICATION_LINK_HOURS = int(os.environ.get("PROVENANT_DSAR_VERIFICATION_LINK_HOURS", "72"))
 PROVENANT_PUBLIC_BASE_URL = os.environ.get("PROVENANT_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
+# DSAR fulfilment: a step's lease (a worker that dies holding it is replaced after this) and when a
+# request with unfinished steps counts as stuck and is re-enqueued by beat.
+PROVENANT_DSAR_STEP_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_STEP_LEASE_SECONDS", "600"))
+PROVENANT_DSAR_FULFIL_STUCK_MINUTES = int(os.environ.get("PROVENANT_DSAR_FULFIL_STUCK_MINUTES", "15"))
+
 # Celery: a broker that needs no server unless CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -246,6 +251,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dsar.tasks.identity_sweep",
         "schedule": timedelta(hours=1),
         "options": {"expires": 60 * 60},
+    },
+    # DSAR fulfilment whose message was lost or whose worker died: enqueued again (steps are idempotent).
+    "dsar-resume-stuck": {
+        "task": "dsar.tasks.resume_stuck",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 5 * 60},
     },
 }
 

@@ -1,0 +1,404 @@
+"""Fulfilment of verified requests without a worker: the export ZIP, sealing at rest, the signed download link,
+erasure with suppression, opt-out events, correction hand-off, idempotent reruns and recovery of stuck runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from consent import services as consent_services
+from consent.models import ConsentEvent, Purpose, Source, Subject
+from consent.selectors.ledger import event_evidence, ledger_verification
+from core.crypto import unseal, unwrap_data_key
+from core.models import AuditLogEntry, Organization
+from dsar import exports, fulfilment, services
+from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep, SuppressionEntry
+from provenance import services as provenance_services
+from provenance.models import Recipient, StampRecord
+from tests.conftest import event_input
+from tests.consent.api_contract import assert_problem
+
+EMAIL = "ada@example.com"
+
+
+@pytest.fixture(autouse=True)
+def _settings(settings: Any) -> None:
+    settings.PROVENANT_PUBLIC_BASE_URL = "http://testserver"
+    settings.PROVENANT_DSAR_EXPORT_PAUSE_SECONDS = 0
+
+
+@pytest.fixture
+def ledger(organization: Organization, source: Source, purpose: Purpose) -> Subject:
+    """cust-1 granted marketing email with evidence, and one stamping decision about them."""
+    consent_services.consent_record(
+        organization=organization,
+        item=event_input(subject_email=EMAIL, ip_address="203.0.113.7", user_agent="Firefox/130"),
+    )
+    subject = Subject.objects.get(organization=organization, external_id="cust-1")
+    recipient = provenance_services.recipient_create(
+        organization=organization,
+        actor="test",
+        key="crm",
+        name="CRM",
+        role=Recipient.Role.PROCESSOR,
+        purposes=[purpose.key],
+    )
+    StampRecord.objects.create(
+        stamp_id="01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        organization=organization,
+        recipient=recipient,
+        subject=subject,
+        subject_external_id="cust-1",
+        purposes=[purpose.key],
+        decision="allow",
+        data_digest="0" * 64,
+    )
+    return subject
+
+
+@pytest.fixture
+def make_request(organization: Organization) -> Callable[..., DataSubjectRequest]:
+    def make(request_type: str = "access", subject_id: str = "cust-1", verified: bool = True) -> DataSubjectRequest:
+        request = services.dsar_create(
+            organization=organization,
+            request_type=request_type,
+            channel="web_form",
+            actor="test",
+            jurisdiction="DE" if request_type != "opt_out_of_sale" else "US-CA",
+            subject_external_id=subject_id,
+            requester=services.Requester(email=EMAIL, name="Ada Lovelace"),
+        )
+        if verified:
+            services.dsar_verify(request=request, actor="legal", note="passport checked")
+        return request
+
+    return make
+
+
+def fulfilled(request: DataSubjectRequest, **kw: Any) -> DataSubjectRequest:
+    fulfilment.dsar_fulfil_start(request=request, actor="legal", **kw)
+    fulfilment.dsar_fulfil_run(request_id=request.pk)
+    request.refresh_from_db()
+    return request
+
+
+def snapshot(request: DataSubjectRequest) -> tuple[Any, ...]:
+    request.refresh_from_db()
+    return (
+        request.status,
+        list(FulfilmentStep.objects.filter(request=request).values_list("step", "status", "attempts", "result")),
+        DsarExport.objects.count(),
+        SuppressionEntry.objects.count(),
+        ConsentEvent.objects.count(),
+        AuditLogEntry.objects.count(),
+        request.transitions.count(),
+    )
+
+
+def download(request: DataSubjectRequest) -> bytes:
+    url = fulfilment.dsar_export_link(request=request)
+    response = APIClient().get(url.removeprefix("http://testserver"))
+    assert response.status_code == 200, response.content[:300]
+    assert response["Content-Type"] == "application/zip"
+    assert response["Cache-Control"] == "no-store"
+    return bytes(response.content)
+
+
+# --- access / portability ------------------------------------------------------------------------------------------
+
+
+def test_access_export_zip_holds_history_with_evidence_state_stamps_and_sources_as_json_and_csv(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    request = fulfilled(make_request("access"))
+
+    assert request.status == "awaiting_review"
+    archive = zipfile.ZipFile(io.BytesIO(download(request)))
+    names = set(archive.namelist())
+    for table in ("subject", "consent_history", "consent_state", "stamp_log", "sources"):
+        assert {f"{table}.json", f"{table}.csv"} <= names
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["request_id"] == request.public_id
+    assert manifest["counts"] == {"subject": 1, "consent_history": 1, "consent_state": 1, "stamp_log": 1, "sources": 1}
+    history = json.loads(archive.read("consent_history.json"))
+    assert history[0]["action"] == "grant"
+    assert history[0]["evidence"] == {"ip_address": "203.0.113.7", "user_agent": "Firefox/130"}
+    assert json.loads(archive.read("subject.json"))[0]["email"] == EMAIL
+    assert json.loads(archive.read("consent_state.json"))[0]["status"] == "given"
+    stamps = json.loads(archive.read("stamp_log.json"))
+    assert stamps[0]["decision"] == "allow"
+    assert "data_digest" not in stamps[0]
+    assert json.loads(archive.read("sources.json"))[0]["key"] == "web-signup"
+    rows = list(csv.DictReader(io.StringIO(archive.read("consent_history.csv").decode())))
+    assert rows[0]["event_id"] == history[0]["event_id"]
+    assert json.loads(rows[0]["evidence"]) == history[0]["evidence"]
+
+
+def test_portability_without_a_known_subject_exports_empty_tables(
+    db: Any, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    request = fulfilled(make_request("portability", subject_id="nobody"))
+
+    archive = zipfile.ZipFile(io.BytesIO(download(request)))
+    assert json.loads(archive.read("consent_history.json")) == []
+    assert archive.read("consent_history.csv").decode().startswith("event_id,chain_index,")
+
+
+def test_export_is_sealed_at_rest_and_never_holds_the_email_in_clear(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    request = fulfilled(make_request("access"))
+    export = DsarExport.objects.get(request=request)
+
+    raw = bytes(export.sealed_archive)
+    assert EMAIL.encode() not in raw
+    assert b"PK\x03\x04" not in raw[:64]
+    opened = exports.open_archive(raw, export.wrapped_data_key, export_public_id=export.public_id)
+    assert EMAIL.encode() in zipfile.ZipFile(io.BytesIO(opened)).read("subject.json")
+    with pytest.raises(exports.CryptoError):
+        exports.open_archive(raw, export.wrapped_data_key, export_public_id="another-export")
+
+
+def test_every_download_is_audited(ledger: Subject, make_request: Callable[..., DataSubjectRequest]) -> None:
+    request = fulfilled(make_request("access"))
+
+    download(request)
+    download(request)
+
+    rows = AuditLogEntry.objects.filter(action="dsar.export_downloaded", object_id=request.public_id)
+    assert rows.count() == 2
+    assert {row.actor for row in rows} == {"requester:export-link"}
+    assert EMAIL not in json.dumps(list(rows.values_list("data", flat=True)))
+
+
+def test_expired_download_link_is_refused_with_410_and_audits_nothing(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    request = fulfilled(make_request("access"))
+    export = DsarExport.objects.get(request=request)
+    with mock.patch("django.core.signing.time.time", return_value=time.time() - 7 * 86400 - 60):
+        token = exports.download_token(export.public_id)
+    before = AuditLogEntry.objects.count()
+
+    response = APIClient().get(f"/api/v1/dsar/exports/{token}")
+
+    assert_problem(response, 410, "export-link-expired")
+    assert AuditLogEntry.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),
+        lambda token: "x" + token,
+        lambda token: "not-a-token",
+    ],
+    ids=["signature", "payload", "garbage"],
+)
+def test_tampered_download_link_is_refused_with_400(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest], mangle: Callable[[str], str]
+) -> None:
+    request = fulfilled(make_request("access"))
+    token = exports.download_token(DsarExport.objects.get(request=request).public_id)
+    before = AuditLogEntry.objects.count()
+
+    response = APIClient().get(f"/api/v1/dsar/exports/{mangle(token)}")
+
+    assert_problem(response, 400, "export-link-invalid")
+    assert AuditLogEntry.objects.count() == before
+
+
+def test_a_verification_token_does_not_open_an_export(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    from dsar.verification import verification_token
+
+    request = fulfilled(make_request("access"))
+    export = DsarExport.objects.get(request=request)
+
+    response = APIClient().get(f"/api/v1/dsar/exports/{verification_token(export.public_id)}")
+
+    assert_problem(response, 400, "export-link-invalid")
+
+
+def test_download_route_is_not_in_the_openapi_document(db: Any) -> None:
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 200
+    assert not [path for path in response.json()["paths"] if "exports" in path]
+
+
+# --- the run -------------------------------------------------------------------------------------------------------
+
+
+def test_unverified_access_request_cannot_start(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    request = make_request("access", verified=False)
+    before = snapshot(request)
+
+    with pytest.raises(fulfilment.FulfilmentNotReady):
+        fulfilment.dsar_fulfil_start(request=request, actor="legal")
+
+    assert snapshot(request) == before
+
+
+def test_start_enqueues_the_run_only_after_commit(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest], django_capture_on_commit_callbacks: Any
+) -> None:
+    request = make_request("access")
+    with mock.patch.object(fulfilment, "_enqueue") as enqueue:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            fulfilment.dsar_fulfil_start(request=request, actor="legal")
+        assert enqueue.call_count == 0
+        assert len(callbacks) == 1
+        callbacks[0]()
+
+    enqueue.assert_called_once_with(request.pk)
+    assert request.status == "in_progress"
+    assert list(FulfilmentStep.objects.filter(request=request).values_list("step", "status")) == [
+        ("export", "pending"),
+        ("review", "pending"),
+    ]
+
+
+@pytest.mark.parametrize("request_type", ["access", "deletion", "opt_out_of_sale", "correction"])
+def test_the_task_run_twice_changes_nothing_the_second_time(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest], request_type: str
+) -> None:
+    from dsar import tasks
+
+    request = fulfilled(make_request(request_type))
+    before = snapshot(request)
+
+    assert tasks.fulfil(request.pk) == {"ran": [], "status": request.status}
+
+    assert snapshot(request) == before
+    assert set(FulfilmentStep.objects.filter(request=request).values_list("status", "attempts")) == {("done", 1)}
+
+
+def test_a_step_a_dead_worker_left_running_is_redone_once_its_lease_ran_out(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    request = make_request("access")
+    fulfilment.dsar_fulfil_start(request=request, actor="legal")
+    step = FulfilmentStep.objects.get(request=request, step="export")
+    FulfilmentStep.objects.filter(pk=step.pk).update(
+        status="running", attempts=1, claimed_until=timezone.now() + timedelta(minutes=5)
+    )
+
+    assert fulfilment.dsar_fulfil_run(request_id=request.pk) == {"ran": [], "busy": "export"}
+    FulfilmentStep.objects.filter(pk=step.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert fulfilment.dsar_fulfil_run(request_id=request.pk) == {"ran": ["export", "review"]}
+
+    step.refresh_from_db()
+    assert (step.status, step.attempts) == ("done", 2)
+    assert DsarExport.objects.filter(request=request).count() == 1
+
+
+def test_a_worker_whose_lease_was_taken_over_commits_nothing(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    request = make_request("access")
+    fulfilment.dsar_fulfil_start(request=request, actor="legal")
+    real_seal = exports.seal_archive
+
+    def taken_over(content: bytes, *, export_public_id: str) -> tuple[bytes, bytes]:
+        FulfilmentStep.objects.filter(request=request, step="export").update(attempts=7)  # another worker's claim
+        return real_seal(content, export_public_id=export_public_id)
+
+    with mock.patch.object(exports, "seal_archive", taken_over):
+        assert fulfilment.dsar_fulfil_run(request_id=request.pk) == {"ran": [], "lost": "export"}
+
+    assert not DsarExport.objects.exists()
+
+
+# --- deletion, opt-out, correction ---------------------------------------------------------------------------------
+
+
+def test_deletion_crypto_shreds_keeps_a_suppression_entry_and_completes(
+    ledger: Subject, organization: Organization, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    request = fulfilled(make_request("deletion"))
+
+    assert request.status == "completed"
+    ledger.refresh_from_db()
+    assert ledger.wrapped_data_key is None
+    assert event_evidence(ConsentEvent.objects.select_related("subject").get(subject=ledger)) is None
+    assert ledger_verification(organization=organization).is_valid
+    entries = SuppressionEntry.objects.filter(organization=organization)
+    assert set(entries.values_list("kind", flat=True)) == {"external_id", "email"}
+    assert entries.count() == 2
+    assert not [e for e in entries if EMAIL in e.identifier_index or "cust-1" in e.identifier_index]
+    assert ("erase", {"subject_found": True, "erased": True, "suppressed": 2}) in list(
+        FulfilmentStep.objects.filter(request=request).values_list("step", "result")
+    )
+
+
+def test_opt_out_records_one_event_per_sale_purpose_through_the_system_source(
+    organization: Organization, source: Source, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    for key, flags in (
+        ("ads", {"is_targeted_advertising": True}),
+        ("data-sale", {"is_sale_or_sharing": True}),
+        ("newsletter", {}),
+    ):
+        consent_services.purpose_create(organization=organization, actor="test", key=key, name=key, **flags)
+    consent_services.consent_record(organization=organization, item=event_input(purpose="ads", jurisdiction="US-CA"))
+    request = make_request("opt_out_of_sale", verified=False)  # needs no verification
+
+    request = fulfilled(request)
+
+    assert request.status == "completed"
+    written = ConsentEvent.objects.filter(source__key="provenant").order_by("purpose__key")
+    assert [(e.purpose.key, e.action, e.collection_method) for e in written] == [
+        ("ads", "withdraw", "system"),
+        ("data-sale", "refuse", "system"),
+    ]
+
+
+def test_correction_waits_for_legal_with_the_requested_change_sealed(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    request = fulfilled(make_request("correction"), requested_change="My email is ada@new.example")
+
+    assert request.status == "awaiting_review"
+    result = FulfilmentStep.objects.get(request=request, step="review").result
+    assert "ada@new.example" not in json.dumps(result)
+    key = unwrap_data_key(request.wrapped_data_key)
+    sealed = result["requested_change_sealed"]
+    assert unseal(key, sealed, context=f"dsar:{request.public_id}:correction") == "My email is ada@new.example"
+
+
+# --- recovery ------------------------------------------------------------------------------------------------------
+
+
+def test_resume_stuck_enqueues_only_quiet_requests_with_unfinished_steps_and_no_live_claim(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+) -> None:
+    lost, held, fresh, finished = (make_request("access") for _ in range(4))
+    for request in (lost, held, fresh, finished):
+        fulfilment.dsar_fulfil_start(request=request, actor="legal")
+    fulfilment.dsar_fulfil_run(request_id=finished.pk)
+    FulfilmentStep.objects.filter(request=held, step="export").update(
+        status="running", attempts=1, claimed_until=timezone.now() + timedelta(minutes=5)
+    )
+    long_ago = timezone.now() - timedelta(hours=1)
+    DataSubjectRequest.objects.filter(pk__in=[lost.pk, held.pk, finished.pk]).update(updated_at=long_ago)
+    FulfilmentStep.objects.filter(request=finished).update(completed_at=long_ago)
+
+    with mock.patch.object(fulfilment, "_enqueue") as enqueue:
+        assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 1}
+
+    enqueue.assert_called_once_with(lost.pk)

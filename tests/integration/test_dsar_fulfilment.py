@@ -1,0 +1,217 @@
+"""DSAR fulfilment with a real Celery worker (subprocess, Redis): API intake, the verification link, collection,
+the sealed export downloaded over its signed link, erasure, opt-out, and a worker SIGKILLed mid-step whose
+request still completes with nothing done twice."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from consent import services as consent_services
+from consent.models import ConsentEvent, Purpose, Source, Subject
+from consent.selectors.ledger import event_evidence, ledger_verification
+from core.models import AuditLogEntry, Organization
+from dsar import fulfilment, tasks
+from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep, SuppressionEntry
+from tests.conftest import event_input
+from tests.integration.conftest import CeleryWorker, wait_until
+
+EMAIL = "ada@example.com"
+LINK = re.compile(r"http://testserver(/api/v1/dsar/verify/\S+)")
+
+
+@pytest.fixture(autouse=True)
+def _settings(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.PROVENANT_PUBLIC_BASE_URL = "http://testserver"
+    monkeypatch.delenv("PROVENANT_DSAR_EXPORT_PAUSE_SECONDS", raising=False)
+    # The verification email is sent in this process (the worker consumes only the fulfilment queue).
+    monkeypatch.setattr(
+        tasks.send_verification_link, "delay", lambda request_id: tasks.send_verification_link(request_id)
+    )
+
+
+@pytest.fixture
+def ledger(organization: Organization, source: Source, purpose: Purpose) -> Subject:
+    consent_services.consent_record(
+        organization=organization,
+        item=event_input(subject_email=EMAIL, ip_address="203.0.113.7", user_agent="Firefox/130"),
+    )
+    return Subject.objects.get(organization=organization, external_id="cust-1")
+
+
+@pytest.fixture
+def dsar_client(organization: Organization, api_client_for: Callable[..., APIClient]) -> APIClient:
+    return api_client_for(organization, "dsar:read", "dsar:write")
+
+
+def intake_and_verify(client: APIClient, request_type: str) -> DataSubjectRequest:
+    """POST the request, ask for identity, open the emailed link: the request is verified."""
+    response = client.post(
+        "/api/v1/dsar",
+        {"type": request_type, "jurisdiction": "DE", "subject_id": "cust-1", "requester": {"email": EMAIL}},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    request = DataSubjectRequest.objects.get(public_id=response.json()["id"])
+    from dsar import services
+
+    services.dsar_identity_request(request=request, actor="legal@acme")
+    match = LINK.search(mail.outbox[-1].body)
+    assert match is not None
+    assert APIClient().get(match.group(1)).status_code == 200
+    request.refresh_from_db()
+    assert request.status == "verified"
+    return request
+
+
+def settled(request: DataSubjectRequest, status: str, timeout: float = 60.0) -> DataSubjectRequest:
+    def reached() -> DataSubjectRequest | None:
+        request.refresh_from_db()
+        return request if request.status == status else None
+
+    return wait_until(reached, timeout=timeout)
+
+
+def step_rows(request: DataSubjectRequest) -> list[tuple[str, str, int]]:
+    return list(FulfilmentStep.objects.filter(request=request).values_list("step", "status", "attempts"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_access_request_end_to_end_from_intake_to_audited_download(
+    celery_worker: CeleryWorker, ledger: Subject, dsar_client: APIClient
+) -> None:
+    request = intake_and_verify(dsar_client, "access")
+
+    fulfilment.dsar_fulfil_start(request=request, actor="legal@acme")
+    request = settled(request, "awaiting_review")
+
+    response = APIClient().get(fulfilment.dsar_export_link(request=request).removeprefix("http://testserver"))
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    history = json.loads(archive.read("consent_history.json"))
+    assert [(e["purpose"], e["action"]) for e in history] == [("marketing-email", "grant")]
+    assert history[0]["evidence"] == {"ip_address": "203.0.113.7", "user_agent": "Firefox/130"}
+    assert archive.read("consent_history.csv").decode().splitlines()[0].startswith("event_id,chain_index,purpose")
+    assert EMAIL.encode() not in bytes(DsarExport.objects.get(request=request).sealed_archive)
+    actions = list(
+        AuditLogEntry.objects.filter(object_id=request.public_id).order_by("id").values_list("action", flat=True)
+    )
+    assert actions[0] == "dsar.received"
+    assert "dsar.verified" in actions
+    assert actions[-4:] == [
+        "dsar.fulfilment_step_done",
+        "dsar.transitioned",
+        "dsar.fulfilment_step_done",
+        "dsar.export_downloaded",
+    ]
+    assert step_rows(request) == [("export", "done", 1), ("review", "done", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deletion_end_to_end_shreds_the_evidence_and_the_ledger_still_verifies(
+    celery_worker: CeleryWorker, ledger: Subject, organization: Organization, dsar_client: APIClient
+) -> None:
+    request = intake_and_verify(dsar_client, "deletion")
+
+    fulfilment.dsar_fulfil_start(request=request, actor="legal@acme")
+    settled(request, "completed")
+
+    assert ledger_verification(organization=organization).is_valid
+    event = ConsentEvent.objects.select_related("subject").get(subject=ledger)
+    assert event.evidence_sealed
+    assert event_evidence(event) is None
+    assert SuppressionEntry.objects.filter(organization=organization).count() == 2
+    assert step_rows(request) == [("erase", "done", 1), ("complete", "done", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_export_is_recovered_and_nothing_is_done_twice(
+    celery_worker_factory: Callable[[], CeleryWorker],
+    ledger: Subject,
+    dsar_client: APIClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROVENANT_DSAR_EXPORT_PAUSE_SECONDS", "30")  # between building and storing the ZIP
+    crashing = celery_worker_factory().start()
+    request = intake_and_verify(dsar_client, "access")
+
+    fulfilment.dsar_fulfil_start(request=request, actor="legal@acme")
+    wait_until(lambda: step_rows(request) == [("export", "running", 1), ("review", "pending", 0)])
+    crashing.kill()
+
+    assert not DsarExport.objects.exists()
+    request.refresh_from_db()
+    assert request.status == "in_progress"
+    assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 0}, "its claim is still live"
+
+    # The lease and the quiet period run out (minutes in production).
+    FulfilmentStep.objects.filter(request=request, step="export").update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    DataSubjectRequest.objects.filter(pk=request.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    monkeypatch.setenv("PROVENANT_DSAR_EXPORT_PAUSE_SECONDS", "0")
+    recovering = celery_worker_factory().start()
+    assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 1}
+    settled(request, "awaiting_review")
+
+    assert DsarExport.objects.filter(request=request).count() == 1
+    assert step_rows(request) == [("export", "done", 2), ("review", "done", 1)]
+    assert request.transitions.filter(to_status="awaiting_review").count() == 1
+    assert AuditLogEntry.objects.filter(object_id=request.public_id, action="dsar.fulfilment_step_done").count() == 2
+    # A late duplicate message (a redelivery) changes nothing.
+    tasks.fulfil.apply_async(args=(request.pk,), queue=recovering.queue)
+    wait_until(lambda: len(recovering.results("dsar.tasks.fulfil")) == 2)
+    assert step_rows(request) == [("export", "done", 2), ("review", "done", 1)]
+    assert DsarExport.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("request_type", ["deletion", "opt_out_of_sale"])
+def test_an_interrupted_step_and_duplicate_messages_write_each_effect_once(
+    celery_worker_factory: Callable[[], CeleryWorker],
+    ledger: Subject,
+    organization: Organization,
+    dsar_client: APIClient,
+    request_type: str,
+) -> None:
+    consent_services.purpose_create(
+        organization=organization, actor="test", key="data-sale", name="Sale", is_sale_or_sharing=True
+    )
+    consent_services.purpose_create(
+        organization=organization, actor="test", key="ads", name="Ads", is_targeted_advertising=True
+    )
+    request = intake_and_verify(dsar_client, request_type)
+    events_before = ConsentEvent.objects.count()
+    worker = celery_worker_factory()
+    fulfilment.dsar_fulfil_start(request=request, actor="legal@acme")  # enqueued; nobody consumes yet
+    first = FulfilmentStep.objects.get(request=request, position=0)
+    # As a worker SIGKILLed inside the step leaves it: claimed, its transaction rolled back, its lease run out.
+    FulfilmentStep.objects.filter(pk=first.pk).update(
+        status="running", attempts=1, claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    DataSubjectRequest.objects.filter(pk=request.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 1}  # a second message for the same request
+
+    worker.start()
+    settled(request, "completed")
+    wait_until(lambda: len(worker.results("dsar.tasks.fulfil")) == 2)
+
+    assert step_rows(request) == [(first.step, "done", 2), ("complete", "done", 1)]
+    assert request.transitions.filter(to_status="completed").count() == 1
+    if request_type == "deletion":
+        assert SuppressionEntry.objects.filter(organization=organization).count() == 2
+        assert ConsentEvent.objects.count() == events_before
+    else:
+        written = ConsentEvent.objects.filter(source__key="provenant")
+        assert sorted(written.values_list("purpose__key", "action")) == [("ads", "refuse"), ("data-sale", "refuse")]
+        assert ConsentEvent.objects.count() == events_before + 2
