@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString
 from core.admin import ServiceModelAdmin, admin_actor, report_domain_errors
 from core.problems import DomainError
 from dsar.deadlines import DATE_KEYS, EXTENSION_REASON_CODES
-from dsar.models import DataSubjectRequest, DsarRegime, RequestStatus, RequestTransition
+from dsar.models import Connector, DataSubjectRequest, DsarRegime, RequestStatus, RequestTransition
 from dsar.selectors import dsar_requester_masked
 from dsar.services import FINAL_STATUSES, Requester, dsar_create, dsar_extend, dsar_transition, dsar_verify
 
@@ -385,3 +385,23 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
                 moved += 1
         if moved:
             messages.success(request, f"{moved} request(s) now {RequestStatus(to_status).label.lower()}.")
+
+
+@admin.register(Connector)
+class ConnectorAdmin(admin.ModelAdmin):
+    """Read-only: connectors and their secrets are issued through ``dsar.connectors.connector_create``."""
+
+    list_display = ("key", "name", "organization", "url", "is_active", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("key", "name")
+    readonly_fields = ("organization", "key", "name", "url", "is_active", "created_at", "updated_at")
+    exclude = ("secret_sealed",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -238,20 +238,39 @@ class Archive:
         return hashlib.sha256(self.content).hexdigest()
 
 
+@dataclass(frozen=True)
+class ConnectorAnswer:
+    """What one HTTP connector answered (``answer``), or that it could not be reached (``status`` failed)."""
+
+    key: str
+    status: str
+    answer: Any = None
+
+
 def build_archive(
-    *, request_public_id: str, request_type: str, tables: Sequence[Table], generated_at: datetime
+    *,
+    request_public_id: str,
+    request_type: str,
+    tables: Sequence[Table],
+    generated_at: datetime,
+    connectors: Sequence[ConnectorAnswer] = (),
 ) -> Archive:
-    """A ZIP with each table as JSON and CSV (UTF-8) and a manifest; machine-readable (GDPR Art. 20)."""
+    """A ZIP with each table as JSON and CSV (UTF-8), each connector's answer as ``connectors/<key>.json`` and a
+    manifest (which also lists connectors that failed, so the reviewer sees what is missing); GDPR Art. 20."""
     members: list[tuple[str, str]] = []
     for table in tables:
         members.append((f"{table.name}.json", _json(table.rows)))
         members.append((f"{table.name}.csv", _csv(table.columns, table.rows)))
+    for connector in connectors:
+        if connector.status == "answered":
+            members.append((f"connectors/{connector.key}.json", _json(connector.answer)))
     manifest = {
         "request_id": request_public_id,
         "request_type": request_type,
         "generated_at": generated_at.isoformat(),
         "files": [name for name, _ in members],
         "counts": {table.name: len(table.rows) for table in tables},
+        "connectors": {connector.key: connector.status for connector in connectors},
     }
     members.insert(0, ("manifest.json", _json(manifest)))
     buffer = io.BytesIO()

@@ -2,8 +2,10 @@
 and marked done in the transaction that writes its effects, so a rerun skips what is done and a step a dead
 worker left half-way is redone whole (nothing it did was committed).
 
-access/portability: export (ZIP, sealed) -> review; deletion: erase (crypto-shred + suppression) -> complete;
-opt_out_of_sale: opt_out (withdraw/refuse events) -> complete; correction and the rest: review.
+access/portability: export (ZIP, sealed, with every HTTP connector's answer) -> review; deletion: erase (HTTP
+connectors and recipients' ``subject.erased`` webhooks, then crypto-shred + suppression) -> complete, or review
+when a connector or webhook failed; opt_out_of_sale: opt_out (withdraw/refuse events) -> complete; correction and
+the rest: review. Outbound calls run before the step's transaction and are recorded in it (dsar/connectors.py).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from consent.services import ConsentEventInput, consent_record_many, subject_era
 from core.crypto import blind_index, normalize_email, seal, unwrap_data_key
 from core.problems import DomainError, NotFound
 from core.services import audit_log
-from dsar import exports
+from dsar import connectors, exports
 from dsar.models import (
+    ConnectorCall,
+    ConnectorCallStatus,
     DataSubjectRequest,
     DsarExport,
     FulfilmentStep,
@@ -37,7 +41,13 @@ from dsar.models import (
     RequestType,
     SuppressionEntry,
 )
-from dsar.services import IllegalTransition, StatusChanged, _requester_email, dsar_transition
+from dsar.services import (
+    NO_VERIFICATION_NEEDED,
+    IllegalTransition,
+    StatusChanged,
+    _requester_email,
+    dsar_transition,
+)
 
 S = RequestStatus
 STEP = FulfilmentStepStatus
@@ -52,8 +62,6 @@ STEPS: Final[dict[str, tuple[str, ...]]] = {
     RequestType.OPT_OUT_OF_SALE: ("opt_out", "complete"),
 }
 DEFAULT_STEPS: Final = ("review",)
-# CCPA §7026: an opt-out of sale/sharing needs no identity verification.
-NO_VERIFICATION_NEEDED: Final = frozenset({RequestType.OPT_OUT_OF_SALE})
 
 
 class FulfilmentNotReady(DomainError):
@@ -167,19 +175,36 @@ def _subject(request: DataSubjectRequest) -> Subject | None:
     return subject_by_external_id(organization=request.organization, external_id=request.subject_external_id)
 
 
+def _contact_email(request: DataSubjectRequest, subject: Subject | None) -> str | None:
+    return _requester_email(request) or (subject_email(subject) if subject is not None else None)
+
+
 def _step_export(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> dict[str, Any]:
+    subject = _subject(request)
+    calls = connectors.call_connectors(request=request, step=step.step, email=_contact_email(request, subject))
     now = timezone.now()
-    tables = exports.subject_tables(organization=request.organization, subject=_subject(request))
+    tables = exports.subject_tables(organization=request.organization, subject=subject)
     archive = exports.build_archive(
-        request_public_id=request.public_id, request_type=request.type, tables=tables, generated_at=now
+        request_public_id=request.public_id,
+        request_type=request.type,
+        tables=tables,
+        generated_at=now,
+        connectors=[exports.ConnectorAnswer(call.target_key, call.status, call.answer) for call in calls],
     )
     export_id = str(ULID())
     sealed, wrapped = exports.seal_archive(archive.content, export_public_id=export_id)
     pause = _export_pause()
     if pause > 0:
         time.sleep(pause)
-    result = {"export_id": export_id, "files": len(archive.files), "size_bytes": len(archive.content)}
+    result: dict[str, Any] = {
+        "export_id": export_id,
+        "files": len(archive.files),
+        "size_bytes": len(archive.content),
+    }
+    if calls:
+        result["connectors"] = connectors.summary(calls)
     with transaction.atomic():
+        connectors.record_calls(request=request, step=step.step, outcomes=calls)
         DsarExport.objects.create(
             request=request,
             organization=request.organization,
@@ -208,6 +233,10 @@ def _suppression_identifiers(request: DataSubjectRequest, subject: Subject | Non
 def _step_erase(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> dict[str, Any]:
     subject = _subject(request)
     identifiers = _suppression_identifiers(request, subject)  # read before the key is destroyed
+    email = _contact_email(request, subject)
+    # Outside systems first: a worker dying after them redoes the step, and the Idempotency-Key makes that safe.
+    calls = connectors.call_connectors(request=request, step=step.step, email=email)
+    calls += connectors.notify_recipients_erased(request=request, step=step.step, email=email)
     entries = [
         SuppressionEntry(
             organization=request.organization,
@@ -222,7 +251,14 @@ def _step_erase(request: DataSubjectRequest, step: FulfilmentStep, attempt: int)
         if subject is not None:
             erased = subject_erase(subject=subject, actor=FULFIL_ACTOR).data_key_destroyed_at is not None
         SuppressionEntry.objects.bulk_create(entries, ignore_conflicts=True)
-        result = {"subject_found": subject is not None, "erased": erased, "suppressed": len(entries)}
+        connectors.record_calls(request=request, step=step.step, outcomes=calls)
+        result: dict[str, Any] = {
+            "subject_found": subject is not None,
+            "erased": erased,
+            "suppressed": len(entries),
+        }
+        if calls:
+            result["connectors"] = connectors.summary(calls)
         _finish(step, attempt, result, request)
     return result
 
@@ -302,8 +338,17 @@ def _step_review(request: DataSubjectRequest, step: FulfilmentStep, attempt: int
 def _step_complete(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> dict[str, Any]:
     done = FulfilmentStep.objects.filter(request=request, status=STEP.DONE).exclude(pk=step.pk)
     summary = "; ".join(f"{name}: {result}" for name, result in done.values_list("step", "result"))
+    failed = sorted(
+        ConnectorCall.objects.filter(request=request, status=ConnectorCallStatus.FAILED).values_list(
+            "target_key", flat=True
+        )
+    )
     with transaction.atomic():
-        result = _move(request, S.COMPLETED, f"fulfilled ({summary})" if summary else "fulfilled")
+        if failed:
+            # An outside system may still hold the data: legal follows up before the request is closed.
+            result = _move(request, S.AWAITING_REVIEW, f"unconfirmed by {', '.join(failed)} ({summary})")
+        else:
+            result = _move(request, S.COMPLETED, f"fulfilled ({summary})" if summary else "fulfilled")
         _finish(step, attempt, result, request)
     return result
 

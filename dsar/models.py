@@ -239,3 +239,77 @@ class SuppressionEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id}: {self.kind}"
+
+
+class Connector(models.Model):
+    """An external system that holds the subject's data: Provenant POSTs the subject's identifiers to ``url``
+    during collection and erasure, signed with its own secret (wrapped by the master key, never shown again)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    key = models.SlugField(max_length=100, help_text="Names the connector's file in the export: connectors/<key>.json")
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=500)
+    secret_sealed = models.TextField(blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization_id", "key"]
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="dsar_connector_key_once")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.name})"
+
+
+class ConnectorCallStatus(models.TextChoices):
+    ANSWERED = "answered", "Answered"
+    FAILED = "failed", "Failed"
+
+
+class ConnectorCall(models.Model):
+    """What one connector (or one recipient's webhook, for ``subject.erased``) answered in one fulfilment step.
+
+    Exactly one of ``connector`` and ``recipient`` is set. Written in the step's transaction, so a redone step
+    overwrites it; the answer is sealed under the request's data key (it is the subject's data)."""
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="connector_calls")
+    connector = models.ForeignKey(Connector, on_delete=models.PROTECT, null=True, blank=True, related_name="calls")
+    recipient = models.ForeignKey(
+        "provenance.Recipient", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    target_key = models.CharField(max_length=100, help_text="The connector's or the recipient's key at the time")
+    step = models.CharField(max_length=40)
+    status = models.CharField(max_length=10, choices=ConnectorCallStatus.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=200, blank=True, help_text="The outcome; never the answer's content")
+    answer_sealed = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["request_id", "step", "target_key", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(connector__isnull=False, recipient__isnull=True)
+                | models.Q(connector__isnull=True, recipient__isnull=False),
+                name="dsar_connector_call_one_target",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ConnectorCallStatus.values), name="dsar_connector_call_status_known"
+            ),
+            models.UniqueConstraint(
+                fields=["request", "connector", "step"],
+                condition=models.Q(connector__isnull=False),
+                name="dsar_connector_call_once",
+            ),
+            models.UniqueConstraint(
+                fields=["request", "recipient", "step"],
+                condition=models.Q(recipient__isnull=False),
+                name="dsar_erasure_notice_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.target_key} {self.step} ({self.status})"

@@ -6,6 +6,7 @@ one ``RequestTransition`` row and one audit-log entry.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -42,6 +43,7 @@ from dsar.models import (
     RequestNotice,
     RequestStatus,
     RequestTransition,
+    RequestType,
 )
 from dsar.verification import (
     Message,
@@ -71,6 +73,10 @@ LEGAL_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
 FINAL_STATUSES: Final = frozenset({S.COMPLETED, S.REJECTED})
 # Channels whose receipt time the operator types in (the letter or mail arrived before it was logged).
 BACKDATED_CHANNELS: Final = frozenset({"email", "mail"})
+# CCPA regs §7026(b) and §7027(e): an opt-out of sale/sharing and a request to limit the use of sensitive
+# personal information need no identity verification; intake starts carrying them out.
+NO_VERIFICATION_NEEDED: Final = frozenset({RequestType.OPT_OUT_OF_SALE, RequestType.LIMIT_SENSITIVE})
+AUTOWIRE_ACTOR: Final = "task:dsar.workflow"
 
 
 # --- errors ----------------------------------------------------------------------------------------------------
@@ -288,7 +294,51 @@ def dsar_create(
                 "due_on": str(result.enforced_due),
             },
         )
+        _advance_after_commit(request.pk, has_email=bool(requester.email))
+    if not transaction.get_connection().in_atomic_block:  # the auto-wiring ran: show where it left the request
+        request.refresh_from_db(fields=["status", "deadlines", "due_on", "updated_at"])
     return request
+
+
+# --- auto-wiring -----------------------------------------------------------------------------------------------
+
+
+def _advance_after_commit(request_id: int, *, has_email: bool) -> None:
+    """After intake commits: an opt-out or limit request starts at once (no verification); any other request
+    with a requester email gets its verification link. Without an email, legal verifies by hand.
+
+    After commit, not inside the intake: a failure here never loses the request, which then waits in
+    ``received`` for legal (the admin queue) like one without an email."""
+
+    def advance() -> None:
+        request = DataSubjectRequest.objects.select_related("organization").filter(pk=request_id).first()
+        if request is None or request.status != S.RECEIVED:
+            return
+        if request.type in NO_VERIFICATION_NEEDED:
+            _start_fulfilment(request)
+        elif has_email:
+            dsar_identity_request(request=request, actor=AUTOWIRE_ACTOR)
+
+    transaction.on_commit(advance, robust=True)
+
+
+def _start_fulfilment(request: DataSubjectRequest) -> None:
+    from dsar.fulfilment import FulfilmentNotReady, dsar_fulfil_start  # fulfilment imports this module
+
+    # Someone moved it meanwhile (started by hand, rejected): theirs stands.
+    with contextlib.suppress(FulfilmentNotReady, StatusChanged, IllegalTransition):
+        dsar_fulfil_start(request=request, actor=AUTOWIRE_ACTOR)
+
+
+def _fulfil_after_commit(request_id: int) -> None:
+    """After a verification commits, carry the request out; one already started or closed is left alone."""
+
+    def start() -> None:
+        request = DataSubjectRequest.objects.select_related("organization").filter(pk=request_id).first()
+        if request is not None and request.status == S.VERIFIED:
+            _start_fulfilment(request)
+
+    transaction.on_commit(start, robust=True)
 
 
 # --- workflow --------------------------------------------------------------------------------------------------
@@ -529,6 +579,7 @@ def dsar_verify(*, request: DataSubjectRequest, actor: str, note: str, method: s
             organization=request.organization,
             data={"method": method},
         )
+        _fulfil_after_commit(request.pk)
     return request
 
 

@@ -196,6 +196,9 @@ PROVENANT_PUBLIC_BASE_URL = os.environ.get("PROVENANT_PUBLIC_BASE_URL", "http://
 # request with unfinished steps counts as stuck and is re-enqueued by beat.
 PROVENANT_DSAR_STEP_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_STEP_LEASE_SECONDS", "600"))
 PROVENANT_DSAR_FULFIL_STUCK_MINUTES = int(os.environ.get("PROVENANT_DSAR_FULFIL_STUCK_MINUTES", "15"))
+# Calls to HTTP connectors during collection and erasure: attempts and jittered backoff base.
+PROVENANT_DSAR_CONNECTOR_ATTEMPTS = int(os.environ.get("PROVENANT_DSAR_CONNECTOR_ATTEMPTS", "3"))
+PROVENANT_DSAR_CONNECTOR_RETRY_SECONDS = float(os.environ.get("PROVENANT_DSAR_CONNECTOR_RETRY_SECONDS", "1"))
 
 # Celery: a broker that needs no server unless CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

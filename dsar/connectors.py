@@ -1,0 +1,338 @@
+"""HTTP connectors and erasure webhooks: the systems outside Provenant that hold the subject's data.
+
+During collection (access, portability) and erasure (deletion) Provenant POSTs
+``{request_id, type, subject_id, email}`` to every active connector, with ``provenant-timestamp`` and
+``provenant-signature: v1,<base64 HMAC-SHA256(secret, f"{timestamp}.{body}")>`` and an ``Idempotency-Key`` of
+``{request public id}:{connector key}:{step}``, stable when a step is redone. The connector answers with JSON.
+Erasure also tells every active recipient with a ``webhook_url`` (type ``subject.erased``, Standard Webhooks
+headers, signed by the provenance helper). What each answered is recorded as a ``ConnectorCall`` (connector or
+recipient set), written in the step's transaction.
+
+Calls run before that transaction (no HTTP inside a transaction). Transient failures (network, 5xx, 429) are
+retried a few times with jittered backoff inside the step's lease; a call that still fails is recorded as
+``failed`` and the step carries on with the others: a connector being down never blocks the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.crypto import CryptoError, master_keyring, seal, unseal, unwrap_data_key
+from core.models import Organization
+from core.services import audit_log
+from dsar.models import Connector, ConnectorCall, ConnectorCallStatus, DataSubjectRequest
+from provenance.models import Recipient
+from provenance.services.deliveries import USER_AGENT, backoff_seconds, outbound_timeout_seconds
+from provenance.services.notices import (
+    WEBHOOK_SECRET_BYTES,
+    WEBHOOK_SECRET_PREFIX,
+    recipient_webhook_secret,
+    sign_webhook,
+)
+from provenance.verify import canonical_json
+
+ERASED_EVENT: Final = "subject.erased"
+MAX_ANSWER_BYTES: Final = 5 * 1024 * 1024
+DETAIL_LENGTH: Final = 200
+
+
+# --- pure rules ---------------------------------------------------------------------------------------------------
+
+
+def sign_connector_call(secret: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256>`` over ``{timestamp}.{body}``, keyed with the base64-decoded ``whsec_`` secret."""
+    key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX))
+    signed = f"{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def idempotency_key(request_public_id: str, target_key: str, step: str) -> str:
+    return f"{request_public_id}:{target_key}:{step}"
+
+
+# --- secrets ------------------------------------------------------------------------------------------------------
+
+
+def connector_secret_rotate(*, connector: Connector, actor: str) -> str:
+    """Give the connector a new signing secret and return it, the only time it is shown."""
+    raw = secrets.token_bytes(WEBHOOK_SECRET_BYTES)
+    sealed = base64.b64encode(master_keyring().wrap(raw)).decode()
+    with transaction.atomic():
+        Connector.objects.filter(pk=connector.pk).update(secret_sealed=sealed, updated_at=timezone.now())
+        audit_log(
+            actor=actor,
+            action="dsar.connector_secret_rotated",
+            object_type="connector",
+            object_id=connector.pk,
+            organization=connector.organization,
+            data={"key": connector.key},
+        )
+    connector.secret_sealed = sealed
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
+
+
+def connector_secret(connector: Connector) -> str | None:
+    """The connector's ``whsec_`` secret, or None when none was issued."""
+    if not connector.secret_sealed:
+        return None
+    try:
+        raw = master_keyring().unwrap(base64.b64decode(connector.secret_sealed, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise CryptoError("the connector secret is malformed") from exc
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
+
+
+def connector_create(*, organization: Organization, key: str, name: str, url: str, actor: str) -> tuple[Connector, str]:
+    """Register a connector with a fresh secret; returns it and the secret (shown once)."""
+    with transaction.atomic():
+        connector = Connector.objects.create(organization=organization, key=key, name=name, url=url)
+        audit_log(
+            actor=actor,
+            action="dsar.connector_created",
+            object_type="connector",
+            object_id=connector.pk,
+            organization=organization,
+            data={"key": key},
+        )
+        secret = connector_secret_rotate(connector=connector, actor=actor)
+    return connector, secret
+
+
+# --- calling ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """One target's final outcome in one step, not yet stored (the step's transaction stores it)."""
+
+    target_key: str
+    status: str
+    attempts: int
+    http_status: int | None
+    detail: str
+    answer: Any = None
+    answered_at: datetime | None = None
+    connector: Connector | None = None
+    recipient: Recipient | None = None
+
+    @property
+    def is_answered(self) -> bool:
+        return self.status == ConnectorCallStatus.ANSWERED
+
+
+def _max_attempts() -> int:
+    return max(1, int(getattr(settings, "PROVENANT_DSAR_CONNECTOR_ATTEMPTS", 3)))
+
+
+def _retry_base() -> float:
+    return float(getattr(settings, "PROVENANT_DSAR_CONNECTOR_RETRY_SECONDS", 2))
+
+
+@dataclass(frozen=True)
+class _Try:
+    ok: bool
+    transient: bool
+    http_status: int | None
+    detail: str
+    answer: Any = None
+
+
+def _post_once(url: str, body: bytes, headers: dict[str, str]) -> _Try:
+    """POST without following redirects; never raises for network errors; the detail never holds a body."""
+    try:
+        with httpx.Client(timeout=outbound_timeout_seconds(), follow_redirects=False) as client:
+            response = client.post(url, content=body, headers={"User-Agent": USER_AGENT, **headers})
+    except httpx.TimeoutException as exc:
+        return _Try(False, True, None, f"timeout ({type(exc).__name__})")
+    except httpx.HTTPError as exc:
+        return _Try(False, True, None, f"network error ({type(exc).__name__})")
+    status = response.status_code
+    if not 200 <= status < 300:
+        transient = status >= 500 or status == 429
+        return _Try(False, transient, status, f"HTTP {status} {response.reason_phrase}".strip()[:DETAIL_LENGTH])
+    if len(response.content) > MAX_ANSWER_BYTES:
+        return _Try(False, False, status, f"HTTP {status}: answer larger than {MAX_ANSWER_BYTES} bytes")
+    if not response.content.strip():
+        return _Try(True, False, status, f"HTTP {status}", None)
+    try:
+        return _Try(True, False, status, f"HTTP {status}", response.json())
+    except ValueError:
+        return _Try(False, False, status, f"HTTP {status}: the answer is not JSON")
+
+
+def _post_with_retries(url: str, make: Any) -> tuple[_Try, int]:
+    """``make()`` builds (body, headers) afresh for each try (a new timestamp); transient failures are retried."""
+    attempts = _max_attempts()
+    outcome = _Try(False, False, None, "not tried")
+    for attempt in range(1, attempts + 1):
+        body, headers = make()
+        outcome = _post_once(url, body, headers)
+        if outcome.ok or not outcome.transient or attempt == attempts:
+            return outcome, attempt
+        time.sleep(backoff_seconds(attempt, base=_retry_base(), cap=30.0))
+    return outcome, attempts
+
+
+def subject_payload(request: DataSubjectRequest, email: str | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "request_id": request.public_id,
+        "type": request.type,
+        "subject_id": request.subject_external_id or None,
+    }
+    if email:
+        payload["email"] = email
+    return payload
+
+
+def _outcome(result: _Try, attempts: int, target_key: str, **target: Any) -> CallOutcome:
+    return CallOutcome(
+        target_key=target_key,
+        status=ConnectorCallStatus.ANSWERED if result.ok else ConnectorCallStatus.FAILED,
+        attempts=attempts,
+        http_status=result.http_status,
+        detail=result.detail,
+        answer=result.answer,
+        answered_at=timezone.now() if result.ok else None,
+        **target,
+    )
+
+
+def call_connectors(*, request: DataSubjectRequest, step: str, email: str | None) -> list[CallOutcome]:
+    """POST the subject's identifiers to every active connector of the organization, in key order."""
+    body = canonical_json(subject_payload(request, email))
+    outcomes: list[CallOutcome] = []
+    for connector in Connector.objects.filter(organization=request.organization, is_active=True).order_by("key"):
+        try:
+            secret = connector_secret(connector)
+        except CryptoError as exc:
+            secret, problem = None, f"the connector secret cannot be opened: {exc}"
+        else:
+            problem = "no connector secret issued"
+        if secret is None:
+            failed = ConnectorCallStatus.FAILED
+            outcomes.append(CallOutcome(connector.key, failed, 0, None, problem, connector=connector))
+            continue
+        key = idempotency_key(request.public_id, connector.key, step)
+
+        def make(secret: str = secret, key: str = key) -> tuple[bytes, dict[str, str]]:
+            timestamp = int(time.time())
+            return body, {
+                "Content-Type": "application/json",
+                "Idempotency-Key": key,
+                "provenant-timestamp": str(timestamp),
+                "provenant-signature": sign_connector_call(secret, timestamp, body),
+            }
+
+        result, attempts = _post_with_retries(connector.url, make)
+        outcomes.append(_outcome(result, attempts, connector.key, connector=connector))
+    return outcomes
+
+
+def notify_recipients_erased(*, request: DataSubjectRequest, step: str, email: str | None) -> list[CallOutcome]:
+    """Tell every active recipient with a webhook that the subject was erased (Standard Webhooks, signed)."""
+    recipients = (
+        Recipient.objects.filter(organization=request.organization, is_active=True)
+        .exclude(webhook_url="")
+        .order_by("key")
+    )
+    outcomes: list[CallOutcome] = []
+    for recipient in recipients:
+        try:
+            secret = recipient_webhook_secret(recipient)
+        except CryptoError as exc:
+            secret, problem = None, f"the webhook secret cannot be opened: {exc}"
+        else:
+            problem = "no webhook secret issued"
+        if secret is None:
+            failed = ConnectorCallStatus.FAILED
+            outcomes.append(CallOutcome(recipient.key, failed, 0, None, problem, recipient=recipient))
+            continue
+        msg_id = idempotency_key(request.public_id, recipient.key, step)
+
+        def make(secret: str = secret, msg_id: str = msg_id) -> tuple[bytes, dict[str, str]]:
+            timestamp = int(time.time())
+            body = canonical_json(
+                {
+                    "type": ERASED_EVENT,
+                    "timestamp": timezone.now().isoformat(),
+                    "data": subject_payload(request, email),
+                }
+            )
+            return body, {
+                "Content-Type": "application/json",
+                "Idempotency-Key": msg_id,
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": sign_webhook(secret, msg_id, timestamp, body),
+            }
+
+        result, attempts = _post_with_retries(recipient.webhook_url, make)
+        outcomes.append(_outcome(result, attempts, recipient.key, recipient=recipient))
+    return outcomes
+
+
+# --- recording ----------------------------------------------------------------------------------------------------
+
+
+def _answer_context(request: DataSubjectRequest, outcome: CallOutcome, step: str) -> str:
+    kind = "connector" if outcome.connector is not None else "recipient"
+    return f"dsar:{request.public_id}:{kind}:{outcome.target_key}:{step}"
+
+
+def record_calls(*, request: DataSubjectRequest, step: str, outcomes: list[CallOutcome]) -> None:
+    """Store the outcomes (one row per target and step, overwritten when the step is redone); call inside the
+    step's transaction. Answers are sealed under the request's data key."""
+    data_key = unwrap_data_key(request.wrapped_data_key) if any(o.answer is not None for o in outcomes) else None
+    for outcome in outcomes:
+        sealed = ""
+        if outcome.answer is not None and data_key is not None:
+            text = json.dumps(outcome.answer, sort_keys=True, ensure_ascii=False)
+            sealed = seal(data_key, text, context=_answer_context(request, outcome, step))
+        target = {"connector": outcome.connector} if outcome.connector is not None else {"recipient": outcome.recipient}
+        ConnectorCall.objects.update_or_create(
+            request=request,
+            step=step,
+            **target,
+            defaults={
+                "target_key": outcome.target_key,
+                "status": outcome.status,
+                "attempts": outcome.attempts,
+                "http_status": outcome.http_status,
+                "answered_at": outcome.answered_at,
+                "detail": outcome.detail[:DETAIL_LENGTH],
+                "answer_sealed": sealed,
+            },
+        )
+
+
+def connector_call_answer(call: ConnectorCall) -> Any:
+    """The answer a call recorded, in clear; None when it had none."""
+    if not call.answer_sealed:
+        return None
+    request = call.request
+    kind = "connector" if call.connector_id is not None else "recipient"
+    data_key = unwrap_data_key(request.wrapped_data_key)
+    context = f"dsar:{request.public_id}:{kind}:{call.target_key}:{call.step}"
+    return json.loads(unseal(data_key, call.answer_sealed, context=context))
+
+
+def summary(outcomes: list[CallOutcome]) -> dict[str, Any]:
+    """For the step's result and audit row: who answered and who failed (keys only, never data)."""
+    return {
+        "answered": [o.target_key for o in outcomes if o.is_answered],
+        "failed": [o.target_key for o in outcomes if not o.is_answered],
+    }

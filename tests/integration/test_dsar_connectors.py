@@ -1,0 +1,280 @@
+"""HTTP connectors and erasure webhooks with a real Celery worker and real HTTP servers on 127.0.0.1: the
+workflow runs from intake to the end without manual service calls (auto-wiring), connectors get the subject's
+identifiers signed with HMAC-SHA256 and answer with data that lands in the export, erasure tells connectors and
+recipients and records their answers, and a connector that keeps failing is retried, then recorded as failed
+while the rest carries on (the deletion then waits for legal review instead of completing)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import re
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.core import mail
+from rest_framework.test import APIClient
+
+from consent import services as consent_services
+from consent.models import Purpose, Source, Subject
+from core.models import Organization
+from dsar import connectors, fulfilment, tasks
+from dsar.models import ConnectorCall, DataSubjectRequest, SuppressionEntry
+from provenance.models import Recipient
+from provenance.services import recipients as recipient_services
+from provenance.services.notices import recipient_webhook_secret_rotate
+from tests.conftest import event_input
+from tests.integration.conftest import CeleryWorker, wait_until
+from tests.integration.http_receiver import HttpReceiver
+
+EMAIL = "ada@example.com"
+LINK = re.compile(r"http://testserver(/api/v1/dsar/verify/\S+)")
+CRM_ANSWER = {"records": [{"table": "customers", "id": 42, "name": "Ada Lovelace", "tier": "gold"}]}
+
+
+@pytest.fixture(autouse=True)
+def _settings(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.PROVENANT_PUBLIC_BASE_URL = "http://testserver"
+    monkeypatch.delenv("PROVENANT_DSAR_EXPORT_PAUSE_SECONDS", raising=False)
+    # The verification email is sent in this process (the worker consumes only the fulfilment queue).
+    monkeypatch.setattr(
+        tasks.send_verification_link, "delay", lambda request_id: tasks.send_verification_link(request_id)
+    )
+
+
+@pytest.fixture
+def ledger(organization: Organization, source: Source, purpose: Purpose) -> Subject:
+    consent_services.consent_record(organization=organization, item=event_input(subject_email=EMAIL))
+    return Subject.objects.get(organization=organization, external_id="cust-1")
+
+
+@pytest.fixture
+def dsar_client(organization: Organization, api_client_for: Callable[..., APIClient]) -> APIClient:
+    return api_client_for(organization, "dsar:read", "dsar:write")
+
+
+def _secret_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def connector_signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """The connector's side, written from the documented scheme (not the helper): v1,b64 HMAC of ts.body."""
+    timestamp = headers.get("provenant-timestamp", "")
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 300:
+        return False
+    digest = hmac.new(_secret_key(secret), f"{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return hmac.compare_digest(headers.get("provenant-signature", ""), "v1," + base64.b64encode(digest).decode())
+
+
+def webhook_signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Standard Webhooks: v1,b64 HMAC of id.timestamp.body."""
+    signed = f"{headers.get('webhook-id')}.{headers.get('webhook-timestamp')}.".encode() + body
+    digest = hmac.new(_secret_key(secret), signed, hashlib.sha256).digest()
+    return hmac.compare_digest(headers.get("webhook-signature", ""), "v1," + base64.b64encode(digest).decode())
+
+
+class ConnectorServer:
+    """A connector on 127.0.0.1 that checks the signature and answers with its data (401 when unsigned)."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        self.secret = ""
+        self.received: list[tuple[dict[str, str], bytes, bool]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                valid = connector_signature_ok(server.secret, headers, body)
+                server.received.append((headers, body, valid))
+                payload = json.dumps(server.answer if valid else {"error": "bad signature"}).encode()
+                self.send_response(200 if valid else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/dsar"
+
+    def __enter__(self) -> ConnectorServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def crm(organization: Organization) -> Iterator[ConnectorServer]:
+    with ConnectorServer(CRM_ANSWER) as server:
+        _, server.secret = connectors.connector_create(
+            organization=organization, key="crm", name="CRM", url=server.url, actor="test"
+        )
+        yield server
+
+
+def intake_and_click(client: APIClient, request_type: str) -> DataSubjectRequest:
+    """POST the request (the link is emailed by itself), open the link (fulfilment starts by itself)."""
+    response = client.post(
+        "/api/v1/dsar",
+        {"type": request_type, "jurisdiction": "DE", "subject_id": "cust-1", "requester": {"email": EMAIL}},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert len(mail.outbox) == 1
+    match = LINK.search(mail.outbox[0].body)
+    assert match is not None
+    assert APIClient().get(match.group(1)).status_code == 200
+    return DataSubjectRequest.objects.get(public_id=response.json()["id"])
+
+
+def settled(request: DataSubjectRequest, status: str, timeout: float = 60.0) -> DataSubjectRequest:
+    def reached() -> DataSubjectRequest | None:
+        request.refresh_from_db()
+        return request if request.status == status else None
+
+    return wait_until(reached, timeout=timeout)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_access_request_sends_signed_identifiers_and_the_connector_answer_is_in_the_zip(
+    celery_worker: CeleryWorker, ledger: Subject, dsar_client: APIClient, crm: ConnectorServer
+) -> None:
+    request = intake_and_click(dsar_client, "access")
+    request = settled(request, "awaiting_review")
+
+    assert len(crm.received) == 1
+    headers, body, valid = crm.received[0]
+    assert valid
+    expected = {"request_id": request.public_id, "type": "access", "subject_id": "cust-1", "email": EMAIL}
+    assert json.loads(body) == expected
+    assert headers["idempotency-key"] == f"{request.public_id}:crm:export"
+    response = APIClient().get(fulfilment.dsar_export_link(request=request).removeprefix("http://testserver"))
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert json.loads(archive.read("connectors/crm.json")) == CRM_ANSWER
+    assert json.loads(archive.read("manifest.json"))["connectors"] == {"crm": "answered"}
+    call = ConnectorCall.objects.select_related("request").get(request=request)
+    assert (call.target_key, call.step, call.status, call.http_status, call.attempts) == (
+        "crm",
+        "export",
+        "answered",
+        200,
+        1,
+    )
+    assert "Lovelace" not in call.answer_sealed
+    assert connectors.connector_call_answer(call) == CRM_ANSWER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasure_calls_the_connector_and_the_recipient_webhook_and_records_their_answers(
+    celery_worker: CeleryWorker,
+    ledger: Subject,
+    organization: Organization,
+    dsar_client: APIClient,
+    crm: ConnectorServer,
+) -> None:
+    crm.answer = {"erased": True, "rows": 3}
+    with HttpReceiver() as hook:
+        recipient = recipient_services.recipient_create(
+            organization=organization,
+            actor="test",
+            purposes=[],
+            key="adtech",
+            name="Ad partner",
+            role=Recipient.Role.THIRD_PARTY,
+            webhook_url=hook.url,
+        )
+        hook_secret = recipient_webhook_secret_rotate(recipient=recipient, actor="test")
+        hook.check = lambda headers, body: webhook_signature_ok(hook_secret, headers, body)
+
+        request = intake_and_click(dsar_client, "deletion")
+        request = settled(request, "completed")
+
+        [delivered] = hook.wait_for(1)
+    assert delivered.checked
+    assert delivered.status == 200
+    notice = json.loads(delivered.body)
+    assert notice["type"] == "subject.erased"
+    expected = {"request_id": request.public_id, "type": "deletion", "subject_id": "cust-1", "email": EMAIL}
+    assert notice["data"] == expected
+    assert delivered.headers["webhook-id"] == f"{request.public_id}:adtech:erase"
+    assert [valid for _, _, valid in crm.received] == [True]
+    calls = {
+        call.target_key: call
+        for call in ConnectorCall.objects.filter(request=request).select_related("request", "connector", "recipient")
+    }
+    assert calls["crm"].connector is not None
+    assert calls["crm"].status == "answered"
+    assert connectors.connector_call_answer(calls["crm"]) == {"erased": True, "rows": 3}
+    assert calls["adtech"].recipient == recipient
+    assert calls["adtech"].status == "answered"
+    assert connectors.connector_call_answer(calls["adtech"]) == {"ok": True}
+    assert SuppressionEntry.objects.filter(organization=organization).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_connector_is_retried_then_recorded_failed_and_the_rest_carries_on(
+    celery_worker: CeleryWorker,
+    ledger: Subject,
+    organization: Organization,
+    dsar_client: APIClient,
+    crm: ConnectorServer,
+) -> None:
+    crm.answer = {"erased": True}
+    with HttpReceiver(fail_times=100, fail_status=503) as broken:
+        connectors.connector_create(organization=organization, key="billing", name="Billing", url=broken.url, actor="t")
+
+        request = intake_and_click(dsar_client, "deletion")
+        # A deletion some system did not confirm is not closed: legal follows up.
+        request = settled(request, "awaiting_review")
+
+        assert broken.arrived == 3, "the default of three attempts within the step"
+    keys = {r.headers["idempotency-key"] for r in broken.requests}
+    assert keys == {f"{request.public_id}:billing:erase"}
+    statuses = dict(ConnectorCall.objects.filter(request=request).values_list("target_key", "status"))
+    assert statuses == {"billing": "failed", "crm": "answered"}
+    failed = ConnectorCall.objects.get(request=request, target_key="billing")
+    assert (failed.attempts, failed.http_status, failed.answer_sealed) == (3, 503, "")
+    assert SuppressionEntry.objects.filter(organization=organization).count() == 2, "the local erasure still ran"
+    assert "billing" in request.transitions.get(to_status="awaiting_review").reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_opt_out_runs_from_intake_without_verification(
+    celery_worker: CeleryWorker, ledger: Subject, organization: Organization, dsar_client: APIClient
+) -> None:
+    consent_services.purpose_create(
+        organization=organization, actor="test", key="data-sale", name="Sale", is_sale_or_sharing=True
+    )
+    response = dsar_client.post(
+        "/api/v1/dsar",
+        {"type": "opt_out_of_sale", "jurisdiction": "US-CA", "subject_id": "cust-1", "requester": {"email": EMAIL}},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    settled(DataSubjectRequest.objects.get(public_id=response.json()["id"]), "completed")
+    assert mail.outbox == []
