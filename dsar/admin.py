@@ -378,7 +378,13 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
         moved = 0
         for dsar in queryset.select_related("organization"):
             try:
-                dsar_transition(request=dsar, to_status=to_status, actor=admin_actor(request), reason=reason)
+                dsar_transition(
+                    request=dsar,
+                    to_status=to_status,
+                    actor=admin_actor(request),
+                    reason=reason,
+                    notify_requester=to_status == RequestStatus.REJECTED,
+                )
             except DomainError as exc:
                 report_domain_errors(request, dsar.public_id, exc)
             else:

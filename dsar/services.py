@@ -36,6 +36,7 @@ from dsar.deadlines import (
     ExtensionNoticeLate,
     compute_deadlines,
 )
+from dsar.denials import with_denial_notice
 from dsar.models import (
     DataSubjectRequest,
     DsarLegalContact,
@@ -349,8 +350,11 @@ def _apply(request: DataSubjectRequest, values: dict[str, Any]) -> None:
         setattr(request, name, value)
 
 
-def dsar_transition(*, request: DataSubjectRequest, to_status: str, actor: str, reason: str = "") -> DataSubjectRequest:
-    """Move a request along the workflow; refused (409) when illegal or when its status changed meanwhile."""
+def dsar_transition(
+    *, request: DataSubjectRequest, to_status: str, actor: str, reason: str = "", notify_requester: bool = False
+) -> DataSubjectRequest:
+    """Move a request along the workflow; refused (409) when illegal or when its status changed meanwhile.
+    ``notify_requester``: a rejection is also emailed to the requester (after commit)."""
     expected = request.status
     if to_status not in S.values:
         raise InvalidInput(f"Unknown status {to_status!r}.", errors=[{"pointer": "/status", "detail": "unknown"}])
@@ -361,6 +365,12 @@ def dsar_transition(*, request: DataSubjectRequest, to_status: str, actor: str, 
     reason = reason.strip()
     if to_status == S.REJECTED and not reason:
         raise InvalidInput("A rejection needs a reason.", errors=[{"pointer": "/reason", "detail": "required"}])
+    if to_status == S.REJECTED:
+        # Denials carry the person's remedies: Art. 12(4) under the GDPR, the appeal under US state laws.
+        rule = jurisdiction_rules().rule_for(request.jurisdiction or None)
+        reason = with_denial_notice(
+            reason, regime=request.regime, appeal_response_days=rule.dsar.appeal_response_days if rule.dsar else None
+        )
     now = timezone.now()
     step = RequestTransition(
         request=request, at=now, actor=actor, from_status=expected, to_status=to_status, reason=reason
@@ -383,6 +393,10 @@ def dsar_transition(*, request: DataSubjectRequest, to_status: str, actor: str, 
         }
         if to_status == S.REJECTED:
             values["rejection_reason"] = reason
+            email = _requester_email(request) if notify_requester else ""
+            if email:
+                message = closure_message(public_id=request.public_id, reason=reason)
+                transaction.on_commit(lambda: _send([email], message))
         claimed = DataSubjectRequest.objects.filter(pk=request.pk, status=expected).update(**values)
         if not claimed:
             raise StatusChanged("The request's status changed meanwhile; reload it and try again.")

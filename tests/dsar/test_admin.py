@@ -239,9 +239,11 @@ def test_reject_with_reason_writes_the_transition(admin_client: Client, queue: d
     _action(admin_client, "reject_requests", [request.pk], apply="yes", reason="Manifestly unfounded")
 
     request.refresh_from_db()
-    assert (request.status, request.rejection_reason) == ("rejected", "Manifestly unfounded")
+    assert request.status == "rejected"
+    assert request.rejection_reason.startswith("Manifestly unfounded ")
+    assert "Notice:" in request.rejection_reason  # the person's remedies are added
     step = RequestTransition.objects.filter(request=request).latest("at", "id")
-    assert (step.from_status, step.to_status, step.reason) == ("received", "rejected", "Manifestly unfounded")
+    assert (step.from_status, step.to_status, step.reason) == ("received", "rejected", request.rejection_reason)
 
 
 def test_approve_completes_open_work_and_reports_illegal_moves(
