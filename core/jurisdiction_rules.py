@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -466,10 +468,19 @@ def build_rule_table(raw: Mapping[str, Any]) -> RuleTable:
     return RuleTable(version=raw["version"], gpc_last_update=parse_full_date(raw["gpc_last_update"]), rules=rules)
 
 
+RULES_FILE_ENV = "PROVENANT_JURISDICTION_RULES_FILE"
+
+
 def load_rule_table_raw() -> dict[str, Any]:
-    """The parsed data file, unvalidated. Raises RuleTableError when it is missing or not JSON."""
+    """The parsed data file, unvalidated: the packaged table, or the file named by the environment
+    variable PROVENANT_JURISDICTION_RULES_FILE (a deployment's reviewed copy). Raises RuleTableError
+    when it is missing or not JSON."""
+    override = os.environ.get(RULES_FILE_ENV)
     try:
-        text = resources.files(DATA_PACKAGE).joinpath(DATA_PATH).read_text(encoding="utf-8")
+        if override:
+            text = Path(override).read_text(encoding="utf-8")
+        else:
+            text = resources.files(DATA_PACKAGE).joinpath(DATA_PATH).read_text(encoding="utf-8")
         raw = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RuleTableError([RuleProblem(ProblemKind.UNREADABLE, f"{DATA_PATH} cannot be read: {exc}")]) from exc

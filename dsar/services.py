@@ -531,7 +531,8 @@ def _enqueue_link_after_commit(request_id: int) -> None:
     def send() -> None:
         from dsar import tasks  # tasks import the services: resolve the name at call time
 
-        tasks.send_verification_link.delay(request_id)
+        queue = getattr(settings, "PROVENANT_TASK_QUEUE", None)
+        tasks.send_verification_link.apply_async(args=(request_id,), **({"queue": queue} if queue else {}))
 
     transaction.on_commit(send, robust=True)
 

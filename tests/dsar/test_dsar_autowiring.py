@@ -4,34 +4,34 @@ limit request starts at once; after a verification commits, fulfilment starts. N
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from core.models import Organization
-from dsar import fulfilment, services, tasks
+from dsar import services
 from dsar.models import DataSubjectRequest, FulfilmentStep
 
 LINK = re.compile(r"http://testserver(/api/v1/dsar/verify/\S+)")
 
 
 @pytest.fixture(autouse=True)
-def _wiring(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def _inline_tasks(settings: Any) -> Iterator[None]:
+    """Celery runs the real tasks inline (eager), so what a worker would do happens in this test."""
     settings.PROVENANT_PUBLIC_BASE_URL = "http://testserver"
-    monkeypatch.setattr(
-        tasks.send_verification_link, "delay", lambda request_id: tasks.send_verification_link(request_id)
-    )
-    enqueued: list[int] = []
-    monkeypatch.setattr(fulfilment, "_enqueue", enqueued.append)
-    return enqueued
+    before = (celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates)
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = before
 
 
-@pytest.fixture
-def enqueued(_wiring: list[int]) -> list[int]:
-    return _wiring
+def step_runs(request: DataSubjectRequest) -> list[tuple[str, str, int]]:
+    return list(FulfilmentStep.objects.filter(request=request).values_list("step", "status", "attempts"))
 
 
 def create(organization: Organization, request_type: str, email: str = "ada@example.com") -> DataSubjectRequest:
@@ -48,7 +48,7 @@ def create(organization: Organization, request_type: str, email: str = "ada@exam
 
 @pytest.mark.django_db
 def test_intake_with_an_email_sends_exactly_one_verification_email(
-    organization: Organization, django_capture_on_commit_callbacks: Callable[..., Any], enqueued: list[int]
+    organization: Organization, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         request = create(organization, "access")
@@ -58,8 +58,7 @@ def test_intake_with_an_email_sends_exactly_one_verification_email(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["ada@example.com"]
     assert LINK.search(mail.outbox[0].body)
-    assert enqueued == []
-    assert not FulfilmentStep.objects.exists()
+    assert not FulfilmentStep.objects.exists(), "nothing starts before the person is verified"
 
 
 @pytest.mark.django_db
@@ -76,7 +75,7 @@ def test_intake_without_an_email_waits_for_legal(
 
 @pytest.mark.django_db
 def test_clicking_the_link_starts_fulfilment(
-    organization: Organization, django_capture_on_commit_callbacks: Callable[..., Any], enqueued: list[int]
+    organization: Organization, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         request = create(organization, "access")
@@ -88,45 +87,44 @@ def test_clicking_the_link_starts_fulfilment(
 
     assert response.status_code == 200
     request.refresh_from_db()
-    assert request.status == "in_progress"
-    assert list(FulfilmentStep.objects.filter(request=request).values_list("step", flat=True)) == ["export", "review"]
-    assert enqueued == [request.pk]
+    assert request.status == "awaiting_review", "the export ran and the request waits for legal"
+    assert step_runs(request) == [("export", "done", 1), ("review", "done", 1)]
     # Opening the link again starts nothing twice.
     with django_capture_on_commit_callbacks(execute=True):
         assert APIClient().get(match.group(1)).status_code == 200
-    assert enqueued == [request.pk]
+    assert step_runs(request) == [("export", "done", 1), ("review", "done", 1)]
     assert len(mail.outbox) == 1
 
 
 @pytest.mark.django_db
 def test_a_manual_verification_also_starts_fulfilment(
-    organization: Organization, django_capture_on_commit_callbacks: Callable[..., Any], enqueued: list[int]
+    organization: Organization, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
     request = create(organization, "deletion", email="")
     with django_capture_on_commit_callbacks(execute=True):
         services.dsar_verify(request=request, actor="legal", note="passport checked")
 
     request.refresh_from_db()
-    assert request.status == "in_progress"
-    assert enqueued == [request.pk]
+    assert request.status == "completed", "the erasure ran"
+    assert [step for step, status, _ in step_runs(request) if status == "done"] == ["erase", "complete"]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("request_type", "steps"), [("opt_out_of_sale", ["opt_out", "complete"]), ("limit_sensitive", ["review"])]
+    ("request_type", "steps", "status"),
+    [("opt_out_of_sale", ["opt_out", "complete"], "completed"), ("limit_sensitive", ["review"], "awaiting_review")],
 )
 def test_an_opt_out_or_limit_request_starts_fulfilment_at_intake(
     organization: Organization,
     django_capture_on_commit_callbacks: Callable[..., Any],
-    enqueued: list[int],
     request_type: str,
     steps: list[str],
+    status: str,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         request = create(organization, request_type)
 
     request.refresh_from_db()
-    assert request.status == "in_progress"
-    assert list(FulfilmentStep.objects.filter(request=request).values_list("step", flat=True)) == steps
-    assert enqueued == [request.pk]
+    assert request.status == status
+    assert [(step, state) for step, state, _ in step_runs(request)] == [(step, "done") for step in steps]
     assert mail.outbox == [], "no verification under CCPA regs §7026/§7027"

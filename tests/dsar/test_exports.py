@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -14,9 +15,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from consent import services as consent_services
 from consent.models import ConsentEvent, Purpose, Source, Subject
 from consent.selectors.ledger import event_evidence, ledger_verification
@@ -28,8 +31,19 @@ from provenance import services as provenance_services
 from provenance.models import Recipient, StampRecord
 from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem
+from tests.integration.conftest import wait_until
 
 EMAIL = "ada@example.com"
+
+
+@pytest.fixture
+def inline_tasks() -> Any:
+    """Celery runs the real tasks inline (eager), so what a worker would do happens in this test."""
+    before = (celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates)
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = before
 
 
 @pytest.fixture(autouse=True)
@@ -255,21 +269,27 @@ def test_unverified_access_request_cannot_start(
 
 
 def test_start_enqueues_the_run_only_after_commit(
-    ledger: Subject, make_request: Callable[..., DataSubjectRequest], django_capture_on_commit_callbacks: Any
+    ledger: Subject,
+    make_request: Callable[..., DataSubjectRequest],
+    django_capture_on_commit_callbacks: Any,
+    inline_tasks: None,
 ) -> None:
     request = make_request("access")
-    with mock.patch.object(fulfilment, "_enqueue") as enqueue:
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            fulfilment.dsar_fulfil_start(request=request, actor="legal")
-        assert enqueue.call_count == 0
-        assert len(callbacks) == 1
-        callbacks[0]()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        fulfilment.dsar_fulfil_start(request=request, actor="legal")
 
-    enqueue.assert_called_once_with(request.pk)
+    # Before the commit nothing ran: the steps wait.
     assert request.status == "in_progress"
     assert list(FulfilmentStep.objects.filter(request=request).values_list("step", "status")) == [
         ("export", "pending"),
         ("review", "pending"),
+    ]
+    assert len(callbacks) == 1
+    callbacks[0]()  # the commit: the task is sent (Celery runs it inline here)
+
+    assert list(FulfilmentStep.objects.filter(request=request).values_list("step", "status")) == [
+        ("export", "done"),
+        ("review", "done"),
     ]
 
 
@@ -307,20 +327,30 @@ def test_a_step_a_dead_worker_left_running_is_redone_once_its_lease_ran_out(
     assert DsarExport.objects.filter(request=request).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_whose_lease_was_taken_over_commits_nothing(
-    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest], settings: Any
 ) -> None:
-    request = make_request("access")
-    fulfilment.dsar_fulfil_start(request=request, actor="legal")
-    real_seal = exports.seal_archive
+    request = make_request("access")  # verified and committed: fulfilment started after the commit
+    request.refresh_from_db()
+    assert request.status == "in_progress"
+    settings.PROVENANT_DSAR_EXPORT_PAUSE_SECONDS = 2  # the slow worker pauses between building and storing
+    outcome: dict[str, Any] = {}
 
-    def taken_over(content: bytes, *, export_public_id: str) -> tuple[bytes, bytes]:
-        FulfilmentStep.objects.filter(request=request, step="export").update(attempts=7)  # another worker's claim
-        return real_seal(content, export_public_id=export_public_id)
+    def slow_worker() -> None:
+        try:
+            outcome.update(fulfilment.dsar_fulfil_run(request_id=request.pk))
+        finally:
+            connections.close_all()
 
-    with mock.patch.object(exports, "seal_archive", taken_over):
-        assert fulfilment.dsar_fulfil_run(request_id=request.pk) == {"ran": [], "lost": "export"}
+    worker = threading.Thread(target=slow_worker)
+    worker.start()
+    # While it pauses, another worker takes the step over (its lease ran out, a new claim was made).
+    wait_until(lambda: FulfilmentStep.objects.filter(request=request, step="export", status="running").exists())
+    FulfilmentStep.objects.filter(request=request, step="export").update(attempts=7)
+    worker.join(timeout=30)
 
+    assert outcome == {"ran": [], "lost": "export"}
     assert not DsarExport.objects.exists()
 
 
@@ -385,7 +415,7 @@ def test_correction_waits_for_legal_with_the_requested_change_sealed(
 
 
 def test_resume_stuck_enqueues_only_quiet_requests_with_unfinished_steps_and_no_live_claim(
-    ledger: Subject, make_request: Callable[..., DataSubjectRequest]
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest], inline_tasks: None
 ) -> None:
     lost, held, fresh, finished = (make_request("access") for _ in range(4))
     for request in (lost, held, fresh, finished):
@@ -398,7 +428,9 @@ def test_resume_stuck_enqueues_only_quiet_requests_with_unfinished_steps_and_no_
     DataSubjectRequest.objects.filter(pk__in=[lost.pk, held.pk, finished.pk]).update(updated_at=long_ago)
     FulfilmentStep.objects.filter(request=finished).update(completed_at=long_ago)
 
-    with mock.patch.object(fulfilment, "_enqueue") as enqueue:
-        assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 1}
+    assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 1}  # Celery runs the resumed one inline
 
-    enqueue.assert_called_once_with(lost.pk)
+    lost.refresh_from_db()
+    held.refresh_from_db()
+    assert lost.status == "awaiting_review", "the lost request was resumed and ran"
+    assert held.status == "in_progress", "a request whose step is still leased is left alone"

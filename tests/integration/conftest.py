@@ -46,10 +46,11 @@ def test_database_url() -> str:
 class CeleryWorker:
     """One worker subprocess consuming one queue. ``start()`` may come after tasks were enqueued."""
 
-    def __init__(self, queue: str, name: str, log_path: Path) -> None:
+    def __init__(self, queue: str, name: str, log_path: Path, mail_dir: Path) -> None:
         self.queue = queue
         self.name = name
         self.log_path = log_path
+        self.mail_dir = mail_dir
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CeleryWorker:
@@ -61,6 +62,7 @@ class CeleryWorker:
             "DATABASE_CONN_MAX_AGE": "0",
             "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
             "PROVENANT_TASK_QUEUE": self.queue,
+            "PROVENANT_TEST_MAIL_DIR": str(self.mail_dir),  # what the worker emails lands here, one file a send
             "PROVENANT_RETRY_BASE_SECONDS": str(RETRY_BASE_SECONDS),
             "PROVENANT_OUTBOUND_TIMEOUT_SECONDS": str(OUTBOUND_TIMEOUT_SECONDS),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -153,7 +155,9 @@ def celery_worker_factory(
     workers: list[CeleryWorker] = []
 
     def make() -> CeleryWorker:
-        worker = CeleryWorker(task_queue, f"{task_queue}-{len(workers)}", tmp_path / f"worker-{len(workers)}.log")
+        worker = CeleryWorker(
+            task_queue, f"{task_queue}-{len(workers)}", tmp_path / f"worker-{len(workers)}.log", mail_dir(tmp_path)
+        )
         workers.append(worker)
         return worker
 
@@ -178,3 +182,19 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def mail_dir(tmp_path: Path) -> Path:
+    """Where the test's workers write the email they send (Django's file-based backend)."""
+    return tmp_path / "worker-mail"
+
+
+def worker_mail(tmp_path: Path) -> list[str]:
+    """The messages the test's workers sent so far, oldest first."""
+    folder = mail_dir(tmp_path)
+    if not folder.exists():
+        return []
+    messages: list[str] = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns):
+        messages.extend(part for part in path.read_text().split("-" * 79) if part.strip())
+    return messages

@@ -10,3 +10,8 @@ from config.settings.test import *  # noqa: F403
 PROVENANT_TASK_QUEUE = os.environ["PROVENANT_TASK_QUEUE"]
 PROVENANT_RETRY_BASE_SECONDS = float(os.environ.get("PROVENANT_RETRY_BASE_SECONDS", "30"))
 PROVENANT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("PROVENANT_OUTBOUND_TIMEOUT_SECONDS", "10"))
+
+# Email the worker sends (verification links, notices) is written to files the test reads.
+if os.environ.get("PROVENANT_TEST_MAIL_DIR"):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.environ["PROVENANT_TEST_MAIL_DIR"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -531,15 +532,11 @@ def test_every_problem_kind_has_a_distinct_stable_check_id() -> None:
     assert all(check_id.startswith("provenant.E") for check_id in ids)
 
 
-def test_check_reports_an_unreadable_data_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checks, "load_rule_table_raw", _raise_unreadable)
+def test_check_reports_an_unreadable_data_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    broken = tmp_path / "rules.json"
+    broken.write_text("{not json")
+    monkeypatch.setenv("PROVENANT_JURISDICTION_RULES_FILE", str(broken))
     assert [error.id for error in checks.check_jurisdiction_rules()] == ["provenant.E001"]
-
-
-def _raise_unreadable() -> dict[str, Any]:
-    from core.jurisdiction_rules import RuleProblem
-
-    raise RuleTableError([RuleProblem(ProblemKind.UNREADABLE, "data/jurisdiction_rules.json cannot be read")])
 
 
 @pytest.mark.parametrize("value", [None, "", "2025-04-15", "2025-04-15T09:30:00Z"])
@@ -559,10 +556,12 @@ def test_manage_py_check_succeeds_on_the_real_table() -> None:
 
 
 def test_manage_py_check_fails_on_a_jurisdiction_without_a_source(
-    raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _drop_sources(raw)
-    monkeypatch.setattr(checks, "load_rule_table_raw", lambda: raw)
+    edited = tmp_path / "rules.json"
+    edited.write_text(json.dumps(raw))
+    monkeypatch.setenv("PROVENANT_JURISDICTION_RULES_FILE", str(edited))
     with pytest.raises(SystemCheckError, match=r"provenant\.E004"):
         call_command("check", verbosity=0)
 
