@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime
+from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -25,7 +26,15 @@ from core.problems import DomainError
 from dsar.deadlines import DATE_KEYS, EXTENSION_REASON_CODES
 from dsar.models import Connector, DataSubjectRequest, DsarRegime, RequestStatus, RequestTransition
 from dsar.selectors import dsar_requester_masked
-from dsar.services import FINAL_STATUSES, Requester, dsar_create, dsar_extend, dsar_transition, dsar_verify
+from dsar.services import (
+    FINAL_STATUSES,
+    Requester,
+    dsar_assign,
+    dsar_create,
+    dsar_extend,
+    dsar_transition,
+    dsar_verify,
+)
 
 # Days left at or below which the countdown turns orange (overdue is red).
 DUE_SOON_DAYS = 3
@@ -115,6 +124,14 @@ class RejectForm(forms.Form):
     )
 
 
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username"),
+        required=False,
+        help_text="Leave empty to unassign.",
+    )
+
+
 class TransitionInline(admin.TabularInline):
     """The audit trail: every transition, oldest first, read-only."""
 
@@ -150,13 +167,14 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
         "countdown",
         "received_at",
         "channel",
+        "assignee",
     )
-    list_filter = ("status", "type", "regime", OverdueFilter, "organization")
-    list_select_related = ("organization",)
+    list_filter = ("status", "type", "regime", OverdueFilter, "organization", "assignee")
+    list_select_related = ("organization", "assignee")
     search_fields = ("=public_id", "=subject_external_id")
     ordering = ("due_on", "id")
     show_full_result_count = False
-    actions = ("verify_requests", "extend_requests", "approve_requests", "reject_requests")
+    actions = ("verify_requests", "extend_requests", "approve_requests", "reject_requests", "assign_requests")
     inlines = (TransitionInline,)
     add_fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at")
     detail_fields = (
@@ -370,6 +388,31 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
                 button="Reject",
             )
         self._transition(request, queryset, to_status=RequestStatus.REJECTED, reason=form.cleaned_data["reason"])
+        return None
+
+    @admin.action(description="Assign selected requests to a staff user", permissions=["workflow"])
+    def assign_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
+        form = AssignForm(request.POST if "apply" in request.POST else None)
+        if not (form.is_bound and form.is_valid()):
+            return self._action_form(
+                request,
+                queryset,
+                form=form,
+                action="assign_requests",
+                title="Assign data-subject requests",
+                intro="The chosen member of the legal team handles the selected requests.",
+                button="Assign",
+            )
+        assignee = form.cleaned_data["assignee"]
+        assigned = 0
+        for dsar in queryset.select_related("organization"):
+            try:
+                dsar_assign(request=dsar, assignee=assignee, actor=admin_actor(request))
+            except DomainError as exc:
+                report_domain_errors(request, dsar.public_id, exc)
+            else:
+                assigned += 1
+        messages.success(request, f"{assigned} request(s) assigned to {assignee or 'nobody'}.")
         return None
 
     def _transition(

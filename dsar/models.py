@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -80,6 +81,14 @@ class DataSubjectRequest(models.Model):
     wrapped_data_key = models.BinaryField(editable=False)
     status = models.CharField(max_length=20, choices=RequestStatus.choices, default=RequestStatus.RECEIVED)
     rejection_reason = models.TextField(blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_dsars",
+        help_text="The legal team member handling the request",
+    )
     is_extended = models.BooleanField(default=False)
     extension_reason_code = models.CharField(max_length=20, blank=True)
     extension_notice_sent_on = models.DateField(null=True, blank=True)

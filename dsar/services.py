@@ -824,3 +824,23 @@ def dsar_deadline_sweep(*, now: datetime | None = None) -> dict[str, int]:
                 },
             )
     return {"reminders": len(reminders), "overdue": len(escalations), "marked_overdue": marked, "digests": digests}
+
+
+def dsar_assign(*, request: DataSubjectRequest, assignee: Any, actor: str) -> DataSubjectRequest:
+    """Hand the request to a staff member of the legal team (None: unassign). Audited."""
+    if assignee is not None and not assignee.is_staff:
+        raise InvalidInput(
+            "Only staff users can be assigned.", errors=[{"pointer": "/assignee", "detail": "not staff"}]
+        )
+    with transaction.atomic():
+        DataSubjectRequest.objects.filter(pk=request.pk).update(assignee=assignee, updated_at=timezone.now())
+        audit_log(
+            actor=actor,
+            action="dsar.assigned",
+            object_type="dsar",
+            object_id=request.public_id,
+            organization=request.organization,
+            data={"assignee": assignee.pk if assignee is not None else None},
+        )
+    request.refresh_from_db()
+    return request

@@ -347,3 +347,32 @@ def test_verify_needs_a_note_then_verifies_through_the_service(
     closed.refresh_from_db()
     assert closed.status == "completed"  # verified or later already: left as it is
     assert any("Verified 1 request(s)" in message for message in _messages(response))
+
+
+def test_assign_hands_requests_to_a_staff_member_and_is_audited(
+    admin_client: Client, queue: dict[str, DataSubjectRequest], django_user_model: Any
+) -> None:
+    lawyer = django_user_model.objects.create_user("lawyer", password="x", is_staff=True)
+    request = next(iter(queue.values()))
+
+    _action(admin_client, "assign_requests", [request.pk], apply="yes", assignee=str(lawyer.pk))
+
+    request.refresh_from_db()
+    assert request.assignee == lawyer
+    assert AuditLogEntry.objects.filter(action="dsar.assigned", object_id=request.public_id).count() == 1
+    # Unassigning (empty choice) is allowed too.
+    _action(admin_client, "assign_requests", [request.pk], apply="yes", assignee="")
+    request.refresh_from_db()
+    assert request.assignee is None
+
+
+def test_only_staff_can_be_assigned(queue: dict[str, DataSubjectRequest], django_user_model: Any) -> None:
+    from core.problems import InvalidInput
+    from dsar.services import dsar_assign
+
+    outsider = django_user_model.objects.create_user("outsider", password="x", is_staff=False)
+    request = next(iter(queue.values()))
+    with pytest.raises(InvalidInput):
+        dsar_assign(request=request, assignee=outsider, actor="test")
+    request.refresh_from_db()
+    assert request.assignee is None
