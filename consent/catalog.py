@@ -18,7 +18,7 @@ from functools import cached_property
 
 from django.db.models import F
 
-from consent.models import PolicyVersion, Purpose, Source
+from consent.models import PolicyVersion, Purpose, Source, SuppressedIdentifier
 from core.models import Organization
 
 _MAX_ORGANIZATIONS = 1024
@@ -31,6 +31,7 @@ class Catalog:
     sources: dict[str, Source]
     versions: dict[tuple[int, str], PolicyVersion]
     versions_by_purpose: dict[int, list[PolicyVersion]] = field(default_factory=dict)
+    suppressed: frozenset[tuple[str, str]] = frozenset()  # (kind, blind index) of erased people
 
     def current_version(self, purpose: Purpose, at: datetime) -> PolicyVersion | None:
         """The purpose's policy version in effect at ``at``."""
@@ -76,7 +77,10 @@ def _load(organization: Organization) -> Catalog:
     for version in PolicyVersion.objects.filter(organization=organization).order_by("effective_at", "id"):
         by_purpose[version.purpose_id].append(version)
         versions[(version.purpose_id, version.version)] = version
-    return Catalog(organization.catalog_version, purposes, sources, versions, dict(by_purpose))
+    suppressed = frozenset(
+        SuppressedIdentifier.objects.filter(organization=organization).values_list("kind", "identifier_index")
+    )
+    return Catalog(organization.catalog_version, purposes, sources, versions, dict(by_purpose), suppressed)
 
 
 def organization_catalog(

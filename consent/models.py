@@ -369,3 +369,28 @@ class GpcSignalReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"GPC for subject {self.subject_id}: {'honored' if self.is_honored else 'received'}"
+
+
+class SuppressedIdentifier(models.Model):
+    """A person erased on request must not be imported again: a keyed HMAC (blind index) of one of their
+    identifiers (external id or email), never the identifier itself. New events naming it are refused."""
+
+    class Kind(models.TextChoices):
+        EXTERNAL_ID = "external_id", "Subject id"
+        EMAIL = "email", "Email"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    identifier_index = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kind", "identifier_index"], name="suppressed_identifier_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.kind}"

@@ -25,8 +25,8 @@ from ulid import ULID
 
 from consent.models import Action, CollectionMethod, Purpose, Subject
 from consent.selectors.ledger import consent_state_for_subject, subject_by_external_id, subject_email
-from consent.services import ConsentEventInput, consent_record_many, subject_erase, system_source
-from core.crypto import blind_index, normalize_email, seal, unwrap_data_key
+from consent.services import ConsentEventInput, consent_record_many, subject_erase, subject_suppress, system_source
+from core.crypto import normalize_email, seal, unwrap_data_key
 from core.problems import DomainError, NotFound
 from core.services import audit_log
 from dsar import connectors, exports
@@ -39,7 +39,6 @@ from dsar.models import (
     FulfilmentStepStatus,
     RequestStatus,
     RequestType,
-    SuppressionEntry,
 )
 from dsar.services import (
     NO_VERIFICATION_NEEDED,
@@ -237,25 +236,20 @@ def _step_erase(request: DataSubjectRequest, step: FulfilmentStep, attempt: int)
     # Outside systems first: a worker dying after them redoes the step, and the Idempotency-Key makes that safe.
     calls = connectors.call_connectors(request=request, step=step.step, email=email)
     calls += connectors.notify_recipients_erased(request=request, step=step.step, email=email)
-    entries = [
-        SuppressionEntry(
-            organization=request.organization,
-            kind=kind,
-            identifier_index=blind_index(value, namespace=f"dsar-suppression:{kind}"),
-        )
-        for kind, values in sorted(identifiers.items())
-        for value in sorted(values)
-    ]
     with transaction.atomic():
         erased = False
         if subject is not None:
             erased = subject_erase(subject=subject, actor=FULFIL_ACTOR).data_key_destroyed_at is not None
-        SuppressionEntry.objects.bulk_create(entries, ignore_conflicts=True)
+        subject_suppress(
+            organization=request.organization,
+            identifiers={kind: sorted(values) for kind, values in identifiers.items()},
+            actor=FULFIL_ACTOR,
+        )
         connectors.record_calls(request=request, step=step.step, outcomes=calls)
         result: dict[str, Any] = {
             "subject_found": subject is not None,
             "erased": erased,
-            "suppressed": len(entries),
+            "suppressed": sum(len(set(values)) for values in identifiers.values()),
         }
         if calls:
             result["connectors"] = connectors.summary(calls)

@@ -231,25 +231,6 @@ class DsarExport(models.Model):
         return f"{self.public_id} ({self.size_bytes} bytes)"
 
 
-class SuppressionEntry(models.Model):
-    """A person erased on request: a keyed HMAC (blind index) of one identifier, never the identifier, so that
-    imports can refuse to bring them back."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=20, help_text="external_id or email")
-    identifier_index = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "kind", "identifier_index"], name="dsar_suppression_once"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organization_id}: {self.kind}"
-
-
 class Connector(models.Model):
     """An external system that holds the subject's data: Provenant POSTs the subject's identifiers to ``url``
     during collection and erasure, signed with its own secret (wrapped by the master key, never shown again)."""

@@ -24,6 +24,7 @@ from consent.services.recording import (
     OccurredInFuture,
     RecordedEvent,
     SubjectErased,
+    SubjectSuppressed,
     UnknownSource,
     consent_expire_lapsed,
     consent_record,
@@ -31,7 +32,7 @@ from consent.services.recording import (
     request_digest,
     system_source,
 )
-from consent.services.subjects import subject_erase
+from consent.services.subjects import subject_erase, subject_suppress, suppression_index
 from consent.services.verification import ledger_verify
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "OccurredInFuture",
     "RecordedEvent",
     "SubjectErased",
+    "SubjectSuppressed",
     "UnknownSource",
     "consent_expire_lapsed",
     "consent_record",
@@ -61,5 +63,7 @@ __all__ = [
     "source_update",
     "subject_erase",
     "subject_link",
+    "subject_suppress",
+    "suppression_index",
     "system_source",
 ]

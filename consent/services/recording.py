@@ -67,6 +67,11 @@ class IdempotencyKeyReused(Conflict):
     title = "Idempotency key reused with a different body"
 
 
+class SubjectSuppressed(Conflict):
+    slug = "subject-suppressed"
+    title = "The person was erased on request and may not be imported again"
+
+
 class SubjectErased(Conflict):
     slug = "subject-erased"
     title = "The subject was erased"
@@ -237,6 +242,20 @@ def _validate(
             "Register the source first, or use one of known_sources.", known_sources=known, errors=errors
         )
     raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
+
+
+def _refuse_suppressed(items: Sequence[ConsentEventInput], suppressed: frozenset[tuple[str, str]]) -> None:
+    """A person erased on request is not imported again (their identifiers are kept only as keyed hashes)."""
+    from consent.services.subjects import suppression_index  # subjects imports this module's neighbours
+
+    errors = []
+    for item in items:
+        if ("external_id", suppression_index("external_id", item.subject_id)) in suppressed:
+            errors.append({"pointer": f"{item.pointer}/subject_id", "detail": "this person was erased on request"})
+        elif item.subject_email and ("email", suppression_index("email", item.subject_email)) in suppressed:
+            errors.append({"pointer": f"{item.pointer}/subject_email", "detail": "this person was erased on request"})
+    if errors:
+        raise SubjectSuppressed("The person was erased at their request and may not be imported again.", errors=errors)
 
 
 def _replayed_events(organization: Organization, items: Sequence[ConsentEventInput]) -> dict[int, ConsentEvent]:
@@ -540,6 +559,8 @@ def _record_many(
         organization, purpose_keys={i.purpose for i in items}, source_keys={i.source for i in items}
     )
     _validate(organization, items, catalog, allow_system_actions)
+    if catalog.suppressed and not allow_system_actions:
+        _refuse_suppressed(items, catalog.suppressed)
     replayed = _replayed_events(organization, items)
     fresh = [(i, item) for i, item in enumerate(items) if i not in replayed]
     subjects = _lock_subjects(organization, {item.subject_id for _, item in fresh})

@@ -21,12 +21,12 @@ from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from consent import services as consent_services
-from consent.models import ConsentEvent, Purpose, Source, Subject
+from consent.models import ConsentEvent, Purpose, Source, Subject, SuppressedIdentifier
 from consent.selectors.ledger import event_evidence, ledger_verification
 from core.crypto import unseal, unwrap_data_key
 from core.models import AuditLogEntry, Organization
 from dsar import exports, fulfilment, services
-from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep, SuppressionEntry
+from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from provenance import services as provenance_services
 from provenance.models import Recipient, StampRecord
 from tests.conftest import event_input
@@ -113,7 +113,7 @@ def snapshot(request: DataSubjectRequest) -> tuple[Any, ...]:
         request.status,
         list(FulfilmentStep.objects.filter(request=request).values_list("step", "status", "attempts", "result")),
         DsarExport.objects.count(),
-        SuppressionEntry.objects.count(),
+        SuppressedIdentifier.objects.count(),
         ConsentEvent.objects.count(),
         AuditLogEntry.objects.count(),
         request.transitions.count(),
@@ -367,7 +367,7 @@ def test_deletion_crypto_shreds_keeps_a_suppression_entry_and_completes(
     assert ledger.wrapped_data_key is None
     assert event_evidence(ConsentEvent.objects.select_related("subject").get(subject=ledger)) is None
     assert ledger_verification(organization=organization).is_valid
-    entries = SuppressionEntry.objects.filter(organization=organization)
+    entries = SuppressedIdentifier.objects.filter(organization=organization)
     assert set(entries.values_list("kind", flat=True)) == {"external_id", "email"}
     assert entries.count() == 2
     assert not [e for e in entries if EMAIL in e.identifier_index or "cust-1" in e.identifier_index]

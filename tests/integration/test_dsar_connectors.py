@@ -24,10 +24,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
-from consent.models import Purpose, Source, Subject
+from consent.models import Purpose, Source, Subject, SuppressedIdentifier
 from core.models import Organization
 from dsar import connectors, fulfilment
-from dsar.models import ConnectorCall, DataSubjectRequest, SuppressionEntry
+from dsar.models import ConnectorCall, DataSubjectRequest
 from provenance.models import Recipient
 from provenance.services import recipients as recipient_services
 from provenance.services.notices import recipient_webhook_secret_rotate
@@ -231,7 +231,7 @@ def test_erasure_calls_the_connector_and_the_recipient_webhook_and_records_their
     assert calls["adtech"].recipient == recipient
     assert calls["adtech"].status == "answered"
     assert connectors.connector_call_answer(calls["adtech"]) == {"ok": True}
-    assert SuppressionEntry.objects.filter(organization=organization).count() == 2
+    assert SuppressedIdentifier.objects.filter(organization=organization).count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -258,7 +258,7 @@ def test_a_failing_connector_is_retried_then_recorded_failed_and_the_rest_carrie
     assert statuses == {"billing": "failed", "crm": "answered"}
     failed = ConnectorCall.objects.get(request=request, target_key="billing")
     assert (failed.attempts, failed.http_status, failed.answer_sealed) == (3, 503, "")
-    assert SuppressionEntry.objects.filter(organization=organization).count() == 2, "the local erasure still ran"
+    assert SuppressedIdentifier.objects.filter(organization=organization).count() == 2, "the local erasure still ran"
     assert "billing" in request.transitions.get(to_status="awaiting_review").reason
 
 

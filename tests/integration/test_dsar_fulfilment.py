@@ -18,11 +18,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
-from consent.models import ConsentEvent, Purpose, Source, Subject
+from consent.models import ConsentEvent, Purpose, Source, Subject, SuppressedIdentifier
 from consent.selectors.ledger import event_evidence, ledger_verification
 from core.models import AuditLogEntry, Organization
 from dsar import fulfilment, services, tasks
-from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep, SuppressionEntry
+from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from tests.conftest import event_input
 from tests.integration.conftest import CeleryWorker, wait_until, worker_mail
 
@@ -135,7 +135,7 @@ def test_deletion_end_to_end_shreds_the_evidence_and_the_ledger_still_verifies(
     event = ConsentEvent.objects.select_related("subject").get(subject=ledger)
     assert event.evidence_sealed
     assert event_evidence(event) is None
-    assert SuppressionEntry.objects.filter(organization=organization).count() == 2
+    assert SuppressedIdentifier.objects.filter(organization=organization).count() == 2
     assert step_rows(request) == [("erase", "done", 1), ("complete", "done", 1)]
 
 
@@ -215,7 +215,7 @@ def test_an_interrupted_step_and_duplicate_messages_write_each_effect_once(
     assert step_rows(request) == [(first.step, "done", 2), ("complete", "done", 1)]
     assert request.transitions.filter(to_status="completed").count() == 1
     if request_type == "deletion":
-        assert SuppressionEntry.objects.filter(organization=organization).count() == 2
+        assert SuppressedIdentifier.objects.filter(organization=organization).count() == 2
         assert ConsentEvent.objects.count() == events_before
     else:
         written = ConsentEvent.objects.filter(source__key="provenant")
