@@ -24,7 +24,8 @@ from django.utils.safestring import SafeString
 from core.admin import ServiceModelAdmin, admin_actor, report_domain_errors
 from core.problems import DomainError
 from dsar.deadlines import DATE_KEYS, EXTENSION_REASON_CODES
-from dsar.models import Connector, DataSubjectRequest, DsarRegime, RequestStatus, RequestTransition
+from dsar.fulfilment import dsar_export_link
+from dsar.models import Connector, DataSubjectRequest, DsarExport, DsarRegime, RequestStatus, RequestTransition
 from dsar.selectors import dsar_requester_masked
 from dsar.services import (
     FINAL_STATUSES,
@@ -195,9 +196,18 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
         "extension_reason_code",
         "extension_notice_sent_on",
         "deadlines_table",
+        "assignee",
+        "export_link",
         "created_at",
         "updated_at",
     )
+
+    @admin.display(description="export download link")
+    def export_link(self, obj: DataSubjectRequest) -> str:
+        """The signed link (valid 7 days) to send the requester once the export is reviewed."""
+        if not DsarExport.objects.filter(request=obj).exists():
+            return "—"
+        return dsar_export_link(request=obj)
 
     # --- pages ---------------------------------------------------------------------------------------------
 

@@ -434,3 +434,15 @@ def test_resume_stuck_enqueues_only_quiet_requests_with_unfinished_steps_and_no_
     held.refresh_from_db()
     assert lost.status == "awaiting_review", "the lost request was resumed and ran"
     assert held.status == "in_progress", "a request whose step is still leased is left alone"
+
+
+def test_the_admin_request_page_shows_the_export_download_link(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest], admin_client: Any
+) -> None:
+    request = fulfilled(make_request("access"))
+
+    page = admin_client.get(f"/admin/dsar/datasubjectrequest/{request.pk}/change/")
+
+    assert page.status_code == 200
+    link = fulfilment.dsar_export_link(request=request)
+    assert link in page.content.decode()
