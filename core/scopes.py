@@ -11,6 +11,7 @@ SCOPES: dict[str, str] = {
     "deliver": "Have Provenant deliver stamped payloads to recipients",
     "dsar:read": "Read data-subject requests and compute DSAR deadlines",
     "dsar:write": "Record data-subject requests",
+    "reports:read": "Read compliance report figures",
 }
 
 

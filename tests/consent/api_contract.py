@@ -257,6 +257,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "deadlines/compute", DSAR_READ, 200, deadline_compute_body),
     # dsar/api/certificate_urls.py
     Endpoint("GET", "dsar/<str:request_id>/certificate", DSAR_READ, 200),
+    # reports/api/urls.py
+    Endpoint("GET", "reports/compliance", "reports:read", 200),
 ]
 
 

@@ -44,6 +44,7 @@ DEMO_SCOPES = [
     "deliver",
     "dsar:read",
     "dsar:write",
+    "reports:read",
 ]
 RECIPIENTS: list[dict[str, Any]] = [
     {

@@ -1,0 +1,333 @@
+"""Compliance report figures: one aggregate query a question, always scoped by organization.
+
+Percentiles use PostgreSQL ``percentile_cont``; on SQLite they are reported as null (documented fallback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DateField,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from consent.models import (
+    Action,
+    ConsentEvent,
+    ConsentState,
+    ConsentStatus,
+    GpcSignalReceipt,
+    LedgerVerificationRun,
+    PolicyVersion,
+    Source,
+    Subject,
+)
+from core.models import Organization
+from dsar.models import DataSubjectRequest, RequestStatus, RequestTransition
+from provenance.models import ProvenanceAlert, StampRecord
+
+EXPIRY_WINDOW_DAYS = 30
+IN_FORCE = (ConsentStatus.GIVEN, ConsentStatus.RENEWED)
+FINAL = (RequestStatus.COMPLETED, RequestStatus.REJECTED)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole UTC days ``start``..``end`` inclusive."""
+
+    start: date
+    end: date
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time.min, tzinfo=UTC)
+
+    @property
+    def until(self) -> datetime:
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL ``percentile_cont(f) WITHIN GROUP (ORDER BY expr)``."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+class DaysBetween(Func):
+    """Fractional days from the second expression to the first (two datetimes)."""
+
+    output_field = FloatField()
+    template = "EXTRACT(EPOCH FROM (%(expressions)s)) / 86400.0"
+    arg_joiner = " - "
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, template="(julianday(%(expressions)s))", arg_joiner=") - julianday(", **extra
+        )
+
+
+class DateDiff(Func):
+    """Whole days from the second date to the first."""
+
+    output_field = IntegerField()
+    template = "(%(expressions)s)"
+    arg_joiner = " - "
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(julianday(%(expressions)s) AS INTEGER)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def consent_figures(*, organization: Organization, period: Period, now: datetime) -> dict[str, Any]:
+    events = ConsentEvent.objects.filter(
+        organization=organization, occurred_at__gte=period.since, occurred_at__lt=period.until
+    )
+    counts = {
+        "grants": Count("id", filter=Q(action=Action.GRANT)),
+        "refusals": Count("id", filter=Q(action=Action.REFUSE)),
+        "withdrawals": Count("id", filter=Q(action=Action.WITHDRAW)),
+    }
+    daily: Iterable[Mapping[str, Any]] = (
+        events.annotate(day=TruncDate("occurred_at", tzinfo=UTC))
+        .values("purpose__key", "day")
+        .annotate(**counts)
+        .order_by("purpose__key", "day")
+    )
+    per_purpose: Iterable[Mapping[str, Any]] = events.values("purpose__key").annotate(**counts).order_by("purpose__key")
+    states = ConsentState.objects.filter(organization=organization, status__in=IN_FORCE)
+    expiring = (
+        states.filter(valid_until__gt=now, valid_until__lte=now + timedelta(days=EXPIRY_WINDOW_DAYS))
+        .values("purpose__key")
+        .annotate(count=Count("id"))
+        .order_by("purpose__key")
+    )
+    # A grant is stale once a material policy version took effect after it was given (consent.catalog).
+    later_material = PolicyVersion.objects.filter(
+        purpose=OuterRef("purpose"),
+        is_material=True,
+        effective_at__lte=now,
+        effective_at__gt=OuterRef("basis_event__occurred_at"),
+    )
+    stale = (
+        states.filter(Exists(later_material), Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .values("purpose__key")
+        .annotate(count=Count("id"))
+        .order_by("purpose__key")
+    )
+    return {
+        "daily": [
+            {
+                "purpose": row["purpose__key"],
+                "day": row["day"].isoformat(),
+                "grants": row["grants"],
+                "refusals": row["refusals"],
+                "withdrawals": row["withdrawals"],
+            }
+            for row in daily
+        ],
+        "opt_in_rate": [
+            {
+                "purpose": row["purpose__key"],
+                "grants": row["grants"],
+                "refusals": row["refusals"],
+                "rate": _rate(row["grants"], row["grants"] + row["refusals"]),
+            }
+            for row in per_purpose
+        ],
+        "expiring_next_30_days": {row["purpose__key"]: row["count"] for row in expiring},
+        "stale_grants": {row["purpose__key"]: row["count"] for row in stale},
+    }
+
+
+def provenance_figures(*, organization: Organization, period: Period) -> dict[str, Any]:
+    subjects = Subject.objects.filter(organization=organization).aggregate(
+        total=Count("id", distinct=True),
+        with_source=Count("consent_states__subject", distinct=True),
+        with_consent_timestamp=Count("consent_states__subject", distinct=True),
+        with_policy_version=Count(
+            "consent_states__subject", filter=Q(consent_states__policy_version__isnull=False), distinct=True
+        ),
+    )
+    stamps = StampRecord.objects.filter(
+        organization=organization, created_at__gte=period.since, created_at__lt=period.until
+    ).aggregate(
+        total=Count("id"),
+        with_source=Count("id", filter=Q(has_source=True)),
+        with_consent_timestamp=Count("id", filter=Q(has_consent_timestamp=True)),
+        with_policy_version=Count("id", filter=Q(has_policy_version=True)),
+        complete=Count("id", filter=Q(has_source=True, has_consent_timestamp=True, has_policy_version=True)),
+    )
+    missing_dpa = Source.objects.filter(organization=organization, is_builtin=False, is_active=True, dpa_reference="")
+
+    def shares(figures: dict[str, int], keys: tuple[str, ...]) -> dict[str, Any]:
+        return {**figures, **{f"{key}_share": _rate(figures[key], figures["total"]) for key in keys}}
+
+    keys = ("with_source", "with_consent_timestamp", "with_policy_version")
+    return {
+        "subjects": shares(subjects, keys),
+        "stamped_payloads": shares(stamps, (*keys, "complete")),
+        "sources_without_dpa": sorted(missing_dpa.values_list("key", flat=True)),
+    }
+
+
+def gpc_figures(*, organization: Organization, period: Period) -> dict[str, int]:
+    receipts = GpcSignalReceipt.objects.filter(
+        organization=organization, first_received_at__gte=period.since, first_received_at__lt=period.until
+    ).aggregate(received=Count("id"), honored=Count("id", filter=Q(is_honored=True)))
+    conflicts = ConsentState.objects.filter(organization=organization, gpc_conflict=True).count()
+    return {**receipts, "conflicts": conflicts}
+
+
+def _blocked_by_reason(*, organization: Organization, period: Period) -> list[dict[str, Any]]:
+    """Refusals per recipient and reason; unnests the JSON reasons in SQL (PostgreSQL, or SQLite json_each)."""
+    if connection.vendor == "postgresql":
+        unnest = "CROSS JOIN LATERAL jsonb_array_elements(s.reasons::jsonb) AS r(value)"
+        reason = "r.value ->> 'reason'"
+    else:
+        unnest = "CROSS JOIN json_each(s.reasons) AS r"
+        reason = "json_extract(r.value, '$.reason')"
+    sql = f"""
+        SELECT rc.key, {reason} AS reason, COUNT(DISTINCT s.id)
+        FROM {StampRecord._meta.db_table} s
+        JOIN {StampRecord._meta.get_field("recipient").related_model._meta.db_table} rc ON rc.id = s.recipient_id
+        {unnest}
+        WHERE s.organization_id = %s AND s.decision = %s AND s.created_at >= %s AND s.created_at < %s
+        GROUP BY rc.key, {reason}
+        ORDER BY rc.key, reason
+    """  # noqa: S608 (table names from the models; values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [organization.pk, StampRecord.Decision.BLOCK, period.since, period.until])
+        rows = cursor.fetchall()
+    return [{"recipient": key, "reason": reason, "count": count} for key, reason, count in rows]
+
+
+def stamping_figures(*, organization: Organization, period: Period) -> dict[str, Any]:
+    per_recipient = (
+        StampRecord.objects.filter(organization=organization, created_at__gte=period.since, created_at__lt=period.until)
+        .values("recipient__key")
+        .annotate(
+            stamped=Count("id", filter=Q(decision=StampRecord.Decision.ALLOW)),
+            refused=Count("id", filter=Q(decision=StampRecord.Decision.BLOCK)),
+        )
+        .order_by("recipient__key")
+    )
+    open_alerts = ProvenanceAlert.objects.filter(organization=organization, status=ProvenanceAlert.Status.OPEN).count()
+    return {
+        "per_recipient": [
+            {"recipient": row["recipient__key"], "stamped": row["stamped"], "refused": row["refused"]}
+            for row in per_recipient
+        ],
+        "refused_by_reason": _blocked_by_reason(organization=organization, period=period),
+        "open_alerts": open_alerts,
+    }
+
+
+def dsar_figures(*, organization: Organization, period: Period, today: date) -> dict[str, Any]:
+    completed_at = RequestTransition.objects.filter(request=OuterRef("pk"), to_status=RequestStatus.COMPLETED).values(
+        "at"
+    )[:1]
+    requests = DataSubjectRequest.objects.filter(organization=organization).annotate(
+        completed_at=Subquery(completed_at)
+    )
+    in_period = Q(received_at__gte=period.since, received_at__lt=period.until)
+    closed_in_period = Q(completed_at__gte=period.since, completed_at__lt=period.until)
+    by_type = (
+        requests.filter(in_period | closed_in_period)
+        .values("type", "regime")
+        .annotate(
+            received=Count("id", filter=in_period),
+            completed=Count("id", filter=closed_in_period),
+        )
+        .order_by("type", "regime")
+    )
+    closed = requests.filter(closed_in_period)
+    durations: dict[str, Any] = {
+        "completed": Count("id"),
+        "on_time": Count("id", filter=Q(completed_at__date__lte=F("due_on"))),
+    }
+    if connection.vendor == "postgresql":
+        days = DaysBetween(F("completed_at"), F("received_at"))
+        durations["median_days"] = PercentileCont(days, 0.5)
+        durations["p90_days"] = PercentileCont(days, 0.9)
+    closing = closed.aggregate(**durations)
+    open_requests = (
+        requests.exclude(status__in=FINAL)
+        .annotate(days_left=DateDiff(F("due_on"), Value(today, output_field=DateField())))
+        .values("public_id", "type", "regime", "status", "due_on", "days_left")
+        .order_by("due_on", "public_id")
+    )
+    totals = requests.aggregate(
+        overdue_now=Count("id", filter=~Q(status__in=FINAL) & Q(due_on__lt=today)),
+        extensions_used=Count("id", filter=in_period & Q(is_extended=True)),
+    )
+
+    def rounded(value: float | None) -> float | None:
+        return round(value, 1) if value is not None else None
+
+    return {
+        "by_type_and_regime": list(by_type),
+        "on_time_rate": _rate(closing["on_time"], closing["completed"]),
+        "median_days_to_close": rounded(closing.get("median_days")),
+        "p90_days_to_close": rounded(closing.get("p90_days")),
+        "open": [{**row, "due_on": row["due_on"].isoformat()} for row in open_requests],
+        **totals,
+    }
+
+
+def ledger_figures(*, organization: Organization) -> dict[str, Any] | None:
+    run = LedgerVerificationRun.objects.filter(organization=organization).order_by("-verified_at", "-id").first()
+    if run is None:
+        return None
+    return {
+        "verified_at": run.verified_at.isoformat(),
+        "is_valid": run.is_valid,
+        "subjects_checked": run.subjects_checked,
+        "events_checked": run.events_checked,
+    }
+
+
+def compliance_report(*, organization: Organization, period: Period, now: datetime | None = None) -> dict[str, Any]:
+    """Every figure of the compliance report for one organization and period."""
+    now = now or timezone.now()
+    today = now.astimezone(UTC).date()
+    return {
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
+        "generated_at": now.isoformat(),
+        "consent": consent_figures(organization=organization, period=period, now=now),
+        "provenance": provenance_figures(organization=organization, period=period),
+        "gpc": gpc_figures(organization=organization, period=period),
+        "stamping": stamping_figures(organization=organization, period=period),
+        "dsar": dsar_figures(organization=organization, period=period, today=today),
+        "ledger": ledger_figures(organization=organization),
+    }
