@@ -66,6 +66,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         self._check_port_free(host, port)
+        # Links emailed to requesters (the console shows them) point at this server, whatever its port.
+        os.environ.setdefault("PROVENANT_PUBLIC_BASE_URL", f"http://{host}:{port}")
         username = options["admin_username"]
         password = self._ensure_admin(username)
         base_dir = Path(settings.BASE_DIR)
