@@ -44,6 +44,7 @@ from dsar.models import DataSubjectRequest, RequestStatus, RequestTransition
 from provenance.models import ProvenanceAlert, StampRecord
 
 EXPIRY_WINDOW_DAYS = 30
+OPEN_REQUESTS_LISTED = 50
 IN_FORCE = (ConsentStatus.GIVEN, ConsentStatus.RENEWED)
 FINAL = (RequestStatus.COMPLETED, RequestStatus.REJECTED)
 
@@ -173,7 +174,8 @@ def consent_figures(*, organization: Organization, period: Period, now: datetime
 def provenance_figures(*, organization: Organization, period: Period) -> dict[str, Any]:
     subjects = Subject.objects.filter(organization=organization).aggregate(
         total=Count("id", distinct=True),
-        with_source=Count("consent_states__subject", distinct=True),
+        # The built-in source stands for Provenant itself (e.g. GPC opt-outs), not for where data came from.
+        with_source=Count("consent_states__subject", filter=Q(consent_states__source__is_builtin=False), distinct=True),
         with_consent_timestamp=Count("consent_states__subject", distinct=True),
         with_policy_version=Count(
             "consent_states__subject", filter=Q(consent_states__policy_version__isnull=False), distinct=True
@@ -285,10 +287,13 @@ def dsar_figures(*, organization: Organization, period: Period, today: date) -> 
         requests.exclude(status__in=FINAL)
         .annotate(days_left=DateDiff(F("due_on"), Value(today, output_field=DateField())))
         .values("public_id", "type", "regime", "status", "due_on", "days_left")
-        .order_by("due_on", "public_id")
+        .order_by("due_on", "public_id")[:OPEN_REQUESTS_LISTED]
     )
-    totals = requests.aggregate(
-        overdue_now=Count("id", filter=~Q(status__in=FINAL) & Q(due_on__lt=today)),
+    is_open = ~Q(status__in=FINAL)
+    totals = DataSubjectRequest.objects.filter(organization=organization).aggregate(
+        open_total=Count("id", filter=is_open),
+        overdue_now=Count("id", filter=is_open & Q(due_on__lt=today)),
+        due_within_7_days=Count("id", filter=is_open & Q(due_on__gte=today, due_on__lte=today + timedelta(days=7))),
         extensions_used=Count("id", filter=in_period & Q(is_extended=True)),
     )
 
