@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/", include("dsar.api.certificate_urls")),
     path("api/v1/", include("dsar.api.export_urls")),
     path("api/v1/", include("reports.api.urls")),
+    path("reports/", include("reports.pages.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", health, name="health"),

@@ -140,7 +140,14 @@ class OrganizationAdmin(ServiceModelAdmin):
     list_filter = ("honor_gpc_everywhere",)
     search_fields = ("slug", "name", "site_domain")
     date_hierarchy = "created_at"
-    detail_fields = ("slug", "name", "honor_gpc_everywhere", "gpc_settings_updated_at", "site_domain", "created_at")
+    detail_fields: tuple[str, ...] = (
+        "slug",
+        "name",
+        "honor_gpc_everywhere",
+        "gpc_settings_updated_at",
+        "site_domain",
+        "created_at",
+    )
     readonly_fields = detail_fields
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -12,36 +10,8 @@ from rest_framework.response import Response
 
 from consent.api.views import OrganizationApi
 from core.api.schema import api_operation
-from core.problems import InvalidInput
 from reports import selectors
-
-DEFAULT_PERIOD_DAYS = 90
-MAX_PERIOD_DAYS = 731  # two years, one of them a leap year
-
-
-def _parse_date(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            f"'{name}' must be an ISO 8601 date.",
-            errors=[{"pointer": f"?{name}", "detail": "expected e.g. 2026-05-01"}],
-        ) from None
-
-
-def report_period(raw_from: str | None, raw_to: str | None, *, today: date) -> selectors.Period:
-    """The requested period; by default the last 90 days up to today."""
-    end = _parse_date(raw_to, "to") or today
-    start = _parse_date(raw_from, "from") or end - timedelta(days=DEFAULT_PERIOD_DAYS)
-    if end < start:
-        raise InvalidInput("'to' lies before 'from'.", errors=[{"pointer": "?to", "detail": "must be >= from"}])
-    if (end - start).days > MAX_PERIOD_DAYS:
-        raise InvalidInput(
-            "The period is longer than two years.", errors=[{"pointer": "?from", "detail": "at most two years"}]
-        )
-    return selectors.Period(start=start, end=end)
+from reports.periods import report_period
 
 
 class ComplianceReportApi(OrganizationApi):

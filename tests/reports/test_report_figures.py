@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date
 from typing import Any
 
 import pytest
@@ -11,114 +11,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
-from consent.models import Purpose, Source
 from core.models import Organization
-from dsar import services as dsar_services
-from provenance import services as provenance_services
-from provenance.services.stamping import StampRequest, stamp_many
-from provenance.services.validation import ProvenanceClaim, provenance_record_validate
-from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem
+from tests.reports.conftest import day, record
 
 URL = "/api/v1/reports/compliance"
-NOTICE = "b" * 64
-
-
-def noon(days_ago: int) -> datetime:
-    return datetime.combine(timezone.now().astimezone(UTC).date() - timedelta(days=days_ago), time(12), tzinfo=UTC)
-
-
-def day(days_ago: int) -> str:
-    return (timezone.now().astimezone(UTC).date() - timedelta(days=days_ago)).isoformat()
-
-
-def record(organization: Organization, subject: str, purpose: str, action: str, days_ago: int) -> None:
-    consent_services.consent_record(
-        organization=organization,
-        item=event_input(subject_id=subject, purpose=purpose, action=action, occurred_at=noon(days_ago)),
-    )
-
-
-@pytest.fixture
-def dataset(organization: Organization, source: Source, purpose: Purpose) -> Organization:
-    """marketing-email: v1 (60 days ago), material v2 (3 days ago); analytics: grants valid 40 days."""
-    consent_services.source_create(
-        organization=organization, actor="test", key="partner", name="Partner", kind="partner", dpa_reference="DPA-7"
-    )
-    consent_services.purpose_create(
-        organization=organization, actor="test", key="analytics", name="Analytics", validity="P40D"
-    )
-    consent_services.policy_version_create(
-        purpose=purpose, actor="test", version="v1", notice_sha256=NOTICE, effective_at=noon(60)
-    )
-    consent_services.policy_version_create(
-        purpose=purpose, actor="test", version="v2", notice_sha256=NOTICE, effective_at=noon(3), is_material=True
-    )
-    record(organization, "s5", "analytics", "grant", 15)  # valid until 25 days ahead: expiring
-    record(organization, "s2", "analytics", "refuse", 15)
-    record(organization, "s1", "marketing-email", "grant", 10)  # stale after v2
-    record(organization, "s2", "marketing-email", "grant", 10)
-    record(organization, "s2", "marketing-email", "withdraw", 5)
-    record(organization, "s3", "marketing-email", "refuse", 5)
-    record(organization, "s4", "marketing-email", "grant", 5)  # stale after v2
-    provenance_services.recipient_create(
-        organization=organization,
-        actor="test",
-        key="crm",
-        name="CRM",
-        role="processor",
-        purposes=["marketing-email", "analytics"],
-    )
-    stamp_many(
-        organization=organization,
-        requests=[
-            StampRequest(recipient="crm", purposes=("analytics",), subject_id="s5", data={"a": 1}),
-            StampRequest(recipient="crm", purposes=("marketing-email",), subject_id="s2", data={"a": 1}),
-            StampRequest(recipient="crm", purposes=("marketing-email",), subject_id="s3", data={"a": 1}),
-        ],
-    )
-    provenance_record_validate(
-        organization=organization, claim=ProvenanceClaim(subject_id="s1", purposes=("marketing-email",)), actor="test"
-    )
-    consent_services.gpc_signal_record(
-        organization=organization, subject_id="s1", channel="header", jurisdiction="US-CA"
-    )
-    now = timezone.now()
-    done = [
-        dsar_services.dsar_create(
-            organization=organization,
-            request_type=kind,
-            channel="email",
-            actor="test",
-            jurisdiction="DE",
-            received_at=now - timedelta(days=days),
-        )
-        for kind, days in (("access", 10), ("deletion", 20))
-    ]
-    for request in done:
-        dsar_services.dsar_transition(request=request, to_status="in_progress", actor="test")
-        dsar_services.dsar_transition(request=request, to_status="completed", actor="test")
-    dsar_services.dsar_create(
-        organization=organization,
-        request_type="access",
-        channel="email",
-        actor="test",
-        jurisdiction="US-CA",
-        received_at=noon(50),
-    )
-    extended = dsar_services.dsar_create(
-        organization=organization,
-        request_type="deletion",
-        channel="email",
-        actor="test",
-        jurisdiction="DE",
-        received_at=now - timedelta(days=2),
-    )
-    dsar_services.dsar_extend(
-        request=extended, reason_code="complexity", notice_sent_on=timezone.localdate(), actor="test"
-    )
-    consent_services.ledger_verify(organization=organization, actor="test")
-    return organization
 
 
 def report(client: APIClient, query: str = "") -> dict[str, Any]:
@@ -132,12 +29,16 @@ def test_consent_figures_count_events_per_purpose_and_day(
 ) -> None:
     consent = report(api_client_for(dataset, "reports:read"), f"from={day(30)}&to={day(0)}")["consent"]
 
+    # GPC today: s4's ad-sale grant withdrawn; s1 and s6 opted out of ad-sale (recorded as refusals).
     assert consent["daily"] == [
+        {"purpose": "ad-sale", "day": day(8), "grants": 1, "refusals": 0, "withdrawals": 0},
+        {"purpose": "ad-sale", "day": day(0), "grants": 0, "refusals": 2, "withdrawals": 1},
         {"purpose": "analytics", "day": day(15), "grants": 1, "refusals": 1, "withdrawals": 0},
         {"purpose": "marketing-email", "day": day(10), "grants": 2, "refusals": 0, "withdrawals": 0},
         {"purpose": "marketing-email", "day": day(5), "grants": 1, "refusals": 1, "withdrawals": 1},
     ]
     assert consent["opt_in_rate"] == [
+        {"purpose": "ad-sale", "grants": 1, "refusals": 2, "rate": 0.3333},
         {"purpose": "analytics", "grants": 1, "refusals": 1, "rate": 0.5},
         {"purpose": "marketing-email", "grants": 3, "refusals": 1, "rate": 0.75},
     ]
@@ -150,6 +51,7 @@ def test_period_excludes_events_outside_it(dataset: Organization, api_client_for
     consent = report(api_client_for(dataset, "reports:read"), f"from={day(7)}&to={day(0)}")["consent"]
 
     assert consent["daily"] == [
+        {"purpose": "ad-sale", "day": day(0), "grants": 0, "refusals": 2, "withdrawals": 1},
         {"purpose": "marketing-email", "day": day(5), "grants": 1, "refusals": 1, "withdrawals": 1},
     ]
 
@@ -157,15 +59,16 @@ def test_period_excludes_events_outside_it(dataset: Organization, api_client_for
 def test_provenance_completeness_shares(dataset: Organization, api_client_for: Callable[..., APIClient]) -> None:
     provenance = report(api_client_for(dataset, "reports:read"), f"from={day(30)}&to={day(0)}")["provenance"]
 
-    # Five subjects; s5 has only analytics, which has no policy version.
+    # Six subjects; s5 has only analytics and s6 only ad-sale, which have no policy version; s6 is known
+    # only from a GPC signal, under the built-in source, which is not a source identifier.
     assert provenance["subjects"] == {
-        "total": 5,
+        "total": 6,
         "with_source": 5,
-        "with_consent_timestamp": 5,
+        "with_consent_timestamp": 6,
         "with_policy_version": 4,
-        "with_source_share": 1.0,
+        "with_source_share": 0.8333,
         "with_consent_timestamp_share": 1.0,
-        "with_policy_version_share": 0.8,
+        "with_policy_version_share": 0.6667,
     }
     # Three stamps; only the allowed one (s5, analytics) carries a source and a consent timestamp.
     assert provenance["stamped_payloads"] == {
@@ -185,7 +88,8 @@ def test_provenance_completeness_shares(dataset: Organization, api_client_for: C
 def test_gpc_and_stamping_figures(dataset: Organization, api_client_for: Callable[..., APIClient]) -> None:
     body = report(api_client_for(dataset, "reports:read"), f"from={day(30)}&to={day(0)}")
 
-    assert body["gpc"] == {"received": 1, "honored": 1, "conflicts": 0}
+    # s1, s4 and s6 sent GPC; only s4 had opted in before (ad-sale): one conflict.
+    assert body["gpc"] == {"received": 3, "honored": 3, "conflicts": 1}
     assert body["stamping"] == {
         "per_recipient": [{"recipient": "crm", "stamped": 1, "refused": 2}],
         "refused_by_reason": [{"recipient": "crm", "reason": "CONSENT_WITHDRAWN", "count": 2}],
@@ -205,6 +109,7 @@ def test_dsar_figures(dataset: Organization, api_client_for: Callable[..., APICl
     assert dsar["median_days_to_close"] == 15.0  # closed after 10 and 20 days
     assert dsar["p90_days_to_close"] == 19.0  # 10 + 0.9 * (20 - 10)
     assert dsar["overdue_now"] == 1
+    assert (dsar["open_total"], dsar["due_within_7_days"]) == (2, 0)
     assert dsar["extensions_used"] == 1
     ccpa, gdpr = dsar["open"]
     assert (ccpa["type"], ccpa["regime"], ccpa["days_left"], ccpa["due_on"]) == ("access", "ccpa", -5, day(5))
@@ -219,7 +124,7 @@ def test_ledger_figures_show_the_last_verification(
     ledger = report(api_client_for(dataset, "reports:read"))["ledger"]
 
     assert ledger["is_valid"] is True
-    assert (ledger["subjects_checked"], ledger["events_checked"]) == (5, 7)
+    assert (ledger["subjects_checked"], ledger["events_checked"]) == (6, 11)
 
 
 def test_default_period_is_the_last_90_days(

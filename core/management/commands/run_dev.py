@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -27,6 +26,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.local_secrets import read_or_create_secret
+
 STOP_TIMEOUT_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 60.0
 PR_SET_PDEATHSIG = 1
@@ -38,18 +39,6 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _read_or_create_secret(path: Path, nbytes: int = 12) -> str:
-    """The secret kept in ``path`` (mode 0600), generated on first use."""
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(nbytes)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
-    return value
 
 
 class Command(BaseCommand):
@@ -132,7 +121,7 @@ class Command(BaseCommand):
 
         Returns the password, or None when the account's password was changed since (it is never reset).
         """
-        password = _read_or_create_secret(Path(settings.VAR_DIR) / "secrets" / "admin-password")
+        password = read_or_create_secret(Path(settings.VAR_DIR) / "secrets" / "admin-password")
         user_model = get_user_model()
         user = user_model.objects.filter(username=username).first()
         if user is None:
@@ -146,6 +135,8 @@ class Command(BaseCommand):
         base = f"http://{host}:{port}"
         key_file = Path(settings.VAR_DIR) / "demo-api-key"
         api_key = key_file.read_text().strip() if key_file.exists() else "(none: manage.py seed_demo)"
+        client_file = Path(settings.VAR_DIR) / "secrets" / "demo-client-password"
+        client_password = client_file.read_text().strip() if client_file.exists() else "(none: manage.py seed_demo)"
         shown_password = password or f"(changed since; reset: python manage.py changepassword {username})"
         lines = [
             "",
@@ -155,6 +146,7 @@ class Command(BaseCommand):
             f"  API docs     {base}/api/docs/",
             f"  API key      {api_key}",
             f"               (organization 'demo'; also in {key_file})",
+            f"  Reports      {base}/reports/  (client user demo-client / {client_password})",
             "  Ready. Ctrl-C stops the web server and the worker.",
             "",
         ]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
@@ -22,19 +23,23 @@ from consent.models import Action, CollectionMethod, Purpose, Source
 from consent.services import (
     ConsentEventInput,
     consent_record_many,
+    ledger_verify,
     policy_version_create,
     purpose_create,
     request_digest,
     source_create,
 )
+from core.local_secrets import read_or_create_secret
 from core.models import Organization
 from core.selectors import api_key_for_secret, organization_by_slug
 from core.services import api_key_create, organization_create
 from provenance.selectors import recipient_by_key
 from provenance.services import recipient_create
+from reports.services import client_user_create
 
 ACTOR = "cli:seed_demo"
 DEMO_SLUG = "demo"
+DEMO_CLIENT_USERNAME = "demo-client"
 DEMO_SCOPES = [
     "consent:read",
     "consent:write",
@@ -230,10 +235,26 @@ class Command(BaseCommand):
         recorded = self._seed_events(organization)
         key_file = Path(options["api_key_file"] or Path(settings.VAR_DIR) / "demo-api-key")
         created = self._demo_api_key(organization, key_file)
+        self._demo_client_user(organization)
+        # The report's ledger section shows the latest check; a fresh demo has one.
+        ledger_verify(organization=organization, actor=ACTOR)
         self.stdout.write(
             f"demo organization '{organization.slug}': {recorded} new events; "
-            f"API key {'created' if created else 'reused'} ({key_file})"
+            f"API key {'created' if created else 'reused'} ({key_file}); "
+            f"client user '{DEMO_CLIENT_USERNAME}' reads its report at /reports/"
         )
+
+    def _demo_client_user(self, organization: Organization) -> None:
+        """A client user of the demo organization; its password is kept in var/secrets/demo-client-password."""
+        password = read_or_create_secret(Path(settings.VAR_DIR) / "secrets" / "demo-client-password")
+        if not get_user_model().objects.filter(username=DEMO_CLIENT_USERNAME).exists():
+            client_user_create(
+                organization=organization,
+                username=DEMO_CLIENT_USERNAME,
+                email="client@demo.example",
+                password=password,
+                actor=ACTOR,
+            )
 
     def _seed_catalog(self, organization: Organization) -> None:
         for values in SOURCES:
