@@ -15,6 +15,9 @@ from consent.models import Purpose, Source
 from core.models import Organization
 from core.services import api_key_create, organization_create
 
+# The report's hand-computed dataset and client users (used by tests/reports and tests/browser).
+pytest_plugins = ["tests.reports.fixtures"]
+
 
 @pytest.fixture
 def organization(db: Any) -> Organization:

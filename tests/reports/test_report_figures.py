@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from consent import services as consent_services
 from core.models import Organization
 from tests.consent.api_contract import assert_problem
-from tests.reports.conftest import day, record
+from tests.reports.fixtures import day, record
 
 URL = "/api/v1/reports/compliance"
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -14,6 +17,7 @@ from dsar import services as dsar_services
 from provenance import services as provenance_services
 from provenance.services.stamping import StampRequest, stamp_many
 from provenance.services.validation import ProvenanceClaim, provenance_record_validate
+from reports.services import client_user_create
 from tests.conftest import event_input
 
 NOTICE = "b" * 64
@@ -126,3 +130,23 @@ def dataset(organization: Organization, source: Source, purpose: Purpose) -> Org
     )
     consent_services.ledger_verify(organization=organization, actor="test")
     return organization
+
+
+CLIENT_PASSWORD = "correct horse battery staple 7"
+
+
+@pytest.fixture
+def client_user_of() -> Callable[[Organization, str], Any]:
+    """A client user (non-staff, one membership) of an organization."""
+
+    def make(organization: Organization, username: str = "reader") -> Any:
+        membership = client_user_create(
+            organization=organization,
+            username=username,
+            email=f"{username}@client.example",
+            password=CLIENT_PASSWORD,
+            actor="test",
+        )
+        return membership.user
+
+    return make
