@@ -10,16 +10,39 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 # Rebuilt whenever pyproject.toml changes (or .venv is deleted).
 INSTALLED := $(VENV)/.provenant-installed
+# Debian packages: Pango and fonts for the PDF report (WeasyPrint); Chromium for the browser tests, driven by
+# Playwright for Python (never a browser Playwright downloads itself).
+RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core
+TEST_PACKAGES := $(RUN_PACKAGES) chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+# Installs the Debian packages in $(1) that are missing (apt-get, as root or through sudo). Elsewhere it
+# names them and goes on: install their equivalents yourself.
+define debian_packages
+	@missing=""; \
+	if ! command -v dpkg-query >/dev/null 2>&1; then \
+		echo "not a Debian system: make sure these (or their equivalents) are installed: $(1)"; exit 0; \
+	fi; \
+	for package in $(1); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck bench clean distclean
+.PHONY: help install system-packages test-system-packages run test lint typecheck bench clean distclean
 
 help:
 	@echo "make run        migrate, seed the demo organization, serve on 127.0.0.1:$(PORT) with a Celery worker"
 	@echo "                (SQLite under var/, no server needed; PORT=8001 make run for another port)"
 	@echo "make test       ruff, mypy, migration check, OpenAPI check and pytest on PostgreSQL + Redis (127.0.0.1)"
 	@echo "make lint       ruff only;  make typecheck: mypy"
-	@echo "make bench      consent-ingest benchmark"
+	@echo "make bench      consent-ingest benchmark (bench/*.py has the others)"
 	@echo "make clean      caches and collected static files;  make distclean: also .venv and var/"
 
 $(INSTALLED): pyproject.toml
@@ -30,10 +53,16 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+system-packages:
+	$(call debian_packages,$(RUN_PACKAGES))
+
+test-system-packages:
+	$(call debian_packages,$(TEST_PACKAGES))
+
 # Development settings (SQLite in var/ unless DATABASE_URL is set; filesystem Celery broker unless
 # CELERY_BROKER_URL is set). Every step is idempotent: run it as often as you like.
 run: export DJANGO_SETTINGS_MODULE := config.settings.base
-run: $(INSTALLED)
+run: $(INSTALLED) system-packages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
@@ -43,7 +72,7 @@ run: $(INSTALLED)
 # makemigrations --check: no database holds applied migrations here, so only that warning is silenced.
 # pytest's exit code 5 (no tests collected) fails the target like any other failure.
 test: export DJANGO_SETTINGS_MODULE := config.settings.test
-test: $(INSTALLED)
+test: $(INSTALLED) test-system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

@@ -45,6 +45,16 @@ def _nice_max(value: float) -> float:
     return 10 * magnitude
 
 
+def _tick_count(peak: float, *, percent: bool) -> int:
+    """Gridlines at whole numbers on a count axis (0, 1, 2 rather than 0, 0.5, 1)."""
+    if percent:
+        return 4
+    return next(n for n in (4, 5, 2, 1) if (peak / n).is_integer())
+
+
+TITLE_HEIGHT = 22  # the visible title line above every chart
+
+
 def _open(width: int, height: int, title: str, description: str) -> tuple[str, str]:
     chart_id = f"chart-{next(_ids)}"
     head = (
@@ -52,6 +62,7 @@ def _open(width: int, height: int, title: str, description: str) -> tuple[str, s
         f'width="{width}" height="{height}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
         f'font-family="{FONT}" font-size="12">'
         f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(description)}</desc>'
+        f'<text x="0" y="14" font-weight="bold" aria-hidden="true">{escape(title)}</text>'
     )
     return head, "</svg>"
 
@@ -70,8 +81,8 @@ def _legend(series: Sequence[Series], *, x: float, y: float) -> list[str]:
 
 
 def empty_chart(title: str, message: str = "No data in this period.", *, width: int = 640) -> str:
-    head, tail = _open(width, 60, title, message)
-    return f'{head}<text x="{width / 2}" y="34" text-anchor="middle" fill="#555">{escape(message)}</text>{tail}'
+    head, tail = _open(width, 70, title, message)
+    return f'{head}<text x="{width / 2}" y="48" text-anchor="middle" fill="#555">{escape(message)}</text>{tail}'
 
 
 def bar_chart(
@@ -90,7 +101,7 @@ def bar_chart(
     bar_height = 16
     per_group = 1 if stacked else len(series)
     group_height = per_group * bar_height + 12
-    top = 28 if len(series) > 1 else 8
+    top = TITLE_HEIGHT + (28 if len(series) > 1 else 8)
     height = top + group_height * len(labels) + 24
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))] if stacked else []
     peak = 1.0 if percent else _nice_max(max(totals) if stacked else max(max(s.values, default=0) for s in series))
@@ -102,13 +113,14 @@ def bar_chart(
     head, tail = _open(width, height, title, description)
     parts = [head]
     if len(series) > 1:
-        parts += _legend(series, x=label_width, y=16)
-    for tick in range(5):
-        x = label_width + plot * tick / 4
+        parts += _legend(series, x=label_width, y=TITLE_HEIGHT + 16)
+    ticks = _tick_count(peak, percent=percent)
+    for tick in range(ticks + 1):
+        x = label_width + plot * tick / ticks
         parts.append(
             f'<line x1="{_num(x)}" y1="{top - 4}" x2="{_num(x)}" y2="{height - 20}" stroke="#ddd"/>'
             f'<text x="{_num(x)}" y="{height - 6}" text-anchor="middle" fill="#555">'
-            f"{_label(peak * tick / 4, percent=percent)}</text>"
+            f"{_label(peak * tick / ticks, percent=percent)}</text>"
         )
     for i, label in enumerate(labels):
         y0 = top + i * group_height
@@ -147,8 +159,8 @@ def line_chart(title: str, days: Sequence[str], series: Sequence[Series], *, wid
     """One line a series over consecutive days (ISO dates on the x axis, first, middle and last labelled)."""
     if not days or not series or not any(any(s.values) for s in series):
         return empty_chart(title, width=width)
-    left, right, top, bottom = 48, 12, 28, 28
-    height = 220
+    left, right, top, bottom = 48, 12, TITLE_HEIGHT + 28, 28
+    height = 240
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = _nice_max(max(max(s.values) for s in series))
     step = plot_w / max(len(days) - 1, 1)
@@ -157,13 +169,14 @@ def line_chart(title: str, days: Sequence[str], series: Sequence[Series], *, wid
         + f"; from {days[0]} to {days[-1]}"
     )
     head, tail = _open(width, height, title, description)
-    parts = [head, *_legend(series, x=left, y=16)]
-    for tick in range(5):
-        y = top + plot_h - plot_h * tick / 4
+    parts = [head, *_legend(series, x=left, y=TITLE_HEIGHT + 16)]
+    ticks = _tick_count(peak, percent=False)
+    for tick in range(ticks + 1):
+        y = top + plot_h - plot_h * tick / ticks
         parts.append(
             f'<line x1="{left}" y1="{_num(y)}" x2="{width - right}" y2="{_num(y)}" stroke="#ddd"/>'
             f'<text x="{left - 6}" y="{_num(y + 4)}" text-anchor="end" fill="#555">'
-            f"{_label(peak * tick / 4, percent=False)}</text>"
+            f"{_label(peak * tick / ticks, percent=False)}</text>"
         )
     for index in sorted({0, len(days) // 2, len(days) - 1}):
         anchor = "start" if index == 0 else "end" if index == len(days) - 1 else "middle"

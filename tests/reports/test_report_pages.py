@@ -75,7 +75,8 @@ def test_report_page_shows_every_section_with_charts_tables_and_summaries(
     assert len(charts) == 3 + 3 + 1 + 2 + 1  # consent: 3 purposes + 2; provenance 1; gpc 1; stamping 2; dsar 1
     for chart in charts:
         svg = ElementTree.fromstring(chart)
-        assert svg.tag == SVG and svg.get("role") == "img"
+        assert svg.tag == SVG
+        assert svg.get("role") == "img"
         assert svg.find("{http://www.w3.org/2000/svg}title").text  # type: ignore[union-attr]
     # Hand-computed figures (tests/reports/test_report_figures.py) as the page words them.
     assert "5 consents were granted, 4 refusals and 2 withdrawals recorded." in html
