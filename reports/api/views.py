@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from consent.api.views import OrganizationApi
 from core.api.schema import api_operation
 from reports import selectors
+from reports.api.serializers import ComplianceReportSerializer
 from reports.periods import report_period
 
 
@@ -26,7 +27,7 @@ class ComplianceReportApi(OrganizationApi):
             OpenApiParameter("from", OpenApiTypes.DATE, OpenApiParameter.QUERY, description="First day (inclusive)"),
             OpenApiParameter("to", OpenApiTypes.DATE, OpenApiParameter.QUERY, description="Last day (inclusive)"),
         ],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The report's figures, by section.")},
+        responses={200: ComplianceReportSerializer},
         problems={422: "Malformed date, `to` before `from`, or a period over two years (`validation-error`)."},
     )
     def get(self, request: Request) -> Response:
@@ -34,4 +35,5 @@ class ComplianceReportApi(OrganizationApi):
         period = report_period(
             request.query_params.get("from"), request.query_params.get("to"), today=timezone.localdate(now)
         )
-        return Response(selectors.compliance_report(organization=self.organization, period=period, now=now))
+        report = selectors.compliance_report(organization=self.organization, period=period, now=now)
+        return Response(ComplianceReportSerializer(report).data)

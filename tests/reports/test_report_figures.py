@@ -193,3 +193,18 @@ def test_a_two_year_period_is_accepted(organization: Organization, api_client_fo
         "from": "2024-01-01",
         "to": "2026-01-01",
     }
+
+
+def test_full_report_matches_its_documented_schema(
+    dataset: Organization, api_client_for: Callable[..., APIClient]
+) -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    from tests.consent.test_openapi import assert_matches, response_schema
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    body = report(api_client_for(dataset, "reports:read"), f"from={day(30)}&to={day(0)}")
+
+    assert body["ledger"] is not None
+    assert body["dsar"]["open"]
+    assert_matches(schema, body, response_schema(schema, "GET", URL, 200))
