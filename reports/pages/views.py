@@ -26,6 +26,7 @@ from reports.access import can_view_any_report, client_organization, organizatio
 from reports.downloads import report_pdf, table_csv
 from reports.periods import report_period
 from reports.sections import PRINTED_ROWS, report_sections, report_table
+from reports.signin import signin_failed, signin_is_locked, signin_succeeded
 
 STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "reports" / "report.css"
 # Nothing but our own stylesheet; forms post only to us; never framed.
@@ -43,8 +44,22 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 
 class ClientLoginView(auth_views.LoginView):
+    """Sign-in with throttling (``reports.signin``): a locked name answers 429 whatever the password."""
+
     template_name = "reports/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = str(request.POST.get("username", ""))[:150]
+        if signin_is_locked(request, username):
+            context = self.get_context_data(form=self.get_form(), locked=True)
+            return self.render_to_response(context, status=429)
+        response = super().post(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            signin_succeeded(request, username)
+        else:
+            signin_failed(request, username)
+        return response
 
 
 class ClientLogoutView(auth_views.LogoutView):

@@ -260,3 +260,25 @@ def test_client_user_creation_is_audited_and_one_organization_per_user(
     assert ClientMembership.objects.filter(user=user).count() == 1
     assert AuditLogEntry.objects.filter(action="client_user.created", organization=dataset).count() == 1
     assert user.is_staff is False
+
+
+def test_repeated_wrong_passwords_lock_sign_in_for_that_name(
+    dataset: Organization, client_user_of: Callable[..., Any]
+) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    client_user_of(dataset)
+    client = Client()
+
+    failures = [client.post("/reports/login/", {"username": "reader", "password": f"guess {n}"}) for n in range(5)]
+    locked = client.post("/reports/login/", {"username": "Reader", "password": CLIENT_PASSWORD})
+    other_name = Client().post("/reports/login/", {"username": "someone-else", "password": "x"})
+
+    assert [r.status_code for r in failures] == [200] * 5
+    assert locked.status_code == 429
+    assert "Too many failed attempts" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert other_name.status_code == 200
+    cache.clear()
+    assert client.post("/reports/login/", {"username": "reader", "password": CLIENT_PASSWORD}).status_code == 302
