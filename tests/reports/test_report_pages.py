@@ -282,3 +282,26 @@ def test_repeated_wrong_passwords_lock_sign_in_for_that_name(
     assert other_name.status_code == 200
     cache.clear()
     assert client.post("/reports/login/", {"username": "reader", "password": CLIENT_PASSWORD}).status_code == 302
+
+
+def test_legal_staff_create_a_client_user_in_the_admin(dataset: Organization, admin_client: Client) -> None:
+    response = admin_client.post(
+        "/admin/reports/clientmembership/add/",
+        {
+            "organization": dataset.pk,
+            "username": "new-reader",
+            "email": "n@client.example",
+            "password": CLIENT_PASSWORD,
+        },
+    )
+    weak = admin_client.post(
+        "/admin/reports/clientmembership/add/",
+        {"organization": dataset.pk, "username": "weak-reader", "email": "w@client.example", "password": "123"},
+    )
+
+    assert response.status_code == 302
+    membership = ClientMembership.objects.get(user__username="new-reader")
+    assert (membership.organization, membership.user.is_staff) == (dataset, False)
+    assert weak.status_code == 200
+    assert "too short" in weak.content.decode()
+    assert not get_user_model().objects.filter(username="weak-reader").exists()
