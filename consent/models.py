@@ -237,7 +237,10 @@ class ConsentEvent(models.Model):
         indexes = [
             models.Index(fields=["subject", "purpose", "occurred_at"], name="event_subject_purpose_time"),
             models.Index(fields=["organization", "recorded_at"], name="event_org_recorded"),
-            models.Index(fields=["organization", "occurred_at"], name="event_org_occurred"),
+            # Covers the compliance report's events per purpose and day (an index-only scan).
+            models.Index(
+                fields=["organization", "occurred_at"], include=["purpose", "action"], name="event_org_occurred_cover"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -290,6 +293,11 @@ class ConsentState(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization", "status", "valid_until"], name="state_expiry_sweep"),
+            # The compliance report: provenance per subject (index-only, in subject order) and GPC conflicts.
+            models.Index(
+                fields=["organization", "subject"], include=["source", "policy_version"], name="state_org_subject_cover"
+            ),
+            models.Index(fields=["organization"], condition=Q(gpc_conflict=True), name="state_gpc_conflict"),
         ]
 
     def __str__(self) -> str:

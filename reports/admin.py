@@ -11,7 +11,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin import OrganizationAdmin, ServiceModelAdmin, admin_actor
+from consent.admin import OrganizationLedgerAdmin
+from core.admin import ServiceModelAdmin, admin_actor
 from core.models import Organization
 from reports.access import VIEW_ANY_REPORT
 from reports.models import ClientMembership
@@ -82,11 +83,11 @@ admin.site.unregister(Organization)
 
 
 @admin.register(Organization)
-class OrganizationReportAdmin(OrganizationAdmin):
-    """The core organization admin plus a link to each organization's compliance report (for staff allowed to
-    read every report)."""
+class OrganizationReportAdmin(OrganizationLedgerAdmin):
+    """The organization admin as consent extends it (ledger and GPC actions), plus a link to each
+    organization's compliance report (for staff allowed to read every report)."""
 
-    detail_fields = (*OrganizationAdmin.detail_fields, "compliance_report")
+    detail_fields = (*OrganizationLedgerAdmin.detail_fields, "compliance_report")
     readonly_fields = detail_fields
 
     def get_list_display(self, request: HttpRequest) -> Any:

@@ -313,7 +313,7 @@ def stamping_section(figures: Mapping[str, Any]) -> Section:
         f"{_plural(len(recipients), 'destination')}."
     ]
     if by_reason:
-        top_reason, top_count = max(by_reason.items(), key=lambda item: (item[1], item[0]))
+        top_reason, top_count = max(sorted(by_reason.items()), key=lambda item: item[1])  # ties: first by name
         summary.append(f"The most frequent reason for a refusal was {top_reason} ({number(top_count)}).")
     summary.append(f"{_plural(figures['open_alerts'], 'provenance alert')} open.")
     return Section(
@@ -413,7 +413,7 @@ def dsar_section(figures: Mapping[str, Any]) -> Section:
             ),
             Table(
                 "dsar-open",
-                "Open requests, nearest due date first",
+                "Open requests, earliest due date first (overdue ones lead)",
                 (
                     Column("public_id", "Request"),
                     Column("type", "Type"),
@@ -426,7 +426,7 @@ def dsar_section(figures: Mapping[str, Any]) -> Section:
                     (r["public_id"], r["type"], r["regime"], r["status"], r["due_on"], r["days_left"]) for r in listed
                 ),
                 note=(
-                    f"The {len(listed)} nearest of {number(figures['open_total'])} open requests."
+                    f"The {len(listed)} most urgent of {number(figures['open_total'])} open requests."
                     if figures["open_total"] > len(listed)
                     else ""
                 ),

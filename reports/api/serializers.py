@@ -66,7 +66,9 @@ class ProvenanceFiguresSerializer(serializers.Serializer):
 class GpcFiguresSerializer(serializers.Serializer):
     received = serializers.IntegerField(help_text="GPC signals first received in the period.")
     honored = serializers.IntegerField()
-    conflicts = serializers.IntegerField(help_text="People whose GPC signal overrides an earlier opt-in (now).")
+    conflicts = serializers.IntegerField(
+        help_text="Of the people whose first GPC signal arrived in the period, those who had opted in before."
+    )
 
 
 class StampsPerRecipientSerializer(serializers.Serializer):

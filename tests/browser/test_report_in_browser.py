@@ -70,7 +70,7 @@ def test_client_user_reads_the_report_downloads_it_and_cannot_see_another_organi
     assert page.locator("figure.chart svg rect").count() > 20
     assert page.locator("figure.chart svg polyline").count() == 9  # three lines for each of three purposes
     consent = page.locator("[data-summary=consent]").inner_text()
-    assert "5 consents were granted, 4 refusals and 2 withdrawals recorded." in consent
+    assert "6 consents were granted, 4 refusals and 2 withdrawals recorded." in consent
     gpc_figures = page.locator("#gpc dl.figures").inner_text()
     assert "Signals received\n3" in gpc_figures
     assert "Conflicts with earlier opt-ins\n1" in gpc_figures
@@ -87,7 +87,7 @@ def test_client_user_reads_the_report_downloads_it_and_cannot_see_another_organi
     assert [(row["purpose"], row["rate"]) for row in rows] == [
         ("ad-sale", "0.3333"),
         ("analytics", "0.5"),
-        ("marketing-email", "0.75"),
+        ("marketing-email", "0.8"),
     ]
 
     # The whole report downloads as a PDF holding every section.
@@ -96,7 +96,7 @@ def test_client_user_reads_the_report_downloads_it_and_cannot_see_another_organi
     pdf = Path(pdf_download.value.path()).read_bytes()
     (artifacts / "compliance-report.pdf").write_bytes(pdf)
     text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
-    assert "5 consents were granted" in text
+    assert "6 consents were granted" in text
     assert "Ledger integrity" in text
 
     # Another organization's report, PDF and CSV answer 404 to this user.

@@ -59,6 +59,13 @@ def dataset(organization: Organization, source: Source, purpose: Purpose) -> Org
     record(organization, "s2", "marketing-email", "withdraw", 5)
     record(organization, "s3", "marketing-email", "refuse", 5)
     record(organization, "s4", "marketing-email", "grant", 5)  # stale after v2
+    # s3 changes their mind a day ago, on a form still showing the v1 notice: stale although given after v2.
+    consent_services.consent_record(
+        organization=organization,
+        item=event_input(
+            subject_id="s3", purpose="marketing-email", action="grant", occurred_at=noon(1), policy_version="v1"
+        ),
+    )
     # GPC conflict: s4 opted in to the sale of their data, then their browser sent GPC (withdraws it, now).
     consent_services.purpose_create(
         organization=organization, actor="test", key="ad-sale", name="Ad sale", is_sale_or_sharing=True

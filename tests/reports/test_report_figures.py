@@ -36,15 +36,17 @@ def test_consent_figures_count_events_per_purpose_and_day(
         {"purpose": "analytics", "day": day(15), "grants": 1, "refusals": 1, "withdrawals": 0},
         {"purpose": "marketing-email", "day": day(10), "grants": 2, "refusals": 0, "withdrawals": 0},
         {"purpose": "marketing-email", "day": day(5), "grants": 1, "refusals": 1, "withdrawals": 1},
+        {"purpose": "marketing-email", "day": day(1), "grants": 1, "refusals": 0, "withdrawals": 0},
     ]
     assert consent["opt_in_rate"] == [
         {"purpose": "ad-sale", "grants": 1, "refusals": 2, "rate": 0.3333},
         {"purpose": "analytics", "grants": 1, "refusals": 1, "rate": 0.5},
-        {"purpose": "marketing-email", "grants": 3, "refusals": 1, "rate": 0.75},
+        {"purpose": "marketing-email", "grants": 4, "refusals": 1, "rate": 0.8},
     ]
     assert consent["expiring_next_30_days"] == {"analytics": 1}
-    # s1 and s4 granted under v1; s2 withdrew, so only two grants are made stale by v2.
-    assert consent["stale_grants"] == {"marketing-email": 2}
+    # s1 and s4 granted under v1 before v2; s3 granted under v1 after v2 took effect (still stale: the notice
+    # they saw is older than v2); s2 withdrew. Three stale grants.
+    assert consent["stale_grants"] == {"marketing-email": 3}
 
 
 def test_period_excludes_events_outside_it(dataset: Organization, api_client_for: Callable[..., APIClient]) -> None:
@@ -53,6 +55,7 @@ def test_period_excludes_events_outside_it(dataset: Organization, api_client_for
     assert consent["daily"] == [
         {"purpose": "ad-sale", "day": day(0), "grants": 0, "refusals": 2, "withdrawals": 1},
         {"purpose": "marketing-email", "day": day(5), "grants": 1, "refusals": 1, "withdrawals": 1},
+        {"purpose": "marketing-email", "day": day(1), "grants": 1, "refusals": 0, "withdrawals": 0},
     ]
 
 
@@ -92,7 +95,11 @@ def test_gpc_and_stamping_figures(dataset: Organization, api_client_for: Callabl
     assert body["gpc"] == {"received": 3, "honored": 3, "conflicts": 1}
     assert body["stamping"] == {
         "per_recipient": [{"recipient": "crm", "stamped": 1, "refused": 2}],
-        "refused_by_reason": [{"recipient": "crm", "reason": "CONSENT_WITHDRAWN", "count": 2}],
+        # s2 withdrew; s3's grant is stale (stamping and the report apply the same rule).
+        "refused_by_reason": [
+            {"recipient": "crm", "reason": "CONSENT_WITHDRAWN", "count": 1},
+            {"recipient": "crm", "reason": "POLICY_STALE", "count": 1},
+        ],
         "open_alerts": 1,
     }
 
@@ -124,7 +131,7 @@ def test_ledger_figures_show_the_last_verification(
     ledger = report(api_client_for(dataset, "reports:read"))["ledger"]
 
     assert ledger["is_valid"] is True
-    assert (ledger["subjects_checked"], ledger["events_checked"]) == (6, 11)
+    assert (ledger["subjects_checked"], ledger["events_checked"]) == (6, 12)
 
 
 def test_default_period_is_the_last_90_days(
@@ -208,3 +215,12 @@ def test_full_report_matches_its_documented_schema(
     assert body["ledger"] is not None
     assert body["dsar"]["open"]
     assert_matches(schema, body, response_schema(schema, "GET", URL, 200))
+
+
+def test_gpc_figures_count_signals_first_received_in_the_period(
+    dataset: Organization, api_client_for: Callable[..., APIClient]
+) -> None:
+    # Every signal of the dataset arrived today; a period ending yesterday has none, conflicts included.
+    gpc = report(api_client_for(dataset, "reports:read"), f"from={day(30)}&to={day(1)}")["gpc"]
+
+    assert gpc == {"received": 0, "honored": 0, "conflicts": 0}

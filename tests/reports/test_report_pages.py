@@ -79,12 +79,12 @@ def test_report_page_shows_every_section_with_charts_tables_and_summaries(
         assert svg.get("role") == "img"
         assert svg.find("{http://www.w3.org/2000/svg}title").text  # type: ignore[union-attr]
     # Hand-computed figures (tests/reports/test_report_figures.py) as the page words them.
-    assert "5 consents were granted, 4 refusals and 2 withdrawals recorded." in html
-    assert "highest for marketing-email (75%) and lowest for ad-sale (33.3%)" in html
+    assert "6 consents were granted, 4 refusals and 2 withdrawals recorded." in html
+    assert "highest for marketing-email (80%) and lowest for ad-sale (33.3%)" in html
     assert "3 Global Privacy Control signals received in the period, 3 honored" in html
     assert "1 person sent GPC after opting in" in html
     assert "1 payload stamped and 2 payloads refused across 1 destination." in html
-    assert "CONSENT_WITHDRAWN (2)" in html
+    assert "most frequent reason for a refusal was CONSENT_WITHDRAWN (1)" in html  # tied with POLICY_STALE
     assert "median of 15.0 days to close (90th percentile 19.0 days)" in html
     assert "the hash chain was intact" in html
     assert "1 source without a data processing agreement on file: web-signup." in html
@@ -201,14 +201,17 @@ def test_csv_per_table_holds_the_raw_figures(dataset: Organization, client_user_
     assert read_csv(rates) == [
         {"purpose": "ad-sale", "grants": "1", "refusals": "2", "rate": "0.3333"},
         {"purpose": "analytics", "grants": "1", "refusals": "1", "rate": "0.5"},
-        {"purpose": "marketing-email", "grants": "3", "refusals": "1", "rate": "0.75"},
+        {"purpose": "marketing-email", "grants": "4", "refusals": "1", "rate": "0.8"},
     ]
     assert read_csv(gpc) == [
         {"measure": "Signals received", "count": "3"},
         {"measure": "Signals honored", "count": "3"},
         {"measure": "Conflicts with earlier opt-ins", "count": "1"},
     ]
-    assert read_csv(stamping) == [{"recipient": "crm", "reason": "CONSENT_WITHDRAWN", "count": "2"}]
+    assert read_csv(stamping) == [
+        {"recipient": "crm", "reason": "CONSENT_WITHDRAWN", "count": "1"},
+        {"recipient": "crm", "reason": "POLICY_STALE", "count": "1"},
+    ]
 
 
 def test_every_table_on_the_page_downloads_as_csv(dataset: Organization, client_user_of: Callable[..., Any]) -> None:
@@ -243,7 +246,7 @@ def test_pdf_holds_the_whole_report(dataset: Organization, client_user_of: Calla
         "Ledger integrity",
     ):
         assert heading in text
-    assert "5 consents were granted" in " ".join(text.split())
+    assert "6 consents were granted" in " ".join(text.split())
     assert "Sign out" not in text
 
 
@@ -305,3 +308,11 @@ def test_legal_staff_create_a_client_user_in_the_admin(dataset: Organization, ad
     assert weak.status_code == 200
     assert "too short" in weak.content.decode()
     assert not get_user_model().objects.filter(username="weak-reader").exists()
+
+
+def test_organization_admin_keeps_the_ledger_and_gpc_actions_of_the_layers_below(admin_client: Client) -> None:
+    from django.contrib import admin
+
+    actions = admin.site.get_model_admin(Organization).get_actions(admin_client.get("/admin/").wsgi_request)
+
+    assert {"verify_ledger", "honor_gpc_everywhere", "honor_gpc_where_required"} <= set(actions)

@@ -181,7 +181,7 @@ def test_more_open_requests_than_listed_are_counted_in_a_note() -> None:
     table = report_table(report_sections(empty_report(dsar=dsar), today=date(2026, 2, 1)), "dsar-open")
 
     assert table is not None
-    assert table.note == "The 50 nearest of 120 open requests."
+    assert table.note == "The 50 most urgent of 120 open requests."
 
 
 def test_csv_neutralises_spreadsheet_formulas_in_text_but_keeps_numbers() -> None:
