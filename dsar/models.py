@@ -135,6 +135,12 @@ class RequestTransition(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        constraints = [
+            # Completed is final: a request is completed once (the compliance report joins on it).
+            models.UniqueConstraint(
+                fields=["request"], condition=models.Q(to_status=RequestStatus.COMPLETED), name="dsar_completed_once"
+            )
+        ]
         indexes = [
             # The compliance report: requests completed in a period.
             models.Index(

@@ -252,3 +252,17 @@ def test_an_unknown_extension_reason_or_a_future_notice_is_invalid(organization:
             request=request, reason_code="volume", notice_sent_on=timezone.localdate() + timedelta(days=2), actor="a"
         )
     assert snapshot(request) == before
+
+
+def test_the_database_refuses_a_second_completion(organization: Organization) -> None:
+    from django.db import IntegrityError, transaction
+
+    request = new_request(organization)
+    for status in PATHS["completed"]:
+        request = services.dsar_transition(request=request, to_status=status, actor="test")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RequestTransition.objects.create(
+            request=request, actor="test", from_status="completed", to_status=RequestStatus.COMPLETED
+        )
+    assert RequestTransition.objects.filter(request=request, to_status=RequestStatus.COMPLETED).count() == 1
