@@ -6,7 +6,7 @@ report selector, arrange it (``reports.sections``) and render. Anything not the 
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,17 @@ def _organization(request: HttpRequest, slug: str) -> Organization:
     return organization
 
 
+def _quick_periods(today: date) -> list[tuple[str, str]]:
+    """Links for the usual periods, as query strings."""
+    periods = (
+        ("Last 30 days", today - timedelta(days=30)),
+        ("Last 90 days", today - timedelta(days=90)),
+        ("Last 12 months", today - timedelta(days=365)),
+        ("Year to date", today.replace(month=1, day=1)),
+    )
+    return [(label, f"from={start.isoformat()}&to={today.isoformat()}") for label, start in periods]
+
+
 def _report_context(request: HttpRequest, organization: Organization) -> dict[str, Any]:
     now = timezone.now()
     today = now.astimezone(UTC).date()
@@ -99,6 +110,7 @@ def _report_context(request: HttpRequest, organization: Organization) -> dict[st
         "query": query,
         "is_staff_view": can_view_any_report(request.user),
         "printed_rows": PRINTED_ROWS,
+        "quick_periods": _quick_periods(today),
     }
 
 

@@ -316,3 +316,10 @@ def test_organization_admin_keeps_the_ledger_and_gpc_actions_of_the_layers_below
     actions = admin.site.get_model_admin(Organization).get_actions(admin_client.get("/admin/").wsgi_request)
 
     assert {"verify_ledger", "honor_gpc_everywhere", "honor_gpc_where_required"} <= set(actions)
+
+
+def test_quick_links_choose_the_usual_periods(dataset: Organization, client_user_of: Callable[..., Any]) -> None:
+    html = signed_in(client_user_of(dataset)).get(page_url(dataset)).content.decode()
+
+    assert f'href="?from={day(30)}&amp;to={day(0)}">Last 30 days</a>' in html
+    assert f'href="?from={day(365)}&amp;to={day(0)}">Last 12 months</a>' in html
