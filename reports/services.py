@@ -31,22 +31,17 @@ def client_user_create(
                 user = User.objects.create_user(username=username, email=email, password=password)
         except IntegrityError as exc:
             raise Conflict(f"A user named '{username}' already exists.", username=username) from exc
-        membership = ClientMembership.objects.create(user=user, organization=organization, created_by=actor)
-        audit_log(
-            actor=actor,
-            action="client_user.created",
-            object_type="client_membership",
-            object_id=membership.pk,
-            organization=organization,
-            data={"user_id": user.pk},
-        )
-    return membership
+        return _membership_create(organization=organization, user=user, actor=actor, action="client_user.created")
 
 
 def client_membership_add(*, organization: Organization, user: Any, actor: str) -> ClientMembership:
     """Make an existing non-staff user a client of ``organization`` (a user belongs to one organization)."""
     if getattr(user, "is_staff", False):
         raise InvalidInput("Staff users cannot be client users.", errors=[{"pointer": "/user", "detail": "is staff"}])
+    return _membership_create(organization=organization, user=user, actor=actor, action="client_membership.created")
+
+
+def _membership_create(*, organization: Organization, user: Any, actor: str, action: str) -> ClientMembership:
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -55,7 +50,7 @@ def client_membership_add(*, organization: Organization, user: Any, actor: str) 
             raise Conflict("This user is already a client of an organization.", user_id=user.pk) from exc
         audit_log(
             actor=actor,
-            action="client_membership.created",
+            action=action,
             object_type="client_membership",
             object_id=membership.pk,
             organization=organization,

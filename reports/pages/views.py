@@ -114,6 +114,10 @@ def _report_context(request: HttpRequest, organization: Organization) -> dict[st
     }
 
 
+def _period_refused(error: InvalidInput) -> HttpResponse:
+    return _private(HttpResponse(error.detail, status=400, content_type="text/plain; charset=utf-8"))
+
+
 @require_GET
 @login_required
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
@@ -133,7 +137,7 @@ def report_csv(request: HttpRequest, slug: str, table: str) -> HttpResponse:
     try:
         context = _report_context(request, organization)
     except InvalidInput as error:
-        return _private(HttpResponse(error.detail, status=400, content_type="text/plain; charset=utf-8"))
+        return _period_refused(error)
     found = report_table(context["sections"], table)
     if found is None:
         raise Http404
@@ -151,7 +155,7 @@ def report_pdf_download(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         context = _report_context(request, organization)
     except InvalidInput as error:
-        return _private(HttpResponse(error.detail, status=400, content_type="text/plain; charset=utf-8"))
+        return _period_refused(error)
     html = render_to_string(
         "reports/report.html",
         {**context, "for_print": True, "stylesheet": STYLESHEET.read_text(encoding="utf-8")},
