@@ -201,6 +201,20 @@ class ConsentNotice(models.Model):
         return f"{self.public_id} {self.change} -> {self.recipient_id}: {self.status}"
 
 
+class ConsentNoticeCursor(models.Model):
+    """How far the consent-notice scan has read the ledger: one row.
+
+    On PostgreSQL ``position`` is the snapshot of the last scan (consent.feed), which makes the scan exact;
+    ``scanned_until`` is the clock fallback used on SQLite."""
+
+    position = models.TextField(blank=True)
+    scanned_until = models.DateTimeField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"notice scan at {self.scanned_until:%Y-%m-%d %H:%M:%S}"
+
+
 class ProvenanceAlert(models.Model):
     """A record whose claimed provenance is missing, malformed or contradicts the ledger; legal triages it."""
 

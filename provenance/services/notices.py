@@ -1,12 +1,12 @@
 """Consent notices: every recipient with a webhook hears of consent changes for the purposes it receives.
 
-The consent layer cannot call up into provenance, so changes are found by polling the append-only
-ledger. The watermark is the creation time of the newest notice: a scan runs in one transaction
-and reads events recorded since that instant minus a 60-second overlap (a transaction that commits
-late, out of id order, is still seen). Without a notice yet, scanning starts from when the webhook
-recipients were last changed. Reading an event twice is harmless: a notice is unique per
-(recipient, event) and inserted with ON CONFLICT DO NOTHING, so a lost or old watermark only costs a
-re-scan.
+The consent layer cannot call up into provenance, so changes are found by tailing the append-only
+ledger. On PostgreSQL the scan is exact (consent.feed): its cursor is the snapshot of the previous scan,
+and it reads the events committed since, whatever order their transactions committed in and however long
+one stayed open; nothing is read twice. On SQLite (development) and on the very first scan, it reads the
+events recorded since the last scan (or since the webhook recipients were last changed) minus a
+60-second overlap. Reading an event twice is harmless either way: a notice is unique per
+(recipient, event) and inserted with ON CONFLICT DO NOTHING.
 
 Webhooks follow the Standard Webhooks specification: ``webhook-id`` (the notice id, stable across
 retries), ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256>`` over
@@ -25,17 +25,18 @@ import logging
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Container
+from collections.abc import Callable, Container
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from ulid import ULID
 
+from consent.feed import events_recorded_between, feed_is_exact, ledger_position
 from consent.gpc import purpose_signal_categories
 from consent.ledger import format_instant
 from consent.models import Action, CollectionMethod, ConsentEvent
@@ -43,7 +44,7 @@ from core.crypto import CryptoError, master_keyring
 from core.db import insert_rows
 from core.jurisdiction_rules import jurisdiction_rules
 from core.services import audit_log
-from provenance.models import ConsentNotice, DeliveryAttempt, ProvenanceAlert, Recipient
+from provenance.models import ConsentNotice, ConsentNoticeCursor, DeliveryAttempt, ProvenanceAlert, Recipient
 from provenance.services.deliveries import (
     CLAIM_FOR,
     GIVE_UP_AFTER,
@@ -209,26 +210,54 @@ def _scan_lock() -> bool:
 
 
 def consent_notices_scan(*, now: datetime | None = None) -> dict[str, Any]:
-    """Turn ledger events since the watermark into notices for every recipient that receives the
-    purpose and has a webhook, and enqueue them after commit. Safe to run at any time, twice."""
+    """Turn the ledger events committed since the last scan into notices for every recipient that
+    receives the purpose and has a webhook, and enqueue them after commit. Safe to run at any time, twice.
+
+    Returns how many notices were created and how many events were read."""
     now = now or timezone.now()
     created: list[int] = []
+    read = [0]
     with transaction.atomic():
         if not _scan_lock():
-            return {"skipped": True, "created": 0}
+            return {"skipped": True, "created": 0, "events_read": 0}
+        cursor = ConsentNoticeCursor.objects.select_for_update().order_by("pk").first()
+        position = ledger_position() if feed_is_exact() else ""
         recipients = list(Recipient.objects.filter(is_active=True).exclude(webhook_url="").prefetch_related("purposes"))
-        watermark = ConsentNotice.objects.order_by("-id").values_list("created_at", flat=True).first()
         by_organization: dict[int, list[Recipient]] = defaultdict(list)
         for recipient in recipients:
             by_organization[recipient.organization_id].append(recipient)
         for organization_id, members in by_organization.items():
-            since = (watermark or min(r.updated_at for r in members)) - SCAN_OVERLAP
-            created.extend(_scan_organization(organization_id, members, since, now))
+            window = _scan_window(cursor, position, members)
+            created.extend(_scan_organization(organization_id, members, window, now, read))
+        if cursor is None:
+            ConsentNoticeCursor.objects.create(position=position, scanned_until=now, updated_at=timezone.now())
+        else:
+            ConsentNoticeCursor.objects.filter(pk=cursor.pk).update(
+                position=position, scanned_until=now, updated_at=timezone.now()
+            )
         enqueue_after_commit(NOTICE_TASK, created)
-    return {"created": len(created)}
+    return {"created": len(created), "events_read": read[0]}
 
 
-def _scan_organization(organization_id: int, members: list[Recipient], since: datetime, now: datetime) -> list[int]:
+def _scan_window(
+    cursor: ConsentNoticeCursor | None, position: str, members: list[Recipient]
+) -> Callable[[QuerySet[ConsentEvent]], QuerySet[ConsentEvent]]:
+    """Which events a scan reads: exactly those committed since the last scan's snapshot (PostgreSQL), else
+    those recorded since the last scan (or since the recipients changed) minus the overlap."""
+    if position and cursor is not None and cursor.position:
+        previous = cursor.position
+        return lambda events: events_recorded_between(events, since=previous, until=position)
+    since = (cursor.scanned_until if cursor is not None else min(r.updated_at for r in members)) - SCAN_OVERLAP
+    return lambda events: events.filter(recorded_at__gte=since)
+
+
+def _scan_organization(
+    organization_id: int,
+    members: list[Recipient],
+    window: Callable[[QuerySet[ConsentEvent]], QuerySet[ConsentEvent]],
+    now: datetime,
+    read: list[int],
+) -> list[int]:
     receivers: dict[int, list[Recipient]] = defaultdict(list)
     for recipient in members:
         for purpose in recipient.purposes.all():
@@ -236,11 +265,12 @@ def _scan_organization(organization_id: int, members: list[Recipient], since: da
     if not receivers:
         return []
     events = (
-        ConsentEvent.objects.filter(
-            organization_id=organization_id,
-            recorded_at__gte=since,
-            purpose_id__in=list(receivers),
-            action__in=_NOTIFIED_ACTIONS,
+        window(
+            ConsentEvent.objects.filter(
+                organization_id=organization_id,
+                purpose_id__in=list(receivers),
+                action__in=_NOTIFIED_ACTIONS,
+            )
         )
         .select_related("purpose", "subject")
         .only(
@@ -259,6 +289,7 @@ def _scan_organization(organization_id: int, members: list[Recipient], since: da
     created: list[int] = []
     rows: list[tuple[Any, ...]] = []
     for event in events.iterator(chunk_size=1000):
+        read[0] += 1
         change = change_for_event(action=event.action, collection_method=event.collection_method)
         if change is None:
             continue

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -365,25 +366,62 @@ def test_scanning_again_or_from_a_lost_watermark_creates_nothing_twice(
     assert ConsentNotice.objects.count() == 1
 
 
-@pytest.mark.django_db
-def test_an_event_committed_after_a_scan_but_recorded_before_it_is_caught_by_the_overlap(
+@pytest.mark.django_db(transaction=True)
+def test_an_event_committed_long_after_it_was_recorded_is_told_once(
     organization: Organization, source: Source, recipient_for: Callable[..., Recipient], task_queue: str
 ) -> None:
+    """A writer's transaction stays open across scans (a slow bulk, a lock wait): its event, recorded ten
+    minutes before it commits, is told after the commit; and no scan reads an event twice."""
+    from django.db import connection, transaction
+
     recipient = recipient_for("http://127.0.0.1:9/hook")
-    Recipient.objects.filter(pk=recipient.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    Recipient.objects.filter(pk=recipient.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    recorded, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+    ten_minutes_ago = timezone.now() - timedelta(minutes=10)
+
+    def slow_writer() -> None:
+        try:
+            with transaction.atomic():
+                consent_services.consent_record_many(
+                    organization=organization,
+                    items=[
+                        event_input(
+                            subject_id="late",
+                            purpose="ad-sale",
+                            action="grant",
+                            jurisdiction="US-CA",
+                            occurred_at=ten_minutes_ago - timedelta(seconds=1),
+                        )
+                    ],
+                    now=ten_minutes_ago,
+                )
+                recorded.set()
+                release.wait(timeout=30)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            recorded.set()
+            connection.close()
+
+    writer = threading.Thread(target=slow_writer)
+    writer.start()
+    assert recorded.wait(timeout=30)
+    assert not failures, failures
     record(organization, subject_id="early", action="grant", occurred_at=timezone.now())
-    scanned_at = timezone.now()
-    assert notices.consent_notices_scan(now=scanned_at)["created"] == 1
 
-    # A transaction that took its timestamp 30 s before that scan and committed after it.
-    consent_services.consent_record_many(
-        organization=organization,
-        items=[event_input(subject_id="late", purpose="ad-sale", action="grant", jurisdiction="US-CA")],
-        now=scanned_at - timedelta(seconds=30),
-    )
+    first = notices.consent_notices_scan()
+    while_open = notices.consent_notices_scan(now=timezone.now() + timedelta(minutes=10))
+    release.set()
+    writer.join(timeout=30)
+    after_commit = notices.consent_notices_scan(now=timezone.now() + timedelta(minutes=11))
+    again = notices.consent_notices_scan(now=timezone.now() + timedelta(minutes=12))
 
-    assert notices.consent_notices_scan()["created"] == 1
-    assert ConsentNotice.objects.filter(subject_external_id="late").exists()
+    assert first["created"] == 1
+    assert while_open == {"created": 0, "events_read": 0}
+    assert after_commit == {"created": 1, "events_read": 1}
+    assert again == {"created": 0, "events_read": 0}
+    assert sorted(ConsentNotice.objects.values_list("subject_external_id", flat=True)) == ["early", "late"]
 
 
 @pytest.mark.django_db
