@@ -26,17 +26,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from core.crypto import CryptoError, master_keyring, seal, unseal, unwrap_data_key
 from core.models import Organization
+from core.outbound import OutboundFailure, destination_url_problem, outbound_post
+from core.problems import InvalidInput
 from core.services import audit_log
 from dsar.models import Connector, ConnectorCall, ConnectorCallStatus, DataSubjectRequest
 from provenance.models import Recipient
-from provenance.services.deliveries import USER_AGENT, backoff_seconds, outbound_timeout_seconds
+from provenance.services.deliveries import backoff_seconds, outbound_timeout_seconds
 from provenance.services.notices import (
     WEBHOOK_SECRET_BYTES,
     WEBHOOK_SECRET_PREFIX,
@@ -97,7 +98,11 @@ def connector_secret(connector: Connector) -> str | None:
 
 
 def connector_create(*, organization: Organization, key: str, name: str, url: str, actor: str) -> tuple[Connector, str]:
-    """Register a connector with a fresh secret; returns it and the secret (shown once)."""
+    """Register a connector with a fresh secret; returns it and the secret (shown once). The URL must be
+    http(s) and, unless PROVENANT_OUTBOUND_ALLOW_PRIVATE, not name a local or private address."""
+    problem = destination_url_problem(url)
+    if problem is not None:
+        raise InvalidInput(f"The connector URL is refused: {problem}.", errors=[{"pointer": "/url", "detail": problem}])
     with transaction.atomic():
         connector = Connector.objects.create(organization=organization, key=key, name=name, url=url)
         audit_log(
@@ -152,14 +157,11 @@ class _Try:
 
 
 def _post_once(url: str, body: bytes, headers: dict[str, str]) -> _Try:
-    """POST without following redirects; never raises for network errors; the detail never holds a body."""
-    try:
-        with httpx.Client(timeout=outbound_timeout_seconds(), follow_redirects=False) as client:
-            response = client.post(url, content=body, headers={"User-Agent": USER_AGENT, **headers})
-    except httpx.TimeoutException as exc:
-        return _Try(False, True, None, f"timeout ({type(exc).__name__})")
-    except httpx.HTTPError as exc:
-        return _Try(False, True, None, f"network error ({type(exc).__name__})")
+    """POST through the SSRF-guarded client (core.outbound) without following redirects; never raises for
+    network errors; a refused destination is not retried. The detail never holds a body."""
+    response = outbound_post(url, content=body, headers=headers, timeout=outbound_timeout_seconds())
+    if isinstance(response, OutboundFailure):
+        return _Try(False, response.transient, None, response.detail)
     status = response.status_code
     if not 200 <= status < 300:
         transient = status >= 500 or status == 429

@@ -20,3 +20,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000"))
+# Outbound calls to integration-chosen URLs reach public addresses only (SSRF guard, core.outbound).
+PROVENANT_OUTBOUND_ALLOW_PRIVATE = env_bool("PROVENANT_OUTBOUND_ALLOW_PRIVATE", False)  # noqa: F405

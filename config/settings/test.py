@@ -19,5 +19,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed on
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGGING["root"] = {**LOGGING["root"], "level": "WARNING"}  # type: ignore[dict-item]  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # tests do not run collectstatic
+PROVENANT_OUTBOUND_ALLOW_PRIVATE = True  # the receivers of the test suite listen on 127.0.0.1
 # Lets the test runner TRUNCATE between transactional tests (see consent migration 0003).
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c provenant.allow_truncate=on"  # noqa: F405

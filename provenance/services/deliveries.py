@@ -33,6 +33,7 @@ from ulid import ULID
 from consent.catalog import organization_catalog
 from core.crypto import CryptoError, master_keyring, new_data_key, seal, unseal
 from core.models import Organization
+from core.outbound import OutboundFailure, outbound_post
 from core.problems import InvalidInput
 from core.services import audit_log
 from provenance.models import ConsentNotice, Delivery, DeliveryAttempt, ProvenanceAlert, Recipient
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 GIVE_UP_AFTER = timedelta(hours=24)
 CLAIM_FOR = timedelta(minutes=5)
 DETAIL_LENGTH = 200
-USER_AGENT = "Provenant/1 (+https://provenant.dev)"
 DELIVERY_TASK = "provenance.tasks.deliver"
 NOTICE_TASK = "provenance.tasks.send_consent_notice"
 SWEEP_BATCH = 1000
@@ -78,7 +78,8 @@ def backoff_seconds(attempt: int, *, base: float, cap: float, rng: Callable[[], 
 
 @dataclass(frozen=True)
 class HttpOutcome:
-    """One POST and what it means: ``ok`` (2xx), else ``transient`` (5xx, 429, network) or permanent."""
+    """One POST and what it means: ``ok`` (2xx), else ``transient`` (5xx, 429, network) or permanent;
+    ``refused`` when the destination is not a public address (no connection was made)."""
 
     ok: bool
     transient: bool
@@ -86,27 +87,36 @@ class HttpOutcome:
     duration_ms: int
     detail: str
     retry_after: float | None = None
+    refused: bool = False
 
     @property
     def label(self) -> str:
         if self.ok:
             return "delivered"
+        if self.refused:
+            return "refused"
         if self.http_status is None:
             return "network_error"
         return "retryable_error" if self.transient else "rejected"
 
+    @property
+    def problem(self) -> str:
+        """The alert's ``problem`` when this outcome dead-letters the item."""
+        if self.refused:
+            return "refused"
+        return "network_error" if self.http_status is None else f"http_{self.http_status}"
+
 
 def post(url: str, content: bytes, headers: dict[str, str]) -> HttpOutcome:
-    """POST without following redirects (data goes only where the recipient said); never raises for
-    network errors. The detail never holds the payload or the answer's body."""
+    """POST through the SSRF-guarded client (core.outbound), without following redirects (data goes only
+    where the recipient said); never raises for network errors or a refused destination, which is
+    permanent. The detail never holds the payload or the answer's body."""
     started = time.monotonic()
-    try:
-        with httpx.Client(timeout=outbound_timeout_seconds(), follow_redirects=False) as client:
-            response = client.post(url, content=content, headers={"User-Agent": USER_AGENT, **headers})
-    except httpx.TimeoutException as exc:
-        return HttpOutcome(False, True, None, _elapsed(started), f"timeout ({type(exc).__name__})")
-    except httpx.HTTPError as exc:
-        return HttpOutcome(False, True, None, _elapsed(started), f"network error ({type(exc).__name__})")
+    response = outbound_post(url, content=content, headers=headers, timeout=outbound_timeout_seconds())
+    if isinstance(response, OutboundFailure):
+        return HttpOutcome(
+            False, response.transient, None, _elapsed(started), response.detail, refused=response.refused
+        )
     status = response.status_code
     duration = _elapsed(started)
     if 200 <= status < 300:
@@ -355,7 +365,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
             Delivery.Status.DEAD,
             attempt=attempt,
             error=outcome.detail,
-            alert_problem=f"http_{outcome.http_status}",
+            alert_problem=outcome.problem,
             stamp_id=result.stamp_id,
         )
         return _summary(delivery, Delivery.Status.DEAD)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import Any, Final
 
 from django.db import IntegrityError, transaction
 
 from consent.catalog import catalog_changed
 from consent.models import Purpose
 from core.models import Organization
+from core.outbound import destination_url_problem
 from core.problems import Conflict, InvalidInput, full_clean_or_invalid
 from core.services import audit_log
 from provenance.models import Recipient
 from provenance.recipient_cache import forget
+
+URL_FIELDS: Final = ("endpoint_url", "webhook_url")
 
 
 def _purposes(organization: Organization, keys: list[str]) -> list[Purpose]:
@@ -26,8 +30,25 @@ def _purposes(organization: Organization, keys: list[str]) -> list[Purpose]:
     return list(found.values())
 
 
-def _save(recipient: Recipient, purposes: list[Purpose] | None, *, actor: str, action: str) -> Recipient:
+def _check_destinations(recipient: Recipient, fields: Collection[str]) -> None:
+    """Refuse URLs Provenant must not POST to (core.outbound: http(s) only, and no local or private
+    address unless PROVENANT_OUTBOUND_ALLOW_PRIVATE). Only the fields being set are checked."""
+    errors = [
+        {"pointer": f"/{field}", "detail": problem}
+        for field in URL_FIELDS
+        if field in fields
+        and (url := getattr(recipient, field))
+        and (problem := destination_url_problem(url)) is not None
+    ]
+    if errors:
+        raise InvalidInput("The destination URL is refused; see errors.", errors=errors)
+
+
+def _save(
+    recipient: Recipient, purposes: list[Purpose] | None, *, actor: str, action: str, url_fields: Collection[str]
+) -> Recipient:
     full_clean_or_invalid(recipient, exclude=["organization"])
+    _check_destinations(recipient, url_fields)
     try:
         with transaction.atomic():
             recipient.save()
@@ -52,7 +73,9 @@ def recipient_create(*, organization: Organization, actor: str, purposes: list[s
     if Recipient.objects.filter(organization=organization, key=values.get("key")).exists():
         raise Conflict(f"A recipient with key '{values.get('key')}' already exists.")
     recipient = Recipient(organization=organization, **values)
-    return _save(recipient, _purposes(organization, purposes), actor=actor, action="recipient.created")
+    return _save(
+        recipient, _purposes(organization, purposes), actor=actor, action="recipient.created", url_fields=URL_FIELDS
+    )
 
 
 def recipient_update(
@@ -62,4 +85,4 @@ def recipient_update(
     for name, value in values.items():
         setattr(recipient, name, value)
     chosen = _purposes(recipient.organization, purposes) if purposes is not None else None
-    return _save(recipient, chosen, actor=actor, action="recipient.updated")
+    return _save(recipient, chosen, actor=actor, action="recipient.updated", url_fields=values.keys())
