@@ -205,8 +205,11 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
     @admin.display(description="export download link")
     def export_link(self, obj: DataSubjectRequest) -> str:
         """The signed link (valid 7 days) to send the requester once the export is reviewed."""
-        if not DsarExport.objects.filter(request=obj).exists():
+        export = DsarExport.objects.filter(request=obj).only("purged_at").first()
+        if export is None:
             return "—"
+        if export.purged_at is not None:
+            return f"— (the export was deleted on {export.purged_at:%Y-%m-%d}, after its retention period)"
         return dsar_export_link(request=obj)
 
     # --- pages ---------------------------------------------------------------------------------------------

@@ -47,6 +47,12 @@ class ExportLinkExpired(DomainError):
     title = "The download link has expired"
 
 
+class ExportPurged(DomainError):
+    status = 410
+    slug = "export-purged"
+    title = "The export was deleted"
+
+
 # --- collection ---------------------------------------------------------------------------------------------------
 
 

@@ -418,6 +418,11 @@ def dsar_export_download(*, token: str) -> ExportDownload:
     export = DsarExport.objects.select_related("request", "organization").filter(public_id=export_id).first()
     if export is None:
         raise NotFound("This export does not exist any more.")
+    if export.purged_at is not None:
+        raise exports.ExportPurged(
+            f"This export was deleted on {export.purged_at:%Y-%m-%d}, as our retention rules require; "
+            "ask us again if you still need your data."
+        )
     content = exports.open_archive(export.sealed_archive, export.wrapped_data_key, export_public_id=export.public_id)
     audit_log(
         actor=DOWNLOAD_ACTOR,
@@ -435,4 +440,47 @@ def dsar_export_link(*, request: DataSubjectRequest) -> str:
     export = DsarExport.objects.filter(request=request).first()
     if export is None:
         raise NotFound("This request has no export.")
+    if export.purged_at is not None:
+        raise exports.ExportPurged(f"This request's export was deleted on {export.purged_at:%Y-%m-%d}.")
     return exports.download_url(export.public_id)
+
+
+PURGE_ACTOR: Final = "task:dsar.purge_exports"
+
+
+def export_retention() -> timedelta:
+    return timedelta(days=int(settings.PROVENANT_EXPORT_RETENTION_DAYS))
+
+
+def dsar_exports_purge(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete the archives of exports older than the retention period (crypto-shredding: the sealed ZIP and its
+    wrapped key go; the digest, size and file list stay as evidence of what was answered). Each export once,
+    audited; a rerun purges nothing."""
+    now = now or timezone.now()
+    purged = 0
+    due = DsarExport.objects.filter(purged_at__isnull=True, created_at__lt=now - export_retention())
+    for export_id in due.values_list("pk", flat=True).order_by("pk").iterator(chunk_size=500):
+        with transaction.atomic():
+            export = (
+                DsarExport.objects.select_for_update(of=("self",))
+                .select_related("request", "organization")
+                .filter(pk=export_id, purged_at__isnull=True)
+                .first()
+            )
+            if export is None:
+                continue  # another sweep got there first
+            DsarExport.objects.filter(pk=export.pk).update(sealed_archive=b"", wrapped_data_key=b"", purged_at=now)
+            audit_log(
+                actor=PURGE_ACTOR,
+                action="dsar.export_purged",
+                object_type="dsar",
+                object_id=export.request.public_id,
+                organization=export.organization,
+                data={
+                    "export_id": export.public_id,
+                    "sha256": export.sha256,
+                    "created_at": export.created_at.isoformat(),
+                },
+            )
+            purged += 1
+    return {"purged": purged}

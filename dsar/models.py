@@ -238,6 +238,9 @@ class DsarExport(models.Model):
     size_bytes = models.PositiveIntegerField()
     files = models.JSONField(default=list, help_text="The names of the files in the ZIP")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    purged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the archive and its key were deleted (the digest and file list stay)"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

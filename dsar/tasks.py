@@ -58,3 +58,9 @@ def fulfil(request_id: int) -> dict[str, Any]:
 def resume_stuck() -> dict[str, Any]:
     """Beat: enqueue again requests in progress whose steps stalled (lost message, dead worker)."""
     return fulfilment.dsar_fulfil_resume_stuck()
+
+
+@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+def purge_exports(now: str | None = None) -> dict[str, Any]:
+    """Beat: delete export archives past their retention period, each once."""
+    return fulfilment.dsar_exports_purge(now=_instant(now))

@@ -191,6 +191,12 @@ PROVENANT_GPC_LAST_UPDATE = os.environ.get("PROVENANT_GPC_LAST_UPDATE") or None
 PROVENANT_RETRY_BASE_SECONDS = float(os.environ.get("PROVENANT_RETRY_BASE_SECONDS", "30"))
 PROVENANT_RETRY_CAP_SECONDS = float(os.environ.get("PROVENANT_RETRY_CAP_SECONDS", "3600"))
 PROVENANT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("PROVENANT_OUTBOUND_TIMEOUT_SECONDS", "10"))
+# Deliveries, webhooks and DSAR connectors may reach private, loopback and link-local addresses (core.outbound).
+# True here for the local demo, whose receivers run on 127.0.0.1; production settings default it to False.
+PROVENANT_OUTBOUND_ALLOW_PRIVATE = env_bool("PROVENANT_OUTBOUND_ALLOW_PRIVATE", True)
+# Access/portability exports are deleted (crypto-shredded) this many days after they were built: time for
+# legal's review and the requester's 7-day download link, not a copy of the person's data kept for ever.
+PROVENANT_EXPORT_RETENTION_DAYS = int(os.environ.get("PROVENANT_EXPORT_RETENTION_DAYS", "30"))
 PROVENANT_SWEEP_GRACE_SECONDS = int(os.environ.get("PROVENANT_SWEEP_GRACE_SECONDS", "60"))
 PROVENANT_NOTICE_SCAN_SECONDS = int(os.environ.get("PROVENANT_NOTICE_SCAN_SECONDS", "5"))
 
@@ -261,6 +267,11 @@ CELERY_BEAT_SCHEDULE = {
     "dsar-identity-sweep": {
         "task": "dsar.tasks.identity_sweep",
         "schedule": timedelta(hours=1),
+        "options": {"expires": 60 * 60},
+    },
+    "dsar-purge-exports": {
+        "task": "dsar.tasks.purge_exports",
+        "schedule": crontab(hour=4, minute=7),
         "options": {"expires": 60 * 60},
     },
     # DSAR fulfilment whose message was lost or whose worker died: enqueued again (steps are idempotent).

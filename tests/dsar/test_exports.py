@@ -25,7 +25,8 @@ from consent.models import ConsentEvent, Purpose, Source, Subject, SuppressedIde
 from consent.selectors.ledger import event_evidence, ledger_verification
 from core.crypto import unseal, unwrap_data_key
 from core.models import AuditLogEntry, Organization
-from dsar import exports, fulfilment, services
+from core.problems import DomainError
+from dsar import exports, fulfilment, services, tasks
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from provenance import services as provenance_services
 from provenance.models import Recipient, StampRecord
@@ -446,3 +447,42 @@ def test_the_admin_request_page_shows_the_export_download_link(
     assert page.status_code == 200
     link = fulfilment.dsar_export_link(request=request)
     assert link in page.content.decode()
+
+
+def test_exports_past_their_retention_are_deleted_once_and_their_links_answer_410(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest], settings: Any
+) -> None:
+    settings.PROVENANT_EXPORT_RETENTION_DAYS = 30
+    old = fulfilled(make_request())
+    recent = fulfilled(make_request())
+    old_link = fulfilment.dsar_export_link(request=old)
+    DsarExport.objects.filter(request=old).update(created_at=timezone.now() - timedelta(days=31))
+    evidence = DsarExport.objects.values("sha256", "size_bytes", "files").get(request=old)
+
+    first = fulfilment.dsar_exports_purge()
+    second = fulfilment.dsar_exports_purge()
+    response = APIClient().get(old_link.removeprefix("http://testserver"))
+
+    assert (first, second) == ({"purged": 1}, {"purged": 0})
+    purged = DsarExport.objects.get(request=old)
+    assert (bytes(purged.sealed_archive), bytes(purged.wrapped_data_key)) == (b"", b"")
+    assert purged.purged_at is not None
+    assert DsarExport.objects.values("sha256", "size_bytes", "files").get(request=old) == evidence
+    assert response.status_code == 410
+    assert response.json()["type"].endswith("/export-purged")
+    assert AuditLogEntry.objects.filter(action="dsar.export_purged", object_id=old.public_id).count() == 1
+    assert not AuditLogEntry.objects.filter(action="dsar.export_downloaded", object_id=old.public_id).exists()
+    with pytest.raises(DomainError):
+        fulfilment.dsar_export_link(request=old)
+    assert zipfile.ZipFile(io.BytesIO(download(recent))).namelist()  # within retention: still served
+
+
+def test_the_purge_task_runs_as_of_a_given_instant(
+    ledger: Subject, make_request: Callable[..., DataSubjectRequest], settings: Any
+) -> None:
+    settings.PROVENANT_EXPORT_RETENTION_DAYS = 30
+    fulfilled(make_request())
+    later = (timezone.now() + timedelta(days=31)).isoformat()
+
+    assert tasks.purge_exports(now=later) == {"purged": 1}
+    assert tasks.purge_exports(now=later) == {"purged": 0}
