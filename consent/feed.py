@@ -1,7 +1,8 @@
 """The ledger as a feed that readers tail exactly, on PostgreSQL.
 
-Every consent event row carries ``recorded_xid``: the id (xid8) of the transaction that wrote it, set by
-a column default (``pg_current_xact_id()``), so the write path does nothing more. A reader keeps the
+Every consent event row carries ``recorded_xid``: the id (xid8, stored as bigint) of the transaction that
+wrote it, set by a column default (``pg_current_xact_id()``), so the write path does nothing more; a BRIN
+index finds the recent ones. A reader keeps the
 snapshot (``pg_current_snapshot()``) of its last read as its position; the events new since then are those
 visible now and not visible in that snapshot. That holds whatever order transactions commit in and however
 long one stays open: no clock, no overlap window, nothing read twice. SQLite (the development database)
@@ -16,10 +17,11 @@ from django.db.models.expressions import RawSQL
 
 from consent.models import ConsentEvent
 
+# recorded_xid is an xid8 stored as bigint (consent migration 0005); compared as xid8.
 _NEW_SINCE = (
-    "{column} IS NOT NULL AND {column} >= pg_snapshot_xmin(%s::pg_snapshot) "
-    "AND NOT pg_visible_in_snapshot({column}, %s::pg_snapshot) "
-    "AND pg_visible_in_snapshot({column}, %s::pg_snapshot)"
+    "{column} IS NOT NULL AND {column} >= pg_snapshot_xmin(%s::pg_snapshot)::text::bigint "
+    "AND NOT pg_visible_in_snapshot({column}::text::xid8, %s::pg_snapshot) "
+    "AND pg_visible_in_snapshot({column}::text::xid8, %s::pg_snapshot)"
 )
 
 
