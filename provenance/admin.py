@@ -51,6 +51,7 @@ REASON_CODES = (
     enforcement.POLICY_STALE,
     enforcement.SALE_SHARE_OPTED_OUT,
     enforcement.PURPOSE_NOT_REGISTERED,
+    enforcement.OBJECTED,
 )
 
 

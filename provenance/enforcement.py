@@ -11,6 +11,7 @@ CONSENT_EXPIRED = "CONSENT_EXPIRED"
 POLICY_STALE = "POLICY_STALE"
 SALE_SHARE_OPTED_OUT = "SALE_SHARE_OPTED_OUT"
 PURPOSE_NOT_REGISTERED = "PURPOSE_NOT_REGISTERED_FOR_RECIPIENT"
+OBJECTED = "OBJECTED"
 
 RULES = {
     NO_CONSENT: "No consent on record where the jurisdiction requires opt-in (GDPR Art. 6(1)(a), 7(1))",
@@ -21,6 +22,7 @@ RULES = {
     SALE_SHARE_OPTED_OUT: "Opt-out of sale/sharing, by request or Global Privacy Control "
     "(Cal. Civ. Code §1798.120, CCPA regs §7025-7026; CPA, CTDPA and other state laws)",
     PURPOSE_NOT_REGISTERED: "The recipient is not registered to receive data for this purpose",
+    OBJECTED: "Objection to processing based on legitimate interest or a public task (GDPR Art. 21(1))",
 }
 
 
@@ -54,6 +56,8 @@ def purpose_verdict(
         if is_sale_or_sharing and recipient_is_third_party:
             return PurposeVerdict(purpose, False, SALE_SHARE_OPTED_OUT)
         return PurposeVerdict(purpose, False, CONSENT_WITHDRAWN)
+    if basis == "objected":
+        return PurposeVerdict(purpose, False, OBJECTED)
     if basis == "expired":
         return PurposeVerdict(purpose, False, CONSENT_EXPIRED)
     if basis == "stale_policy":

@@ -162,7 +162,11 @@ def _purpose_consent(
     """A folded row read at ``moment``: expiry and staleness overlaid, permission under the regime."""
     if row is None:
         permitted, basis = effective_permission(
-            status=UNKNOWN, gpc_opt_out=False, regime=regime, is_sensitive=purpose.is_sensitive
+            status=UNKNOWN,
+            gpc_opt_out=False,
+            regime=regime,
+            is_sensitive=purpose.is_sensitive,
+            legal_basis=purpose.legal_basis,
         )
         return PurposeConsent(purpose=purpose.key, status=UNKNOWN, permitted=permitted, basis=basis)
     status = status_at(
@@ -175,7 +179,11 @@ def _purpose_consent(
     since = row["valid_until"] if status == "expired" and row["status"] != "expired" else row["since"]
     gpc_opt_out = row["basis_is_gpc"] and status in ("refused", "withdrawn")
     permitted, basis = effective_permission(
-        status=status, gpc_opt_out=gpc_opt_out, regime=regime, is_sensitive=purpose.is_sensitive
+        status=status,
+        gpc_opt_out=gpc_opt_out,
+        regime=regime,
+        is_sensitive=purpose.is_sensitive,
+        legal_basis=purpose.legal_basis,
     )
     return PurposeConsent(
         purpose=purpose.key,

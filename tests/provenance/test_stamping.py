@@ -367,6 +367,7 @@ def test_every_reason_has_its_rule_text() -> None:
         enforcement.POLICY_STALE,
         enforcement.SALE_SHARE_OPTED_OUT,
         enforcement.PURPOSE_NOT_REGISTERED,
+        enforcement.OBJECTED,
     ]
 
     assert set(enforcement.RULES) == set(reasons)
@@ -906,3 +907,62 @@ def test_stamp_endpoints_refuse_a_key_without_the_stamp_scope(
     for response in (single, batch):
         assert assert_problem(response, 403, "insufficient-scope")["required_scope"] == "stamp"
     assert StampRecord.objects.count() == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Purposes resting on a lawful basis other than consent (GDPR Art. 6(1)(b)-(f))
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_purpose_resting_on_a_contract_is_stamped_without_any_consent(
+    organization: Organization, purposes: dict[str, Purpose], recipients: dict[str, Recipient], stamp_client: APIClient
+) -> None:
+    consent_services.purpose_update(purpose=purposes["analytics"], actor="test", legal_basis="contract")
+
+    result = stamp(stamp_client, subject_id="never-seen", jurisdiction="DE", purpose="analytics")
+
+    assert_allowed(result)
+
+
+def test_an_objection_blocks_a_purpose_resting_on_legitimate_interest(
+    organization: Organization, purposes: dict[str, Purpose], recipients: dict[str, Recipient], stamp_client: APIClient
+) -> None:
+    consent_services.purpose_update(purpose=purposes["analytics"], actor="test", legal_basis="legitimate_interest")
+    before = stamp(stamp_client, purpose="analytics")
+    record(organization, "cust-1", "analytics", "withdraw")
+
+    after = stamp(stamp_client, purpose="analytics")
+
+    assert_allowed(before)
+    assert_blocked(after, ("analytics", enforcement.OBJECTED))
+    assert "Art. 21" in enforcement.RULES[enforcement.OBJECTED]
+
+
+def test_a_us_opt_out_blocks_even_a_contract_purpose_but_a_gdpr_withdrawal_does_not(
+    organization: Organization, purposes: dict[str, Purpose], recipients: dict[str, Recipient], stamp_client: APIClient
+) -> None:
+    consent_services.purpose_update(purpose=purposes["analytics"], actor="test", legal_basis="contract")
+    record(organization, "us-person", "analytics", "withdraw", jurisdiction="US-CA")
+    record(organization, "eu-person", "analytics", "withdraw", jurisdiction="DE")
+
+    us = stamp(stamp_client, subject_id="us-person", purpose="analytics")
+    eu = stamp(stamp_client, subject_id="eu-person", purpose="analytics")
+
+    assert_blocked(us, ("analytics", enforcement.CONSENT_WITHDRAWN))
+    assert_allowed(eu)
+
+
+def test_consent_state_names_the_lawful_basis_that_permits(
+    organization: Organization,
+    purposes: dict[str, Purpose],
+    recipients: dict[str, Recipient],
+    api_client_for: Callable[..., APIClient],
+) -> None:
+    consent_services.purpose_update(purpose=purposes["analytics"], actor="test", legal_basis="legal_obligation")
+    record(organization, "cust-1", "marketing-email")
+
+    state = api_client_for(organization, "consent:read").get("/api/v1/subjects/cust-1/consent?purpose=analytics")
+
+    assert state.status_code == 200, state.content[:300]
+    (analytics,) = [p for p in state.json()["purposes"] if p["purpose"] == "analytics"]
+    assert (analytics["permitted"], analytics["basis"]) == (True, "legal_obligation")

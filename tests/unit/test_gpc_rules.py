@@ -297,24 +297,66 @@ def test_effective_permission_follows_the_regime(
     )
 
 
+@pytest.mark.parametrize(
+    ("legal_basis", "status", "gpc_opt_out", "regime", "sensitive", "expected"),
+    [
+        # Consent is not what makes these lawful: nothing on record, expiry and staleness do not matter.
+        ("contract", UNKNOWN, False, "opt_in", False, (True, "contract")),
+        ("legal_obligation", EXPIRED, False, "opt_in", False, (True, "legal_obligation")),
+        ("vital_interests", STALE, False, "opt_in", False, (True, "vital_interests")),
+        ("legitimate_interest", UNKNOWN, False, "opt_in", False, (True, "legitimate_interest")),
+        ("public_task", UNKNOWN, False, "opt_out", False, (True, "public_task")),
+        # A withdrawal of a consent that was never the basis does not end a contract under GDPR...
+        ("contract", WITHDRAWN, False, "opt_in", False, (True, "contract")),
+        # ...but it is an objection (Art. 21(1)) to legitimate interest and public task,
+        ("legitimate_interest", WITHDRAWN, False, "opt_in", False, (False, "objected")),
+        ("public_task", REFUSED, False, "opt_in", False, (False, "objected")),
+        # a US opt-out is honored whatever the basis, and GPC always.
+        ("contract", WITHDRAWN, False, "opt_out", False, (False, "opted_out")),
+        ("legitimate_interest", REFUSED, False, "opt_out", False, (False, "opted_out")),
+        ("contract", GIVEN, True, "opt_in", False, (False, "gpc_opt_out")),
+        ("legitimate_interest", UNKNOWN, True, "opt_out", False, (False, "gpc_opt_out")),
+        # Sensitive purposes are judged on consent whatever their stated basis.
+        ("contract", UNKNOWN, False, "opt_in", True, (False, "no_consent_on_record")),
+        ("legitimate_interest", GIVEN, False, "opt_in", True, (True, "explicit_opt_in")),
+    ],
+)
+def test_purposes_on_another_lawful_basis_need_no_consent_but_honor_objections_and_opt_outs(
+    legal_basis: str, status: str, gpc_opt_out: bool, regime: str, sensitive: bool, expected: tuple[bool, str]
+) -> None:
+    assert (
+        effective_permission(
+            status=status, gpc_opt_out=gpc_opt_out, regime=regime, is_sensitive=sensitive, legal_basis=legal_basis
+        )
+        == expected
+    )
+
+
 @given(
     status=st.sampled_from([GIVEN, RENEWED, REFUSED, WITHDRAWN, EXPIRED, INVALIDATED, STALE, UNKNOWN]),
     gpc_opt_out=st.booleans(),
     regime=st.sampled_from(["opt_in", "opt_out"]),
     sensitive=st.booleans(),
+    legal_basis=st.sampled_from(
+        ["consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interest"]
+    ),
 )
-def test_permission_never_rests_on_absence_under_opt_in_nor_survives_a_gpc_opt_out(
-    status: str, gpc_opt_out: bool, regime: str, sensitive: bool
+def test_permission_never_rests_on_absence_under_opt_in_nor_survives_a_gpc_or_us_opt_out(
+    status: str, gpc_opt_out: bool, regime: str, sensitive: bool, legal_basis: str
 ) -> None:
     permitted, basis = effective_permission(
-        status=status, gpc_opt_out=gpc_opt_out, regime=regime, is_sensitive=sensitive
+        status=status, gpc_opt_out=gpc_opt_out, regime=regime, is_sensitive=sensitive, legal_basis=legal_basis
     )
 
     assert basis in BASES
     if gpc_opt_out:
         assert (permitted, basis) == (False, "gpc_opt_out")
-    if permitted and (regime == "opt_in" or sensitive):
+    if regime == "opt_out" and status in (REFUSED, WITHDRAWN):
+        assert not permitted
+    if permitted and (regime == "opt_in" or sensitive) and (legal_basis == "consent" or sensitive):
         assert basis == "explicit_opt_in"
+    if permitted and legal_basis != "consent" and not sensitive:
+        assert basis in ("explicit_opt_in", legal_basis)
 
 
 # --------------------------------------------------------------------------------------------
