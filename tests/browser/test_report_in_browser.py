@@ -31,8 +31,23 @@ def other_reader(transactional_db: Any, other_organization: Organization, client
     return str(client_user_of(other_organization, "b-reader").username)
 
 
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+def accessibility_violations(page: Any) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as it stands (axe is bundled with the Python package)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options=WCAG_AA)
+    return [
+        f"{found['id']}: {found['help']} ({len(found['nodes'])} nodes, e.g. {found['nodes'][0]['html']})"
+        for found in results.response["violations"]
+    ]
+
+
 def sign_in(page: Any, base: str, username: str) -> None:
     page.goto(f"{base}/reports/")
+    assert accessibility_violations(page) == []
     page.fill("#id_username", username)
     page.fill("#id_password", CLIENT_PASSWORD)
     page.click("button[type=submit]")
@@ -77,6 +92,7 @@ def test_client_user_reads_the_report_downloads_it_and_cannot_see_another_organi
     assert page.locator("#table-consent-opt-in-rate tbody tr").count() == 3
     assert page.locator("#table-dsar-types tbody tr").first.inner_text().split("\t") == ["access", "gdpr", "1", "1"]
     assert "intact" in page.locator("#ledger").inner_text()
+    assert accessibility_violations(page) == []
     page.screenshot(path=str(artifacts / "compliance-report.png"), full_page=True)
 
     # The opt-in-rate table downloads as CSV with the same figures.
@@ -124,3 +140,13 @@ def test_client_of_another_organization_gets_404_for_this_report(
     assert response.status == 404
     assert dataset.name not in page.content()
     assert "Not found" in page.content()
+
+
+def test_the_accessibility_check_does_find_violations(browser_page: Any) -> None:
+    """The axe check above is not vacuous: a page with an unlabelled image and input fails it."""
+    browser_page.set_content('<html><body><img src="data:,"><input type="text"></body></html>')
+
+    found = accessibility_violations(browser_page)
+
+    assert any(item.startswith("image-alt:") for item in found)
+    assert any(item.startswith("label:") for item in found)
