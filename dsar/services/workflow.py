@@ -1,0 +1,372 @@
+"""Intake, status transitions, the one extension and assignment.
+
+Each change is one transaction: a compare-and-set UPDATE on the expected status, the recomputed deadlines,
+one ``RequestTransition`` row and one audit-log entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from ulid import ULID
+
+from core.crypto import new_data_key, seal
+from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
+from core.jurisdictions import normalize_jurisdiction
+from core.models import Organization
+from core.problems import InvalidInput
+from core.services import audit_log
+from dsar.deadlines import (
+    DeadlineError,
+    ExtensionNotice,
+)
+from dsar.denials import with_denial_notice
+from dsar.models import (
+    DataSubjectRequest,
+    DsarRegime,
+    RequestTransition,
+)
+from dsar.services.common import (
+    AUTOWIRE_ACTOR,
+    BACKDATED_CHANNELS,
+    FINAL_STATUSES,
+    LEGAL_TRANSITIONS,
+    NO_VERIFICATION_NEEDED,
+    AlreadyExtended,
+    IllegalTransition,
+    RequestClosed,
+    S,
+    StatusChanged,
+    _compute,
+    _extension_of,
+    _requester_email,
+    _send,
+    deadline_problem,
+)
+from dsar.verification import (
+    closure_message,
+)
+
+# --- intake ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The person who asked; both fields are sealed before they reach the database."""
+
+    email: str = ""
+    name: str = ""
+
+
+def _derive_regime(regime: str | None, jurisdiction: str) -> str:
+    if regime:
+        if regime not in DsarRegime.values:
+            raise InvalidInput(
+                f"regime must be one of {', '.join(DsarRegime.values)}.",
+                errors=[{"pointer": "/regime", "detail": "unknown regime"}],
+            )
+        return regime
+    if not jurisdiction:
+        raise InvalidInput(
+            "Give the requester's jurisdiction or the regime.",
+            errors=[{"pointer": "/jurisdiction", "detail": "required when regime is not given"}],
+        )
+    derived = jurisdiction_rules().rule_for(jurisdiction).dsar.regime
+    if derived == NO_DSAR_REGIME or derived not in DsarRegime.values:
+        raise InvalidInput(
+            f"No data-subject-request law applies in {jurisdiction}; give the regime explicitly.",
+            errors=[{"pointer": "/regime", "detail": "required for this jurisdiction"}],
+        )
+    return derived
+
+
+def dsar_create(
+    *,
+    organization: Organization,
+    request_type: str,
+    channel: str,
+    actor: str,
+    jurisdiction: str = "",
+    regime: str | None = None,
+    subject_external_id: str = "",
+    received_at: datetime | None = None,
+    requester: Requester | None = None,
+) -> DataSubjectRequest:
+    """Record a new request, its deadlines and the intake step of its history."""
+    now = timezone.now()
+    if jurisdiction:
+        try:
+            jurisdiction = normalize_jurisdiction(jurisdiction)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), errors=[{"pointer": "/jurisdiction", "detail": str(exc)}]) from exc
+    if received_at is None:
+        received_at = now
+    else:
+        if channel not in BACKDATED_CHANNELS:
+            raise InvalidInput(
+                "received_at can be set only for requests received by email or mail.",
+                errors=[{"pointer": "/received_at", "detail": "only for channel email or mail"}],
+            )
+        if received_at > now + timedelta(seconds=settings.PROVENANT_ALLOWED_CLOCK_SKEW_SECONDS):
+            raise InvalidInput(
+                "received_at lies in the future.",
+                errors=[{"pointer": "/received_at", "detail": "must not be in the future"}],
+            )
+        received_at = min(received_at, now)  # within the allowed clock skew: it arrived now
+    resolved_regime = _derive_regime(regime, jurisdiction)
+    result = _compute(
+        regime=resolved_regime, request_type=request_type, jurisdiction=jurisdiction, received_at=received_at
+    )
+    requester = requester or Requester()
+    public_id = str(ULID())
+    data_key, wrapped = new_data_key()
+
+    def sealed(value: str, field: str) -> str:
+        return seal(data_key, value, context=f"dsar:{public_id}:{field}") if value else ""
+
+    with transaction.atomic():
+        request = DataSubjectRequest.objects.create(
+            organization=organization,
+            public_id=public_id,
+            subject_external_id=subject_external_id,
+            type=request_type,
+            regime=resolved_regime,
+            jurisdiction=jurisdiction,
+            channel=channel,
+            received_at=received_at,
+            requester_email_sealed=sealed(requester.email, "email"),
+            requester_name_sealed=sealed(requester.name, "name"),
+            wrapped_data_key=wrapped,
+            deadlines=result.to_dict(),
+            due_on=result.enforced_due,
+            created_at=now,
+            updated_at=now,
+        )
+        RequestTransition.objects.create(request=request, at=now, actor=actor, from_status="", to_status=S.RECEIVED)
+        audit_log(
+            actor=actor,
+            action="dsar.received",
+            object_type="dsar",
+            object_id=public_id,
+            organization=organization,
+            data={
+                "type": request_type,
+                "regime": resolved_regime,
+                "channel": channel,
+                "due_on": str(result.enforced_due),
+            },
+        )
+        _advance_after_commit(request.pk, has_email=bool(requester.email))
+    if not transaction.get_connection().in_atomic_block:  # the auto-wiring ran: show where it left the request
+        request.refresh_from_db(fields=["status", "deadlines", "due_on", "updated_at"])
+    return request
+
+
+# --- auto-wiring -----------------------------------------------------------------------------------------------
+
+
+def _advance_after_commit(request_id: int, *, has_email: bool) -> None:
+    """After intake commits: an opt-out or limit request starts at once (no verification); any other request
+    with a requester email gets its verification link. Without an email, legal verifies by hand.
+
+    After commit, not inside the intake: a failure here never loses the request, which then waits in
+    ``received`` for legal (the admin queue) like one without an email."""
+
+    def advance() -> None:
+        request = DataSubjectRequest.objects.select_related("organization").filter(pk=request_id).first()
+        if request is None or request.status != S.RECEIVED:
+            return
+        if request.type in NO_VERIFICATION_NEEDED:
+            _start_fulfilment(request)
+        elif has_email:
+            from dsar.services.identity import dsar_identity_request  # identity imports this module
+
+            dsar_identity_request(request=request, actor=AUTOWIRE_ACTOR)
+
+    transaction.on_commit(advance, robust=True)
+
+
+def _start_fulfilment(request: DataSubjectRequest) -> None:
+    from dsar.fulfilment import FulfilmentNotReady, dsar_fulfil_start  # fulfilment imports this module
+
+    # Someone moved it meanwhile (started by hand, rejected): theirs stands.
+    with contextlib.suppress(FulfilmentNotReady, StatusChanged, IllegalTransition):
+        dsar_fulfil_start(request=request, actor=AUTOWIRE_ACTOR)
+
+
+def _fulfil_after_commit(request_id: int) -> None:
+    """After a verification commits, carry the request out; one already started or closed is left alone."""
+
+    def start() -> None:
+        request = DataSubjectRequest.objects.select_related("organization").filter(pk=request_id).first()
+        if request is not None and request.status == S.VERIFIED:
+            _start_fulfilment(request)
+
+    transaction.on_commit(start, robust=True)
+
+
+# --- workflow --------------------------------------------------------------------------------------------------
+
+
+def _apply(request: DataSubjectRequest, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(request, name, value)
+
+
+def dsar_transition(
+    *, request: DataSubjectRequest, to_status: str, actor: str, reason: str = "", notify_requester: bool = False
+) -> DataSubjectRequest:
+    """Move a request along the workflow; refused (409) when illegal or when its status changed meanwhile.
+    ``notify_requester``: a rejection is also emailed to the requester (after commit)."""
+    expected = request.status
+    if to_status not in S.values:
+        raise InvalidInput(f"Unknown status {to_status!r}.", errors=[{"pointer": "/status", "detail": "unknown"}])
+    if to_status not in LEGAL_TRANSITIONS[expected]:
+        raise IllegalTransition(
+            f"A request in status {expected} cannot move to {to_status}.", from_status=expected, to_status=to_status
+        )
+    reason = reason.strip()
+    if to_status == S.REJECTED and not reason:
+        raise InvalidInput("A rejection needs a reason.", errors=[{"pointer": "/reason", "detail": "required"}])
+    if to_status == S.REJECTED:
+        # Denials carry the person's remedies: Art. 12(4) under the GDPR, the appeal under US state laws.
+        rule = jurisdiction_rules().rule_for(request.jurisdiction or None)
+        reason = with_denial_notice(
+            reason, regime=request.regime, appeal_response_days=rule.dsar.appeal_response_days if rule.dsar else None
+        )
+    now = timezone.now()
+    step = RequestTransition(
+        request=request, at=now, actor=actor, from_status=expected, to_status=to_status, reason=reason
+    )
+    with transaction.atomic():
+        history = list(RequestTransition.objects.filter(request=request).order_by("at", "id"))
+        result = _compute(
+            regime=request.regime,
+            request_type=request.type,
+            jurisdiction=request.jurisdiction,
+            received_at=request.received_at,
+            transitions=[*history, step],
+            extension=_extension_of(request),
+        )
+        values: dict[str, Any] = {
+            "status": to_status,
+            "deadlines": result.to_dict(),
+            "due_on": result.enforced_due,
+            "updated_at": now,
+        }
+        if to_status == S.REJECTED:
+            values["rejection_reason"] = reason
+            email = _requester_email(request) if notify_requester else ""
+            if email:
+                message = closure_message(public_id=request.public_id, reason=reason)
+                transaction.on_commit(lambda: _send([email], message))
+        claimed = DataSubjectRequest.objects.filter(pk=request.pk, status=expected).update(**values)
+        if not claimed:
+            raise StatusChanged("The request's status changed meanwhile; reload it and try again.")
+        step.save()
+        audit_log(
+            actor=actor,
+            action="dsar.transitioned",
+            object_type="dsar",
+            object_id=request.public_id,
+            organization=request.organization,
+            data={"from": expected, "to": to_status},
+        )
+    _apply(request, values)
+    return request
+
+
+def dsar_extend(
+    *, request: DataSubjectRequest, reason_code: str, notice_sent_on: date, actor: str
+) -> DataSubjectRequest:
+    """Extend the deadline once (GDPR Art. 12(3); Civ. Code §1798.130), for a notice sent in time."""
+    if request.status in FINAL_STATUSES:
+        raise RequestClosed("A completed or rejected request cannot be extended.")
+    if request.is_extended:
+        raise AlreadyExtended("The request was extended already; the law allows one extension.")
+    if notice_sent_on > timezone.localdate():
+        raise InvalidInput(
+            "notice_sent_on lies in the future.",
+            errors=[{"pointer": "/notice_sent_on", "detail": "must not be in the future"}],
+        )
+    try:
+        notice = ExtensionNotice(notice_sent_on, reason_code)
+    except DeadlineError as exc:
+        raise deadline_problem(exc) from exc
+    now = timezone.now()
+    with transaction.atomic():
+        history = list(RequestTransition.objects.filter(request=request).order_by("at", "id"))
+        result = _compute(
+            regime=request.regime,
+            request_type=request.type,
+            jurisdiction=request.jurisdiction,
+            received_at=request.received_at,
+            transitions=history,
+            extension=notice,
+        )
+        values: dict[str, Any] = {
+            "is_extended": True,
+            "extension_reason_code": reason_code,
+            "extension_notice_sent_on": notice_sent_on,
+            "deadlines": result.to_dict(),
+            "due_on": result.enforced_due,
+            "updated_at": now,
+        }
+        claimed = (
+            DataSubjectRequest.objects.filter(pk=request.pk, status=request.status, is_extended=False)
+            .exclude(status__in=FINAL_STATUSES)
+            .update(**values)
+        )
+        if not claimed:
+            current = DataSubjectRequest.objects.filter(pk=request.pk).values_list("is_extended", flat=True).first()
+            if current:
+                raise AlreadyExtended("The request was extended already; the law allows one extension.")
+            raise StatusChanged("The request's status changed meanwhile; reload it and try again.")
+        RequestTransition.objects.create(
+            request=request,
+            at=now,
+            actor=actor,
+            from_status=request.status,
+            to_status=request.status,
+            reason=f"extended ({reason_code}); notice sent {notice_sent_on.isoformat()}",
+        )
+        audit_log(
+            actor=actor,
+            action="dsar.extended",
+            object_type="dsar",
+            object_id=request.public_id,
+            organization=request.organization,
+            data={
+                "reason_code": reason_code,
+                "notice_sent_on": notice_sent_on.isoformat(),
+                "due_on": str(result.enforced_due),
+            },
+        )
+    _apply(request, values)
+    return request
+
+
+def dsar_assign(*, request: DataSubjectRequest, assignee: Any, actor: str) -> DataSubjectRequest:
+    """Hand the request to a staff member of the legal team (None: unassign). Audited."""
+    if assignee is not None and not assignee.is_staff:
+        raise InvalidInput(
+            "Only staff users can be assigned.", errors=[{"pointer": "/assignee", "detail": "not staff"}]
+        )
+    with transaction.atomic():
+        DataSubjectRequest.objects.filter(pk=request.pk).update(assignee=assignee, updated_at=timezone.now())
+        audit_log(
+            actor=actor,
+            action="dsar.assigned",
+            object_type="dsar",
+            object_id=request.public_id,
+            organization=request.organization,
+            data={"assignee": assignee.pk if assignee is not None else None},
+        )
+    request.refresh_from_db()
+    return request
