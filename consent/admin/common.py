@@ -1,0 +1,64 @@
+"""Helpers shared by the consent admin pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from consent.models import (
+    Purpose,
+    Subject,
+)
+from core.jurisdictions import country_of
+
+HISTORY_PAGE_SIZE = 200
+
+
+def _values(form: forms.ModelForm, names: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
+
+
+def _purpose_label(purpose: Purpose) -> str:
+    return f"{purpose.organization.slug} / {purpose.key}"
+
+
+def _subject_link(subject: Subject) -> SafeString:
+    return format_html(
+        '<a href="{}">{}</a>', reverse("admin:consent_subject_change", args=[subject.pk]), subject.external_id
+    )
+
+
+class JurisdictionFilter(admin.SimpleListFilter):
+    """Jurisdictions by country; ``US`` also matches its states (``US-CA``). For any model with a
+    ``jurisdiction`` field."""
+
+    title = "jurisdiction"
+    parameter_name = "jurisdiction"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        rows = model_admin.get_queryset(request).order_by()
+        codes = set(rows.values_list("jurisdiction", flat=True).distinct()) - {""}
+        codes |= {country_of(code) for code in codes}
+        return [(code, code) for code in sorted(codes)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if "-" in value:
+            return queryset.filter(jurisdiction=value)
+        return queryset.filter(Q(jurisdiction=value) | Q(jurisdiction__startswith=f"{value}-"))
+
+
+class PurposeChoiceField(forms.ModelChoiceField):
+    """Purpose keys repeat across organizations, so the choice names both."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return _purpose_label(obj)

@@ -1,0 +1,343 @@
+"""Admin for the legal team: subjects with their consent state beside their ledger, the ledger itself (strictly
+read-only), consent states, GPC receipts and ledger verification runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.safestring import SafeString
+
+from consent.admin.common import HISTORY_PAGE_SIZE, JurisdictionFilter, _subject_link
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    GpcSignalReceipt,
+    LedgerVerificationRun,
+    Subject,
+)
+from consent.selectors import consent_history, consent_state_for_subject, subject_email
+from consent.selectors.admin import (
+    GPC_HONORED,
+    GPC_NOT_HONORED,
+    GPC_NOT_RECEIVED,
+    subject_gpc,
+    subjects_by_gpc_status,
+)
+from core.admin import (
+    ReadOnlyModelAdmin,
+)
+
+# --------------------------------------------------------------------------------------------
+# Subjects and the ledger
+# --------------------------------------------------------------------------------------------
+
+
+class GpcHonoredFilter(admin.SimpleListFilter):
+    """Subjects by their GPC signal receipt."""
+
+    title = "GPC honored"
+    parameter_name = "gpc_honored"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            (GPC_HONORED, "Yes"),
+            (GPC_NOT_HONORED, "No (received, not honored)"),
+            (GPC_NOT_RECEIVED, "Not received"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Subject]) -> QuerySet[Subject]:
+        return subjects_by_gpc_status(queryset, self.value())
+
+
+@admin.register(Subject)
+class SubjectAdmin(ReadOnlyModelAdmin):
+    """A subject's consent per purpose beside its ledger (template admin/consent/subject/change_form.html)."""
+
+    list_display = (
+        "external_id",
+        "organization",
+        "jurisdiction",
+        "gpc_status",
+        "ledger_length",
+        "is_erased",
+        "created_at",
+    )
+    list_filter = (
+        "organization",
+        GpcHonoredFilter,
+        JurisdictionFilter,
+        ("data_key_destroyed_at", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("organization", "gpc_receipt")
+    search_fields = ("^external_id",)
+    fields = (
+        "organization",
+        "external_id",
+        "uuid",
+        "jurisdiction",
+        "ledger_length",
+        "ledger_head_hash",
+        "created_at",
+        "data_key_destroyed_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(boolean=True, description="erased")
+    def is_erased(self, obj: Subject) -> bool:
+        return obj.is_erased
+
+    @admin.display(description="GPC")
+    def gpc_status(self, obj: Subject) -> str:
+        receipt: GpcSignalReceipt | None = getattr(obj, "gpc_receipt", None)
+        if receipt is None:
+            return "—"
+        return "honored" if receipt.is_honored else "received, not honored"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Subject]:
+        # The changelist skips list_select_related once the queryset selects anything: repeat it here.
+        return super().get_queryset(request).select_related("organization", "gpc_receipt")
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Subject | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context.update(self._consent_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _consent_context(self, request: HttpRequest, subject: Subject) -> dict[str, Any]:
+        try:
+            after = max(int(request.GET.get("after", "0")), 0)
+        except ValueError:
+            after = 0
+        events, has_more = consent_history(subject=subject, after_chain_index=after, limit=HISTORY_PAGE_SIZE)
+        return {
+            "consent_states": consent_state_for_subject(organization=subject.organization, subject=subject),
+            "history": events,
+            "history_after": after,
+            "history_next_after": events[-1].chain_index if has_more else None,
+            "subject_email": subject_email(subject),
+            "subject_is_erased": subject.is_erased,
+            "gpc": subject_gpc(organization=subject.organization, subject=subject),
+        }
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyModelAdmin):
+    """The ledger is append-only (a database trigger refuses UPDATE and DELETE); the admin only reads it."""
+
+    list_display = (
+        "event_id",
+        "subject",
+        "purpose",
+        "action",
+        "source",
+        "jurisdiction",
+        "gpc",
+        "occurred_at",
+        "recorded_at",
+        "chain_index",
+    )
+    list_filter = (
+        "organization",
+        "purpose",
+        "action",
+        "source",
+        JurisdictionFilter,
+        "gpc",
+        "collection_method",
+        ("occurred_at", admin.DateFieldListFilter),
+        ("recorded_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("subject", "purpose", "source")
+    search_fields = ("=event_id", "=subject__external_id")
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False
+    fields = (
+        "event_id",
+        "organization",
+        "subject",
+        "chain_index",
+        "purpose",
+        "action",
+        "supersedes",
+        "occurred_at",
+        "recorded_at",
+        "valid_until",
+        "source",
+        "collection_method",
+        "policy_version",
+        "jurisdiction",
+        "gpc",
+        "idempotency_key",
+        "prev_hash",
+        "hash",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentEvent]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("organization", "subject", "purpose", "source", "policy_version__purpose", "supersedes")
+        )
+
+
+class GpcConflictFilter(admin.SimpleListFilter):
+    """The GPC conflicts list is this filter on consent states."""
+
+    title = "GPC conflict"
+    parameter_name = "gpc_conflict"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "GPC conflicts"), ("no", "No conflict")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ConsentState]) -> QuerySet[ConsentState]:
+        if self.value() == "yes":
+            return queryset.filter(gpc_conflict=True)
+        if self.value() == "no":
+            return queryset.filter(gpc_conflict=False)
+        return queryset
+
+
+@admin.register(ConsentState)
+class ConsentStateAdmin(ReadOnlyModelAdmin):
+    """The consent projection, read-only; ``?gpc_conflict=yes`` is the GPC conflicts list: opt-ins a GPC
+    opt-out overrode (CCPA regs §7025(c)(3)). Statuses are as stored: expiry and staleness are applied
+    when read, on the subject page."""
+
+    list_display = (
+        "subject_link",
+        "purpose",
+        "status",
+        "since",
+        "jurisdiction",
+        "gpc",
+        "gpc_conflict",
+        "organization",
+    )
+    list_display_links = ("status",)
+    list_filter = (GpcConflictFilter, "organization", "status", JurisdictionFilter, "gpc")
+    list_select_related = ("organization", "subject", "purpose")
+    search_fields = ("=subject__external_id",)
+    ordering = ("-since", "-pk")
+    show_full_result_count = False
+    fields = (
+        "organization",
+        "subject",
+        "purpose",
+        "status",
+        "since",
+        "valid_until",
+        "event",
+        "basis_event",
+        "source",
+        "policy_version",
+        "jurisdiction",
+        "gpc",
+        "gpc_conflict",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="subject", ordering="subject__external_id")
+    def subject_link(self, obj: ConsentState) -> SafeString:
+        return _subject_link(obj.subject)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.GET.get(GpcConflictFilter.parameter_name) == "yes":
+            extra_context = {"title": "GPC conflicts", **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(GpcSignalReceipt)
+class GpcSignalReceiptAdmin(ReadOnlyModelAdmin):
+    """Evidence of each subject's GPC signal and what was done with it; written only by the GPC services."""
+
+    list_display = (
+        "subject_link",
+        "organization",
+        "first_received_at",
+        "last_received_at",
+        "channel",
+        "jurisdiction",
+        "is_honored",
+        "honored_at",
+        "is_legally_required",
+        "purposes",
+    )
+    list_display_links = ("first_received_at",)
+    list_filter = (
+        "organization",
+        "is_honored",
+        "is_legally_required",
+        "channel",
+        JurisdictionFilter,
+        ("last_received_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("organization", "subject")
+    search_fields = ("=subject__external_id",)
+    ordering = ("-last_received_at", "-pk")
+    date_hierarchy = "last_received_at"
+    fields = (
+        "organization",
+        "subject",
+        "first_received_at",
+        "last_received_at",
+        "channel",
+        "raw_value",
+        "jurisdiction",
+        "is_honored",
+        "honored_at",
+        "is_legally_required",
+        "purposes_opted_out",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="subject", ordering="subject__external_id")
+    def subject_link(self, obj: GpcSignalReceipt) -> SafeString:
+        return _subject_link(obj.subject)
+
+    @admin.display(description="purposes opted out")
+    def purposes(self, obj: GpcSignalReceipt) -> str:
+        return ", ".join(obj.purposes_opted_out) or "—"
+
+
+@admin.register(LedgerVerificationRun)
+class LedgerVerificationRunAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "verified_at",
+        "organization",
+        "is_valid",
+        "subjects_checked",
+        "events_checked",
+        "root_prefix",
+        "triggered_by",
+    )
+    list_filter = ("is_valid", "organization", ("verified_at", admin.DateFieldListFilter))
+    list_select_related = ("organization",)
+    search_fields = ("=triggered_by", "=ledger_root")
+    date_hierarchy = "verified_at"
+    fields = (
+        "verified_at",
+        "organization",
+        "triggered_by",
+        "is_valid",
+        "subjects_checked",
+        "events_checked",
+        "ledger_root",
+        "first_break",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="ledger root")
+    def root_prefix(self, obj: LedgerVerificationRun) -> str:
+        return f"{obj.ledger_root[:16]}…"
