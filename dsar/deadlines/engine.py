@@ -1,395 +1,42 @@
-"""DSAR deadline engine: every deadline of a request under one regime, each with the rule it came from.
-
-Implements REGULATORY.md §1(a)-(c), the ambiguity register's defaults (A1-A8) as ``DeadlinePolicy`` switches
-and the reference algorithms of §4. Pure functions: no ORM, no Django settings; the jurisdiction rule table
-(periods, default calendar and time zone per regime) is packaged data and may be passed in.
-"""
+"""The deadline engine: every deadline of a request under its regime (REGULATORY.md §4's reference algorithms)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from types import MappingProxyType
-from typing import Any, Final, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-from core.jurisdiction_rules import NO_DSAR_REGIME, JurisdictionRule, Period, RuleTable, jurisdiction_rules
+from core.jurisdiction_rules import RuleTable, jurisdiction_rules
 from core.timeutil import add_months
 from dsar.calendars import (
     WEEKENDS_ONLY,
     HolidayCalendar,
-    UnknownCalendar,
     business_days_after,
-    normalize_calendar_id,
     roll,
 )
-
-REQUEST_TYPES: Final = frozenset(
-    {"access", "portability", "deletion", "correction", "opt_out_of_sale", "limit_sensitive", "restrict", "object"}
+from dsar.deadlines.regimes import _local_date, _Pause, _pauses, _Regime, _regime
+from dsar.deadlines.types import (
+    _EVENT_ORDER,
+    DEFAULT_POLICY,
+    GDPR_ONLY_REQUEST_TYPES,
+    ID_RECEIVED,
+    ID_REQUESTED,
+    IDENTITY_REMINDER_DAY,
+    OPT_OUT_REQUEST_TYPES,
+    REQUEST_TYPES,
+    RESPONSE_SENT,
+    ClockEvent,
+    DeadlineError,
+    DeadlinePolicy,
+    DeadlineResult,
+    ExtensionNotAvailable,
+    ExtensionNotice,
+    ExtensionNoticeLate,
+    _calendar_id,
+    _zone,
 )
-# Requests that stop processing rather than ask for an answer: CCPA §7026 / §7027, no verification, no extension.
-OPT_OUT_REQUEST_TYPES: Final = frozenset({"opt_out_of_sale", "limit_sensitive"})
-# GDPR-only rights (Art. 18, Art. 21); under a US law they get that law's general response period.
-GDPR_ONLY_REQUEST_TYPES: Final = frozenset({"restrict", "object"})
-
-ID_REQUESTED: Final = "id_requested"
-ID_RECEIVED: Final = "id_received"
-RESPONSE_SENT: Final = "response_sent"
-EVENT_TYPES: Final = (ID_REQUESTED, ID_RECEIVED, RESPONSE_SENT)
-_EVENT_ORDER = {name: index for index, name in enumerate(EVENT_TYPES)}
-
-# REGULATORY.md §2.6: one extension per request, with a structured reason code.
-EXTENSION_REASON_CODES: Final = frozenset({"complexity", "volume", "redaction"})
-
-STATUSES: Final = ("open", "overdue", "deniable_unverified", "closed_unable_to_identify", "met", "answered_late")
-
-GDPR_FAMILY: Final = frozenset({"gdpr", "uk_gdpr"})
-IDENTITY_REMINDER_DAY: Final = 14  # A3: remind the subject on day 14 of the pause
-
-DATE_KEYS: Final = (
-    "receipt_date",
-    # GDPR / UK GDPR
-    "initial_due_unrolled",
-    "initial_due",
-    "extension_notice_due",
-    "extended_due",
-    "alt_extended_due",
-    "alt_due_inclusive_pause",
-    "alt_due_restart",
-    "identity_reminder_due",
-    "identity_cutoff",
-    # US laws (and other day-counted regimes)
-    "response_due",
-    "response_sla_due",
-    "max_extended_due",
-    "confirm_legal_due",
-    "confirm_sla_due",
-    "optout_legal_due",
-    "optout_sla_due",
-)
-
-ExtensionMode = Literal["chain", "anchored"]
-
-
-# --- errors ----------------------------------------------------------------------------------------------------
-
-
-class DeadlineError(ValueError):
-    """The request cannot be computed as given (unknown regime, bad input); nothing was decided."""
-
-
-class UnknownRegime(DeadlineError):
-    pass
-
-
-class ExtensionNotAvailable(DeadlineError):
-    """The regime or request type has no extension (CCPA opt-outs, FADP)."""
-
-
-class ExtensionNoticeLate(DeadlineError):
-    """The extension notice went out after the date the law allows (GDPR Art. 12(3); Civ. Code §1798.130)."""
-
-    code = "EXTENSION_NOTICE_LATE"
-
-    def __init__(self, due: date) -> None:
-        self.due = due
-        super().__init__(f"the extension notice had to be sent by {due.isoformat()}")
-
-
-# --- inputs ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeadlinePolicy:
-    """An organisation's choices for the ambiguity register (REGULATORY.md §3); the defaults are the recommended ones.
-
-    Calendar and time zone: an argument of ``compute_deadlines`` wins, then these, then the rule table's value
-    for the regime when all its jurisdictions agree (the GDPR has one per Member State, so it needs one, A1).
-    """
-
-    gdpr_extension_mode: ExtensionMode = "chain"  # A2
-    gdpr_id_request_grace_days: int = 5  # A3
-    ccpa_internal_sla_offset: int = -1  # A5 (every day-counted regime)
-    ccpa_roll_calendar_days: bool = False  # A6 (every day-counted regime)
-    extra_holidays: frozenset[date] = field(default_factory=frozenset)  # A7 (and regional days for the GDPR roll)
-    gdpr_calendar: str | None = None  # A1: the controller's Member State, e.g. "EU-DE"
-    gdpr_time_zone: str | None = None  # A1, A8: e.g. "Europe/Berlin"
-    us_time_zone: str | None = None  # §0: the business's configured time zone for US laws
-
-    def __post_init__(self) -> None:
-        if self.gdpr_extension_mode not in ("chain", "anchored"):
-            raise DeadlineError("gdpr_extension_mode must be 'chain' or 'anchored'")
-        if not 0 <= self.gdpr_id_request_grace_days <= 31:
-            raise DeadlineError("gdpr_id_request_grace_days must be between 0 and 31")
-        if not -30 <= self.ccpa_internal_sla_offset <= 0:
-            raise DeadlineError("ccpa_internal_sla_offset must be between -30 and 0 (an SLA never ends after the law)")
-        object.__setattr__(self, "extra_holidays", frozenset(self.extra_holidays))
-        if not all(isinstance(day, date) and not isinstance(day, datetime) for day in self.extra_holidays):
-            raise DeadlineError("extra_holidays must hold dates")
-        if self.gdpr_calendar is not None:
-            object.__setattr__(self, "gdpr_calendar", _calendar_id(self.gdpr_calendar))
-        for zone in (self.gdpr_time_zone, self.us_time_zone):
-            if zone is not None:
-                _zone(zone)
-
-
-DEFAULT_POLICY: Final = DeadlinePolicy()
-
-
-@dataclass(frozen=True)
-class ClockEvent:
-    """Something that moves or stops the clock, on a date in the deadline time zone (an aware datetime is converted)."""
-
-    type: str
-    date: dt.date
-
-    def __post_init__(self) -> None:
-        if self.type not in _EVENT_ORDER:
-            raise DeadlineError(f"event type {self.type!r} is not one of {', '.join(EVENT_TYPES)}")
-        if not isinstance(self.date, date):
-            raise DeadlineError("an event needs a date")
-
-
-@dataclass(frozen=True)
-class ExtensionNotice:
-    notice_sent_on: date
-    reason_code: str
-
-    def __post_init__(self) -> None:
-        if self.reason_code not in EXTENSION_REASON_CODES:
-            raise DeadlineError(f"reason_code must be one of {', '.join(sorted(EXTENSION_REASON_CODES))}")
-        if not isinstance(self.notice_sent_on, date):
-            raise DeadlineError("notice_sent_on must be a date")
-
-
-# --- output ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeadlineResult:
-    """Every deadline of one request under one regime. ``rules`` maps each output key to its rule or citation."""
-
-    regime: str
-    request_type: str
-    time_zone: str
-    calendar: str
-    receipt_date: date
-    enforced_key: str
-    initial_due_unrolled: date | None = None
-    initial_due: date | None = None
-    extension_notice_due: date | None = None
-    extended_due: date | None = None
-    alt_extended_due: date | None = None
-    alt_due_inclusive_pause: date | None = None
-    alt_due_restart: date | None = None
-    identity_reminder_due: date | None = None
-    identity_cutoff: date | None = None
-    response_due: date | None = None
-    response_sla_due: date | None = None
-    max_extended_due: date | None = None
-    confirm_legal_due: date | None = None
-    confirm_sla_due: date | None = None
-    optout_legal_due: date | None = None
-    optout_sla_due: date | None = None
-    paused_days: int = 0
-    pause_applied: bool = False
-    status: str | None = None
-    warnings: tuple[str, ...] = ()
-    rules: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "rules", MappingProxyType(dict(self.rules)))
-
-    @property
-    def enforced_due(self) -> date:
-        """The date this regime enforces: the extended date once an extension was noticed, else the first one."""
-        due = getattr(self, self.enforced_key)
-        assert isinstance(due, date)
-        return due
-
-    @property
-    def enforced_rule(self) -> str:
-        return self.rules[self.enforced_key]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ISO dates, null for a deadline that does not apply to this regime or request."""
-        body: dict[str, Any] = {
-            "regime": self.regime,
-            "request_type": self.request_type,
-            "time_zone": self.time_zone,
-            "calendar": self.calendar,
-        }
-        for key in DATE_KEYS:
-            value = getattr(self, key)
-            body[key] = value.isoformat() if value is not None else None
-        body.update(
-            enforced_due=self.enforced_due.isoformat(),
-            enforced_key=self.enforced_key,
-            paused_days=self.paused_days,
-            pause_applied=self.pause_applied,
-            status=self.status,
-            warnings=list(self.warnings),
-            rules=dict(self.rules),
-        )
-        return body
-
-
-# --- the regime, from the rule table ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Citations:
-    response: str
-    extension: str
-    notice: str
-    pause: str
-    optout: str = ""
-    limit: str = ""
-    confirm: str = ""
-    verification: str = ""
-
-
-_CITATIONS: Final[Mapping[str, _Citations]] = MappingProxyType(
-    {
-        "gdpr": _Citations(
-            response="GDPR Art. 12(3)",
-            extension="GDPR Art. 12(3) (two further months)",
-            notice="GDPR Art. 12(3) (notice within one month of receipt)",
-            pause="EDPB Guidelines 01/2022 §159 (suspension)",
-        ),
-        "uk_gdpr": _Citations(
-            response="UK GDPR Art. 12(3)",
-            extension="UK GDPR Art. 12(3) (two further months)",
-            notice="UK GDPR Art. 12(3) (notice within one month of receipt)",
-            pause="EDPB Guidelines 01/2022 §159 (suspension), by analogy",
-        ),
-        "ccpa": _Citations(
-            response="Cal. Code Regs. tit. 11 §7021(b)",
-            extension="Civ. Code §1798.130(a)(2)(A); Cal. Code Regs. tit. 11 §7021(b)",
-            notice="Civ. Code §1798.130(a)(2)(A) (notice within the first 45-day period)",
-            pause="Cal. Code Regs. tit. 11 §7021(b) (45 days regardless of time required to verify)",
-            optout="Cal. Code Regs. tit. 11 §7026 (15 business days)",
-            limit="Cal. Code Regs. tit. 11 §7027 (15 business days) [verify]",
-            confirm="Cal. Code Regs. tit. 11 §7021(a) (10 business days)",
-            verification="Cal. Code Regs. tit. 11 §7021(b) (unverified within 45 days: may be denied)",
-        ),
-        "vcdpa": _Citations("Va. Code §59.1-577", "Va. Code §59.1-577", "Va. Code §59.1-577", ""),
-        "cpa": _Citations("C.R.S. 6-1-1306", "C.R.S. 6-1-1306", "C.R.S. 6-1-1306", ""),
-        "ctdpa": _Citations("Conn. Gen. Stat. §42-520", "Conn. Gen. Stat. §42-520", "Conn. Gen. Stat. §42-520", ""),
-        "njdpa": _Citations("N.J.S.A. 56:8-166.7", "N.J.S.A. 56:8-166.7", "N.J.S.A. 56:8-166.7", ""),
-        "ocpa": _Citations(
-            "ORS 646A.570-.589", "ORS 646A.570-.589", "ORS 646A.570-.589", "", optout="ORS 646A.578(1)(d)"
-        ),
-        "fadp": _Citations("FADP Art. 25(7); DPO Art. 18", "", "DPO Art. 18 (notice within 30 days)", ""),
-    }
-)
-
-
-@dataclass(frozen=True)
-class _Regime:
-    key: str
-    law: str
-    response: Period
-    extension: Period | None
-    notice_within: Period | None
-    confirm_business_days: int | None
-    optout_business_days: int | None
-    optout_calendar_days: int | None
-    default_calendar: str | None
-    default_time_zone: str | None
-    is_us: bool
-    citations: _Citations
-
-
-def _regime(regime: str, table: RuleTable) -> _Regime:
-    key = regime.strip().lower() if isinstance(regime, str) else ""
-    rules: list[JurisdictionRule] = [rule for rule in table if rule.dsar.regime == key]
-    if key == NO_DSAR_REGIME or not rules:
-        raise UnknownRegime(f"{regime!r} is not a DSAR regime of the jurisdiction rule table")
-    first = rules[0]
-    shapes = {
-        (
-            rule.dsar.response,
-            rule.dsar.extension,
-            rule.dsar.extension_notice_within,
-            rule.dsar.confirm_receipt_business_days,
-            rule.optout_processing_business_days,
-            rule.optout_processing_calendar_days,
-        )
-        for rule in rules
-    }
-    if len(shapes) != 1 or first.dsar.response is None:
-        raise DeadlineError(f"the rule table gives regime {key!r} different periods in different jurisdictions")
-    calendars = {rule.dsar.holiday_calendar for rule in rules}
-    zones = {rule.dsar.time_zone for rule in rules}
-    law = first.law if len(rules) == 1 else key.upper()
-    generic = f"{first.law} [verify]"
-    return _Regime(
-        key=key,
-        law=law,
-        response=first.dsar.response,
-        extension=first.dsar.extension,
-        notice_within=first.dsar.extension_notice_within,
-        confirm_business_days=first.dsar.confirm_receipt_business_days,
-        optout_business_days=first.optout_processing_business_days,
-        optout_calendar_days=first.optout_processing_calendar_days,
-        default_calendar=calendars.pop() if len(calendars) == 1 else None,
-        default_time_zone=zones.pop() if len(zones) == 1 else None,
-        is_us=all(rule.code.startswith("US-") for rule in rules),
-        citations=_CITATIONS.get(key) or _Citations(generic, generic, generic, ""),
-    )
-
-
-def _calendar_id(calendar_id: str) -> str:
-    try:
-        return normalize_calendar_id(calendar_id)
-    except UnknownCalendar as exc:
-        raise DeadlineError(str(exc)) from exc
-
-
-def _zone(name: str) -> ZoneInfo:
-    if not isinstance(name, str) or not name or name.startswith("/"):
-        raise DeadlineError(f"{name!r} is not an IANA time zone")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise DeadlineError(f"{name!r} is not an IANA time zone") from exc
-
-
-def _local_date(value: date, zone: ZoneInfo) -> date:
-    """A date as given, or an aware datetime's date in the deadline time zone."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise DeadlineError("a datetime must be timezone-aware")
-        return value.astimezone(zone).date()
-    return value
-
-
-# --- identity-verification pauses (GDPR) -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Pause:
-    requested: date
-    resumed: date | None  # None: the subject has not answered yet
-
-
-def _pauses(events: Sequence[ClockEvent]) -> list[_Pause]:
-    """Pair each identity request with the next answer; a second request while one is open changes nothing."""
-    pauses: list[_Pause] = []
-    open_since: date | None = None
-    for event in events:
-        if event.type == ID_REQUESTED and open_since is None:
-            open_since = event.date
-        elif event.type == ID_RECEIVED and open_since is not None:
-            pauses.append(_Pause(open_since, event.date))
-            open_since = None
-    if open_since is not None:
-        pauses.append(_Pause(open_since, None))
-    return pauses
-
 
 # --- the engine --------------------------------------------------------------------------------------------------
 

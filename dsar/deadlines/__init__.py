@@ -1,0 +1,53 @@
+"""DSAR deadline engine: every deadline of a request under one regime, each with the rule it came from.
+
+Implements REGULATORY.md §1(a)-(c), the ambiguity register's defaults (A1-A8) as ``DeadlinePolicy`` switches
+and the reference algorithms of §4. Pure functions: no ORM, no Django settings; the jurisdiction rule table
+(periods, default calendar and time zone per regime) is packaged data and may be passed in.
+"""
+
+from dsar.deadlines.engine import compute_deadlines, earliest_enforced
+from dsar.deadlines.types import (
+    DATE_KEYS,
+    DEFAULT_POLICY,
+    EVENT_TYPES,
+    EXTENSION_REASON_CODES,
+    GDPR_FAMILY,
+    ID_RECEIVED,
+    ID_REQUESTED,
+    OPT_OUT_REQUEST_TYPES,
+    REQUEST_TYPES,
+    RESPONSE_SENT,
+    STATUSES,
+    ClockEvent,
+    DeadlineError,
+    DeadlinePolicy,
+    DeadlineResult,
+    ExtensionNotAvailable,
+    ExtensionNotice,
+    ExtensionNoticeLate,
+    UnknownRegime,
+)
+
+__all__ = [
+    "DATE_KEYS",
+    "DEFAULT_POLICY",
+    "EVENT_TYPES",
+    "EXTENSION_REASON_CODES",
+    "GDPR_FAMILY",
+    "ID_RECEIVED",
+    "ID_REQUESTED",
+    "OPT_OUT_REQUEST_TYPES",
+    "REQUEST_TYPES",
+    "RESPONSE_SENT",
+    "STATUSES",
+    "ClockEvent",
+    "DeadlineError",
+    "DeadlinePolicy",
+    "DeadlineResult",
+    "ExtensionNotAvailable",
+    "ExtensionNotice",
+    "ExtensionNoticeLate",
+    "UnknownRegime",
+    "compute_deadlines",
+    "earliest_enforced",
+]
