@@ -157,8 +157,14 @@ def state_representation(state: PurposeConsent) -> dict[str, Any]:
 
 class IabSignalsOutputSerializer(serializers.Serializer):
     us_privacy = serializers.CharField(help_text="IAB US Privacy string (1--- where the CCPA does not apply)")
-    gpp = serializers.CharField(allow_null=True, help_text="GPP string with the usca section (California)")
-    gpp_sid = serializers.ListField(child=serializers.IntegerField())
+    gpp = serializers.CharField(
+        allow_null=True,
+        help_text="GPP string with a GPC sub-section: the usca section for California, the usnat section for "
+        "other US states with a privacy law; null elsewhere in the US",
+    )
+    gpp_sid = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Section ids of the GPP string: [8] usca, [7] usnat, [] none"
+    )
 
 
 class SubjectConsentOutputSerializer(serializers.Serializer):

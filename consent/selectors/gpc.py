@@ -136,16 +136,15 @@ class IabSignals:
 def iab_signals(
     *, organization: Organization, jurisdiction: str | None, states: list[PurposeConsent], gpc_received: bool
 ) -> IabSignals | None:
-    """The IAB strings of a US subject: the US Privacy string (``1---`` outside California) and, for
-    California, GPP with the ``usca`` section and its GPC sub-section. None outside the US."""
+    """The IAB strings of a US subject: the US Privacy string (``1---`` outside California) and GPP with
+    its GPC sub-section: the ``usca`` section for California, the national ``usnat`` section for the other
+    states with a privacy law in the rule table, none for the rest of the US. None outside the US."""
     if not jurisdiction or not jurisdiction.startswith("US"):
         return None
-    if jurisdiction != "US-CA":
-        return IabSignals(
-            us_privacy=iab.us_privacy_string(applies=False, notice_given=False, opted_out=False, lspa_covered=None),
-            gpp=None,
-            gpp_sid=[],
-        )
+    not_applicable = iab.us_privacy_string(applies=False, notice_given=False, opted_out=False, lspa_covered=None)
+    is_california = jurisdiction == "US-CA"
+    if not is_california and not _has_state_privacy_law(jurisdiction):
+        return IabSignals(us_privacy=not_applicable, gpp=None, gpp_sid=[])
     purposes = organization_catalog(organization).purposes
     opted_out: set[str] = set()
     for state in states:
@@ -154,6 +153,9 @@ def iab_signals(
             opted_out |= purpose_signal_categories(
                 is_sale_or_sharing=purpose.is_sale_or_sharing, is_targeted_advertising=purpose.is_targeted_advertising
             )
+    if not is_california:
+        gpp = _usnat_gpp(opted_out=opted_out, gpc_received=gpc_received)
+        return IabSignals(us_privacy=not_applicable, gpp=gpp, gpp_sid=iab.gpp_sid(gpp))
     sale_opt_out, sharing_opt_out = "sale" in opted_out, "sharing" in opted_out
     # usca: 1 = opted out, 2 = did not opt out; notices 1 = given; sensitive-data fields 0 = not applicable.
     gpp = iab.gpp_string_usca(
@@ -162,8 +164,8 @@ def iab_signals(
         sensitive_data_limit_use_notice=0,
         sale_opt_out=1 if sale_opt_out else 2,
         sharing_opt_out=1 if sharing_opt_out else 2,
-        sensitive_data_processing=[0] * 9,
-        known_child_sensitive_data_consents=[0, 0],
+        sensitive_data_processing=[0] * iab.USCA_SENSITIVE_DATA_CATEGORIES,
+        known_child_sensitive_data_consents=[0] * iab.USCA_KNOWN_CHILD_CATEGORIES,
         personal_data_consents=0,
         mspa_covered_transaction=2,
         mspa_opt_out_option_mode=0,
@@ -174,6 +176,38 @@ def iab_signals(
         us_privacy=iab.us_privacy_string(applies=True, notice_given=True, opted_out=sale_opt_out, lspa_covered=False),
         gpp=gpp,
         gpp_sid=iab.gpp_sid(gpp),
+    )
+
+
+def _has_state_privacy_law(jurisdiction: str) -> bool:
+    """Whether the rule table has a rule of the jurisdiction's own for a US state with an opt-out regime; the
+    federal "US" rule that other states fall back to has no state law behind it."""
+    rule = jurisdiction_rules().rule_for(jurisdiction)
+    return rule.code.startswith("US-") and rule.regime == "opt_out"
+
+
+def _usnat_gpp(*, opted_out: set[str], gpc_received: bool) -> str:
+    """GPP with the usnat section (the MSPA national approach) for a state law's sale, sharing and targeted
+    advertising opt-outs."""
+    # usnat: notices 1 = given; opt-outs 1 = opted out, 2 = did not; sensitive-data and child fields
+    # 0 = not applicable; not an MSPA covered transaction, as for usca.
+    return iab.gpp_string_usnat(
+        sharing_notice=1,
+        sale_opt_out_notice=1,
+        sharing_opt_out_notice=1,
+        targeted_advertising_opt_out_notice=1,
+        sensitive_data_processing_opt_out_notice=0,
+        sensitive_data_limit_use_notice=0,
+        sale_opt_out=1 if "sale" in opted_out else 2,
+        sharing_opt_out=1 if "sharing" in opted_out else 2,
+        targeted_advertising_opt_out=1 if "targeted_advertising" in opted_out else 2,
+        sensitive_data_processing=[0] * iab.USNAT_SENSITIVE_DATA_CATEGORIES,
+        known_child_sensitive_data_consents=[0] * iab.USNAT_KNOWN_CHILD_CATEGORIES,
+        personal_data_consents=0,
+        mspa_covered_transaction=2,
+        mspa_opt_out_option_mode=0,
+        mspa_service_provider_mode=0,
+        gpc=gpc_received,
     )
 
 

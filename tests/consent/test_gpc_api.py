@@ -873,9 +873,86 @@ def test_gpp_passes_along_a_signal_that_is_present_even_after_the_person_re_conf
 
 
 @pytest.mark.parametrize("jurisdiction", ["US-VA", "US-CO"])
-def test_us_subject_outside_california_gets_the_not_applicable_us_privacy_string(
+def test_opt_out_by_gpc_in_a_state_with_a_privacy_law_is_carried_in_gpp_with_the_usnat_section(
     client_rw: APIClient, purposes: dict[str, Purpose], jurisdiction: str
 ) -> None:
+    record(client_rw, subject_id="cust-1", jurisdiction=jurisdiction)
+
+    state = consent(client_rw, "cust-1", gpc("1"))
+
+    assert state["gpc_honored"] is True
+    assert state["iab"]["us_privacy"] == "1---"  # the US Privacy string is a CCPA signal
+    assert state["iab"]["gpp_sid"] == [iab.USNAT_SECTION_ID]
+    usnat = iab.decode_gpp_usnat(state["iab"]["gpp"])
+    assert (usnat.sale_opt_out, usnat.sharing_opt_out, usnat.targeted_advertising_opt_out) == (1, 1, 1)
+    assert usnat.gpc is True
+    assert (usnat.sale_opt_out_notice, usnat.sharing_opt_out_notice, usnat.targeted_advertising_opt_out_notice) == (
+        1,
+        1,
+        1,
+    )
+    assert usnat.sensitive_data_processing == (0,) * iab.USNAT_SENSITIVE_DATA_CATEGORIES
+    assert usnat.mspa_covered_transaction == 2
+
+
+@pytest.mark.parametrize("jurisdiction", ["US-VA", "US-CO", "US-TX"])
+def test_opt_out_of_a_sale_purpose_in_a_state_with_a_privacy_law_sets_sale_opt_out_in_usnat(
+    client_rw: APIClient, purposes: dict[str, Purpose], jurisdiction: str
+) -> None:
+    record(client_rw, subject_id="cust-1", jurisdiction=jurisdiction, purpose="ad-sale", action="refuse")
+
+    signals = consent(client_rw, "cust-1")["iab"]
+
+    assert signals["gpp_sid"] == [7]
+    usnat = iab.decode_gpp_usnat(signals["gpp"])
+    # A sale purpose is sale and sharing; targeted advertising is a purpose of its own, still not opted out
+    assert (usnat.sale_opt_out, usnat.sharing_opt_out, usnat.targeted_advertising_opt_out) == (1, 1, 2)
+    assert usnat.gpc is False
+
+
+def test_opt_out_of_targeted_advertising_in_a_state_with_a_privacy_law_sets_only_that_and_sharing(
+    client_rw: APIClient, purposes: dict[str, Purpose]
+) -> None:
+    record(client_rw, subject_id="cust-1", jurisdiction="US-CT", purpose="targeted-ads", action="refuse")
+
+    usnat = iab.decode_gpp_usnat(consent(client_rw, "cust-1")["iab"]["gpp"])
+
+    assert (usnat.sale_opt_out, usnat.sharing_opt_out, usnat.targeted_advertising_opt_out) == (2, 1, 1)
+
+
+def test_subject_in_a_state_with_a_privacy_law_without_an_opt_out_is_not_opted_out_in_usnat(
+    client_rw: APIClient, purposes: dict[str, Purpose]
+) -> None:
+    record(client_rw, subject_id="cust-1", jurisdiction="US-VA", purpose="ad-sale")
+
+    signals = consent(client_rw, "cust-1")["iab"]
+
+    assert signals["us_privacy"] == "1---"
+    usnat = iab.decode_gpp_usnat(signals["gpp"])
+    assert (usnat.sale_opt_out, usnat.sharing_opt_out, usnat.targeted_advertising_opt_out, usnat.gpc) == (
+        2,
+        2,
+        2,
+        False,
+    )
+
+
+def test_every_us_state_in_the_rule_table_but_california_gets_usnat(
+    client_rw: APIClient, purposes: dict[str, Purpose]
+) -> None:
+    states = [rule.code for rule in jurisdiction_rules() if rule.code.startswith("US-") and rule.code != "US-CA"]
+    assert "US-VA" in states
+    for index, jurisdiction in enumerate(states):
+        record(client_rw, subject_id=f"cust-{index}", jurisdiction=jurisdiction)
+
+        assert consent(client_rw, f"cust-{index}")["iab"]["gpp_sid"] == [7], jurisdiction
+
+
+@pytest.mark.parametrize("jurisdiction", ["US", "US-WA", "US-NY"])
+def test_us_subject_without_a_state_privacy_law_gets_no_gpp(
+    client_rw: APIClient, purposes: dict[str, Purpose], jurisdiction: str
+) -> None:
+    assert jurisdiction_rules().rule_for(jurisdiction).code == "US"
     record(client_rw, subject_id="cust-1", jurisdiction=jurisdiction)
 
     assert consent(client_rw, "cust-1", gpc("1"))["iab"] == {"us_privacy": "1---", "gpp": None, "gpp_sid": []}
