@@ -37,7 +37,7 @@ from provenance.models import (
     StampRecord,
 )
 from provenance.services import recipient_create, recipient_update, signing_key_retire, signing_key_rotate
-from provenance.services.notices import recipient_webhook_secret_rotate
+from provenance.services.notices import previous_webhook_secret_valid_until, recipient_webhook_secret_rotate
 from provenance.services.replay import delivery_replay, notice_replay
 from provenance.services.validation import MAX_NOTE_LENGTH, provenance_alert_acknowledge, provenance_alert_resolve
 
@@ -308,7 +308,10 @@ class RecipientAdmin(ServiceModelAdmin):
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
                 "title": "Webhook secrets rotated",
-                "rotated": [(_recipient_label(recipient), secret) for recipient, secret in rotated],
+                "rotated": [
+                    (_recipient_label(recipient), secret, previous_webhook_secret_valid_until(recipient))
+                    for recipient, secret in rotated
+                ],
             },
         )
         response["Cache-Control"] = "no-store"

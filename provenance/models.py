@@ -27,6 +27,10 @@ class Recipient(models.Model):
     endpoint_url = models.URLField(max_length=500, blank=True, help_text="Where deliveries are POSTed")
     webhook_url = models.URLField(max_length=500, blank=True, help_text="Where consent changes are notified")
     webhook_secret_sealed = models.TextField(blank=True, editable=False)
+    previous_webhook_secret_sealed = models.TextField(
+        blank=True, editable=False, help_text="The secret replaced by the last rotation; still signs during the overlap"
+    )
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     legacy_usp = models.BooleanField(
         "wants the US Privacy string", default=False, help_text="Deprecated by the IAB on 31 Jan 2024"
     )
@@ -131,11 +135,20 @@ class Delivery(models.Model):
     give_up_at = models.DateTimeField()
     last_error = models.CharField(max_length=500, blank=True)
     stamp_id = models.CharField(max_length=26, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True, help_text="The client's Idempotency-Key, if any")
+    request_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the request body, for replays")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="delivery_idempotency_key_unique",
+            )
+        ]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
 
     def __str__(self) -> str:

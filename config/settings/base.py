@@ -199,6 +199,9 @@ PROVENANT_OUTBOUND_ALLOW_PRIVATE = env_bool("PROVENANT_OUTBOUND_ALLOW_PRIVATE", 
 PROVENANT_EXPORT_RETENTION_DAYS = int(os.environ.get("PROVENANT_EXPORT_RETENTION_DAYS", "30"))
 PROVENANT_SWEEP_GRACE_SECONDS = int(os.environ.get("PROVENANT_SWEEP_GRACE_SECONDS", "60"))
 PROVENANT_NOTICE_SCAN_SECONDS = int(os.environ.get("PROVENANT_NOTICE_SCAN_SECONDS", "5"))
+# After a webhook secret is rotated, notices are signed with the new and the previous secret for this many
+# hours (Standard Webhooks: several signatures in one header), so receivers can switch without a gap.
+PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS = float(os.environ.get("PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
 
 # DSAR identity verification: requester reminders on these days after the identity request (A3 adds day 14),
 # signed links valid this many hours, and the public address the links point to.

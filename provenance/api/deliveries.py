@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.api.views import OrganizationApi
+from consent.api.views import IDEMPOTENCY_HEADER, OrganizationApi
+from consent.services import request_digest
 from core.api.schema import api_operation
-from core.problems import NotFound
+from core.problems import InvalidInput, NotFound
 from provenance import selectors
 from provenance.api.serializers import StampInputSerializer
 from provenance.api.views import _stamp_request
@@ -62,6 +63,11 @@ class WebhookSecretOutputSerializer(serializers.Serializer):
     recipient = serializers.CharField()
     webhook_secret = serializers.CharField(help_text="whsec_<base64>: shown this once; sign checks use it")
     rotated_at = serializers.DateTimeField()
+    previous_secret_valid_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Until then notices carry a second signature made with the secret this one replaced "
+        "(PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS after the rotation); null when no secret was replaced",
+    )
 
 
 class DeliveryCreateApi(OrganizationApi):
@@ -74,18 +80,41 @@ class DeliveryCreateApi(OrganizationApi):
         "`endpoint_url` by a worker, which decides consent again at the moment of sending: a withdrawal "
         "while the item waits means `blocked` and no call. The body is POSTed as RFC 8785 JCS with "
         "Content-Digest, Privacy-Stamp and `Idempotency-Key: <delivery id>`; failures are retried with "
-        "backoff for up to 24 hours. The payload is purged once the delivery ends.",
+        "backoff for up to 24 hours. The payload is purged once the delivery ends. Send an "
+        "`Idempotency-Key` (1-255 characters, scoped to your organization) to retry safely after a "
+        "timeout: the same key and body answer the first delivery and nothing is sent twice.",
         request=DeliveryInputSerializer,
-        responses={202: DeliveryOutputSerializer},
-        problems={422: "Invalid fields, unknown recipient or purpose, or a recipient without endpoint_url."},
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            202: OpenApiResponse(
+                DeliveryOutputSerializer,
+                description="Accepted; an idempotent replay answers the same delivery (as it stands now) with "
+                "`Idempotent-Replayed: true`.",
+            )
+        },
+        problems={
+            409: "Idempotency key reused with another body (`idempotency-key-reused`).",
+            422: "Invalid fields, unknown recipient or purpose, a recipient without endpoint_url, or an "
+            "Idempotency-Key outside 1-255 characters (`validation-error`).",
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.validated(DeliveryInputSerializer, request.data)
-        delivery = deliveries.delivery_create(
-            organization=self.organization, request=_stamp_request(data, ""), actor=self.client.actor
+        header_key = request.headers.get("Idempotency-Key")
+        if header_key is not None and not (0 < len(header_key) <= 255):
+            raise InvalidInput("Idempotency-Key must be 1-255 characters.")
+        accepted = deliveries.delivery_accept(
+            organization=self.organization,
+            request=_stamp_request(data, ""),
+            actor=self.client.actor,
+            idempotency_key=header_key or "",
+            request_digest=request_digest(request.data),
         )
+        delivery = accepted.delivery
         response = Response(DeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
         response["Location"] = f"/api/v1/deliveries/{delivery.public_id}"
+        if accepted.replayed:
+            response["Idempotent-Replayed"] = "true"
         return response
 
 
@@ -112,8 +141,11 @@ class RecipientWebhookSecretRotateApi(OrganizationApi):
         scope="provenance:write",
         summary="Issue a new webhook signing secret for a recipient (shown once)",
         description="Consent notices are signed per the Standard Webhooks specification with this "
-        "secret: `webhook-signature: v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>`. The previous "
-        "secret stops working at once.",
+        "secret: `webhook-signature: v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>`. Until "
+        "`previous_secret_valid_until` (PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS, default 24, after the "
+        "rotation) each notice carries two space-separated signatures, the new secret's first and then "
+        "the replaced one's, so receivers can switch without a gap; after that only the new secret signs. "
+        "Only the immediately previous secret is kept: rotating again drops the older one at once.",
         request=None,
         responses={200: WebhookSecretOutputSerializer},
         problems={404: "No such recipient."},
@@ -123,7 +155,12 @@ class RecipientWebhookSecretRotateApi(OrganizationApi):
         if recipient is None:
             raise NotFound("No recipient with this key in your organization.")
         secret = notices.recipient_webhook_secret_rotate(recipient=recipient, actor=self.client.actor)
-        body: dict[str, Any] = {"recipient": recipient.key, "webhook_secret": secret, "rotated_at": timezone.now()}
+        body: dict[str, Any] = {
+            "recipient": recipient.key,
+            "webhook_secret": secret,
+            "rotated_at": recipient.webhook_secret_rotated_at,
+            "previous_secret_valid_until": notices.previous_webhook_secret_valid_until(recipient),
+        }
         response = Response(WebhookSecretOutputSerializer(body).data)
         response["Cache-Control"] = "no-store"
         return response

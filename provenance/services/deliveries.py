@@ -6,7 +6,8 @@ is purged once the delivery ends. Consent is decided again at the moment of send
 is at least once: a worker claims a delivery with a compare-and-set UPDATE, every try is logged as a
 ``DeliveryAttempt``, transient failures are retried with exponential backoff and full jitter until
 ``give_up_at``, permanent ones are dead-lettered with a ``ProvenanceAlert``. Receivers can drop
-repeats by the ``Idempotency-Key`` header (the delivery id).
+repeats by the ``Idempotency-Key`` header (the delivery id). Clients, in turn, may send their own
+``Idempotency-Key`` when they hand a payload over: a retry after a timeout gets the first delivery back.
 
 The outbound mechanics (claim, classify an answer, back off, enqueue) are shared with consent notices.
 """
@@ -25,12 +26,13 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 from ulid import ULID
 
 from consent.catalog import organization_catalog
+from consent.services import IdempotencyKeyReused
 from core.crypto import CryptoError, master_keyring, new_data_key, seal, unseal
 from core.models import Organization
 from core.outbound import OutboundFailure, outbound_post
@@ -210,10 +212,46 @@ def unseal_payload(public_id: str, token: str) -> dict[str, Any]:
     return payload
 
 
-def delivery_create(*, organization: Organization, request: StampRequest, actor: str) -> Delivery:
+@dataclass(frozen=True)
+class AcceptedDelivery:
+    """A delivery as ``delivery_accept`` answers it: new, or the first one of an idempotent retry."""
+
+    delivery: Delivery
+    replayed: bool = False
+
+
+def delivery_create(
+    *,
+    organization: Organization,
+    request: StampRequest,
+    actor: str,
+    idempotency_key: str = "",
+    request_digest: str = "",
+) -> Delivery:
+    """``delivery_accept`` for callers that need not know whether it was a replay."""
+    return delivery_accept(
+        organization=organization,
+        request=request,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        request_digest=request_digest,
+    ).delivery
+
+
+def delivery_accept(
+    *,
+    organization: Organization,
+    request: StampRequest,
+    actor: str,
+    idempotency_key: str = "",
+    request_digest: str = "",
+) -> AcceptedDelivery:
     """Accept a payload for delivery: validate, store it sealed, enqueue it after commit.
 
-    Consent is not decided here but when sending, so that a change while the item waits counts."""
+    Consent is not decided here but when sending, so that a change while the item waits counts. With an
+    ``idempotency_key`` (unique per organization), a retry of the same request (same ``request_digest``)
+    gets the first delivery back and nothing is stored or sent again; another request under the same key
+    is refused with ``IdempotencyKeyReused``."""
     recipient = (
         Recipient.objects.filter(organization=organization, key=request.recipient, is_active=True)
         .prefetch_related("purposes")
@@ -238,29 +276,55 @@ def delivery_create(*, organization: Organization, request: StampRequest, actor:
     now = timezone.now()
     public_id = str(ULID())
     payload = {"data": request.data, "provenance": request.provenance, "jurisdiction": request.jurisdiction}
-    with transaction.atomic():
-        delivery = Delivery.objects.create(
-            organization=organization,
-            public_id=public_id,
-            recipient=recipient,
-            subject_external_id=request.subject_id,
-            purposes=list(request.purposes),
-            payload_sealed=seal_payload(public_id, payload),
-            status=Delivery.Status.QUEUED,
-            next_attempt_at=now,
-            give_up_at=now + GIVE_UP_AFTER,
-            created_at=now,
-        )
-        audit_log(
-            actor=actor,
-            action="delivery.created",
-            object_type="delivery",
-            object_id=public_id,
-            organization=organization,
-            data={"recipient": recipient.key, "purposes": list(request.purposes)},
-        )
-        enqueue_after_commit(DELIVERY_TASK, [delivery.pk])
-    return delivery
+    try:
+        with transaction.atomic():
+            delivery = Delivery.objects.create(
+                organization=organization,
+                public_id=public_id,
+                recipient=recipient,
+                subject_external_id=request.subject_id,
+                purposes=list(request.purposes),
+                payload_sealed=seal_payload(public_id, payload),
+                status=Delivery.Status.QUEUED,
+                next_attempt_at=now,
+                give_up_at=now + GIVE_UP_AFTER,
+                idempotency_key=idempotency_key,
+                request_digest=request_digest if idempotency_key else "",
+                created_at=now,
+            )
+            audit_log(
+                actor=actor,
+                action="delivery.created",
+                object_type="delivery",
+                object_id=public_id,
+                organization=organization,
+                data={"recipient": recipient.key, "purposes": list(request.purposes)},
+            )
+            enqueue_after_commit(DELIVERY_TASK, [delivery.pk])
+    except IntegrityError:
+        # The key was taken, by an earlier request or a concurrent one that committed first (the insert
+        # waited for it): that request's delivery is the answer; nothing of this one was kept.
+        first = _delivery_by_idempotency_key(organization, idempotency_key)
+        if first is None:
+            raise
+        if first.request_digest != request_digest:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used before with a different request body.",
+                idempotency_key=idempotency_key,
+                pointer="/",
+            ) from None
+        return AcceptedDelivery(first, replayed=True)
+    return AcceptedDelivery(delivery)
+
+
+def _delivery_by_idempotency_key(organization: Organization, idempotency_key: str) -> Delivery | None:
+    if not idempotency_key:
+        return None
+    return (
+        Delivery.objects.filter(organization=organization, idempotency_key=idempotency_key)
+        .select_related("recipient")
+        .first()
+    )
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ events recorded since the last scan (or since the webhook recipients were last c
 
 Webhooks follow the Standard Webhooks specification: ``webhook-id`` (the notice id, stable across
 retries), ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256>`` over
-``{id}.{timestamp}.{body}`` with the recipient's ``whsec_`` secret. A 2xx answer acknowledges.
+``{id}.{timestamp}.{body}`` with the recipient's ``whsec_`` secret; for PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS
+after a rotation a second signature, with the secret it replaced, follows in the same header. A 2xx
+answer acknowledges.
 Opt-outs of sale or sharing carry the legal deadline to stop (CCPA regs §7026(f): 15 business days).
 """
 
@@ -31,6 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -148,34 +151,91 @@ def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 # Webhook secrets
 
 
-def recipient_webhook_secret_rotate(*, recipient: Recipient, actor: str) -> str:
+def webhook_secret_overlap() -> timedelta:
+    """How long the secret replaced by a rotation still signs (PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS)."""
+    return timedelta(hours=float(getattr(settings, "PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS", 24)))
+
+
+def previous_webhook_secret_valid_until(recipient: Recipient) -> datetime | None:
+    """Until when notices are also signed with the secret the last rotation replaced; None if there is none."""
+    if not recipient.previous_webhook_secret_sealed or recipient.webhook_secret_rotated_at is None:
+        return None
+    return recipient.webhook_secret_rotated_at + webhook_secret_overlap()
+
+
+def recipient_webhook_secret_rotate(*, recipient: Recipient, actor: str, now: datetime | None = None) -> str:
     """Give the recipient a new signing secret and return it, the only time it is shown.
-    Notices sent from now on are signed with it; the previous secret stops working at once."""
+
+    Notices sent from now on are signed with it and, until ``previous_webhook_secret_valid_until``, also
+    with the secret it replaces, so that receivers can switch without rejecting anything. Only the
+    immediately previous secret is kept: one from two rotations ago never signs again. The swap is one
+    UPDATE, so concurrent rotations chain instead of losing a secret."""
+    now = now or timezone.now()
     raw = secrets.token_bytes(WEBHOOK_SECRET_BYTES)
     sealed = base64.b64encode(master_keyring().wrap(raw)).decode()
     with transaction.atomic():
-        Recipient.objects.filter(pk=recipient.pk).update(webhook_secret_sealed=sealed, updated_at=timezone.now())
+        Recipient.objects.filter(pk=recipient.pk).update(
+            previous_webhook_secret_sealed=F("webhook_secret_sealed"),
+            webhook_secret_sealed=sealed,
+            webhook_secret_rotated_at=now,
+            updated_at=now,
+        )
+        previous = Recipient.objects.filter(pk=recipient.pk).values_list("previous_webhook_secret_sealed", flat=True)[0]
+        recipient.webhook_secret_sealed = sealed
+        recipient.previous_webhook_secret_sealed = previous
+        recipient.webhook_secret_rotated_at = now
+        valid_until = previous_webhook_secret_valid_until(recipient)
         audit_log(
             actor=actor,
             action="recipient.webhook_secret_rotated",
             object_type="recipient",
             object_id=recipient.pk,
             organization=recipient.organization,
-            data={"key": recipient.key},
+            data={
+                "key": recipient.key,
+                "previous_secret_valid_until": valid_until.isoformat() if valid_until else None,
+            },
         )
-    recipient.webhook_secret_sealed = sealed
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
+
+
+def _unseal_webhook_secret(sealed: str) -> str:
+    try:
+        raw = master_keyring().unwrap(base64.b64decode(sealed, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise CryptoError("the webhook secret is malformed") from exc
     return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
 
 
 def recipient_webhook_secret(recipient: Recipient) -> str | None:
-    """The recipient's ``whsec_`` secret, or None when none was issued."""
+    """The recipient's current ``whsec_`` secret, or None when none was issued."""
     if not recipient.webhook_secret_sealed:
         return None
+    return _unseal_webhook_secret(recipient.webhook_secret_sealed)
+
+
+def recipient_webhook_signing_secrets(recipient: Recipient, *, now: datetime | None = None) -> list[str]:
+    """The secrets a webhook is signed with, newest first: the current one and, during the overlap after
+    a rotation, the one it replaced. Empty when none was issued. An unreadable current secret raises
+    CryptoError; an unreadable previous one is skipped (the current one still signs)."""
+    current = recipient_webhook_secret(recipient)
+    if current is None:
+        return []
+    valid_until = previous_webhook_secret_valid_until(recipient)
+    if valid_until is None or (now or timezone.now()) >= valid_until:
+        return [current]
     try:
-        raw = master_keyring().unwrap(base64.b64decode(recipient.webhook_secret_sealed, validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise CryptoError("the webhook secret is malformed") from exc
-    return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
+        return [current, _unseal_webhook_secret(recipient.previous_webhook_secret_sealed)]
+    except CryptoError:
+        logger.warning(
+            "recipient %s: the previous webhook secret cannot be opened; signing with the current one", recipient.pk
+        )
+        return [current]
+
+
+def sign_webhook_with(secrets_newest_first: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header: one ``v1`` signature a secret, space-separated (Standard Webhooks)."""
+    return " ".join(sign_webhook(secret, msg_id, timestamp, body) for secret in secrets_newest_first)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -369,10 +429,10 @@ def consent_notice_send(*, notice_id: int, now: datetime | None = None) -> dict[
     if not recipient.is_active or not recipient.webhook_url:
         return _record(notice, claim, None, dead="the recipient is inactive or has no webhook_url now")
     try:
-        secret = recipient_webhook_secret(recipient)
+        signing_secrets = recipient_webhook_signing_secrets(recipient, now=now)
     except CryptoError as exc:
         return _record(notice, claim, None, dead=f"the webhook secret cannot be opened: {exc}")
-    if secret is None:
+    if not signing_secrets:
         # Kept for retry: sending starts once a secret is issued (POST /recipients/{key}/webhook-secret).
         attempt = DeliveryAttempt(notice=notice, attempted_at=now, outcome="no_secret", detail="no webhook secret")
         delay = next_attempt_delay(notice.attempts + 1)
@@ -385,7 +445,7 @@ def consent_notice_send(*, notice_id: int, now: datetime | None = None) -> dict[
         "Content-Type": "application/json",
         "webhook-id": notice.public_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign_webhook(secret, notice.public_id, timestamp, body),
+        "webhook-signature": sign_webhook_with(signing_secrets, notice.public_id, timestamp, body),
     }
     outcome = post(recipient.webhook_url, body, headers)
     attempt = DeliveryAttempt(

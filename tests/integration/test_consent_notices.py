@@ -516,6 +516,131 @@ def test_webhook_secret_rotation_shows_the_secret_once_and_seals_it(
     assert second.removeprefix("whsec_") not in shown.content.decode()
 
 
+def rotate(client: APIClient, key: str = "adtech") -> dict[str, Any]:
+    response = client.post(f"/api/v1/recipients/{key}/webhook-secret")
+    assert response.status_code == 200, response.content
+    return response.json()  # type: ignore[no-any-return]
+
+
+def send_one_notice(organization: Organization) -> tuple[dict[str, Any], ConsentNotice]:
+    """Record a change, scan the ledger and send its one notice in this process (real HTTP)."""
+    record(organization, action="grant", occurred_at=timezone.now())
+    notices.consent_notices_scan()
+    notice = ConsentNotice.objects.get()
+    outcome = send_consent_notice(notice.pk)
+    notice.refresh_from_db()
+    return outcome, notice
+
+
+def offered_signatures(headers: dict[str, str]) -> list[str]:
+    return headers["webhook-signature"].split(" ")
+
+
+@pytest.mark.django_db
+def test_right_after_a_rotation_receivers_with_the_old_or_the_new_secret_both_verify_the_same_notice(
+    organization: Organization, source: Source, recipient_for: Callable[..., Recipient], writer: APIClient
+) -> None:
+    old_receiver, new_receiver = SecretHolder(), SecretHolder()
+    with HttpReceiver(check=old_receiver.check) as receiver:  # not yet told of the rotation
+        recipient_for(receiver.url)
+        old_receiver.secret = rotate_secret(writer)
+        new_receiver.secret = rotate_secret(writer)
+
+        outcome, notice = send_one_notice(organization)
+        [request] = receiver.requests
+
+    assert outcome["status"] == "acknowledged", "the receiver still holding the old secret accepted it"
+    assert request.checked
+    assert new_receiver.check(request.headers, request.body), "one holding the new secret verifies the same bytes"
+    msg_id, timestamp = request.headers["webhook-id"], int(request.headers["webhook-timestamp"])
+    assert msg_id == notice.public_id
+    assert offered_signatures(request.headers) == [
+        notices.sign_webhook(new_receiver.secret, msg_id, timestamp, request.body),
+        notices.sign_webhook(old_receiver.secret, msg_id, timestamp, request.body),
+    ], "the new secret's signature comes first"
+
+
+@pytest.mark.django_db
+def test_after_the_overlap_only_the_new_secret_verifies(
+    organization: Organization, source: Source, recipient_for: Callable[..., Recipient], writer: APIClient
+) -> None:
+    old_receiver, new_receiver = SecretHolder(), SecretHolder()
+    with HttpReceiver(check=old_receiver.check) as receiver:
+        recipient = recipient_for(receiver.url)
+        old_receiver.secret = rotate_secret(writer)
+        new_receiver.secret = rotate_secret(writer)
+        Recipient.objects.filter(pk=recipient.pk).update(
+            webhook_secret_rotated_at=timezone.now() - timedelta(hours=24, seconds=1)
+        )
+
+        outcome, _ = send_one_notice(organization)
+        [request] = receiver.requests
+
+    assert not request.checked, "the old secret no longer verifies"
+    assert request.status == 401
+    assert outcome["status"] == "dead"
+    assert new_receiver.check(request.headers, request.body)
+    assert len(offered_signatures(request.headers)) == 1
+
+
+@pytest.mark.django_db
+def test_a_secret_from_two_rotations_ago_never_verifies(
+    organization: Organization, source: Source, recipient_for: Callable[..., Recipient], writer: APIClient
+) -> None:
+    oldest, previous, current = SecretHolder(), SecretHolder(), SecretHolder()
+    with HttpReceiver(check=oldest.check) as receiver:
+        recipient_for(receiver.url)
+        oldest.secret = rotate_secret(writer)
+        previous.secret = rotate_secret(writer)
+        current.secret = rotate_secret(writer)  # within the overlap of the previous rotation
+
+        outcome, _ = send_one_notice(organization)
+        [request] = receiver.requests
+
+    assert not request.checked
+    assert outcome["status"] == "dead"
+    assert current.check(request.headers, request.body)
+    assert previous.check(request.headers, request.body)
+    assert len(offered_signatures(request.headers)) == 2
+
+
+@pytest.mark.django_db
+def test_the_rotation_answers_until_when_the_previous_secret_still_signs(
+    organization: Organization,
+    recipient_for: Callable[..., Recipient],
+    writer: APIClient,
+    settings: Any,
+) -> None:
+    recipient = recipient_for("http://127.0.0.1:9/hook")
+
+    first = rotate(writer)
+    second = rotate(writer)
+    settings.PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS = 2
+    third = rotate(writer)
+
+    assert first["previous_secret_valid_until"] is None, "no secret was replaced"
+    rotated_at = datetime.fromisoformat(second["rotated_at"])
+    assert datetime.fromisoformat(second["previous_secret_valid_until"]) - rotated_at == timedelta(hours=24)
+    third_rotated_at = datetime.fromisoformat(third["rotated_at"])
+    assert datetime.fromisoformat(third["previous_secret_valid_until"]) - third_rotated_at == timedelta(hours=2)
+    recipient.refresh_from_db()
+    assert recipient.webhook_secret_rotated_at == third_rotated_at
+    assert notices.recipient_webhook_signing_secrets(recipient, now=third_rotated_at) == [
+        third["webhook_secret"],
+        second["webhook_secret"],
+    ]
+    until = third_rotated_at + timedelta(hours=2)
+    assert len(notices.recipient_webhook_signing_secrets(recipient, now=until - timedelta(seconds=1))) == 2
+    assert notices.recipient_webhook_signing_secrets(recipient, now=until) == [third["webhook_secret"]]
+    audits = AuditLogEntry.objects.filter(action="recipient.webhook_secret_rotated").order_by("id")
+    assert [a.data["previous_secret_valid_until"] for a in audits] == [
+        None,
+        second["previous_secret_valid_until"].replace("Z", "+00:00"),
+        third["previous_secret_valid_until"].replace("Z", "+00:00"),
+    ]
+    assert second["webhook_secret"].removeprefix("whsec_") not in recipient.previous_webhook_secret_sealed
+
+
 # --------------------------------------------------------------------------------------------------
 # Pure rules
 

@@ -225,6 +225,22 @@ def test_webhook_secret_rotation_shows_the_secret_once(
     assert crm.webhook_secret_sealed not in change
 
 
+def test_rotating_again_in_the_admin_says_until_when_the_replaced_secret_still_signs(
+    admin_client: Client, crm: Recipient
+) -> None:
+    first = _action(admin_client, "/admin/provenance/recipient/", "rotate_webhook_secrets", [crm.pk])
+    second = _action(admin_client, "/admin/provenance/recipient/", "rotate_webhook_secrets", [crm.pk])
+
+    first_row = first.content.decode().split('id="webhook-secrets"')[1]
+    second_row = second.content.decode().split('id="webhook-secrets"')[1]
+    crm.refresh_from_db()
+    assert crm.webhook_secret_rotated_at is not None
+    until = timezone.localtime(crm.webhook_secret_rotated_at + timedelta(hours=24))
+    assert until.strftime("%Y-%m-%d %H:%M") not in first_row, "the first secret replaced nothing"
+    assert until.strftime("%Y-%m-%d %H:%M") in second_row
+    assert crm.previous_webhook_secret_sealed
+
+
 # --------------------------------------------------------------------------------------------
 # The stamp log
 # --------------------------------------------------------------------------------------------
