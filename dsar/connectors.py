@@ -41,8 +41,8 @@ from provenance.services.deliveries import backoff_seconds, outbound_timeout_sec
 from provenance.services.notices import (
     WEBHOOK_SECRET_BYTES,
     WEBHOOK_SECRET_PREFIX,
-    recipient_webhook_secret,
-    sign_webhook,
+    recipient_webhook_signing_secrets,
+    sign_webhook_with,
 )
 from provenance.verify import canonical_json
 
@@ -254,18 +254,19 @@ def notify_recipients_erased(*, request: DataSubjectRequest, step: str, email: s
     outcomes: list[CallOutcome] = []
     for recipient in recipients:
         try:
-            secret = recipient_webhook_secret(recipient)
+            # The current secret and, during the overlap after a rotation, the one it replaced.
+            secrets = recipient_webhook_signing_secrets(recipient)
         except CryptoError as exc:
-            secret, problem = None, f"the webhook secret cannot be opened: {exc}"
+            secrets, problem = [], f"the webhook secret cannot be opened: {exc}"
         else:
             problem = "no webhook secret issued"
-        if secret is None:
+        if not secrets:
             failed = ConnectorCallStatus.FAILED
             outcomes.append(CallOutcome(recipient.key, failed, 0, None, problem, recipient=recipient))
             continue
         msg_id = idempotency_key(request.public_id, recipient.key, step)
 
-        def make(secret: str = secret, msg_id: str = msg_id) -> tuple[bytes, dict[str, str]]:
+        def make(secrets: list[str] = secrets, msg_id: str = msg_id) -> tuple[bytes, dict[str, str]]:
             timestamp = int(time.time())
             body = canonical_json(
                 {
@@ -279,7 +280,7 @@ def notify_recipients_erased(*, request: DataSubjectRequest, step: str, email: s
                 "Idempotency-Key": msg_id,
                 "webhook-id": msg_id,
                 "webhook-timestamp": str(timestamp),
-                "webhook-signature": sign_webhook(secret, msg_id, timestamp, body),
+                "webhook-signature": sign_webhook_with(secrets, msg_id, timestamp, body),
             }
 
         result, attempts = _post_with_retries(recipient.webhook_url, make)
