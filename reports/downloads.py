@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from reports.sections import Table
+from reports.layout import Table
 
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection"); prefixed with ' when they are text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

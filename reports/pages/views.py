@@ -24,8 +24,9 @@ from core.problems import InvalidInput
 from reports import selectors
 from reports.access import can_view_any_report, client_organization, organization_for_report
 from reports.downloads import report_pdf, table_csv
+from reports.layout import PRINTED_ROWS, report_table
 from reports.periods import report_period
-from reports.sections import PRINTED_ROWS, report_sections, report_table
+from reports.sections import report_sections
 from reports.signin import signin_failed, signin_is_locked, signin_succeeded
 
 STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "reports" / "report.css"

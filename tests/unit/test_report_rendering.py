@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from reports.charts import Series, bar_chart, empty_chart, line_chart
 from reports.downloads import table_csv
-from reports.sections import Column, Table, report_sections, report_table
+from reports.layout import Column, Table, report_table
+from reports.sections import report_sections
 
 NS = "{http://www.w3.org/2000/svg}"
 
