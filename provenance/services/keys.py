@@ -78,6 +78,7 @@ def active_signing_key() -> ActiveKey:
         return cached[1]
     with _lock:
         key = SigningKey.objects.filter(is_current=True).first()
+        created_here = key is None
         if key is None:
             try:
                 key = signing_key_rotate(actor="system:first-use")
@@ -85,5 +86,10 @@ def active_signing_key() -> ActiveKey:
                 key = SigningKey.objects.get(is_current=True)
         raw = master_keyring().unwrap(bytes(key.private_key_sealed))
         active = ActiveKey(kid=key.kid, private_key=Ed25519PrivateKey.from_private_bytes(raw))
-        _cache["current"] = (time.monotonic(), active)
+        if created_here and transaction.get_connection().in_atomic_block:
+            # A key made inside the caller's transaction exists only if that commits: cache it then, never
+            # before (a rolled-back key would sign stamps nobody can verify).
+            transaction.on_commit(lambda: _cache.__setitem__("current", (time.monotonic(), active)))
+        else:
+            _cache["current"] = (time.monotonic(), active)
     return active

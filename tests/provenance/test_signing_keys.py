@@ -241,3 +241,27 @@ def test_rotate_signing_key_command_prints_a_different_kid_each_run(db: Any) -> 
 
     assert len(set(outputs)) == 2
     assert all(KID.match(kid) for kid in outputs)
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _first_key_in_a_transaction_that_fails(seen: list[str]) -> None:
+    with transaction.atomic():
+        seen.append(active_signing_key().kid)
+        raise _RolledBack
+
+
+def test_a_first_key_made_in_a_transaction_that_rolls_back_is_never_used_to_sign(db: Any) -> None:
+    seen: list[str] = []
+    with pytest.raises(_RolledBack):
+        _first_key_in_a_transaction_that_fails(seen)
+    [doomed_kid] = seen
+
+    active = active_signing_key()
+
+    assert not SigningKey.objects.filter(kid=doomed_kid).exists()
+    assert active.kid != doomed_kid
+    assert SigningKey.objects.filter(kid=active.kid, is_current=True).exists()
+    assert active_signing_key().kid == active.kid  # cached from now on
