@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("dsar.api.verification_urls")),
     path("api/v1/", include("dsar.api.urls")),
     path("api/v1/", include("dsar.api.certificate_urls")),
+    path("api/v1/", include("dsar.api.workflow_urls")),
     path("api/v1/", include("dsar.api.export_urls")),
     path("api/v1/", include("reports.api.urls")),
     path("reports/", include("reports.pages.urls")),

@@ -4,7 +4,7 @@ problem+json assertions and row counts for "a denied call changed nothing"."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -121,6 +121,7 @@ class World:
     recipient_key: str = RECIPIENT_KEY
     delivery_id: str = ""
     dsar_id: str = ""
+    verified_dsar_id: str = ""
 
 
 def seed_world(organization: Organization, source: Source, purpose: Purpose) -> World:
@@ -153,6 +154,10 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
     dsar = dsar_services.dsar_create(
         organization=organization, request_type="access", channel="api", actor="test", jurisdiction="DE"
     )
+    verified = dsar_services.dsar_create(
+        organization=organization, request_type="access", channel="api", actor="test", jurisdiction="DE"
+    )
+    dsar_services.dsar_verify(request=verified, actor="test", note="passport checked")
     return World(
         organization,
         source,
@@ -161,6 +166,7 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
         recorded.event.event_id,
         delivery_id=delivery.public_id,
         dsar_id=dsar.public_id,
+        verified_dsar_id=verified.public_id,
     )
 
 
@@ -204,6 +210,26 @@ class Endpoint:
 
     def __str__(self) -> str:
         return f"{self.method} {self.route}"
+
+
+@dataclass(frozen=True)
+class VerifiedDsarEndpoint(Endpoint):
+    """Addresses the world's verified request (starting fulfilment needs one) instead of the received one."""
+
+    def url(self, world: World) -> str:
+        return super().url(replace(world, dsar_id=world.verified_dsar_id))
+
+
+def dsar_verify_body() -> dict[str, Any]:
+    return {"note": "passport checked by phone", "method": "manual"}
+
+
+def dsar_extend_body() -> dict[str, Any]:
+    return {"reason_code": "complexity", "notice_sent_on": timezone.localdate().isoformat()}
+
+
+def dsar_transition_body() -> dict[str, Any]:
+    return {"to_status": "rejected", "reason": "Manifestly unfounded.", "expected_status": "received"}
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -257,6 +283,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "deadlines/compute", DSAR_READ, 200, deadline_compute_body),
     # dsar/api/certificate_urls.py
     Endpoint("GET", "dsar/<str:request_id>/certificate", DSAR_READ, 200),
+    # dsar/api/workflow_urls.py
+    Endpoint("POST", "dsar/<str:request_id>/verify", DSAR_WRITE, 200, dsar_verify_body),
+    VerifiedDsarEndpoint("POST", "dsar/<str:request_id>/fulfil", DSAR_WRITE, 200),
+    Endpoint("POST", "dsar/<str:request_id>/extend", DSAR_WRITE, 200, dsar_extend_body),
+    Endpoint("POST", "dsar/<str:request_id>/transitions", DSAR_WRITE, 200, dsar_transition_body),
     # reports/api/urls.py
     Endpoint("GET", "reports/compliance", "reports:read", 200),
 ]
