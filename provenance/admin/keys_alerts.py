@@ -1,0 +1,221 @@
+"""Admin for signing keys (rotate, retire) and provenance alerts (acknowledge, resolve)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from core.admin import admin_actor, report_domain_errors
+from core.problems import DomainError
+from provenance.admin.common import SubjectExternalIdFilter, ViewOnlyWithActionsAdmin
+from provenance.models import (
+    ProvenanceAlert,
+    SigningKey,
+)
+from provenance.services import signing_key_retire, signing_key_rotate
+from provenance.services.validation import MAX_NOTE_LENGTH, provenance_alert_acknowledge, provenance_alert_resolve
+
+if TYPE_CHECKING:
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# Signing keys
+# --------------------------------------------------------------------------------------------
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(ViewOnlyWithActionsAdmin):
+    """Keys are made by rotation and retired, never edited or deleted. The sealed private part is
+    neither shown nor loaded."""
+
+    list_display = ("kid", "is_current", "activated_at", "retired_at", "created_at")
+    list_filter = ("is_current", ("retired_at", admin.EmptyFieldListFilter))
+    search_fields = ("=kid",)
+    fields = ("kid", "public_key", "is_current", "created_at", "activated_at", "retired_at")
+    readonly_fields = fields
+    exclude = ("private_key_sealed",)
+    actions = ("rotate_now", "retire_keys")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SigningKey]:
+        return super().get_queryset(request).defer("private_key_sealed")
+
+    def has_rotate_permission(self, request: HttpRequest) -> bool:
+        return self.has_model_change_permission(request)
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_rotate"
+        return [path("rotate/", self.admin_site.admin_view(self.rotate_view), name=name), *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra_context = {"has_rotate_permission": self.has_rotate_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    def rotate_view(self, request: HttpRequest) -> HttpResponse:
+        """The changelist's "Rotate now" button: works with no key selected, or none yet."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_rotate_permission(request):
+            raise PermissionDenied
+        self._rotate(request)
+        return HttpResponseRedirect(reverse("admin:provenance_signingkey_changelist"))
+
+    @admin.action(description="Rotate now (one new current key, whatever is selected)", permissions=["rotate"])
+    def rotate_now(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
+        self._rotate(request)
+
+    def _rotate(self, request: HttpRequest) -> None:
+        key = signing_key_rotate(actor=admin_actor(request))
+        messages.success(
+            request,
+            f"New current signing key {key.kid}. The previous key signs nothing new and stays published; "
+            "processes pick the new key up within seconds.",
+        )
+
+    @admin.action(description="Retire selected keys", permissions=["rotate"])
+    def retire_keys(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
+        for key in queryset:
+            if key.retired_at is not None:
+                messages.info(request, f"{key.kid}: already retired.")
+                continue
+            try:
+                signing_key_retire(key=key, actor=admin_actor(request))
+            except DomainError as exc:
+                report_domain_errors(request, key.kid, exc)
+            else:
+                messages.success(request, f"{key.kid}: retired; it stays published so its stamps still verify.")
+
+
+# --------------------------------------------------------------------------------------------
+# Provenance alerts
+# --------------------------------------------------------------------------------------------
+
+
+class AlertResolveForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        max_length=MAX_NOTE_LENGTH,
+        strip=True,
+        help_text="How the alert was resolved; kept on each alert and in the audit log.",
+    )
+
+
+@admin.register(ProvenanceAlert)
+class ProvenanceAlertAdmin(ViewOnlyWithActionsAdmin):
+    """Alerts move open -> acknowledged -> resolved only through the triage services (audited)."""
+
+    list_display = (
+        "created_at",
+        "kind",
+        "status",
+        "organization",
+        "subject_external_id",
+        "source_key",
+        "failure_summary",
+        "updated_at",
+        "resolved_by",
+    )
+    list_display_links = ("created_at",)
+    list_filter = (
+        "status",
+        "kind",
+        "organization",
+        SubjectExternalIdFilter,
+        ("created_at", admin.DateFieldListFilter),
+    )
+    list_select_related = ("organization",)
+    search_fields = ("=subject_external_id", "=source_key")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-pk")
+    show_full_result_count = False
+    actions = ("acknowledge_alerts", "resolve_alerts")
+    fields = (
+        "organization",
+        "kind",
+        "status",
+        "subject_external_id",
+        "source_key",
+        "failures_table",
+        "note",
+        "created_at",
+        "updated_at",
+        "resolved_by",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="failures")
+    def failure_summary(self, obj: ProvenanceAlert) -> str:
+        return ", ".join(f"{item.get('field')}: {item.get('problem')}" for item in obj.failures) or "—"
+
+    @admin.display(description="failures")
+    def failures_table(self, obj: ProvenanceAlert) -> SafeString | str:
+        if not obj.failures:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((item.get("field"), item.get("problem"), item.get("detail")) for item in obj.failures),
+        )
+        return format_html(
+            '<table id="alert-failures"><thead><tr><th>Field</th><th>Problem</th><th>Detail</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def has_triage_permission(self, request: HttpRequest) -> bool:
+        return self.has_model_change_permission(request)
+
+    @admin.action(description="Acknowledge selected alerts", permissions=["triage"])
+    def acknowledge_alerts(self, request: HttpRequest, queryset: QuerySet[ProvenanceAlert]) -> None:
+        alerts = list(queryset.select_related("organization"))
+        changed = sum(provenance_alert_acknowledge(alert=alert, actor=admin_actor(request)) for alert in alerts)
+        unchanged = len(alerts) - changed
+        messages.success(
+            request,
+            f"Acknowledged {changed} alert(s)."
+            + (f" {unchanged} were not open and are unchanged." if unchanged else ""),
+        )
+
+    @admin.action(description="Resolve selected alerts (with a note)", permissions=["triage"])
+    def resolve_alerts(self, request: HttpRequest, queryset: QuerySet[ProvenanceAlert]) -> HttpResponse | None:
+        form = AlertResolveForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            alerts = list(queryset.select_related("organization"))
+            changed = 0
+            for alert in alerts:
+                try:
+                    changed += provenance_alert_resolve(
+                        alert=alert, note=form.cleaned_data["note"], actor=admin_actor(request)
+                    )
+                except DomainError as exc:
+                    report_domain_errors(request, f"alert {alert.pk}", exc)
+            unchanged = len(alerts) - changed
+            messages.success(
+                request,
+                f"Resolved {changed} alert(s)."
+                + (f" {unchanged} were already resolved and are unchanged." if unchanged else ""),
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/provenance/provenancealert/resolve.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Resolve provenance alerts",
+                "alerts": queryset.select_related("organization"),
+                "form": form,
+                "action_name": "resolve_alerts",
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            },
+        )
