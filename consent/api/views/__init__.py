@@ -1,0 +1,43 @@
+"""Consent API: thin views that validate, call one service or selector, and render. Import from here."""
+
+from consent.api.views.base import IDEMPOTENCY_HEADER, SUBJECT_ID, OrganizationApi
+from consent.api.views.catalog import (
+    PolicyVersionListCreateApi,
+    PurposeDetailApi,
+    PurposeListCreateApi,
+    PurposeScopedApi,
+    SourceDetailApi,
+    SourceListCreateApi,
+)
+from consent.api.views.gpc import GpcWellKnownView, PrivacyStatusApi, SignalCreateApi, SolicitationApi, SubjectLinksApi
+from consent.api.views.ledger import (
+    ConsentEventBulkCreateApi,
+    ConsentEventCreateApi,
+    ConsentEventDetailApi,
+    LedgerVerifyApi,
+    SubjectConsentApi,
+    SubjectConsentEventsApi,
+)
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "SUBJECT_ID",
+    "ConsentEventBulkCreateApi",
+    "ConsentEventCreateApi",
+    "ConsentEventDetailApi",
+    "GpcWellKnownView",
+    "LedgerVerifyApi",
+    "OrganizationApi",
+    "PolicyVersionListCreateApi",
+    "PrivacyStatusApi",
+    "PurposeDetailApi",
+    "PurposeListCreateApi",
+    "PurposeScopedApi",
+    "SignalCreateApi",
+    "SolicitationApi",
+    "SourceDetailApi",
+    "SourceListCreateApi",
+    "SubjectConsentApi",
+    "SubjectConsentEventsApi",
+    "SubjectLinksApi",
+]

@@ -1,0 +1,296 @@
+"""Consent events (one, bulk, detail), a subject's consent and its hash chain, ledger verification."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, cast
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from consent import selectors, services
+from consent.api import serializers as s
+from consent.api.views.base import IDEMPOTENCY_HEADER, SUBJECT_ID, OrganizationApi, _parse_instant
+from consent.catalog import organization_catalog
+from consent.models import ConsentEvent
+from core.api.schema import api_operation
+from core.problems import InvalidInput, NotFound
+
+# ------------------------------------------------------------------------------------------------
+# Events
+# ------------------------------------------------------------------------------------------------
+
+
+class ConsentEventCreateApi(OrganizationApi):
+    required_scopes = {"POST": "consent:write"}
+
+    @api_operation(
+        scope="consent:write",
+        summary="Record one consent event",
+        description="Appends a grant, refusal, withdrawal or invalidation to the subject's hash-chained "
+        "ledger and returns the event with the purpose's new state.",
+        request=s.ConsentEventInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: OpenApiResponse(
+                s.ConsentEventCreatedSerializer,
+                description="Appended; an idempotent replay answers the same body with `Idempotent-Replayed: true`.",
+            )
+        },
+        problems={
+            400: "Malformed JSON (`malformed-request`).",
+            409: "Idempotency key reused with another body (`idempotency-key-reused`).",
+            413: "Body too large (`payload-too-large`).",
+            422: "Invalid fields (`validation-error`), unknown source (`unknown-source`, lists "
+            "`known_sources`), or occurred_at too far ahead (`occurred-at-in-future`).",
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.ConsentEventInputSerializer, request.data)
+        if data.get("idempotency_key"):
+            raise InvalidInput(
+                "Send the idempotency key in the Idempotency-Key header.",
+                errors=[{"pointer": "/idempotency_key", "detail": "use the Idempotency-Key header"}],
+            )
+        header_key = request.headers.get("Idempotency-Key")
+        if header_key is not None and not (0 < len(header_key) <= 255):
+            raise InvalidInput("Idempotency-Key must be 1-255 characters.")
+        item = s.event_input(data, raw=request.data, pointer="", idempotency_key=header_key)
+        recorded = services.consent_record(organization=self.organization, item=item)
+        outcome = self.honor_gpc_header(item.subject_id, jurisdiction=item.jurisdiction)
+        if item.gpc and outcome is None:  # navigator.globalPrivacyControl === true seen by the client
+            outcome = services.gpc_signal_record(
+                organization=self.organization,
+                subject_id=item.subject_id,
+                channel="javascript",
+                jurisdiction=item.jurisdiction,
+                occurred_at=item.occurred_at,
+            )
+        body = s.event_representation(recorded.event)
+        if outcome is None and recorded.state is not None and recorded.folded is not None:
+            state = selectors.consent_state_of_row(
+                state=recorded.state,
+                folded=recorded.folded,
+                subject=recorded.event.subject,
+                catalog=organization_catalog(self.organization),
+            )
+        else:  # an idempotent replay, or GPC changed it since: read the state as it is now
+            state = selectors.consent_state_for_subject(
+                organization=self.organization, subject=recorded.event.subject, purpose_key=recorded.event.purpose.key
+            )[0]
+        body["consent"] = s.state_representation(state)
+        response = Response(body, status=status.HTTP_201_CREATED)
+        if recorded.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class ConsentEventBulkCreateApi(OrganizationApi):
+    required_scopes = {"POST": "consent:write"}
+
+    @api_operation(
+        scope="consent:write",
+        summary="Record up to 1,000 consent events, all or nothing",
+        description="One transaction: either every event is appended or none is. Errors point at the "
+        "failing item (`/events/<index>/<field>`). Items may carry their own `idempotency_key`.",
+        request=s.ConsentEventBulkInputSerializer,
+        responses={201: s.BulkResultSerializer},
+        problems={
+            400: "Malformed JSON.",
+            409: "An item's idempotency key was used with another body.",
+            413: "Body too large.",
+            422: "An item is invalid; `errors[].pointer` names it.",
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.ConsentEventBulkInputSerializer, request.data)
+        raw_items = cast(dict[str, Any], request.data)["events"]
+        items = [
+            s.event_input(item, raw=raw_items[i], pointer=f"/events/{i}", idempotency_key=None)
+            for i, item in enumerate(data["events"])
+        ]
+        recorded = services.consent_record_many(organization=self.organization, items=items)
+        signalled = {item.subject_id: item for item in items if item.gpc}
+        for item in signalled.values():  # navigator.globalPrivacyControl === true seen by the client
+            services.gpc_signal_record(
+                organization=self.organization,
+                subject_id=item.subject_id,
+                channel="javascript",
+                jurisdiction=item.jurisdiction,
+                occurred_at=item.occurred_at,
+            )
+        results = [
+            {"index": i, "event_id": r.event.event_id, "hash": r.event.hash, "replayed": r.replayed}
+            for i, r in enumerate(recorded)
+        ]
+        replayed = sum(1 for r in recorded if r.replayed)
+        return Response(
+            {"created": len(recorded) - replayed, "replayed": replayed, "events": results},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ConsentEventDetailApi(OrganizationApi):
+    required_scopes = {"GET": "consent:read"}
+
+    @api_operation(
+        scope="consent:read",
+        summary="One ledger event, with its evidence",
+        responses={200: s.ConsentEventOutputSerializer},
+        problems={404: "No such event in your organization."},
+    )
+    def get(self, request: Request, event_id: str) -> Response:
+        event = (
+            ConsentEvent.objects.filter(organization=self.organization, event_id=event_id)
+            .select_related("subject", "purpose", "source", "policy_version", "supersedes")
+            .first()
+        )
+        if event is None:
+            raise NotFound("No event with this id in your organization.")
+        return Response(s.event_representation(event, with_evidence=True))
+
+
+# ------------------------------------------------------------------------------------------------
+# Subjects
+# ------------------------------------------------------------------------------------------------
+
+
+class SubjectConsentApi(OrganizationApi):
+    required_scopes = {"GET": "consent:read"}
+
+    @api_operation(
+        scope="consent:read",
+        summary="A subject's consent for every purpose",
+        description="Current state from the projection, or with `at` the state at a past instant "
+        "replayed from the ledger. Purposes without events read `unknown`.",
+        parameters=[
+            SUBJECT_ID,
+            OpenApiParameter("at", OpenApiTypes.DATETIME, description="A past instant (RFC 3339)"),
+            OpenApiParameter("purpose", OpenApiTypes.STR, description="Only this purpose key"),
+        ],
+        responses={200: s.SubjectConsentOutputSerializer},
+        problems={404: "No such subject in your organization.", 422: "Bad `at` or unknown `purpose`."},
+    )
+    def get(self, request: Request, subject_id: str) -> Response:
+        at = _parse_instant(request.query_params.get("at"), "at")
+        purpose_key = request.query_params.get("purpose")
+        subject = self.subject_or_404(subject_id)
+        if self.honor_gpc_header(subject.external_id):
+            subject.refresh_from_db()
+        states = selectors.consent_state_for_subject(
+            organization=self.organization, subject=subject, at=at, purpose_key=purpose_key
+        )
+        if purpose_key is not None and not states:
+            raise InvalidInput(
+                f"Unknown purpose '{purpose_key}'.", errors=[{"pointer": "?purpose", "detail": "unknown"}]
+            )
+        gpc_honored = any(state.basis == "gpc_opt_out" for state in states)
+        # The GPP GPC sub-section passes along a signal that is present (IAB California spec).
+        gpc_present = gpc_honored or bool(getattr(request, "gpc", False))
+        iab = selectors.iab_signals(
+            organization=self.organization, jurisdiction=subject.jurisdiction, states=states, gpc_received=gpc_present
+        )
+        return Response(
+            {
+                "subject_id": subject.external_id,
+                "at": (at or timezone.now()).isoformat(),
+                "jurisdiction": subject.jurisdiction or None,
+                "gpc_honored": gpc_honored,
+                "iab": {"us_privacy": iab.us_privacy, "gpp": iab.gpp, "gpp_sid": iab.gpp_sid} if iab else None,
+                "purposes": [s.state_representation(state) for state in states],
+            }
+        )
+
+
+def _encode_cursor(chain_index: int) -> str:
+    return base64.urlsafe_b64encode(f"c{chain_index}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("c"):
+            raise ValueError(text)
+        value = int(text[1:])
+        if value < 0:
+            raise ValueError(text)
+        return value
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput("Invalid cursor.", errors=[{"pointer": "?cursor", "detail": "not a cursor"}]) from exc
+
+
+class SubjectConsentEventsApi(OrganizationApi):
+    required_scopes = {"GET": "consent:read"}
+
+    @api_operation(
+        scope="consent:read",
+        summary="A subject's consent history (the hash chain), cursor-paginated",
+        description="Events in chain order with `prev_hash` and `hash`: a client can recompute every hash "
+        "(see README, 'Verifying the ledger yourself').",
+        parameters=[
+            SUBJECT_ID,
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1-500, default 50"),
+        ],
+        responses={200: s.ConsentHistoryOutputSerializer},
+        problems={404: "No such subject in your organization.", 422: "Bad cursor or limit."},
+    )
+    def get(self, request: Request, subject_id: str) -> Response:
+        after = _decode_cursor(request.query_params.get("cursor"))
+        try:
+            limit = int(request.query_params.get("limit", "50"))
+        except ValueError:
+            limit = -1
+        if not 1 <= limit <= 500:
+            raise InvalidInput(
+                "limit must be an integer from 1 to 500.", errors=[{"pointer": "?limit", "detail": "1-500"}]
+            )
+        subject = self.subject_or_404(subject_id)
+        if self.honor_gpc_header(subject.external_id):
+            subject.refresh_from_db()
+        events, has_more = selectors.consent_history(subject=subject, after_chain_index=after, limit=limit)
+        next_url = None
+        if has_more:
+            next_url = request.build_absolute_uri(
+                f"{request.path}?cursor={_encode_cursor(events[-1].chain_index)}&limit={limit}"
+            )
+        return Response(
+            {
+                "subject_id": subject.external_id,
+                "ledger_length": subject.ledger_length,
+                "ledger_head_hash": subject.ledger_head_hash,
+                "next": next_url,
+                "results": [s.event_representation(e, with_evidence=True) for e in events],
+            }
+        )
+
+
+class LedgerVerifyApi(OrganizationApi):
+    required_scopes = {"GET": "consent:read"}
+
+    @api_operation(
+        scope="consent:read",
+        summary="Verify your organization's ledger",
+        description="Recomputes every subject's hash chain and reports the first broken link (a row "
+        "changed, removed or reordered). `ledger_root` digests every chain tip: store it and compare later.",
+        responses={200: s.LedgerVerificationOutputSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        run = services.ledger_verify(organization=self.organization, actor=self.client.actor)
+        return Response(
+            {
+                "valid": run.is_valid,
+                "verified_at": run.verified_at.isoformat(),
+                "subjects_checked": run.subjects_checked,
+                "events_checked": run.events_checked,
+                "ledger_root": run.ledger_root,
+                "first_break": run.first_break,
+            }
+        )
