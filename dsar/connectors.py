@@ -38,7 +38,7 @@ from core.services import audit_log
 from dsar.models import Connector, ConnectorCall, ConnectorCallStatus, DataSubjectRequest
 from provenance.models import Recipient
 from provenance.services.deliveries import backoff_seconds, outbound_timeout_seconds
-from provenance.services.notices import (
+from provenance.services.webhook_secrets import (
     WEBHOOK_SECRET_BYTES,
     WEBHOOK_SECRET_PREFIX,
     recipient_webhook_signing_secrets,

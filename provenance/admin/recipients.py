@@ -28,7 +28,7 @@ from provenance.models import (
     StampRecord,
 )
 from provenance.services import recipient_create, recipient_update
-from provenance.services.notices import previous_webhook_secret_valid_until, recipient_webhook_secret_rotate
+from provenance.services.webhook_secrets import previous_webhook_secret_valid_until, recipient_webhook_secret_rotate
 
 if TYPE_CHECKING:
     pass
