@@ -206,13 +206,6 @@ class DsarTransitionApi(DsarWorkflowApi):
         data = self.validated(DsarTransitionInputSerializer, request.data)
         dsar = self.dsar_or_404(request_id)
         to_status = data["to_status"]
-        expected = data.get("expected_status")
-        if expected is not None and dsar.status != expected:
-            raise services.StatusChanged(
-                f"The request is {dsar.status}, not {expected}; nothing changed.",
-                expected_status=expected,
-                status_now=dsar.status,
-            )
         if to_status == S.IN_PROGRESS and dsar.status not in MANUAL_IN_PROGRESS_FROM:
             raise services.IllegalTransition(
                 f"A request in status {dsar.status} is not moved to in_progress by hand; "
@@ -220,12 +213,14 @@ class DsarTransitionApi(DsarWorkflowApi):
                 from_status=dsar.status,
                 to_status=to_status,
             )
-        # The service's compare-and-set is on the status read above, so expected_status holds until the write.
+        # The service checks expected_status against the status read above, and its compare-and-set holds it
+        # until the write.
         services.dsar_transition(
             request=dsar,
             to_status=to_status,
             actor=self.client.actor,
             reason=data.get("reason") or "",
             notify_requester=to_status == S.REJECTED,
+            expected_status=data.get("expected_status"),
         )
         return self.answer(request_id)

@@ -220,11 +220,24 @@ def _apply(request: DataSubjectRequest, values: dict[str, Any]) -> None:
 
 
 def dsar_transition(
-    *, request: DataSubjectRequest, to_status: str, actor: str, reason: str = "", notify_requester: bool = False
+    *,
+    request: DataSubjectRequest,
+    to_status: str,
+    actor: str,
+    reason: str = "",
+    notify_requester: bool = False,
+    expected_status: str | None = None,
 ) -> DataSubjectRequest:
     """Move a request along the workflow; refused (409) when illegal or when its status changed meanwhile.
-    ``notify_requester``: a rejection is also emailed to the requester (after commit)."""
+    ``notify_requester``: a rejection is also emailed to the requester (after commit). ``expected_status``: the
+    caller's compare-and-set; a request in another status is refused with ``status-changed``."""
     expected = request.status
+    if expected_status is not None and expected_status != expected:
+        raise StatusChanged(
+            f"The request is {expected}, not {expected_status}; nothing changed.",
+            expected_status=expected_status,
+            status_now=expected,
+        )
     if to_status not in S.values:
         raise InvalidInput(f"Unknown status {to_status!r}.", errors=[{"pointer": "/status", "detail": "unknown"}])
     if to_status not in LEGAL_TRANSITIONS[expected]:
