@@ -7,7 +7,7 @@ Pure functions over the dict that ``reports.selectors.compliance_report`` return
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -398,12 +398,30 @@ def ledger_section(figures: Mapping[str, Any] | None) -> Section:
     )
 
 
+_BUILDERS: dict[str, Callable[[Mapping[str, Any], date], Section]] = {
+    "consent": lambda report, today: consent_section(report["consent"], report["period"], today),
+    "provenance": lambda report, today: provenance_section(report["provenance"]),
+    "gpc": lambda report, today: gpc_section(report["gpc"]),
+    "stamping": lambda report, today: stamping_section(report["stamping"]),
+    "dsar": lambda report, today: dsar_section(report["dsar"]),
+    "ledger": lambda report, today: ledger_section(report["ledger"]),
+}
+# The section each table belongs to: a CSV download computes only that section's figures.
+TABLE_SECTIONS: dict[str, str] = {
+    "consent-opt-in-rate": "consent",
+    "consent-attention": "consent",
+    "consent-daily": "consent",
+    "provenance-completeness": "provenance",
+    "sources-without-dpa": "provenance",
+    "gpc": "gpc",
+    "stamping-destinations": "stamping",
+    "stamping-refusals": "stamping",
+    "dsar-types": "dsar",
+    "dsar-open": "dsar",
+    "ledger": "ledger",
+}
+
+
 def report_sections(report: Mapping[str, Any], *, today: date) -> tuple[Section, ...]:
-    return (
-        consent_section(report["consent"], report["period"], today),
-        provenance_section(report["provenance"]),
-        gpc_section(report["gpc"]),
-        stamping_section(report["stamping"]),
-        dsar_section(report["dsar"]),
-        ledger_section(report["ledger"]),
-    )
+    """The sections whose figures the report holds, in the report's order."""
+    return tuple(build(report, today) for key, build in _BUILDERS.items() if key in report)

@@ -26,7 +26,7 @@ from reports.access import can_view_any_report, client_organization, organizatio
 from reports.downloads import report_pdf, table_csv
 from reports.layout import PRINTED_ROWS, report_table
 from reports.periods import report_period
-from reports.sections import report_sections
+from reports.sections import TABLE_SECTIONS, report_sections
 from reports.signin import signin_failed, signin_is_locked, signin_succeeded
 
 STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "reports" / "report.css"
@@ -97,11 +97,13 @@ def _quick_periods(today: date) -> list[tuple[str, str]]:
     return [(label, f"from={start.isoformat()}&to={today.isoformat()}") for label, start in periods]
 
 
-def _report_context(request: HttpRequest, organization: Organization) -> dict[str, Any]:
+def _report_context(
+    request: HttpRequest, organization: Organization, sections: tuple[str, ...] = selectors.SECTIONS
+) -> dict[str, Any]:
     now = timezone.now()
     today = now.astimezone(UTC).date()
     period = report_period(request.GET.get("from"), request.GET.get("to"), today=today)
-    report = selectors.compliance_report(organization=organization, period=period, now=now)
+    report = selectors.compliance_report(organization=organization, period=period, now=now, sections=sections)
     query = f"from={period.start.isoformat()}&to={period.end.isoformat()}"
     return {
         "organization": organization,
@@ -135,8 +137,11 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def report_csv(request: HttpRequest, slug: str, table: str) -> HttpResponse:
     organization = _organization(request, slug)
+    section = TABLE_SECTIONS.get(table)
+    if section is None:
+        raise Http404
     try:
-        context = _report_context(request, organization)
+        context = _report_context(request, organization, sections=(section,))
     except InvalidInput as error:
         return _period_refused(error)
     found = report_table(context["sections"], table)

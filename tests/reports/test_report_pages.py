@@ -323,3 +323,20 @@ def test_quick_links_choose_the_usual_periods(dataset: Organization, client_user
 
     assert f'href="?from={day(30)}&amp;to={day(0)}">Last 30 days</a>' in html
     assert f'href="?from={day(365)}&amp;to={day(0)}">Last 12 months</a>' in html
+
+
+def test_a_csv_download_runs_only_its_own_sections_queries(
+    dataset: Organization, client_user_of: Callable[..., Any]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(client_user_of(dataset))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(page_url(dataset, "csv/gpc.csv"))
+
+    assert response.status_code == 200
+    sql = " ".join(query["sql"] for query in captured.captured_queries)
+    assert "consent_gpcsignalreceipt" in sql
+    for other in ("consent_consentevent", "provenance_stamprecord", "dsar_datasubjectrequest"):
+        assert other not in sql

@@ -201,3 +201,26 @@ def test_csv_neutralises_spreadsheet_formulas_in_text_but_keeps_numbers() -> Non
         ["'@SUM(A1)", "3", "false"],
         ["plain", "", "true"],
     ]
+
+
+def test_every_table_is_mapped_to_the_section_that_builds_it() -> None:
+    from reports.sections import TABLE_SECTIONS
+
+    built = {
+        table.key: section.key
+        for section in report_sections(empty_report(), today=date(2026, 2, 1))
+        for table in section.tables
+    }
+
+    assert built == TABLE_SECTIONS
+
+
+def test_a_report_holding_some_sections_builds_only_those() -> None:
+    report = {key: value for key, value in empty_report().items() if key not in ("consent", "dsar")}
+
+    assert [s.key for s in report_sections(report, today=date(2026, 2, 1))] == [
+        "provenance",
+        "gpc",
+        "stamping",
+        "ledger",
+    ]
