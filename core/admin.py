@@ -106,12 +106,11 @@ class ServiceModelAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
-    """Lists and detail pages only, even for superusers: no add, change, delete or bulk action."""
+class NoEditingMixin:
+    """No add, change or delete page, even for superusers: the rows are written by services only. For model
+    admins and inlines alike (an inline's ``has_add_permission`` also takes the parent object)."""
 
-    actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -119,6 +118,19 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyModelAdmin(NoEditingMixin, admin.ModelAdmin):
+    """Lists and detail pages only, even for superusers: no add, change, delete or bulk action."""
+
+    actions = None
+
+
+class ReadOnlyTabularInline(NoEditingMixin, admin.TabularInline):
+    """A history shown under its parent, never edited there."""
+
+    extra = 0
+    can_delete = False
 
 
 def report_domain_errors(request: HttpRequest, label: str, error: DomainError) -> None:

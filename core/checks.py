@@ -60,7 +60,7 @@ def check_jurisdiction_rules(
 @register(TAG)
 def check_gpc_last_update_setting(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """``PROVENANT_GPC_LAST_UPDATE``, when set (not None or empty), is the GPC ``lastUpdate``: RFC 3339."""
-    value = getattr(settings, "PROVENANT_GPC_LAST_UPDATE", None)
+    value = settings.PROVENANT_GPC_LAST_UPDATE
     if value is None or value == "" or is_rfc3339_date_or_date_time(value):
         return []
     return [

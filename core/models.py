@@ -7,6 +7,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from core.enums import AuditAction
+
 slug_validator = RegexValidator(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", "Lowercase letters, digits and hyphens.")
 
 
@@ -82,7 +84,7 @@ class AuditLogEntry(models.Model):
     )
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.CharField(max_length=200)
-    action = models.CharField(max_length=100, db_index=True)
+    action = models.CharField(max_length=100, db_index=True, choices=AuditAction.choices)
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=100)
     data = models.JSONField(default=dict, blank=True)

@@ -16,9 +16,10 @@ Environment proxies are not used (the client has an explicit transport): the che
 from __future__ import annotations
 
 import ipaddress
+import random
 import re
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
@@ -41,8 +42,20 @@ _LEGACY_IPV4: Final = re.compile(r"[0-9a-fx.]+")
 
 
 def allow_private_destinations() -> bool:
-    """``PROVENANT_OUTBOUND_ALLOW_PRIVATE``; missing means refused (the safe side)."""
+    """``PROVENANT_OUTBOUND_ALLOW_PRIVATE``. Read defensively on purpose: a settings module that lacks it
+    (a hand-written one) refuses private destinations, the safe side of an SSRF guard."""
     return bool(getattr(settings, "PROVENANT_OUTBOUND_ALLOW_PRIVATE", False))
+
+
+def outbound_timeout_seconds() -> float:
+    """``PROVENANT_OUTBOUND_TIMEOUT_SECONDS``: connect, read and write timeout of every outbound call."""
+    return float(settings.PROVENANT_OUTBOUND_TIMEOUT_SECONDS)
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float, rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with full jitter (AWS Architecture Blog, 2015): uniform in [0, min(cap, base*2^(n-1)))."""
+    ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 32))
+    return ceiling * rng()
 
 
 # --- pure rules ---------------------------------------------------------------------------------------------------

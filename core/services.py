@@ -9,6 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.enums import AuditAction
 from core.models import ApiKey, AuditLogEntry, Organization
 from core.problems import Conflict, InvalidInput
 from core.scopes import unknown_scopes
@@ -22,7 +23,7 @@ _last_used_written: dict[int, float] = {}
 def audit_log(
     *,
     actor: str,
-    action: str,
+    action: AuditAction,
     object_type: str,
     object_id: str | int,
     organization: Organization | None = None,
@@ -48,7 +49,7 @@ def organization_create(*, slug: str, name: str, actor: str) -> Organization:
             raise Conflict(f"An organization with slug '{slug}' already exists.", slug=slug) from exc
         audit_log(
             actor=actor,
-            action="organization.created",
+            action=AuditAction.ORGANIZATION_CREATED,
             object_type="organization",
             object_id=organization.pk,
             organization=organization,
@@ -79,7 +80,7 @@ def api_key_create(
         )
         audit_log(
             actor=actor,
-            action="api_key.created",
+            action=AuditAction.API_KEY_CREATED,
             object_type="api_key",
             object_id=api_key.pk,
             organization=organization,
@@ -94,7 +95,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
         if updated:
             audit_log(
                 actor=actor,
-                action="api_key.revoked",
+                action=AuditAction.API_KEY_REVOKED,
                 object_type="api_key",
                 object_id=api_key.pk,
                 organization=api_key.organization,

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import ServiceModelAdmin, admin_actor, report_domain_errors
+from core.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline, ServiceModelAdmin, admin_actor, report_domain_errors
 from core.problems import DomainError
 from dsar.deadlines import DATE_KEYS, EXTENSION_REASON_CODES
 from dsar.fulfilment import dsar_export_link
@@ -133,25 +133,14 @@ class AssignForm(forms.Form):
     )
 
 
-class TransitionInline(admin.TabularInline):
+class TransitionInline(ReadOnlyTabularInline):
     """The audit trail: every transition, oldest first, read-only."""
 
     model = RequestTransition
     fields = ("at", "actor", "from_status", "to_status", "reason")
     readonly_fields = fields
     ordering = ("at", "id")
-    extra = 0
-    can_delete = False
     verbose_name_plural = "audit trail"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(DataSubjectRequest)
@@ -450,7 +439,7 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
 
 
 @admin.register(Connector)
-class ConnectorAdmin(admin.ModelAdmin):
+class ConnectorAdmin(ReadOnlyModelAdmin):
     """Read-only: connectors and their secrets are issued through ``dsar.connectors.connector_create``."""
 
     list_display = ("key", "name", "organization", "url", "is_active", "updated_at")
@@ -458,12 +447,3 @@ class ConnectorAdmin(admin.ModelAdmin):
     search_fields = ("key", "name")
     readonly_fields = ("organization", "key", "name", "url", "is_active", "created_at", "updated_at")
     exclude = ("secret_sealed",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

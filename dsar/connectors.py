@@ -31,13 +31,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.crypto import CryptoError, master_keyring, seal, unseal, unwrap_data_key
+from core.enums import AuditAction
 from core.models import Organization
-from core.outbound import OutboundFailure, destination_url_problem, outbound_post
+from core.outbound import (
+    OutboundFailure,
+    backoff_seconds,
+    destination_url_problem,
+    outbound_post,
+    outbound_timeout_seconds,
+)
 from core.problems import InvalidInput
 from core.services import audit_log
 from dsar.models import Connector, ConnectorCall, ConnectorCallStatus, DataSubjectRequest
 from provenance.models import Recipient
-from provenance.services.deliveries import backoff_seconds, outbound_timeout_seconds
 from provenance.services.webhook_secrets import (
     WEBHOOK_SECRET_BYTES,
     WEBHOOK_SECRET_PREFIX,
@@ -76,7 +82,7 @@ def connector_secret_rotate(*, connector: Connector, actor: str) -> str:
         Connector.objects.filter(pk=connector.pk).update(secret_sealed=sealed, updated_at=timezone.now())
         audit_log(
             actor=actor,
-            action="dsar.connector_secret_rotated",
+            action=AuditAction.DSAR_CONNECTOR_SECRET_ROTATED,
             object_type="connector",
             object_id=connector.pk,
             organization=connector.organization,
@@ -107,7 +113,7 @@ def connector_create(*, organization: Organization, key: str, name: str, url: st
         connector = Connector.objects.create(organization=organization, key=key, name=name, url=url)
         audit_log(
             actor=actor,
-            action="dsar.connector_created",
+            action=AuditAction.DSAR_CONNECTOR_CREATED,
             object_type="connector",
             object_id=connector.pk,
             organization=organization,
@@ -140,11 +146,11 @@ class CallOutcome:
 
 
 def _max_attempts() -> int:
-    return max(1, int(getattr(settings, "PROVENANT_DSAR_CONNECTOR_ATTEMPTS", 3)))
+    return max(1, int(settings.PROVENANT_DSAR_CONNECTOR_ATTEMPTS))
 
 
 def _retry_base() -> float:
-    return float(getattr(settings, "PROVENANT_DSAR_CONNECTOR_RETRY_SECONDS", 2))
+    return float(settings.PROVENANT_DSAR_CONNECTOR_RETRY_SECONDS)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,10 @@ from consent.models import Action, CollectionMethod, Purpose, Subject
 from consent.selectors.ledger import consent_state_for_subject, subject_by_external_id, subject_email
 from consent.services import ConsentEventInput, consent_record_many, subject_erase, subject_suppress, system_source
 from core.crypto import normalize_email, seal, unwrap_data_key
+from core.enums import AuditAction
 from core.problems import DomainError, NotFound
 from core.services import audit_log
+from core.tasks import enqueue, enqueue_after_commit
 from dsar import connectors, exports
 from dsar.models import (
     ConnectorCall,
@@ -51,6 +53,7 @@ from dsar.services import (
 S = RequestStatus
 STEP = FulfilmentStepStatus
 FULFIL_ACTOR: Final = "task:dsar.fulfil"
+FULFIL_TASK: Final = "dsar.tasks.fulfil"
 RESUME_ACTOR: Final = "task:dsar.resume_stuck"
 DOWNLOAD_ACTOR: Final = "requester:export-link"
 
@@ -78,11 +81,11 @@ def steps_for(request_type: str) -> tuple[str, ...]:
 
 
 def _lease() -> timedelta:
-    return timedelta(seconds=float(getattr(settings, "PROVENANT_DSAR_STEP_LEASE_SECONDS", 600)))
+    return timedelta(seconds=float(settings.PROVENANT_DSAR_STEP_LEASE_SECONDS))
 
 
 def _stuck_after() -> timedelta:
-    return timedelta(minutes=float(getattr(settings, "PROVENANT_DSAR_FULFIL_STUCK_MINUTES", 15)))
+    return timedelta(minutes=float(settings.PROVENANT_DSAR_FULFIL_STUCK_MINUTES))
 
 
 def _export_pause() -> float:
@@ -91,16 +94,6 @@ def _export_pause() -> float:
     if configured is None:
         configured = os.environ.get("PROVENANT_DSAR_EXPORT_PAUSE_SECONDS", "0")
     return float(configured)
-
-
-def _enqueue(request_id: int) -> None:
-    from dsar import tasks  # tasks import this module: resolve the name at call time
-
-    options: dict[str, Any] = {}
-    queue = getattr(settings, "PROVENANT_TASK_QUEUE", None)
-    if queue:
-        options["queue"] = queue
-    tasks.fulfil.apply_async(args=(request_id,), **options)
 
 
 # --- start --------------------------------------------------------------------------------------------------------
@@ -126,13 +119,13 @@ def dsar_fulfil_start(*, request: DataSubjectRequest, actor: str, requested_chan
         FulfilmentStep.objects.bulk_create(rows, ignore_conflicts=True)
         audit_log(
             actor=actor,
-            action="dsar.fulfilment_started",
+            action=AuditAction.DSAR_FULFILMENT_STARTED,
             object_type="dsar",
             object_id=request.public_id,
             organization=request.organization,
             data={"steps": list(names)},
         )
-        transaction.on_commit(lambda: _enqueue(request.pk), robust=True)
+        enqueue_after_commit(FULFIL_TASK, request.pk)
     return request
 
 
@@ -160,7 +153,7 @@ def _finish(step: FulfilmentStep, attempt: int, result: dict[str, Any], request:
         raise StepLost(step.step)
     audit_log(
         actor=FULFIL_ACTOR,
-        action="dsar.fulfilment_step_done",
+        action=AuditAction.DSAR_FULFILMENT_STEP_DONE,
         object_type="dsar",
         object_id=request.public_id,
         organization=request.organization,
@@ -399,7 +392,7 @@ def dsar_fulfil_resume_stuck(*, now: datetime | None = None) -> dict[str, int]:
         .values_list("pk", flat=True)
     )
     for request_id in stuck:
-        _enqueue(request_id)
+        enqueue(FULFIL_TASK, request_id)
     return {"resumed": len(stuck)}
 
 
@@ -426,7 +419,7 @@ def dsar_export_download(*, token: str) -> ExportDownload:
     content = exports.open_archive(export.sealed_archive, export.wrapped_data_key, export_public_id=export.public_id)
     audit_log(
         actor=DOWNLOAD_ACTOR,
-        action="dsar.export_downloaded",
+        action=AuditAction.DSAR_EXPORT_DOWNLOADED,
         object_type="dsar",
         object_id=export.request.public_id,
         organization=export.organization,
@@ -472,7 +465,7 @@ def dsar_exports_purge(*, now: datetime | None = None) -> dict[str, int]:
             DsarExport.objects.filter(pk=export.pk).update(sealed_archive=b"", wrapped_data_key=b"", purged_at=now)
             audit_log(
                 actor=PURGE_ACTOR,
-                action="dsar.export_purged",
+                action=AuditAction.DSAR_EXPORT_PURGED,
                 object_type="dsar",
                 object_id=export.request.public_id,
                 organization=export.organization,

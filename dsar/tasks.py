@@ -6,18 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 from django.utils.dateparse import parse_datetime
 
+from core.tasks import DATABASE_RETRY
 from dsar import fulfilment, services
-
-_DATABASE_RETRY: dict[str, Any] = {
-    "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": 5,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
 
 def _instant(value: str | None) -> datetime | None:
@@ -29,38 +21,38 @@ def _instant(value: str | None) -> datetime | None:
     return parsed
 
 
-@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def send_verification_link(request_id: int) -> dict[str, Any]:
     """Email the requester's signed verification link once; the identity sweep sends one that got lost."""
     return services.dsar_verification_link_send(request_id=request_id)
 
 
-@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def identity_sweep(now: str | None = None) -> dict[str, Any]:
     """Beat: requester reminders on the configured days and closures of requests never verified. ``now``: an
     ISO instant to sweep as of (replays, tests); default the current time."""
     return services.dsar_identity_sweep(now=_instant(now))
 
 
-@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def deadline_sweep(now: str | None = None) -> dict[str, Any]:
     """Beat: legal reminders 7, 3 and 1 days before each due date and overdue escalation, each once."""
     return services.dsar_deadline_sweep(now=_instant(now))
 
 
-@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def fulfil(request_id: int) -> dict[str, Any]:
     """Carry out a request's steps that are not done yet; a rerun skips them (each is claimed compare-and-set)."""
     return fulfilment.dsar_fulfil_run(request_id=request_id)
 
 
-@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def resume_stuck() -> dict[str, Any]:
     """Beat: enqueue again requests in progress whose steps stalled (lost message, dead worker)."""
     return fulfilment.dsar_fulfil_resume_stuck()
 
 
-@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def purge_exports(now: str | None = None) -> dict[str, Any]:
     """Beat: delete export archives past their retention period, each once."""
     return fulfilment.dsar_exports_purge(now=_instant(now))

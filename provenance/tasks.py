@@ -10,26 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from core.tasks import DATABASE_RETRY
 from provenance.services import deliveries, notices
 
-_DATABASE_RETRY: dict[str, Any] = {
-    "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": 5,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
-
-@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def deliver(delivery_id: int) -> dict[str, Any]:
     """Try one delivery once (re-deciding consent first); the service schedules any retry."""
     return deliveries.delivery_attempt(delivery_id=delivery_id)
 
 
-@shared_task(acks_late=True, ignore_result=True, **_DATABASE_RETRY)
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def send_consent_notice(notice_id: int) -> dict[str, Any]:
     """Send one consent notice once; the service schedules any retry."""
     return notices.consent_notice_send(notice_id=notice_id)

@@ -9,6 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.enums import AuditAction
 from core.models import Organization
 from core.problems import Conflict, InvalidInput
 from core.services import audit_log
@@ -31,17 +32,21 @@ def client_user_create(
                 user = User.objects.create_user(username=username, email=email, password=password)
         except IntegrityError as exc:
             raise Conflict(f"A user named '{username}' already exists.", username=username) from exc
-        return _membership_create(organization=organization, user=user, actor=actor, action="client_user.created")
+        return _membership_create(
+            organization=organization, user=user, actor=actor, action=AuditAction.CLIENT_USER_CREATED
+        )
 
 
 def client_membership_add(*, organization: Organization, user: Any, actor: str) -> ClientMembership:
     """Make an existing non-staff user a client of ``organization`` (a user belongs to one organization)."""
     if getattr(user, "is_staff", False):
         raise InvalidInput("Staff users cannot be client users.", errors=[{"pointer": "/user", "detail": "is staff"}])
-    return _membership_create(organization=organization, user=user, actor=actor, action="client_membership.created")
+    return _membership_create(
+        organization=organization, user=user, actor=actor, action=AuditAction.CLIENT_MEMBERSHIP_CREATED
+    )
 
 
-def _membership_create(*, organization: Organization, user: Any, actor: str, action: str) -> ClientMembership:
+def _membership_create(*, organization: Organization, user: Any, actor: str, action: AuditAction) -> ClientMembership:
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -66,7 +71,7 @@ def client_user_deactivate(*, membership: ClientMembership, actor: str) -> Clien
         type(user).objects.filter(pk=user.pk).update(is_active=False)
         audit_log(
             actor=actor,
-            action="client_user.deactivated",
+            action=AuditAction.CLIENT_USER_DEACTIVATED,
             object_type="client_membership",
             object_id=membership.pk,
             organization=membership.organization,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -13,19 +12,17 @@ from consent.models import Action, CollectionMethod, ConsentEvent, LawfulBasis, 
 from consent.permission import BASES
 from consent.selectors import PrivacyStatus, PurposeConsent, event_evidence
 from consent.services import ConsentEventInput, GpcOutcome, request_digest
-from core.api.fields import AwareDateTimeField, StrictBooleanField, StrictCharField, StrictSerializer
+from core.api.fields import (
+    AwareDateTimeField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictSerializer,
+    validate_subject_id,
+)
 from core.jurisdictions import normalize_jurisdiction
 from core.timeutil import parse_iso_duration
 
-SUBJECT_ID_PATTERN = re.compile(r"^[^\s/\\?#%]{1,255}$")
 CLIENT_ACTIONS = [Action.GRANT, Action.REFUSE, Action.WITHDRAW, Action.INVALIDATE]
-
-
-def validate_subject_id(value: str) -> None:
-    if not SUBJECT_ID_PATTERN.match(value):
-        raise serializers.ValidationError(
-            "1-255 characters, no whitespace and none of / \\ ? # % (it appears in URLs)."
-        )
 
 
 class EvidenceInputSerializer(StrictSerializer):

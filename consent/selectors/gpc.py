@@ -221,7 +221,7 @@ def gpc_last_update(*, host: str) -> date:
     )
     if changed is not None:
         return changed
-    configured = getattr(settings, "PROVENANT_GPC_LAST_UPDATE", None)
+    configured = settings.PROVENANT_GPC_LAST_UPDATE
     if configured:
         return date.fromisoformat(str(configured)[:10])
     return jurisdiction_rules().gpc_last_update

@@ -13,6 +13,7 @@ from consent.models import (
     Purpose,
     Source,
 )
+from core.enums import AuditAction
 from core.models import Organization
 from core.problems import Conflict, InvalidInput, full_clean_or_invalid
 from core.services import audit_log
@@ -25,7 +26,13 @@ logger = logging.getLogger("consent.services")
 
 
 def _save_with_audit(
-    *, instance: Any, organization: Organization, actor: str, action: str, object_type: str, data: dict[str, Any]
+    *,
+    instance: Any,
+    organization: Organization,
+    actor: str,
+    action: AuditAction,
+    object_type: str,
+    data: dict[str, Any],
 ) -> None:
     full_clean_or_invalid(instance)
     try:
@@ -53,7 +60,7 @@ def source_create(*, organization: Organization, actor: str, **values: Any) -> S
         instance=source,
         organization=organization,
         actor=actor,
-        action="source.created",
+        action=AuditAction.SOURCE_CREATED,
         object_type="source",
         data={"key": source.key},
     )
@@ -72,7 +79,7 @@ def source_update(*, source: Source, actor: str, **values: Any) -> Source:
         instance=source,
         organization=source.organization,
         actor=actor,
-        action="source.updated",
+        action=AuditAction.SOURCE_UPDATED,
         object_type="source",
         data={"key": source.key, "fields": sorted(values)},
     )
@@ -88,7 +95,7 @@ def source_retire(*, source: Source, actor: str) -> Source:
         instance=source,
         organization=source.organization,
         actor=actor,
-        action="source.retired",
+        action=AuditAction.SOURCE_RETIRED,
         object_type="source",
         data={"key": source.key},
     )
@@ -103,7 +110,7 @@ def purpose_create(*, organization: Organization, actor: str, **values: Any) -> 
         instance=purpose,
         organization=organization,
         actor=actor,
-        action="purpose.created",
+        action=AuditAction.PURPOSE_CREATED,
         object_type="purpose",
         data={"key": purpose.key},
     )
@@ -120,7 +127,7 @@ def purpose_update(*, purpose: Purpose, actor: str, **values: Any) -> Purpose:
         instance=purpose,
         organization=purpose.organization,
         actor=actor,
-        action="purpose.updated",
+        action=AuditAction.PURPOSE_UPDATED,
         object_type="purpose",
         data={"key": purpose.key, "fields": sorted(values)},
     )
@@ -135,7 +142,7 @@ def policy_version_create(*, purpose: Purpose, actor: str, **values: Any) -> Pol
         instance=version,
         organization=purpose.organization,
         actor=actor,
-        action="policy_version.created",
+        action=AuditAction.POLICY_VERSION_CREATED,
         object_type="policy_version",
         data={"purpose": purpose.key, "version": version.version, "is_material": version.is_material},
     )

@@ -32,6 +32,7 @@ from consent.models import (
 from consent.selectors.gpc import subject_cluster_ids
 from consent.services.recording import ConsentEventInput, _lock_subjects, consent_record_many
 from consent.state import OPT_IN_STATUSES
+from core.enums import AuditAction
 from core.models import Organization
 from core.problems import InvalidInput
 from core.services import audit_log
@@ -258,7 +259,7 @@ def subject_link(*, organization: Organization, subject_id: str, linked_subject_
             )
             audit_log(
                 actor=actor,
-                action="subject.linked",
+                action=AuditAction.SUBJECT_LINKED,
                 object_type="subject",
                 object_id=first.pk,
                 organization=organization,
@@ -292,7 +293,7 @@ def organization_gpc_settings_update(*, organization: Organization, honor_everyw
         if updated:
             audit_log(
                 actor=actor,
-                action="organization.gpc_settings_changed",
+                action=AuditAction.ORGANIZATION_GPC_SETTINGS_CHANGED,
                 object_type="organization",
                 object_id=organization.pk,
                 organization=organization,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from consent.catalog import catalog_changed
 from consent.models import Subject, SuppressedIdentifier
 from core.crypto import blind_index, normalize_email
+from core.enums import AuditAction
 from core.models import Organization
 from core.services import audit_log
 
@@ -29,7 +30,7 @@ def subject_erase(*, subject: Subject, actor: str) -> Subject:
         if updated:
             audit_log(
                 actor=actor,
-                action="subject.erased",
+                action=AuditAction.SUBJECT_ERASED,
                 object_type="subject",
                 object_id=subject.pk,
                 organization=subject.organization,
@@ -62,7 +63,7 @@ def subject_suppress(*, organization: Organization, identifiers: dict[str, list[
             catalog_changed(organization)  # every process refreshes its cached suppression list
             audit_log(
                 actor=actor,
-                action="subject.suppressed",
+                action=AuditAction.SUBJECT_SUPPRESSED,
                 object_type="organization",
                 object_id=organization.pk,
                 organization=organization,

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from rest_framework import serializers
+
+# A subject id appears in URL paths: no whitespace and none of the characters that would split or escape them.
+SUBJECT_ID_PATTERN: Final = re.compile(r"^[^\s/\\?#%]{1,255}$")
+
+
+def validate_subject_id(value: str) -> None:
+    if not SUBJECT_ID_PATTERN.match(value):
+        raise serializers.ValidationError(
+            "1-255 characters, no whitespace and none of / \\ ? # % (it appears in URLs)."
+        )
 
 
 class StrictCharField(serializers.CharField):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from core.api.fields import StrictSerializer
@@ -26,6 +27,15 @@ class ProblemSerializer(serializers.Serializer):
     request_id = serializers.CharField(required=False)
     errors = ProblemErrorSerializer(many=True, required=False)  # type: ignore[assignment]
 
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A retry with the same key and body returns the first response and creates nothing; "
+    "the same key with another body answers 409.",
+)
+SUBJECT_ID = OpenApiParameter("subject_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 
 _STANDARD = {
     401: "Missing, unknown or revoked API key (`unauthenticated`).",
@@ -59,4 +69,4 @@ def api_operation(
     )
 
 
-__all__ = ["ProblemSerializer", "StrictSerializer", "api_operation"]
+__all__ = ["IDEMPOTENCY_HEADER", "SUBJECT_ID", "ProblemSerializer", "StrictSerializer", "api_operation"]

@@ -13,13 +13,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.api.views import OrganizationApi
+from core.api.renderers import JOSE_CONTENT_TYPE, FormatParameterNegotiation, JoseRenderer
 from core.api.schema import api_operation
+from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
 from dsar import selectors
 from dsar.certificate import CertificateFacts, CertificateStep, build_certificate, certificate_jws
 from dsar.models import DataSubjectRequest
-from provenance.api.receipts import JOSE_CONTENT_TYPE, JoseRenderer, ReceiptContentNegotiation
 from provenance.services.keys import active_signing_key
 
 CERTIFICATE_FORMATS = ("json", "jws")
@@ -120,7 +120,7 @@ def certificate_facts(request: DataSubjectRequest) -> CertificateFacts:
 class DsarCertificateApi(OrganizationApi):
     required_scopes = {"GET": "dsar:read"}
     renderer_classes = [JSONRenderer, JoseRenderer]
-    content_negotiation_class = ReceiptContentNegotiation  # ?format= names the answer's form, not a renderer
+    content_negotiation_class = FormatParameterNegotiation  # ?format= names the answer's form, not a renderer
 
     @api_operation(
         scope="dsar:read",

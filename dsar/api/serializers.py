@@ -6,8 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from consent.api.serializers import validate_subject_id
-from core.api.fields import AwareDateTimeField, StrictCharField, StrictSerializer
+from core.api.fields import AwareDateTimeField, StrictCharField, StrictSerializer, validate_subject_id
 from dsar.deadlines import EVENT_TYPES, EXTENSION_REASON_CODES
 from dsar.models import Channel, DataSubjectRequest, DsarRegime, RequestType
 from dsar.selectors import dsar_requester_masked

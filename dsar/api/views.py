@@ -6,8 +6,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.api.views import OrganizationApi
 from core.api.schema import api_operation
+from core.api.views import OrganizationApi
 from core.problems import NotFound
 from dsar import selectors, services
 from dsar.api import serializers as s

@@ -12,9 +12,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.api.views import OrganizationApi
 from core.api.fields import StrictCharField, StrictSerializer
 from core.api.schema import api_operation
+from core.api.views import OrganizationApi
 from core.problems import NotFound
 from dsar import fulfilment, selectors, services
 from dsar.api import serializers as s

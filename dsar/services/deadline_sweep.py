@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.enums import AuditAction
 from core.models import Organization
 from core.services import audit_log
 from dsar.models import (
@@ -40,7 +41,7 @@ def _legal_recipients(organization_ids: Iterable[int]) -> dict[int, list[str]]:
             "organization_id", "email"
         )
     )
-    admins = [address for _, address in getattr(settings, "ADMINS", [])]
+    admins = [str(admin[1]) for admin in settings.ADMINS]
     return {org_id: [contacts[org_id]] if org_id in contacts else admins for org_id in organization_ids}
 
 
@@ -136,7 +137,7 @@ def dsar_deadline_sweep(*, now: datetime | None = None) -> dict[str, int]:
             overdue_ids = [line[1] for line in lines if line[0] == OVERDUE_KIND]
             audit_log(
                 actor=DEADLINE_SWEEP_ACTOR,
-                action="dsar.deadline_sweep",
+                action=AuditAction.DSAR_DEADLINE_SWEEP,
                 object_type="organization",
                 object_id=organization.slug,
                 organization=organization,

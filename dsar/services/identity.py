@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.enums import AuditAction
 from core.problems import DomainError, InvalidInput
 from core.services import audit_log
+from core.tasks import enqueue_after_commit
 from dsar.deadlines import (
     DeadlineError,
     DeadlineResult,
@@ -54,6 +55,7 @@ from dsar.verification import (
 # --- identity verification -------------------------------------------------------------------------------------
 
 IDENTITY_SWEEP_ACTOR: Final = "task:dsar.identity_sweep"
+SEND_VERIFICATION_LINK_TASK: Final = "dsar.tasks.send_verification_link"
 LINK_ACTOR: Final = "requester:verification-link"
 
 
@@ -78,16 +80,6 @@ def _identity_requested_on(transitions: Iterable[RequestTransition]) -> date | N
     return timezone.localdate(max(opened, key=lambda step: (step.at, step.pk or 0)).at)
 
 
-def _enqueue_link_after_commit(request_id: int) -> None:
-    def send() -> None:
-        from dsar import tasks  # tasks import the services: resolve the name at call time
-
-        queue = getattr(settings, "PROVENANT_TASK_QUEUE", None)
-        tasks.send_verification_link.apply_async(args=(request_id,), **({"queue": queue} if queue else {}))
-
-    transaction.on_commit(send, robust=True)
-
-
 def dsar_identity_request(*, request: DataSubjectRequest, actor: str) -> DataSubjectRequest:
     """Ask the requester to prove who they are: the request moves to identity_pending (which pauses the GDPR clock,
     REGULATORY.md A3; US laws keep counting) and the signed link is emailed after commit."""
@@ -98,7 +90,7 @@ def dsar_identity_request(*, request: DataSubjectRequest, actor: str) -> DataSub
             dsar_transition(
                 request=request, to_status=S.IDENTITY_PENDING, actor=actor, reason="identity verification requested"
             )
-        _enqueue_link_after_commit(request.pk)
+        enqueue_after_commit(SEND_VERIFICATION_LINK_TASK, request.pk)
     return request
 
 
@@ -139,7 +131,7 @@ def dsar_verify(*, request: DataSubjectRequest, actor: str, note: str, method: s
             raise
         audit_log(
             actor=actor,
-            action="dsar.verified",
+            action=AuditAction.DSAR_VERIFIED,
             object_type="dsar",
             object_id=request.public_id,
             organization=request.organization,

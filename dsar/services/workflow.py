@@ -17,6 +17,7 @@ from django.utils import timezone
 from ulid import ULID
 
 from core.crypto import new_data_key, seal
+from core.enums import AuditAction
 from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
 from core.jurisdictions import normalize_jurisdiction
 from core.models import Organization
@@ -151,7 +152,7 @@ def dsar_create(
         RequestTransition.objects.create(request=request, at=now, actor=actor, from_status="", to_status=S.RECEIVED)
         audit_log(
             actor=actor,
-            action="dsar.received",
+            action=AuditAction.DSAR_RECEIVED,
             object_type="dsar",
             object_id=public_id,
             organization=organization,
@@ -285,7 +286,7 @@ def dsar_transition(
         step.save()
         audit_log(
             actor=actor,
-            action="dsar.transitioned",
+            action=AuditAction.DSAR_TRANSITIONED,
             object_type="dsar",
             object_id=request.public_id,
             organization=request.organization,
@@ -351,7 +352,7 @@ def dsar_extend(
         )
         audit_log(
             actor=actor,
-            action="dsar.extended",
+            action=AuditAction.DSAR_EXTENDED,
             object_type="dsar",
             object_id=request.public_id,
             organization=request.organization,
@@ -375,7 +376,7 @@ def dsar_assign(*, request: DataSubjectRequest, assignee: Any, actor: str) -> Da
         DataSubjectRequest.objects.filter(pk=request.pk).update(assignee=assignee, updated_at=timezone.now())
         audit_log(
             actor=actor,
-            action="dsar.assigned",
+            action=AuditAction.DSAR_ASSIGNED,
             object_type="dsar",
             object_id=request.public_id,
             organization=request.organization,

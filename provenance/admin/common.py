@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from consent.models import Subject
+from core.admin import NoEditingMixin
 from provenance import enforcement
 from provenance.models import (
     Recipient,
@@ -42,18 +43,9 @@ def _link(url_name: str, pk: Any, text: str) -> SafeString:
     return format_html('<a href="{}">{}</a>', reverse(url_name, args=[pk]), text)
 
 
-class ViewOnlyWithActionsAdmin(admin.ModelAdmin):
+class ViewOnlyWithActionsAdmin(NoEditingMixin, admin.ModelAdmin):
     """Like :class:`ReadOnlyModelAdmin` (no add, change or delete, even for superusers), but offering
     the actions it declares, each a service call."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_model_change_permission(self, request: HttpRequest) -> bool:
         """For the actions: the model's ``change`` permission itself, since ``has_change_permission``

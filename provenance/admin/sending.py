@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core.admin import admin_actor
+from core.admin import ReadOnlyTabularInline, admin_actor
 from core.problems import DomainError
 from provenance.admin.common import (
     RecipientListFilter,
@@ -35,22 +35,11 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------------------------
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyTabularInline):
     model = DeliveryAttempt
     fields = ("attempted_at", "outcome", "http_status", "duration_ms", "detail")
     readonly_fields = fields
     ordering = ("attempted_at", "id")
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class DeliveryAttemptInline(AttemptInline):

@@ -9,9 +9,9 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.api.views import IDEMPOTENCY_HEADER, OrganizationApi
 from consent.services import request_digest
-from core.api.schema import api_operation
+from core.api.schema import IDEMPOTENCY_HEADER, api_operation
+from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
 from provenance import selectors
 from provenance.api.serializers import StampInputSerializer

@@ -3,7 +3,6 @@ inbound provenance validation: views and their serializers."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from django.http import HttpResponse
@@ -15,16 +14,15 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers
-from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.api.serializers import validate_subject_id
-from consent.api.views import OrganizationApi
 from consent.models import ConsentEvent
-from core.api.fields import StrictCharField, StrictSerializer
+from core.api.fields import StrictCharField, StrictSerializer, validate_subject_id
+from core.api.renderers import JOSE_CONTENT_TYPE, FormatParameterNegotiation, JoseRenderer
 from core.api.schema import api_operation
+from core.api.views import OrganizationApi
 from core.models import Organization
 from core.problems import InvalidInput, NotFound
 from provenance.models import Recipient
@@ -32,7 +30,6 @@ from provenance.receipts import DEFAULT_FORMAT, RECEIPT_FORMATS, ReceiptFacts, b
 from provenance.services.keys import active_signing_key
 from provenance.services.validation import ABSENT, PROBLEMS, ProvenanceClaim, provenance_record_validate
 
-JOSE_CONTENT_TYPE = "application/jose"
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -201,25 +198,6 @@ ConsentReceiptSerializer = PolymorphicProxySerializer(
 )
 
 
-class JoseRenderer(BaseRenderer):
-    """``application/jose``: a compact JWS as is; anything else (a problem document) as JSON."""
-
-    media_type = JOSE_CONTENT_TYPE
-    format = "jose"
-    charset = None
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        if isinstance(data, str):
-            return data.encode("ascii")
-        return JSONRenderer().render(data, accepted_media_type, renderer_context)
-
-
-class ReceiptContentNegotiation(DefaultContentNegotiation):
-    """Here ``?format=`` names the receipt format, not a DRF renderer."""
-
-    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)  # type: ignore[assignment]
-
-
 RECEIPT_RESPONSES: dict[Any, Any] = {
     (200, "application/json"): OpenApiResponse(ConsentReceiptSerializer, description="The receipt"),
     (200, JOSE_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.STR, description="With signed=true: compact JWS"),
@@ -239,7 +217,7 @@ def _flag(value: str | None, name: str) -> bool:
 class ConsentReceiptApi(OrganizationApi):
     required_scopes = {"GET": "consent:read"}
     renderer_classes = [JSONRenderer, JoseRenderer]
-    content_negotiation_class = ReceiptContentNegotiation
+    content_negotiation_class = FormatParameterNegotiation
 
     @api_operation(
         scope="consent:read",

@@ -7,8 +7,13 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from consent.api.serializers import validate_subject_id
-from core.api.fields import AwareDateTimeField, StrictBooleanField, StrictCharField, StrictSerializer
+from core.api.fields import (
+    AwareDateTimeField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictSerializer,
+    validate_subject_id,
+)
 from core.jurisdictions import normalize_jurisdiction
 from provenance.models import Recipient
 

@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent import selectors as consent_selectors
-from consent.api.views import OrganizationApi
 from core.api.schema import api_operation
+from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
 from provenance import selectors, services
 from provenance.api import serializers as s

@@ -17,9 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,10 +32,12 @@ from ulid import ULID
 from consent.catalog import organization_catalog
 from consent.services import IdempotencyKeyReused
 from core.crypto import CryptoError, master_keyring, new_data_key, seal, unseal
+from core.enums import AuditAction
 from core.models import Organization
-from core.outbound import OutboundFailure, outbound_post
+from core.outbound import OutboundFailure, backoff_seconds, outbound_post, outbound_timeout_seconds
 from core.problems import InvalidInput
 from core.services import audit_log
+from core.tasks import enqueue, enqueue_after_commit
 from provenance.models import ConsentNotice, Delivery, DeliveryAttempt, ProvenanceAlert, Recipient
 from provenance.services.stamping import StampRequest, stamp_many
 from provenance.verify import canonical_json
@@ -61,21 +61,11 @@ TERMINAL_STATUSES = frozenset({Delivery.Status.DELIVERED, Delivery.Status.BLOCKE
 
 
 def retry_base_seconds() -> float:
-    return float(getattr(settings, "PROVENANT_RETRY_BASE_SECONDS", 30))
+    return float(settings.PROVENANT_RETRY_BASE_SECONDS)
 
 
 def retry_cap_seconds() -> float:
-    return float(getattr(settings, "PROVENANT_RETRY_CAP_SECONDS", 3600))
-
-
-def outbound_timeout_seconds() -> float:
-    return float(getattr(settings, "PROVENANT_OUTBOUND_TIMEOUT_SECONDS", 10))
-
-
-def backoff_seconds(attempt: int, *, base: float, cap: float, rng: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with full jitter (AWS Architecture Blog, 2015): uniform in [0, min(cap, base*2^(n-1)))."""
-    ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 32))
-    return ceiling * rng()
+    return float(settings.PROVENANT_RETRY_CAP_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -149,37 +139,12 @@ def next_attempt_delay(attempt: int, *, retry_after: float | None = None) -> flo
     return delay
 
 
-def enqueue(task_name: str, object_id: int, *, eta: datetime | None = None) -> None:
-    """Send a provenance task. ``PROVENANT_TASK_QUEUE`` names a queue other than the default."""
-    from provenance import tasks  # tasks import the services: resolve the name at call time
-
-    task = getattr(tasks, task_name.rsplit(".", 1)[1])
-    options: dict[str, Any] = {}
-    queue = getattr(settings, "PROVENANT_TASK_QUEUE", None)
-    if queue:
-        options["queue"] = queue
-    if eta is not None:
-        options["eta"] = eta
-    task.apply_async(args=(object_id,), **options)
-
-
-def enqueue_after_commit(task_name: str, object_ids: list[int], *, eta: datetime | None = None) -> None:
-    """Enqueue once the surrounding transaction commits. A lost message is found again by ``outbox_sweep``."""
-
-    def send() -> None:
-        for object_id in object_ids:
-            enqueue(task_name, object_id, eta=eta)
-
-    if object_ids:
-        transaction.on_commit(send, robust=True)
-
-
 def schedule_retry(task_name: str, object_id: int, retry_at: datetime) -> None:
     """Enqueue the next try with an ETA when it is near. A later one is left to ``outbox_sweep``: a
     worker holds ETA messages unacknowledged, and past Redis's visibility timeout (1 h) they would
     be delivered again."""
     if retry_at - timezone.now() <= MAX_ETA:
-        enqueue_after_commit(task_name, [object_id], eta=retry_at)
+        enqueue_after_commit(task_name, object_id, eta=retry_at)
 
 
 def alert_failures(*, what: str, problem: str, detail: str) -> list[dict[str, str]]:
@@ -294,13 +259,13 @@ def delivery_accept(
             )
             audit_log(
                 actor=actor,
-                action="delivery.created",
+                action=AuditAction.DELIVERY_CREATED,
                 object_type="delivery",
                 object_id=public_id,
                 organization=organization,
                 data={"recipient": recipient.key, "purposes": list(request.purposes)},
             )
-            enqueue_after_commit(DELIVERY_TASK, [delivery.pk])
+            enqueue_after_commit(DELIVERY_TASK, delivery.pk)
     except IntegrityError:
         # The key was taken, by an earlier request or a concurrent one that committed first (the insert
         # waited for it): that request's delivery is the answer; nothing of this one was kept.
@@ -503,7 +468,7 @@ def _finish(
         if status in TERMINAL_STATUSES:
             audit_log(
                 actor="task:provenance.deliver",
-                action=f"delivery.{status}",
+                action=AuditAction(f"delivery.{status}"),
                 object_type="delivery",
                 object_id=delivery.public_id,
                 organization=delivery.organization,
@@ -553,7 +518,7 @@ def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
     claims of dead workers, retries too far ahead for an ETA. Duplicates are harmless: each task
     claims its row with a compare-and-set before doing anything."""
     now = now or timezone.now()
-    grace = timedelta(seconds=float(getattr(settings, "PROVENANT_SWEEP_GRACE_SECONDS", 60)))
+    grace = timedelta(seconds=float(settings.PROVENANT_SWEEP_GRACE_SECONDS))
     deliveries = list(
         deliveries_due(now=now, grace=grace).order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH]
     )

@@ -14,6 +14,7 @@ from django.utils import timezone
 from ulid import ULID
 
 from core.crypto import master_keyring
+from core.enums import AuditAction
 from core.problems import Conflict
 from core.services import audit_log
 from provenance.models import SigningKey
@@ -52,7 +53,7 @@ def signing_key_rotate(*, actor: str) -> SigningKey:
             activated_at=now,
             is_current=True,
         )
-        audit_log(actor=actor, action="signing_key.rotated", object_type="signing_key", object_id=key.kid)
+        audit_log(actor=actor, action=AuditAction.SIGNING_KEY_ROTATED, object_type="signing_key", object_id=key.kid)
     _cache.clear()
     return key
 
@@ -65,7 +66,7 @@ def signing_key_retire(*, key: SigningKey, actor: str) -> SigningKey:
             raise Conflict("Rotate first: the current key cannot be retired.")
         updated = SigningKey.objects.filter(pk=key.pk, retired_at__isnull=True).update(retired_at=timezone.now())
         if updated:
-            audit_log(actor=actor, action="signing_key.retired", object_type="signing_key", object_id=key.kid)
+            audit_log(actor=actor, action=AuditAction.SIGNING_KEY_RETIRED, object_type="signing_key", object_id=key.kid)
     key.refresh_from_db()
     return key
 

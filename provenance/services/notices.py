@@ -40,6 +40,7 @@ from consent.models import Action, CollectionMethod, ConsentEvent
 from core.crypto import CryptoError
 from core.db import insert_rows
 from core.jurisdiction_rules import jurisdiction_rules
+from core.tasks import enqueue_each_after_commit
 from provenance.models import ConsentNotice, ConsentNoticeCursor, DeliveryAttempt, ProvenanceAlert, Recipient
 from provenance.services.deliveries import (
     CLAIM_FOR,
@@ -47,7 +48,6 @@ from provenance.services.deliveries import (
     NOTICE_TASK,
     alert_failures,
     claim_or_take_over,
-    enqueue_after_commit,
     next_attempt_delay,
     post,
     schedule_retry,
@@ -199,7 +199,7 @@ def consent_notices_scan(*, now: datetime | None = None) -> dict[str, Any]:
             ConsentNoticeCursor.objects.filter(pk=cursor.pk).update(
                 position=position, scanned_until=now, updated_at=timezone.now()
             )
-        enqueue_after_commit(NOTICE_TASK, created)
+        enqueue_each_after_commit(NOTICE_TASK, created)
     return {"created": len(created), "events_read": read[0]}
 
 

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from consent.catalog import catalog_changed
 from consent.models import Purpose
+from core.enums import AuditAction
 from core.models import Organization
 from core.outbound import destination_url_problem
 from core.problems import Conflict, InvalidInput, full_clean_or_invalid
@@ -45,7 +46,12 @@ def _check_destinations(recipient: Recipient, fields: Collection[str]) -> None:
 
 
 def _save(
-    recipient: Recipient, purposes: list[Purpose] | None, *, actor: str, action: str, url_fields: Collection[str]
+    recipient: Recipient,
+    purposes: list[Purpose] | None,
+    *,
+    actor: str,
+    action: AuditAction,
+    url_fields: Collection[str],
 ) -> Recipient:
     full_clean_or_invalid(recipient, exclude=["organization"])
     _check_destinations(recipient, url_fields)
@@ -74,7 +80,11 @@ def recipient_create(*, organization: Organization, actor: str, purposes: list[s
         raise Conflict(f"A recipient with key '{values.get('key')}' already exists.")
     recipient = Recipient(organization=organization, **values)
     return _save(
-        recipient, _purposes(organization, purposes), actor=actor, action="recipient.created", url_fields=URL_FIELDS
+        recipient,
+        _purposes(organization, purposes),
+        actor=actor,
+        action=AuditAction.RECIPIENT_CREATED,
+        url_fields=URL_FIELDS,
     )
 
 
@@ -85,4 +95,4 @@ def recipient_update(
     for name, value in values.items():
         setattr(recipient, name, value)
     chosen = _purposes(recipient.organization, purposes) if purposes is not None else None
-    return _save(recipient, chosen, actor=actor, action="recipient.updated", url_fields=values.keys())
+    return _save(recipient, chosen, actor=actor, action=AuditAction.RECIPIENT_UPDATED, url_fields=values.keys())

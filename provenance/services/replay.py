@@ -7,10 +7,12 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from core.enums import AuditAction
 from core.problems import Conflict
 from core.services import audit_log
+from core.tasks import enqueue_after_commit
 from provenance.models import ConsentNotice, Delivery
-from provenance.services.deliveries import DELIVERY_TASK, NOTICE_TASK, enqueue_after_commit
+from provenance.services.deliveries import DELIVERY_TASK, NOTICE_TASK
 
 REPLAY_WINDOW = timedelta(hours=24)
 
@@ -32,12 +34,12 @@ def delivery_replay(*, delivery: Delivery, actor: str) -> bool:
         if updated:
             audit_log(
                 actor=actor,
-                action="delivery.replayed",
+                action=AuditAction.DELIVERY_REPLAYED,
                 object_type="delivery",
                 object_id=delivery.public_id,
                 organization=delivery.organization,
             )
-            enqueue_after_commit(DELIVERY_TASK, [delivery.pk])
+            enqueue_after_commit(DELIVERY_TASK, delivery.pk)
     delivery.refresh_from_db()
     return bool(updated)
 
@@ -52,11 +54,11 @@ def notice_replay(*, notice: ConsentNotice, actor: str) -> bool:
         if updated:
             audit_log(
                 actor=actor,
-                action="consent_notice.replayed",
+                action=AuditAction.CONSENT_NOTICE_REPLAYED,
                 object_type="consent_notice",
                 object_id=notice.public_id,
                 organization=notice.organization,
             )
-            enqueue_after_commit(NOTICE_TASK, [notice.pk])
+            enqueue_after_commit(NOTICE_TASK, notice.pk)
     notice.refresh_from_db()
     return bool(updated)

@@ -22,6 +22,7 @@ from consent.catalog import organization_catalog
 from consent.models import Action, ConsentEvent, key_validator
 from consent.selectors import consent_state_for_subject, subject_by_external_id
 from consent.state import UNKNOWN, is_opt_in
+from core.enums import AuditAction
 from core.jurisdictions import normalize_jurisdiction
 from core.models import Organization
 from core.problems import InvalidInput
@@ -333,7 +334,7 @@ def provenance_record_validate(*, organization: Organization, claim: ProvenanceC
         )
         audit_log(
             actor=actor,
-            action="provenance_alert.opened",
+            action=AuditAction.PROVENANCE_ALERT_OPENED,
             object_type="provenance_alert",
             object_id=alert.pk,
             organization=organization,
@@ -352,7 +353,7 @@ def provenance_alert_acknowledge(*, alert: ProvenanceAlert, actor: str) -> bool:
         if changed:
             audit_log(
                 actor=actor,
-                action="provenance_alert.acknowledged",
+                action=AuditAction.PROVENANCE_ALERT_ACKNOWLEDGED,
                 object_type="provenance_alert",
                 object_id=alert.pk,
                 organization=alert.organization,
@@ -376,7 +377,7 @@ def provenance_alert_resolve(*, alert: ProvenanceAlert, note: str, actor: str) -
         if changed:
             audit_log(
                 actor=actor,
-                action="provenance_alert.resolved",
+                action=AuditAction.PROVENANCE_ALERT_RESOLVED,
                 object_type="provenance_alert",
                 object_id=alert.pk,
                 organization=alert.organization,

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.crypto import CryptoError, master_keyring
+from core.enums import AuditAction
 from core.services import audit_log
 from provenance.models import Recipient
 
@@ -40,7 +41,7 @@ def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def webhook_secret_overlap() -> timedelta:
     """How long the secret replaced by a rotation still signs (PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS)."""
-    return timedelta(hours=float(getattr(settings, "PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS", 24)))
+    return timedelta(hours=float(settings.PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS))
 
 
 def previous_webhook_secret_valid_until(recipient: Recipient) -> datetime | None:
@@ -74,7 +75,7 @@ def recipient_webhook_secret_rotate(*, recipient: Recipient, actor: str, now: da
         valid_until = previous_webhook_secret_valid_until(recipient)
         audit_log(
             actor=actor,
-            action="recipient.webhook_secret_rotated",
+            action=AuditAction.RECIPIENT_WEBHOOK_SECRET_ROTATED,
             object_type="recipient",
             object_id=recipient.pk,
             organization=recipient.organization,

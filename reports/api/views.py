@@ -8,8 +8,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.api.views import OrganizationApi
 from core.api.schema import api_operation
+from core.api.views import OrganizationApi
 from reports import selectors
 from reports.api.serializers import ComplianceReportSerializer
 from reports.periods import report_period

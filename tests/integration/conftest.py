@@ -3,7 +3,7 @@ on Redis (CELERY_BROKER_URL) and the pytest-django test database.
 
 Each test gets its own queue, so parallel test processes (pytest-xdist) and other workers on the same
 Redis database never take each other's tasks: this process and the worker both send to it through
-``PROVENANT_TASK_QUEUE``. Tests using the worker need ``@pytest.mark.django_db(transaction=True)``
+``CELERY_TASK_DEFAULT_QUEUE``. Tests using the worker need ``@pytest.mark.django_db(transaction=True)``
 (the worker reads only committed rows). Retries are fast here (PROVENANT_RETRY_BASE_SECONDS).
 """
 
@@ -61,7 +61,7 @@ class CeleryWorker:
             "DATABASE_URL": test_database_url(),
             "DATABASE_CONN_MAX_AGE": "0",
             "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
-            "PROVENANT_TASK_QUEUE": self.queue,
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
             "PROVENANT_TEST_MAIL_DIR": str(self.mail_dir),  # what the worker emails lands here, one file a send
             "PROVENANT_RETRY_BASE_SECONDS": str(RETRY_BASE_SECONDS),
             "PROVENANT_OUTBOUND_TIMEOUT_SECONDS": str(OUTBOUND_TIMEOUT_SECONDS),
@@ -127,7 +127,7 @@ class CeleryWorker:
 def task_queue(settings: Any) -> Iterator[str]:
     """A queue of this test's own: provenance tasks sent from this process go there; purged afterwards."""
     queue = f"provenant-test-{uuid.uuid4().hex[:12]}"
-    settings.PROVENANT_TASK_QUEUE = queue
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
     settings.PROVENANT_RETRY_BASE_SECONDS = RETRY_BASE_SECONDS
     settings.PROVENANT_OUTBOUND_TIMEOUT_SECONDS = OUTBOUND_TIMEOUT_SECONDS
     yield queue

@@ -274,14 +274,14 @@ def test_sweep_re_enqueues_a_notice_whose_message_was_lost(
     settings: Any,
 ) -> None:
     worker = celery_worker_factory()
-    queue = settings.PROVENANT_TASK_QUEUE
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
     with HttpReceiver() as receiver:
         recipient_for(receiver.url)
         rotate_secret(writer)
         record(organization, action="grant", occurred_at=timezone.now())
-        settings.PROVENANT_TASK_QUEUE = f"{queue}-nobody-listens"  # the message is lost
+        settings.CELERY_TASK_DEFAULT_QUEUE = f"{queue}-nobody-listens"  # the message is lost
         assert notices.consent_notices_scan()["created"] == 1
-        settings.PROVENANT_TASK_QUEUE = queue
+        settings.CELERY_TASK_DEFAULT_QUEUE = queue
         worker.start()
         assert sweep_due() == {"deliveries": 0, "notices": 0}, "not yet: its message may still be on its way"
 

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from consent import services as consent_services
 from consent.models import Purpose, Source
 from core.models import AuditLogEntry, Organization
+from core.outbound import backoff_seconds
 from provenance import selectors, services
 from provenance.models import Delivery, DeliveryAttempt, ProvenanceAlert, Recipient, StampRecord
 from provenance.services import deliveries
@@ -234,10 +235,13 @@ def test_transient_failures_until_give_up_at_end_dead_with_an_alert(
     worker = celery_worker_factory()
     with HttpReceiver(fail_times=1000, fail_status=500) as receiver:
         recipient_for(receiver.url)
-        accepted = create_delivery(deliver_client)
-        # Arrange a short life (24 h in production), then let the worker run.
-        Delivery.objects.filter(public_id=accepted["id"]).update(give_up_at=timezone.now() + timedelta(seconds=2))
         worker.start()
+        accepted = create_delivery(deliver_client)
+        # Once it has failed (and is retrying), shorten its life (24 h in production) to end the test quickly.
+        # Started first: a worker slow to start must not find the delivery past its end before any attempt.
+        rows = Delivery.objects.filter(public_id=accepted["id"])
+        wait_until(lambda: rows.filter(attempts__gte=1).exists())
+        rows.update(give_up_at=timezone.now() + timedelta(seconds=1))
         delivery = finished(accepted["id"], timeout=30)
 
     assert delivery.status == "dead"
@@ -290,16 +294,16 @@ def test_sweep_re_enqueues_a_delivery_whose_message_was_lost(
     settings: Any,
 ) -> None:
     worker = celery_worker_factory()
-    queue = settings.PROVENANT_TASK_QUEUE
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
     with HttpReceiver() as receiver:
         recipient_for(receiver.url)
-        settings.PROVENANT_TASK_QUEUE = f"{queue}-nobody-listens"  # the message is lost
+        settings.CELERY_TASK_DEFAULT_QUEUE = f"{queue}-nobody-listens"  # the message is lost
         delivery = deliveries.delivery_create(
             organization=organization,
             request=StampRequest(recipient="crm", purposes=("marketing-email",), subject_id="cust-1", data=DATA),
             actor="test",
         )
-        settings.PROVENANT_TASK_QUEUE = queue
+        settings.CELERY_TASK_DEFAULT_QUEUE = queue
         worker.start()
         assert sweep_due() == {"deliveries": 0, "notices": 0}, "not yet: its message may still be on its way"
 
@@ -419,9 +423,9 @@ def test_delivery_api_permissions(
 
 @pytest.mark.parametrize(("attempt", "ceiling"), [(1, 30), (2, 60), (3, 120), (7, 1920), (8, 3600), (60, 3600)])
 def test_backoff_is_full_jitter_under_an_exponential_ceiling_capped_at_an_hour(attempt: int, ceiling: float) -> None:
-    assert deliveries.backoff_seconds(attempt, base=30, cap=3600, rng=lambda: 0.0) == 0
-    assert deliveries.backoff_seconds(attempt, base=30, cap=3600, rng=lambda: 0.5) == ceiling / 2
-    assert ceiling * 0.99 < deliveries.backoff_seconds(attempt, base=30, cap=3600, rng=lambda: 0.999) < ceiling
+    assert backoff_seconds(attempt, base=30, cap=3600, rng=lambda: 0.0) == 0
+    assert backoff_seconds(attempt, base=30, cap=3600, rng=lambda: 0.5) == ceiling / 2
+    assert ceiling * 0.99 < backoff_seconds(attempt, base=30, cap=3600, rng=lambda: 0.999) < ceiling
 
 
 def test_a_retry_after_answer_is_honoured_up_to_the_cap(settings: Any) -> None:

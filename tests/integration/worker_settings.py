@@ -1,5 +1,5 @@
-"""Settings of the Celery worker the integration tests start: the test settings, plus the queue,
-retry base and outbound timeout the test chose (passed through the environment)."""
+"""Settings of the Celery worker the integration tests start: the test settings, plus the retry base and
+outbound timeout the test chose (passed through the environment; the queue is CELERY_TASK_DEFAULT_QUEUE)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 
 from config.settings.test import *  # noqa: F403
 
-PROVENANT_TASK_QUEUE = os.environ["PROVENANT_TASK_QUEUE"]
 PROVENANT_RETRY_BASE_SECONDS = float(os.environ.get("PROVENANT_RETRY_BASE_SECONDS", "30"))
 PROVENANT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("PROVENANT_OUTBOUND_TIMEOUT_SECONDS", "10"))
 

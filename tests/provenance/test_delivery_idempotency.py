@@ -208,7 +208,7 @@ def test_a_255_character_key_is_accepted(client: APIClient) -> None:
 def own_queue(settings: Any) -> Iterator[tuple[str, redis.Redis]]:
     """Provenance tasks sent by this test go to a queue of its own on the real broker; removed afterwards."""
     queue = f"provenant-test-{uuid.uuid4().hex[:12]}"
-    settings.PROVENANT_TASK_QUEUE = queue
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
     broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
     yield queue, broker
     keys = list(broker.scan_iter(match=f"*{queue}*"))

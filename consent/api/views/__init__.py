@@ -1,6 +1,6 @@
 """Consent API: thin views that validate, call one service or selector, and render. Import from here."""
 
-from consent.api.views.base import IDEMPOTENCY_HEADER, SUBJECT_ID, OrganizationApi
+from consent.api.views.base import ConsentApi
 from consent.api.views.catalog import (
     PolicyVersionListCreateApi,
     PurposeDetailApi,
@@ -20,14 +20,12 @@ from consent.api.views.ledger import (
 )
 
 __all__ = [
-    "IDEMPOTENCY_HEADER",
-    "SUBJECT_ID",
+    "ConsentApi",
     "ConsentEventBulkCreateApi",
     "ConsentEventCreateApi",
     "ConsentEventDetailApi",
     "GpcWellKnownView",
     "LedgerVerifyApi",
-    "OrganizationApi",
     "PolicyVersionListCreateApi",
     "PrivacyStatusApi",
     "PurposeDetailApi",

@@ -11,9 +11,9 @@ from rest_framework.response import Response
 
 from consent import selectors, services
 from consent.api import serializers as s
-from consent.api.views.base import OrganizationApi
 from consent.models import Purpose, Source
 from core.api.schema import api_operation
+from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
 
 # ------------------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from rest_framework.views import APIView
 
 from consent import selectors, services
 from consent.api import serializers as s
-from consent.api.views.base import SUBJECT_ID, OrganizationApi
-from core.api.schema import api_operation
+from consent.api.views.base import ConsentApi
+from core.api.fields import SUBJECT_ID_PATTERN
+from core.api.schema import SUBJECT_ID, api_operation
 from core.problems import InvalidInput
 
 # ------------------------------------------------------------------------------------------------
@@ -23,7 +24,7 @@ from core.problems import InvalidInput
 # ------------------------------------------------------------------------------------------------
 
 
-class SignalCreateApi(OrganizationApi):
+class SignalCreateApi(ConsentApi):
     required_scopes = {"POST": "consent:write"}
 
     @api_operation(
@@ -57,7 +58,7 @@ class SignalCreateApi(OrganizationApi):
         return Response(s.signal_representation(data["subject_id"], outcome))
 
 
-class SubjectLinksApi(OrganizationApi):
+class SubjectLinksApi(ConsentApi):
     required_scopes = {"GET": "consent:read", "POST": "consent:write"}
 
     @api_operation(
@@ -84,7 +85,7 @@ class SubjectLinksApi(OrganizationApi):
     )
     def post(self, request: Request, subject_id: str) -> Response:
         data = self.validated(s.SubjectLinkInputSerializer, request.data)
-        if not s.SUBJECT_ID_PATTERN.match(subject_id):
+        if not SUBJECT_ID_PATTERN.match(subject_id):
             raise InvalidInput(
                 "The subject id in the path is not valid.", errors=[{"pointer": "/", "detail": "invalid subject id"}]
             )
@@ -97,7 +98,7 @@ class SubjectLinksApi(OrganizationApi):
         return Response({"subject_id": subject_id, "linked_subjects": cluster}, status=status.HTTP_201_CREATED)
 
 
-class PrivacyStatusApi(OrganizationApi):
+class PrivacyStatusApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
     @api_operation(
@@ -116,7 +117,7 @@ class PrivacyStatusApi(OrganizationApi):
         return Response(s.privacy_status_representation(subject.external_id, status_))
 
 
-class SolicitationApi(OrganizationApi):
+class SolicitationApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
     @api_operation(

@@ -15,10 +15,11 @@ from rest_framework.response import Response
 
 from consent import selectors, services
 from consent.api import serializers as s
-from consent.api.views.base import IDEMPOTENCY_HEADER, SUBJECT_ID, OrganizationApi, _parse_instant
+from consent.api.views.base import ConsentApi
 from consent.catalog import organization_catalog
 from consent.models import ConsentEvent
-from core.api.schema import api_operation
+from core.api.schema import IDEMPOTENCY_HEADER, SUBJECT_ID, api_operation
+from core.api.views import parse_instant_param
 from core.problems import InvalidInput, NotFound
 
 # ------------------------------------------------------------------------------------------------
@@ -26,7 +27,7 @@ from core.problems import InvalidInput, NotFound
 # ------------------------------------------------------------------------------------------------
 
 
-class ConsentEventCreateApi(OrganizationApi):
+class ConsentEventCreateApi(ConsentApi):
     required_scopes = {"POST": "consent:write"}
 
     @api_operation(
@@ -90,7 +91,7 @@ class ConsentEventCreateApi(OrganizationApi):
         return response
 
 
-class ConsentEventBulkCreateApi(OrganizationApi):
+class ConsentEventBulkCreateApi(ConsentApi):
     required_scopes = {"POST": "consent:write"}
 
     @api_operation(
@@ -135,7 +136,7 @@ class ConsentEventBulkCreateApi(OrganizationApi):
         )
 
 
-class ConsentEventDetailApi(OrganizationApi):
+class ConsentEventDetailApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
     @api_operation(
@@ -160,7 +161,7 @@ class ConsentEventDetailApi(OrganizationApi):
 # ------------------------------------------------------------------------------------------------
 
 
-class SubjectConsentApi(OrganizationApi):
+class SubjectConsentApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
     @api_operation(
@@ -177,7 +178,7 @@ class SubjectConsentApi(OrganizationApi):
         problems={404: "No such subject in your organization.", 422: "Bad `at` or unknown `purpose`."},
     )
     def get(self, request: Request, subject_id: str) -> Response:
-        at = _parse_instant(request.query_params.get("at"), "at")
+        at = parse_instant_param(request.query_params.get("at"), "at")
         purpose_key = request.query_params.get("purpose")
         subject = self.subject_or_404(subject_id)
         if self.honor_gpc_header(subject.external_id):
@@ -226,7 +227,7 @@ def _decode_cursor(cursor: str | None) -> int:
         raise InvalidInput("Invalid cursor.", errors=[{"pointer": "?cursor", "detail": "not a cursor"}]) from exc
 
 
-class SubjectConsentEventsApi(OrganizationApi):
+class SubjectConsentEventsApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
     @api_operation(
@@ -272,7 +273,7 @@ class SubjectConsentEventsApi(OrganizationApi):
         )
 
 
-class LedgerVerifyApi(OrganizationApi):
+class LedgerVerifyApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
     @api_operation(

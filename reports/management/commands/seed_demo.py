@@ -29,8 +29,8 @@ from consent.services import (
     request_digest,
     source_create,
 )
-from core.local_secrets import read_or_create_secret
 from core.models import Organization
+from core.secrets import read_or_create_secret
 from core.selectors import api_key_for_secret, organization_by_slug
 from core.services import api_key_create, organization_create
 from provenance.selectors import recipient_by_key

@@ -1,0 +1,55 @@
+"""How services hand work to Celery: by task name, after the transaction commits, on the configured queue.
+
+Services never import ``tasks`` modules (tasks import services): they name the task, and this module sends it.
+The queue is Celery's own ``CELERY_TASK_DEFAULT_QUEUE`` setting, read when the message is sent, so a process
+(a test, a deployment with several queues) decides where its messages go without a branch in product code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Final
+
+from celery import current_app
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+
+# The retry policy of every task that only reads and writes the database: a lost connection or a database
+# restart is transient; anything else is a bug or bad data and is not retried blindly.
+DATABASE_RETRY: Final[dict[str, Any]] = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+def enqueue(task_name: str, *args: Any, eta: datetime | None = None) -> None:
+    """Send ``task_name`` now (outside any transaction, or when the caller knows the rows are committed)."""
+    app = current_app
+    if app.conf.task_always_eager:  # local runs without a broker: run it here, as Celery's eager mode does
+        app.loader.import_default_modules()
+        app.tasks[task_name].apply(args=args)
+        return
+    app.send_task(task_name, args=args, queue=settings.CELERY_TASK_DEFAULT_QUEUE, eta=eta)
+
+
+def enqueue_after_commit(task_name: str, *args: Any, eta: datetime | None = None) -> None:
+    """Send ``task_name`` once the surrounding transaction commits (at once when there is none). A message
+    lost after that is found again by the task's sweep: every task here is idempotent."""
+    transaction.on_commit(lambda: enqueue(task_name, *args, eta=eta), robust=True)
+
+
+def enqueue_each_after_commit(task_name: str, object_ids: Iterable[int], *, eta: datetime | None = None) -> None:
+    """One message per id, sent after commit."""
+    ids = list(object_ids)
+    if not ids:
+        return
+
+    def send() -> None:
+        for object_id in ids:
+            enqueue(task_name, object_id, eta=eta)
+
+    transaction.on_commit(send, robust=True)
