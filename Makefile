@@ -35,12 +35,13 @@ define debian_packages
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages test-system-packages run test lint typecheck bench clean distclean
+.PHONY: help install system-packages test-system-packages run test test-fast lint typecheck bench clean distclean
 
 help:
 	@echo "make run        migrate, seed the demo organization, serve on 127.0.0.1:$(PORT) with a Celery worker"
 	@echo "                (SQLite under var/, no server needed; PORT=8001 make run for another port)"
 	@echo "make test       ruff, mypy, migration check, OpenAPI check and pytest on PostgreSQL + Redis (127.0.0.1)"
+	@echo "make test-fast  the inner loop: ruff and pytest without the integration and browser suites"
 	@echo "make lint       ruff only;  make typecheck: mypy"
 	@echo "make bench      consent-ingest benchmark (bench/*.py has the others)"
 	@echo "make clean      caches and collected static files;  make distclean: also .venv and var/"
@@ -80,6 +81,12 @@ test: $(INSTALLED) test-system-packages
 		manage.py makemigrations --check --dry-run
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The inner loop: everything but the suites that start Celery workers, HTTP servers and Chromium.
+test-fast: export DJANGO_SETTINGS_MODULE := config.settings.test
+test-fast: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not integration and not browser" $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

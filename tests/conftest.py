@@ -97,3 +97,14 @@ def event_input(**overrides: Any) -> consent_services.ConsentEventInput:
     if isinstance(values["occurred_at"], str):
         values["occurred_at"] = instant(values["occurred_at"])
     return consent_services.ConsentEventInput(**values)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests under tests/integration/ and tests/browser/ carry their suite's marker, so the inner loop
+    (``make test-fast``: ``-m "not integration and not browser"``) leaves out real workers and browsers."""
+    for item in items:
+        suite = item.path.relative_to(config.rootpath).parts[1:2]
+        if suite == ("integration",):
+            item.add_marker(pytest.mark.integration)
+        elif suite == ("browser",):
+            item.add_marker(pytest.mark.browser)
