@@ -22,8 +22,10 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
-# Request lines only: query strings may hold cursors, never PII (STYLE rule 8), but keep the log lean.
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# The path is logged as its route (tokens and subject ids are never written), control characters escaped,
+# no query string, referer or credentials: core.logging.GunicornLogger.
+logger_class = "core.logging.GunicornLogger"
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s" %({x-request-id}o)s'
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Gunicorn 25.1+ opens a control socket under $HOME by default; two servers on one machine would
 # share it. Nothing here uses gunicornc (older versions ignore this unknown name).

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from consent.api.views import GpcWellKnownView
 from provenance.api.views import JwksView, StampSchemaView
@@ -25,7 +25,7 @@ urlpatterns = [
     path("api/v1/", include("reports.api.urls")),
     path("reports/", include("reports.pages.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", health, name="health"),
     path(".well-known/gpc.json", GpcWellKnownView.as_view(), name="gpc-well-known"),
     path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),

@@ -1,13 +1,159 @@
-"""Log records carry the request id of the request that produced them."""
+"""What reaches the logs: the request id of the request, and never a secret or a forged line.
+
+Paths carry secrets: verification and download tokens, and subject ids (which may be email addresses).
+A path is therefore logged as its route (``/api/v1/subjects/{subject_id}/state``), never as sent; a
+path that matches no route keeps only the words our routes are made of. Every logged message has its
+control characters escaped, so a request path or header holding ``\\n`` can't forge a log line.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from functools import lru_cache
+from typing import Any
 
 from core.request_context import current_request_id
+
+_PARAMETER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
+_REGEX_GROUP = re.compile(r"\(\?P<([^>]+)>[^)]*\)")
+_UNKNOWN_SEGMENT = "{…}"
+
+
+def escape_control_characters(text: str) -> str:
+    """``text`` with every control, format and line/paragraph separator character escaped (``\\n``,
+    ``\\x1b``, ``\\u202e``), so one log record is always one line and shows what was really sent."""
+    out: list[str] = []
+    for char in text:
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif char == "\t":
+            out.append("\\t")
+        elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif _is_invisible_format(code):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _is_invisible_format(code: int) -> bool:
+    """Zero-width, bidi controls, line/paragraph separators and the byte-order mark."""
+    return (
+        0x200B <= code <= 0x200F
+        or 0x2028 <= code <= 0x202E
+        or 0x2060 <= code <= 0x2069
+        or code == 0xFEFF
+        or code == 0x00AD
+    )
+
+
+def route_of(path: str) -> str:
+    """How ``path`` is logged: its URL route with parameters named, not valued."""
+    try:
+        from django.urls import Resolver404, resolve
+
+        match = resolve(path)
+    except Resolver404:
+        return _known_words_only(path)
+    except Exception:  # Django not set up (gunicorn's master), or a path the resolver can't read
+        return _known_words_only(path, known=frozenset())
+    route = _REGEX_GROUP.sub(r"{\1}", match.route or "")
+    route = _PARAMETER.sub(r"{\1}", route).replace("^", "").replace("$", "").replace("\\", "")
+    return "/" + route
+
+
+def _known_words_only(path: str, known: frozenset[str] | None = None) -> str:
+    words = _route_words() if known is None else known
+    segments = path.split("/")
+    kept = [segment if (segment in words or segment == "") else _UNKNOWN_SEGMENT for segment in segments]
+    return "/".join(kept)
+
+
+@lru_cache(maxsize=1)
+def _route_words() -> frozenset[str]:
+    """The literal path segments of every URL route (``api``, ``v1``, ``subjects``, ...)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    words: set[str] = set()
+
+    def walk(patterns: list[Any]) -> None:
+        for pattern in patterns:
+            text = str(pattern.pattern)
+            for segment in text.split("/"):
+                if segment and not _PARAMETER.search(segment) and re.fullmatch(r"[A-Za-z0-9._-]+", segment):
+                    words.add(segment)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns)
+            elif not isinstance(pattern, URLPattern):  # pragma: no cover - Django has only these two
+                continue
+
+    walk(get_resolver().url_patterns)
+    return frozenset(words)
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id() or "-"
         return True
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message before any formatter sees it: the request's path (Django's
+    ``Not Found: /path`` and other ``django.request`` lines) becomes its route, and control characters
+    are escaped. Exception tracebacks are left as they are (formatted separately, on their own lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: log what we have rather than lose the record
+            message = str(record.msg)
+        request: Any = getattr(record, "request", None)
+        raw_path = getattr(request, "path", None)
+        if isinstance(raw_path, str) and raw_path:
+            full_path = request.get_full_path() if hasattr(request, "get_full_path") else raw_path
+            routed = route_of(raw_path)
+            message = message.replace(full_path, routed).replace(raw_path, routed)
+        record.msg = escape_control_characters(message)
+        record.args = None
+        return True
+
+
+try:  # gunicorn is how production serves; elsewhere (tests of this module, Celery) it may be absent
+    from gunicorn.glogging import Logger as _GunicornLogger
+except ImportError:  # pragma: no cover
+    _GunicornLogger = object  # type: ignore[assignment,misc]
+
+
+class GunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
+    """gunicorn's access log with the path as its route, no query string, and escaped values.
+
+    ``config/gunicorn.py`` names it as ``logger_class``."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        route = route_of(environ.get("PATH_INFO", "") or "/")
+        method = atoms.get("m", "-")
+        protocol = atoms.get("H", "-")
+        atoms["U"] = route
+        atoms["q"] = ""
+        atoms["r"] = f"{method} {route} {protocol}"
+        atoms["f"] = "-"  # the referer is a URL of ours or another site's: it may carry a token too
+        for name in list(atoms):
+            if name.endswith("}e") or name in _SECRET_HEADER_ATOMS:
+                del atoms[name]  # the environ holds the raw path and query; these headers hold credentials
+        for name, value in atoms.items():
+            if isinstance(value, str):
+                atoms[name] = escape_control_characters(value)
+        return atoms
+
+
+_SECRET_HEADER_ATOMS = frozenset(
+    {"{authorization}i", "{cookie}i", "{referer}i", "{x-api-key}i", "{set-cookie}o", "{location}o"}
+)

@@ -15,10 +15,18 @@ os.environ.setdefault("DJANGO_DEBUG", "false")
 from config.settings.base import *  # noqa: E402,F403
 
 DEBUG = False
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS is decided by gunicorn, not by a header any client can send: gunicorn sets the request's scheme
+# from X-Forwarded-Proto only when the peer is a proxy listed in GUNICORN_FORWARDED_ALLOW_IPS (the proxy
+# contract in the README's deployment section). SECURE_PROXY_SSL_HEADER stays unset on purpose: Django
+# would trust that header from every client.
+SECURE_PROXY_SSL_HEADER = None
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)  # noqa: F405
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the orchestrator's probe speaks plain HTTP inside the network
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)  # noqa: F405
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)  # noqa: F405  # a commitment: opt in
 # Outbound calls to integration-chosen URLs reach public addresses only (SSRF guard, core.outbound).
 PROVENANT_OUTBOUND_ALLOW_PRIVATE = env_bool("PROVENANT_OUTBOUND_ALLOW_PRIVATE", False)  # noqa: F405
