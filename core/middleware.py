@@ -38,7 +38,7 @@ class RequestIdMiddleware:
 
 class ApiGuardMiddleware:
     """Refuse what no API view can take before it reaches one: bodies over
-    PROVENANT_MAX_BODY_BYTES (413) and NUL characters in the path or query (which no identifier
+    PROVENANT_MAX_BODY_BYTES (413), chunked bodies (411: Django reads a body by its length) and NUL characters in the path or query (which no identifier
     contains and PostgreSQL cannot store)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -59,6 +59,15 @@ class ApiGuardMiddleware:
                 detail="Identifiers and query parameters never contain NUL characters.",
             )
         if request.path.startswith("/api/"):
+            if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                # Django reads a body by its Content-Length; a chunked body would be read as empty and the
+                # request answered as if nothing was sent. Say so instead.
+                return _problem(
+                    411,
+                    slug="length-required",
+                    title="Length required",
+                    detail="Send the body with a Content-Length header; chunked transfer encoding is not accepted.",
+                )
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:

@@ -124,3 +124,17 @@ def test_access_log_holds_no_token_no_subject_and_no_forged_line(untrusted_front
     assert TOKEN not in log
     assert SUBJECT not in log
     assert not any(line.startswith('127.0.0.1 "GET /forged') for line in log.splitlines())
+
+
+def test_a_chunked_body_is_refused_not_read_as_empty(untrusted_front: Gunicorn) -> None:
+    def body() -> Iterator[bytes]:
+        yield b'{"subject_id": "x",'
+        yield b' "events": []}'
+
+    response = httpx.post(
+        f"{untrusted_front.url}/api/v1/consent", content=body(), headers={"Content-Type": "application/json"}
+    )
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert response.status_code == 411
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/length-required")
