@@ -26,9 +26,7 @@ def escape_control_characters(text: str) -> str:
     out: list[str] = []
     for char in text:
         code = ord(char)
-        if char == "\\":
-            out.append("\\\\")
-        elif char == "\n":
+        if char == "\n":
             out.append("\\n")
         elif char == "\r":
             out.append("\\r")
@@ -104,25 +102,33 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites a record's message before any formatter sees it: the request's path (Django's
-    ``Not Found: /path`` and other ``django.request`` lines) becomes its route, and control characters
-    are escaped. Exception tracebacks are left as they are (formatted separately, on their own lines)."""
+class RedactingFormatter(logging.Formatter):
+    """Formats a record's message redacted: the request's path (Django's ``Not Found: /path`` and other
+    ``django.request`` lines) becomes its route, and control characters are escaped. The record itself is
+    left as it was (other handlers see it unchanged); tracebacks follow on their own lines as usual."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def format(self, record: logging.LogRecord) -> str:
+        original = (record.msg, record.args)
+        record.msg, record.args = redacted_message(record), None
         try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: log what we have rather than lose the record
-            message = str(record.msg)
-        request: Any = getattr(record, "request", None)
-        raw_path = getattr(request, "path", None)
-        if isinstance(raw_path, str) and raw_path:
-            full_path = request.get_full_path() if hasattr(request, "get_full_path") else raw_path
-            routed = route_of(raw_path)
-            message = message.replace(full_path, routed).replace(raw_path, routed)
-        record.msg = escape_control_characters(message)
-        record.args = None
-        return True
+            return super().format(record)
+        finally:
+            record.msg, record.args = original
+
+
+def redacted_message(record: logging.LogRecord) -> str:
+    """``record``'s message with its request's path logged as the route and control characters escaped."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: log what we have rather than lose the record
+        message = str(record.msg)
+    request: Any = getattr(record, "request", None)
+    raw_path = getattr(request, "path", None)
+    if isinstance(raw_path, str) and raw_path:
+        full_path = request.get_full_path() if hasattr(request, "get_full_path") else raw_path
+        routed = route_of(raw_path)
+        message = message.replace(full_path, routed).replace(raw_path, routed)
+    return escape_control_characters(message)
 
 
 try:  # gunicorn is how production serves; elsewhere (tests of this module, Celery) it may be absent

@@ -37,9 +37,9 @@ class RequestIdMiddleware:
 
 
 class ApiGuardMiddleware:
-    """Refuse what no API view can take before it reaches one: bodies over
-    PROVENANT_MAX_BODY_BYTES (413), chunked bodies (411: Django reads a body by its length) and NUL characters in the path or query (which no identifier
-    contains and PostgreSQL cannot store)."""
+    """Refuse what no API view can take before it reaches one: bodies over PROVENANT_MAX_BODY_BYTES
+    (413), chunked bodies (411: Django reads a body by its length) and NUL characters in the path or
+    query (which no identifier contains and PostgreSQL cannot store)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
