@@ -217,3 +217,19 @@ def test_dockerfile_command_exists() -> None:
         assert_exists(kind, value, "Dockerfile CMD")
         kinds.add(kind)
     assert {"file", "object"} <= kinds
+
+
+def test_app_services_connect_as_a_role_that_owns_no_table(compose: dict[str, Any]) -> None:
+    """Only migrate connects as the owner; web, worker and beat as provenant_app (docker/postgres-init)."""
+    services = compose["services"]
+    owner = services["postgres"]["environment"]["POSTGRES_USER"]
+    assert services["migrate"]["environment"]["DATABASE_URL"].startswith(f"postgres://{owner}:")
+    for name in ["web", "worker", "beat"]:
+        url = services[name]["environment"]["DATABASE_URL"]
+        assert url.startswith("postgres://provenant_app:"), name
+    assert "./postgres-init:/docker-entrypoint-initdb.d:ro" in services["postgres"]["volumes"]
+    init = DOCKER_DIR / "postgres-init"
+    assert (init / "10-app-role.sh").is_file()
+    assert "app-role.psql" in (init / "10-app-role.sh").read_text()
+    assert "PROVENANT_APP_DB_PASSWORD" in services["postgres"]["environment"]
+    assert "PROVENANT_APP_DB_PASSWORD" in env_example()
