@@ -16,9 +16,10 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from core.models import ApiKey, AuditLogEntry, Organization
+from core.models import ApiKey, AuditLogEntry, Organization, StaffOrganizationScope
 from core.problems import DomainError
-from core.scopes import SCOPES
+from core.scopes import SCOPES, WRITE_SCOPES
+from core.selectors import staff_organization_ids
 from core.services import api_key_create, api_key_revoke, organization_create
 
 admin.site.site_header = "Provenant"
@@ -133,6 +134,68 @@ class ReadOnlyTabularInline(NoEditingMixin, admin.TabularInline):
     can_delete = False
 
 
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A foreign-key filter that offers only the organizations (or their rows) the staff user may see."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[Any]:
+        ids = staff_organization_ids(request.user)
+        if ids is None:
+            return list(super().field_choices(field, request, model_admin))
+        related = field.related_model
+        if related is Organization:
+            limit: dict[str, Any] = {"id__in": ids}
+        elif any(f.name == "organization" for f in related._meta.get_fields()):
+            limit = {"organization_id__in": ids}
+        else:
+            return list(super().field_choices(field, request, model_admin))
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return list(field.get_choices(include_blank=False, ordering=ordering, limit_choices_to=limit))
+
+
+class OrganizationScopedAdmin(admin.ModelAdmin):
+    """Staff limited to some organizations (:class:`StaffOrganizationScope`) see nothing of the others:
+    lists, searches, date drill-downs, detail pages and actions all start from ``get_queryset``; foreign-key
+    choices in forms and list filters are limited the same way. ``organization_lookup`` is the path from
+    the model to its organization (``"subject__organization"``; ``"pk"`` for organizations)."""
+
+    organization_lookup: str = "organization"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        ids = staff_organization_ids(request.user)
+        if ids is None:
+            return queryset
+        return queryset.filter(**{f"{self.organization_lookup}__in": ids})
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field: Any = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        ids = staff_organization_ids(request.user)
+        if ids is None or field is None or getattr(field, "queryset", None) is None:
+            return field
+        related = db_field.related_model
+        if related is Organization:
+            field.queryset = field.queryset.filter(id__in=ids)
+        elif any(f.name == "organization" for f in related._meta.get_fields()):
+            field.queryset = field.queryset.filter(organization_id__in=ids)
+        return field
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        scoped: list[Any] = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and "__" not in entry and self._is_foreign_key(entry):
+                scoped.append((entry, ScopedRelatedFieldListFilter))
+            else:
+                scoped.append(entry)
+        return scoped
+
+    def _is_foreign_key(self, name: str) -> bool:
+        try:
+            field = self.model._meta.get_field(name)
+        except Exception:
+            return False
+        return bool(getattr(field, "many_to_one", False) or getattr(field, "one_to_one", False))
+
+
 def report_domain_errors(request: HttpRequest, label: str, error: DomainError) -> None:
     messages.error(request, f"{label}: {error.detail}")
 
@@ -143,11 +206,12 @@ def report_domain_errors(request: HttpRequest, label: str, error: DomainError) -
 
 
 @admin.register(Organization)
-class OrganizationAdmin(ServiceModelAdmin):
+class OrganizationAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     """Organizations are created, then viewed. The GPC setting changes only through the admin actions
     in consent (its service writes the audit row and moves gpc.json's lastUpdate); ``site_domain`` has
     no service yet and is shown read-only."""
 
+    organization_lookup = "pk"
     list_display = ("slug", "name", "honor_gpc_everywhere", "gpc_settings_updated_at", "site_domain", "created_at")
     list_filter = ("honor_gpc_everywhere",)
     search_fields = ("slug", "name", "site_domain")
@@ -171,6 +235,10 @@ class OrganizationAdmin(ServiceModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # no rename service yet: organizations are created, then viewed
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A staff user limited to some organizations can't create others.
+        return super().has_add_permission(request) and staff_organization_ids(request.user) is None
+
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
         return organization_create(
             slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], actor=admin_actor(request)
@@ -183,6 +251,11 @@ class OrganizationAdmin(ServiceModelAdmin):
 
 
 class ApiKeyCreateForm(forms.ModelForm):
+    """A key never gets more than its issuer may grant: write scopes need ``core.issue_write_scopes``
+    (``may_issue_write_scopes``, set per request by the admin), and the organization must be one the
+    issuer may see (the field's choices are limited by :class:`OrganizationScopedAdmin`)."""
+
+    may_issue_write_scopes = False
     scopes = forms.MultipleChoiceField(
         choices=[(scope, f"{scope}: {description}") for scope, description in SCOPES.items()],
         widget=forms.CheckboxSelectMultiple,
@@ -191,6 +264,16 @@ class ApiKeyCreateForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ("organization", "name", "scopes")
+
+    def clean_scopes(self) -> list[str]:
+        scopes = list(self.cleaned_data["scopes"])
+        refused = sorted(set(scopes) & WRITE_SCOPES) if not self.may_issue_write_scopes else []
+        if refused:
+            raise forms.ValidationError(
+                f"You may issue read scopes only; {', '.join(refused)} needs the key administrator's "
+                "permission (Can issue API keys with write scopes)."
+            )
+        return scopes
 
 
 class ApiKeyStatusFilter(admin.SimpleListFilter):
@@ -209,7 +292,7 @@ class ApiKeyStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ServiceModelAdmin):
+class ApiKeyAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     """Keys are created and revoked, never edited. The secret is shown once; the digest never."""
 
     list_display = (
@@ -252,7 +335,11 @@ class ApiKeyAdmin(ServiceModelAdmin):
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
-        kwargs["form"] = ApiKeyCreateForm if obj is None else forms.ModelForm
+        if obj is None:
+            may_issue = request.user.has_perm("core.issue_write_scopes")
+            kwargs["form"] = type("ApiKeyCreateForm", (ApiKeyCreateForm,), {"may_issue_write_scopes": may_issue})
+        else:
+            kwargs["form"] = forms.ModelForm
         return super().get_form(request, obj, change, **kwargs)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -289,7 +376,10 @@ class ApiKeyAdmin(ServiceModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke selected API keys", permissions=["view"])
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("core.revoke_apikey")
+
+    @admin.action(description="Revoke selected API keys", permissions=["revoke"])
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = 0
         for api_key in queryset.filter(revoked_at__isnull=True):
@@ -308,7 +398,7 @@ class ApiKeyAdmin(ServiceModelAdmin):
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(ReadOnlyModelAdmin):
+class AuditLogEntryAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     list_display = ("occurred_at", "organization", "actor", "action", "object_type", "object_id")
     list_filter = ("action", "object_type", "organization", ("occurred_at", admin.DateFieldListFilter))
     list_select_related = ("organization",)
@@ -316,3 +406,39 @@ class AuditLogEntryAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "occurred_at"
     fields = ("occurred_at", "organization", "actor", "action", "object_type", "object_id", "data")
     readonly_fields = fields
+
+
+# --------------------------------------------------------------------------------------------
+# Staff organization scopes
+# --------------------------------------------------------------------------------------------
+
+
+@admin.register(StaffOrganizationScope)
+class StaffOrganizationScopeAdmin(admin.ModelAdmin):
+    """Who is limited to which organizations. Only staff who may see every organization manage scopes
+    (a limited user can't widen their own)."""
+
+    list_display = ("user", "organization_list")
+    list_select_related = ("user",)
+    autocomplete_fields = ("user",)
+    filter_horizontal = ("organizations",)
+    search_fields = ("user__username",)
+
+    @admin.display(description="organizations")
+    def organization_list(self, obj: StaffOrganizationScope) -> str:
+        return ", ".join(o.slug for o in obj.organizations.all())
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return staff_organization_ids(request.user) is None and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return staff_organization_ids(request.user) is None and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return staff_organization_ids(request.user) is None and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return staff_organization_ids(request.user) is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return staff_organization_ids(request.user) is None and super().has_delete_permission(request, obj)

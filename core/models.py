@@ -64,6 +64,10 @@ class ApiKey(models.Model):
     class Meta:
         verbose_name = "API key"
         ordering = ["-created_at"]
+        permissions = [
+            ("revoke_apikey", "Can revoke API keys"),
+            ("issue_write_scopes", "Can issue API keys with write scopes"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -96,3 +100,18 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id} by {self.actor}"
+
+
+class StaffOrganizationScope(models.Model):
+    """The organizations one staff user may see and act on in the admin. A staff user without a scope
+    sees every organization (superusers always do); with one, nothing of the others, in any list, filter,
+    search, form or action."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organization_scope")
+    organizations = models.ManyToManyField(Organization, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = "staff organization scope"
+
+    def __str__(self) -> str:
+        return f"scope of user {self.user_id}"

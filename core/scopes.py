@@ -14,6 +14,10 @@ SCOPES: dict[str, str] = {
     "reports:read": "Read compliance report figures",
 }
 
+# Scopes that let a key change something. Issuing a key that holds one needs the staff permission
+# core.issue_write_scopes (the key administrator role); read scopes need only core.add_apikey.
+WRITE_SCOPES: frozenset[str] = frozenset({"consent:write", "provenance:write", "stamp", "deliver", "dsar:write"})
+
 
 def unknown_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
     return [scope for scope in scopes if scope not in SCOPES]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from core.db import select_rows
-from core.models import ApiKey, AuditLogEntry, Organization
+from core.models import ApiKey, AuditLogEntry, Organization, StaffOrganizationScope
 
 
 def api_key_digest(secret: str) -> str:
@@ -59,3 +61,25 @@ def organization_by_slug(slug: str) -> Organization | None:
 
 def audit_entries_for_object(*, object_type: str, object_id: str) -> list[AuditLogEntry]:
     return list(AuditLogEntry.objects.filter(object_type=object_type, object_id=object_id))
+
+
+def staff_organization_ids(user: Any) -> frozenset[int] | None:
+    """The ids of the organizations ``user`` may see in the admin, or None for all of them (superusers,
+    and staff without a scope). Cached on the user object for the request."""
+    cached: frozenset[int] | bool | None = getattr(user, "_provenant_organization_ids", False)
+    if cached is None or isinstance(cached, frozenset):
+        return cached
+    ids: frozenset[int] | None
+    if not getattr(user, "is_authenticated", False) or getattr(user, "is_superuser", False):
+        ids = None if getattr(user, "is_superuser", False) else frozenset()
+    else:
+        scope = StaffOrganizationScope.objects.filter(user_id=user.pk).first()
+        ids = None if scope is None else frozenset(scope.organizations.values_list("id", flat=True))
+    user._provenant_organization_ids = ids
+    return ids
+
+
+def organizations_visible_to(user: Any) -> QuerySet[Organization]:
+    ids = staff_organization_ids(user)
+    organizations = Organization.objects.all()
+    return organizations if ids is None else organizations.filter(id__in=ids)
