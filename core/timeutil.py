@@ -9,6 +9,19 @@ from datetime import date, datetime, timedelta
 
 MAX_MONTHS = 1200  # 100 years: longer is a typo, and would overflow date arithmetic
 
+# Every date and instant the service accepts lies between these (inclusive). Outside them a date is a
+# typo, and arithmetic near year 1 or 9999 (deadlines, periods, validity) would overflow.
+EARLIEST_ACCEPTED_DATE = date(1970, 1, 1)
+LATEST_ACCEPTED_DATE = date(2200, 12, 31)
+ACCEPTED_DATE_RANGE_TEXT = f"between {EARLIEST_ACCEPTED_DATE.isoformat()} and {LATEST_ACCEPTED_DATE.isoformat()}"
+
+
+def is_accepted_date(value: date | datetime) -> bool:
+    """Whether ``value`` (a date, or an instant's calendar date in its own offset) is in the accepted range."""
+    day = value.date() if isinstance(value, datetime) else value
+    return EARLIEST_ACCEPTED_DATE <= day <= LATEST_ACCEPTED_DATE
+
+
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"

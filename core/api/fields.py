@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 from rest_framework import serializers
+
+from core.identifiers import IdentifierRefused, normalized_identifier
+from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 
 # A subject id appears in URL paths: no whitespace and none of the characters that would split or escape them.
 SUBJECT_ID_PATTERN: Final = re.compile(r"^[^\s/\\?#%]{1,255}$")
 
 
-def validate_subject_id(value: str) -> None:
-    if not SUBJECT_ID_PATTERN.match(value):
+def normalized_subject_id(value: str) -> str:
+    """``value`` in NFC, or a ValidationError: 1-255 characters, no whitespace, none of the characters that
+    split or escape a URL path, no control, zero-width or bidi characters, not ``.`` or ``..``."""
+    try:
+        normalized = normalized_identifier(value)
+    except IdentifierRefused as exc:
+        raise serializers.ValidationError(f"A subject id {exc}.") from exc
+    if not SUBJECT_ID_PATTERN.match(normalized):
         raise serializers.ValidationError(
             "1-255 characters, no whitespace and none of / \\ ? # % (it appears in URLs)."
         )
+    return normalized
+
+
+def validate_subject_id(value: str) -> None:
+    """A validator: refuses what :func:`normalized_subject_id` refuses, and a value not already in NFC
+    (a serializer field normalizes first; a value that reaches a validator unnormalized is refused)."""
+    if normalized_subject_id(value) != value:
+        raise serializers.ValidationError("A subject id must be in Unicode NFC.")
 
 
 class StrictCharField(serializers.CharField):
@@ -28,6 +45,19 @@ class StrictCharField(serializers.CharField):
         if "\x00" in data:
             raise serializers.ValidationError("Must not contain NUL characters.")
         return super().to_internal_value(data)
+
+
+class SubjectIdField(StrictCharField):
+    """A subject id as the person's systems spell it, normalized to NFC (so ``é`` typed two ways is one
+    subject) and refused when it holds anything invisible (see :func:`normalized_subject_id`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 255)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return normalized_subject_id(super().to_internal_value(data))
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -54,6 +84,7 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         "naive": "Must include a time zone offset (e.g. 2026-05-01T12:00:00Z).",
         "type": "Must be an RFC 3339 date-time string.",
+        "out_of_range": f"Must be {ACCEPTED_DATE_RANGE_TEXT}.",
     }
 
     def to_internal_value(self, value: Any) -> datetime:
@@ -65,6 +96,26 @@ class AwareDateTimeField(serializers.DateTimeField):
         stripped = value.strip()
         if not (stripped.endswith(("Z", "z")) or "+" in stripped[10:] or "-" in stripped[10:]):
             self.fail("naive")
+        if not is_accepted_date(parsed):
+            self.fail("out_of_range")
+        return parsed
+
+
+class BoundedDateField(serializers.DateField):
+    """An ISO 8601 calendar date in the range the service accepts (:data:`core.timeutil.EARLIEST_ACCEPTED_DATE`
+    to ``LATEST_ACCEPTED_DATE``): a date near year 1 or 9999 is a typo and would overflow deadline arithmetic."""
+
+    default_error_messages = {
+        "out_of_range": f"Must be {ACCEPTED_DATE_RANGE_TEXT}.",
+        "type": "Must be an ISO 8601 date string (YYYY-MM-DD).",
+    }
+
+    def to_internal_value(self, value: Any) -> date:
+        if not isinstance(value, str):
+            self.fail("type")
+        parsed = super().to_internal_value(value)
+        if not is_accepted_date(parsed):
+            self.fail("out_of_range")
         return parsed
 
 

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from core.authentication import ApiClient
 from core.models import Organization
 from core.problems import InvalidInput
+from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 
 
 class OrganizationApi(APIView):
@@ -44,5 +45,10 @@ def parse_instant_param(value: str | None, name: str) -> datetime | None:
         raise InvalidInput(
             f"'{name}' must be an RFC 3339 date-time with offset.",
             errors=[{"pointer": f"?{name}", "detail": "expected e.g. 2026-05-01T12:00:00Z"}],
+        )
+    if not is_accepted_date(parsed):
+        raise InvalidInput(
+            f"'{name}' must be {ACCEPTED_DATE_RANGE_TEXT}.",
+            errors=[{"pointer": f"?{name}", "detail": f"must be {ACCEPTED_DATE_RANGE_TEXT}"}],
         )
     return parsed
