@@ -151,6 +151,7 @@ class Subject(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "external_id"], name="subject_external_id_unique")
         ]
+        permissions = [("reveal_subject_contact", "Can reveal a subject's contact data (each reveal is audited)")]
 
     def __str__(self) -> str:
         return self.external_id

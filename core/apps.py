@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class CoreConfig(AppConfig):
@@ -7,3 +8,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core import checks  # noqa: F401  (registers the "provenant" system checks)
+        from core.staff_roles import sync_staff_roles_after_migrate
+
+        post_migrate.connect(sync_staff_roles_after_migrate, dispatch_uid="core-staff-roles")

@@ -103,6 +103,7 @@ class DataSubjectRequest(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["organization", "status"], name="dsar_org_status")]
+        permissions = [("reveal_requester_contact", "Can reveal a requester's contact data (each reveal is audited)")]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=RequestStatus.values), name="dsar_status_known"),
             models.CheckConstraint(
@@ -244,6 +245,7 @@ class DsarExport(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("download_dsarexport", "Can download an export from the admin (each download is audited)")]
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.size_bytes} bytes)"

@@ -1,0 +1,151 @@
+"""The staff roles that ship with Provenant: four groups kept in step with this list after every ``migrate``.
+
+A role is a Django group. Give a staff user one or more of them (and, to limit them to some organizations,
+a staff organization scope). The groups are managed here: their permissions are reset to this list on every
+``migrate``; for a variation, make your own group. Permission names are ``app_label.codename`` strings, so
+core names every app's permissions without importing them.
+
+- **Privacy counsel**: everything the legal team does (catalog, GPC stance, DSAR workflow, alerts, revealing
+  contact data, downloading exports, the reports); no API keys, signing keys, connectors' secrets or scopes.
+- **DSAR operator**: requests end to end, with the subjects and consent they touch; nothing else.
+- **Key administrator**: API keys (including write scopes and revocation), signing-key rotation, webhook and
+  connector secrets; no personal data.
+- **Auditor**: reads everything, including the audit log and ledger verification runs; changes nothing and
+  reveals no contact data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRIVACY_COUNSEL = "Privacy counsel"
+DSAR_OPERATOR = "DSAR operator"
+KEY_ADMINISTRATOR = "Key administrator"
+AUDITOR = "Auditor"
+
+# Every model whose rows staff see, by app.
+MODELS: dict[str, tuple[str, ...]] = {
+    "core": ("organization", "apikey", "auditlogentry", "stafforganizationscope"),
+    "consent": (
+        "source",
+        "purpose",
+        "policyversion",
+        "subject",
+        "consentevent",
+        "consentstate",
+        "ledgerverificationrun",
+        "subjectlink",
+        "gpcsignalreceipt",
+        "suppressedidentifier",
+    ),
+    "provenance": (
+        "recipient",
+        "signingkey",
+        "stamprecord",
+        "delivery",
+        "deliveryattempt",
+        "consentnotice",
+        "consentnoticecursor",
+        "provenancealert",
+    ),
+    "dsar": (
+        "datasubjectrequest",
+        "requesttransition",
+        "requestnotice",
+        "dsarlegalcontact",
+        "fulfilmentstep",
+        "dsarexport",
+        "connector",
+        "connectorcall",
+    ),
+    "reports": ("clientmembership",),
+}
+
+
+def _view(*apps: str, exclude: tuple[str, ...] = ()) -> set[str]:
+    return {f"{app}.view_{model}" for app in apps for model in MODELS[app] if f"{app}.{model}" not in exclude}
+
+
+_SECRET_MODELS = ("core.apikey", "core.stafforganizationscope", "provenance.signingkey")
+
+ROLES: dict[str, frozenset[str]] = {
+    PRIVACY_COUNSEL: frozenset(
+        _view("core", "consent", "provenance", "dsar", "reports", exclude=_SECRET_MODELS)
+        | {
+            "core.change_organization",  # the GPC stance actions
+            "consent.add_source",
+            "consent.change_source",
+            "consent.add_purpose",
+            "consent.change_purpose",
+            "consent.add_policyversion",
+            "consent.reveal_subject_contact",
+            "provenance.add_recipient",
+            "provenance.change_recipient",
+            "provenance.change_provenancealert",
+            "dsar.add_datasubjectrequest",
+            "dsar.change_datasubjectrequest",
+            "dsar.reveal_requester_contact",
+            "dsar.download_dsarexport",
+            "dsar.add_dsarlegalcontact",
+            "dsar.change_dsarlegalcontact",
+            "reports.view_any_report",
+        }
+    ),
+    DSAR_OPERATOR: frozenset(
+        _view("dsar")
+        | {
+            "core.view_organization",
+            "consent.view_subject",
+            "consent.view_consentevent",
+            "consent.view_consentstate",
+            "consent.reveal_subject_contact",
+            "dsar.add_datasubjectrequest",
+            "dsar.change_datasubjectrequest",
+            "dsar.reveal_requester_contact",
+            "dsar.download_dsarexport",
+        }
+    ),
+    KEY_ADMINISTRATOR: frozenset(
+        {
+            "core.view_organization",
+            "core.view_apikey",
+            "core.add_apikey",
+            "core.revoke_apikey",
+            "core.issue_write_scopes",
+            "provenance.view_signingkey",
+            "provenance.change_signingkey",
+            "provenance.view_recipient",
+            "provenance.change_recipient",
+            "dsar.view_connector",
+            "dsar.change_connector",
+        }
+    ),
+    AUDITOR: frozenset(_view("core", "consent", "provenance", "dsar", "reports") | {"reports.view_any_report"}),
+}
+
+
+def sync_staff_roles_after_migrate(sender: Any, using: str = "default", **_: Any) -> None:
+    """post_migrate receiver: once per ``migrate``, after the last installed app has created its
+    permissions."""
+    from django.apps import apps
+
+    if sender is list(apps.get_app_configs())[-1]:
+        sync_staff_roles(using)
+
+
+def sync_staff_roles(using: str = "default") -> None:
+    """Create the four groups and set each one's permissions to exactly its list."""
+    from django.contrib.auth.models import Group, Permission
+
+    for name, wanted in ROLES.items():
+        group, _created = Group.objects.using(using).get_or_create(name=name)
+        by_app: dict[str, set[str]] = {}
+        for permission in wanted:
+            app_label, codename = permission.split(".", 1)
+            by_app.setdefault(app_label, set()).add(codename)
+        found = []
+        for app_label, codenames in by_app.items():
+            found.extend(
+                Permission.objects.using(using).filter(content_type__app_label=app_label, codename__in=codenames)
+            )
+        group.permissions.set(found)
