@@ -143,7 +143,7 @@ def sync_staff_roles(using: str = "default") -> None:
         for permission in wanted:
             app_label, codename = permission.split(".", 1)
             by_app.setdefault(app_label, set()).add(codename)
-        found = []
+        found: list[Permission] = []
         for app_label, codenames in by_app.items():
             found.extend(
                 Permission.objects.using(using).filter(content_type__app_label=app_label, codename__in=codenames)
