@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
 NONCE_BYTES = 12
-WRAP_FORMAT = b"pvk1"
+WRAP_FORMAT = b"pvk1"  # legacy: the wrapped key is bound to the master key only
+WRAP_FORMAT_BOUND = b"pvk2"  # the wrapped key is bound to its owner (table, row, purpose) as well
 
 
 class CryptoError(Exception):
@@ -44,31 +45,57 @@ def key_id(key: bytes) -> bytes:
     return hashlib.sha256(b"provenant-kid:" + key).digest()[:4]
 
 
+def key_owner(table: str, row: object, purpose: str) -> str:
+    """The owner a wrapped key is bound to: ``consent_subject/<uuid>/data-key``. A wrapped key copied to
+    another row, table or purpose no longer opens (it is authenticated as associated data)."""
+    return f"{table}/{row}/{purpose}"
+
+
 @dataclass(frozen=True)
 class MasterKeyring:
     current: bytes
     previous: tuple[bytes, ...] = ()
 
-    def wrap(self, data_key: bytes) -> bytes:
+    def wrap(self, data_key: bytes, *, owner: str | None = None) -> bytes:
+        """``data_key`` wrapped by the current master key; bound to ``owner`` (see :func:`key_owner`)
+        when given, which every holder of a wrapped key does."""
         nonce = os.urandom(NONCE_BYTES)
         kid = key_id(self.current)
-        return WRAP_FORMAT + kid + nonce + AESGCM(self.current).encrypt(nonce, data_key, WRAP_FORMAT + kid)
+        if owner is None:
+            return WRAP_FORMAT + kid + nonce + AESGCM(self.current).encrypt(nonce, data_key, WRAP_FORMAT + kid)
+        associated = WRAP_FORMAT_BOUND + kid + owner.encode()
+        return WRAP_FORMAT_BOUND + kid + nonce + AESGCM(self.current).encrypt(nonce, data_key, associated)
 
-    def unwrap(self, wrapped: bytes) -> bytes:
-        if not wrapped.startswith(WRAP_FORMAT):
+    def unwrap(self, wrapped: bytes, *, owner: str | None = None) -> bytes:
+        version = wrapped[:4]
+        if version not in (WRAP_FORMAT, WRAP_FORMAT_BOUND):
             raise CryptoError("unknown wrapped-key format")
         kid = wrapped[4:8]
         nonce, sealed = wrapped[8 : 8 + NONCE_BYTES], wrapped[8 + NONCE_BYTES :]
+        if version == WRAP_FORMAT_BOUND:
+            if owner is None:
+                raise CryptoError("this data key is bound to its owner: name the owner to unwrap it")
+            associated = WRAP_FORMAT_BOUND + kid + owner.encode()
+        else:
+            associated = WRAP_FORMAT + kid  # written before keys were bound; rewrap_keys binds it
         for key in (self.current, *self.previous):
             if key_id(key) == kid:
                 try:
-                    return AESGCM(key).decrypt(nonce, sealed, WRAP_FORMAT + kid)
+                    return AESGCM(key).decrypt(nonce, sealed, associated)
                 except InvalidTag as exc:
-                    raise CryptoError("master key does not open this data key") from exc
+                    raise CryptoError("master key does not open this data key (or it belongs elsewhere)") from exc
         raise CryptoError("the master key that wrapped this data key is not configured")
 
     def needs_rewrap(self, wrapped: bytes) -> bool:
-        return wrapped[4:8] != key_id(self.current)
+        """Wrapped by a previous master key, or not yet bound to its owner."""
+        return wrapped[:4] != WRAP_FORMAT_BOUND or wrapped[4:8] != key_id(self.current)
+
+    def rewrap(self, wrapped: bytes, *, owner: str) -> bytes:
+        """``wrapped`` opened (with whichever configured key wrapped it, bound or legacy) and wrapped again by
+        the current master key, bound to ``owner``. What ``manage.py rewrap_keys`` does to every row, so a
+        previous master key can be retired."""
+        legacy_owner = None if wrapped[:4] == WRAP_FORMAT else owner
+        return self.wrap(self.unwrap(wrapped, owner=legacy_owner), owner=owner)
 
 
 @lru_cache(maxsize=4)
@@ -83,16 +110,16 @@ def master_keyring() -> MasterKeyring:
     return _keyring(settings.PROVENANT_MASTER_KEY, tuple(settings.PROVENANT_PREVIOUS_MASTER_KEYS))
 
 
-def new_data_key() -> tuple[bytes, bytes]:
-    """A fresh data key and its wrapped form (what is stored)."""
+def new_data_key(*, owner: str | None = None) -> tuple[bytes, bytes]:
+    """A fresh data key and its wrapped form (what is stored), bound to ``owner`` (:func:`key_owner`)."""
     data_key = AESGCM.generate_key(bit_length=256)
-    return data_key, master_keyring().wrap(data_key)
+    return data_key, master_keyring().wrap(data_key, owner=owner)
 
 
-def unwrap_data_key(wrapped: bytes | memoryview | None) -> bytes:
+def unwrap_data_key(wrapped: bytes | memoryview | None, *, owner: str | None = None) -> bytes:
     if wrapped is None:
         raise CryptoError("the data key was destroyed")
-    return master_keyring().unwrap(bytes(wrapped))
+    return master_keyring().unwrap(bytes(wrapped), owner=owner)
 
 
 def seal(data_key: bytes, plaintext: str, *, context: str) -> str:
@@ -115,15 +142,39 @@ def unseal(data_key: bytes, token: str, *, context: str) -> str:
         raise CryptoError("ciphertext does not open under this key and context") from exc
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _blind_index_key(encoded: str) -> bytes:
     return _decode_key(encoded, "PROVENANT_BLIND_INDEX_KEY")
 
 
-def blind_index(value: str, *, namespace: str) -> str:
-    """Keyed HMAC-SHA256 of a normalised identifier: equality look-ups without storing plaintext."""
-    key = _blind_index_key(settings.PROVENANT_BLIND_INDEX_KEY)
+def _blind_index_with(key: bytes, value: str, namespace: str, tenant: str | None) -> str:
+    if tenant is not None:
+        # Each organization indexes under its own key: the same email gives unrelated indexes in two tenants.
+        key = hmac.new(key, f"provenant-tenant\x00{tenant}".encode(), hashlib.sha256).digest()
     return hmac.new(key, f"{namespace}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def blind_index(value: str, *, namespace: str, tenant: str | None = None) -> str:
+    """Keyed HMAC-SHA256 of a normalised identifier: equality look-ups without storing plaintext.
+    ``tenant`` (the organization's uuid) keys it per organization."""
+    key = _blind_index_key(settings.PROVENANT_BLIND_INDEX_KEY)
+    return _blind_index_with(key, value, namespace, tenant)
+
+
+def blind_index_candidates(value: str, *, namespace: str, tenant: str | None = None) -> list[str]:
+    """Every index ``value`` may be stored under: the current key first, then each previous blind-index
+    key (PROVENANT_PREVIOUS_BLIND_INDEX_KEYS), each per tenant and in the untenanted form rows written
+    before per-tenant keys carry. Look-ups match any of them, so rotating the key re-admits nobody (an
+    erased person's suppression entry can't be re-indexed: its plaintext is gone)."""
+    keys = [settings.PROVENANT_BLIND_INDEX_KEY, *settings.PROVENANT_PREVIOUS_BLIND_INDEX_KEYS]
+    candidates: list[str] = []
+    for encoded in keys:
+        key = _blind_index_key(encoded)
+        for scope in [tenant, None] if tenant is not None else [None]:
+            index = _blind_index_with(key, value, namespace, scope)
+            if index not in candidates:
+                candidates.append(index)
+    return candidates
 
 
 def normalize_email(email: str) -> str:

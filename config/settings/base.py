@@ -202,6 +202,10 @@ PROVENANT_PREVIOUS_MASTER_KEYS = env_list("PROVENANT_PREVIOUS_MASTER_KEYS")
 PROVENANT_BLIND_INDEX_KEY = os.environ.get("PROVENANT_BLIND_INDEX_KEY") or development_secret(
     VAR_DIR, "blind-index-key", kind="aes256"
 )
+# Earlier blind-index keys (comma-separated), still matched on look-up after a rotation: suppression entries of
+# erased people can't be re-indexed (their plaintext is gone), so a key stays here while any row uses it
+# (manage.py reindex_blind_indexes --check tells).
+PROVENANT_PREVIOUS_BLIND_INDEX_KEYS = env_list("PROVENANT_PREVIOUS_BLIND_INDEX_KEYS")
 # Clients may send occurred_at at most this many seconds ahead of the server clock.
 PROVENANT_ALLOWED_CLOCK_SKEW_SECONDS = int(os.environ.get("PROVENANT_ALLOWED_CLOCK_SKEW_SECONDS", "300"))
 PROVENANT_BULK_MAX_EVENTS = 1000

@@ -12,6 +12,7 @@ from core.crypto import (
     CryptoError,
     MasterKeyring,
     blind_index,
+    blind_index_candidates,
     master_keyring,
     new_data_key,
     normalize_email,
@@ -109,9 +110,9 @@ def test_key_wrapped_with_an_old_master_key_unwraps_when_it_is_a_previous_key() 
 
     assert rotated.unwrap(wrapped) == data_key
     assert rotated.needs_rewrap(wrapped)
-    rewrapped = rotated.wrap(data_key)
+    rewrapped = rotated.wrap(data_key, owner="t/1/p")  # a current key is bound to its owner
     assert not rotated.needs_rewrap(rewrapped)
-    assert MasterKeyring(current=new).unwrap(rewrapped) == data_key
+    assert MasterKeyring(current=new).unwrap(rewrapped, owner="t/1/p") == data_key
 
 
 def test_key_wrapped_with_an_old_master_key_fails_once_the_old_key_is_dropped() -> None:
@@ -186,3 +187,53 @@ def test_blind_index_is_keyed(settings: Any) -> None:
     under_second_key = blind_index("ana@example.org", namespace="email")
 
     assert under_first_key != under_second_key
+
+
+# --------------------------------------------------------------------------------------------
+# Keys bound to their owner; rewrapping; blind-index rotation and tenants (security audit items 4, 10)
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_bound_data_key_opens_only_for_its_owner() -> None:
+    ring = MasterKeyring(current=random_key())
+    data_key = random_key()
+
+    wrapped = ring.wrap(data_key, owner="consent_subject/uuid-1/data-key")
+
+    assert ring.unwrap(wrapped, owner="consent_subject/uuid-1/data-key") == data_key
+    for elsewhere in ("consent_subject/uuid-2/data-key", "dsar_dsarexport/uuid-1/data-key", None):
+        with pytest.raises(CryptoError):
+            ring.unwrap(wrapped, owner=elsewhere)
+
+
+def test_rewrap_moves_a_key_to_the_current_master_key_and_binds_it() -> None:
+    old, new = random_key(), random_key()
+    data_key = random_key()
+    legacy = MasterKeyring(current=old).wrap(data_key)  # written before keys were bound
+    ring = MasterKeyring(current=new, previous=(old,))
+
+    assert ring.needs_rewrap(legacy)
+    rewrapped = ring.rewrap(legacy, owner="t/1/p")
+
+    assert not ring.needs_rewrap(rewrapped)
+    assert MasterKeyring(current=new).unwrap(rewrapped, owner="t/1/p") == data_key  # the old key can go
+    assert ring.rewrap(rewrapped, owner="t/1/p") != rewrapped  # idempotent in effect, fresh nonce
+
+
+def test_blind_indexes_differ_per_tenant_and_match_through_previous_keys(settings: Any) -> None:
+    old, new = encoded(random_key()), encoded(random_key())
+    settings.PROVENANT_BLIND_INDEX_KEY = old
+    settings.PROVENANT_PREVIOUS_BLIND_INDEX_KEYS = []
+    stored_before_rotation = blind_index("ana@example.org", namespace="email", tenant="org-a")
+    untenanted = blind_index("ana@example.org", namespace="email")
+
+    assert blind_index("ana@example.org", namespace="email", tenant="org-b") != stored_before_rotation
+
+    settings.PROVENANT_BLIND_INDEX_KEY = new
+    settings.PROVENANT_PREVIOUS_BLIND_INDEX_KEYS = [old]
+    candidates = blind_index_candidates("ana@example.org", namespace="email", tenant="org-a")
+
+    assert candidates[0] == blind_index("ana@example.org", namespace="email", tenant="org-a")
+    assert stored_before_rotation in candidates
+    assert untenanted in candidates
+    assert blind_index("ana@example.org", namespace="email", tenant="org-b") not in candidates
