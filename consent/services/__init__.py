@@ -1,6 +1,5 @@
 """Writes of the consent app. Import from here: ``from consent.services import consent_record_many``."""
 
-from consent.enums import CLIENT_ACTIONS
 from consent.gpc import GpcOutcome
 from consent.services.appending import RecordedEvent
 from consent.services.builtin_sources import GPC_SOURCE_KEY, SYSTEM_SOURCE_KEY, gpc_source, system_source
@@ -40,7 +39,6 @@ from consent.services.validation import (
 ledger_verify = ledger_integrity_check  # temporary alias for reports and tests of other apps; removed after the merge
 
 __all__ = [
-    "CLIENT_ACTIONS",
     "GPC_SOURCE_KEY",
     "SYSTEM_SOURCE_KEY",
     "ConsentEventInput",

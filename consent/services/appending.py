@@ -1,5 +1,5 @@
 """Appending to the consent ledger: validated, hash-chained events under the subjects' chain locks, and the
-projection advanced, in one transaction. ``consent.services.recording`` and ``gpc`` write through it.
+projection advanced, in the caller's transaction. ``consent.services.recording`` and ``gpc`` write through it.
 """
 
 from __future__ import annotations
