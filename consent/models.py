@@ -331,8 +331,6 @@ class SuppressedIdentifier(models.Model):
     """A person erased on request must not be imported again: a keyed HMAC (blind index) of one of their
     identifiers (external id or email), never the identifier itself. New events naming it are refused."""
 
-    Kind = SuppressionKind  # temporary alias for tests of other apps; removed after the merge
-
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=SuppressionKind.choices)
     identifier_index = models.CharField(max_length=64)
