@@ -8,7 +8,7 @@ value), CCPA regs §7025, and the jurisdiction rule table (core/data/jurisdictio
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from core.jurisdiction_rules import jurisdiction_rules
@@ -92,3 +92,14 @@ def covered_purpose_keys(decision: GpcDecision, purposes: Iterable[tuple[str, bo
         for key, sale_or_sharing, targeted in purposes
         if decision.covers_purpose(is_sale_or_sharing=sale_or_sharing, is_targeted_advertising=targeted)
     )
+
+
+@dataclass
+class GpcOutcome:
+    """What one signal did: the decision, the subjects it reached (the subject and those linked to it), how
+    many opt-out events it wrote and the purposes it opted out of."""
+
+    decision: GpcDecision
+    subjects: list[str]
+    events_written: int = 0
+    purposes: list[str] = field(default_factory=list)

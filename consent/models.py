@@ -9,6 +9,16 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from consent.enums import (
+    DPV_LEGAL_BASIS_IRIS,  # noqa: F401 (temporary alias for provenance; removed after the merge)
+    Action,
+    CollectionMethod,
+    ConsentStatus,
+    GpcChannel,
+    LawfulBasis,
+    SourceKind,
+    SuppressionKind,
+)
 from consent.ledger import GENESIS_HASH
 from core.models import Organization
 
@@ -18,40 +28,15 @@ key_validator = RegexValidator(
 )
 
 
-class LawfulBasis(models.TextChoices):
-    CONSENT = "consent", "Consent (GDPR Art. 6(1)(a))"
-    CONTRACT = "contract", "Contract (Art. 6(1)(b))"
-    LEGAL_OBLIGATION = "legal_obligation", "Legal obligation (Art. 6(1)(c))"
-    VITAL_INTERESTS = "vital_interests", "Vital interests (Art. 6(1)(d))"
-    PUBLIC_TASK = "public_task", "Public task (Art. 6(1)(e))"
-    LEGITIMATE_INTEREST = "legitimate_interest", "Legitimate interest (Art. 6(1)(f))"
-
-
-DPV_LEGAL_BASIS_IRIS = {
-    LawfulBasis.CONSENT: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-a",
-    LawfulBasis.CONTRACT: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-b",
-    LawfulBasis.LEGAL_OBLIGATION: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-c",
-    LawfulBasis.VITAL_INTERESTS: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-d",
-    LawfulBasis.PUBLIC_TASK: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-e",
-    LawfulBasis.LEGITIMATE_INTEREST: "https://w3id.org/dpv/legal/eu/gdpr#A6-1-f",
-}
-
-
 class Source(models.Model):
     """Where personal data and consent come from. ``key`` is the source identifier carried everywhere."""
 
-    class Kind(models.TextChoices):
-        WEB_FORM = "web_form", "Web form"
-        MOBILE_APP = "mobile_app", "Mobile app"
-        IMPORT = "import", "Import"
-        PARTNER = "partner", "Partner / vendor"
-        OFFLINE = "offline", "Offline"
-        SYSTEM = "system", "Provenant (built in)"
+    Kind = SourceKind  # temporary alias for reports, bench and tests of other apps; removed after the merge
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sources")
     key = models.CharField(max_length=64, validators=[key_validator])
     name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=SourceKind.choices)
     vendor_name = models.CharField(max_length=200, blank=True)
     collection_point = models.CharField(
         max_length=500, blank=True, help_text="URL of the form or app screen, or a description."
@@ -161,29 +146,6 @@ class Subject(models.Model):
         return self.data_key_destroyed_at is not None
 
 
-class Action(models.TextChoices):
-    GRANT = "grant", "Grant"
-    REFUSE = "refuse", "Refuse"
-    WITHDRAW = "withdraw", "Withdraw"
-    INVALIDATE = "invalidate", "Invalidate"
-    EXPIRE = "expire", "Expire (system)"
-
-
-class CollectionMethod(models.TextChoices):
-    WEB_FORM = "web_form", "Web form"
-    MOBILE_APP = "mobile_app", "Mobile app"
-    COOKIE_BANNER = "cookie_banner", "Cookie banner"
-    API_IMPORT = "api_import", "API import"
-    PARTNER_FEED = "partner_feed", "Partner feed"
-    EMAIL = "email", "Email"
-    PAPER = "paper", "Paper form"
-    PHONE = "phone", "Phone"
-    IN_PERSON = "in_person", "In person"
-    GPC_SIGNAL = "gpc_signal", "Global Privacy Control signal"
-    ADMIN = "admin", "Admin (legal team)"
-    SYSTEM = "system", "Provenant (system)"
-
-
 class ConsentEvent(models.Model):
     """One append-only ledger entry. A database trigger refuses UPDATE and DELETE.
 
@@ -246,17 +208,6 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.action}"
-
-
-class ConsentStatus(models.TextChoices):
-    GIVEN = "given", "Given"
-    RENEWED = "renewed", "Renewed"
-    REFUSED = "refused", "Refused"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    EXPIRED = "expired", "Expired"
-    INVALIDATED = "invalidated", "Invalidated"
-    STALE = "stale", "Stale (material policy change)"
-    UNKNOWN = "unknown", "Unknown"
 
 
 class ConsentState(models.Model):
@@ -355,16 +306,13 @@ class GpcSignalReceipt(models.Model):
     One row per subject: the first and latest receipt (refreshed at most hourly), whether it was
     honored and whether a law required it."""
 
-    class Channel(models.TextChoices):
-        HEADER = "header", "Sec-GPC request header"
-        JAVASCRIPT = "javascript", "navigator.globalPrivacyControl reported by the client"
-        LINK = "link", "Propagated from a linked subject"
+    Channel = GpcChannel  # temporary alias for tests of other apps; removed after the merge
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     subject = models.OneToOneField(Subject, on_delete=models.PROTECT, related_name="gpc_receipt")
     first_received_at = models.DateTimeField()
     last_received_at = models.DateTimeField()
-    channel = models.CharField(max_length=12, choices=Channel.choices)
+    channel = models.CharField(max_length=12, choices=GpcChannel.choices)
     raw_value = models.CharField(max_length=64, blank=True)
     jurisdiction = models.CharField(max_length=6, blank=True)
     is_honored = models.BooleanField(default=False)
@@ -384,12 +332,8 @@ class SuppressedIdentifier(models.Model):
     """A person erased on request must not be imported again: a keyed HMAC (blind index) of one of their
     identifiers (external id or email), never the identifier itself. New events naming it are refused."""
 
-    class Kind(models.TextChoices):
-        EXTERNAL_ID = "external_id", "Subject id"
-        EMAIL = "email", "Email"
-
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=SuppressionKind.choices)
     identifier_index = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

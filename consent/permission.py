@@ -14,7 +14,7 @@ exception this table does not model applies). Pure, no ORM.
 
 from __future__ import annotations
 
-from consent.state import EXPIRED, GIVEN, REFUSED, RENEWED, STALE, WITHDRAWN
+from consent.enums import OPT_IN_STATUSES, OPT_OUT_STATUSES, ConsentStatus, LawfulBasis
 
 BASES = (
     "explicit_opt_in",
@@ -33,9 +33,9 @@ BASES = (
     "public_task",
     "legitimate_interest",
 )
-CONSENT = "consent"
+CONSENT = LawfulBasis.CONSENT
 # GDPR Art. 21(1): the person may object to processing based on Art. 6(1)(e) or (f).
-OBJECTABLE_BASES = frozenset({"public_task", "legitimate_interest"})
+OBJECTABLE_BASES: frozenset[str] = frozenset({LawfulBasis.PUBLIC_TASK, LawfulBasis.LEGITIMATE_INTEREST})
 
 
 def effective_permission(
@@ -46,15 +46,15 @@ def effective_permission(
         return False, "gpc_opt_out"
     if legal_basis != CONSENT and not is_sensitive:
         return _permission_without_consent(status=status, regime=regime, legal_basis=legal_basis)
-    if status in (GIVEN, RENEWED):
+    if status in OPT_IN_STATUSES:
         return True, "explicit_opt_in"
-    if status == WITHDRAWN:
+    if status == ConsentStatus.WITHDRAWN:
         return False, "withdrawn" if regime == "opt_in" else "opted_out"
-    if status == REFUSED:
+    if status == ConsentStatus.REFUSED:
         return False, "opted_out"
-    if status == EXPIRED:
+    if status == ConsentStatus.EXPIRED:
         return False, "expired"
-    if status == STALE:
+    if status == ConsentStatus.STALE:
         return False, "stale_policy"
     # unknown or invalidated: the regime's default
     if regime == "opt_out" and not is_sensitive:
@@ -63,7 +63,7 @@ def effective_permission(
 
 
 def _permission_without_consent(*, status: str, regime: str, legal_basis: str) -> tuple[bool, str]:
-    said_no = status in (WITHDRAWN, REFUSED)
+    said_no = status in OPT_OUT_STATUSES
     if said_no and regime == "opt_out":
         return False, "opted_out"  # the US laws' right to opt out does not depend on the GDPR basis
     if said_no and legal_basis in OBJECTABLE_BASES:

@@ -13,24 +13,36 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-GIVEN, RENEWED, REFUSED, WITHDRAWN = "given", "renewed", "refused", "withdrawn"
-EXPIRED, INVALIDATED, STALE, UNKNOWN = "expired", "invalidated", "stale", "unknown"
-OPT_IN_STATUSES = frozenset({GIVEN, RENEWED})
+from consent.enums import (
+    DPV_STATUS_IRIS,  # noqa: F401 (temporary alias for provenance; removed after the merge)
+    OPT_IN_STATUSES,
+    OPT_OUT_STATUSES,
+    Action,
+    ConsentStatus,
+)
 
-DPV_STATUS_IRIS = {
-    GIVEN: "https://w3id.org/dpv#ConsentGiven",
-    RENEWED: "https://w3id.org/dpv#RenewedConsentGiven",
-    REFUSED: "https://w3id.org/dpv#ConsentRefused",
-    WITHDRAWN: "https://w3id.org/dpv#ConsentWithdrawn",
-    EXPIRED: "https://w3id.org/dpv#ConsentExpired",
-    INVALIDATED: "https://w3id.org/dpv#ConsentInvalidated",
-    # A material notice change invalidates consent given under the old notice; DPV has no narrower term.
-    STALE: "https://w3id.org/dpv#ConsentInvalidated",
-    UNKNOWN: "https://w3id.org/dpv#ConsentUnknown",
-}
+# The statuses by their short names, as the rules below (and provenance and the unit tests) read them.
+GIVEN, RENEWED, REFUSED, WITHDRAWN = (
+    ConsentStatus.GIVEN,
+    ConsentStatus.RENEWED,
+    ConsentStatus.REFUSED,
+    ConsentStatus.WITHDRAWN,
+)
+EXPIRED, INVALIDATED, STALE, UNKNOWN = (
+    ConsentStatus.EXPIRED,
+    ConsentStatus.INVALIDATED,
+    ConsentStatus.STALE,
+    ConsentStatus.UNKNOWN,
+)
 
 # rank 0 sorts first at the same instant; privacy-protective actions (rank 1) are applied after, and win.
-ACTION_RANK = {"grant": 0, "refuse": 1, "withdraw": 1, "expire": 1, "invalidate": 1}
+ACTION_RANK: dict[str, int] = {
+    Action.GRANT: 0,
+    Action.REFUSE: 1,
+    Action.WITHDRAW: 1,
+    Action.EXPIRE: 1,
+    Action.INVALIDATE: 1,
+}
 
 OrderKey = tuple[datetime, int, int]
 
@@ -70,7 +82,7 @@ class FoldedState:
     @property
     def gpc_opt_out(self) -> bool:
         """The state rests on an opt-out recorded from a GPC signal."""
-        return self.basis.is_gpc and self.status in (REFUSED, WITHDRAWN)
+        return self.basis.is_gpc and self.status in OPT_OUT_STATUSES
 
     @property
     def gpc_lifted(self) -> bool:
@@ -90,7 +102,7 @@ def fold(state: FoldedState | None, entry: LedgerEntry) -> FoldedState | None:
         assert state.valid_until is not None
         state = replace(state, status=EXPIRED, since=state.valid_until)
     action = entry.action
-    if action == "grant":
+    if action == Action.GRANT:
         if state is not None and state.gpc_opt_out and not entry.lifts_gpc:
             # A GPC opt-out stands until the person confirms an opt-in over it where the law allows
             # (CCPA regs §7025(c)(3); CO Rule 5.09); other grants are recorded but change nothing.
@@ -98,8 +110,8 @@ def fold(state: FoldedState | None, entry: LedgerEntry) -> FoldedState | None:
         previous = state.status if state else None
         status = RENEWED if previous in (WITHDRAWN, EXPIRED, RENEWED) else GIVEN
         return FoldedState(status, entry.occurred_at, entry.valid_until, entry, entry, key)
-    if action in ("refuse", "withdraw"):
-        status = REFUSED if action == "refuse" else WITHDRAWN
+    if action in (Action.REFUSE, Action.WITHDRAW):
+        status = REFUSED if action == Action.REFUSE else WITHDRAWN
         conflict = False
         if entry.is_gpc and state is not None:
             # The signal prevails over an earlier opt-in, and the conflict is kept so the client may
@@ -108,11 +120,11 @@ def fold(state: FoldedState | None, entry: LedgerEntry) -> FoldedState | None:
         return FoldedState(status, entry.occurred_at, None, entry, entry, key, gpc_conflict=conflict)
     if state is None:
         return None  # expire/invalidate with nothing to act on (cannot happen through the service)
-    targets_basis = entry.supersedes == state.basis.event_id and state.basis.action == "grant"
-    if action == "expire" and targets_basis and state.status in (*OPT_IN_STATUSES, EXPIRED):
+    targets_basis = entry.supersedes == state.basis.event_id and state.basis.action == Action.GRANT
+    if action == Action.EXPIRE and targets_basis and state.status in (*OPT_IN_STATUSES, EXPIRED):
         since = state.valid_until or entry.occurred_at
         return FoldedState(EXPIRED, since, state.valid_until, entry, state.basis, key, state.gpc_conflict)
-    if action == "invalidate" and targets_basis and state.status in (*OPT_IN_STATUSES, EXPIRED):
+    if action == Action.INVALIDATE and targets_basis and state.status in (*OPT_IN_STATUSES, EXPIRED):
         return FoldedState(INVALIDATED, entry.occurred_at, None, entry, state.basis, key, state.gpc_conflict)
     return replace(state, last_key=key)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from consent.services import consent_expire_lapsed, ledger_verify
+from consent.services import consent_expire_lapsed, ledger_integrity_check
 from core.models import Organization
 
 
@@ -20,7 +20,7 @@ def expire_lapsed_grants() -> dict[str, Any]:
 def verify_all_ledgers() -> dict[str, Any]:
     broken = []
     for organization in Organization.objects.all():
-        run = ledger_verify(organization=organization, actor="task:consent.verify_all_ledgers")
+        run = ledger_integrity_check(organization=organization, actor="task:consent.verify_all_ledgers")
         if not run.is_valid:
             broken.append(organization.slug)
     return {"broken": broken}

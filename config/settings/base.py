@@ -182,14 +182,9 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer", "description": "Provenant API key"}}
     },
     "ENUM_NAME_OVERRIDES": {
-        "ConsentActionEnum": "consent.models.Action.choices",
-        "ClientConsentActionEnum": [
-            ("grant", "Grant"),
-            ("refuse", "Refuse"),
-            ("withdraw", "Withdraw"),
-            ("invalidate", "Invalidate"),
-        ],
-        "LawfulBasisEnum": "consent.models.LawfulBasis.choices",
+        "ConsentActionEnum": "consent.enums.Action.choices",
+        "ClientConsentActionEnum": "consent.enums.CLIENT_ACTION_CHOICES",
+        "LawfulBasisEnum": "consent.enums.LawfulBasis.choices",
     },
 }
 

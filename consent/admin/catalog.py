@@ -10,14 +10,15 @@ from django.contrib import admin, messages
 from django.db.models import ForeignKey, Model, QuerySet
 from django.http import HttpRequest
 
-from consent.admin.common import PurposeChoiceField, _purpose_label, _values
+from consent.admin.common import PurposeChoiceField, form_values, purpose_label
+from consent.enums import CLIENT_SOURCE_KIND_CHOICES
 from consent.models import (
     PolicyVersion,
     Purpose,
     Source,
 )
 from consent.services import (
-    ledger_verify,
+    ledger_integrity_check,
     organization_gpc_settings_update,
     policy_version_create,
     purpose_create,
@@ -47,7 +48,7 @@ class OrganizationLedgerAdmin(OrganizationAdmin):
     @admin.action(description="Verify ledger", permissions=["view"])
     def verify_ledger(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
         for organization in queryset:
-            run = ledger_verify(organization=organization, actor=admin_actor(request))
+            run = ledger_integrity_check(organization=organization, actor=admin_actor(request))
             if run.is_valid:
                 messages.success(
                     request,
@@ -149,15 +150,15 @@ class SourceAdmin(ServiceModelAdmin):
         self, db_field: Any, request: HttpRequest, **kwargs: Any
     ) -> forms.TypedChoiceField | None:
         if db_field.name == "kind":
-            kwargs["choices"] = [choice for choice in Source.Kind.choices if choice[0] != Source.Kind.SYSTEM]
+            kwargs["choices"] = CLIENT_SOURCE_KIND_CHOICES
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
-        values = _values(form, self.editable_fields)
+        values = form_values(form, self.editable_fields)
         return source_create(organization=values.pop("organization"), actor=admin_actor(request), **values)
 
     def service_update(self, request: HttpRequest, obj: Source, form: forms.ModelForm) -> Model:
-        return source_update(source=obj, actor=admin_actor(request), **_values(form, form.changed_data))
+        return source_update(source=obj, actor=admin_actor(request), **form_values(form, form.changed_data))
 
     @admin.action(description="Retire selected sources", permissions=["change"])
     def retire_sources(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:
@@ -217,11 +218,11 @@ class PurposeAdmin(ServiceModelAdmin):
         return () if obj is None else (*self.fixed_after_creation, *self.shown_only)
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
-        values = _values(form, self.editable_fields)
+        values = form_values(form, self.editable_fields)
         return purpose_create(organization=values.pop("organization"), actor=admin_actor(request), **values)
 
     def service_update(self, request: HttpRequest, obj: Purpose, form: forms.ModelForm) -> Model:
-        return purpose_update(purpose=obj, actor=admin_actor(request), **_values(form, form.changed_data))
+        return purpose_update(purpose=obj, actor=admin_actor(request), **form_values(form, form.changed_data))
 
 
 @admin.register(PolicyVersion)
@@ -236,7 +237,7 @@ class PolicyVersionAdmin(ServiceModelAdmin):
 
     @admin.display(description="purpose", ordering="purpose__key")
     def purpose_label(self, obj: PolicyVersion) -> str:
-        return _purpose_label(obj.purpose)
+        return purpose_label(obj.purpose)
 
     @admin.display(description="notice SHA-256")
     def notice_prefix(self, obj: PolicyVersion) -> str:
@@ -258,5 +259,5 @@ class PolicyVersionAdmin(ServiceModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
-        values = _values(form, self.editable_fields)
+        values = form_values(form, self.editable_fields)
         return policy_version_create(purpose=values.pop("purpose"), actor=admin_actor(request), **values)

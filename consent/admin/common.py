@@ -21,15 +21,15 @@ from core.jurisdictions import country_of
 HISTORY_PAGE_SIZE = 200
 
 
-def _values(form: forms.ModelForm, names: list[str] | tuple[str, ...]) -> dict[str, Any]:
+def form_values(form: forms.ModelForm, names: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
 
 
-def _purpose_label(purpose: Purpose) -> str:
+def purpose_label(purpose: Purpose) -> str:
     return f"{purpose.organization.slug} / {purpose.key}"
 
 
-def _subject_link(subject: Subject) -> SafeString:
+def subject_change_link(subject: Subject) -> SafeString:
     return format_html(
         '<a href="{}">{}</a>', reverse("admin:consent_subject_change", args=[subject.pk]), subject.external_id
     )
@@ -61,4 +61,4 @@ class PurposeChoiceField(forms.ModelChoiceField):
     """Purpose keys repeat across organizations, so the choice names both."""
 
     def label_from_instance(self, obj: Any) -> str:
-        return _purpose_label(obj)
+        return purpose_label(obj)

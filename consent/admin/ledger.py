@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.safestring import SafeString
 
-from consent.admin.common import HISTORY_PAGE_SIZE, JurisdictionFilter, _subject_link
+from consent.admin.common import HISTORY_PAGE_SIZE, JurisdictionFilter, subject_change_link
 from consent.models import (
     ConsentEvent,
     ConsentState,
@@ -18,11 +18,13 @@ from consent.models import (
     LedgerVerificationRun,
     Subject,
 )
-from consent.selectors import consent_history, consent_state_for_subject, subject_email
-from consent.selectors.admin import (
+from consent.selectors import (
     GPC_HONORED,
     GPC_NOT_HONORED,
     GPC_NOT_RECEIVED,
+    consent_history,
+    consent_state_for_subject,
+    subject_email,
     subject_gpc,
     subjects_by_gpc_status,
 )
@@ -250,7 +252,7 @@ class ConsentStateAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="subject", ordering="subject__external_id")
     def subject_link(self, obj: ConsentState) -> SafeString:
-        return _subject_link(obj.subject)
+        return subject_change_link(obj.subject)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if request.GET.get(GpcConflictFilter.parameter_name) == "yes":
@@ -304,7 +306,7 @@ class GpcSignalReceiptAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="subject", ordering="subject__external_id")
     def subject_link(self, obj: GpcSignalReceipt) -> SafeString:
-        return _subject_link(obj.subject)
+        return subject_change_link(obj.subject)
 
     @admin.display(description="purposes opted out")
     def purposes(self, obj: GpcSignalReceipt) -> str:

@@ -6,14 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from consent.iab.encoding import (
-    _BitWriter,
-    _check_section_values,
-    _read_gpc_subsection,
-    _section_readers,
-    _with_gpc_subsection,
-    gpp_string,
-)
+from consent.iab.gpp import BitWriter, gpp_string
+from consent.iab.us_sections import check_section_values, read_gpc_subsection, section_readers, with_gpc_subsection
 
 USCA_SECTION_ID = 8
 
@@ -53,7 +47,7 @@ class UscaFields:
     gpc: bool | None
 
     def __post_init__(self) -> None:
-        _check_section_values(
+        check_section_values(
             single_values={
                 "sale_opt_out_notice": self.sale_opt_out_notice,
                 "sharing_opt_out_notice": self.sharing_opt_out_notice,
@@ -79,7 +73,7 @@ class UscaFields:
 def usca_section(fields: UscaFields) -> str:
     """The encoded usca section: the core sub-section, then ".<GPC sub-section>" when gpc is set."""
     # California spec, "Core Sub-section": Version Int(6), then Int(2) fields and N-Bitfield(2, n) lists.
-    core = _BitWriter()
+    core = BitWriter()
     core.write_int(USCA_VERSION, 6)
     for value in (
         fields.sale_opt_out_notice,
@@ -95,7 +89,7 @@ def usca_section(fields: UscaFields) -> str:
         fields.mspa_service_provider_mode,
     ):
         core.write_int(value, 2)
-    return _with_gpc_subsection(core, fields.gpc)
+    return with_gpc_subsection(core, fields.gpc)
 
 
 def gpp_string_usca(
@@ -133,7 +127,7 @@ def gpp_string_usca(
 
 def decode_gpp_usca(gpp: str) -> UscaFields:
     """The usca fields of a GPP string, for round-trip checks; raises ValueError if it has no valid usca section."""
-    core, subsections = _section_readers(gpp, USCA_SECTION_ID, "usca", USCA_VERSION)
+    core, subsections = section_readers(gpp, USCA_SECTION_ID, "usca", USCA_VERSION)
     notices_and_opt_outs = [core.read_int(2) for _ in range(5)]
     sensitive = tuple(core.read_int(2) for _ in range(USCA_SENSITIVE_DATA_CATEGORIES))
     children = tuple(core.read_int(2) for _ in range(USCA_KNOWN_CHILD_CATEGORIES))
@@ -150,5 +144,5 @@ def decode_gpp_usca(gpp: str) -> UscaFields:
         mspa_covered_transaction=covered,
         mspa_opt_out_option_mode=opt_out_mode,
         mspa_service_provider_mode=service_provider_mode,
-        gpc=_read_gpc_subsection(subsections),
+        gpc=read_gpc_subsection(subsections),
     )

@@ -6,14 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from consent.iab.encoding import (
-    _BitWriter,
-    _check_section_values,
-    _read_gpc_subsection,
-    _section_readers,
-    _with_gpc_subsection,
-    gpp_string,
-)
+from consent.iab.gpp import BitWriter, gpp_string
+from consent.iab.us_sections import check_section_values, read_gpc_subsection, section_readers, with_gpc_subsection
 
 USNAT_SECTION_ID = 7
 
@@ -60,7 +54,7 @@ class UsnatFields:
     gpc: bool | None
 
     def __post_init__(self) -> None:
-        _check_section_values(
+        check_section_values(
             single_values={
                 "sharing_notice": self.sharing_notice,
                 "sale_opt_out_notice": self.sale_opt_out_notice,
@@ -92,7 +86,7 @@ def usnat_section(fields: UsnatFields) -> str:
     # Field order and widths as the reference encoder's UsNatCoreSegment (USNAT_CORE_SEGMENT_FIELD_NAMES):
     # Version Int(6), nine Int(2) notices and opt-outs, N-Bitfield(2, 16), N-Bitfield(2, 3), four Int(2).
     # 70 bits, padded to 72: twelve characters.
-    core = _BitWriter()
+    core = BitWriter()
     core.write_int(USNAT_VERSION, 6)
     for value in (
         fields.sharing_notice,
@@ -112,7 +106,7 @@ def usnat_section(fields: UsnatFields) -> str:
         fields.mspa_service_provider_mode,
     ):
         core.write_int(value, 2)
-    return _with_gpc_subsection(core, fields.gpc)
+    return with_gpc_subsection(core, fields.gpc)
 
 
 def gpp_string_usnat(
@@ -159,7 +153,7 @@ def gpp_string_usnat(
 def decode_gpp_usnat(gpp: str) -> UsnatFields:
     """The usnat fields of a GPP string, for round-trip checks; raises ValueError if it has no valid usnat
     section. Only version 2 is read: a version 1 section (12 and 2 list fields) is refused, not guessed at."""
-    core, subsections = _section_readers(gpp, USNAT_SECTION_ID, "usnat", USNAT_VERSION)
+    core, subsections = section_readers(gpp, USNAT_SECTION_ID, "usnat", USNAT_VERSION)
     notices_and_opt_outs = [core.read_int(2) for _ in range(9)]
     sensitive = tuple(core.read_int(2) for _ in range(USNAT_SENSITIVE_DATA_CATEGORIES))
     children = tuple(core.read_int(2) for _ in range(USNAT_KNOWN_CHILD_CATEGORIES))
@@ -180,5 +174,5 @@ def decode_gpp_usnat(gpp: str) -> UsnatFields:
         mspa_covered_transaction=covered,
         mspa_opt_out_option_mode=opt_out_mode,
         mspa_service_provider_mode=service_provider_mode,
-        gpc=_read_gpc_subsection(subsections),
+        gpc=read_gpc_subsection(subsections),
     )

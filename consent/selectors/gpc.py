@@ -1,5 +1,5 @@
 """Reads about Global Privacy Control: what a person's front end must display, whether an opt-in may
-be solicited, and the IAB strings that carry the state downstream."""
+be solicited, the IAB strings that carry the state downstream, and what the legal team's admin pages show."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from consent import iab
 from consent.catalog import organization_catalog
+from consent.enums import Action, CollectionMethod
 from consent.gpc import DISPLAY_HONORED, DISPLAY_RECEIVED, purpose_signal_categories
 from consent.models import ConsentEvent, GpcSignalReceipt, Subject, SubjectLink
 from consent.selectors.ledger import PurposeConsent
@@ -112,7 +114,7 @@ def solicitation(
     if rule.resolicit_wait_months is None or not covered or state.basis not in OPTED_OUT_BASES:
         return Solicitation(True, today, "allowed", None)
     last_opt_out = (
-        ConsentEvent.objects.filter(subject=subject, purpose=purpose, action__in=["withdraw", "refuse"])
+        ConsentEvent.objects.filter(subject=subject, purpose=purpose, action__in=[Action.WITHDRAW, Action.REFUSE])
         .order_by("-occurred_at")
         .values_list("occurred_at", flat=True)
         .first()
@@ -225,3 +227,64 @@ def gpc_last_update(*, host: str) -> date:
     if configured:
         return date.fromisoformat(str(configured)[:10])
     return jurisdiction_rules().gpc_last_update
+
+
+# --------------------------------------------------------------------------------------------
+# The legal team's admin pages
+# --------------------------------------------------------------------------------------------
+
+GPC_EVENTS_SHOWN = 50
+
+GPC_HONORED = "yes"
+GPC_NOT_HONORED = "no"
+GPC_NOT_RECEIVED = "not_received"
+
+
+@dataclass(frozen=True)
+class SubjectGpc:
+    """What the subject page shows about GPC: the subject's own receipt, the person's status across
+    linked subjects, the opt-outs the signal wrote to this subject's ledger, and the linked subjects."""
+
+    receipt: GpcSignalReceipt | None
+    person: PrivacyStatus
+    events: list[ConsentEvent]
+    has_more_events: bool
+    linked_subjects: list[Subject]
+    honors_everywhere: bool
+
+
+def subject_gpc(*, organization: Organization, subject: Subject) -> SubjectGpc:
+    receipt = GpcSignalReceipt.objects.filter(organization=organization, subject=subject).first()
+    events = list(
+        ConsentEvent.objects.filter(
+            organization=organization, subject=subject, collection_method=CollectionMethod.GPC_SIGNAL
+        )
+        .select_related("purpose")
+        .order_by("chain_index")[: GPC_EVENTS_SHOWN + 1]
+    )
+    cluster = subject_cluster_ids(organization=organization, subject=subject)
+    linked = list(
+        Subject.objects.filter(organization=organization, pk__in=cluster)
+        .exclude(pk=subject.pk)
+        .select_related("gpc_receipt")
+        .order_by("external_id")
+    )
+    return SubjectGpc(
+        receipt=receipt,
+        person=privacy_status(organization=organization, subject=subject),
+        events=events[:GPC_EVENTS_SHOWN],
+        has_more_events=len(events) > GPC_EVENTS_SHOWN,
+        linked_subjects=linked,
+        honors_everywhere=organization.honor_gpc_everywhere,
+    )
+
+
+def subjects_by_gpc_status(queryset: QuerySet[Subject], status: str | None) -> QuerySet[Subject]:
+    """Narrow subjects to those whose GPC signal was honored, received but not honored, or never received."""
+    if status == GPC_HONORED:
+        return queryset.filter(gpc_receipt__is_honored=True)
+    if status == GPC_NOT_HONORED:
+        return queryset.filter(gpc_receipt__is_honored=False)
+    if status == GPC_NOT_RECEIVED:
+        return queryset.filter(gpc_receipt__isnull=True)
+    return queryset

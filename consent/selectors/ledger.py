@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from consent import ledger
 from consent.catalog import Catalog, organization_catalog
-from consent.models import CollectionMethod, ConsentEvent, ConsentState, PolicyVersion, Purpose, Source, Subject
+from consent.enums import DPV_STATUS_IRIS, OPT_OUT_STATUSES, CollectionMethod, ConsentStatus
+from consent.models import ConsentEvent, ConsentState, Purpose, Subject
 from consent.permission import effective_permission
-from consent.state import DPV_STATUS_IRIS, UNKNOWN, FoldedState, LedgerEntry, is_opt_in, replay, status_at
+from consent.selectors.integrity import ledger_integrity_report
+from consent.state import FoldedState, LedgerEntry, is_opt_in, replay, status_at
 from core.crypto import CryptoError, unseal, unwrap_data_key
 from core.db import in_list, select_rows
 from core.jurisdiction_rules import jurisdiction_rules
@@ -69,36 +68,6 @@ def subjects_by_external_ids(*, organization: Organization, external_ids: set[st
 
 def subject_by_external_id(*, organization: Organization, external_id: str) -> Subject | None:
     return Subject.objects.filter(organization=organization, external_id=external_id).first()
-
-
-def source_list(*, organization: Organization) -> QuerySet[Source]:
-    return Source.objects.filter(organization=organization).order_by("key")
-
-
-def source_by_key(*, organization: Organization, key: str) -> Source | None:
-    return Source.objects.filter(organization=organization, key=key).first()
-
-
-def purpose_list(*, organization: Organization) -> QuerySet[Purpose]:
-    return Purpose.objects.filter(organization=organization).order_by("key")
-
-
-def purpose_by_key(*, organization: Organization, key: str) -> Purpose | None:
-    return Purpose.objects.filter(organization=organization, key=key).first()
-
-
-def policy_version_list(*, purpose: Purpose) -> QuerySet[PolicyVersion]:
-    return PolicyVersion.objects.filter(purpose=purpose).order_by("effective_at", "id")
-
-
-def current_policy_versions(*, purposes: list[Purpose], at: datetime) -> dict[int, PolicyVersion]:
-    """Each purpose's version in effect at ``at`` (latest effective_at not after it)."""
-    current: dict[int, PolicyVersion] = {}
-    for version in PolicyVersion.objects.filter(purpose__in=purposes, effective_at__lte=at).order_by(
-        "effective_at", "id"
-    ):
-        current[version.purpose_id] = version
-    return current
 
 
 def consent_state_for_subject(
@@ -162,13 +131,13 @@ def _purpose_consent(
     """A folded row read at ``moment``: expiry and staleness overlaid, permission under the regime."""
     if row is None:
         permitted, basis = effective_permission(
-            status=UNKNOWN,
+            status=ConsentStatus.UNKNOWN,
             gpc_opt_out=False,
             regime=regime,
             is_sensitive=purpose.is_sensitive,
             legal_basis=purpose.legal_basis,
         )
-        return PurposeConsent(purpose=purpose.key, status=UNKNOWN, permitted=permitted, basis=basis)
+        return PurposeConsent(purpose=purpose.key, status=ConsentStatus.UNKNOWN, permitted=permitted, basis=basis)
     status = status_at(
         stored_status=row["status"],
         valid_until=row["valid_until"],
@@ -176,8 +145,9 @@ def _purpose_consent(
         basis_policy_effective_at=row["policy_effective_at"],
         material_policy_effective_at=material_at,
     )
-    since = row["valid_until"] if status == "expired" and row["status"] != "expired" else row["since"]
-    gpc_opt_out = row["basis_is_gpc"] and status in ("refused", "withdrawn")
+    expired = ConsentStatus.EXPIRED
+    since = row["valid_until"] if status == expired and row["status"] != expired else row["since"]
+    gpc_opt_out = row["basis_is_gpc"] and status in OPT_OUT_STATUSES
     permitted, basis = effective_permission(
         status=status,
         gpc_opt_out=gpc_opt_out,
@@ -341,6 +311,15 @@ def consent_state_of_row(
     return _purpose_consent(purpose, row, moment, catalog.material_effective_at(purpose, moment), regime)
 
 
+def consent_event_by_id(*, organization: Organization, event_id: str) -> ConsentEvent | None:
+    """One ledger event of the organization, with what its representation names."""
+    return (
+        ConsentEvent.objects.filter(organization=organization, event_id=event_id)
+        .select_related("subject", "purpose", "source", "policy_version", "supersedes")
+        .first()
+    )
+
+
 def consent_history(
     *, subject: Subject, after_chain_index: int = 0, limit: int = 50
 ) -> tuple[list[ConsentEvent], bool]:
@@ -373,147 +352,4 @@ def subject_email(subject: Subject) -> str | None:
         return None
 
 
-# --------------------------------------------------------------------------------------------
-# Verification
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LedgerVerification:
-    is_valid: bool
-    subjects_checked: int
-    events_checked: int
-    ledger_root: str
-    first_break: dict[str, Any] | None
-    verified_at: datetime
-
-
-_LINK_FIELDS = (
-    "subject_id",
-    "chain_index",
-    "event_id",
-    "subject__uuid",
-    "purpose__key",
-    "action",
-    "occurred_at",
-    "recorded_at",
-    "valid_until",
-    "source__key",
-    "collection_method",
-    "policy_version__version",
-    "jurisdiction",
-    "gpc",
-    "explicit_confirmation",
-    "lifts_gpc_opt_out",
-    "evidence_sealed",
-    "supersedes__event_id",
-    "prev_hash",
-    "hash",
-)
-
-
-def _links(organization: Organization | None) -> Iterator[tuple[int, ledger.ChainLink]]:
-    events = ConsentEvent.objects.all()
-    if organization is not None:
-        events = events.filter(organization=organization)
-    for row in events.order_by("subject_id", "chain_index").values_list(*_LINK_FIELDS).iterator(chunk_size=5000):
-        (
-            subject_id,
-            chain_index,
-            event_id,
-            subject_uuid,
-            purpose,
-            action,
-            occurred_at,
-            recorded_at,
-            valid_until,
-            source,
-            method,
-            version,
-            jurisdiction,
-            gpc,
-            explicit_confirmation,
-            lifts_gpc_opt_out,
-            evidence,
-            supersedes,
-            prev_hash,
-            event_hash,
-        ) = row
-        fields = ledger.canonical_fields(
-            event_id=event_id,
-            subject_uuid=str(subject_uuid),
-            chain_index=chain_index,
-            purpose=purpose,
-            action=action,
-            occurred_at=occurred_at,
-            recorded_at=recorded_at,
-            valid_until=valid_until,
-            source=source,
-            collection_method=method,
-            policy_version=version,
-            jurisdiction=jurisdiction,
-            gpc=gpc,
-            explicit_confirmation=explicit_confirmation,
-            lifts_gpc_opt_out=lifts_gpc_opt_out,
-            evidence_sealed=evidence,
-            supersedes=supersedes,
-        )
-        yield subject_id, ledger.ChainLink(chain_index, event_id, fields, prev_hash, event_hash)
-
-
-def ledger_verification(*, organization: Organization | None = None) -> LedgerVerification:
-    """Recompute every hash chain; report the first broken link (changed, removed or reordered rows)."""
-    subjects = Subject.objects.all()
-    if organization is not None:
-        subjects = subjects.filter(organization=organization)
-    tips = {
-        pk: (external_id, str(uuid), length, head)
-        for pk, external_id, uuid, length, head in subjects.values_list(
-            "pk", "external_id", "uuid", "ledger_length", "ledger_head_hash"
-        )
-    }
-    events_checked = 0
-    first: dict[str, Any] | None = None
-    grouped: dict[int, list[ledger.ChainLink]] = defaultdict(list)
-    current_subject: int | None = None
-
-    def check(subject_id: int, links: list[ledger.ChainLink]) -> dict[str, Any] | None:
-        tip = tips.get(subject_id)
-        if tip is None:
-            return {
-                "subject_id": None,
-                "chain_index": links[0].chain_index,
-                "event_id": links[0].event_id,
-                "problem": "orphaned",
-                "detail": "events of a subject that no longer exists",
-            }
-        broken = ledger.first_break(links, expected_length=tip[2], expected_head=tip[3])
-        return {"subject_id": tip[0], "subject_uuid": tip[1], **broken.as_dict()} if broken else None
-
-    seen: set[int] = set()
-    for subject_id, link in _links(organization):
-        events_checked += 1
-        if current_subject is not None and subject_id != current_subject:
-            first = first or check(current_subject, grouped.pop(current_subject))
-            seen.add(current_subject)
-        current_subject = subject_id
-        grouped[subject_id].append(link)
-    if current_subject is not None:
-        first = first or check(current_subject, grouped.pop(current_subject))
-        seen.add(current_subject)
-    if first is None:
-        for pk, (external_id, uuid, length, head) in tips.items():
-            if pk not in seen and length > 0:
-                broken = ledger.first_break([], expected_length=length, expected_head=head)
-                assert broken is not None
-                first = {"subject_id": external_id, "subject_uuid": uuid, **broken.as_dict()}
-                break
-    root = ledger.ledger_root((uuid, length, head) for _, uuid, length, head in tips.values())
-    return LedgerVerification(
-        is_valid=first is None,
-        subjects_checked=len(tips),
-        events_checked=events_checked,
-        ledger_root=root,
-        first_break=first,
-        verified_at=timezone.now(),
-    )
+ledger_verification = ledger_integrity_report  # temporary alias for tests of dsar; removed after the merge

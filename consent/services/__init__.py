@@ -1,5 +1,8 @@
 """Writes of the consent app. Import from here: ``from consent.services import consent_record_many``."""
 
+from consent.gpc import GpcOutcome
+from consent.services.appending import RecordedEvent
+from consent.services.builtin_sources import GPC_SOURCE_KEY, SYSTEM_SOURCE_KEY, gpc_source, system_source
 from consent.services.catalog import (
     policy_version_create,
     purpose_create,
@@ -8,35 +11,34 @@ from consent.services.catalog import (
     source_retire,
     source_update,
 )
+from consent.services.expiry import consent_expire_lapsed
 from consent.services.gpc import (
-    GPC_SOURCE_KEY,
-    GpcOutcome,
+    gpc_header_record,
     gpc_signal_record,
-    gpc_source,
     organization_gpc_settings_update,
     subject_link,
 )
+from consent.services.integrity import ledger_integrity_check
 from consent.services.recording import (
-    CLIENT_ACTIONS,
-    SYSTEM_SOURCE_KEY,
+    SignalledRecording,
+    consent_record,
+    consent_record_many,
+    consent_record_with_signals,
+)
+from consent.services.subjects import subject_erase, subject_suppress, suppression_index
+from consent.services.validation import (
     ConsentEventInput,
     IdempotencyKeyReused,
     OccurredInFuture,
-    RecordedEvent,
     SubjectErased,
     SubjectSuppressed,
     UnknownSource,
-    consent_expire_lapsed,
-    consent_record,
-    consent_record_many,
     request_digest,
-    system_source,
 )
-from consent.services.subjects import subject_erase, subject_suppress, suppression_index
-from consent.services.verification import ledger_verify
+
+ledger_verify = ledger_integrity_check  # temporary alias for reports and tests of other apps; removed after the merge
 
 __all__ = [
-    "CLIENT_ACTIONS",
     "GPC_SOURCE_KEY",
     "SYSTEM_SOURCE_KEY",
     "ConsentEventInput",
@@ -44,14 +46,18 @@ __all__ = [
     "IdempotencyKeyReused",
     "OccurredInFuture",
     "RecordedEvent",
+    "SignalledRecording",
     "SubjectErased",
     "SubjectSuppressed",
     "UnknownSource",
     "consent_expire_lapsed",
     "consent_record",
     "consent_record_many",
+    "consent_record_with_signals",
+    "gpc_header_record",
     "gpc_signal_record",
     "gpc_source",
+    "ledger_integrity_check",
     "ledger_verify",
     "organization_gpc_settings_update",
     "policy_version_create",

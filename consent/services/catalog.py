@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from consent.catalog import catalog_changed
+from consent.enums import SourceKind
 from consent.models import (
     PolicyVersion,
     Purpose,
@@ -52,7 +53,7 @@ def _save_with_audit(
 
 
 def source_create(*, organization: Organization, actor: str, **values: Any) -> Source:
-    if values.get("kind") == Source.Kind.SYSTEM:
+    if values.get("kind") == SourceKind.SYSTEM:
         raise InvalidInput("The 'system' kind is reserved for built-in sources.")
     source = Source(organization=organization, **values)
     _check_unique_key(Source, organization, source.key)
@@ -71,7 +72,7 @@ def source_update(*, source: Source, actor: str, **values: Any) -> Source:
     if source.is_builtin:
         raise Conflict("Built-in sources cannot be changed.")
     values.pop("key", None)  # the key is carried in every event and hash: it never changes
-    if values.get("kind") == Source.Kind.SYSTEM:
+    if values.get("kind") == SourceKind.SYSTEM:
         raise InvalidInput("The 'system' kind is reserved for built-in sources.")
     for name, value in values.items():
         setattr(source, name, value)

@@ -10,7 +10,6 @@ already opted out by GPC. Linking subjects later carries an existing GPC opt-out
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -18,20 +17,14 @@ from django.db.models import Min
 from django.utils import timezone
 
 from consent.catalog import organization_catalog
-from consent.gpc import GpcDecision, covered_purpose_keys, gpc_decision
-from consent.models import (
-    Action,
-    CollectionMethod,
-    ConsentEvent,
-    ConsentState,
-    GpcSignalReceipt,
-    Source,
-    Subject,
-    SubjectLink,
-)
-from consent.selectors.gpc import subject_cluster_ids
-from consent.services.recording import ConsentEventInput, _lock_subjects, consent_record_many
-from consent.state import OPT_IN_STATUSES
+from consent.enums import OPT_IN_STATUSES, OPT_OUT_STATUSES, Action, CollectionMethod, GpcChannel
+from consent.gpc import GpcDecision, GpcOutcome, covered_purpose_keys, gpc_decision
+from consent.models import ConsentEvent, ConsentState, GpcSignalReceipt, Subject, SubjectLink
+from consent.selectors import subject_cluster_ids
+from consent.services.appending import append_events, atomic_with_retries
+from consent.services.builtin_sources import gpc_source
+from consent.services.chain_locks import lock_subjects
+from consent.services.validation import ConsentEventInput
 from core.enums import AuditAction
 from core.models import Organization
 from core.problems import InvalidInput
@@ -39,33 +32,7 @@ from core.services import audit_log
 
 logger = logging.getLogger("consent.services")
 
-GPC_SOURCE_KEY = "gpc"
 RECEIPT_REFRESH = timedelta(hours=1)
-
-
-@dataclass
-class GpcOutcome:
-    """What one signal did."""
-
-    decision: GpcDecision
-    subjects: list[str]
-    events_written: int = 0
-    purposes: list[str] = field(default_factory=list)
-
-
-def gpc_source(organization: Organization) -> Source:
-    """The built-in source every organization has for opt-outs recorded from GPC signals."""
-    source, _ = Source.objects.get_or_create(
-        organization=organization,
-        key=GPC_SOURCE_KEY,
-        defaults={
-            "name": "Global Privacy Control",
-            "kind": Source.Kind.SYSTEM,
-            "is_builtin": True,
-            "collection_point": "Sec-GPC request header or navigator.globalPrivacyControl reported by a client.",
-        },
-    )
-    return source
 
 
 def linked_cluster(*, organization: Organization, subject: Subject) -> list[Subject]:
@@ -74,7 +41,7 @@ def linked_cluster(*, organization: Organization, subject: Subject) -> list[Subj
     return list(Subject.objects.filter(pk__in=ids).order_by("external_id"))
 
 
-def gpc_signal_record(
+def gpc_signal_apply(
     *,
     organization: Organization,
     subject_id: str,
@@ -88,10 +55,11 @@ def gpc_signal_record(
 
     The jurisdiction is the one sent, else the subject's last known, else that of a linked subject.
     Returns None (after logging) when none is known: the opt-out events need one. The signals
-    endpoint asks for it up front. ``now`` (default: the clock) dates the decision and the receipt."""
+    endpoint asks for it up front. ``now`` (default: the clock) dates the decision and the receipt.
+    Writes in the caller's transaction (a savepoint of it: a refused signal leaves no trace)."""
     now = now or timezone.now()
     with transaction.atomic():
-        subject = _lock_subjects(organization, {subject_id})[subject_id]
+        subject = lock_subjects(organization, {subject_id})[subject_id]
         cluster = linked_cluster(organization=organization, subject=subject)
         jurisdiction = (
             jurisdiction
@@ -115,8 +83,45 @@ def gpc_signal_record(
         _keep_receipt(organization, subject, decision, channel, raw_value, now, outcome)
         for member in cluster:
             if member.pk != subject.pk and outcome.events_written:
-                _keep_receipt(organization, member, decision, GpcSignalReceipt.Channel.LINK, "", now, outcome)
+                _keep_receipt(organization, member, decision, GpcChannel.LINK, "", now, outcome)
     return outcome
+
+
+def gpc_signal_record(
+    *,
+    organization: Organization,
+    subject_id: str,
+    channel: str,
+    raw_value: str = "1",
+    jurisdiction: str | None = None,
+    occurred_at: datetime | None = None,
+    now: datetime | None = None,
+) -> GpcOutcome | None:
+    """Honor a GPC signal in a transaction of its own (see ``gpc_signal_apply``)."""
+    return atomic_with_retries(
+        lambda: gpc_signal_apply(
+            organization=organization,
+            subject_id=subject_id,
+            channel=channel,
+            raw_value=raw_value,
+            jurisdiction=jurisdiction,
+            occurred_at=occurred_at,
+            now=now,
+        )
+    )
+
+
+def gpc_header_record(
+    *, organization: Organization, subject_id: str, raw_value: str, jurisdiction: str | None = None
+) -> GpcOutcome | None:
+    """Honor the ``Sec-GPC: 1`` header of a call made on the person's behalf that records nothing else."""
+    return gpc_signal_record(
+        organization=organization,
+        subject_id=subject_id,
+        channel=GpcChannel.HEADER,
+        raw_value=raw_value,
+        jurisdiction=jurisdiction,
+    )
 
 
 def _apply(
@@ -136,7 +141,7 @@ def _apply(
     outcome.purposes = keys
     if not keys:
         return outcome
-    _lock_subjects(organization, {s.external_id for s in cluster})
+    lock_subjects(organization, {s.external_id for s in cluster})
     purposes = {catalog.purposes[k].pk: k for k in keys}
     states = {
         (row.subject_id, row.purpose_id): row
@@ -166,7 +171,7 @@ def _apply(
                 )
             )
     if items:
-        consent_record_many(organization=organization, items=items, allow_system_actions=True)
+        append_events(organization=organization, items=items, allow_system_actions=True, now=timezone.now())
         outcome.events_written = len(items)
     return outcome
 
@@ -186,7 +191,7 @@ def _already_settled(state: ConsentState, first_signal_at: datetime | None) -> b
     """Opted out by GPC already, or opted in by the person's confirmation given after a signal
     (a confirmed grant made before any signal does not shield the purpose from a later one)."""
     basis = state.basis_event
-    by_gpc = basis.collection_method == CollectionMethod.GPC_SIGNAL and state.status in ("refused", "withdrawn")
+    by_gpc = basis.collection_method == CollectionMethod.GPC_SIGNAL and state.status in OPT_OUT_STATUSES
     confirmed = (
         basis.lifts_gpc_opt_out
         and state.status in OPT_IN_STATUSES
@@ -249,36 +254,37 @@ def subject_link(*, organization: Organization, subject_id: str, linked_subject_
         raise InvalidInput(
             "A subject cannot be linked to itself.", errors=[{"pointer": "/subject_id", "detail": "same"}]
         )
-    with transaction.atomic():
-        subjects = _lock_subjects(organization, {subject_id, linked_subject_id})
-        first, second = sorted((subjects[subject_id], subjects[linked_subject_id]), key=lambda s: s.pk)
-        created = SubjectLink.objects.filter(subject=first, linked_subject=second).exists() is False
-        if created:
-            SubjectLink.objects.create(
-                organization=organization, subject=first, linked_subject=second, created_by=actor
-            )
-            audit_log(
-                actor=actor,
-                action=AuditAction.SUBJECT_LINKED,
-                object_type="subject",
-                object_id=first.pk,
-                organization=organization,
-                data={"linked_subject": second.pk},
-            )
-        cluster = linked_cluster(organization=organization, subject=first)
-        honored = GpcSignalReceipt.objects.filter(subject__in=cluster, is_honored=True).order_by("honored_at").first()
-        if honored is not None:
-            decision = gpc_decision(
-                jurisdiction=honored.jurisdiction or None,
-                honor_everywhere=organization.honor_gpc_everywhere,
-                on=timezone.now().date(),
-            )
-            now = timezone.now()
-            outcome = _apply(organization, decision, cluster, now, honored.jurisdiction or "US")
-            if outcome.events_written:
-                for member in cluster:
-                    if member.pk != honored.subject_id:
-                        _keep_receipt(organization, member, decision, GpcSignalReceipt.Channel.LINK, "", now, outcome)
+    return atomic_with_retries(lambda: _link(organization, subject_id, linked_subject_id, actor))
+
+
+def _link(organization: Organization, subject_id: str, linked_subject_id: str, actor: str) -> list[str]:
+    subjects = lock_subjects(organization, {subject_id, linked_subject_id})
+    first, second = sorted((subjects[subject_id], subjects[linked_subject_id]), key=lambda s: s.pk)
+    created = SubjectLink.objects.filter(subject=first, linked_subject=second).exists() is False
+    if created:
+        SubjectLink.objects.create(organization=organization, subject=first, linked_subject=second, created_by=actor)
+        audit_log(
+            actor=actor,
+            action=AuditAction.SUBJECT_LINKED,
+            object_type="subject",
+            object_id=first.pk,
+            organization=organization,
+            data={"linked_subject": second.pk},
+        )
+    cluster = linked_cluster(organization=organization, subject=first)
+    honored = GpcSignalReceipt.objects.filter(subject__in=cluster, is_honored=True).order_by("honored_at").first()
+    if honored is not None:
+        decision = gpc_decision(
+            jurisdiction=honored.jurisdiction or None,
+            honor_everywhere=organization.honor_gpc_everywhere,
+            on=timezone.now().date(),
+        )
+        now = timezone.now()
+        outcome = _apply(organization, decision, cluster, now, honored.jurisdiction or "US")
+        if outcome.events_written:
+            for member in cluster:
+                if member.pk != honored.subject_id:
+                    _keep_receipt(organization, member, decision, GpcChannel.LINK, "", now, outcome)
     return [s.external_id for s in cluster]
 
 

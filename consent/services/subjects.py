@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consent.catalog import catalog_changed
+from consent.enums import SuppressionKind
 from consent.models import Subject, SuppressedIdentifier
 from core.crypto import blind_index, normalize_email
 from core.enums import AuditAction
@@ -42,7 +43,7 @@ def subject_erase(*, subject: Subject, actor: str) -> Subject:
 
 def suppression_index(kind: str, value: str) -> str:
     """The blind index a suppressed identifier is kept and looked up by."""
-    normalized = normalize_email(value) if kind == SuppressedIdentifier.Kind.EMAIL else value
+    normalized = normalize_email(value) if kind == SuppressionKind.EMAIL else value
     return blind_index(normalized, namespace=f"suppression:{kind}")
 
 

@@ -592,7 +592,7 @@ def test_changelists_and_filters_respond(
     admin_client: Client, organization: Organization, source: Source, purpose: Purpose, url: str
 ) -> None:
     _grant_then_withdraw(organization)
-    consent_services.ledger_verify(organization=organization, actor="test")
+    consent_services.ledger_integrity_check(organization=organization, actor="test")
     consent_services.policy_version_create(
         purpose=purpose, actor="test", version="v1", notice_sha256=NOTICE_SHA256, effective_at=timezone.now()
     )
@@ -608,7 +608,7 @@ def test_changelists_and_filters_respond(
 def test_audit_and_verification_lists_are_read_only(
     admin_client: Client, organization: Organization, model: str
 ) -> None:
-    run = consent_services.ledger_verify(organization=organization, actor="test")
+    run = consent_services.ledger_integrity_check(organization=organization, actor="test")
     entry = AuditLogEntry.objects.first()
     assert entry is not None
     pk = run.pk if "ledger" in model else entry.pk

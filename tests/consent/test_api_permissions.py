@@ -11,6 +11,7 @@ from django.urls import URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
+from consent.enums import SourceKind
 from consent.models import Source
 from core.models import Organization
 from core.scopes import SCOPES
@@ -181,7 +182,7 @@ def test_other_organization_cannot_invalidate_this_organizations_event(
         actor="test",
         key="web-signup",
         name="Signup",
-        kind=Source.Kind.WEB_FORM,
+        kind=SourceKind.WEB_FORM,
     )
     consent_services.purpose_create(
         organization=other_organization, actor="test", key="marketing-email", name="Marketing email"

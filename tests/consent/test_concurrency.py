@@ -15,7 +15,7 @@ from django.db import connections
 
 from consent import services
 from consent.models import ConsentEvent, ConsentState, Purpose, Source, Subject
-from consent.selectors import ledger_verification
+from consent.selectors import ledger_integrity_report
 from consent.state import LedgerEntry, replay
 from core.models import Organization
 from tests.conftest import event_input
@@ -125,7 +125,7 @@ def test_concurrent_writers_lose_no_event_and_keep_every_chain_and_state_consist
         assert all(chain[i][1] == chain[i - 1][2] for i in range(1, len(chain)))
     assert set(Subject.objects.filter(organization=organization).values_list("external_id", flat=True)) <= set(SUBJECTS)
 
-    verification = ledger_verification(organization=organization)
+    verification = ledger_integrity_report(organization=organization)
     assert verification.is_valid, verification.first_break
     assert verification.events_checked == submitted
 

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from consent import services
+from consent.enums import SourceKind
 from consent.models import Action, CollectionMethod, ConsentEvent, ConsentState, Purpose, Source, Subject
-from consent.selectors import PurposeConsent, consent_state_for_subject, ledger_verification
+from consent.selectors import PurposeConsent, consent_state_for_subject, ledger_integrity_report
 from consent.tasks import expire_lapsed_grants
 from core.models import Organization
 from core.problems import InvalidInput
@@ -143,7 +144,7 @@ def test_sweep_writes_exactly_one_expire_event_per_lapsed_grant_and_a_rerun_writ
     record(organization, subject_id="withdrawn", occurred_at=now - timedelta(days=200))
     record(organization, subject_id="withdrawn", action="withdraw", occurred_at=now - timedelta(days=199))
     other = organization_create(slug="initech", name="Initech", actor="test")
-    services.source_create(organization=other, actor="test", key="web-signup", name="Form", kind=Source.Kind.WEB_FORM)
+    services.source_create(organization=other, actor="test", key="web-signup", name="Form", kind=SourceKind.WEB_FORM)
     services.purpose_create(organization=other, actor="test", key="marketing-email", name="M", validity="P1M")
     lapsed.append(record(other, subject_id="elsewhere", occurred_at=now - timedelta(days=40)))
 
@@ -170,7 +171,7 @@ def test_sweep_writes_exactly_one_expire_event_per_lapsed_grant_and_a_rerun_writ
     assert services.consent_expire_lapsed(now=now) == 0
     assert services.consent_expire_lapsed(now=now + timedelta(minutes=5)) == 0
     assert len(expire_events()) == 4
-    assert ledger_verification().is_valid
+    assert ledger_integrity_report().is_valid
 
 
 def test_expiry_task_run_twice_expires_once(

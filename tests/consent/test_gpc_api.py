@@ -22,6 +22,7 @@ from consent import services as consent_services
 from consent.models import CollectionMethod, ConsentEvent, GpcSignalReceipt, Purpose, Source, Subject
 from core.jurisdiction_rules import jurisdiction_rules
 from core.models import Organization
+from core.problems import Conflict
 from core.timeutil import add_months
 from tests.conftest import event_body
 from tests.consent.api_contract import assert_problem, row_counts
@@ -177,6 +178,34 @@ def test_client_reported_signal_in_an_event_or_a_bulk_item_is_honored_once(
     assert gpc_events("visitor-1") == [("ad-sale", "refuse"), ("targeted-ads", "refuse")]
     assert gpc_events("visitor-2") == [("ad-sale", "refuse"), ("targeted-ads", "refuse")]
     assert GpcSignalReceipt.objects.get(subject__external_id="visitor-2").channel == "javascript"
+
+
+def test_an_event_and_the_signal_it_carries_are_kept_together_or_not_at_all(
+    client_rw: APIClient, purposes: dict[str, Purpose], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording and honouring the signal are one transaction: when honouring fails, the event goes too."""
+
+    def signal_fails(**kwargs: Any) -> None:
+        raise Conflict("The signal could not be honoured.")
+
+    monkeypatch.setattr("consent.services.recording.gpc_signal_apply", signal_fails)
+    before = row_counts()
+    bulk_items = [event_body(subject_id="visitor-3", purpose="newsletter", jurisdiction="US-CO", gpc=True)]
+
+    with_header = client_rw.post(
+        EVENTS,
+        event_body(subject_id="visitor-1", purpose="newsletter", jurisdiction="US-CA"),
+        format="json",
+        **gpc("1"),
+    )
+    with_item_signal = client_rw.post(
+        EVENTS, event_body(subject_id="visitor-2", purpose="newsletter", jurisdiction="US-CA", gpc=True), format="json"
+    )
+    bulk = client_rw.post(BULK, {"events": bulk_items}, format="json")
+
+    assert [with_header.status_code, with_item_signal.status_code, bulk.status_code] == [409, 409, 409]
+    assert row_counts() == before
+    assert not Subject.objects.filter(external_id__in=["visitor-1", "visitor-2", "visitor-3"]).exists()
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.db import connections
 from django.utils import timezone
 
 from consent import services
+from consent.enums import GpcChannel
 from consent.models import (
     CollectionMethod,
     ConsentEvent,
@@ -24,7 +25,7 @@ from consent.models import (
 from consent.selectors import (
     PurposeConsent,
     consent_state_for_subject,
-    ledger_verification,
+    ledger_integrity_report,
     linked_subject_ids,
     privacy_status,
 )
@@ -86,7 +87,7 @@ def signal(organization: Organization, subject_id: str, jurisdiction: str | None
     return services.gpc_signal_record(
         organization=organization,
         subject_id=subject_id,
-        channel=GpcSignalReceipt.Channel.JAVASCRIPT,
+        channel=GpcChannel.JAVASCRIPT,
         jurisdiction=jurisdiction,
         **kwargs,  # type: ignore[arg-type]
     )
@@ -131,7 +132,7 @@ def test_gpc_events_are_written_by_the_builtin_gpc_source_and_keep_the_ledger_ve
 
     events = ConsentEvent.objects.filter(subject__external_id="visitor-1")
     assert {(e.source.key, e.gpc, e.jurisdiction) for e in events} == {("gpc", True, "US-CA")}
-    assert ledger_verification(organization=organization).is_valid
+    assert ledger_integrity_report(organization=organization).is_valid
 
 
 @pytest.mark.parametrize(("jurisdiction", "start"), BINDING_FROM)
@@ -455,7 +456,7 @@ def test_concurrent_signals_for_one_new_subject_write_one_opt_out_per_covered_pu
     assert gpc_events(organization, "visitor-9") == [("ad-sale", "refuse"), ("targeted-ads", "refuse")]
     assert Subject.objects.filter(external_id="visitor-9").count() == 1
     assert GpcSignalReceipt.objects.filter(subject__external_id="visitor-9").count() == 1
-    assert ledger_verification(organization=organization).is_valid
+    assert ledger_integrity_report(organization=organization).is_valid
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,7 +476,7 @@ def test_signal_on_a_device_applies_to_the_linked_person(
     assert outcome.subjects == ["device-1", "person-1"]
     assert gpc_events(organization, "person-1") == [("ad-sale", "withdraw"), ("targeted-ads", "refuse")]
     assert gpc_events(organization, "device-1") == [("ad-sale", "refuse"), ("targeted-ads", "refuse")]
-    assert receipt(organization, "person-1").channel == GpcSignalReceipt.Channel.LINK
+    assert receipt(organization, "person-1").channel == GpcChannel.LINK
     assert states(organization, "person-1")["ad-sale"].gpc_conflict
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from consent import services
 from consent.models import ConsentEvent, ConsentState, Purpose, Source, Subject
-from consent.selectors import consent_state_for_subject, event_evidence, ledger_verification, subject_email
+from consent.selectors import consent_state_for_subject, event_evidence, ledger_integrity_report, subject_email
 from core.crypto import CryptoError, blind_index, normalize_email, unseal, unwrap_data_key
 from core.models import AuditLogEntry, Organization
 from tests.conftest import event_input
@@ -92,11 +92,11 @@ def test_erasure_leaves_other_subjects_readable(organization: Organization, reco
 
 
 def test_ledger_still_verifies_after_erasure(recorded: Recorded) -> None:
-    before = ledger_verification()
+    before = ledger_integrity_report()
 
     services.subject_erase(subject=recorded.subject, actor="test")
 
-    after = ledger_verification()
+    after = ledger_integrity_report()
     assert after.is_valid
     assert after.first_break is None
     assert after.events_checked == before.events_checked
@@ -122,7 +122,7 @@ def test_events_without_personal_data_still_append_after_erasure(
     assert event.chain_index == 3
     assert event.evidence_sealed == ""
     assert event.prev_hash == recorded.without_evidence.hash
-    assert ledger_verification().is_valid
+    assert ledger_integrity_report().is_valid
     [state] = consent_state_for_subject(organization=organization, subject=recorded.subject)
     assert state.status == "renewed"
 

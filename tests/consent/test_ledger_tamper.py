@@ -16,8 +16,9 @@ from django.db import DatabaseError, connection, transaction
 from rest_framework.test import APIClient
 
 from consent import ledger, services
+from consent.enums import SourceKind
 from consent.models import ConsentEvent, LedgerVerificationRun, Purpose, Source, Subject
-from consent.selectors import ledger_verification
+from consent.selectors import ledger_integrity_report
 from core.models import Organization
 from core.services import organization_create
 from tests.conftest import event_input
@@ -53,7 +54,7 @@ def book(organization: Organization, source: Source, purpose: Purpose) -> Ledger
     record(organization, subject_id="cust-2", occurred_at="2026-06-01T10:00:00Z")
     record(organization, subject_id="cust-2", action="refuse", occurred_at="2026-06-02T10:00:00Z")
     other = organization_create(slug="initech", name="Initech", actor="test")
-    services.source_create(organization=other, actor="test", key="web-signup", name="Form", kind=Source.Kind.WEB_FORM)
+    services.source_create(organization=other, actor="test", key="web-signup", name="Form", kind=SourceKind.WEB_FORM)
     services.purpose_create(organization=other, actor="test", key="marketing-email", name="Marketing")
     record(other, subject_id="cust-1", occurred_at="2026-06-01T10:00:00Z")
     assert [e.chain_index for e in chain] == [1, 2, 3, 4, 5]
@@ -100,7 +101,7 @@ def rewind_tip(subject: Subject, **tip: Any) -> None:
 
 
 def first_break() -> dict[str, Any]:
-    result = ledger_verification()
+    result = ledger_integrity_report()
     assert not result.is_valid
     assert result.first_break is not None
     return result.first_break
@@ -153,7 +154,7 @@ def test_database_refuses_to_update_or_delete_a_ledger_row(book: Ledger, stateme
 
     stored = ConsentEvent.objects.get(pk=target.pk)
     assert (stored.action, stored.occurred_at, stored.hash) == (target.action, target.occurred_at, target.hash)
-    assert ledger_verification().is_valid
+    assert ledger_integrity_report().is_valid
 
 
 def test_database_refuses_bulk_updates_and_deletes_of_the_whole_ledger(book: Ledger) -> None:
@@ -186,7 +187,7 @@ def test_appending_still_works_while_updates_are_refused(book: Ledger) -> None:
     event = record(book.organization, action="withdraw", occurred_at="2026-06-03T10:00:00Z")
 
     assert event.chain_index == 6
-    assert ledger_verification().is_valid
+    assert ledger_integrity_report().is_valid
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,14 +196,14 @@ def test_appending_still_works_while_updates_are_refused(book: Ledger) -> None:
 
 
 def test_intact_ledger_verifies(book: Ledger) -> None:
-    result = ledger_verification()
+    result = ledger_integrity_report()
 
     assert result.is_valid
     assert result.first_break is None
     assert result.subjects_checked == 3
     assert result.events_checked == 8
-    assert ledger_verification(organization=book.organization).events_checked == 7
-    assert ledger_verification(organization=book.other).events_checked == 1
+    assert ledger_integrity_report(organization=book.organization).events_checked == 7
+    assert ledger_integrity_report(organization=book.other).events_checked == 1
 
 
 def test_verify_ledger_command_reports_an_intact_ledger(book: Ledger) -> None:
@@ -225,7 +226,7 @@ def test_verify_api_reports_an_intact_ledger(book: Ledger, api_client_for: Calla
     assert body["valid"] is True
     assert body["first_break"] is None
     assert (body["subjects_checked"], body["events_checked"]) == (2, 7)
-    assert body["ledger_root"] == ledger_verification(organization=book.organization).ledger_root
+    assert body["ledger_root"] == ledger_integrity_report(organization=book.organization).ledger_root
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,14 +292,14 @@ def test_altered_last_row_with_recomputed_hash_no_longer_matches_the_subject_tip
 def test_fully_rewritten_chain_verifies_but_changes_the_ledger_root(book: Ledger) -> None:
     """Rewriting a row, its hash and the subject's tip is consistent in itself; the ledger root a
     client stored earlier is what gives it away."""
-    root_before = ledger_verification().ledger_root
+    root_before = ledger_integrity_report().ledger_root
     target = book.chain[-1]
     tamper(f"UPDATE {TABLE} SET jurisdiction = 'FR' WHERE id = %s", [target.pk])
     rehashed = ledger.event_hash(canonical(target), target.prev_hash)
     tamper(f"UPDATE {TABLE} SET hash = %s WHERE id = %s", [rehashed, target.pk])
     rewind_tip(book.subject, ledger_head_hash=rehashed)
 
-    result = ledger_verification()
+    result = ledger_integrity_report()
 
     assert result.is_valid
     assert result.ledger_root != root_before
@@ -322,7 +323,7 @@ def test_deleted_middle_row_is_reported_missing(book: Ledger) -> None:
 
     assert (broken["problem"], broken["chain_index"]) == ("missing", 2)
     assert broken["event_id"] == book.chain[2].event_id  # what was found in its place
-    assert ledger_verification().events_checked == 7
+    assert ledger_integrity_report().events_checked == 7
 
 
 def test_deleted_middle_row_with_renumbered_successors_is_reported_relinked(book: Ledger) -> None:
@@ -346,11 +347,11 @@ def test_deleted_last_row_is_reported_truncated(book: Ledger) -> None:
 
 
 def test_deleted_last_row_with_rewound_tip_verifies_but_changes_the_ledger_root(book: Ledger) -> None:
-    root_before = ledger_verification().ledger_root
+    root_before = ledger_integrity_report().ledger_root
     tamper(f"DELETE FROM {TABLE} WHERE id = %s", [book.chain[-1].pk])
     rewind_tip(book.subject, ledger_length=4, ledger_head_hash=book.chain[3].hash)
 
-    result = ledger_verification()
+    result = ledger_integrity_report()
 
     assert result.is_valid
     assert result.ledger_root != root_before
@@ -463,6 +464,6 @@ def test_tampering_in_another_organization_is_not_reported_to_this_one(book: Led
     other_event = ConsentEvent.objects.get(organization=book.other)
     tamper(f"UPDATE {TABLE} SET jurisdiction = 'FR' WHERE id = %s", [other_event.pk])
 
-    assert ledger_verification(organization=book.organization).is_valid
-    assert not ledger_verification(organization=book.other).is_valid
-    assert not ledger_verification().is_valid
+    assert ledger_integrity_report(organization=book.organization).is_valid
+    assert not ledger_integrity_report(organization=book.other).is_valid
+    assert not ledger_integrity_report().is_valid

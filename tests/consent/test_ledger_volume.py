@@ -8,8 +8,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from consent import services
+from consent.enums import SourceKind
 from consent.models import ConsentEvent, ConsentState, Purpose, Source, Subject
-from consent.selectors.ledger import ledger_verification
+from consent.selectors import ledger_integrity_report
 from consent.state import LedgerEntry, replay
 from core.models import Organization
 from tests.factories import ConsentEventInputFactory, OrganizationFactory
@@ -36,7 +37,7 @@ def test_fifty_events_of_one_subject_form_one_unbroken_chain_and_fold_to_the_las
     assert [e.prev_hash for e in chain[1:]] == [e.hash for e in chain[:-1]]
     assert (subject.ledger_length, subject.ledger_head_hash) == (HISTORY, chain[-1].hash)
     assert [r.event.event_id for r in recorded] == [e.event_id for e in chain]
-    report = ledger_verification(organization=organization)
+    report = ledger_integrity_report(organization=organization)
     assert report.is_valid
     assert report.events_checked == HISTORY
     # The 50th item (n = 49) takes ACTIONS[49 % 4]: a withdrawal.
@@ -65,7 +66,7 @@ def test_the_stored_state_equals_a_replay_of_the_whole_history_when_events_arriv
     assert (state.status, state.event_id) == (folded.status, folded.event.seq)
     assert state.status == "withdrawn", "the latest decision in time is the 50th, a withdrawal"
     assert in_order[0].event.chain_index == 1
-    assert ledger_verification(organization=organization).is_valid
+    assert ledger_integrity_report(organization=organization).is_valid
 
 
 def ledger_entry(event: ConsentEvent) -> LedgerEntry:
@@ -104,7 +105,7 @@ def test_many_organizations_keep_their_chains_apart(db: Any) -> None:
     organizations = OrganizationFactory.create_batch(3)
     for organization in organizations:
         services.source_create(
-            organization=organization, actor="test", key="web-signup", name="Signup", kind=Source.Kind.WEB_FORM
+            organization=organization, actor="test", key="web-signup", name="Signup", kind=SourceKind.WEB_FORM
         )
         services.purpose_create(organization=organization, actor="test", key="marketing-email", name="Email")
         ConsentEventInputFactory.reset_sequence()
@@ -113,7 +114,7 @@ def test_many_organizations_keep_their_chains_apart(db: Any) -> None:
     for organization in organizations:
         subject = Subject.objects.get(organization=organization, external_id="cust-1")
         assert subject.ledger_length == 10
-        assert ledger_verification(organization=organization).events_checked == 10
+        assert ledger_integrity_report(organization=organization).events_checked == 10
     hashes = [
         set(ConsentEvent.objects.filter(organization=organization).values_list("hash", flat=True))
         for organization in organizations

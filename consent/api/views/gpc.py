@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from consent import selectors, services
 from consent.api import serializers as s
 from consent.api.views.base import ConsentApi
+from consent.enums import GpcChannel
 from core.api.fields import SUBJECT_ID_PATTERN
 from core.api.schema import SUBJECT_ID, api_operation
 from core.problems import InvalidInput
@@ -46,7 +47,7 @@ class SignalCreateApi(ConsentApi):
         outcome = services.gpc_signal_record(
             organization=self.organization,
             subject_id=data["subject_id"],
-            channel="javascript",
+            channel=GpcChannel.JAVASCRIPT,
             jurisdiction=data.get("jurisdiction"),
             occurred_at=data.get("occurred_at"),
         )

@@ -17,7 +17,6 @@ from consent import selectors, services
 from consent.api import serializers as s
 from consent.api.views.base import ConsentApi
 from consent.catalog import organization_catalog
-from consent.models import ConsentEvent
 from core.api.schema import IDEMPOTENCY_HEADER, SUBJECT_ID, api_operation
 from core.api.views import parse_instant_param
 from core.problems import InvalidInput, NotFound
@@ -62,16 +61,11 @@ class ConsentEventCreateApi(ConsentApi):
         if header_key is not None and not (0 < len(header_key) <= 255):
             raise InvalidInput("Idempotency-Key must be 1-255 characters.")
         item = s.event_input(data, raw=request.data, pointer="", idempotency_key=header_key)
-        recorded = services.consent_record(organization=self.organization, item=item)
-        outcome = self.honor_gpc_header(item.subject_id, jurisdiction=item.jurisdiction)
-        if item.gpc and outcome is None:  # navigator.globalPrivacyControl === true seen by the client
-            outcome = services.gpc_signal_record(
-                organization=self.organization,
-                subject_id=item.subject_id,
-                channel="javascript",
-                jurisdiction=item.jurisdiction,
-                occurred_at=item.occurred_at,
-            )
+        result = services.consent_record_with_signals(
+            organization=self.organization, items=[item], gpc_header=self.gpc_header()
+        )
+        recorded = result.recorded[0]
+        outcome = result.gpc.get(item.subject_id)
         body = s.event_representation(recorded.event)
         if outcome is None and recorded.state is not None and recorded.folded is not None:
             state = selectors.consent_state_of_row(
@@ -115,16 +109,7 @@ class ConsentEventBulkCreateApi(ConsentApi):
             s.event_input(item, raw=raw_items[i], pointer=f"/events/{i}", idempotency_key=None)
             for i, item in enumerate(data["events"])
         ]
-        recorded = services.consent_record_many(organization=self.organization, items=items)
-        signalled = {item.subject_id: item for item in items if item.gpc}
-        for item in signalled.values():  # navigator.globalPrivacyControl === true seen by the client
-            services.gpc_signal_record(
-                organization=self.organization,
-                subject_id=item.subject_id,
-                channel="javascript",
-                jurisdiction=item.jurisdiction,
-                occurred_at=item.occurred_at,
-            )
+        recorded = services.consent_record_with_signals(organization=self.organization, items=items).recorded
         results = [
             {"index": i, "event_id": r.event.event_id, "hash": r.event.hash, "replayed": r.replayed}
             for i, r in enumerate(recorded)
@@ -146,11 +131,7 @@ class ConsentEventDetailApi(ConsentApi):
         problems={404: "No such event in your organization."},
     )
     def get(self, request: Request, event_id: str) -> Response:
-        event = (
-            ConsentEvent.objects.filter(organization=self.organization, event_id=event_id)
-            .select_related("subject", "purpose", "source", "policy_version", "supersedes")
-            .first()
-        )
+        event = selectors.consent_event_by_id(organization=self.organization, event_id=event_id)
         if event is None:
             raise NotFound("No event with this id in your organization.")
         return Response(s.event_representation(event, with_evidence=True))
@@ -284,7 +265,7 @@ class LedgerVerifyApi(ConsentApi):
         responses={200: s.LedgerVerificationOutputSerializer},
     )
     def get(self, request: Request) -> Response:
-        run = services.ledger_verify(organization=self.organization, actor=self.client.actor)
+        run = services.ledger_integrity_check(organization=self.organization, actor=self.client.actor)
         return Response(
             {
                 "valid": run.is_valid,

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from consent.services import ledger_verify
+from consent.services import ledger_integrity_check
 from core.selectors import organization_by_slug
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             organization = organization_by_slug(options["organization"])
             if organization is None:
                 raise CommandError(f"No organization '{options['organization']}'.")
-        run = ledger_verify(organization=organization, actor="cli:verify_ledger")
+        run = ledger_integrity_check(organization=organization, actor="cli:verify_ledger")
         result = {
             "valid": run.is_valid,
             "subjects_checked": run.subjects_checked,

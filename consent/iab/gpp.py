@@ -1,43 +1,20 @@
-"""GPP Core encoding (bits, Fibonacci integers, base64url, the header and section list), the shared section
-helpers (two-bit values, the GPC sub-section) and the legacy US Privacy string. No Django."""
+"""GPP Core encoding: bits, Fibonacci integers, base64url, the header and its section list. No Django.
+
+Spec: GPP Consent String Specification v1 ("Core"), against the IAB reference encoder (@iabgpp/cmpapi).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 GPP_HEADER_TYPE = 3
-
-
 GPP_VERSION = 1
 
-
-USPV1_SECTION_ID = 6
-
-
-_GPC_SUBSECTION_TYPE = 1
-
-
 _BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
 _BASE64URL_INDEX = {character: index for index, character in enumerate(_BASE64URL)}
 
 
-def us_privacy_string(*, applies: bool, notice_given: bool, opted_out: bool, lspa_covered: bool | None) -> str:
-    """The four-character US Privacy string (`us_privacy`), for recipients that still read the legacy signal."""
-    # US Privacy String v1: version 1, then Notice, OptOutSale and LspaCovered as Y/N; "-" only when the
-    # CCPA does not apply (all three), or for LspaCovered alone when the LSPA question is not applicable.
-    if not applies:
-        return "1---"
-    lspa = "-" if lspa_covered is None else _yes_no(lspa_covered)
-    return f"1{_yes_no(notice_given)}{_yes_no(opted_out)}{lspa}"
-
-
-def _yes_no(value: bool) -> str:
-    return "Y" if value else "N"
-
-
-def _fibonacci_code(value: int) -> str:
+def fibonacci_code(value: int) -> str:
     """Fibonacci code of an integer >= 1: Zeckendorf bits for 1, 2, 3, 5, 8, ... then a closing "1"."""
     # GPP Core, "About Fibonacci Encoding": 1 -> 11, 2 -> 011, 3 -> 0011, 4 -> 1011.
     if value < 1:
@@ -56,7 +33,7 @@ def _fibonacci_code(value: int) -> str:
     return "".join(bits) + "1"
 
 
-def _fibonacci_value(code: str) -> int:
+def fibonacci_value(code: str) -> int:
     """The integer of a Fibonacci code (its closing "1" included)."""
     total, current, following = 0, 1, 2
     for bit in code[:-1]:
@@ -66,7 +43,7 @@ def _fibonacci_value(code: str) -> int:
     return total
 
 
-class _BitWriter:
+class BitWriter:
     """Appends GPP data types to a bit string and renders it as base64url without padding."""
 
     def __init__(self) -> None:
@@ -98,9 +75,9 @@ class _BitWriter:
         last = 0
         for first, final in groups:
             self._bits.append("0" if first == final else "1")
-            self._bits.append(_fibonacci_code(first - last))
+            self._bits.append(fibonacci_code(first - last))
             if first != final:
-                self._bits.append(_fibonacci_code(final - first))
+                self._bits.append(fibonacci_code(final - first))
             last = final
 
     def to_base64url(self) -> str:
@@ -114,7 +91,7 @@ class _BitWriter:
         return "".join(_BASE64URL[int(bits[start : start + 6], 2)] for start in range(0, len(bits), 6))
 
 
-class _BitReader:
+class BitReader:
     """Reads GPP data types back from a base64url (sub-)section."""
 
     def __init__(self, encoded: str) -> None:
@@ -138,7 +115,7 @@ class _BitReader:
         end = self._bits.find("11", self._position)
         if end < 0:
             raise ValueError("A Fibonacci-coded integer has no closing 11.")
-        value = _fibonacci_value(self._bits[self._position : end + 2])
+        value = fibonacci_value(self._bits[self._position : end + 2])
         self._position = end + 2
         return value
 
@@ -164,7 +141,7 @@ def gpp_string(sections: Mapping[int, str]) -> str:
     if any(not body or "~" in body for body in sections.values()):
         raise ValueError("An encoded GPP section must be non-empty and must not contain '~'.")
     ids = sorted(sections)
-    header = _BitWriter()
+    header = BitWriter()
     header.write_int(GPP_HEADER_TYPE, 6)
     header.write_int(GPP_VERSION, 6)
     header.write_fibonacci_range(ids)
@@ -174,7 +151,7 @@ def gpp_string(sections: Mapping[int, str]) -> str:
 def gpp_sid(gpp: str) -> list[int]:
     """The section ids a GPP string's header lists, in string order: the `gpp_sid` transport value."""
     header, *bodies = gpp.split("~")
-    reader = _BitReader(header)
+    reader = BitReader(header)
     if reader.read_int(6) != GPP_HEADER_TYPE:
         raise ValueError("The GPP string does not start with a GPP header.")
     if reader.read_int(6) != GPP_VERSION:
@@ -183,61 +160,3 @@ def gpp_sid(gpp: str) -> list[int]:
     if len(ids) != len(bodies):
         raise ValueError("The GPP header lists a different number of sections than the string holds.")
     return ids
-
-
-def _check_section_values(
-    *,
-    single_values: Mapping[str, int],
-    mspa_covered_transaction: int,
-    lists: Mapping[str, tuple[Sequence[int], int]],
-    gpc: object,
-) -> None:
-    """The checks a US state section's fields share: two-bit values, fixed-length lists, a tri-state GPC."""
-    for name, value in single_values.items():
-        _check_two_bit(name, value, allowed=(0, 1, 2))
-    _check_two_bit("mspa_covered_transaction", mspa_covered_transaction, allowed=(1, 2))
-    for name, (values, length) in lists.items():
-        if len(values) != length:
-            raise ValueError(f"{name} needs exactly {length} values.")
-        for value in values:
-            _check_two_bit(name, value, allowed=(0, 1, 2))
-    if gpc is not None and not isinstance(gpc, bool):
-        raise ValueError("gpc must be true, false or None.")
-
-
-def _check_two_bit(name: str, value: int, *, allowed: tuple[int, ...]) -> None:
-    if isinstance(value, bool) or value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}.")
-
-
-def _with_gpc_subsection(core: _BitWriter, gpc: bool | None) -> str:
-    """The encoded core sub-section, then ".<GPC sub-section>" unless gpc is None."""
-    if gpc is None:
-        return core.to_base64url()
-    # California and US National specs, "GPC Sub-section": SubsectionType Int(2) = 1, then Gpc Boolean.
-    subsection = _BitWriter()
-    subsection.write_int(_GPC_SUBSECTION_TYPE, 2)
-    subsection.write_bool(gpc)
-    return f"{core.to_base64url()}.{subsection.to_base64url()}"
-
-
-def _section_readers(gpp: str, section_id: int, name: str, version: int) -> tuple[_BitReader, list[str]]:
-    """A reader positioned after the Version field of a section's core sub-section, and its other sub-sections."""
-    section_ids = gpp_sid(gpp)
-    if section_id not in section_ids:
-        raise ValueError(f"The GPP string has no {name} section.")
-    core_encoded, *subsections = gpp.split("~")[1 + section_ids.index(section_id)].split(".")
-    core = _BitReader(core_encoded)
-    if core.read_int(6) != version:
-        raise ValueError(f"Unsupported {name} section version.")
-    return core, subsections
-
-
-def _read_gpc_subsection(subsections: Sequence[str]) -> bool | None:
-    """The Gpc value of the GPC sub-section (SubsectionType 1), or None when there is none."""
-    gpc: bool | None = None
-    for encoded in subsections:
-        subsection = _BitReader(encoded)
-        if subsection.read_int(2) == _GPC_SUBSECTION_TYPE:
-            gpc = subsection.read_bool()
-    return gpc

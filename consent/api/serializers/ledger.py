@@ -1,4 +1,5 @@
-"""Request validation and response shapes of the consent API."""
+"""Consent events (one, bulk), a subject's consent and history, and ledger verification: request
+validation and response shapes."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from consent.enums import CLIENT_ACTIONS, Action, CollectionMethod, ConsentStatus
 from consent.ledger import format_instant
-from consent.models import Action, CollectionMethod, ConsentEvent, LawfulBasis, PolicyVersion, Purpose, Source
+from consent.models import ConsentEvent
 from consent.permission import BASES
-from consent.selectors import PrivacyStatus, PurposeConsent, event_evidence
-from consent.services import ConsentEventInput, GpcOutcome, request_digest
+from consent.selectors import PurposeConsent, event_evidence
+from consent.services import ConsentEventInput, request_digest
 from core.api.fields import (
     AwareDateTimeField,
     StrictBooleanField,
@@ -20,9 +22,6 @@ from core.api.fields import (
     validate_subject_id,
 )
 from core.jurisdictions import normalize_jurisdiction
-from core.timeutil import parse_iso_duration
-
-CLIENT_ACTIONS = [Action.GRANT, Action.REFUSE, Action.WITHDRAW, Action.INVALIDATE]
 
 
 class EvidenceInputSerializer(StrictSerializer):
@@ -34,7 +33,7 @@ class ConsentEventInputSerializer(StrictSerializer):
     subject_id = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_subject_id])
     subject_email = serializers.EmailField(required=False, allow_null=True, max_length=254)
     purpose = StrictCharField(max_length=64)
-    action = serializers.ChoiceField(choices=CLIENT_ACTIONS)
+    action = serializers.ChoiceField(choices=list(CLIENT_ACTIONS))
     occurred_at = AwareDateTimeField(help_text="When the person acted (RFC 3339 with offset).")
     source = StrictCharField(max_length=64, help_text="Key of a registered source.")  # type: ignore[assignment]
     collection_method = serializers.ChoiceField(choices=CollectionMethod.choices)
@@ -111,9 +110,7 @@ class ConsentEventBulkInputSerializer(StrictSerializer):
 
 class ConsentStateOutputSerializer(serializers.Serializer):
     purpose = serializers.CharField()
-    status = serializers.ChoiceField(
-        choices=["given", "renewed", "refused", "withdrawn", "expired", "invalidated", "stale", "unknown"]
-    )
+    status = serializers.ChoiceField(choices=ConsentStatus.values)
     dpv_status = serializers.URLField(help_text="DPV ConsentStatus IRI")
     opt_in = serializers.BooleanField()
     since = serializers.DateTimeField(allow_null=True)
@@ -257,109 +254,6 @@ class ConsentHistoryOutputSerializer(serializers.Serializer):
     results = ConsentEventOutputSerializer(many=True)
 
 
-# ---------------------------------------------------------------------------------------------
-# Catalog
-# ---------------------------------------------------------------------------------------------
-
-
-class SourceSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Source
-        fields = [
-            "key",
-            "name",
-            "kind",
-            "vendor_name",
-            "collection_point",
-            "lawful_basis",
-            "dpa_reference",
-            "dpa_date",
-            "is_active",
-            "is_builtin",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["is_builtin", "created_at", "updated_at"]
-
-
-class SourceInputSerializer(StrictSerializer):
-    key = StrictCharField(max_length=64)
-    name = StrictCharField(max_length=200)
-    kind = serializers.ChoiceField(choices=[c for c in Source.Kind.choices if c[0] != Source.Kind.SYSTEM])
-    vendor_name = StrictCharField(max_length=200, required=False, allow_blank=True)
-    collection_point = StrictCharField(max_length=500, required=False, allow_blank=True)
-    lawful_basis = serializers.ChoiceField(choices=LawfulBasis.choices, required=False)
-    dpa_reference = StrictCharField(max_length=200, required=False, allow_blank=True)
-    dpa_date = serializers.DateField(required=False, allow_null=True)
-    is_active = StrictBooleanField(required=False)
-
-
-class PurposeSerializer(serializers.ModelSerializer):
-    current_policy_version = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Purpose
-        fields = [
-            "key",
-            "name",
-            "description",
-            "legal_basis",
-            "dpv_purpose_iri",
-            "dpv_legal_basis_iri",
-            "is_sale_or_sharing",
-            "is_targeted_advertising",
-            "is_sensitive",
-            "validity",
-            "current_policy_version",
-            "created_at",
-            "updated_at",
-        ]
-
-    def get_current_policy_version(self, purpose: Purpose) -> str | None:
-        current: dict[int, PolicyVersion] = self.context.get("current_versions", {})
-        version = current.get(purpose.pk)
-        return version.version if version else None
-
-
-class PurposeInputSerializer(StrictSerializer):
-    key = StrictCharField(max_length=64)
-    name = StrictCharField(max_length=200)
-    description = StrictCharField(required=False, allow_blank=True, max_length=5000)
-    legal_basis = serializers.ChoiceField(choices=LawfulBasis.choices, required=False)
-    dpv_purpose_iri = serializers.URLField(required=False, allow_blank=True, max_length=300)
-    dpv_legal_basis_iri = serializers.URLField(required=False, allow_blank=True, max_length=300)
-    is_sale_or_sharing = StrictBooleanField(required=False)
-    is_targeted_advertising = StrictBooleanField(required=False)
-    is_sensitive = StrictBooleanField(required=False)
-    validity = StrictCharField(
-        required=False, allow_blank=True, max_length=40, help_text="ISO 8601 duration, e.g. P6M; empty: no expiry"
-    )
-
-    def validate_validity(self, value: str) -> str:
-        if value:
-            try:
-                parse_iso_duration(value)
-            except ValueError as exc:
-                raise serializers.ValidationError(str(exc)) from exc
-        return value
-
-
-class PolicyVersionSerializer(serializers.ModelSerializer):
-    purpose = serializers.CharField(source="purpose.key", read_only=True)
-
-    class Meta:
-        model = PolicyVersion
-        fields = ["purpose", "version", "notice_sha256", "notice_url", "effective_at", "is_material", "created_at"]
-
-
-class PolicyVersionInputSerializer(StrictSerializer):
-    version = StrictCharField(max_length=64)
-    notice_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="SHA-256 of the notice text, hex")
-    notice_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
-    effective_at = AwareDateTimeField()
-    is_material = StrictBooleanField(required=False, default=False)
-
-
 class LedgerVerificationOutputSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     verified_at = serializers.DateTimeField()
@@ -367,118 +261,3 @@ class LedgerVerificationOutputSerializer(serializers.Serializer):
     events_checked = serializers.IntegerField()
     ledger_root = serializers.CharField(help_text="SHA-256 over every subject's chain tip; keep it to compare later")
     first_break = serializers.JSONField(allow_null=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# GPC, links, privacy status, solicitation
-# ---------------------------------------------------------------------------------------------
-
-
-class SignalInputSerializer(StrictSerializer):
-    subject_id = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_subject_id])
-    gpc = StrictBooleanField(help_text="navigator.globalPrivacyControl as the client saw it")
-    jurisdiction = StrictCharField(
-        max_length=6, required=False, help_text="Required for a subject Provenant has not seen before"
-    )
-    occurred_at = AwareDateTimeField(required=False, help_text="When the client saw the signal; default now")
-
-    def validate_jurisdiction(self, value: str) -> str:
-        try:
-            return normalize_jurisdiction(value)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-
-
-class SignalOutputSerializer(serializers.Serializer):
-    subject_id = serializers.CharField()
-    gpc = serializers.BooleanField()
-    honored = serializers.BooleanField()
-    legally_required = serializers.BooleanField(help_text="A law of the jurisdiction makes the signal binding")
-    jurisdiction = serializers.CharField(allow_null=True)
-    purposes_opted_out = serializers.ListField(child=serializers.CharField())
-    events_written = serializers.IntegerField(help_text="0 when the purposes were already opted out by GPC")
-    subjects = serializers.ListField(child=serializers.CharField(), help_text="The subject and those linked to it")
-
-
-def signal_representation(subject_id: str, outcome: GpcOutcome | None) -> dict[str, Any]:
-    if outcome is None:
-        return {
-            "subject_id": subject_id,
-            "gpc": True,
-            "honored": False,
-            "legally_required": False,
-            "jurisdiction": None,
-            "purposes_opted_out": [],
-            "events_written": 0,
-            "subjects": [subject_id],
-        }
-    return {
-        "subject_id": subject_id,
-        "gpc": True,
-        "honored": outcome.decision.is_honored,
-        "legally_required": outcome.decision.is_legally_required,
-        "jurisdiction": outcome.decision.jurisdiction,
-        "purposes_opted_out": outcome.purposes if outcome.decision.is_honored else [],
-        "events_written": outcome.events_written,
-        "subjects": outcome.subjects,
-    }
-
-
-class SubjectLinkInputSerializer(StrictSerializer):
-    subject_id = StrictCharField(
-        max_length=255,
-        trim_whitespace=False,
-        validators=[validate_subject_id],
-        help_text="The subject to link (a device or cookie id, or the known person's id)",
-    )
-
-
-class SubjectLinksOutputSerializer(serializers.Serializer):
-    subject_id = serializers.CharField()
-    linked_subjects = serializers.ListField(
-        child=serializers.CharField(), help_text="Every subject known to be the same person, this one included"
-    )
-
-
-class PrivacyStatusOutputSerializer(serializers.Serializer):
-    subject_id = serializers.CharField()
-    opt_out_preference_signal = serializers.ChoiceField(choices=["honored", "received", "not_received"])
-    signal_received = serializers.BooleanField()
-    received_at = serializers.DateTimeField(allow_null=True)
-    last_received_at = serializers.DateTimeField(allow_null=True)
-    honored = serializers.BooleanField()
-    honored_at = serializers.DateTimeField(allow_null=True)
-    legally_required = serializers.BooleanField()
-    purposes_opted_out = serializers.ListField(child=serializers.CharField())
-    display_text = serializers.CharField(
-        allow_null=True, help_text='What to show the person, e.g. "Opt-Out Request Honored" (CCPA regs §7025(c)(6))'
-    )
-
-
-def privacy_status_representation(subject_id: str, status: PrivacyStatus) -> dict[str, Any]:
-    return {
-        "subject_id": subject_id,
-        "opt_out_preference_signal": status.opt_out_preference_signal,
-        "signal_received": status.signal_received,
-        "received_at": format_instant(status.received_at),
-        "last_received_at": format_instant(status.last_received_at),
-        "honored": status.honored,
-        "honored_at": format_instant(status.honored_at),
-        "legally_required": status.legally_required,
-        "purposes_opted_out": status.purposes_opted_out,
-        "display_text": status.display_text,
-    }
-
-
-class SolicitationOutputSerializer(serializers.Serializer):
-    subject_id = serializers.CharField()
-    purpose = serializers.CharField()
-    may_solicit = serializers.BooleanField(help_text="Whether the person may be asked to opt in now")
-    earliest = serializers.DateField(allow_null=True, help_text="The earliest date an opt-in may be solicited")
-    reason = serializers.ChoiceField(choices=["allowed", "already_opted_in", "within_resolicitation_window"])
-    rule = serializers.CharField(allow_null=True)
-
-
-class GpcWellKnownSerializer(serializers.Serializer):
-    gpc = serializers.BooleanField()
-    lastUpdate = serializers.DateField()

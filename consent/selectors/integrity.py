@@ -1,0 +1,158 @@
+"""Ledger integrity: recompute every subject's hash chain and report the first broken link."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from consent import ledger
+from consent.models import ConsentEvent, Subject
+from core.models import Organization
+
+
+@dataclass(frozen=True)
+class LedgerIntegrityReport:
+    """The outcome of recomputing hash chains: the first broken link, if any, and the root of every tip."""
+
+    is_valid: bool
+    subjects_checked: int
+    events_checked: int
+    ledger_root: str
+    first_break: dict[str, Any] | None
+    verified_at: datetime
+
+
+_LINK_FIELDS = (
+    "subject_id",
+    "chain_index",
+    "event_id",
+    "subject__uuid",
+    "purpose__key",
+    "action",
+    "occurred_at",
+    "recorded_at",
+    "valid_until",
+    "source__key",
+    "collection_method",
+    "policy_version__version",
+    "jurisdiction",
+    "gpc",
+    "explicit_confirmation",
+    "lifts_gpc_opt_out",
+    "evidence_sealed",
+    "supersedes__event_id",
+    "prev_hash",
+    "hash",
+)
+
+
+def _links(organization: Organization | None) -> Iterator[tuple[int, ledger.ChainLink]]:
+    events = ConsentEvent.objects.all()
+    if organization is not None:
+        events = events.filter(organization=organization)
+    for row in events.order_by("subject_id", "chain_index").values_list(*_LINK_FIELDS).iterator(chunk_size=5000):
+        (
+            subject_id,
+            chain_index,
+            event_id,
+            subject_uuid,
+            purpose,
+            action,
+            occurred_at,
+            recorded_at,
+            valid_until,
+            source,
+            method,
+            version,
+            jurisdiction,
+            gpc,
+            explicit_confirmation,
+            lifts_gpc_opt_out,
+            evidence,
+            supersedes,
+            prev_hash,
+            event_hash,
+        ) = row
+        fields = ledger.canonical_fields(
+            event_id=event_id,
+            subject_uuid=str(subject_uuid),
+            chain_index=chain_index,
+            purpose=purpose,
+            action=action,
+            occurred_at=occurred_at,
+            recorded_at=recorded_at,
+            valid_until=valid_until,
+            source=source,
+            collection_method=method,
+            policy_version=version,
+            jurisdiction=jurisdiction,
+            gpc=gpc,
+            explicit_confirmation=explicit_confirmation,
+            lifts_gpc_opt_out=lifts_gpc_opt_out,
+            evidence_sealed=evidence,
+            supersedes=supersedes,
+        )
+        yield subject_id, ledger.ChainLink(chain_index, event_id, fields, prev_hash, event_hash)
+
+
+def ledger_integrity_report(*, organization: Organization | None = None) -> LedgerIntegrityReport:
+    """Recompute every hash chain; report the first broken link (changed, removed or reordered rows)."""
+    subjects = Subject.objects.all()
+    if organization is not None:
+        subjects = subjects.filter(organization=organization)
+    tips = {
+        pk: (external_id, str(uuid), length, head)
+        for pk, external_id, uuid, length, head in subjects.values_list(
+            "pk", "external_id", "uuid", "ledger_length", "ledger_head_hash"
+        )
+    }
+    events_checked = 0
+    first: dict[str, Any] | None = None
+    grouped: dict[int, list[ledger.ChainLink]] = defaultdict(list)
+    current_subject: int | None = None
+
+    def check(subject_id: int, links: list[ledger.ChainLink]) -> dict[str, Any] | None:
+        tip = tips.get(subject_id)
+        if tip is None:
+            return {
+                "subject_id": None,
+                "chain_index": links[0].chain_index,
+                "event_id": links[0].event_id,
+                "problem": "orphaned",
+                "detail": "events of a subject that no longer exists",
+            }
+        broken = ledger.first_break(links, expected_length=tip[2], expected_head=tip[3])
+        return {"subject_id": tip[0], "subject_uuid": tip[1], **broken.as_dict()} if broken else None
+
+    seen: set[int] = set()
+    for subject_id, link in _links(organization):
+        events_checked += 1
+        if current_subject is not None and subject_id != current_subject:
+            first = first or check(current_subject, grouped.pop(current_subject))
+            seen.add(current_subject)
+        current_subject = subject_id
+        grouped[subject_id].append(link)
+    if current_subject is not None:
+        first = first or check(current_subject, grouped.pop(current_subject))
+        seen.add(current_subject)
+    if first is None:
+        for pk, (external_id, uuid, length, head) in tips.items():
+            if pk not in seen and length > 0:
+                broken = ledger.first_break([], expected_length=length, expected_head=head)
+                assert broken is not None
+                first = {"subject_id": external_id, "subject_uuid": uuid, **broken.as_dict()}
+                break
+    root = ledger.ledger_root((uuid, length, head) for _, uuid, length, head in tips.values())
+    return LedgerIntegrityReport(
+        is_valid=first is None,
+        subjects_checked=len(tips),
+        events_checked=events_checked,
+        ledger_root=root,
+        first_break=first,
+        verified_at=timezone.now(),
+    )

@@ -1,0 +1,291 @@
+"""Appending to the consent ledger: validated, hash-chained events under the subjects' chain locks, and the
+projection advanced, in the caller's transaction. ``consent.services.recording`` and ``gpc`` write through it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from ulid import ULID
+
+from consent import ledger
+from consent.catalog import organization_catalog
+from consent.enums import Action
+from consent.gpc import may_override_gpc
+from consent.models import ConsentEvent, ConsentState, PolicyVersion, Subject
+from consent.services.chain_locks import lock_subjects
+from consent.services.projection import advance_states
+from consent.services.validation import (
+    ConsentEventInput,
+    SubjectErased,
+    check_clock_skew,
+    refuse_suppressed,
+    replayed_events,
+    target_problem,
+    validate_against_catalog,
+)
+from consent.state import FoldedState
+from core.crypto import blind_index, normalize_email, seal, unwrap_data_key
+from core.db import insert_rows
+from core.models import Organization
+from core.problems import InvalidInput
+from core.timeutil import add_duration, parse_iso_duration
+
+logger = logging.getLogger("consent.services")
+
+
+@dataclass
+class RecordedEvent:
+    """An appended (or idempotently replayed) event and the purpose's projection row after it.
+
+    ``folded`` is the pure state behind the row: which event it now rests on (not always this one:
+    a late event that sorts before the current decision leaves it in place) and its GPC flags."""
+
+    event: ConsentEvent
+    state: ConsentState | None
+    replayed: bool = False
+    folded: FoldedState | None = None
+
+
+MAX_ATTEMPTS = 4
+
+T = TypeVar("T")
+
+
+def atomic_with_retries(write: Callable[[], T]) -> T:
+    """Run ``write`` in one transaction; run it again, whole, after a deadlock or a lost race (up to
+    ``MAX_ATTEMPTS`` times)."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return write()
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == MAX_ATTEMPTS or not is_retryable(exc):
+                raise
+            logger.info(
+                "consent batch retried after %s (attempt %d): %s",
+                type(exc).__name__,
+                attempt,
+                getattr(exc.__cause__, "sqlstate", None) or str(exc).splitlines()[0][:200],
+            )
+    raise AssertionError("unreachable")
+
+
+def is_retryable(exc: Exception) -> bool:
+    """A concurrent writer won a race (unique key, new subject) or the database broke a deadlock."""
+    if isinstance(exc, IntegrityError):
+        return True  # a concurrent writer took the same idempotency key or created the same subject
+    cause = getattr(exc, "__cause__", None)
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate in {"40P01", "40001"} or "database is locked" in str(exc)
+
+
+_EVENT_COLUMNS = (
+    "event_id",
+    "organization_id",
+    "subject_id",
+    "chain_index",
+    "purpose_id",
+    "action",
+    "supersedes_id",
+    "occurred_at",
+    "recorded_at",
+    "valid_until",
+    "source_id",
+    "collection_method",
+    "policy_version_id",
+    "jurisdiction",
+    "gpc",
+    "explicit_confirmation",
+    "lifts_gpc_opt_out",
+    "evidence_sealed",
+    "idempotency_key",
+    "request_digest",
+    "prev_hash",
+    "hash",
+)
+
+
+def _update_subject_tips(subjects: list[Subject]) -> None:
+    """Write the subjects' new chain tips (and email) in one statement."""
+    if not subjects:
+        return
+    table = Subject._meta.db_table
+    values = [
+        (s.ledger_length, s.ledger_head_hash, s.email_sealed, s.email_index, s.jurisdiction, s.pk) for s in subjects
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = list(zip(*values, strict=True))
+            cursor.execute(
+                f"UPDATE {table} AS s SET ledger_length = v.len, ledger_head_hash = v.head, "  # noqa: S608
+                "email_sealed = v.sealed, email_index = v.idx, jurisdiction = v.jurisdiction "
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
+                "AS v(len, head, sealed, idx, jurisdiction, id) WHERE s.id = v.id",
+                [list(c) for c in columns],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET ledger_length = %s, ledger_head_hash = %s, "  # noqa: S608
+                "email_sealed = %s, email_index = %s, jurisdiction = %s WHERE id = %s",
+                values,
+            )
+
+
+def append_events(
+    *,
+    organization: Organization,
+    items: Sequence[ConsentEventInput],
+    allow_system_actions: bool,
+    now: datetime,
+) -> list[RecordedEvent]:
+    """Validate, take the subjects' chain locks, append the hash-chained events and advance the projection,
+    in the caller's transaction. Replayed idempotent items come back as their first event."""
+    check_clock_skew(items, now)
+    catalog = organization_catalog(
+        organization, purpose_keys={i.purpose for i in items}, source_keys={i.source for i in items}
+    )
+    validate_against_catalog(organization, items, catalog, allow_system_actions)
+    if catalog.suppressed and not allow_system_actions:
+        refuse_suppressed(items, catalog.suppressed)
+    replayed = replayed_events(organization, items)
+    fresh = [(i, item) for i, item in enumerate(items) if i not in replayed]
+    subjects = lock_subjects(organization, {item.subject_id for _, item in fresh})
+
+    # Grants named by 'supersedes' (they must already be in the ledger).
+    targets_by_id: dict[str, ConsentEvent] = {}
+    target_ids = {item.supersedes for _, item in fresh if item.supersedes}
+    if target_ids:
+        targets_by_id = {
+            e.event_id: e for e in ConsentEvent.objects.filter(organization=organization, event_id__in=target_ids)
+        }
+
+    events: list[ConsentEvent] = []
+    errors: list[dict[str, str]] = []
+    data_keys: dict[int, bytes] = {}
+    touched_subjects: dict[int, Subject] = {}
+    for _, item in fresh:
+        subject = subjects[item.subject_id]
+        purpose = catalog.purposes[item.purpose]
+        source = catalog.sources[item.source]
+        target = targets_by_id.get(item.supersedes) if item.supersedes else None
+        if item.supersedes:
+            problem = target_problem(target, subject, purpose, item)
+            if problem:
+                errors.append({"pointer": f"{item.pointer}/supersedes", "detail": problem})
+                continue
+        version: PolicyVersion | None
+        if item.policy_version is not None:
+            version = catalog.versions[(purpose.pk, item.policy_version)]
+        else:
+            version = catalog.current_version(purpose, item.occurred_at)
+        valid_until = None
+        if item.action == Action.GRANT and purpose.validity:
+            valid_until = add_duration(item.occurred_at, parse_iso_duration(purpose.validity))
+
+        event_id = str(ULID())
+        evidence = {k: v for k, v in (("ip_address", item.ip_address), ("user_agent", item.user_agent)) if v}
+        needs_key = bool(evidence) or bool(item.subject_email)
+        if needs_key and subject.wrapped_data_key is None:
+            raise SubjectErased(
+                "This subject's personal data was erased; evidence and email can no longer be stored for it.",
+                pointer=item.pointer or "/",
+            )
+        if needs_key and subject.pk not in data_keys:
+            data_keys[subject.pk] = unwrap_data_key(subject.wrapped_data_key)
+        evidence_sealed = (
+            seal(data_keys[subject.pk], json.dumps(evidence, sort_keys=True), context=f"evidence:{event_id}")
+            if evidence
+            else ""
+        )
+        if item.subject_email:
+            normalized = normalize_email(item.subject_email)
+            email_index = blind_index(normalized, namespace="email")
+            if subject.email_index != email_index:
+                subject.email_sealed = seal(data_keys[subject.pk], normalized, context=f"email:{subject.uuid}")
+                subject.email_index = email_index
+
+        lifts_gpc = (
+            item.action == Action.GRANT
+            and item.explicit_confirmation
+            and may_override_gpc(jurisdiction=item.jurisdiction, subject_is_known=bool(subject.email_index))
+        )
+        subject.jurisdiction = item.jurisdiction
+        chain_index = subject.ledger_length + 1
+        fields = ledger.canonical_fields(
+            event_id=event_id,
+            subject_uuid=str(subject.uuid),
+            chain_index=chain_index,
+            purpose=purpose.key,
+            action=item.action,
+            occurred_at=item.occurred_at,
+            recorded_at=now,
+            valid_until=valid_until,
+            source=source.key,
+            collection_method=item.collection_method,
+            policy_version=version.version if version else None,
+            jurisdiction=item.jurisdiction,
+            gpc=item.gpc,
+            explicit_confirmation=item.explicit_confirmation,
+            lifts_gpc_opt_out=lifts_gpc,
+            evidence_sealed=evidence_sealed,
+            supersedes=item.supersedes,
+        )
+        event_hash = ledger.event_hash(fields, subject.ledger_head_hash)
+        event = ConsentEvent(
+            event_id=event_id,
+            organization=organization,
+            subject=subject,
+            chain_index=chain_index,
+            purpose=purpose,
+            action=item.action,
+            supersedes=target,
+            occurred_at=item.occurred_at,
+            recorded_at=now,
+            valid_until=valid_until,
+            source=source,
+            collection_method=item.collection_method,
+            policy_version=version,
+            jurisdiction=item.jurisdiction,
+            gpc=item.gpc,
+            explicit_confirmation=item.explicit_confirmation,
+            lifts_gpc_opt_out=lifts_gpc,
+            evidence_sealed=evidence_sealed,
+            idempotency_key=item.idempotency_key,
+            request_digest=item.request_digest,
+            prev_hash=subject.ledger_head_hash,
+            hash=event_hash,
+        )
+        events.append(event)
+        subject.ledger_length = chain_index
+        subject.ledger_head_hash = event_hash
+        touched_subjects[subject.pk] = subject
+    if errors:
+        raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
+
+    # Sequence numbers break ordering ties, so the rows must have them before the state is folded.
+    seqs = insert_rows(
+        ConsentEvent, _EVENT_COLUMNS, [[getattr(e, f) for f in _EVENT_COLUMNS] for e in events], returning="id"
+    )
+    for event, seq in zip(events, seqs, strict=True):
+        event.pk = seq
+        event._state.adding = False
+        event._state.db = connection.alias
+    _update_subject_tips(list(touched_subjects.values()))
+    states, deciding = advance_states(organization, events, now)
+
+    results: list[RecordedEvent | None] = [None] * len(items)
+    for index, event in replayed.items():
+        results[index] = RecordedEvent(event=event, state=None, replayed=True)
+    fresh_iter = iter(events)
+    for index, _ in fresh:
+        event = next(fresh_iter)
+        pair = (event.subject_id, event.purpose_id)
+        results[index] = RecordedEvent(event=event, state=states.get(pair), folded=deciding.get(pair))
+    return [r for r in results if r is not None]

@@ -1,0 +1,270 @@
+"""Folding new events into the consent projection (``ConsentState``), one row per (subject, purpose).
+
+An event that sorts after everything folded so far advances the row one step (``consent.state.fold``); one
+that sorts before (a late offline event) replays the pair's history from the ledger.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from consent.enums import CollectionMethod
+from consent.models import ConsentEvent, ConsentState
+from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
+from core.db import in_list, select_rows, upsert_rows
+from core.models import Organization
+
+
+def ledger_entry(event: ConsentEvent, supersedes_event_id: str | None) -> LedgerEntry:
+    """What the pure fold needs of a stored event."""
+    return LedgerEntry(
+        seq=event.pk,
+        event_id=event.event_id,
+        action=event.action,
+        occurred_at=event.occurred_at,
+        valid_until=event.valid_until,
+        supersedes=supersedes_event_id,
+        is_gpc=event.collection_method == CollectionMethod.GPC_SIGNAL,
+        lifts_gpc=event.lifts_gpc_opt_out,
+    )
+
+
+_STATE_COLUMNS = (
+    "subject_id",
+    "purpose_id",
+    "status",
+    "since",
+    "valid_until",
+    "event_id",
+    "basis_event_id",
+    "source_id",
+    "policy_version_id",
+    "jurisdiction",
+    "gpc",
+    "gpc_conflict",
+    "last_occurred_at",
+    "last_rank",
+    "last_seq",
+    "updated_at",
+)
+
+
+def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[list[Any]]:
+    """Projection rows with what folding needs of their deciding and basis events, in one query."""
+    if not subject_ids or not purpose_ids:
+        return []
+    subjects_sql, subject_params = in_list("s.subject_id", subject_ids)
+    purposes_sql, purpose_params = in_list("s.purpose_id", purpose_ids)
+    state, event = ConsentState._meta, ConsentEvent._meta
+    fields = [
+        state.get_field(n)
+        for n in ("subject", "purpose", "status", "since", "valid_until", "last_occurred_at", "last_rank", "last_seq")
+    ]
+    event_fields = [
+        event.get_field(n)
+        for n in ("id", "event_id", "action", "occurred_at", "valid_until", "collection_method", "lifts_gpc_opt_out")
+    ]
+    tail = [state.get_field(n) for n in ("source", "policy_version", "jurisdiction", "gpc", "gpc_conflict")]
+    return select_rows(
+        "SELECT s.subject_id, s.purpose_id, s.status, s.since, s.valid_until, s.last_occurred_at, s.last_rank, "  # noqa: S608
+        "s.last_seq, e.id, e.event_id, e.action, e.occurred_at, e.valid_until, e.collection_method, "
+        "e.lifts_gpc_opt_out, b.id, b.event_id, b.action, b.occurred_at, b.valid_until, b.collection_method, "
+        "b.lifts_gpc_opt_out, s.source_id, s.policy_version_id, s.jurisdiction, s.gpc, s.gpc_conflict "
+        f"FROM {state.db_table} s JOIN {event.db_table} e ON e.id = s.event_id "
+        f"JOIN {event.db_table} b ON b.id = s.basis_event_id "
+        f"WHERE {subjects_sql} AND {purposes_sql}",
+        [*subject_params, *purpose_params],
+        [*fields, *event_fields, *event_fields, *tail],
+    )
+
+
+def _folded_from_row(
+    row: Sequence[Any],
+) -> tuple[tuple[int, int], FoldedState, tuple[int, int | None, str, bool]]:
+    (
+        subject_id,
+        purpose_id,
+        status,
+        since,
+        valid_until,
+        last_at,
+        last_rank,
+        last_seq,
+        event_seq,
+        event_id,
+        event_action,
+        event_at,
+        event_valid_until,
+        event_method,
+        event_lifts,
+        basis_seq,
+        basis_id,
+        basis_action,
+        basis_at,
+        basis_valid_until,
+        basis_method,
+        basis_lifts,
+        source_id,
+        version_id,
+        jurisdiction,
+        gpc,
+        gpc_conflict,
+    ) = row
+    gpc_method = CollectionMethod.GPC_SIGNAL
+    state = FoldedState(
+        status=status,
+        since=since,
+        valid_until=valid_until,
+        event=LedgerEntry(
+            event_seq,
+            event_id,
+            event_action,
+            event_at,
+            event_valid_until,
+            None,
+            event_method == gpc_method,
+            event_lifts,
+        ),
+        basis=LedgerEntry(
+            basis_seq,
+            basis_id,
+            basis_action,
+            basis_at,
+            basis_valid_until,
+            None,
+            basis_method == gpc_method,
+            basis_lifts,
+        ),
+        last_key=(last_at, last_rank, last_seq),
+        gpc_conflict=gpc_conflict,
+    )
+    return (subject_id, purpose_id), state, (source_id, version_id, jurisdiction, gpc)
+
+
+def advance_states(
+    organization: Organization, events: list[ConsentEvent], now: datetime
+) -> tuple[dict[tuple[int, int], ConsentState], dict[tuple[int, int], FoldedState]]:
+    """Fold the new events into the projection; replay a pair's history when one arrives out of order."""
+    pairs = {(e.subject_id, e.purpose_id) for e in events}
+    purposes = {e.purpose_id: e.purpose for e in events}
+    # seq -> (source, policy version, jurisdiction, gpc) of the event a state rests on
+    facts: dict[int, tuple[int, int | None, str, bool]] = {}
+    folded: dict[tuple[int, int], FoldedState | None] = {}
+    needs_replay: set[tuple[int, int]] = set()
+    rows = _select_states(
+        subject_ids=sorted({subject_id for subject_id, _ in pairs}), purpose_ids=sorted({p for _, p in pairs})
+    )
+    for row in rows:
+        pair, state, basis_facts = _folded_from_row(row)
+        if pair in pairs:
+            folded[pair] = state
+            facts[state.basis.seq] = basis_facts
+    for event in events:
+        pair = (event.subject_id, event.purpose_id)
+        facts[event.pk] = (event.source_id, event.policy_version_id, event.jurisdiction, event.gpc)
+        if pair in needs_replay:
+            continue
+        entry = ledger_entry(event, event.supersedes.event_id if event.supersedes else None)
+        current = folded.get(pair)
+        if sorts_after(current, entry):
+            folded[pair] = fold(current, entry)
+        else:
+            needs_replay.add(pair)
+
+    if needs_replay:
+        history: dict[tuple[int, int], list[LedgerEntry]] = defaultdict(list)
+        replayed_rows = ConsentEvent.objects.filter(
+            subject_id__in={subject_id for subject_id, _ in needs_replay},
+            purpose_id__in={p for _, p in needs_replay},
+        ).values_list(
+            "pk",
+            "event_id",
+            "action",
+            "occurred_at",
+            "valid_until",
+            "supersedes__event_id",
+            "subject_id",
+            "purpose_id",
+            "source_id",
+            "policy_version_id",
+            "jurisdiction",
+            "gpc",
+            "collection_method",
+            "lifts_gpc_opt_out",
+        )
+        for (
+            seq,
+            event_id,
+            action,
+            occurred_at,
+            valid_until,
+            supersedes,
+            subject_id,
+            purpose_id,
+            source_id,
+            version_id,
+            jurisdiction,
+            gpc,
+            method,
+            lifts,
+        ) in replayed_rows:
+            if (subject_id, purpose_id) not in needs_replay:
+                continue
+            history[(subject_id, purpose_id)].append(
+                LedgerEntry(
+                    seq,
+                    event_id,
+                    action,
+                    occurred_at,
+                    valid_until,
+                    supersedes,
+                    method == CollectionMethod.GPC_SIGNAL,
+                    lifts,
+                )
+            )
+            facts.setdefault(seq, (source_id, version_id, jurisdiction, gpc))
+        for pair in needs_replay:
+            folded[pair] = replay(history[pair])
+
+    states: dict[tuple[int, int], ConsentState] = {}
+    deciding: dict[tuple[int, int], FoldedState] = {}
+    for pair in pairs:
+        folded_state = folded.get(pair)
+        if folded_state is None:
+            continue
+        state = folded_state
+        deciding[pair] = state
+        basis_source_id, basis_version_id, jurisdiction, gpc = facts[state.basis.seq]
+        states[pair] = ConsentState(
+            organization=organization,
+            subject_id=pair[0],
+            purpose=purposes[pair[1]],
+            status=state.status,
+            since=state.since,
+            valid_until=state.valid_until,
+            event_id=state.event.seq,
+            basis_event_id=state.basis.seq,
+            source_id=basis_source_id,
+            policy_version_id=basis_version_id,
+            jurisdiction=jurisdiction,
+            gpc=gpc,
+            gpc_conflict=state.gpc_conflict,
+            last_occurred_at=state.last_key[0],
+            last_rank=state.last_key[1],
+            last_seq=state.last_key[2],
+            updated_at=now,
+        )
+    upsert_rows(
+        ConsentState,
+        ("organization", *_STATE_COLUMNS),
+        [
+            (organization.pk, pair[0], pair[1], *(getattr(row, f) for f in _STATE_COLUMNS[2:]))
+            for pair, row in states.items()
+        ],
+        conflict=("subject", "purpose"),
+        update=_STATE_COLUMNS[2:],
+    )
+    return states, deciding

@@ -1,0 +1,221 @@
+"""What an event must be to enter the ledger: the input shape, the domain errors, and the checks made before
+anything is written (clock skew, the catalog, suppression, idempotent replays, the superseded grant)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
+from consent.catalog import Catalog
+from consent.enums import CLIENT_ACTIONS, Action, CollectionMethod, SourceKind, SuppressionKind
+from consent.models import ConsentEvent, Purpose, Source, Subject
+from consent.services.subjects import suppression_index
+from core.models import Organization
+from core.problems import Conflict, DomainError, InvalidInput
+
+
+class UnknownSource(DomainError):
+    status = 422
+    slug = "unknown-source"
+    title = "Unknown source"
+
+
+class OccurredInFuture(DomainError):
+    status = 422
+    slug = "occurred-at-in-future"
+    title = "occurred_at is in the future"
+
+
+class IdempotencyKeyReused(Conflict):
+    slug = "idempotency-key-reused"
+    title = "Idempotency key reused with a different body"
+
+
+class SubjectSuppressed(Conflict):
+    slug = "subject-suppressed"
+    title = "The person was erased on request and may not be imported again"
+
+
+class SubjectErased(Conflict):
+    slug = "subject-erased"
+    title = "The subject was erased"
+
+
+@dataclass(frozen=True)
+class ConsentEventInput:
+    """One event as a client (or the system) reports it. ``pointer`` locates it in the request body."""
+
+    subject_id: str
+    purpose: str
+    action: str
+    occurred_at: datetime
+    source: str
+    collection_method: str
+    jurisdiction: str
+    policy_version: str | None = None
+    gpc: bool = False
+    explicit_confirmation: bool = False
+    subject_email: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    supersedes: str | None = None
+    idempotency_key: str | None = None
+    request_digest: str = ""
+    pointer: str = ""
+
+
+def request_digest(payload: Any) -> str:
+    """SHA-256 of the canonical JSON of a request body, to recognise an idempotent retry."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_clock_skew(items: Sequence[ConsentEventInput], now: datetime) -> None:
+    """Refuse events dated further ahead of the server clock than the allowed skew."""
+    skew = settings.PROVENANT_ALLOWED_CLOCK_SKEW_SECONDS
+    limit = now + timedelta(seconds=skew)
+    late = [item for item in items if item.occurred_at > limit]
+    if late:
+        raise OccurredInFuture(
+            f"occurred_at may be at most {skew} seconds ahead of the server clock ({now.isoformat()}).",
+            allowed_skew_seconds=skew,
+            server_time=now.isoformat(),
+            errors=[
+                {"pointer": f"{item.pointer}/occurred_at", "detail": "more than the allowed skew in the future"}
+                for item in late
+            ],
+        )
+
+
+def validate_against_catalog(
+    organization: Organization,
+    items: Sequence[ConsentEventInput],
+    catalog: Catalog,
+    allow_system_actions: bool,
+) -> None:
+    """Every item names a known purpose, an active source, an allowed action and method, and a policy version
+    in effect; errors point at the failing item's field."""
+    errors: list[dict[str, str]] = []
+    unknown_sources = False
+    for item in items:
+        purpose = catalog.purposes.get(item.purpose)
+        if purpose is None:
+            errors.append({"pointer": f"{item.pointer}/purpose", "detail": f"unknown purpose '{item.purpose}'"})
+        source = catalog.sources.get(item.source)
+        if source is None or not source.is_active:
+            unknown_sources = True
+            errors.append({"pointer": f"{item.pointer}/source", "detail": f"unknown source '{item.source}'"})
+        elif source.kind == SourceKind.SYSTEM and not allow_system_actions:
+            errors.append({"pointer": f"{item.pointer}/source", "detail": f"source '{item.source}' is reserved"})
+        if item.action not in CLIENT_ACTIONS and not (allow_system_actions and item.action == Action.EXPIRE):
+            errors.append({"pointer": f"{item.pointer}/action", "detail": f"action '{item.action}' is not allowed"})
+        if item.collection_method not in CollectionMethod.values:
+            errors.append({"pointer": f"{item.pointer}/collection_method", "detail": "unknown collection method"})
+        needs_target = item.action in (Action.INVALIDATE, Action.EXPIRE)
+        if needs_target and not item.supersedes:
+            errors.append(
+                {"pointer": f"{item.pointer}/supersedes", "detail": f"'{item.action}' must name the grant it cancels"}
+            )
+        if not needs_target and item.supersedes:
+            errors.append(
+                {"pointer": f"{item.pointer}/supersedes", "detail": "only 'invalidate' may supersede an event"}
+            )
+        if purpose is not None and item.policy_version is not None:
+            version = catalog.versions.get((purpose.pk, item.policy_version))
+            if version is None:
+                known = sorted(v.version for v in catalog.versions_by_purpose.get(purpose.pk, []))
+                errors.append(
+                    {
+                        "pointer": f"{item.pointer}/policy_version",
+                        "detail": f"unknown policy version '{item.policy_version}' of '{purpose.key}'"
+                        f" (known: {', '.join(known) or 'none'})",
+                    }
+                )
+            elif version.effective_at > item.occurred_at:
+                errors.append(
+                    {
+                        "pointer": f"{item.pointer}/policy_version",
+                        "detail": f"policy version '{version.version}' takes effect at "
+                        f"{version.effective_at.isoformat()}, after occurred_at",
+                    }
+                )
+    if not errors:
+        return
+    if unknown_sources:
+        known = list(
+            Source.objects.filter(organization=organization, is_active=True)
+            .exclude(kind=SourceKind.SYSTEM)
+            .order_by("key")
+            .values_list("key", flat=True)
+        )
+        raise UnknownSource(
+            "Register the source first, or use one of known_sources.", known_sources=known, errors=errors
+        )
+    raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
+
+
+def refuse_suppressed(items: Sequence[ConsentEventInput], suppressed: frozenset[tuple[str, str]]) -> None:
+    """A person erased on request is not imported again (their identifiers are kept only as keyed hashes)."""
+    errors = []
+    external_id, email = SuppressionKind.EXTERNAL_ID, SuppressionKind.EMAIL
+    for item in items:
+        if (external_id, suppression_index(external_id, item.subject_id)) in suppressed:
+            errors.append({"pointer": f"{item.pointer}/subject_id", "detail": "this person was erased on request"})
+        elif item.subject_email and (email, suppression_index(email, item.subject_email)) in suppressed:
+            errors.append({"pointer": f"{item.pointer}/subject_email", "detail": "this person was erased on request"})
+    if errors:
+        raise SubjectSuppressed("The person was erased at their request and may not be imported again.", errors=errors)
+
+
+def replayed_events(organization: Organization, items: Sequence[ConsentEventInput]) -> dict[int, ConsentEvent]:
+    """Items whose idempotency key was already used with the same body: their first event."""
+    keyed = [(i, item) for i, item in enumerate(items) if item.idempotency_key]
+    if not keyed:
+        return {}
+    seen: dict[str, int] = {}
+    for i, item in keyed:
+        assert item.idempotency_key is not None
+        if item.idempotency_key in seen:
+            raise InvalidInput(
+                "The same idempotency key appears twice in one request.",
+                errors=[{"pointer": f"{item.pointer}/idempotency_key", "detail": "duplicate in this request"}],
+            )
+        seen[item.idempotency_key] = i
+    existing = {
+        e.idempotency_key: e
+        for e in ConsentEvent.objects.filter(organization=organization, idempotency_key__in=list(seen)).select_related(
+            "subject", "purpose", "source", "policy_version", "supersedes"
+        )
+    }
+    replayed: dict[int, ConsentEvent] = {}
+    for key, event in existing.items():
+        index = seen[key]  # type: ignore[index]
+        if event.request_digest != items[index].request_digest:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used before with a different request body.",
+                idempotency_key=key,
+                pointer=items[index].pointer or "/",
+            )
+        replayed[index] = event
+    return replayed
+
+
+def target_problem(
+    target: ConsentEvent | None, subject: Subject, purpose: Purpose, item: ConsentEventInput
+) -> str | None:
+    """What is wrong with the grant an ``invalidate`` or ``expire`` names, or None."""
+    if target is None:
+        return f"no event '{item.supersedes}' in this organization's ledger"
+    if target.subject_id != subject.pk or target.purpose_id != purpose.pk:
+        return "the superseded event belongs to another subject or purpose"
+    if target.action != Action.GRANT:
+        return "only a grant can be invalidated or expired"
+    if target.occurred_at > item.occurred_at:
+        return "the superseded grant occurred after this event"
+    return None
