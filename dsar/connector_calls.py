@@ -6,7 +6,7 @@ During collection (access, portability) and erasure (deletion) Provenant POSTs
 ``{request public id}:{connector key}:{step}``, stable when a step is redone. The connector answers with JSON.
 Erasure also tells every active recipient with a ``webhook_url`` (type ``subject.erased``, Standard Webhooks
 headers, signed by the provenance helper). What each answered is recorded as a ``ConnectorCall`` (connector or
-recipient set), written in the step's transaction.
+recipient set) by ``services.connector_calls_record``, in the step's transaction.
 
 Calls run before that transaction (no HTTP inside a transaction). Transient failures (network, 5xx, 429) are
 retried a few times with jittered backoff inside the step's lease; a call that still fails is recorded as
