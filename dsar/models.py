@@ -7,62 +7,14 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import Organization
-
-
-class RequestType(models.TextChoices):
-    ACCESS = "access", "Access"
-    PORTABILITY = "portability", "Portability"
-    DELETION = "deletion", "Deletion"
-    CORRECTION = "correction", "Correction"
-    OPT_OUT_OF_SALE = "opt_out_of_sale", "Opt out of sale/sharing"
-    LIMIT_SENSITIVE = "limit_sensitive", "Limit use of sensitive data"
-    RESTRICT = "restrict", "Restrict processing"
-    OBJECT = "object", "Object to processing"
-
-
-class DsarRegime(models.TextChoices):
-    """The DSAR regime keys of the jurisdiction rule table (``none`` excluded); a test keeps them in step."""
-
-    GDPR = "gdpr", "GDPR"
-    UK_GDPR = "uk_gdpr", "UK GDPR"
-    FADP = "fadp", "Swiss FADP"
-    CCPA = "ccpa", "California CCPA/CPRA"
-    VCDPA = "vcdpa", "Virginia VCDPA"
-    CPA = "cpa", "Colorado CPA"
-    CTDPA = "ctdpa", "Connecticut CTDPA"
-    UCPA = "ucpa", "Utah UCPA"
-    TDPSA = "tdpsa", "Texas TDPSA"
-    OCPA = "ocpa", "Oregon OCPA"
-    MCDPA = "mcdpa", "Montana MCDPA"
-    ICDPA = "icdpa", "Iowa ICDPA"
-    DPDPA = "dpdpa", "Delaware DPDPA"
-    NHPA = "nhpa", "New Hampshire NHPA"
-    NJDPA = "njdpa", "New Jersey NJDPA"
-    TIPA = "tipa", "Tennessee TIPA"
-    MNCDPA = "mncdpa", "Minnesota MNCDPA"
-    MODPA = "modpa", "Maryland MODPA"
-    INCDPA = "incdpa", "Indiana INCDPA"
-    KCDPA = "kcdpa", "Kentucky KCDPA"
-    RIDTPPA = "ridtppa", "Rhode Island RIDTPPA"
-    NDPA = "ndpa", "Nebraska NDPA"
-
-
-class Channel(models.TextChoices):
-    API = "api", "API"
-    WEB_FORM = "web_form", "Web form"
-    EMAIL = "email", "Email"
-    MAIL = "mail", "Mail"
-    PHONE = "phone", "Phone"
-
-
-class RequestStatus(models.TextChoices):
-    RECEIVED = "received", "Received"
-    IDENTITY_PENDING = "identity_pending", "Identity verification pending"
-    VERIFIED = "verified", "Identity verified"
-    IN_PROGRESS = "in_progress", "In progress"
-    AWAITING_REVIEW = "awaiting_review", "Awaiting review"
-    COMPLETED = "completed", "Completed"
-    REJECTED = "rejected", "Rejected"
+from dsar.enums import (
+    Channel,
+    ConnectorCallStatus,
+    DsarRegime,
+    FulfilmentStepStatus,
+    RequestStatus,
+    RequestType,
+)
 
 
 class DataSubjectRequest(models.Model):
@@ -189,12 +141,6 @@ class DsarLegalContact(models.Model):
         return f"{self.organization_id}: {self.email}"
 
 
-class FulfilmentStepStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-
-
 class FulfilmentStep(models.Model):
     """One step of carrying out a request, claimed with a compare-and-set so a rerun skips what is done.
 
@@ -270,11 +216,6 @@ class Connector(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.name})"
-
-
-class ConnectorCallStatus(models.TextChoices):
-    ANSWERED = "answered", "Answered"
-    FAILED = "failed", "Failed"
 
 
 class ConnectorCall(models.Model):

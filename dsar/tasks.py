@@ -9,7 +9,7 @@ from celery import shared_task
 from django.utils.dateparse import parse_datetime
 
 from core.tasks import DATABASE_RETRY
-from dsar import fulfilment, services
+from dsar import services
 
 
 def _instant(value: str | None) -> datetime | None:
@@ -24,7 +24,7 @@ def _instant(value: str | None) -> datetime | None:
 @shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def send_verification_link(request_id: int) -> dict[str, Any]:
     """Email the requester's signed verification link once; the identity sweep sends one that got lost."""
-    return services.dsar_verification_link_send(request_id=request_id)
+    return services.dsar_identity_link_send(request_id=request_id)
 
 
 @shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
@@ -43,16 +43,16 @@ def deadline_sweep(now: str | None = None) -> dict[str, Any]:
 @shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def fulfil(request_id: int) -> dict[str, Any]:
     """Carry out a request's steps that are not done yet; a rerun skips them (each is claimed compare-and-set)."""
-    return fulfilment.dsar_fulfil_run(request_id=request_id)
+    return services.dsar_fulfil_run(request_id=request_id)
 
 
 @shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def resume_stuck() -> dict[str, Any]:
     """Beat: enqueue again requests in progress whose steps stalled (lost message, dead worker)."""
-    return fulfilment.dsar_fulfil_resume_stuck()
+    return services.dsar_fulfil_resume_stuck()
 
 
 @shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def purge_exports(now: str | None = None) -> dict[str, Any]:
     """Beat: delete export archives past their retention period, each once."""
-    return fulfilment.dsar_exports_purge(now=_instant(now))
+    return services.dsar_exports_purge(now=_instant(now))

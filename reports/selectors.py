@@ -44,7 +44,8 @@ from consent.models import (
     Subject,
 )
 from core.models import Organization
-from dsar.models import DataSubjectRequest, RequestStatus
+from dsar.enums import RequestStatus
+from dsar.models import DataSubjectRequest
 from provenance.models import ProvenanceAlert, StampRecord
 
 EXPIRY_WINDOW_DAYS = 30

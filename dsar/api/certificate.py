@@ -18,8 +18,7 @@ from core.api.schema import api_operation
 from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
 from dsar import selectors
-from dsar.certificate import CertificateFacts, CertificateStep, build_certificate, certificate_jws
-from dsar.models import DataSubjectRequest
+from dsar.certificate import build_certificate, certificate_jws
 from provenance.services.keys import active_signing_key
 
 CERTIFICATE_FORMATS = ("json", "jws")
@@ -93,30 +92,6 @@ CERTIFICATE_RESPONSES: dict[Any, Any] = {
 }
 
 
-def certificate_facts(request: DataSubjectRequest) -> CertificateFacts:
-    """The facts of a request loaded by ``dsar_for_organization`` (organization and history fetched)."""
-    return CertificateFacts(
-        request_id=request.public_id,
-        organization=request.organization.slug,
-        request_type=request.type,
-        regime=request.regime,
-        jurisdiction=request.jurisdiction,
-        channel=request.channel,
-        received_at=request.received_at,
-        status=request.status,
-        deadlines=request.deadlines,
-        steps=[
-            CertificateStep(
-                at=step.at, actor=step.actor, from_status=step.from_status, to_status=step.to_status, reason=step.reason
-            )
-            for step in request.transitions.all()
-        ],
-        rejection_reason=request.rejection_reason,
-        extension_reason_code=request.extension_reason_code,
-        extension_notice_sent_on=request.extension_notice_sent_on,
-    )
-
-
 class DsarCertificateApi(OrganizationApi):
     required_scopes = {"GET": "dsar:read"}
     renderer_classes = [JSONRenderer, JoseRenderer]
@@ -148,7 +123,7 @@ class DsarCertificateApi(OrganizationApi):
         found = selectors.dsar_for_organization(organization=self.organization, public_id=request_id)
         if found is None:
             raise NotFound("No data-subject request with this id in your organization.")
-        certificate = build_certificate(certificate_facts(found), issued_at=timezone.now())
+        certificate = build_certificate(selectors.dsar_certificate_facts(found), issued_at=timezone.now())
         key = active_signing_key()
         jws = certificate_jws(certificate, private_key=key.private_key, kid=key.kid)
         response: Response | HttpResponse

@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from dsar import fulfilment
+from dsar import services
 
 
 class DsarExportDownloadApi(APIView):
@@ -24,7 +24,7 @@ class DsarExportDownloadApi(APIView):
     # A link a person clicks in an email, not an integration operation: kept out of the API-key OpenAPI document.
     @extend_schema(exclude=True)
     def get(self, request: Request, token: str) -> HttpResponse:
-        download = fulfilment.dsar_export_download(token=token)
+        download = services.dsar_export_download(token=token)
         response = HttpResponse(download.content, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
         response["Cache-Control"] = "no-store"

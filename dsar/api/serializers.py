@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from core.api.fields import AwareDateTimeField, StrictCharField, StrictSerializer, validate_subject_id
 from dsar.deadlines import EVENT_TYPES, EXTENSION_REASON_CODES
-from dsar.models import Channel, DataSubjectRequest, DsarRegime, RequestType
+from dsar.enums import Channel, DsarRegime, RequestType
+from dsar.models import DataSubjectRequest
 from dsar.selectors import dsar_requester_masked
 
 # --- input -----------------------------------------------------------------------------------------------------

@@ -16,18 +16,18 @@ from core.api.fields import StrictCharField, StrictSerializer
 from core.api.schema import api_operation
 from core.api.views import OrganizationApi
 from core.problems import NotFound
-from dsar import fulfilment, selectors, services
+from dsar import selectors, services
 from dsar.api import serializers as s
 from dsar.deadlines import EXTENSION_REASON_CODES
-from dsar.models import DataSubjectRequest, RequestStatus
+from dsar.enums import RequestStatus
+from dsar.models import DataSubjectRequest
 
-S = RequestStatus
 # The moves legal makes by hand in the admin (approve, reject) and the way back from review. The other statuses
 # are the system's: received (intake), identity_pending (the verification link), verified (POST .../verify),
 # awaiting_review (the fulfilment run) and in_progress from verified or received (POST .../fulfil).
-MANUAL_STATUSES: Final = (S.COMPLETED, S.REJECTED, S.IN_PROGRESS)
+MANUAL_STATUSES: Final = (RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.IN_PROGRESS)
 # in_progress by hand only back from review: from anywhere else it is a fulfilment start, with its steps.
-MANUAL_IN_PROGRESS_FROM: Final = frozenset({S.AWAITING_REVIEW})
+MANUAL_IN_PROGRESS_FROM: Final = frozenset({RequestStatus.AWAITING_REVIEW})
 NOT_FOUND_DETAIL: Final = "No data-subject request with this id in your organization."
 
 # --- input -----------------------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class DsarTransitionInputSerializer(StrictSerializer):
         help_text="Kept in the history; required for rejected (it is sent to the requester with their remedies).",
     )
     expected_status = serializers.ChoiceField(
-        choices=S.choices,
+        choices=RequestStatus.choices,
         required=False,
         help_text="Compare-and-set: the move happens only while the request is in this status.",
     )
@@ -119,7 +119,7 @@ class DsarVerifyApi(DsarWorkflowApi):
     def post(self, request: Request, request_id: str) -> Response:
         data = self.validated(DsarVerifyInputSerializer, request.data)
         dsar = self.dsar_or_404(request_id)
-        services.dsar_verify(request=dsar, actor=self.client.actor, note=data["note"], method=data["method"])
+        services.dsar_identity_verify(request=dsar, actor=self.client.actor, note=data["note"], method=data["method"])
         return self.answer(request_id)
 
 
@@ -143,7 +143,7 @@ class DsarFulfilApi(DsarWorkflowApi):
     def post(self, request: Request, request_id: str) -> Response:
         data = self.validated(DsarFulfilInputSerializer, request.data)
         dsar = self.dsar_or_404(request_id)
-        fulfilment.dsar_fulfil_start(
+        services.dsar_fulfil_start(
             request=dsar, actor=self.client.actor, requested_change=data.get("requested_change") or ""
         )
         return self.answer(request_id)
@@ -206,7 +206,7 @@ class DsarTransitionApi(DsarWorkflowApi):
         data = self.validated(DsarTransitionInputSerializer, request.data)
         dsar = self.dsar_or_404(request_id)
         to_status = data["to_status"]
-        if to_status == S.IN_PROGRESS and dsar.status not in MANUAL_IN_PROGRESS_FROM:
+        if to_status == RequestStatus.IN_PROGRESS and dsar.status not in MANUAL_IN_PROGRESS_FROM:
             raise services.IllegalTransition(
                 f"A request in status {dsar.status} is not moved to in_progress by hand; "
                 f"start its fulfilment with POST /api/v1/dsar/{dsar.public_id}/fulfil.",
@@ -220,7 +220,7 @@ class DsarTransitionApi(DsarWorkflowApi):
             to_status=to_status,
             actor=self.client.actor,
             reason=data.get("reason") or "",
-            notify_requester=to_status == S.REJECTED,
+            notify_requester=to_status == RequestStatus.REJECTED,
             expected_status=data.get("expected_status"),
         )
         return self.answer(request_id)

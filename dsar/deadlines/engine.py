@@ -16,10 +16,11 @@ from dsar.calendars import (
     business_days_after,
     roll,
 )
-from dsar.deadlines.regimes import _local_date, _Pause, _pauses, _Regime, _regime
+from dsar.deadlines.clock import Pause, identity_pauses, local_date
+from dsar.deadlines.regimes import Regime, regime_spec
 from dsar.deadlines.types import (
-    _EVENT_ORDER,
     DEFAULT_POLICY,
+    EVENT_ORDER,
     GDPR_ONLY_REQUEST_TYPES,
     ID_RECEIVED,
     ID_REQUESTED,
@@ -34,8 +35,8 @@ from dsar.deadlines.types import (
     ExtensionNotAvailable,
     ExtensionNotice,
     ExtensionNoticeLate,
-    _calendar_id,
-    _zone,
+    checked_calendar_id,
+    checked_zone,
 )
 
 # --- the engine --------------------------------------------------------------------------------------------------
@@ -58,7 +59,7 @@ def compute_deadlines(
 
     Raises ExtensionNoticeLate when the extension notice went out too late, DeadlineError for bad input.
     """
-    spec = _regime(regime, table if table is not None else jurisdiction_rules())
+    spec = regime_spec(regime, table if table is not None else jurisdiction_rules())
     if request_type not in REQUEST_TYPES:
         raise DeadlineError(f"request_type {request_type!r} is not one of {', '.join(sorted(REQUEST_TYPES))}")
     if not isinstance(received_at, datetime) or received_at.tzinfo is None or received_at.utcoffset() is None:
@@ -72,8 +73,8 @@ def compute_deadlines(
         raise DeadlineError(
             f"regime {spec.key!r} needs the controller's holiday calendar and time zone (REGULATORY.md A1)"
         )
-    zone = _zone(zone_name)
-    calendar_id = _calendar_id(calendar_name)
+    zone = checked_zone(zone_name)
+    calendar_id = checked_calendar_id(calendar_name)
 
     receipt = received_at.astimezone(zone).date()
     utc_date = received_at.astimezone(dt.UTC).date()
@@ -82,10 +83,10 @@ def compute_deadlines(
         warnings.append(
             f"the receipt date is {receipt.isoformat()} in {zone_name}, not the UTC date {utc_date.isoformat()} (A8)"
         )
-    as_of_date = _local_date(as_of, zone) if as_of is not None else None
+    as_of_date = local_date(as_of, zone) if as_of is not None else None
     clock = sorted(
-        (ClockEvent(event.type, _local_date(event.date, zone)) for event in events),
-        key=lambda event: (event.date, _EVENT_ORDER[event.type]),
+        (ClockEvent(event.type, local_date(event.date, zone)) for event in events),
+        key=lambda event: (event.date, EVENT_ORDER[event.type]),
     )
     if any(event.date < receipt for event in clock):
         raise DeadlineError("a clock event is dated before the receipt date")
@@ -93,7 +94,7 @@ def compute_deadlines(
         clock = [event for event in clock if event.date <= as_of_date]  # the state as it stood on as_of
     notice = None
     if extension is not None:
-        notice = ExtensionNotice(_local_date(extension.notice_sent_on, zone), extension.reason_code)
+        notice = ExtensionNotice(local_date(extension.notice_sent_on, zone), extension.reason_code)
         if notice.notice_sent_on < receipt:
             raise DeadlineError("the extension notice is dated before the receipt date")
 
@@ -116,7 +117,7 @@ def compute_deadlines(
 
 @dataclass
 class _Context:
-    spec: _Regime
+    spec: Regime
     request_type: str
     zone_name: str
     calendar_id: str
@@ -148,10 +149,10 @@ def _months_regime(c: _Context) -> DeadlineResult:
     months = spec.response.months
 
     # A3: a suspension, counted in calendar days, only for an identity request sent within the grace days.
-    pauses = _pauses(c.clock)
+    pauses = identity_pauses(c.clock)
     grace = policy.gdpr_id_request_grace_days
     paused_days = 0
-    applied: list[_Pause] = []
+    applied: list[Pause] = []
     open_pause = pauses[-1] if pauses and pauses[-1].resumed is None else None
     identity_cutoff = add_months(open_pause.requested, 1) if open_pause else None
     for pause in pauses:
@@ -335,7 +336,7 @@ def _days_regime(c: _Context) -> DeadlineResult:
     due: date = result[enforced_key]
     status, status_rule = _status(c, due, enforced_key)
     if status is None and c.as_of is not None:
-        pauses = _pauses(c.clock)
+        pauses = identity_pauses(c.clock)
         unverified = bool(pauses) and pauses[-1].resumed is None
         day_45: date | None = result.get("response_due")
         if spec.key == "ccpa" and not is_opt_out and unverified and day_45 is not None and c.as_of >= day_45:

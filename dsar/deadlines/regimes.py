@@ -1,23 +1,14 @@
-"""Each regime's periods, calendar, time zone and citations, from the jurisdiction rule table; local dates and
-the identity-verification pauses."""
+"""Each regime's periods, calendar, time zone and citations, from the jurisdiction rule table."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from types import MappingProxyType
 from typing import Final
-from zoneinfo import ZoneInfo
 
 from core.jurisdiction_rules import NO_DSAR_REGIME, JurisdictionRule, Period, RuleTable
-from dsar.deadlines.types import (
-    ID_RECEIVED,
-    ID_REQUESTED,
-    ClockEvent,
-    DeadlineError,
-    UnknownRegime,
-)
+from dsar.deadlines.types import DeadlineError, UnknownRegime
 
 # --- the regime, from the rule table ---------------------------------------------------------------------------
 
@@ -71,7 +62,9 @@ _CITATIONS: Final[Mapping[str, _Citations]] = MappingProxyType(
 
 
 @dataclass(frozen=True)
-class _Regime:
+class Regime:
+    """One regime's periods, default calendar and time zone, and citations, as the engine uses them."""
+
     key: str
     law: str
     response: Period
@@ -86,7 +79,8 @@ class _Regime:
     citations: _Citations
 
 
-def _regime(regime: str, table: RuleTable) -> _Regime:
+def regime_spec(regime: str, table: RuleTable) -> Regime:
+    """The regime's rules from the table; UnknownRegime when no jurisdiction of the table has it."""
     key = regime.strip().lower() if isinstance(regime, str) else ""
     rules: list[JurisdictionRule] = [rule for rule in table if rule.dsar.regime == key]
     if key == NO_DSAR_REGIME or not rules:
@@ -109,7 +103,7 @@ def _regime(regime: str, table: RuleTable) -> _Regime:
     zones = {rule.dsar.time_zone for rule in rules}
     law = first.law if len(rules) == 1 else key.upper()
     generic = f"{first.law} [verify]"
-    return _Regime(
+    return Regime(
         key=key,
         law=law,
         response=first.dsar.response,
@@ -123,36 +117,3 @@ def _regime(regime: str, table: RuleTable) -> _Regime:
         is_us=all(rule.code.startswith("US-") for rule in rules),
         citations=_CITATIONS.get(key) or _Citations(generic, generic, generic, ""),
     )
-
-
-def _local_date(value: date, zone: ZoneInfo) -> date:
-    """A date as given, or an aware datetime's date in the deadline time zone."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise DeadlineError("a datetime must be timezone-aware")
-        return value.astimezone(zone).date()
-    return value
-
-
-# --- identity-verification pauses (GDPR) -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Pause:
-    requested: date
-    resumed: date | None  # None: the subject has not answered yet
-
-
-def _pauses(events: Sequence[ClockEvent]) -> list[_Pause]:
-    """Pair each identity request with the next answer; a second request while one is open changes nothing."""
-    pauses: list[_Pause] = []
-    open_since: date | None = None
-    for event in events:
-        if event.type == ID_REQUESTED and open_since is None:
-            open_since = event.date
-        elif event.type == ID_RECEIVED and open_since is not None:
-            pauses.append(_Pause(open_since, event.date))
-            open_since = None
-    if open_since is not None:
-        pauses.append(_Pause(open_since, None))
-    return pauses

@@ -25,7 +25,7 @@ ID_REQUESTED: Final = "id_requested"
 ID_RECEIVED: Final = "id_received"
 RESPONSE_SENT: Final = "response_sent"
 EVENT_TYPES: Final = (ID_REQUESTED, ID_RECEIVED, RESPONSE_SENT)
-_EVENT_ORDER = {name: index for index, name in enumerate(EVENT_TYPES)}
+EVENT_ORDER = {name: index for index, name in enumerate(EVENT_TYPES)}
 
 # REGULATORY.md §2.6: one extension per request, with a structured reason code.
 EXTENSION_REASON_CODES: Final = frozenset({"complexity", "volume", "redaction"})
@@ -116,10 +116,10 @@ class DeadlinePolicy:
         if not all(isinstance(day, date) and not isinstance(day, datetime) for day in self.extra_holidays):
             raise DeadlineError("extra_holidays must hold dates")
         if self.gdpr_calendar is not None:
-            object.__setattr__(self, "gdpr_calendar", _calendar_id(self.gdpr_calendar))
+            object.__setattr__(self, "gdpr_calendar", checked_calendar_id(self.gdpr_calendar))
         for zone in (self.gdpr_time_zone, self.us_time_zone):
             if zone is not None:
-                _zone(zone)
+                checked_zone(zone)
 
 
 DEFAULT_POLICY: Final = DeadlinePolicy()
@@ -133,7 +133,7 @@ class ClockEvent:
     date: dt.date
 
     def __post_init__(self) -> None:
-        if self.type not in _EVENT_ORDER:
+        if self.type not in EVENT_ORDER:
             raise DeadlineError(f"event type {self.type!r} is not one of {', '.join(EVENT_TYPES)}")
         if not isinstance(self.date, date):
             raise DeadlineError("an event needs a date")
@@ -223,14 +223,16 @@ class DeadlineResult:
         return body
 
 
-def _calendar_id(calendar_id: str) -> str:
+def checked_calendar_id(calendar_id: str) -> str:
+    """The calendar id in canonical form; DeadlineError when it is not one."""
     try:
         return normalize_calendar_id(calendar_id)
     except UnknownCalendar as exc:
         raise DeadlineError(str(exc)) from exc
 
 
-def _zone(name: str) -> ZoneInfo:
+def checked_zone(name: str) -> ZoneInfo:
+    """The IANA time zone; DeadlineError when it is not one."""
     if not isinstance(name, str) or not name or name.startswith("/"):
         raise DeadlineError(f"{name!r} is not an IANA time zone")
     try:

@@ -1,34 +1,41 @@
-"""Writes for data-subject requests: intake, status transitions and the one extension (workflow), identity
-verification (identity) and the beat deadline sweep (deadline_sweep). Import from here."""
+"""Writes for data-subject requests, one direction: workflow (intake, transitions, the one extension, assignment)
+<- identity (identity verification and its sweep) <- fulfilment (the steps that carry a request out) <- pipeline
+(the hops after a commit: the only module that enqueues tasks); connectors, exports and the deadline sweep beside
+them. Import from here."""
 
-from dsar.services.common import (
-    FINAL_STATUSES,
-    LEGAL_TRANSITIONS,
-    NO_VERIFICATION_NEEDED,
-    OPEN_STATUSES,
+from dsar.enums import FINAL_STATUSES, LEGAL_TRANSITIONS, NO_VERIFICATION_NEEDED, OPEN_STATUSES
+from dsar.problems import (
     AlreadyExtended,
     DeadlineInputInvalid,
     ExtensionNoticeTooLate,
     ExtensionUnavailable,
+    FulfilmentNotReady,
     IllegalTransition,
     RequestClosed,
+    RequesterUnreachable,
     StatusChanged,
-    _requester_email,
     deadline_problem,
 )
+from dsar.services.connectors import connector_calls_record, connector_create, connector_secret_rotate
 from dsar.services.deadline_sweep import dsar_deadline_sweep
+from dsar.services.exports import ExportDownload, dsar_export_download, dsar_exports_purge
+from dsar.services.fulfilment import STEPS, dsar_fulfil_run, steps_for
 from dsar.services.identity import (
     IDENTITY_SWEEP_ACTOR,
     LINK_ACTOR,
-    RequesterUnreachable,
-    VerificationOutcome,
-    dsar_identity_request,
+    dsar_identity_link_send,
     dsar_identity_sweep,
-    dsar_verification_link_send,
-    dsar_verify,
-    dsar_verify_link,
 )
-from dsar.services.workflow import Requester, dsar_assign, dsar_create, dsar_extend, dsar_transition
+from dsar.services.pipeline import (
+    IdentityLinkOutcome,
+    dsar_create,
+    dsar_fulfil_resume_stuck,
+    dsar_fulfil_start,
+    dsar_identity_request,
+    dsar_identity_verify,
+    dsar_identity_verify_by_link,
+)
+from dsar.services.workflow import Requester, dsar_assign, dsar_extend, dsar_transition
 
 __all__ = [
     "FINAL_STATUSES",
@@ -37,26 +44,39 @@ __all__ = [
     "LINK_ACTOR",
     "NO_VERIFICATION_NEEDED",
     "OPEN_STATUSES",
+    "STEPS",
     "AlreadyExtended",
     "DeadlineInputInvalid",
+    "ExportDownload",
     "ExtensionNoticeTooLate",
     "ExtensionUnavailable",
+    "FulfilmentNotReady",
+    "IdentityLinkOutcome",
     "IllegalTransition",
     "RequestClosed",
     "Requester",
     "RequesterUnreachable",
     "StatusChanged",
-    "VerificationOutcome",
-    "_requester_email",
+    "connector_calls_record",
+    "connector_create",
+    "connector_secret_rotate",
     "deadline_problem",
     "dsar_assign",
     "dsar_create",
     "dsar_deadline_sweep",
+    "dsar_export_download",
+    "dsar_exports_purge",
     "dsar_extend",
+    "dsar_fulfil_resume_stuck",
+    "dsar_fulfil_run",
+    "dsar_fulfil_start",
+    "dsar_identity_link_send",
     "dsar_identity_request",
     "dsar_identity_sweep",
+    "dsar_identity_verify",
+    "dsar_identity_verify_by_link",
     "dsar_transition",
-    "dsar_verification_link_send",
-    "dsar_verify",
-    "dsar_verify_link",
+    "steps_for",
 ]
+
+dsar_verify = dsar_identity_verify  # temporary alias for tests/consent; removed after the merge

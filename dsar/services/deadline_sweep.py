@@ -2,73 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from core.enums import AuditAction
 from core.models import Organization
 from core.services import audit_log
-from dsar.models import (
-    DataSubjectRequest,
-    DsarLegalContact,
-    RequestNotice,
-)
-from dsar.services.common import OPEN_STATUSES, _send
-from dsar.verification import (
-    Message,
-)
+from dsar.enums import OPEN_STATUSES
+from dsar.messages import OVERDUE_KIND, deadline_digest_message, message_send
+from dsar.models import DataSubjectRequest, RequestNotice
+from dsar.selectors import legal_recipients
 
 # --- deadline sweep ----------------------------------------------------------------------------------------------
 
 DEADLINE_SWEEP_ACTOR: Final = "task:dsar.deadline_sweep"
-OVERDUE_KIND: Final = "deadline.overdue"
 
 
 def _returning(sql: str, params: list[Any]) -> list[tuple[int, str]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(int(row[0]), str(row[1])) for row in cursor.fetchall()]
-
-
-def _legal_recipients(organization_ids: Iterable[int]) -> dict[int, list[str]]:
-    contacts = dict(
-        DsarLegalContact.objects.filter(organization_id__in=list(organization_ids)).values_list(
-            "organization_id", "email"
-        )
-    )
-    admins = [str(admin[1]) for admin in settings.ADMINS]
-    return {org_id: [contacts[org_id]] if org_id in contacts else admins for org_id in organization_ids}
-
-
-def _digest(organization: Organization, lines: list[tuple[str, str, str, str, date]], today: date) -> Message:
-    labels = {
-        "deadline.7": "due in 7 days or less",
-        "deadline.3": "due in 3 days or less",
-        "deadline.1": "due tomorrow",
-    }
-    overdue = [line for line in lines if line[0] == OVERDUE_KIND]
-    upcoming = [line for line in lines if line[0] != OVERDUE_KIND]
-    body = [f"Data-subject request deadlines for {organization.name} on {today.isoformat()}.", ""]
-    if overdue:
-        body += [f"OVERDUE ({len(overdue)}), escalated:"]
-        body += [
-            f"  {public_id}  {rtype}/{regime}  was due {due.isoformat()}"
-            for _, public_id, rtype, regime, due in overdue
-        ]
-        body.append("")
-    if upcoming:
-        body += [f"Upcoming ({len(upcoming)}):"]
-        body += [
-            f"  {public_id}  {rtype}/{regime}  due {due.isoformat()} ({labels.get(kind, kind)})"
-            for kind, public_id, rtype, regime, due in upcoming
-        ]
-    subject = f"[Provenant] {organization.name}: {len(overdue)} overdue, {len(upcoming)} due soon"
-    return Message(subject=subject, body="\n".join(body) + "\n")
 
 
 def dsar_deadline_sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -126,13 +82,14 @@ def dsar_deadline_sweep(*, now: datetime | None = None) -> dict[str, int]:
             for pk, organization_id, public_id, request_type, regime, due_on in rows:
                 details.setdefault(organization_id, []).append((kinds[pk], public_id, request_type, regime, due_on))
         organizations = Organization.objects.in_bulk(list(details))
-        recipients = _legal_recipients(details)
+        recipients = legal_recipients(details)
         digests = 0
         for organization_id, lines in sorted(details.items()):
             lines.sort(key=lambda line: (line[4], line[1]))
             organization = organizations[organization_id]
             if recipients[organization_id]:
-                _send(recipients[organization_id], _digest(organization, lines, today))
+                message = deadline_digest_message(organization_name=organization.name, lines=lines, today=today)
+                message_send(recipients[organization_id], message)
                 digests += 1
             overdue_ids = [line[1] for line in lines if line[0] == OVERDUE_KIND]
             audit_log(

@@ -6,7 +6,6 @@ one ``RequestTransition`` row and one audit-log entry.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,36 +22,15 @@ from core.jurisdictions import normalize_jurisdiction
 from core.models import Organization
 from core.problems import InvalidInput
 from core.services import audit_log
-from dsar.deadlines import (
-    DeadlineError,
-    ExtensionNotice,
-)
+from dsar.deadlines import DeadlineError, ExtensionNotice
 from dsar.denials import with_denial_notice
-from dsar.models import (
-    DataSubjectRequest,
-    DsarRegime,
-    RequestTransition,
-)
-from dsar.services.common import (
-    AUTOWIRE_ACTOR,
-    BACKDATED_CHANNELS,
-    FINAL_STATUSES,
-    LEGAL_TRANSITIONS,
-    NO_VERIFICATION_NEEDED,
-    AlreadyExtended,
-    IllegalTransition,
-    RequestClosed,
-    S,
-    StatusChanged,
-    _compute,
-    _extension_of,
-    _requester_email,
-    _send,
-    deadline_problem,
-)
-from dsar.verification import (
-    closure_message,
-)
+from dsar.enums import BACKDATED_CHANNELS, FINAL_STATUSES, LEGAL_TRANSITIONS, DsarRegime, RequestStatus
+from dsar.messages import closure_message, message_send
+from dsar.models import DataSubjectRequest, RequestTransition
+from dsar.problems import AlreadyExtended, IllegalTransition, RequestClosed, StatusChanged, deadline_problem
+from dsar.request_deadlines import extension_of, request_deadlines
+from dsar.seal_contexts import requester_context
+from dsar.selectors import dsar_history, dsar_requester_email
 
 # --- intake ----------------------------------------------------------------------------------------------------
 
@@ -65,7 +43,8 @@ class Requester:
     name: str = ""
 
 
-def _derive_regime(regime: str | None, jurisdiction: str) -> str:
+def derive_regime(regime: str | None, jurisdiction: str) -> str:
+    """The regime given, else the one the jurisdiction's rule names; refused when neither yields a DSAR law."""
     if regime:
         if regime not in DsarRegime.values:
             raise InvalidInput(
@@ -87,7 +66,7 @@ def _derive_regime(regime: str | None, jurisdiction: str) -> str:
     return derived
 
 
-def dsar_create(
+def dsar_intake(
     *,
     organization: Organization,
     request_type: str,
@@ -99,7 +78,8 @@ def dsar_create(
     received_at: datetime | None = None,
     requester: Requester | None = None,
 ) -> DataSubjectRequest:
-    """Record a new request, its deadlines and the intake step of its history."""
+    """Record a new request, its deadlines and the intake step of its history (``services.pipeline.dsar_create``
+    adds what happens after the commit)."""
     now = timezone.now()
     if jurisdiction:
         try:
@@ -120,8 +100,8 @@ def dsar_create(
                 errors=[{"pointer": "/received_at", "detail": "must not be in the future"}],
             )
         received_at = min(received_at, now)  # within the allowed clock skew: it arrived now
-    resolved_regime = _derive_regime(regime, jurisdiction)
-    result = _compute(
+    resolved_regime = derive_regime(regime, jurisdiction)
+    result = request_deadlines(
         regime=resolved_regime, request_type=request_type, jurisdiction=jurisdiction, received_at=received_at
     )
     requester = requester or Requester()
@@ -129,7 +109,7 @@ def dsar_create(
     data_key, wrapped = new_data_key()
 
     def sealed(value: str, field: str) -> str:
-        return seal(data_key, value, context=f"dsar:{public_id}:{field}") if value else ""
+        return seal(data_key, value, context=requester_context(public_id, field)) if value else ""
 
     with transaction.atomic():
         request = DataSubjectRequest.objects.create(
@@ -149,7 +129,9 @@ def dsar_create(
             created_at=now,
             updated_at=now,
         )
-        RequestTransition.objects.create(request=request, at=now, actor=actor, from_status="", to_status=S.RECEIVED)
+        RequestTransition.objects.create(
+            request=request, at=now, actor=actor, from_status="", to_status=RequestStatus.RECEIVED
+        )
         audit_log(
             actor=actor,
             action=AuditAction.DSAR_RECEIVED,
@@ -163,53 +145,7 @@ def dsar_create(
                 "due_on": str(result.enforced_due),
             },
         )
-        _advance_after_commit(request.pk, has_email=bool(requester.email))
-    if not transaction.get_connection().in_atomic_block:  # the auto-wiring ran: show where it left the request
-        request.refresh_from_db(fields=["status", "deadlines", "due_on", "updated_at"])
     return request
-
-
-# --- auto-wiring -----------------------------------------------------------------------------------------------
-
-
-def _advance_after_commit(request_id: int, *, has_email: bool) -> None:
-    """After intake commits: an opt-out or limit request starts at once (no verification); any other request
-    with a requester email gets its verification link. Without an email, legal verifies by hand.
-
-    After commit, not inside the intake: a failure here never loses the request, which then waits in
-    ``received`` for legal (the admin queue) like one without an email."""
-
-    def advance() -> None:
-        request = DataSubjectRequest.objects.select_related("organization").filter(pk=request_id).first()
-        if request is None or request.status != S.RECEIVED:
-            return
-        if request.type in NO_VERIFICATION_NEEDED:
-            _start_fulfilment(request)
-        elif has_email:
-            from dsar.services.identity import dsar_identity_request  # identity imports this module
-
-            dsar_identity_request(request=request, actor=AUTOWIRE_ACTOR)
-
-    transaction.on_commit(advance, robust=True)
-
-
-def _start_fulfilment(request: DataSubjectRequest) -> None:
-    from dsar.fulfilment import FulfilmentNotReady, dsar_fulfil_start  # fulfilment imports this module
-
-    # Someone moved it meanwhile (started by hand, rejected): theirs stands.
-    with contextlib.suppress(FulfilmentNotReady, StatusChanged, IllegalTransition):
-        dsar_fulfil_start(request=request, actor=AUTOWIRE_ACTOR)
-
-
-def _fulfil_after_commit(request_id: int) -> None:
-    """After a verification commits, carry the request out; one already started or closed is left alone."""
-
-    def start() -> None:
-        request = DataSubjectRequest.objects.select_related("organization").filter(pk=request_id).first()
-        if request is not None and request.status == S.VERIFIED:
-            _start_fulfilment(request)
-
-    transaction.on_commit(start, robust=True)
 
 
 # --- workflow --------------------------------------------------------------------------------------------------
@@ -239,16 +175,16 @@ def dsar_transition(
             expected_status=expected_status,
             status_now=expected,
         )
-    if to_status not in S.values:
+    if to_status not in RequestStatus.values:
         raise InvalidInput(f"Unknown status {to_status!r}.", errors=[{"pointer": "/status", "detail": "unknown"}])
     if to_status not in LEGAL_TRANSITIONS[expected]:
         raise IllegalTransition(
             f"A request in status {expected} cannot move to {to_status}.", from_status=expected, to_status=to_status
         )
     reason = reason.strip()
-    if to_status == S.REJECTED and not reason:
+    if to_status == RequestStatus.REJECTED and not reason:
         raise InvalidInput("A rejection needs a reason.", errors=[{"pointer": "/reason", "detail": "required"}])
-    if to_status == S.REJECTED:
+    if to_status == RequestStatus.REJECTED:
         # Denials carry the person's remedies: Art. 12(4) under the GDPR, the appeal under US state laws.
         rule = jurisdiction_rules().rule_for(request.jurisdiction or None)
         reason = with_denial_notice(
@@ -259,14 +195,14 @@ def dsar_transition(
         request=request, at=now, actor=actor, from_status=expected, to_status=to_status, reason=reason
     )
     with transaction.atomic():
-        history = list(RequestTransition.objects.filter(request=request).order_by("at", "id"))
-        result = _compute(
+        history = dsar_history(request)
+        result = request_deadlines(
             regime=request.regime,
             request_type=request.type,
             jurisdiction=request.jurisdiction,
             received_at=request.received_at,
             transitions=[*history, step],
-            extension=_extension_of(request),
+            extension=extension_of(request),
         )
         values: dict[str, Any] = {
             "status": to_status,
@@ -274,12 +210,12 @@ def dsar_transition(
             "due_on": result.enforced_due,
             "updated_at": now,
         }
-        if to_status == S.REJECTED:
+        if to_status == RequestStatus.REJECTED:
             values["rejection_reason"] = reason
-            email = _requester_email(request) if notify_requester else ""
+            email = dsar_requester_email(request) if notify_requester else ""
             if email:
                 message = closure_message(public_id=request.public_id, reason=reason)
-                transaction.on_commit(lambda: _send([email], message))
+                transaction.on_commit(lambda: message_send([email], message))
         claimed = DataSubjectRequest.objects.filter(pk=request.pk, status=expected).update(**values)
         if not claimed:
             raise StatusChanged("The request's status changed meanwhile; reload it and try again.")
@@ -315,8 +251,8 @@ def dsar_extend(
         raise deadline_problem(exc) from exc
     now = timezone.now()
     with transaction.atomic():
-        history = list(RequestTransition.objects.filter(request=request).order_by("at", "id"))
-        result = _compute(
+        history = dsar_history(request)
+        result = request_deadlines(
             regime=request.regime,
             request_type=request.type,
             jurisdiction=request.jurisdiction,

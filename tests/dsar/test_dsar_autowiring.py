@@ -102,7 +102,7 @@ def test_a_manual_verification_also_starts_fulfilment(
 ) -> None:
     request = create(organization, "deletion", email="")
     with django_capture_on_commit_callbacks(execute=True):
-        services.dsar_verify(request=request, actor="legal", note="passport checked")
+        services.dsar_identity_verify(request=request, actor="legal", note="passport checked")
 
     request.refresh_from_db()
     assert request.status == "completed", "the erasure ran"

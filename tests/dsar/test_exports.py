@@ -23,16 +23,17 @@ from config.celery import app as celery_app
 from consent import services as consent_services
 from consent.models import ConsentEvent, Purpose, Source, Subject, SuppressedIdentifier
 from consent.selectors.ledger import event_evidence, ledger_verification
-from core.crypto import unseal, unwrap_data_key
+from core.crypto import CryptoError, unseal, unwrap_data_key
 from core.models import AuditLogEntry, Organization
 from core.problems import DomainError
-from dsar import exports, fulfilment, services, tasks
+from dsar import export_archive, export_links, selectors, services, tasks
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from provenance import services as provenance_services
 from provenance.models import Recipient, StampRecord
 from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem
 from tests.integration.conftest import wait_until
+from tests.integration.http_receiver import HttpReceiver
 
 EMAIL = "ada@example.com"
 
@@ -50,7 +51,6 @@ def inline_tasks() -> Any:
 @pytest.fixture(autouse=True)
 def _settings(settings: Any) -> None:
     settings.PROVENANT_PUBLIC_BASE_URL = "http://testserver"
-    settings.PROVENANT_DSAR_EXPORT_PAUSE_SECONDS = 0
 
 
 @pytest.fixture
@@ -95,15 +95,15 @@ def make_request(organization: Organization) -> Callable[..., DataSubjectRequest
             requester=services.Requester(email=EMAIL, name="Ada Lovelace"),
         )
         if verified:
-            services.dsar_verify(request=request, actor="legal", note="passport checked")
+            services.dsar_identity_verify(request=request, actor="legal", note="passport checked")
         return request
 
     return make
 
 
 def fulfilled(request: DataSubjectRequest, **kw: Any) -> DataSubjectRequest:
-    fulfilment.dsar_fulfil_start(request=request, actor="legal", **kw)
-    fulfilment.dsar_fulfil_run(request_id=request.pk)
+    services.dsar_fulfil_start(request=request, actor="legal", **kw)
+    services.dsar_fulfil_run(request_id=request.pk)
     request.refresh_from_db()
     return request
 
@@ -122,7 +122,7 @@ def snapshot(request: DataSubjectRequest) -> tuple[Any, ...]:
 
 
 def download(request: DataSubjectRequest) -> bytes:
-    url = fulfilment.dsar_export_link(request=request)
+    url = selectors.dsar_export_link(request=request)
     response = APIClient().get(url.removeprefix("http://testserver"))
     assert response.status_code == 200, response.content[:300]
     assert response["Content-Type"] == "application/zip"
@@ -179,10 +179,10 @@ def test_export_is_sealed_at_rest_and_never_holds_the_email_in_clear(
     raw = bytes(export.sealed_archive)
     assert EMAIL.encode() not in raw
     assert b"PK\x03\x04" not in raw[:64]
-    opened = exports.open_archive(raw, export.wrapped_data_key, export_public_id=export.public_id)
+    opened = export_archive.open_archive(raw, export.wrapped_data_key, export_public_id=export.public_id)
     assert EMAIL.encode() in zipfile.ZipFile(io.BytesIO(opened)).read("subject.json")
-    with pytest.raises(exports.CryptoError):
-        exports.open_archive(raw, export.wrapped_data_key, export_public_id="another-export")
+    with pytest.raises(CryptoError):
+        export_archive.open_archive(raw, export.wrapped_data_key, export_public_id="another-export")
 
 
 def test_every_download_is_audited(ledger: Subject, make_request: Callable[..., DataSubjectRequest]) -> None:
@@ -203,7 +203,7 @@ def test_expired_download_link_is_refused_with_410_and_audits_nothing(
     request = fulfilled(make_request("access"))
     export = DsarExport.objects.get(request=request)
     with mock.patch("django.core.signing.time.time", return_value=time.time() - 7 * 86400 - 60):
-        token = exports.download_token(export.public_id)
+        token = export_links.download_token(export.public_id)
     before = AuditLogEntry.objects.count()
 
     response = APIClient().get(f"/api/v1/dsar/exports/{token}")
@@ -225,7 +225,7 @@ def test_tampered_download_link_is_refused_with_400(
     ledger: Subject, make_request: Callable[..., DataSubjectRequest], mangle: Callable[[str], str]
 ) -> None:
     request = fulfilled(make_request("access"))
-    token = exports.download_token(DsarExport.objects.get(request=request).public_id)
+    token = export_links.download_token(DsarExport.objects.get(request=request).public_id)
     before = AuditLogEntry.objects.count()
 
     response = APIClient().get(f"/api/v1/dsar/exports/{mangle(token)}")
@@ -237,12 +237,12 @@ def test_tampered_download_link_is_refused_with_400(
 def test_a_verification_token_does_not_open_an_export(
     ledger: Subject, make_request: Callable[..., DataSubjectRequest]
 ) -> None:
-    from dsar.verification import verification_token
+    from dsar.identity_links import identity_link_token
 
     request = fulfilled(make_request("access"))
     export = DsarExport.objects.get(request=request)
 
-    response = APIClient().get(f"/api/v1/dsar/exports/{verification_token(export.public_id)}")
+    response = APIClient().get(f"/api/v1/dsar/exports/{identity_link_token(export.public_id)}")
 
     assert_problem(response, 400, "export-link-invalid")
 
@@ -263,8 +263,8 @@ def test_unverified_access_request_cannot_start(
     request = make_request("access", verified=False)
     before = snapshot(request)
 
-    with pytest.raises(fulfilment.FulfilmentNotReady):
-        fulfilment.dsar_fulfil_start(request=request, actor="legal")
+    with pytest.raises(services.FulfilmentNotReady):
+        services.dsar_fulfil_start(request=request, actor="legal")
 
     assert snapshot(request) == before
 
@@ -277,7 +277,7 @@ def test_start_enqueues_the_run_only_after_commit(
 ) -> None:
     request = make_request("access")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        fulfilment.dsar_fulfil_start(request=request, actor="legal")
+        services.dsar_fulfil_start(request=request, actor="legal")
 
     # Before the commit nothing ran: the steps wait.
     assert request.status == "in_progress"
@@ -313,15 +313,15 @@ def test_a_step_a_dead_worker_left_running_is_redone_once_its_lease_ran_out(
     ledger: Subject, make_request: Callable[..., DataSubjectRequest]
 ) -> None:
     request = make_request("access")
-    fulfilment.dsar_fulfil_start(request=request, actor="legal")
+    services.dsar_fulfil_start(request=request, actor="legal")
     step = FulfilmentStep.objects.get(request=request, step="export")
     FulfilmentStep.objects.filter(pk=step.pk).update(
         status="running", attempts=1, claimed_until=timezone.now() + timedelta(minutes=5)
     )
 
-    assert fulfilment.dsar_fulfil_run(request_id=request.pk) == {"ran": [], "busy": "export"}
+    assert services.dsar_fulfil_run(request_id=request.pk) == {"ran": [], "busy": "export"}
     FulfilmentStep.objects.filter(pk=step.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
-    assert fulfilment.dsar_fulfil_run(request_id=request.pk) == {"ran": ["export", "review"]}
+    assert services.dsar_fulfil_run(request_id=request.pk) == {"ran": ["export", "review"]}
 
     step.refresh_from_db()
     assert (step.status, step.attempts) == ("done", 2)
@@ -330,26 +330,28 @@ def test_a_step_a_dead_worker_left_running_is_redone_once_its_lease_ran_out(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_whose_lease_was_taken_over_commits_nothing(
-    ledger: Subject, make_request: Callable[..., DataSubjectRequest], settings: Any
+    ledger: Subject, organization: Organization, make_request: Callable[..., DataSubjectRequest]
 ) -> None:
     request = make_request("access")  # verified and committed: fulfilment started after the commit
     request.refresh_from_db()
     assert request.status == "in_progress"
-    settings.PROVENANT_DSAR_EXPORT_PAUSE_SECONDS = 2  # the slow worker pauses between building and storing
     outcome: dict[str, Any] = {}
 
     def slow_worker() -> None:
         try:
-            outcome.update(fulfilment.dsar_fulfil_run(request_id=request.pk))
+            outcome.update(services.dsar_fulfil_run(request_id=request.pk))
         finally:
             connections.close_all()
 
-    worker = threading.Thread(target=slow_worker)
-    worker.start()
-    # While it pauses, another worker takes the step over (its lease ran out, a new claim was made).
-    wait_until(lambda: FulfilmentStep.objects.filter(request=request, step="export", status="running").exists())
-    FulfilmentStep.objects.filter(request=request, step="export").update(attempts=7)
-    worker.join(timeout=30)
+    # A connector that answers after 2 s: the slow worker waits for it inside the export step.
+    with HttpReceiver(slow_times=1, slow_seconds=2) as crm:
+        services.connector_create(organization=organization, key="crm", name="CRM", url=crm.url, actor="test")
+        worker = threading.Thread(target=slow_worker)
+        worker.start()
+        # While it waits, another worker takes the step over (its lease ran out, a new claim was made).
+        wait_until(lambda: FulfilmentStep.objects.filter(request=request, step="export", status="running").exists())
+        FulfilmentStep.objects.filter(request=request, step="export").update(attempts=7)
+        worker.join(timeout=30)
 
     assert outcome == {"ran": [], "lost": "export"}
     assert not DsarExport.objects.exists()
@@ -420,8 +422,8 @@ def test_resume_stuck_enqueues_only_quiet_requests_with_unfinished_steps_and_no_
 ) -> None:
     lost, held, fresh, finished = (make_request("access") for _ in range(4))
     for request in (lost, held, fresh, finished):
-        fulfilment.dsar_fulfil_start(request=request, actor="legal")
-    fulfilment.dsar_fulfil_run(request_id=finished.pk)
+        services.dsar_fulfil_start(request=request, actor="legal")
+    services.dsar_fulfil_run(request_id=finished.pk)
     FulfilmentStep.objects.filter(request=held, step="export").update(
         status="running", attempts=1, claimed_until=timezone.now() + timedelta(minutes=5)
     )
@@ -429,7 +431,7 @@ def test_resume_stuck_enqueues_only_quiet_requests_with_unfinished_steps_and_no_
     DataSubjectRequest.objects.filter(pk__in=[lost.pk, held.pk, finished.pk]).update(updated_at=long_ago)
     FulfilmentStep.objects.filter(request=finished).update(completed_at=long_ago)
 
-    assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 1}  # Celery runs the resumed one inline
+    assert services.dsar_fulfil_resume_stuck() == {"resumed": 1}  # Celery runs the resumed one inline
 
     lost.refresh_from_db()
     held.refresh_from_db()
@@ -445,7 +447,7 @@ def test_the_admin_request_page_shows_the_export_download_link(
     page = admin_client.get(f"/admin/dsar/datasubjectrequest/{request.pk}/change/")
 
     assert page.status_code == 200
-    link = fulfilment.dsar_export_link(request=request)
+    link = selectors.dsar_export_link(request=request)
     assert link in page.content.decode()
 
 
@@ -455,12 +457,12 @@ def test_exports_past_their_retention_are_deleted_once_and_their_links_answer_41
     settings.PROVENANT_EXPORT_RETENTION_DAYS = 30
     old = fulfilled(make_request())
     recent = fulfilled(make_request())
-    old_link = fulfilment.dsar_export_link(request=old)
+    old_link = selectors.dsar_export_link(request=old)
     DsarExport.objects.filter(request=old).update(created_at=timezone.now() - timedelta(days=31))
     evidence = DsarExport.objects.values("sha256", "size_bytes", "files").get(request=old)
 
-    first = fulfilment.dsar_exports_purge()
-    second = fulfilment.dsar_exports_purge()
+    first = services.dsar_exports_purge()
+    second = services.dsar_exports_purge()
     response = APIClient().get(old_link.removeprefix("http://testserver"))
 
     assert (first, second) == ({"purged": 1}, {"purged": 0})
@@ -473,7 +475,7 @@ def test_exports_past_their_retention_are_deleted_once_and_their_links_answer_41
     assert AuditLogEntry.objects.filter(action="dsar.export_purged", object_id=old.public_id).count() == 1
     assert not AuditLogEntry.objects.filter(action="dsar.export_downloaded", object_id=old.public_id).exists()
     with pytest.raises(DomainError):
-        fulfilment.dsar_export_link(request=old)
+        selectors.dsar_export_link(request=old)
     assert zipfile.ZipFile(io.BytesIO(download(recent))).namelist()  # within retention: still served
 
 

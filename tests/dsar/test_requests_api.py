@@ -15,7 +15,8 @@ from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
 from core.models import AuditLogEntry, Organization
 from dsar import services
 from dsar.deadlines import compute_deadlines
-from dsar.models import DataSubjectRequest, DsarRegime, RequestTransition
+from dsar.enums import DsarRegime
+from dsar.models import DataSubjectRequest, RequestTransition
 from tests.consent.api_contract import assert_problem, dsar_body, pointers
 
 DEADLINE_KEYS = set(

@@ -14,7 +14,8 @@ from core.models import AuditLogEntry, Organization
 from core.problems import DomainError, InvalidInput
 from dsar import services
 from dsar.deadlines import ExtensionNotice, compute_deadlines
-from dsar.models import DataSubjectRequest, RequestStatus, RequestTransition
+from dsar.enums import RequestStatus
+from dsar.models import DataSubjectRequest, RequestTransition
 from dsar.services import LEGAL_TRANSITIONS
 
 STATUSES = list(RequestStatus.values)

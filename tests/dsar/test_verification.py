@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from core.models import AuditLogEntry, Organization
 from dsar import services, tasks
+from dsar.identity_links import identity_link_token
 from dsar.models import DataSubjectRequest, RequestNotice, RequestTransition
-from dsar.verification import verification_token
 from tests.consent.api_contract import assert_problem
 
 EMAIL = "ada@example.com"
@@ -80,7 +80,7 @@ def test_link_verifies_pending_request_and_records_the_transition(
 ) -> None:
     request = pending(make_request, django_capture_on_commit_callbacks)
 
-    assert services.dsar_verification_link_send(request_id=request.pk) == {"sent": True}
+    assert services.dsar_identity_link_send(request_id=request.pk) == {"sent": True}
     path = sent_link()
     response = APIClient().get(path)  # no API key
 
@@ -103,7 +103,7 @@ def test_second_use_of_the_link_changes_nothing(
     make_request: Callable[..., DataSubjectRequest], django_capture_on_commit_callbacks: Any
 ) -> None:
     request = pending(make_request, django_capture_on_commit_callbacks)
-    path = f"/api/v1/dsar/verify/{verification_token(request.public_id)}"
+    path = f"/api/v1/dsar/verify/{identity_link_token(request.public_id)}"
     assert APIClient().get(path).status_code == 200
     before = snapshot(request)
 
@@ -117,7 +117,7 @@ def test_second_use_of_the_link_changes_nothing(
 def test_link_verifies_a_request_that_was_never_paused(make_request: Callable[..., DataSubjectRequest]) -> None:
     request = make_request()
 
-    response = APIClient().get(f"/api/v1/dsar/verify/{verification_token(request.public_id)}")
+    response = APIClient().get(f"/api/v1/dsar/verify/{identity_link_token(request.public_id)}")
 
     assert response.status_code == 200
     request.refresh_from_db()
@@ -129,7 +129,7 @@ def test_expired_link_is_refused_with_410_and_changes_nothing(
 ) -> None:
     request = pending(make_request, django_capture_on_commit_callbacks)
     with mock.patch("django.core.signing.time.time", return_value=time.time() - 73 * 3600):
-        token = verification_token(request.public_id)
+        token = identity_link_token(request.public_id)
     before = snapshot(request)
 
     response = APIClient().get(f"/api/v1/dsar/verify/{token}")
@@ -155,7 +155,7 @@ def test_tampered_link_is_refused_with_400_and_changes_nothing(
     request = pending(make_request, django_capture_on_commit_callbacks)
     before = snapshot(request)
 
-    response = APIClient().get(f"/api/v1/dsar/verify/{mangle(verification_token(request.public_id))}")
+    response = APIClient().get(f"/api/v1/dsar/verify/{mangle(identity_link_token(request.public_id))}")
 
     assert_problem(response, 400, "verification-link-invalid")
     assert snapshot(request) == before
@@ -166,7 +166,7 @@ def test_link_of_a_rejected_request_is_refused(make_request: Callable[..., DataS
     services.dsar_transition(request=request, to_status="rejected", actor="legal", reason="duplicate")
     before = snapshot(request)
 
-    response = APIClient().get(f"/api/v1/dsar/verify/{verification_token(request.public_id)}")
+    response = APIClient().get(f"/api/v1/dsar/verify/{identity_link_token(request.public_id)}")
 
     assert_problem(response, 409, "request-closed")
     assert snapshot(request) == before
@@ -177,8 +177,8 @@ def test_legal_verifies_manually_with_a_note(
 ) -> None:
     request = pending(make_request, django_capture_on_commit_callbacks)
 
-    services.dsar_verify(request=request, actor="legal@acme", note="passport checked at the desk")
-    services.dsar_verify(request=request, actor="legal@acme", note="again")  # verified already: nothing
+    services.dsar_identity_verify(request=request, actor="legal@acme", note="passport checked at the desk")
+    services.dsar_identity_verify(request=request, actor="legal@acme", note="again")  # verified already: nothing
 
     steps = list(RequestTransition.objects.filter(request=request, to_status="verified"))
     assert [(step.actor, step.reason) for step in steps] == [("legal@acme", "passport checked at the desk")]

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from core.models import ApiKey, AuditLogEntry, Organization
 from core.services import api_key_create
-from dsar import fulfilment, services
+from dsar import services
 from dsar.models import DataSubjectRequest, FulfilmentStep, RequestTransition
 from tests.consent.api_contract import assert_problem, pointers
 
@@ -75,9 +75,9 @@ def make_request(organization: Organization) -> Callable[..., DataSubjectRequest
         )
         # Inside the test's transaction the after-commit auto-wiring never runs: the request waits as created.
         if status in ("verified", "in_progress", "awaiting_review"):
-            services.dsar_verify(request=request, actor="legal", note="passport checked")
+            services.dsar_identity_verify(request=request, actor="legal", note="passport checked")
         if status in ("in_progress", "awaiting_review"):
-            fulfilment.dsar_fulfil_start(request=request, actor="legal")
+            services.dsar_fulfil_start(request=request, actor="legal")
         if status == "awaiting_review":
             services.dsar_transition(request=request, to_status="awaiting_review", actor="task", reason="review")
         if status == "rejected":

@@ -1,5 +1,5 @@
 """A real HTTP receiver on 127.0.0.1 for integration tests: records every request and can be told to
-fail the first N of them (with a status, or by hanging past the client's timeout)."""
+fail the first N of them (with a status, or by hanging past the client's timeout), or answer the first N slowly."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ class HttpReceiver:
     """``with HttpReceiver(fail_times=2, fail_status=503) as receiver: ... receiver.url``.
 
     The first ``fail_times`` requests to arrive get ``fail_status`` (after ``hang_seconds``); later ones
-    get ``status``. A request is recorded when it has been answered.
+    get ``status``. The first ``slow_times`` requests are answered only after ``slow_seconds`` (a slow
+    system: a test can act while a call is in flight). A request is recorded when it has been answered.
 
     ``check(headers, body)`` runs on each request (e.g. a signature check); its result is kept in
     ``ReceivedRequest.checked`` and a falsy result answers 401."""
@@ -40,12 +41,16 @@ class HttpReceiver:
         fail_status: int = 503,
         status: int = 200,
         hang_seconds: float = 0.0,
+        slow_times: int = 0,
+        slow_seconds: float = 0.0,
         check: Callable[[dict[str, str], bytes], Any] | None = None,
     ) -> None:
         self.fail_times = fail_times
         self.fail_status = fail_status
         self.status = status
         self.hang_seconds = hang_seconds
+        self.slow_times = slow_times
+        self.slow_seconds = slow_seconds
         self.check = check
         self.requests: list[ReceivedRequest] = []
         self.arrived = 0
@@ -93,11 +98,12 @@ class HttpReceiver:
         with self._changed:
             self.arrived += 1
             failing = self.arrived <= self.fail_times
+            slow = self.arrived <= self.slow_times
             self._changed.notify_all()
         checked = self.check(headers, body) if self.check else True
         if failing:
             return (self.fail_status, checked, self.hang_seconds)
-        return (self.status if checked else 401, checked, 0.0)
+        return (self.status if checked else 401, checked, self.slow_seconds if slow else 0.0)
 
     def _record(self, request: ReceivedRequest) -> None:
         with self._changed:

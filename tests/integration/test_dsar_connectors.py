@@ -26,7 +26,7 @@ from rest_framework.test import APIClient
 from consent import services as consent_services
 from consent.models import Purpose, Source, Subject, SuppressedIdentifier
 from core.models import Organization
-from dsar import connectors, fulfilment
+from dsar import selectors, services
 from dsar.models import ConnectorCall, DataSubjectRequest
 from provenance.models import Recipient
 from provenance.services import recipients as recipient_services
@@ -41,9 +41,8 @@ CRM_ANSWER = {"records": [{"table": "customers", "id": 42, "name": "Ada Lovelace
 
 
 @pytest.fixture(autouse=True)
-def _settings(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def _settings(settings: Any) -> None:
     settings.PROVENANT_PUBLIC_BASE_URL = "http://testserver"
-    monkeypatch.delenv("PROVENANT_DSAR_EXPORT_PAUSE_SECONDS", raising=False)
 
 
 @pytest.fixture
@@ -127,7 +126,7 @@ class ConnectorServer:
 @pytest.fixture
 def crm(organization: Organization) -> Iterator[ConnectorServer]:
     with ConnectorServer(CRM_ANSWER) as server:
-        _, server.secret = connectors.connector_create(
+        _, server.secret = services.connector_create(
             organization=organization, key="crm", name="CRM", url=server.url, actor="test"
         )
         yield server
@@ -170,7 +169,7 @@ def test_access_request_sends_signed_identifiers_and_the_connector_answer_is_in_
     expected = {"request_id": request.public_id, "type": "access", "subject_id": "cust-1", "email": EMAIL}
     assert json.loads(body) == expected
     assert headers["idempotency-key"] == f"{request.public_id}:crm:export"
-    response = APIClient().get(fulfilment.dsar_export_link(request=request).removeprefix("http://testserver"))
+    response = APIClient().get(selectors.dsar_export_link(request=request).removeprefix("http://testserver"))
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert json.loads(archive.read("connectors/crm.json")) == CRM_ANSWER
@@ -184,7 +183,7 @@ def test_access_request_sends_signed_identifiers_and_the_connector_answer_is_in_
         1,
     )
     assert "Lovelace" not in call.answer_sealed
-    assert connectors.connector_call_answer(call) == CRM_ANSWER
+    assert selectors.connector_call_answer(call) == CRM_ANSWER
 
 
 @pytest.mark.django_db(transaction=True)
@@ -232,10 +231,10 @@ def test_erasure_calls_the_connector_and_the_recipient_webhook_and_records_their
     }
     assert calls["crm"].connector is not None
     assert calls["crm"].status == "answered"
-    assert connectors.connector_call_answer(calls["crm"]) == {"erased": True, "rows": 3}
+    assert selectors.connector_call_answer(calls["crm"]) == {"erased": True, "rows": 3}
     assert calls["adtech"].recipient == recipient
     assert calls["adtech"].status == "answered"
-    assert connectors.connector_call_answer(calls["adtech"]) == {"ok": True}
+    assert selectors.connector_call_answer(calls["adtech"]) == {"ok": True}
     assert SuppressedIdentifier.objects.filter(organization=organization).count() == 2
 
 
@@ -250,7 +249,7 @@ def test_a_failing_connector_is_retried_then_recorded_failed_and_the_rest_carrie
 ) -> None:
     crm.answer = {"erased": True}
     with HttpReceiver(fail_times=100, fail_status=503) as broken:
-        connectors.connector_create(organization=organization, key="billing", name="Billing", url=broken.url, actor="t")
+        services.connector_create(organization=organization, key="billing", name="Billing", url=broken.url, actor="t")
 
         request = intake_and_click(dsar_client, "deletion", tmp_path)
         # A deletion some system did not confirm is not closed: legal follows up.

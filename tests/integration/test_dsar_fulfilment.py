@@ -21,19 +21,19 @@ from consent import services as consent_services
 from consent.models import ConsentEvent, Purpose, Source, Subject, SuppressedIdentifier
 from consent.selectors.ledger import event_evidence, ledger_verification
 from core.models import AuditLogEntry, Organization
-from dsar import fulfilment, services, tasks
+from dsar import selectors, services, tasks
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from tests.conftest import event_input
 from tests.integration.conftest import CeleryWorker, wait_until, worker_mail
+from tests.integration.http_receiver import HttpReceiver
 
 EMAIL = "ada@example.com"
 LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/verify/\S+)")
 
 
 @pytest.fixture(autouse=True)
-def _settings(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def _settings(settings: Any) -> None:
     settings.PROVENANT_PUBLIC_BASE_URL = "http://testserver"
-    monkeypatch.delenv("PROVENANT_DSAR_EXPORT_PAUSE_SECONDS", raising=False)
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def intake_and_verify(
         assert match is not None
         assert APIClient().get(match.group(1)).status_code == 200
     else:
-        services.dsar_verify(request=request, actor="user:legal", note="ID checked by phone")
+        services.dsar_identity_verify(request=request, actor="user:legal", note="ID checked by phone")
     request.refresh_from_db()
     assert request.transitions.filter(to_status="verified").exists()
     assert request.status in ("in_progress", "awaiting_review", "completed")
@@ -101,7 +101,7 @@ def test_access_request_end_to_end_from_intake_to_audited_download(
 
     request = settled(request, "awaiting_review")
 
-    response = APIClient().get(fulfilment.dsar_export_link(request=request).removeprefix("http://testserver"))
+    response = APIClient().get(selectors.dsar_export_link(request=request).removeprefix("http://testserver"))
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     history = json.loads(archive.read("consent_history.json"))
@@ -143,31 +143,34 @@ def test_deletion_end_to_end_shreds_the_evidence_and_the_ledger_still_verifies(
 def test_worker_killed_mid_export_is_recovered_and_nothing_is_done_twice(
     celery_worker_factory: Callable[[], CeleryWorker],
     ledger: Subject,
+    organization: Organization,
     dsar_client: APIClient,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("PROVENANT_DSAR_EXPORT_PAUSE_SECONDS", "30")  # between building and storing the ZIP
-    crashing = celery_worker_factory().start()
-    request = intake_and_verify(dsar_client, "access", tmp_path)
+    # A connector that answers only after 30 s: the worker is killed while it waits inside the export step.
+    with HttpReceiver(slow_times=1_000, slow_seconds=30) as crm:
+        services.connector_create(organization=organization, key="crm", name="CRM", url=crm.url, actor="test")
+        crashing = celery_worker_factory().start()
+        request = intake_and_verify(dsar_client, "access", tmp_path)
 
-    wait_until(lambda: step_rows(request) == [("export", "running", 1), ("review", "pending", 0)])
-    crashing.kill()
+        wait_until(lambda: step_rows(request) == [("export", "running", 1), ("review", "pending", 0)])
+        crm.wait_arrived(1)
+        crashing.kill()
 
-    assert not DsarExport.objects.exists()
-    request.refresh_from_db()
-    assert request.status == "in_progress"
-    assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 0}, "its claim is still live"
+        assert not DsarExport.objects.exists()
+        request.refresh_from_db()
+        assert request.status == "in_progress"
+        assert services.dsar_fulfil_resume_stuck() == {"resumed": 0}, "its claim is still live"
 
-    # The lease and the quiet period run out (minutes in production).
-    FulfilmentStep.objects.filter(request=request, step="export").update(
-        claimed_until=timezone.now() - timedelta(seconds=1)
-    )
-    DataSubjectRequest.objects.filter(pk=request.pk).update(updated_at=timezone.now() - timedelta(hours=1))
-    monkeypatch.setenv("PROVENANT_DSAR_EXPORT_PAUSE_SECONDS", "0")
-    recovering = celery_worker_factory().start()
-    assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 1}
-    settled(request, "awaiting_review")
+        # The lease and the quiet period run out (minutes in production).
+        FulfilmentStep.objects.filter(request=request, step="export").update(
+            claimed_until=timezone.now() - timedelta(seconds=1)
+        )
+        DataSubjectRequest.objects.filter(pk=request.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+        crm.slow_times = 0  # the connector answers at once from now on
+        recovering = celery_worker_factory().start()
+        assert services.dsar_fulfil_resume_stuck() == {"resumed": 1}
+        settled(request, "awaiting_review")
 
     assert DsarExport.objects.filter(request=request).count() == 1
     assert step_rows(request) == [("export", "done", 2), ("review", "done", 1)]
@@ -206,7 +209,7 @@ def test_an_interrupted_step_and_duplicate_messages_write_each_effect_once(
         status="running", attempts=1, claimed_until=timezone.now() - timedelta(seconds=1)
     )
     DataSubjectRequest.objects.filter(pk=request.pk).update(updated_at=timezone.now() - timedelta(hours=1))
-    assert fulfilment.dsar_fulfil_resume_stuck() == {"resumed": 1}  # a second message for the same request
+    assert services.dsar_fulfil_resume_stuck() == {"resumed": 1}  # a second message for the same request
 
     worker.start()
     settled(request, "completed")

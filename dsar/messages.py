@@ -1,70 +1,16 @@
-"""Identity verification of requesters: expiring signed links and the texts of the messages they receive.
-
-A link carries only the request's public id, signed with Django's ``TimestampSigner`` under its own salt; the
-requester's address is read from the sealed contact when a message goes out and never appears in a URL or a log.
-"""
+"""The messages DSAR sends: to the requester (identity link, reminder, closure) and to legal (the deadline digest),
+and the one way they are sent. Texts only; the caller decides when to send."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Final
 
 from django.conf import settings
-from django.core import signing
+from django.core.mail import send_mail
 
-from core.problems import DomainError
-
-SALT: Final = "provenant.dsar.identity-verification"
-
-
-class VerificationLinkInvalid(DomainError):
-    status = 400
-    slug = "verification-link-invalid"
-    title = "The verification link is not valid"
-
-
-class VerificationLinkExpired(DomainError):
-    status = 410
-    slug = "verification-link-expired"
-    title = "The verification link has expired"
-
-
-def link_lifetime() -> timedelta:
-    return timedelta(hours=settings.PROVENANT_DSAR_VERIFICATION_LINK_HOURS)
-
-
-def verification_token(public_id: str) -> str:
-    """A URL-safe token naming the request, with its signing time."""
-    return signing.dumps({"r": public_id}, salt=SALT)
-
-
-def verification_url(public_id: str) -> str:
-    base = settings.PROVENANT_PUBLIC_BASE_URL.rstrip("/")
-    return f"{base}/api/v1/dsar/verify/{verification_token(public_id)}"
-
-
-def public_id_from_token(token: str) -> str:
-    """The request id the token names; VerificationLinkExpired (410) or VerificationLinkInvalid (400) otherwise."""
-    try:
-        payload = signing.loads(token, salt=SALT, max_age=link_lifetime())
-    except signing.SignatureExpired as exc:
-        raise VerificationLinkExpired("This verification link has expired; ask for a new one.") from exc
-    except signing.BadSignature as exc:
-        raise VerificationLinkInvalid("This verification link is not valid.") from exc
-    public_id = payload.get("r") if isinstance(payload, dict) else None
-    if not isinstance(public_id, str) or not public_id:
-        raise VerificationLinkInvalid("This verification link is not valid.")
-    return public_id
-
-
-def reminder_days() -> tuple[int, ...]:
-    """The days after the identity request on which an unverified requester is reminded, ascending."""
-    raw = settings.PROVENANT_DSAR_REMINDER_DAYS
-    return tuple(sorted({int(part) for part in str(raw).split(",") if part.strip()}))
-
-
-# --- messages ----------------------------------------------------------------------------------------------------
+OVERDUE_KIND: Final = "deadline.overdue"
 
 
 @dataclass(frozen=True)
@@ -122,3 +68,36 @@ def ccpa_unverified_reason(*, requested_on: date, day_45: date) -> str:
 
 def closure_message(*, public_id: str, reason: str) -> Message:
     return Message(subject=f"Your privacy request {public_id} was closed", body=reason + "\n")
+
+
+def deadline_digest_message(
+    *, organization_name: str, lines: list[tuple[str, str, str, str, date]], today: date
+) -> Message:
+    """One organization's digest for legal: overdue requests (escalated) first, then those due soon."""
+    labels = {
+        "deadline.7": "due in 7 days or less",
+        "deadline.3": "due in 3 days or less",
+        "deadline.1": "due tomorrow",
+    }
+    overdue = [line for line in lines if line[0] == OVERDUE_KIND]
+    upcoming = [line for line in lines if line[0] != OVERDUE_KIND]
+    body = [f"Data-subject request deadlines for {organization_name} on {today.isoformat()}.", ""]
+    if overdue:
+        body += [f"OVERDUE ({len(overdue)}), escalated:"]
+        body += [
+            f"  {public_id}  {rtype}/{regime}  was due {due.isoformat()}"
+            for _, public_id, rtype, regime, due in overdue
+        ]
+        body.append("")
+    if upcoming:
+        body += [f"Upcoming ({len(upcoming)}):"]
+        body += [
+            f"  {public_id}  {rtype}/{regime}  due {due.isoformat()} ({labels.get(kind, kind)})"
+            for kind, public_id, rtype, regime, due in upcoming
+        ]
+    subject = f"[Provenant] {organization_name}: {len(overdue)} overdue, {len(upcoming)} due soon"
+    return Message(subject=subject, body="\n".join(body) + "\n")
+
+
+def message_send(recipients: list[str], message: Message) -> None:
+    send_mail(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, recipients)

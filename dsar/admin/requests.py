@@ -1,4 +1,4 @@
-"""Admin for the legal team: the data-subject request queue, nearest due date first, with its workflow actions.
+"""The legal team's data-subject request queue, nearest due date first, with its workflow actions.
 
 Requests are created through ``dsar_create`` and move only through ``dsar_transition`` / ``dsar_extend``
 (STYLE rule 1); the pages are otherwise view-only. The requester's contact is shown masked, never in plaintext.
@@ -12,8 +12,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime
-from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -21,20 +19,20 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline, ServiceModelAdmin, admin_actor, report_domain_errors
+from core.admin import ReadOnlyTabularInline, ServiceModelAdmin, admin_actor, report_domain_errors
 from core.problems import DomainError
-from dsar.deadlines import DATE_KEYS, EXTENSION_REASON_CODES
-from dsar.fulfilment import dsar_export_link
-from dsar.models import Connector, DataSubjectRequest, DsarExport, DsarRegime, RequestStatus, RequestTransition
-from dsar.selectors import dsar_requester_masked
+from dsar.admin.forms import AssignForm, DsarAddForm, ExtendForm, RejectForm, VerifyForm
+from dsar.deadlines import DATE_KEYS
+from dsar.enums import FINAL_STATUSES, RequestStatus
+from dsar.models import DataSubjectRequest, RequestTransition
+from dsar.selectors import dsar_export_link, dsar_requester_masked, export_for_request
 from dsar.services import (
-    FINAL_STATUSES,
     Requester,
     dsar_assign,
     dsar_create,
     dsar_extend,
+    dsar_identity_verify,
     dsar_transition,
-    dsar_verify,
 )
 
 # Days left at or below which the countdown turns orange (overdue is red).
@@ -72,65 +70,6 @@ class OverdueFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.exclude(pk__in=overdue.values("pk"))
         return queryset
-
-
-class DsarAddForm(forms.ModelForm):
-    """Intake by the legal team (a letter, an email): the regime follows from the jurisdiction unless given."""
-
-    regime = forms.ChoiceField(
-        choices=[("", "— from the jurisdiction —"), *DsarRegime.choices],
-        required=False,
-        help_text="Overrides the regime derived from the jurisdiction.",
-    )
-    jurisdiction = forms.CharField(
-        max_length=6, required=False, help_text="The requester's ISO 3166 country or subdivision: DE, US-CA."
-    )
-    received_at = forms.SplitDateTimeField(
-        required=False,
-        widget=AdminSplitDateTime,
-        help_text="Only for requests received by email or mail; default: now.",
-    )
-    requester_email = forms.EmailField(required=False, max_length=254, help_text="Stored encrypted; shown masked.")
-    requester_name = forms.CharField(required=False, max_length=200, help_text="Stored encrypted; shown masked.")
-
-    class Meta:
-        model = DataSubjectRequest
-        fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at")
-
-
-class ExtendForm(forms.Form):
-    reason_code = forms.ChoiceField(
-        choices=[("", "---------"), *((code, code) for code in sorted(EXTENSION_REASON_CODES))],
-        help_text="Why the request needs the extension; recorded in its history and the audit log.",
-    )
-    notice_sent_on = forms.DateField(
-        widget=AdminDateWidget,
-        help_text="The day the requester was told of the extension and its reason.",
-    )
-
-
-class VerifyForm(forms.Form):
-    note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        strip=True,
-        help_text="How the identity was verified (documents seen, call-back); kept in the request's history.",
-    )
-
-
-class RejectForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
-        strip=True,
-        help_text="Why the request is refused; recorded on the request and in its history.",
-    )
-
-
-class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(
-        queryset=get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username"),
-        required=False,
-        help_text="Leave empty to unassign.",
-    )
 
 
 class TransitionInline(ReadOnlyTabularInline):
@@ -194,7 +133,7 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
     @admin.display(description="export download link")
     def export_link(self, obj: DataSubjectRequest) -> str:
         """The signed link (valid 7 days) to send the requester once the export is reviewed."""
-        export = DsarExport.objects.filter(request=obj).only("purged_at").first()
+        export = export_for_request(obj)
         if export is None:
             return "—"
         if export.purged_at is not None:
@@ -331,7 +270,7 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
         for dsar in queryset.select_related("organization"):
             before = dsar.status
             try:
-                after = dsar_verify(request=dsar, actor=admin_actor(request), note=form.cleaned_data["note"])
+                after = dsar_identity_verify(request=dsar, actor=admin_actor(request), note=form.cleaned_data["note"])
             except DomainError as exc:
                 report_domain_errors(request, dsar.public_id, exc)
             else:
@@ -436,14 +375,3 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
                 moved += 1
         if moved:
             messages.success(request, f"{moved} request(s) now {RequestStatus(to_status).label.lower()}.")
-
-
-@admin.register(Connector)
-class ConnectorAdmin(ReadOnlyModelAdmin):
-    """Read-only: connectors and their secrets are issued through ``dsar.connectors.connector_create``."""
-
-    list_display = ("key", "name", "organization", "url", "is_active", "updated_at")
-    list_filter = ("is_active",)
-    search_fields = ("key", "name")
-    readonly_fields = ("organization", "key", "name", "url", "is_active", "created_at", "updated_at")
-    exclude = ("secret_sealed",)

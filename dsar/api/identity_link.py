@@ -1,4 +1,4 @@
-"""The requester's verification link: public (the signed token is the credential), idempotent."""
+"""The requester's identity link: public (the signed token is the credential), idempotent."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class DsarVerifyLinkApi(APIView):
     # A link a person clicks in an email, not an integration operation: kept out of the API-key OpenAPI document.
     @extend_schema(exclude=True)
     def get(self, request: Request, token: str) -> Response:
-        outcome = services.dsar_verify_link(token=token)
+        outcome = services.dsar_identity_verify_by_link(token=token)
         detail = (
             "Thank you: your identity is confirmed and we are processing your request."
             if outcome.is_newly_verified

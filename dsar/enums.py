@@ -1,0 +1,104 @@
+"""The DSAR vocabulary: request types, regimes, channels, statuses and the sets of statuses the workflow and the
+reports reason about. No models, no queries; models, services, serializers and reports import it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from django.db.models import TextChoices
+
+
+class RequestType(TextChoices):
+    ACCESS = "access", "Access"
+    PORTABILITY = "portability", "Portability"
+    DELETION = "deletion", "Deletion"
+    CORRECTION = "correction", "Correction"
+    OPT_OUT_OF_SALE = "opt_out_of_sale", "Opt out of sale/sharing"
+    LIMIT_SENSITIVE = "limit_sensitive", "Limit use of sensitive data"
+    RESTRICT = "restrict", "Restrict processing"
+    OBJECT = "object", "Object to processing"
+
+
+class DsarRegime(TextChoices):
+    """The DSAR regime keys of the jurisdiction rule table (``none`` excluded); a test keeps them in step."""
+
+    GDPR = "gdpr", "GDPR"
+    UK_GDPR = "uk_gdpr", "UK GDPR"
+    FADP = "fadp", "Swiss FADP"
+    CCPA = "ccpa", "California CCPA/CPRA"
+    VCDPA = "vcdpa", "Virginia VCDPA"
+    CPA = "cpa", "Colorado CPA"
+    CTDPA = "ctdpa", "Connecticut CTDPA"
+    UCPA = "ucpa", "Utah UCPA"
+    TDPSA = "tdpsa", "Texas TDPSA"
+    OCPA = "ocpa", "Oregon OCPA"
+    MCDPA = "mcdpa", "Montana MCDPA"
+    ICDPA = "icdpa", "Iowa ICDPA"
+    DPDPA = "dpdpa", "Delaware DPDPA"
+    NHPA = "nhpa", "New Hampshire NHPA"
+    NJDPA = "njdpa", "New Jersey NJDPA"
+    TIPA = "tipa", "Tennessee TIPA"
+    MNCDPA = "mncdpa", "Minnesota MNCDPA"
+    MODPA = "modpa", "Maryland MODPA"
+    INCDPA = "incdpa", "Indiana INCDPA"
+    KCDPA = "kcdpa", "Kentucky KCDPA"
+    RIDTPPA = "ridtppa", "Rhode Island RIDTPPA"
+    NDPA = "ndpa", "Nebraska NDPA"
+
+
+class Channel(TextChoices):
+    API = "api", "API"
+    WEB_FORM = "web_form", "Web form"
+    EMAIL = "email", "Email"
+    MAIL = "mail", "Mail"
+    PHONE = "phone", "Phone"
+
+
+class RequestStatus(TextChoices):
+    RECEIVED = "received", "Received"
+    IDENTITY_PENDING = "identity_pending", "Identity verification pending"
+    VERIFIED = "verified", "Identity verified"
+    IN_PROGRESS = "in_progress", "In progress"
+    AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+    COMPLETED = "completed", "Completed"
+    REJECTED = "rejected", "Rejected"
+
+
+class FulfilmentStepStatus(TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class ConnectorCallStatus(TextChoices):
+    ANSWERED = "answered", "Answered"
+    FAILED = "failed", "Failed"
+
+
+# The workflow. Completed and rejected are final; a rejection is possible from every open status.
+LEGAL_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
+    RequestStatus.RECEIVED: frozenset(
+        {RequestStatus.IDENTITY_PENDING, RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS, RequestStatus.REJECTED}
+    ),
+    RequestStatus.IDENTITY_PENDING: frozenset({RequestStatus.VERIFIED, RequestStatus.REJECTED}),
+    RequestStatus.VERIFIED: frozenset({RequestStatus.IN_PROGRESS, RequestStatus.REJECTED}),
+    RequestStatus.IN_PROGRESS: frozenset(
+        {RequestStatus.AWAITING_REVIEW, RequestStatus.COMPLETED, RequestStatus.REJECTED}
+    ),
+    RequestStatus.AWAITING_REVIEW: frozenset(
+        {RequestStatus.IN_PROGRESS, RequestStatus.COMPLETED, RequestStatus.REJECTED}
+    ),
+    RequestStatus.COMPLETED: frozenset(),
+    RequestStatus.REJECTED: frozenset(),
+}
+FINAL_STATUSES: Final = frozenset({RequestStatus.COMPLETED, RequestStatus.REJECTED})
+OPEN_STATUSES: Final = tuple(status for status in RequestStatus.values if status not in FINAL_STATUSES)
+VERIFIED_OR_LATER: Final = frozenset(
+    {RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_REVIEW, RequestStatus.COMPLETED}
+)
+# Channels whose receipt time the operator types in (the letter or mail arrived before it was logged).
+BACKDATED_CHANNELS: Final = frozenset({Channel.EMAIL, Channel.MAIL})
+# CCPA regs §7026(b) and §7027(e): an opt-out of sale/sharing and a request to limit the use of sensitive
+# personal information need no identity verification; intake starts carrying them out.
+NO_VERIFICATION_NEEDED: Final = frozenset({RequestType.OPT_OUT_OF_SALE, RequestType.LIMIT_SENSITIVE})

@@ -1,0 +1,97 @@
+"""A stored request's deadlines: its jurisdiction's time zone and calendar, the clock events of its history and its
+extension, run through the deadline engine. No queries: the caller passes the request and its history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from core.jurisdiction_rules import jurisdiction_rules
+from dsar.deadlines import (
+    ID_RECEIVED,
+    ID_REQUESTED,
+    RESPONSE_SENT,
+    ClockEvent,
+    DeadlineError,
+    DeadlineResult,
+    ExtensionNotice,
+    compute_deadlines,
+)
+from dsar.enums import FINAL_STATUSES, RequestStatus
+from dsar.problems import deadline_problem
+
+if TYPE_CHECKING:
+    from dsar.models import DataSubjectRequest
+
+
+class HistoryStep(Protocol):
+    """What the clock reads of a ``RequestTransition``."""
+
+    @property
+    def at(self) -> datetime: ...
+
+    @property
+    def from_status(self) -> str: ...
+
+    @property
+    def to_status(self) -> str: ...
+
+
+def zone_and_calendar(regime: str, jurisdiction: str) -> tuple[str | None, str | None]:
+    """The jurisdiction's deadline time zone and holiday calendar when it is under that regime (GDPR A1)."""
+    if not jurisdiction:
+        return None, None
+    dsar = jurisdiction_rules().rule_for(jurisdiction).dsar
+    if dsar.regime != regime:
+        return None, None
+    return dsar.time_zone, dsar.holiday_calendar
+
+
+def clock_events(transitions: Iterable[HistoryStep]) -> list[ClockEvent]:
+    """Identity requests and answers pause the GDPR clock; a completion or a rejection is the response."""
+    events: list[ClockEvent] = []
+    for step in transitions:
+        if step.from_status == step.to_status:  # an extension, not a move
+            continue
+        if step.to_status == RequestStatus.IDENTITY_PENDING:
+            events.append(ClockEvent(ID_REQUESTED, step.at))
+        elif step.from_status == RequestStatus.IDENTITY_PENDING:
+            events.append(ClockEvent(ID_RECEIVED, step.at))
+        if step.to_status in FINAL_STATUSES:
+            events.append(ClockEvent(RESPONSE_SENT, step.at))
+    return events
+
+
+def extension_of(request: DataSubjectRequest) -> ExtensionNotice | None:
+    """The request's extension notice, once it was extended."""
+    if not request.is_extended or request.extension_notice_sent_on is None:
+        return None
+    return ExtensionNotice(request.extension_notice_sent_on, request.extension_reason_code)
+
+
+def request_deadlines(
+    *,
+    regime: str,
+    request_type: str,
+    jurisdiction: str,
+    received_at: datetime,
+    transitions: Iterable[HistoryStep] = (),
+    extension: ExtensionNotice | None = None,
+    as_of: date | None = None,
+) -> DeadlineResult:
+    """Every deadline of the request; the engine's refusals become problem documents (409/422)."""
+    zone, calendar = zone_and_calendar(regime, jurisdiction)
+    try:
+        return compute_deadlines(
+            regime=regime,
+            request_type=request_type,
+            received_at=received_at,
+            tz=zone,
+            calendar=calendar,
+            events=clock_events(transitions),
+            extension=extension,
+            as_of=as_of,
+        )
+    except DeadlineError as exc:
+        raise deadline_problem(exc) from exc

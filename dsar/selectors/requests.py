@@ -1,0 +1,196 @@
+"""Reads of data-subject requests: one request of an organization, its requester's contact, the requests the
+sweeps work on, and the what-if deadline calculator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, QuerySet
+
+from core.crypto import CryptoError, unseal, unwrap_data_key
+from core.models import Organization
+from dsar.certificate import CertificateFacts, CertificateStep
+from dsar.deadlines import ClockEvent, DeadlineError, DeadlineResult, ExtensionNotice, compute_deadlines
+from dsar.enums import FulfilmentStepStatus, RequestStatus
+from dsar.models import DataSubjectRequest, DsarLegalContact, FulfilmentStep, RequestTransition
+from dsar.problems import deadline_problem
+from dsar.seal_contexts import requester_context
+
+
+def dsar_for_organization(*, organization: Organization, public_id: str) -> DataSubjectRequest | None:
+    """The request with its history (one extra query), or None when another organization owns it."""
+    return (
+        DataSubjectRequest.objects.filter(organization=organization, public_id=public_id)
+        .prefetch_related("transitions")
+        .first()
+    )
+
+
+def dsar_by_public_id(public_id: str) -> DataSubjectRequest | None:
+    """Any organization's request (the requester's signed link names it), with its organization."""
+    return DataSubjectRequest.objects.select_related("organization").filter(public_id=public_id).first()
+
+
+def dsar_by_pk(request_id: int, *, status: str | None = None) -> DataSubjectRequest | None:
+    """The request (with its organization) a task was given; None when gone or, with ``status``, in another."""
+    found = DataSubjectRequest.objects.select_related("organization").filter(pk=request_id)
+    if status is not None:
+        found = found.filter(status=status)
+    return found.first()
+
+
+def dsar_status(request_id: int) -> str:
+    """The request's status as stored now."""
+    return str(DataSubjectRequest.objects.values_list("status", flat=True).get(pk=request_id))
+
+
+def dsar_history(request: DataSubjectRequest) -> list[RequestTransition]:
+    """Every transition of the request, oldest first."""
+    return list(RequestTransition.objects.filter(request=request).order_by("at", "id"))
+
+
+def dsars_identity_pending() -> QuerySet[DataSubjectRequest]:
+    """Requests waiting for the requester to prove who they are, with their history, oldest first."""
+    return (
+        DataSubjectRequest.objects.filter(status=RequestStatus.IDENTITY_PENDING)
+        .select_related("organization")
+        .prefetch_related("transitions")
+        .order_by("id")
+    )
+
+
+def dsar_ids_stuck(*, now: datetime, stalled_since: datetime) -> list[int]:
+    """Requests in progress with unfinished steps, no live claim and nothing done since ``stalled_since``."""
+    unfinished = FulfilmentStep.objects.filter(request=OuterRef("pk")).exclude(status=FulfilmentStepStatus.DONE)
+    held = FulfilmentStep.objects.filter(
+        request=OuterRef("pk"), status=FulfilmentStepStatus.RUNNING, claimed_until__gte=now
+    )
+    recent = FulfilmentStep.objects.filter(request=OuterRef("pk"), completed_at__gt=stalled_since)
+    return list(
+        DataSubjectRequest.objects.filter(status=RequestStatus.IN_PROGRESS, updated_at__lte=stalled_since)
+        .filter(Exists(unfinished))
+        .exclude(Exists(held))
+        .exclude(Exists(recent))
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+
+
+def legal_recipients(organization_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Where each organization's deadline digest goes: its legal contact, else the deployment's ADMINS."""
+    contacts = dict(
+        DsarLegalContact.objects.filter(organization_id__in=list(organization_ids)).values_list(
+            "organization_id", "email"
+        )
+    )
+    admins = [str(admin[1]) for admin in settings.ADMINS]
+    return {org_id: [contacts[org_id]] if org_id in contacts else admins for org_id in organization_ids}
+
+
+# --- the compliance certificate --------------------------------------------------------------------------------
+
+
+def dsar_certificate_facts(request: DataSubjectRequest) -> CertificateFacts:
+    """The facts of a request loaded by ``dsar_for_organization`` (organization and history fetched)."""
+    return CertificateFacts(
+        request_id=request.public_id,
+        organization=request.organization.slug,
+        request_type=request.type,
+        regime=request.regime,
+        jurisdiction=request.jurisdiction,
+        channel=request.channel,
+        received_at=request.received_at,
+        status=request.status,
+        deadlines=request.deadlines,
+        steps=[
+            CertificateStep(
+                at=step.at, actor=step.actor, from_status=step.from_status, to_status=step.to_status, reason=step.reason
+            )
+            for step in request.transitions.all()
+        ],
+        rejection_reason=request.rejection_reason,
+        extension_reason_code=request.extension_reason_code,
+        extension_notice_sent_on=request.extension_notice_sent_on,
+    )
+
+
+# --- the requester's contact -------------------------------------------------------------------------------------
+
+
+def dsar_requester_email(request: DataSubjectRequest) -> str:
+    """The requester's address, unsealed for sending only; blank when none was given or the key is gone."""
+    if not request.requester_email_sealed:
+        return ""
+    try:
+        data_key = unwrap_data_key(request.wrapped_data_key)
+        return unseal(data_key, request.requester_email_sealed, context=requester_context(request.public_id, "email"))
+    except CryptoError:
+        return ""
+
+
+@dataclass(frozen=True)
+class MaskedRequester:
+    email: str
+    name: str
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def mask_name(name: str) -> str:
+    return " ".join(f"{part[:1]}***" for part in name.split())
+
+
+def dsar_requester_masked(request: DataSubjectRequest) -> MaskedRequester:
+    """The requester's contact, masked for display (``j***@example.com``); never the plaintext."""
+    try:
+        data_key = unwrap_data_key(request.wrapped_data_key)
+    except CryptoError:
+        return MaskedRequester(email="", name="")
+
+    def opened(token: str, field: str) -> str:
+        if not token:
+            return ""
+        try:
+            return unseal(data_key, token, context=requester_context(request.public_id, field))
+        except CryptoError:
+            return ""
+
+    email = opened(request.requester_email_sealed, "email")
+    name = opened(request.requester_name_sealed, "name")
+    return MaskedRequester(email=mask_email(email) if email else "", name=mask_name(name))
+
+
+# --- what-if -----------------------------------------------------------------------------------------------------
+
+
+def deadlines_what_if(
+    *,
+    regime: str,
+    request_type: str,
+    received_at: datetime,
+    tz: str | None = None,
+    calendar: str | None = None,
+    events: Iterable[tuple[str, date]] = (),
+    extension: tuple[date, str] | None = None,
+    as_of: date | None = None,
+) -> DeadlineResult:
+    """The deadline engine on a hypothetical request; its refusals become problem documents (409/422)."""
+    try:
+        return compute_deadlines(
+            regime=regime,
+            request_type=request_type,
+            received_at=received_at,
+            tz=tz,
+            calendar=calendar,
+            events=[ClockEvent(kind, day) for kind, day in events],
+            extension=ExtensionNotice(*extension) if extension is not None else None,
+            as_of=as_of,
+        )
+    except DeadlineError as exc:
+        raise deadline_problem(exc) from exc

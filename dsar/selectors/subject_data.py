@@ -1,0 +1,189 @@
+"""What Provenant itself holds about a request's subject, read for the export and the erasure: the profile, the
+consent history with evidence in clear, the consent state, the stamp log and the sources involved."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from django.db.models import Q
+
+from consent.models import ConsentEvent, Purpose, Source, Subject
+from consent.selectors.ledger import (
+    consent_history,
+    consent_state_for_subject,
+    event_evidence,
+    subject_by_external_id,
+    subject_email,
+)
+from core.models import Organization
+from dsar.export_archive import Table
+from dsar.models import DataSubjectRequest
+from dsar.selectors.requests import dsar_requester_email
+from provenance.models import StampRecord
+
+HISTORY_PAGE: Final = 500
+
+
+def _instant(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _event_row(event: ConsentEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "chain_index": event.chain_index,
+        "purpose": event.purpose.key,
+        "action": event.action,
+        "occurred_at": _instant(event.occurred_at),
+        "recorded_at": _instant(event.recorded_at),
+        "valid_until": _instant(event.valid_until),
+        "source": event.source.key,
+        "collection_method": event.collection_method,
+        "policy_version": event.policy_version.version if event.policy_version else None,
+        "jurisdiction": event.jurisdiction,
+        "gpc": event.gpc,
+        "supersedes": event.supersedes.event_id if event.supersedes else None,
+        "evidence": event_evidence(event),
+        "hash": event.hash,
+    }
+
+
+def _history(subject: Subject) -> list[ConsentEvent]:
+    events: list[ConsentEvent] = []
+    after = 0
+    while True:
+        page, has_more = consent_history(subject=subject, after_chain_index=after, limit=HISTORY_PAGE)
+        events.extend(page)
+        if not has_more or not page:
+            return events
+        after = page[-1].chain_index
+
+
+def subject_tables(*, organization: Organization, subject: Subject | None) -> list[Table]:
+    """Everything Provenant itself holds about the subject: profile, consent history with evidence in clear,
+    current consent state, the stamp log (decisions only, never the data) and the sources involved."""
+    events = _history(subject) if subject is not None else []
+    profile: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
+    stamps: list[dict[str, Any]] = []
+    if subject is not None:
+        profile = [
+            {
+                "external_id": subject.external_id,
+                "uuid": str(subject.uuid),
+                "email": subject_email(subject),
+                "jurisdiction": subject.jurisdiction,
+                "created_at": _instant(subject.created_at),
+            }
+        ]
+        states = [
+            {
+                "purpose": state.purpose,
+                "status": state.status,
+                "permitted": state.permitted,
+                "basis": state.basis,
+                "since": _instant(state.since),
+                "valid_until": _instant(state.valid_until),
+                "source": state.source,
+                "policy_version": state.policy_version,
+                "jurisdiction": state.jurisdiction,
+                "gpc": state.gpc,
+                "event_id": state.event_id,
+            }
+            for state in consent_state_for_subject(organization=organization, subject=subject)
+        ]
+        stamps = [
+            {
+                "stamp_id": record.stamp_id,
+                "created_at": _instant(record.created_at),
+                "recipient": record.recipient.key,
+                "purposes": record.purposes,
+                "decision": record.decision,
+                "reasons": record.reasons,
+                "jurisdiction": record.jurisdiction,
+            }
+            for record in StampRecord.objects.filter(organization=organization, subject=subject)
+            .select_related("recipient")
+            .order_by("created_at", "id")
+        ]
+    source_ids = {event.source_id for event in events}
+    sources = [
+        {
+            "key": source.key,
+            "name": source.name,
+            "kind": source.kind,
+            "vendor_name": source.vendor_name,
+            "collection_point": source.collection_point,
+            "lawful_basis": source.lawful_basis,
+        }
+        for source in Source.objects.filter(organization=organization, pk__in=source_ids).order_by("key")
+    ]
+    return [
+        Table("subject", ("external_id", "uuid", "email", "jurisdiction", "created_at"), profile),
+        Table(
+            "consent_history",
+            (
+                "event_id",
+                "chain_index",
+                "purpose",
+                "action",
+                "occurred_at",
+                "recorded_at",
+                "valid_until",
+                "source",
+                "collection_method",
+                "policy_version",
+                "jurisdiction",
+                "gpc",
+                "supersedes",
+                "evidence",
+                "hash",
+            ),
+            [_event_row(event) for event in events],
+        ),
+        Table(
+            "consent_state",
+            (
+                "purpose",
+                "status",
+                "permitted",
+                "basis",
+                "since",
+                "valid_until",
+                "source",
+                "policy_version",
+                "jurisdiction",
+                "gpc",
+                "event_id",
+            ),
+            states,
+        ),
+        Table(
+            "stamp_log",
+            ("stamp_id", "created_at", "recipient", "purposes", "decision", "reasons", "jurisdiction"),
+            stamps,
+        ),
+        Table("sources", ("key", "name", "kind", "vendor_name", "collection_point", "lawful_basis"), sources),
+    ]
+
+
+def request_subject(request: DataSubjectRequest) -> Subject | None:
+    """The ledger's subject the request names, or None when it names none or the ledger has none."""
+    if not request.subject_external_id:
+        return None
+    return subject_by_external_id(organization=request.organization, external_id=request.subject_external_id)
+
+
+def request_contact_email(request: DataSubjectRequest, subject: Subject | None) -> str | None:
+    """Where the subject can be reached: the requester's address, else the one the ledger holds."""
+    return dsar_requester_email(request) or (subject_email(subject) if subject is not None else None)
+
+
+def sale_purposes(organization: Organization) -> list[Purpose]:
+    """The organization's purposes an opt-out of sale/sharing covers, by key."""
+    return list(
+        Purpose.objects.filter(organization=organization)
+        .filter(Q(is_sale_or_sharing=True) | Q(is_targeted_advertising=True))
+        .order_by("key")
+    )

@@ -1,0 +1,318 @@
+"""Carrying out a verified request: a fixed list of steps per request type, each claimed with a compare-and-set
+and marked done in the transaction that writes its effects, so a rerun skips what is done and a step a dead
+worker left half-way is redone whole (nothing it did was committed).
+
+access/portability: export (ZIP, sealed, with every HTTP connector's answer) -> review; deletion: erase (HTTP
+connectors and recipients' ``subject.erased`` webhooks, then crypto-shred + suppression) -> complete, or review
+when a connector or webhook failed; opt_out_of_sale: opt_out (withdraw/refuse events) -> complete; correction and
+the rest: review. Outbound calls run before the step's transaction and are recorded in it (dsar/connector_calls.py,
+services/connectors.py). Enqueuing the run after a commit is ``services.pipeline``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from ulid import ULID
+
+from consent.models import Action, CollectionMethod, Subject
+from consent.selectors.ledger import consent_state_for_subject, subject_email
+from consent.services import ConsentEventInput, consent_record_many, subject_erase, subject_suppress, system_source
+from core.crypto import normalize_email, seal, unwrap_data_key
+from core.enums import AuditAction
+from core.services import audit_log
+from dsar.connector_calls import call_connectors, calls_summary, notify_recipients_erased
+from dsar.enums import NO_VERIFICATION_NEEDED, FulfilmentStepStatus, RequestStatus, RequestType
+from dsar.export_archive import ConnectorAnswer, build_archive, seal_archive
+from dsar.models import DataSubjectRequest, FulfilmentStep
+from dsar.problems import FulfilmentNotReady, IllegalTransition, StatusChanged
+from dsar.seal_contexts import correction_context
+from dsar.selectors import (
+    dsar_by_pk,
+    dsar_requester_email,
+    dsar_status,
+    failed_call_keys,
+    request_contact_email,
+    request_subject,
+    sale_purposes,
+    subject_tables,
+)
+from dsar.services.connectors import connector_calls_record
+from dsar.services.exports import export_store
+from dsar.services.workflow import dsar_transition
+
+FULFIL_ACTOR: Final = "task:dsar.fulfil"
+
+STEPS: Final[dict[str, tuple[str, ...]]] = {
+    RequestType.ACCESS: ("export", "review"),
+    RequestType.PORTABILITY: ("export", "review"),
+    RequestType.DELETION: ("erase", "complete"),
+    RequestType.OPT_OUT_OF_SALE: ("opt_out", "complete"),
+}
+DEFAULT_STEPS: Final = ("review",)
+
+
+class StepLost(Exception):
+    """Another worker took the step over (our lease ran out): roll back what this one did."""
+
+
+def steps_for(request_type: str) -> tuple[str, ...]:
+    return STEPS.get(request_type, DEFAULT_STEPS)
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=float(settings.PROVENANT_DSAR_STEP_LEASE_SECONDS))
+
+
+# --- start --------------------------------------------------------------------------------------------------------
+
+
+def dsar_fulfil_begin(*, request: DataSubjectRequest, actor: str, requested_change: str = "") -> DataSubjectRequest:
+    """Start carrying out a verified request (an opt-out needs no verification): in_progress and its steps recorded
+    (``services.pipeline.dsar_fulfil_start`` enqueues the run after commit). ``requested_change`` (correction) is
+    sealed under the request's key."""
+    allowed = {RequestStatus.VERIFIED} | ({RequestStatus.RECEIVED} if request.type in NO_VERIFICATION_NEEDED else set())
+    if request.status not in allowed:
+        raise FulfilmentNotReady(
+            f"A {request.type} request in status {request.status} cannot be carried out; verify the identity first.",
+            status_now=request.status,
+        )
+    names = steps_for(request.type)
+    with transaction.atomic():
+        dsar_transition(request=request, to_status=RequestStatus.IN_PROGRESS, actor=actor, reason="fulfilment started")
+        rows = [FulfilmentStep(request=request, step=name, position=i) for i, name in enumerate(names)]
+        if requested_change.strip():
+            data_key = unwrap_data_key(request.wrapped_data_key)
+            sealed = seal(data_key, requested_change.strip(), context=correction_context(request.public_id))
+            rows[-1].result = {"requested_change_sealed": sealed}
+        FulfilmentStep.objects.bulk_create(rows, ignore_conflicts=True)
+        audit_log(
+            actor=actor,
+            action=AuditAction.DSAR_FULFILMENT_STARTED,
+            object_type="dsar",
+            object_id=request.public_id,
+            organization=request.organization,
+            data={"steps": list(names)},
+        )
+    return request
+
+
+# --- the run ------------------------------------------------------------------------------------------------------
+
+
+def _claim(step: FulfilmentStep, now: datetime) -> int | None:
+    """Compare-and-set: take a pending step, or a running one whose worker's lease ran out; the attempt number."""
+    claimable = Q(status=FulfilmentStepStatus.PENDING) | Q(status=FulfilmentStepStatus.RUNNING, claimed_until__lt=now)
+    claimed = FulfilmentStep.objects.filter(claimable, pk=step.pk).update(
+        status=FulfilmentStepStatus.RUNNING, attempts=F("attempts") + 1, claimed_until=now + _lease()
+    )
+    if not claimed:
+        return None
+    return int(FulfilmentStep.objects.values_list("attempts", flat=True).get(pk=step.pk))
+
+
+def _finish(step: FulfilmentStep, attempt: int, result: dict[str, Any], request: DataSubjectRequest) -> None:
+    """Mark the step done, only while this attempt still holds it; call inside the step's transaction."""
+    merged = {**step.result, **result}
+    done = FulfilmentStep.objects.filter(pk=step.pk, status=FulfilmentStepStatus.RUNNING, attempts=attempt).update(
+        status=FulfilmentStepStatus.DONE, result=merged, completed_at=timezone.now(), claimed_until=None
+    )
+    if not done:
+        raise StepLost(step.step)
+    audit_log(
+        actor=FULFIL_ACTOR,
+        action=AuditAction.DSAR_FULFILMENT_STEP_DONE,
+        object_type="dsar",
+        object_id=request.public_id,
+        organization=request.organization,
+        data={"step": step.step, "attempt": attempt, "result": {k: v for k, v in result.items() if k != "sha256"}},
+    )
+
+
+def _step_export(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> dict[str, Any]:
+    subject = request_subject(request)
+    calls = call_connectors(request=request, step=step.step, email=request_contact_email(request, subject))
+    now = timezone.now()
+    tables = subject_tables(organization=request.organization, subject=subject)
+    archive = build_archive(
+        request_public_id=request.public_id,
+        request_type=request.type,
+        tables=tables,
+        generated_at=now,
+        connectors=[ConnectorAnswer(call.target_key, call.status, call.answer) for call in calls],
+    )
+    export_id = str(ULID())
+    sealed, wrapped = seal_archive(archive.content, export_public_id=export_id)
+    result: dict[str, Any] = {
+        "export_id": export_id,
+        "files": len(archive.files),
+        "size_bytes": len(archive.content),
+    }
+    if calls:
+        result["connectors"] = calls_summary(calls)
+    with transaction.atomic():
+        connector_calls_record(request=request, step=step.step, outcomes=calls)
+        export_store(
+            request=request,
+            export_public_id=export_id,
+            archive=archive,
+            sealed=sealed,
+            wrapped_key=wrapped,
+            created_at=now,
+        )
+        _finish(step, attempt, result, request)
+    return result
+
+
+def _suppression_identifiers(request: DataSubjectRequest, subject: Subject | None) -> dict[str, set[str]]:
+    identifiers: dict[str, set[str]] = {"external_id": set(), "email": set()}
+    if request.subject_external_id:
+        identifiers["external_id"].add(request.subject_external_id)
+    for email in (dsar_requester_email(request), subject_email(subject) if subject is not None else None):
+        if email:
+            identifiers["email"].add(normalize_email(email))
+    return identifiers
+
+
+def _step_erase(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> dict[str, Any]:
+    subject = request_subject(request)
+    identifiers = _suppression_identifiers(request, subject)  # read before the key is destroyed
+    email = request_contact_email(request, subject)
+    # Outside systems first: a worker dying after them redoes the step, and the Idempotency-Key makes that safe.
+    calls = call_connectors(request=request, step=step.step, email=email)
+    calls += notify_recipients_erased(request=request, step=step.step, email=email)
+    with transaction.atomic():
+        erased = False
+        if subject is not None:
+            erased = subject_erase(subject=subject, actor=FULFIL_ACTOR).data_key_destroyed_at is not None
+        subject_suppress(
+            organization=request.organization,
+            identifiers={kind: sorted(values) for kind, values in identifiers.items()},
+            actor=FULFIL_ACTOR,
+        )
+        connector_calls_record(request=request, step=step.step, outcomes=calls)
+        result: dict[str, Any] = {
+            "subject_found": subject is not None,
+            "erased": erased,
+            "suppressed": sum(len(set(values)) for values in identifiers.values()),
+        }
+        if calls:
+            result["connectors"] = calls_summary(calls)
+        _finish(step, attempt, result, request)
+    return result
+
+
+def _step_opt_out(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> dict[str, Any]:
+    purposes = sale_purposes(request.organization)
+    subject = request_subject(request)
+    if not request.subject_external_id or not purposes:
+        result: dict[str, Any] = {"events": 0, "reason": "no subject id" if purposes else "no sale purposes"}
+        with transaction.atomic():
+            _finish(step, attempt, result, request)
+        return result
+    opted_in: set[str] = set()
+    if subject is not None:
+        states = consent_state_for_subject(organization=request.organization, subject=subject)
+        opted_in = {state.purpose for state in states if state.opt_in}
+    jurisdiction = request.jurisdiction or (subject.jurisdiction if subject is not None else "")
+    source = system_source(request.organization)
+    now = timezone.now()
+    items = [
+        ConsentEventInput(
+            subject_id=request.subject_external_id,
+            purpose=purpose.key,
+            action=Action.WITHDRAW if purpose.key in opted_in else Action.REFUSE,
+            occurred_at=now,
+            source=source.key,
+            collection_method=CollectionMethod.SYSTEM,
+            jurisdiction=jurisdiction,
+            # One event per request and purpose, even if the step is redone.
+            idempotency_key=f"dsar:{request.public_id}:opt-out:{purpose.key}",
+            request_digest=f"dsar:{request.public_id}:opt-out:{purpose.key}",
+        )
+        for purpose in purposes
+    ]
+    with transaction.atomic():
+        recorded = consent_record_many(
+            organization=request.organization, items=items, allow_system_actions=True, now=now
+        )
+        result = {
+            "events": sum(1 for item in recorded if not item.replayed),
+            "purposes": [purpose.key for purpose in purposes],
+        }
+        _finish(step, attempt, result, request)
+    return result
+
+
+def _move(request: DataSubjectRequest, to_status: str, reason: str) -> dict[str, Any]:
+    try:
+        dsar_transition(request=request, to_status=to_status, actor=FULFIL_ACTOR, reason=reason)
+    except (StatusChanged, IllegalTransition):
+        current = dsar_status(request.pk)
+        return {"moved": False, "status": current}
+    return {"moved": True, "status": to_status}
+
+
+def _step_review(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> dict[str, Any]:
+    reasons: dict[str, str] = {
+        RequestType.ACCESS: "export ready for review",
+        RequestType.PORTABILITY: "export ready for review",
+        RequestType.CORRECTION: "requested correction recorded; legal decides",
+    }
+    reason = reasons.get(request.type, "ready for review")
+    with transaction.atomic():
+        result = _move(request, RequestStatus.AWAITING_REVIEW, reason)
+        _finish(step, attempt, result, request)
+    return result
+
+
+def _step_complete(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> dict[str, Any]:
+    done = FulfilmentStep.objects.filter(request=request, status=FulfilmentStepStatus.DONE).exclude(pk=step.pk)
+    summary = "; ".join(f"{name}: {result}" for name, result in done.values_list("step", "result"))
+    failed = failed_call_keys(request)
+    with transaction.atomic():
+        if failed:
+            # An outside system may still hold the data: legal follows up before the request is closed.
+            result = _move(request, RequestStatus.AWAITING_REVIEW, f"unconfirmed by {', '.join(failed)} ({summary})")
+        else:
+            result = _move(request, RequestStatus.COMPLETED, f"fulfilled ({summary})" if summary else "fulfilled")
+        _finish(step, attempt, result, request)
+    return result
+
+
+RUNNERS: Final[dict[str, Callable[[DataSubjectRequest, FulfilmentStep, int], dict[str, Any]]]] = {
+    "export": _step_export,
+    "erase": _step_erase,
+    "opt_out": _step_opt_out,
+    "review": _step_review,
+    "complete": _step_complete,
+}
+
+
+def dsar_fulfil_run(*, request_id: int) -> dict[str, Any]:
+    """Run the request's steps that are not done, in order. A step another worker holds stops the run (it will
+    finish it); a request no longer in progress is left alone. Safe to run any number of times."""
+    request = dsar_by_pk(request_id)
+    if request is None or request.status != RequestStatus.IN_PROGRESS:
+        return {"ran": [], "status": request.status if request else None}
+    ran: list[str] = []
+    for position, name in enumerate(steps_for(request.type)):
+        step, _ = FulfilmentStep.objects.get_or_create(request=request, step=name, defaults={"position": position})
+        if step.status == FulfilmentStepStatus.DONE:
+            continue
+        attempt = _claim(step, timezone.now())
+        if attempt is None:
+            return {"ran": ran, "busy": name}
+        step.refresh_from_db(fields=["result"])
+        try:
+            RUNNERS[name](request, step, attempt)
+        except StepLost:
+            return {"ran": ran, "lost": name}
+        ran.append(name)
+    return {"ran": ran}

@@ -1,0 +1,171 @@
+"""The hops after a commit: what intake, the identity request, a verification and a fulfilment start hand on once
+their transaction commits, and the recovery of stalled runs. The only DSAR module that enqueues tasks (by name,
+through ``core.tasks``); the services below it never look up."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.models import Organization
+from core.tasks import enqueue, enqueue_after_commit
+from dsar.enums import NO_VERIFICATION_NEEDED, VERIFIED_OR_LATER, RequestStatus
+from dsar.identity_links import public_id_from_identity_token
+from dsar.models import DataSubjectRequest
+from dsar.problems import FulfilmentNotReady, IllegalTransition, StatusChanged, VerificationLinkInvalid
+from dsar.selectors import dsar_by_pk, dsar_by_public_id, dsar_ids_stuck
+from dsar.services.fulfilment import dsar_fulfil_begin
+from dsar.services.identity import LINK_ACTOR, dsar_identity_confirm, dsar_identity_pending
+from dsar.services.workflow import Requester, dsar_intake
+
+AUTOWIRE_ACTOR: Final = "task:dsar.workflow"
+FULFIL_TASK: Final = "dsar.tasks.fulfil"
+SEND_IDENTITY_LINK_TASK: Final = "dsar.tasks.send_verification_link"
+
+
+# --- intake ----------------------------------------------------------------------------------------------------
+
+
+def dsar_create(
+    *,
+    organization: Organization,
+    request_type: str,
+    channel: str,
+    actor: str,
+    jurisdiction: str = "",
+    regime: str | None = None,
+    subject_external_id: str = "",
+    received_at: datetime | None = None,
+    requester: Requester | None = None,
+) -> DataSubjectRequest:
+    """Record a new request, its deadlines and the intake step of its history; after the commit an opt-out or
+    limit request starts at once and any other request with a requester email gets its identity link."""
+    requester = requester or Requester()
+    request = dsar_intake(
+        organization=organization,
+        request_type=request_type,
+        channel=channel,
+        actor=actor,
+        jurisdiction=jurisdiction,
+        regime=regime,
+        subject_external_id=subject_external_id,
+        received_at=received_at,
+        requester=requester,
+    )
+    _advance_after_commit(request.pk, has_email=bool(requester.email))
+    if not transaction.get_connection().in_atomic_block:  # the auto-wiring ran: show where it left the request
+        request.refresh_from_db(fields=["status", "deadlines", "due_on", "updated_at"])
+    return request
+
+
+def _advance_after_commit(request_id: int, *, has_email: bool) -> None:
+    """After intake commits: an opt-out or limit request starts at once (no verification); any other request
+    with a requester email gets its verification link. Without an email, legal verifies by hand.
+
+    After commit, not inside the intake: a failure here never loses the request, which then waits in
+    ``received`` for legal (the admin queue) like one without an email."""
+
+    def advance() -> None:
+        request = dsar_by_pk(request_id)
+        if request is None or request.status != RequestStatus.RECEIVED:
+            return
+        if request.type in NO_VERIFICATION_NEEDED:
+            _start_fulfilment(request)
+        elif has_email:
+            dsar_identity_request(request=request, actor=AUTOWIRE_ACTOR)
+
+    transaction.on_commit(advance, robust=True)
+
+
+# --- identity --------------------------------------------------------------------------------------------------
+
+
+def dsar_identity_request(*, request: DataSubjectRequest, actor: str) -> DataSubjectRequest:
+    """Ask the requester to prove who they are: identity_pending, and the signed link emailed after commit."""
+    with transaction.atomic():
+        dsar_identity_pending(request=request, actor=actor)
+        enqueue_after_commit(SEND_IDENTITY_LINK_TASK, request.pk)
+    return request
+
+
+def dsar_identity_verify(
+    *, request: DataSubjectRequest, actor: str, note: str, method: str = "manual"
+) -> DataSubjectRequest:
+    """Record the requester's identity as verified (see ``dsar_identity_confirm``); a request this call verified
+    is carried out after commit."""
+    with transaction.atomic():
+        verified, is_new = dsar_identity_confirm(request=request, actor=actor, note=note, method=method)
+        if is_new:
+            _fulfil_after_commit(request.pk)
+    return verified
+
+
+@dataclass(frozen=True)
+class IdentityLinkOutcome:
+    public_id: str
+    status: str
+    is_newly_verified: bool
+
+
+def dsar_identity_verify_by_link(*, token: str) -> IdentityLinkOutcome:
+    """The requester opened the signed link: verify the request it names. Expired (410) or tampered (400) links
+    change nothing; a second use answers the same and writes nothing."""
+    public_id = public_id_from_identity_token(token)
+    request = dsar_by_public_id(public_id)
+    if request is None:
+        raise VerificationLinkInvalid("This verification link is not valid.")
+    was_verified = request.status in VERIFIED_OR_LATER
+    verified = dsar_identity_verify(
+        request=request, actor=LINK_ACTOR, note="identity verified by the requester's signed link", method="link"
+    )
+    return IdentityLinkOutcome(
+        public_id, verified.status, not was_verified and verified.status == RequestStatus.VERIFIED
+    )
+
+
+# --- fulfilment ------------------------------------------------------------------------------------------------
+
+
+def dsar_fulfil_start(*, request: DataSubjectRequest, actor: str, requested_change: str = "") -> DataSubjectRequest:
+    """Start carrying out a verified request (see ``dsar_fulfil_begin``); the run is enqueued after commit."""
+    with transaction.atomic():
+        dsar_fulfil_begin(request=request, actor=actor, requested_change=requested_change)
+        enqueue_after_commit(FULFIL_TASK, request.pk)
+    return request
+
+
+def _start_fulfilment(request: DataSubjectRequest) -> None:
+    # Someone moved it meanwhile (started by hand, rejected): theirs stands.
+    with contextlib.suppress(FulfilmentNotReady, StatusChanged, IllegalTransition):
+        dsar_fulfil_start(request=request, actor=AUTOWIRE_ACTOR)
+
+
+def _fulfil_after_commit(request_id: int) -> None:
+    """After a verification commits, carry the request out; one already started or closed is left alone."""
+
+    def start() -> None:
+        request = dsar_by_pk(request_id)
+        if request is not None and request.status == RequestStatus.VERIFIED:
+            _start_fulfilment(request)
+
+    transaction.on_commit(start, robust=True)
+
+
+def stuck_after() -> timedelta:
+    return timedelta(minutes=float(settings.PROVENANT_DSAR_FULFIL_STUCK_MINUTES))
+
+
+def dsar_fulfil_resume_stuck(*, now: datetime | None = None) -> dict[str, int]:
+    """Enqueue again requests in progress with unfinished steps and no live claim, quiet for longer than the
+    timeout: a lost message or a dead worker delays the work, it does not lose it."""
+    now = now or timezone.now()
+    stuck = dsar_ids_stuck(now=now, stalled_since=now - stuck_after())
+    for request_id in stuck:
+        enqueue(FULFIL_TASK, request_id)
+    return {"resumed": len(stuck)}
