@@ -32,13 +32,13 @@ def seed(subject_count: int, scopes: tuple[str, ...] = ("consent:read", "consent
     import django
 
     django.setup()
-    from consent.models import Source
+    from consent.enums import SourceKind
     from consent.services import ConsentEventInput, consent_record_many, purpose_create, source_create
     from core.services import api_key_create, organization_create
 
     organization = organization_create(slug="bench", name="Bench", actor="bench")
     _, key = api_key_create(organization=organization, name="bench", scopes=list(scopes), actor="bench")
-    source_create(organization=organization, actor="bench", key="web-signup", name="Web", kind=Source.Kind.WEB_FORM)
+    source_create(organization=organization, actor="bench", key="web-signup", name="Web", kind=SourceKind.WEB_FORM)
     purposes = ["marketing-email", "analytics", "ad-targeting"]
     for purpose_key in purposes:
         purpose_create(organization=organization, actor="bench", key=purpose_key, name=purpose_key, validity="P1Y")

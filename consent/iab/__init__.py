@@ -31,10 +31,6 @@ from consent.iab.usnat import (
     usnat_section,
 )
 
-# temporary aliases for the unit tests (tests/unit/test_iab.py); removed after the merge
-_fibonacci_code = fibonacci_code
-_fibonacci_value = fibonacci_value
-
 __all__ = [
     "GPP_HEADER_TYPE",
     "GPP_VERSION",
@@ -49,8 +45,6 @@ __all__ = [
     "USPV1_SECTION_ID",
     "UscaFields",
     "UsnatFields",
-    "_fibonacci_code",
-    "_fibonacci_value",
     "decode_gpp_usca",
     "decode_gpp_usnat",
     "fibonacci_code",

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from consent.iab import (
     UscaFields,
     UsnatFields,
-    _fibonacci_code,
-    _fibonacci_value,
     decode_gpp_usca,
     decode_gpp_usnat,
+    fibonacci_code,
+    fibonacci_value,
     gpp_sid,
     gpp_string,
     gpp_string_usca,
@@ -474,8 +474,8 @@ def test_gpp_header_matches_the_spec_examples(sections: dict[int, str], expected
     ("value", "code"), [(1, "11"), (2, "011"), (3, "0011"), (4, "1011"), (5, "00011"), (6, "10011"), (7, "01011")]
 )
 def test_fibonacci_codes_match_the_spec_table(value: int, code: str) -> None:
-    assert _fibonacci_code(value) == code
-    assert _fibonacci_value(code) == value
+    assert fibonacci_code(value) == code
+    assert fibonacci_value(code) == value
 
 
 def test_independent_usct_vector_header_lists_section_12_and_is_not_read_as_usca() -> None:
@@ -625,8 +625,8 @@ def test_every_set_of_section_ids_round_trips_through_the_header(section_ids: se
 
 @given(st.integers(min_value=1, max_value=10**12))
 def test_every_positive_integer_round_trips_through_fibonacci_coding(value: int) -> None:
-    code = _fibonacci_code(value)
+    code = fibonacci_code(value)
 
     assert code.endswith("11")
     assert "11" not in code[:-1]
-    assert _fibonacci_value(code) == value
+    assert fibonacci_value(code) == value
