@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from core.problems import InvalidInput
+from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 from reports.selectors import Period
 
 DEFAULT_PERIOD_DAYS = 90
@@ -15,12 +16,19 @@ def _parse_date(value: str | None, name: str) -> date | None:
     if value is None or value == "":
         return None
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
             f"'{name}' must be an ISO 8601 date.",
             errors=[{"pointer": f"?{name}", "detail": "expected e.g. 2026-05-01"}],
         ) from None
+    if not is_accepted_date(parsed):
+        # Near year 1 or 9999 the period's arithmetic (a day before, a day after) would overflow.
+        raise InvalidInput(
+            f"'{name}' must be {ACCEPTED_DATE_RANGE_TEXT}.",
+            errors=[{"pointer": f"?{name}", "detail": f"must be {ACCEPTED_DATE_RANGE_TEXT}"}],
+        )
+    return parsed
 
 
 def report_period(raw_from: str | None, raw_to: str | None, *, today: date) -> Period:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime
 from django.contrib.auth import get_user_model
 
+from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 from dsar.deadlines import EXTENSION_REASON_CODES
 from dsar.enums import DsarRegime
 from dsar.models import DataSubjectRequest
+
+
+def validate_accepted_date(value: date | datetime | None) -> None:
+    """Dates near year 1 or 9999 are typos and would overflow the deadline arithmetic."""
+    if value is not None and not is_accepted_date(value):
+        raise forms.ValidationError(f"Must be {ACCEPTED_DATE_RANGE_TEXT}.")
 
 
 class DsarAddForm(forms.ModelForm):
@@ -25,6 +34,7 @@ class DsarAddForm(forms.ModelForm):
     received_at = forms.SplitDateTimeField(
         required=False,
         widget=AdminSplitDateTime,
+        validators=[validate_accepted_date],
         help_text="Only for requests received by email or mail; default: now.",
     )
     requester_email = forms.EmailField(required=False, max_length=254, help_text="Stored encrypted; shown masked.")
@@ -42,6 +52,7 @@ class ExtendForm(forms.Form):
     )
     notice_sent_on = forms.DateField(
         widget=AdminDateWidget,
+        validators=[validate_accepted_date],
         help_text="The day the requester was told of the extension and its reason.",
     )
 

@@ -6,7 +6,13 @@ from typing import Any
 
 from rest_framework import serializers
 
-from core.api.fields import AwareDateTimeField, StrictCharField, StrictSerializer, validate_subject_id
+from core.api.fields import (
+    AwareDateTimeField,
+    BoundedDateField,
+    StrictCharField,
+    StrictSerializer,
+    validate_subject_id,
+)
 from dsar.deadlines import EVENT_TYPES, EXTENSION_REASON_CODES
 from dsar.enums import Channel, DsarRegime, RequestType
 from dsar.models import DataSubjectRequest
@@ -52,7 +58,7 @@ class DsarCreateInputSerializer(StrictSerializer):
 
 class DeadlineEventInputSerializer(StrictSerializer):
     type = StrictCharField(help_text=f"One of {', '.join(EVENT_TYPES)}.")  # type: ignore[assignment]
-    date = serializers.DateField()
+    date = BoundedDateField()
 
     def validate_type(self, value: str) -> str:
         if value not in EVENT_TYPES:
@@ -61,7 +67,7 @@ class DeadlineEventInputSerializer(StrictSerializer):
 
 
 class DeadlineExtensionInputSerializer(StrictSerializer):
-    notice_sent_on = serializers.DateField()
+    notice_sent_on = BoundedDateField()
     reason_code = serializers.ChoiceField(choices=sorted(EXTENSION_REASON_CODES))
 
 
@@ -75,7 +81,7 @@ class DeadlineComputeInputSerializer(StrictSerializer):
     )
     events = serializers.ListField(child=DeadlineEventInputSerializer(), required=False, max_length=100)
     extension = DeadlineExtensionInputSerializer(required=False, allow_null=True)
-    as_of = serializers.DateField(required=False, allow_null=True, help_text="The status on this date")
+    as_of = BoundedDateField(required=False, allow_null=True, help_text="The status on this date")
 
     def validate_request_type(self, value: str) -> str:
         if value not in RequestType.values:
@@ -132,7 +138,7 @@ class DsarRequesterOutputSerializer(serializers.Serializer):
 
 class DsarExtensionOutputSerializer(serializers.Serializer):
     reason_code = serializers.CharField()
-    notice_sent_on = serializers.DateField()
+    notice_sent_on = BoundedDateField()
 
 
 class DsarTransitionOutputSerializer(serializers.Serializer):

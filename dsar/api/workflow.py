@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.fields import StrictCharField, StrictSerializer
+from core.api.fields import BoundedDateField, StrictCharField, StrictSerializer
 from core.api.schema import api_operation
 from core.api.views import OrganizationApi
 from core.problems import NotFound
@@ -59,7 +59,7 @@ class DsarExtendInputSerializer(StrictSerializer):
     reason_code = serializers.ChoiceField(
         choices=sorted(EXTENSION_REASON_CODES), help_text="Why the request needs the extension."
     )
-    notice_sent_on = serializers.DateField(help_text="The day the requester was told of the extension and why.")
+    notice_sent_on = BoundedDateField(help_text="The day the requester was told of the extension and why.")
 
 
 class DsarTransitionInputSerializer(StrictSerializer):

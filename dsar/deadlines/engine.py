@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from core.jurisdiction_rules import RuleTable, jurisdiction_rules
-from core.timeutil import add_months
+from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, add_months, is_accepted_date
 from dsar.calendars import (
     WEEKENDS_ONLY,
     HolidayCalendar,
@@ -64,6 +64,8 @@ def compute_deadlines(
         raise DeadlineError(f"request_type {request_type!r} is not one of {', '.join(sorted(REQUEST_TYPES))}")
     if not isinstance(received_at, datetime) or received_at.tzinfo is None or received_at.utcoffset() is None:
         raise DeadlineError("received_at must be a timezone-aware datetime")
+    events = list(events)  # read twice: checked, then sorted
+    _check_accepted_dates(received_at, events, extension, as_of)
 
     is_gdpr = spec.key == "gdpr"
     zone_name = tz or (policy.gdpr_time_zone if is_gdpr else policy.us_time_zone if spec.is_us else None)
@@ -113,6 +115,22 @@ def compute_deadlines(
     if spec.response.months:
         return _months_regime(context)
     return _days_regime(context)
+
+
+def _check_accepted_dates(
+    received_at: datetime, events: Iterable[ClockEvent], extension: ExtensionNotice | None, as_of: date | None
+) -> None:
+    """Every input date lies in the accepted range: arithmetic on a date near year 1 or 9999 (months added,
+    days rolled) would overflow, and such a date is a typo anyway."""
+    named: list[tuple[str, date]] = [("received_at", received_at)]
+    named += [(f"the {event.type} event", event.date) for event in events]
+    if extension is not None:
+        named.append(("the extension notice", extension.notice_sent_on))
+    if as_of is not None:
+        named.append(("as_of", as_of))
+    for name, value in named:
+        if not is_accepted_date(value):
+            raise DeadlineError(f"{name} must be {ACCEPTED_DATE_RANGE_TEXT}")
 
 
 @dataclass

@@ -22,6 +22,7 @@ from core.jurisdictions import normalize_jurisdiction
 from core.models import Organization
 from core.problems import InvalidInput
 from core.services import audit_log
+from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 from dsar.deadlines import DeadlineError, ExtensionNotice
 from dsar.denials import with_denial_notice
 from dsar.enums import BACKDATED_CHANNELS, FINAL_STATUSES, LEGAL_TRANSITIONS, DsarRegime, RequestStatus
@@ -89,6 +90,11 @@ def dsar_intake(
     if received_at is None:
         received_at = now
     else:
+        if not is_accepted_date(received_at):
+            raise InvalidInput(
+                f"received_at must be {ACCEPTED_DATE_RANGE_TEXT}.",
+                errors=[{"pointer": "/received_at", "detail": f"must be {ACCEPTED_DATE_RANGE_TEXT}"}],
+            )
         if channel not in BACKDATED_CHANNELS:
             raise InvalidInput(
                 "received_at can be set only for requests received by email or mail.",
