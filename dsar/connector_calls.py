@@ -1,9 +1,11 @@
 """HTTP connectors and erasure webhooks: the systems outside Provenant that hold the subject's data.
 
 During collection (access, portability) and erasure (deletion) Provenant POSTs
-``{request_id, type, subject_id, email}`` to every active connector, with ``provenant-timestamp`` and
-``provenant-signature: v1,<base64 HMAC-SHA256(secret, f"{timestamp}.{body}")>`` and an ``Idempotency-Key`` of
-``{request public id}:{connector key}:{step}``, stable when a step is redone. The connector answers with JSON.
+``{request_id, type, subject_id, email}`` to every active connector, with an ``Idempotency-Key`` of
+``{request public id}:{connector key}:{step}`` (stable when a step is redone), ``provenant-timestamp`` and
+``provenant-signature: v1,<base64 HMAC-SHA256(secret, f"{idempotency_key}.{timestamp}.{body}")>``: the signed
+content is Standard Webhooks' ``id.timestamp.body`` with the Idempotency-Key as the id, so a relay can't replay a
+signed body under another key (the receiver would carry it out twice). The connector answers with JSON.
 Erasure also tells every active recipient with a ``webhook_url`` (type ``subject.erased``, Standard Webhooks
 headers, signed by the provenance helper). What each answered is recorded as a ``ConnectorCall`` (connector or
 recipient set) by ``services.connector_calls_record``, in the step's transaction.
@@ -47,10 +49,11 @@ DETAIL_LENGTH: Final = 200
 # --- pure rules ---------------------------------------------------------------------------------------------------
 
 
-def sign_connector_call(secret: str, timestamp: int, body: bytes) -> str:
-    """``v1,<base64 HMAC-SHA256>`` over ``{timestamp}.{body}``, keyed with the base64-decoded ``whsec_`` secret."""
+def sign_connector_call(secret: str, idempotency_key: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256>`` over ``{idempotency_key}.{timestamp}.{body}``, keyed with the base64-decoded
+    ``whsec_`` secret: the key, the time and the body are all covered."""
     key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX))
-    signed = f"{timestamp}.".encode() + body
+    signed = f"{idempotency_key}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
@@ -177,7 +180,7 @@ def call_connectors(*, request: DataSubjectRequest, step: str, email: str | None
                 "Content-Type": "application/json",
                 "Idempotency-Key": key,
                 "provenant-timestamp": str(timestamp),
-                "provenant-signature": sign_connector_call(secret, timestamp, body),
+                "provenant-signature": sign_connector_call(secret, key, timestamp, body),
             }
 
         result, attempts = _post_with_retries(connector.url, make)

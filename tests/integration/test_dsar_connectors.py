@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from rest_framework.test import APIClient
 
@@ -27,6 +28,7 @@ from consent import services as consent_services
 from consent.models import Purpose, Source, Subject, SuppressedIdentifier
 from core.models import Organization
 from dsar import selectors, services
+from dsar.connector_calls import call_connectors
 from dsar.models import ConnectorCall, DataSubjectRequest
 from provenance.models import Recipient
 from provenance.services import recipients as recipient_services
@@ -61,11 +63,13 @@ def _secret_key(secret: str) -> bytes:
 
 
 def connector_signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The connector's side, written from the documented scheme (not the helper): v1,b64 HMAC of ts.body."""
+    """The connector's side, written from the documented scheme (not the helper): v1,b64 HMAC of
+    idempotency-key.timestamp.body."""
     timestamp = headers.get("provenant-timestamp", "")
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 300:
         return False
-    digest = hmac.new(_secret_key(secret), f"{timestamp}.".encode() + body, hashlib.sha256).digest()
+    signed = f"{headers.get('idempotency-key', '')}.{timestamp}.".encode() + body
+    digest = hmac.new(_secret_key(secret), signed, hashlib.sha256).digest()
     return hmac.compare_digest(headers.get("provenant-signature", ""), "v1," + base64.b64encode(digest).decode())
 
 
@@ -281,3 +285,32 @@ def test_an_opt_out_runs_from_intake_without_verification(
     assert response.status_code == 201, response.content
     settled(DataSubjectRequest.objects.get(public_id=response.json()["id"]), "completed")
     assert worker_mail(tmp_path) == [], "an opt-out needs no verification (CCPA §7026)"
+
+
+@pytest.mark.django_db
+def test_a_connector_refuses_a_signed_call_replayed_under_another_idempotency_key(
+    organization: Organization, crm: ConnectorServer
+) -> None:
+    """Security audit item 12: the signature covers the Idempotency-Key. A relay that replays a captured call
+    with a fresh key (so the connector would carry it out again) fails the receiver's signature check."""
+    request = services.dsar_create(
+        organization=organization,
+        request_type="deletion",
+        channel="api",
+        actor="test",
+        jurisdiction="DE",
+        subject_external_id="cust-1",
+    )
+    [outcome] = call_connectors(request=request, step="erase", email=EMAIL)
+    [(headers, body, valid)] = crm.received
+    assert outcome.is_answered
+    assert valid
+    assert headers["idempotency-key"] == f"{request.public_id}:crm:erase"
+
+    replayed = {**headers, "idempotency-key": f"{request.public_id}:crm:erase-again"}
+    answer = httpx.post(crm.url, content=body, headers=replayed, timeout=5)
+
+    assert answer.status_code == 401
+    assert crm.received[-1][2] is False
+    # The untouched call still verifies: only the changed key is refused.
+    assert connector_signature_ok(crm.secret, headers, body)
