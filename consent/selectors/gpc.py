@@ -7,14 +7,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 
 from consent import iab
 from consent.catalog import organization_catalog
-from consent.enums import Action, CollectionMethod
-from consent.gpc import DISPLAY_HONORED, DISPLAY_RECEIVED, purpose_signal_categories
-from consent.models import ConsentEvent, GpcSignalReceipt, Subject, SubjectLink
+from consent.enums import OPT_IN_STATUSES, OPT_OUT_STATUSES, Action, CollectionMethod
+from consent.gpc import (
+    DISPLAY_HONORED,
+    DISPLAY_RECEIVED,
+    covered_purpose_keys,
+    gpc_decision,
+    purpose_signal_categories,
+)
+from consent.models import ConsentEvent, ConsentState, GpcSignalReceipt, Subject, SubjectLink
 from consent.selectors.ledger import PurposeConsent
 from core.jurisdiction_rules import jurisdiction_rules
 from core.models import Organization
@@ -46,6 +52,85 @@ def subject_cluster_ids(*, organization: Organization, subject: Subject) -> list
 def linked_subject_ids(*, organization: Organization, subject: Subject) -> list[str]:
     ids = subject_cluster_ids(organization=organization, subject=subject)
     return list(Subject.objects.filter(pk__in=ids).order_by("external_id").values_list("external_id", flat=True))
+
+
+def first_gpc_opt_outs(cluster: list[Subject], purpose_ids: list[int]) -> dict[tuple[int, int], datetime]:
+    """When a GPC signal first opted each (subject, purpose) of ``cluster`` out."""
+    rows = (
+        ConsentEvent.objects.filter(
+            subject__in=cluster, purpose_id__in=purpose_ids, collection_method=CollectionMethod.GPC_SIGNAL
+        )
+        .values("subject_id", "purpose_id")
+        .annotate(first=Min("occurred_at"))
+    )
+    return {(row["subject_id"], row["purpose_id"]): row["first"] for row in rows}
+
+
+def is_settled_for_gpc(state: ConsentState, first_signal_at: datetime | None) -> bool:
+    """Opted out by GPC already, or opted in by the person's confirmation given after a signal
+    (a confirmed grant made before any signal does not shield the purpose from a later one)."""
+    basis = state.basis_event
+    by_gpc = basis.collection_method == CollectionMethod.GPC_SIGNAL and state.status in OPT_OUT_STATUSES
+    confirmed = (
+        basis.lifts_gpc_opt_out
+        and state.status in OPT_IN_STATUSES
+        and first_signal_at is not None
+        and first_signal_at <= basis.occurred_at
+    )
+    return by_gpc or bool(confirmed)
+
+
+@dataclass(frozen=True)
+class GpcSignalPreview:
+    """What a ``Sec-GPC: 1`` seen on a read would do if it were recorded. A read never records it: that
+    needs a ``consent:write`` key (``POST /signals``, or the header on a write)."""
+
+    jurisdiction: str | None
+    would_be_honored: bool
+    is_legally_required: bool
+    would_opt_out: list[str]
+    subjects: list[str]
+
+
+def gpc_signal_preview(*, organization: Organization, subject: Subject, on: date | None = None) -> GpcSignalPreview:
+    """The purposes a GPC signal for ``subject`` would opt out of now (for it or a linked subject), read
+    only: the same decision and the same "not again while already opted out" rule the writer applies."""
+    ids = subject_cluster_ids(organization=organization, subject=subject)
+    cluster = list(Subject.objects.filter(organization=organization, pk__in=ids).order_by("external_id"))
+    jurisdiction = (
+        subject.jurisdiction
+        or next((member.jurisdiction for member in cluster if member.jurisdiction), None)
+        or GpcSignalReceipt.objects.filter(subject=subject).values_list("jurisdiction", flat=True).first()
+        or None
+    )
+    subjects = [member.external_id for member in cluster]
+    if not jurisdiction:
+        return GpcSignalPreview(None, False, False, [], subjects)
+    decision = gpc_decision(
+        jurisdiction=jurisdiction, honor_everywhere=organization.honor_gpc_everywhere, on=on or timezone.now().date()
+    )
+    catalog = organization_catalog(organization)
+    keys = covered_purpose_keys(
+        decision, ((p.key, p.is_sale_or_sharing, p.is_targeted_advertising) for p in catalog.purposes.values())
+    )
+    purposes = {catalog.purposes[key].pk: key for key in keys}
+    states = {
+        (row.subject_id, row.purpose_id): row
+        for row in ConsentState.objects.filter(subject__in=cluster, purpose_id__in=purposes).select_related(
+            "basis_event"
+        )
+    }
+    first_signal = first_gpc_opt_outs(cluster, list(purposes))
+    would_opt_out = sorted(
+        {
+            key
+            for member in cluster
+            for purpose_id, key in purposes.items()
+            if (state := states.get((member.pk, purpose_id))) is None
+            or not is_settled_for_gpc(state, first_signal.get((member.pk, purpose_id)))
+        }
+    )
+    return GpcSignalPreview(jurisdiction, decision.is_honored, decision.is_legally_required, would_opt_out, subjects)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from consent.services.catalog import (
 )
 from consent.services.expiry import consent_expire_lapsed
 from consent.services.gpc import (
-    gpc_header_record,
     gpc_signal_record,
     organization_gpc_settings_update,
     subject_link,
@@ -54,7 +53,6 @@ __all__ = [
     "consent_record",
     "consent_record_many",
     "consent_record_with_signals",
-    "gpc_header_record",
     "gpc_signal_record",
     "gpc_source",
     "ledger_integrity_check",

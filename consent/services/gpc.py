@@ -13,14 +13,13 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Min
 from django.utils import timezone
 
 from consent.catalog import organization_catalog
-from consent.enums import OPT_IN_STATUSES, OPT_OUT_STATUSES, Action, CollectionMethod, GpcChannel
+from consent.enums import OPT_IN_STATUSES, Action, CollectionMethod, GpcChannel
 from consent.gpc import GpcDecision, GpcOutcome, covered_purpose_keys, gpc_decision
-from consent.models import ConsentEvent, ConsentState, GpcSignalReceipt, Subject, SubjectLink
-from consent.selectors import subject_cluster_ids
+from consent.models import ConsentState, GpcSignalReceipt, Subject, SubjectLink
+from consent.selectors import first_gpc_opt_outs, is_settled_for_gpc, subject_cluster_ids
 from consent.services.appending import append_events, atomic_with_retries
 from consent.services.builtin_sources import gpc_source
 from consent.services.chain_locks import lock_subjects
@@ -111,19 +110,6 @@ def gpc_signal_record(
     )
 
 
-def gpc_header_record(
-    *, organization: Organization, subject_id: str, raw_value: str, jurisdiction: str | None = None
-) -> GpcOutcome | None:
-    """Honor the ``Sec-GPC: 1`` header of a call made on the person's behalf that records nothing else."""
-    return gpc_signal_record(
-        organization=organization,
-        subject_id=subject_id,
-        channel=GpcChannel.HEADER,
-        raw_value=raw_value,
-        jurisdiction=jurisdiction,
-    )
-
-
 def _apply(
     organization: Organization,
     decision: GpcDecision,
@@ -149,13 +135,13 @@ def _apply(
             "basis_event"
         )
     }
-    first_signal = _first_gpc_opt_outs(cluster, list(purposes))
+    first_signal = first_gpc_opt_outs(cluster, list(purposes))
     source = gpc_source(organization)
     items: list[ConsentEventInput] = []
     for member in cluster:
         for purpose_id, key in purposes.items():
             state = states.get((member.pk, purpose_id))
-            if state is not None and _already_settled(state, first_signal.get((member.pk, purpose_id))):
+            if state is not None and is_settled_for_gpc(state, first_signal.get((member.pk, purpose_id))):
                 continue  # "not again on every later request while already opted out by GPC"
             opted_in = state is not None and state.status in OPT_IN_STATUSES
             items.append(
@@ -174,31 +160,6 @@ def _apply(
         append_events(organization=organization, items=items, allow_system_actions=True, now=timezone.now())
         outcome.events_written = len(items)
     return outcome
-
-
-def _first_gpc_opt_outs(cluster: list[Subject], purpose_ids: list[int]) -> dict[tuple[int, int], datetime]:
-    rows = (
-        ConsentEvent.objects.filter(
-            subject__in=cluster, purpose_id__in=purpose_ids, collection_method=CollectionMethod.GPC_SIGNAL
-        )
-        .values("subject_id", "purpose_id")
-        .annotate(first=Min("occurred_at"))
-    )
-    return {(row["subject_id"], row["purpose_id"]): row["first"] for row in rows}
-
-
-def _already_settled(state: ConsentState, first_signal_at: datetime | None) -> bool:
-    """Opted out by GPC already, or opted in by the person's confirmation given after a signal
-    (a confirmed grant made before any signal does not shield the purpose from a later one)."""
-    basis = state.basis_event
-    by_gpc = basis.collection_method == CollectionMethod.GPC_SIGNAL and state.status in OPT_OUT_STATUSES
-    confirmed = (
-        basis.lifts_gpc_opt_out
-        and state.status in OPT_IN_STATUSES
-        and first_signal_at is not None
-        and first_signal_at <= basis.occurred_at
-    )
-    return by_gpc or bool(confirmed)
 
 
 def _keep_receipt(

@@ -152,18 +152,17 @@ def test_every_gpc_aware_read_succeeds_whatever_the_header_says(
         assert response.status_code == 200, (path, response.content[:300])
 
 
-def test_history_read_with_the_signal_shows_the_opt_outs_it_caused(
+def test_history_read_with_the_signal_reports_the_opt_outs_it_would_cause_and_writes_nothing(
     client_rw: APIClient, purposes: dict[str, Purpose]
 ) -> None:
     record(client_rw, subject_id="cust-1")
 
     history = client_rw.get("/api/v1/subjects/cust-1/consent-events", **gpc("1")).json()
 
-    assert history["ledger_length"] == 3
-    assert [(e["purpose"], e["collection_method"]) for e in history["results"][1:]] == [
-        ("ad-sale", "gpc_signal"),
-        ("targeted-ads", "gpc_signal"),
-    ]
+    assert history["ledger_length"] == 1
+    assert history["gpc_signal_on_read"]["recorded"] is False
+    assert history["gpc_signal_on_read"]["would_opt_out"] == COVERED
+    assert gpc_events("cust-1") == []
 
 
 def test_client_reported_signal_in_an_event_or_a_bulk_item_is_honored_once(
@@ -655,13 +654,15 @@ def test_privacy_status_without_a_signal_is_not_received(client_rw: APIClient, p
         "legally_required": False,
         "purposes_opted_out": [],
         "display_text": None,
+        "gpc_signal_on_read": None,
     }
 
 
-def test_privacy_status_read_with_the_signal_shows_it_honored(
+def test_privacy_status_after_the_signal_was_sent_shows_it_honored(
     client_rw: APIClient, purposes: dict[str, Purpose]
 ) -> None:
     record(client_rw, subject_id="cust-1")
+    send_signal(client_rw, "cust-1")
 
     status = client_rw.get("/api/v1/subjects/cust-1/privacy-status", **gpc("1")).json()
 
@@ -843,6 +844,7 @@ def test_california_opt_out_by_gpc_is_carried_in_us_privacy_and_gpp_with_the_gpc
     client_rw: APIClient, purposes: dict[str, Purpose]
 ) -> None:
     record(client_rw, subject_id="cust-1")
+    send_signal(client_rw, "cust-1")
 
     state = consent(client_rw, "cust-1", gpc("1"))
 
@@ -906,6 +908,7 @@ def test_opt_out_by_gpc_in_a_state_with_a_privacy_law_is_carried_in_gpp_with_the
     client_rw: APIClient, purposes: dict[str, Purpose], jurisdiction: str
 ) -> None:
     record(client_rw, subject_id="cust-1", jurisdiction=jurisdiction)
+    send_signal(client_rw, "cust-1")
 
     state = consent(client_rw, "cust-1", gpc("1"))
 

@@ -9,6 +9,7 @@ from consent.api.serializers.catalog import (
     SourceSerializer,
 )
 from consent.api.serializers.gpc import (
+    GpcSignalOnReadSerializer,
     GpcWellKnownSerializer,
     PrivacyStatusOutputSerializer,
     SignalInputSerializer,
@@ -16,6 +17,7 @@ from consent.api.serializers.gpc import (
     SolicitationOutputSerializer,
     SubjectLinkInputSerializer,
     SubjectLinksOutputSerializer,
+    gpc_signal_on_read_representation,
     privacy_status_representation,
     signal_representation,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "ConsentStateOutputSerializer",
     "EvidenceInputSerializer",
     "EvidenceOutputSerializer",
+    "GpcSignalOnReadSerializer",
     "GpcWellKnownSerializer",
     "IabSignalsOutputSerializer",
     "LedgerVerificationOutputSerializer",
@@ -67,6 +70,7 @@ __all__ = [
     "SubjectLinksOutputSerializer",
     "event_input",
     "event_representation",
+    "gpc_signal_on_read_representation",
     "privacy_status_representation",
     "signal_representation",
     "state_representation",

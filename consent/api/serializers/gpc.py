@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from consent.gpc import GpcOutcome
 from consent.ledger import format_instant
-from consent.selectors import PrivacyStatus
+from consent.selectors import GpcSignalPreview, PrivacyStatus
 from core.api.fields import (
     AwareDateTimeField,
     StrictBooleanField,
@@ -86,6 +86,46 @@ class SubjectLinksOutputSerializer(serializers.Serializer):
     )
 
 
+GPC_ON_READ_NOTE = (
+    "A read never writes: the signal was not recorded. Recording it needs a consent:write key: "
+    "POST /api/v1/signals, or send Sec-GPC: 1 with a write (POST /api/v1/consent-events)."
+)
+
+
+class GpcSignalOnReadSerializer(serializers.Serializer):
+    recorded = serializers.BooleanField(help_text="Always false: a GET never records the signal")
+    required_scope = serializers.CharField(help_text="The scope that records it: consent:write")
+    how_to_record = serializers.CharField()
+    jurisdiction = serializers.CharField(allow_null=True)
+    would_be_honored = serializers.BooleanField()
+    legally_required = serializers.BooleanField(help_text="A law of the jurisdiction makes the signal binding")
+    would_opt_out = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Purposes recording the signal would opt out of now (not yet opted out by GPC)",
+    )
+    subjects = serializers.ListField(child=serializers.CharField(), help_text="The subject and those linked to it")
+
+
+GPC_SIGNAL_ON_READ_HELP = (
+    "Set when the GET carried Sec-GPC: 1: what recording the signal would do. Null without the header."
+)
+
+
+def gpc_signal_on_read_representation(preview: GpcSignalPreview | None) -> dict[str, Any] | None:
+    if preview is None:
+        return None
+    return {
+        "recorded": False,
+        "required_scope": "consent:write",
+        "how_to_record": GPC_ON_READ_NOTE,
+        "jurisdiction": preview.jurisdiction,
+        "would_be_honored": preview.would_be_honored,
+        "legally_required": preview.is_legally_required,
+        "would_opt_out": preview.would_opt_out,
+        "subjects": preview.subjects,
+    }
+
+
 class PrivacyStatusOutputSerializer(serializers.Serializer):
     subject_id = serializers.CharField()
     opt_out_preference_signal = serializers.ChoiceField(choices=["honored", "received", "not_received"])
@@ -99,9 +139,12 @@ class PrivacyStatusOutputSerializer(serializers.Serializer):
     display_text = serializers.CharField(
         allow_null=True, help_text='What to show the person, e.g. "Opt-Out Request Honored" (CCPA regs §7025(c)(6))'
     )
+    gpc_signal_on_read = GpcSignalOnReadSerializer(allow_null=True, help_text=GPC_SIGNAL_ON_READ_HELP)
 
 
-def privacy_status_representation(subject_id: str, status: PrivacyStatus) -> dict[str, Any]:
+def privacy_status_representation(
+    subject_id: str, status: PrivacyStatus, preview: GpcSignalPreview | None = None
+) -> dict[str, Any]:
     return {
         "subject_id": subject_id,
         "opt_out_preference_signal": status.opt_out_preference_signal,
@@ -113,6 +156,7 @@ def privacy_status_representation(subject_id: str, status: PrivacyStatus) -> dic
         "legally_required": status.legally_required,
         "purposes_opted_out": status.purposes_opted_out,
         "display_text": status.display_text,
+        "gpc_signal_on_read": gpc_signal_on_read_representation(preview),
     }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from consent.api.serializers.gpc import GPC_SIGNAL_ON_READ_HELP, GpcSignalOnReadSerializer
 from consent.enums import CLIENT_ACTIONS, Action, CollectionMethod, ConsentStatus
 from consent.ledger import format_instant
 from consent.models import ConsentEvent
@@ -168,6 +169,7 @@ class SubjectConsentOutputSerializer(serializers.Serializer):
     gpc_honored = serializers.BooleanField(help_text="A GPC signal of this person was honored")
     iab = IabSignalsOutputSerializer(allow_null=True, help_text="US subjects only")
     purposes = ConsentStateOutputSerializer(many=True)
+    gpc_signal_on_read = GpcSignalOnReadSerializer(allow_null=True, help_text=GPC_SIGNAL_ON_READ_HELP)
 
 
 class EvidenceOutputSerializer(serializers.Serializer):
@@ -252,6 +254,7 @@ class ConsentHistoryOutputSerializer(serializers.Serializer):
     ledger_head_hash = serializers.CharField()
     next = serializers.CharField(allow_null=True, help_text="URL of the next page")
     results = ConsentEventOutputSerializer(many=True)
+    gpc_signal_on_read = GpcSignalOnReadSerializer(allow_null=True, help_text=GPC_SIGNAL_ON_READ_HELP)
 
 
 class LedgerVerificationOutputSerializer(serializers.Serializer):

@@ -1,11 +1,11 @@
 """The base of the consent API's views: the organization-scoped view, plus the subject lookup and the
-``Sec-GPC`` header every consent operation on a person's behalf honours."""
+``Sec-GPC`` header of calls made on a person's behalf (honoured by writes, reported by reads)."""
 
 from __future__ import annotations
 
-from consent import selectors, services
-from consent.gpc import GpcOutcome
+from consent import selectors
 from consent.models import Subject
+from consent.selectors import GpcSignalPreview
 from core.api.views import OrganizationApi
 from core.problems import NotFound
 
@@ -18,12 +18,12 @@ class ConsentApi(OrganizationApi):
             return None
         return getattr(self.request, "gpc_raw", None) or "1"
 
-    def honor_gpc_header(self, subject_id: str) -> GpcOutcome | None:
-        """Honor a ``Sec-GPC: 1`` on a call that records nothing else."""
-        header = self.gpc_header()
-        if header is None:
+    def gpc_signal_on_read(self, subject: Subject) -> GpcSignalPreview | None:
+        """What the ``Sec-GPC: 1`` of a read would do if recorded. A GET never writes (issue #11, item 6):
+        the signal is reported, and recorded only by a write (``consent:write``)."""
+        if self.gpc_header() is None:
             return None
-        return services.gpc_header_record(organization=self.organization, subject_id=subject_id, raw_value=header)
+        return selectors.gpc_signal_preview(organization=self.organization, subject=subject)
 
     def subject_or_404(self, subject_id: str) -> Subject:
         subject = selectors.subject_by_external_id(organization=self.organization, external_id=subject_id)

@@ -113,9 +113,9 @@ class PrivacyStatusApi(ConsentApi):
     )
     def get(self, request: Request, subject_id: str) -> Response:
         subject = self.subject_or_404(subject_id)
-        self.honor_gpc_header(subject.external_id)
+        preview = self.gpc_signal_on_read(subject)
         status_ = selectors.privacy_status(organization=self.organization, subject=subject)
-        return Response(s.privacy_status_representation(subject.external_id, status_))
+        return Response(s.privacy_status_representation(subject.external_id, status_, preview))
 
 
 class SolicitationApi(ConsentApi):

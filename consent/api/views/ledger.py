@@ -162,8 +162,7 @@ class SubjectConsentApi(ConsentApi):
         at = parse_instant_param(request.query_params.get("at"), "at")
         purpose_key = request.query_params.get("purpose")
         subject = self.subject_or_404(subject_id)
-        if self.honor_gpc_header(subject.external_id):
-            subject.refresh_from_db()
+        preview = self.gpc_signal_on_read(subject)
         states = selectors.consent_state_for_subject(
             organization=self.organization, subject=subject, at=at, purpose_key=purpose_key
         )
@@ -185,6 +184,7 @@ class SubjectConsentApi(ConsentApi):
                 "gpc_honored": gpc_honored,
                 "iab": {"us_privacy": iab.us_privacy, "gpp": iab.gpp, "gpp_sid": iab.gpp_sid} if iab else None,
                 "purposes": [s.state_representation(state) for state in states],
+                "gpc_signal_on_read": s.gpc_signal_on_read_representation(preview),
             }
         )
 
@@ -235,8 +235,7 @@ class SubjectConsentEventsApi(ConsentApi):
                 "limit must be an integer from 1 to 500.", errors=[{"pointer": "?limit", "detail": "1-500"}]
             )
         subject = self.subject_or_404(subject_id)
-        if self.honor_gpc_header(subject.external_id):
-            subject.refresh_from_db()
+        preview = self.gpc_signal_on_read(subject)
         events, has_more = selectors.consent_history(subject=subject, after_chain_index=after, limit=limit)
         next_url = None
         if has_more:
@@ -250,6 +249,7 @@ class SubjectConsentEventsApi(ConsentApi):
                 "ledger_head_hash": subject.ledger_head_hash,
                 "next": next_url,
                 "results": [s.event_representation(e, with_evidence=True) for e in events],
+                "gpc_signal_on_read": s.gpc_signal_on_read_representation(preview),
             }
         )
 
