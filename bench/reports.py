@@ -88,7 +88,7 @@ def _catalog(organization: Any, now: datetime) -> dict[str, Any]:
     """Purposes, policy versions, sources and recipients through the services (a few dozen rows)."""
     from consent import services as consent_services
     from consent.services.gpc import gpc_source
-    from provenance import services as provenance_services
+    from provenance.services import recipients as provenance_recipients
 
     purposes = [
         consent_services.purpose_create(
@@ -124,7 +124,7 @@ def _catalog(organization: Any, now: datetime) -> dict[str, Any]:
         for key, kind, _, dpa in SOURCES
     ]
     recipients = [
-        provenance_services.recipient_create(
+        provenance_recipients.recipient_create(
             organization=organization,
             actor="bench",
             key=key,

@@ -104,7 +104,8 @@ def main() -> int:
     migrate(env)
     key, purposes = seed(args.subjects, scopes=("stamp",))
     from core.models import Organization
-    from provenance.services import recipient_create, signing_key_rotate
+    from provenance.services.keys import signing_key_rotate
+    from provenance.services.recipients import recipient_create
 
     organization = Organization.objects.get(slug="bench")
     recipient_create(

@@ -15,8 +15,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("consent.api.urls")),
     path("api/v1/", include("provenance.api.urls")),
-    path("api/v1/", include("provenance.api.receipt_urls")),
-    path("api/v1/", include("provenance.api.delivery_urls")),
     path("api/v1/", include("dsar.api.urls")),
     path("api/v1/", include("reports.api.urls")),
     path("reports/", include("reports.pages.urls")),

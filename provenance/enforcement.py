@@ -4,25 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Machine-readable reasons a stamp is refused, with the rule each comes from.
-NO_CONSENT = "NO_CONSENT"
-CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
-CONSENT_EXPIRED = "CONSENT_EXPIRED"
-POLICY_STALE = "POLICY_STALE"
-SALE_SHARE_OPTED_OUT = "SALE_SHARE_OPTED_OUT"
-PURPOSE_NOT_REGISTERED = "PURPOSE_NOT_REGISTERED_FOR_RECIPIENT"
-OBJECTED = "OBJECTED"
+from provenance.enums import SERVICE_PROVIDER_ROLES, StampReason
 
-RULES = {
-    NO_CONSENT: "No consent on record where the jurisdiction requires opt-in (GDPR Art. 6(1)(a), 7(1))",
-    CONSENT_WITHDRAWN: "Consent withdrawn, refused or opted out of (GDPR Art. 7(3); the US state laws' "
+# The rule each refusal reason comes from.
+RULES: dict[str, str] = {
+    StampReason.NO_CONSENT: "No consent on record where the jurisdiction requires opt-in (GDPR Art. 6(1)(a), 7(1))",
+    StampReason.CONSENT_WITHDRAWN: "Consent withdrawn, refused or opted out of (GDPR Art. 7(3); the US state laws' "
     "right to opt out)",
-    CONSENT_EXPIRED: "Consent past the purpose's validity",
-    POLICY_STALE: "Consent given under a notice older than the purpose's current material version",
-    SALE_SHARE_OPTED_OUT: "Opt-out of sale/sharing, by request or Global Privacy Control "
+    StampReason.CONSENT_EXPIRED: "Consent past the purpose's validity",
+    StampReason.POLICY_STALE: "Consent given under a notice older than the purpose's current material version",
+    StampReason.SALE_SHARE_OPTED_OUT: "Opt-out of sale/sharing, by request or Global Privacy Control "
     "(Cal. Civ. Code §1798.120, CCPA regs §7025-7026; CPA, CTDPA and other state laws)",
-    PURPOSE_NOT_REGISTERED: "The recipient is not registered to receive data for this purpose",
-    OBJECTED: "Objection to processing based on legitimate interest or a public task (GDPR Art. 21(1))",
+    StampReason.PURPOSE_NOT_REGISTERED: "The recipient is not registered to receive data for this purpose",
+    StampReason.OBJECTED: "Objection to processing based on legitimate interest or a public task (GDPR Art. 21(1))",
 }
 
 
@@ -47,22 +41,22 @@ def purpose_verdict(
     recipient_receives_purpose: bool,
 ) -> PurposeVerdict:
     if not recipient_receives_purpose:
-        return PurposeVerdict(purpose, False, PURPOSE_NOT_REGISTERED)
+        return PurposeVerdict(purpose, False, StampReason.PURPOSE_NOT_REGISTERED)
     if permitted:
         return PurposeVerdict(purpose, True)
     if basis == "gpc_opt_out":
-        return PurposeVerdict(purpose, False, SALE_SHARE_OPTED_OUT)
+        return PurposeVerdict(purpose, False, StampReason.SALE_SHARE_OPTED_OUT)
     if basis in ("opted_out", "withdrawn"):
         if is_sale_or_sharing and recipient_is_third_party:
-            return PurposeVerdict(purpose, False, SALE_SHARE_OPTED_OUT)
-        return PurposeVerdict(purpose, False, CONSENT_WITHDRAWN)
+            return PurposeVerdict(purpose, False, StampReason.SALE_SHARE_OPTED_OUT)
+        return PurposeVerdict(purpose, False, StampReason.CONSENT_WITHDRAWN)
     if basis == "objected":
-        return PurposeVerdict(purpose, False, OBJECTED)
+        return PurposeVerdict(purpose, False, StampReason.OBJECTED)
     if basis == "expired":
-        return PurposeVerdict(purpose, False, CONSENT_EXPIRED)
+        return PurposeVerdict(purpose, False, StampReason.CONSENT_EXPIRED)
     if basis == "stale_policy":
-        return PurposeVerdict(purpose, False, POLICY_STALE)
-    return PurposeVerdict(purpose, False, NO_CONSENT)
+        return PurposeVerdict(purpose, False, StampReason.POLICY_STALE)
+    return PurposeVerdict(purpose, False, StampReason.NO_CONSENT)
 
 
 def restrictions(*, sale_opted_out: bool, share_opted_out: bool, recipient_role: str) -> list[str]:
@@ -72,6 +66,6 @@ def restrictions(*, sale_opted_out: bool, share_opted_out: bool, recipient_role:
         found.append("no_sale")
     if share_opted_out:
         found.append("no_share")
-    if recipient_role in ("processor", "service_provider"):
+    if recipient_role in SERVICE_PROVIDER_ROLES:
         found.append("service_provider_use_only")
     return found

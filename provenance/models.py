@@ -7,21 +7,26 @@ from django.utils import timezone
 
 from consent.models import Purpose, Subject, key_validator
 from core.models import Organization
+from provenance.enums import (
+    THIRD_PARTY_ROLES,
+    AlertKind,
+    AlertStatus,
+    DeliveryStatus,
+    NoticeStatus,
+    RecipientRole,
+    StampDecision,
+)
 
 
 class Recipient(models.Model):
     """A downstream system that receives personal data (CRM, email, ads, analytics)."""
 
-    class Role(models.TextChoices):
-        PROCESSOR = "processor", "Processor (GDPR Art. 28)"
-        SERVICE_PROVIDER = "service_provider", "Service provider (CCPA)"
-        THIRD_PARTY = "third_party", "Third party"
-        CONTROLLER = "controller", "Independent controller"
+    Role = RecipientRole  # temporary alias for tests/dsar and tests/integration; removed after the merge
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="recipients")
     key = models.CharField(max_length=64, validators=[key_validator])
     name = models.CharField(max_length=200)
-    role = models.CharField(max_length=20, choices=Role.choices)
+    role = models.CharField(max_length=20, choices=RecipientRole.choices)
     purposes = models.ManyToManyField(Purpose, related_name="recipients", blank=True)
     data_categories = models.JSONField(default=list, blank=True, help_text="e.g. contact, behavioural, location")
     endpoint_url = models.URLField(max_length=500, blank=True, help_text="Where deliveries are POSTed")
@@ -47,7 +52,7 @@ class Recipient(models.Model):
 
     @property
     def is_third_party(self) -> bool:
-        return self.role in (self.Role.THIRD_PARTY, self.Role.CONTROLLER)
+        return self.role in THIRD_PARTY_ROLES
 
 
 class SigningKey(models.Model):
@@ -79,9 +84,7 @@ class SigningKey(models.Model):
 class StampRecord(models.Model):
     """One stamping decision, never the data itself."""
 
-    class Decision(models.TextChoices):
-        ALLOW = "allow", "Allow"
-        BLOCK = "block", "Block"
+    Decision = StampDecision  # temporary alias for reports; removed after the merge
 
     stamp_id = models.CharField(max_length=26, unique=True)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
@@ -89,7 +92,7 @@ class StampRecord(models.Model):
     subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     subject_external_id = models.CharField(max_length=255)
     purposes = models.JSONField(default=list)
-    decision = models.CharField(max_length=5, choices=Decision.choices)
+    decision = models.CharField(max_length=5, choices=StampDecision.choices)
     reasons = models.JSONField(default=list, blank=True)
     data_digest = models.CharField(max_length=64)
     kid = models.CharField(max_length=64, blank=True)
@@ -114,21 +117,13 @@ class StampRecord(models.Model):
 class Delivery(models.Model):
     """A payload Provenant sends to a recipient's endpoint, re-checking consent when it sends."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        DELIVERED = "delivered", "Delivered"
-        BLOCKED = "blocked", "Blocked (no consent when sending)"
-        RETRYING = "retrying", "Retrying"
-        DEAD = "dead", "Dead-lettered"
-
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     public_id = models.CharField(max_length=26, unique=True)
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="deliveries")
     subject_external_id = models.CharField(max_length=255)
     purposes = models.JSONField(default=list)
     payload_sealed = models.TextField(help_text="The data and provenance, sealed under the subject's data key")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_until = models.DateTimeField(null=True, blank=True)
@@ -176,13 +171,6 @@ class DeliveryAttempt(models.Model):
 class ConsentNotice(models.Model):
     """A consent change told to a recipient by webhook, with its legal deadline and acknowledgment."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent, awaiting acknowledgment"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        RETRYING = "retrying", "Retrying"
-        DEAD = "dead", "Dead-lettered"
-
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     public_id = models.CharField(max_length=26, unique=True)
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="notices")
@@ -190,7 +178,7 @@ class ConsentNotice(models.Model):
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
     event_id = models.CharField(max_length=26, help_text="The ledger event behind the change")
     change = models.CharField(max_length=20, help_text="withdrawn, refused, gpc_opt_out, expired, granted, ...")
-    status = models.CharField(max_length=14, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=14, choices=NoticeStatus.choices, default=NoticeStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_until = models.DateTimeField(null=True, blank=True)
@@ -231,20 +219,12 @@ class ConsentNoticeCursor(models.Model):
 class ProvenanceAlert(models.Model):
     """A record whose claimed provenance is missing, malformed or contradicts the ledger; legal triages it."""
 
-    class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        RESOLVED = "resolved", "Resolved"
-
-    class Kind(models.TextChoices):
-        VALIDATION = "validation", "Inbound provenance validation"
-        DELIVERY_DEAD = "delivery_dead", "Delivery dead-lettered"
-        NOTICE_DEAD = "notice_dead", "Consent notice dead-lettered"
-        NOTICE_OVERDUE = "notice_overdue", "Consent notice not acknowledged by its deadline"
+    Status = AlertStatus  # temporary alias for reports; removed after the merge
+    Kind = AlertKind  # temporary alias for tests/integration; removed after the merge
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    kind = models.CharField(max_length=20, choices=AlertKind.choices)
+    status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     subject_external_id = models.CharField(max_length=255, blank=True)
     source_key = models.CharField(max_length=64, blank=True)
     failures = models.JSONField(default=list, help_text="[{field, problem, detail}] — never the record itself")

@@ -12,7 +12,7 @@ from typing import Any
 from celery import shared_task
 
 from core.tasks import DATABASE_RETRY
-from provenance.services import deliveries, notices
+from provenance.services import deliveries, notices, outbox
 
 
 @shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
@@ -36,7 +36,7 @@ def scan_consent_changes() -> dict[str, Any]:
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_due() -> dict[str, Any]:
     """Beat, every minute: enqueue again deliveries and notices whose message was lost."""
-    return deliveries.outbox_sweep()
+    return outbox.outbox_sweep()
 
 
 @shared_task(acks_late=True, ignore_result=True)

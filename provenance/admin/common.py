@@ -14,32 +14,21 @@ from django.utils.safestring import SafeString
 
 from consent.models import Subject
 from core.admin import NoEditingMixin
-from provenance import enforcement
-from provenance.models import (
-    Recipient,
-    StampRecord,
-)
+from provenance.enums import StampReason
+from provenance.models import Recipient, StampRecord
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
-REASON_CODES = (
-    enforcement.NO_CONSENT,
-    enforcement.CONSENT_WITHDRAWN,
-    enforcement.CONSENT_EXPIRED,
-    enforcement.POLICY_STALE,
-    enforcement.SALE_SHARE_OPTED_OUT,
-    enforcement.PURPOSE_NOT_REGISTERED,
-    enforcement.OBJECTED,
-)
+REASON_CODES = tuple(StampReason.values)
 
 
-def _recipient_label(recipient: Recipient) -> str:
+def recipient_label(recipient: Recipient) -> str:
     return f"{recipient.organization.slug} / {recipient.key}"
 
 
-def _link(url_name: str, pk: Any, text: str) -> SafeString:
+def admin_link(url_name: str, pk: Any, text: str) -> SafeString:
     return format_html('<a href="{}">{}</a>', reverse(url_name, args=[pk]), text)
 
 
@@ -66,7 +55,7 @@ class RecipientListFilter(admin.RelatedFieldListFilter):
         self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
     ) -> list[tuple[str, StrOrPromise]]:
         recipients = Recipient.objects.select_related("organization").order_by("organization__slug", "key")
-        return [(str(recipient.pk), _recipient_label(recipient)) for recipient in recipients]
+        return [(str(recipient.pk), recipient_label(recipient)) for recipient in recipients]
 
 
 class SubjectFilter(admin.SimpleListFilter):

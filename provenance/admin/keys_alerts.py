@@ -22,8 +22,8 @@ from provenance.models import (
     ProvenanceAlert,
     SigningKey,
 )
-from provenance.services import signing_key_retire, signing_key_rotate
-from provenance.services.validation import MAX_NOTE_LENGTH, provenance_alert_acknowledge, provenance_alert_resolve
+from provenance.services.alerts import MAX_NOTE_LENGTH, provenance_alert_acknowledge, provenance_alert_resolve
+from provenance.services.keys import signing_key_retire, signing_key_rotate
 
 if TYPE_CHECKING:
     pass

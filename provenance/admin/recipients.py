@@ -20,14 +20,14 @@ from provenance.admin.common import (
     StampReasonFilter,
     SubjectExternalIdFilter,
     SubjectFilter,
-    _link,
-    _recipient_label,
+    admin_link,
+    recipient_label,
 )
 from provenance.models import (
     Recipient,
     StampRecord,
 )
-from provenance.services import recipient_create, recipient_update
+from provenance.services.recipients import recipient_create, recipient_update
 from provenance.services.webhook_secrets import previous_webhook_secret_valid_until, recipient_webhook_secret_rotate
 
 if TYPE_CHECKING:
@@ -161,12 +161,12 @@ class RecipientAdmin(ServiceModelAdmin):
         rotated: list[tuple[Recipient, str]] = []
         for recipient in queryset:
             if not recipient.webhook_url:
-                messages.warning(request, f"{_recipient_label(recipient)}: no webhook URL, no secret issued.")
+                messages.warning(request, f"{recipient_label(recipient)}: no webhook URL, no secret issued.")
                 continue
             try:
                 secret = recipient_webhook_secret_rotate(recipient=recipient, actor=admin_actor(request))
             except DomainError as exc:
-                report_domain_errors(request, _recipient_label(recipient), exc)
+                report_domain_errors(request, recipient_label(recipient), exc)
             else:
                 rotated.append((recipient, secret))
         if not rotated:
@@ -180,7 +180,7 @@ class RecipientAdmin(ServiceModelAdmin):
                 "opts": self.opts,
                 "title": "Webhook secrets rotated",
                 "rotated": [
-                    (_recipient_label(recipient), secret, previous_webhook_secret_valid_until(recipient))
+                    (recipient_label(recipient), secret, previous_webhook_secret_valid_until(recipient))
                     for recipient, secret in rotated
                 ],
             },
@@ -269,13 +269,13 @@ class StampRecordAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="recipient")
     def recipient_link(self, obj: StampRecord) -> SafeString:
-        return _link("admin:provenance_recipient_change", obj.recipient_id, _recipient_label(obj.recipient))
+        return admin_link("admin:provenance_recipient_change", obj.recipient_id, recipient_label(obj.recipient))
 
     @admin.display(description="subject on the ledger")
     def subject_link(self, obj: StampRecord) -> SafeString | str:
         if obj.subject_id is None:
             return "not on the ledger when stamped"
-        return _link("admin:consent_subject_change", obj.subject_id, obj.subject_external_id)
+        return admin_link("admin:consent_subject_change", obj.subject_id, obj.subject_external_id)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StampRecord]:
         return super().get_queryset(request).select_related("organization", "recipient__organization")

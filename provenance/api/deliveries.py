@@ -14,11 +14,10 @@ from core.api.schema import IDEMPOTENCY_HEADER, api_operation
 from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
 from provenance import selectors
-from provenance.api.serializers import StampInputSerializer
-from provenance.api.views import _stamp_request
+from provenance.api.serializers import StampInputSerializer, stamp_request
+from provenance.enums import DELIVERY_TERMINAL_STATUSES
 from provenance.models import Delivery
-from provenance.services import deliveries, notices
-from provenance.services.deliveries import TERMINAL_STATUSES
+from provenance.services import deliveries, webhook_secrets
 
 
 class DeliveryInputSerializer(StampInputSerializer):
@@ -50,7 +49,7 @@ class DeliveryOutputSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
     def get_next_attempt_at(self, delivery: Delivery) -> str | None:
-        if delivery.status in TERMINAL_STATUSES:
+        if delivery.status in DELIVERY_TERMINAL_STATUSES:
             return None
         return serializers.DateTimeField().to_representation(delivery.next_attempt_at)
 
@@ -105,7 +104,7 @@ class DeliveryCreateApi(OrganizationApi):
             raise InvalidInput("Idempotency-Key must be 1-255 characters.")
         accepted = deliveries.delivery_accept(
             organization=self.organization,
-            request=_stamp_request(data, ""),
+            request=stamp_request(data, ""),
             actor=self.client.actor,
             idempotency_key=header_key or "",
             request_digest=request_digest(request.data),
@@ -128,7 +127,7 @@ class DeliveryDetailApi(OrganizationApi):
         problems={404: "No such delivery in your organization."},
     )
     def get(self, request: Request, public_id: str) -> Response:
-        delivery = deliveries.delivery_for_organization(organization=self.organization, public_id=public_id)
+        delivery = selectors.delivery_for_organization(organization=self.organization, public_id=public_id)
         if delivery is None:
             raise NotFound("No delivery with this id in your organization.")
         return Response(DeliveryDetailOutputSerializer(delivery).data)
@@ -154,12 +153,12 @@ class RecipientWebhookSecretRotateApi(OrganizationApi):
         recipient = selectors.recipient_by_key(organization=self.organization, key=key)
         if recipient is None:
             raise NotFound("No recipient with this key in your organization.")
-        secret = notices.recipient_webhook_secret_rotate(recipient=recipient, actor=self.client.actor)
+        secret = webhook_secrets.recipient_webhook_secret_rotate(recipient=recipient, actor=self.client.actor)
         body: dict[str, Any] = {
             "recipient": recipient.key,
             "webhook_secret": secret,
             "rotated_at": recipient.webhook_secret_rotated_at,
-            "previous_secret_valid_until": notices.previous_webhook_secret_valid_until(recipient),
+            "previous_secret_valid_until": webhook_secrets.previous_webhook_secret_valid_until(recipient),
         }
         response = Response(WebhookSecretOutputSerializer(body).data)
         response["Cache-Control"] = "no-store"

@@ -1,5 +1,5 @@
-"""Consent receipts for the person (Kantara CR v1.1, ISO/IEC TS 27560, optionally signed) and
-inbound provenance validation: views and their serializers."""
+"""Consent receipts for the person (Kantara CR v1.1, ISO/IEC TS 27560, optionally signed): the view and the
+serializers that document its answers."""
 
 from __future__ import annotations
 
@@ -7,84 +7,21 @@ from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    PolymorphicProxySerializer,
-    extend_schema_field,
-)
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.models import ConsentEvent
-from core.api.fields import StrictCharField, StrictSerializer, validate_subject_id
 from core.api.renderers import JOSE_CONTENT_TYPE, FormatParameterNegotiation, JoseRenderer
 from core.api.schema import api_operation
 from core.api.views import OrganizationApi
-from core.models import Organization
 from core.problems import InvalidInput, NotFound
-from provenance.models import Recipient
-from provenance.receipts import DEFAULT_FORMAT, RECEIPT_FORMATS, ReceiptFacts, build_receipt, receipt_jws
+from provenance import selectors
+from provenance.receipts import DEFAULT_FORMAT, RECEIPT_FORMATS, build_receipt, receipt_jws
 from provenance.services.keys import active_signing_key
-from provenance.services.validation import ABSENT, PROBLEMS, ProvenanceClaim, provenance_record_validate
 
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}
-
-
-# ------------------------------------------------------------------------------------------------
-# Reading the facts of a receipt
-# ------------------------------------------------------------------------------------------------
-
-
-def receipt_facts(*, organization: Organization, event_id: str) -> ReceiptFacts | None:
-    """The facts a receipt states about one of the organization's ledger events (two queries), or
-    None when the organization has no such event."""
-    event = (
-        ConsentEvent.objects.filter(organization=organization, event_id=event_id)
-        .select_related("subject", "purpose", "source", "policy_version")
-        .first()
-    )
-    if event is None:
-        return None
-    purpose, version = event.purpose, event.policy_version
-    third_parties = tuple(
-        Recipient.objects.filter(
-            organization=organization,
-            purposes=purpose,
-            is_active=True,
-            role__in=[Recipient.Role.THIRD_PARTY, Recipient.Role.CONTROLLER],
-        )
-        .order_by("name")
-        .values_list("name", flat=True)
-    )
-    return ReceiptFacts(
-        event_id=event.event_id,
-        action=event.action,
-        occurred_at=event.occurred_at,
-        valid_until=event.valid_until,
-        jurisdiction=event.jurisdiction,
-        collection_method=event.collection_method,
-        subject_id=event.subject.external_id,
-        controller_id=organization.slug,
-        controller_name=organization.name,
-        controller_url=f"https://{organization.site_domain}" if organization.site_domain else None,
-        purpose_key=purpose.key,
-        purpose_name=purpose.name,
-        purpose_description=purpose.description,
-        dpv_purpose_iri=purpose.dpv_purpose_iri,
-        legal_basis=purpose.legal_basis,
-        dpv_legal_basis_iri=purpose.dpv_legal_basis_iri,
-        is_sale_or_sharing=purpose.is_sale_or_sharing,
-        is_sensitive=purpose.is_sensitive,
-        purpose_validity=purpose.validity,
-        source_key=event.source.key,
-        policy_version=version.version if version else None,
-        notice_url=version.notice_url if version else "",
-        notice_sha256=version.notice_sha256 if version else None,
-        third_parties=third_parties,
-    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -242,7 +179,7 @@ class ConsentReceiptApi(OrganizationApi):
                 errors=[{"pointer": "?format", "detail": f"one of {', '.join(RECEIPT_FORMATS)}"}],
             )
         signed = _flag(request.query_params.get("signed"), "signed")
-        facts = receipt_facts(organization=self.organization, event_id=event_id)
+        facts = selectors.receipt_facts(organization=self.organization, event_id=event_id)
         if facts is None:
             raise NotFound("No event with this id in your organization.")
         receipt = build_receipt(facts, receipt_format)
@@ -256,85 +193,3 @@ class ConsentReceiptApi(OrganizationApi):
             response = Response(receipt, content_type="application/json")
         response["Cache-Control"] = "no-store"  # it names the person
         return response
-
-
-# ------------------------------------------------------------------------------------------------
-# Inbound validation
-# ------------------------------------------------------------------------------------------------
-
-
-# The claimed fields accept any JSON value: a wrong type is reported as `malformed` in the 200
-# answer, not refused with a 422. Their schema documents the type a well-formed record sends.
-@extend_schema_field(OpenApiTypes.STR)
-class ClaimedKeyField(serializers.JSONField):
-    pass
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class ClaimedInstantField(serializers.JSONField):
-    pass
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class ClaimedFlagField(serializers.JSONField):
-    pass
-
-
-class ProvenanceValidationInputSerializer(StrictSerializer):
-    subject_id = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_subject_id])
-    purposes = serializers.ListField(
-        child=StrictCharField(max_length=64), min_length=1, max_length=100, help_text="Purpose keys"
-    )
-    source = ClaimedKeyField(  # type: ignore[assignment]
-        required=False, allow_null=True, help_text="Source identifier (a source key)"
-    )
-    consent_timestamp = ClaimedInstantField(required=False, allow_null=True, help_text="RFC 3339 with offset")
-    opt_in = ClaimedFlagField(required=False, allow_null=True)
-    policy_version = ClaimedKeyField(required=False, allow_null=True, help_text="Policy version label")
-    jurisdiction = ClaimedKeyField(required=False, allow_null=True, help_text="ISO 3166: DE, US-CA")
-
-
-class ProvenanceFailureSerializer(serializers.Serializer):
-    field = serializers.CharField(help_text="The record's field")
-    problem = serializers.ChoiceField(choices=list(PROBLEMS))
-    detail = serializers.CharField()
-
-
-class ProvenanceValidationResultSerializer(serializers.Serializer):
-    valid = serializers.BooleanField()
-    failures = ProvenanceFailureSerializer(many=True)
-    alert_id = serializers.IntegerField(allow_null=True, help_text="The alert opened for legal; null when valid")
-
-
-class ProvenanceValidateApi(OrganizationApi):
-    required_scopes = {"POST": "stamp"}
-
-    @api_operation(
-        scope="stamp",
-        summary="Validate the provenance a record claims",
-        description="Checks a record's claimed provenance (e.g. from a partner) against the ledger: the "
-        "consent timestamp, source identifier and opt-in flag are required; each may be `missing`, "
-        "`malformed`, `unknown` or `contradicts_ledger` (timestamps match a grant within 1 s). A failing "
-        "record opens a provenance alert for the legal team; it holds the failures, never the record.",
-        request=ProvenanceValidationInputSerializer,
-        responses={200: ProvenanceValidationResultSerializer},
-        problems={400: "Malformed JSON.", 422: "Missing subject_id or purposes, or unknown fields."},
-    )
-    def post(self, request: Request) -> Response:
-        data = self.validated(ProvenanceValidationInputSerializer, request.data)
-        claim = ProvenanceClaim(
-            subject_id=data["subject_id"],
-            purposes=tuple(data["purposes"]),
-            **{
-                name: data.get(name, ABSENT)
-                for name in ("source", "consent_timestamp", "opt_in", "policy_version", "jurisdiction")
-            },
-        )
-        outcome = provenance_record_validate(organization=self.organization, claim=claim, actor=self.client.actor)
-        return Response(
-            {
-                "valid": outcome.is_valid,
-                "failures": outcome.failures,
-                "alert_id": outcome.alert.pk if outcome.alert else None,
-            }
-        )

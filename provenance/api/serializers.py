@@ -15,7 +15,9 @@ from core.api.fields import (
     validate_subject_id,
 )
 from core.jurisdictions import normalize_jurisdiction
+from provenance.enums import STAMP_ERROR, RecipientRole, StampDecision
 from provenance.models import Recipient
+from provenance.services.stamping import StampRequest
 
 
 class RecipientSerializer(serializers.ModelSerializer):
@@ -41,7 +43,7 @@ class RecipientSerializer(serializers.ModelSerializer):
 class RecipientInputSerializer(StrictSerializer):
     key = StrictCharField(max_length=64)
     name = StrictCharField(max_length=200)
-    role = serializers.ChoiceField(choices=Recipient.Role.choices)
+    role = serializers.ChoiceField(choices=RecipientRole.choices)
     purposes = serializers.ListField(child=StrictCharField(max_length=64), max_length=200)
     data_categories = serializers.ListField(child=StrictCharField(max_length=64), required=False, max_length=50)
     endpoint_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
@@ -93,7 +95,7 @@ class StampReasonSerializer(serializers.Serializer):
 
 class StampOutputSerializer(serializers.Serializer):
     stamp_id = serializers.CharField()
-    decision = serializers.ChoiceField(choices=["allow", "block"])
+    decision = serializers.ChoiceField(choices=StampDecision.values)
     reasons = StampReasonSerializer(many=True)
     body = serializers.JSONField(allow_null=True, help_text="{data, privacy} — send it serialized as RFC 8785 JCS")
     headers = serializers.DictField(child=serializers.CharField(), help_text="Content-Digest, Privacy-Stamp, Sec-GPC")
@@ -101,7 +103,7 @@ class StampOutputSerializer(serializers.Serializer):
 
 class StampBatchItemSerializer(StampOutputSerializer):
     index = serializers.IntegerField()
-    decision = serializers.ChoiceField(choices=["allow", "block", "error"])  # type: ignore[assignment]
+    decision = serializers.ChoiceField(choices=[*StampDecision.values, STAMP_ERROR])  # type: ignore[assignment]
     errors = serializers.ListField(child=serializers.DictField(), required=False)  # type: ignore[assignment]
 
 
@@ -137,3 +139,26 @@ def stamp_representation(result: Any) -> dict[str, Any]:
         "body": result.body,
         "headers": result.headers,
     }
+
+
+def stamp_request(data: dict[str, Any], pointer: str) -> StampRequest:
+    """A validated stamp (or delivery) body as the stamping service takes it; ``pointer`` locates it in a batch."""
+    purposes = tuple(data["purposes"]) if "purposes" in data else (data["purpose"],)
+    return StampRequest(
+        recipient=data["recipient"],
+        purposes=purposes,
+        subject_id=data["subject_id"],
+        data=data["data"],
+        provenance=_provenance(data.get("provenance")),
+        jurisdiction=data.get("jurisdiction"),
+        pointer=pointer,
+    )
+
+
+def _provenance(claim: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not claim:
+        return None
+    out = dict(claim)
+    if out.get("collected_at") is not None:
+        out["collected_at"] = out["collected_at"].isoformat()
+    return out

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provenance.api import views
+from provenance.api import deliveries, receipts, validation, views
 
 urlpatterns = [
     path("recipients", views.RecipientListCreateApi.as_view(), name="recipient-list"),
@@ -8,4 +8,13 @@ urlpatterns = [
     path("stamps", views.StampCreateApi.as_view(), name="stamp-create"),
     path("stamps/batch", views.StampBatchApi.as_view(), name="stamp-batch"),
     path("stamps/verify", views.StampVerifyApi.as_view(), name="stamp-verify"),
+    path("consent-events/<str:event_id>/receipt", receipts.ConsentReceiptApi.as_view(), name="consent-event-receipt"),
+    path("provenance/validate", validation.ProvenanceValidateApi.as_view(), name="provenance-validate"),
+    path("deliveries", deliveries.DeliveryCreateApi.as_view(), name="delivery-create"),
+    path("deliveries/<str:public_id>", deliveries.DeliveryDetailApi.as_view(), name="delivery-detail"),
+    path(
+        "recipients/<str:key>/webhook-secret",
+        deliveries.RecipientWebhookSecretRotateApi.as_view(),
+        name="recipient-webhook-secret",
+    ),
 ]

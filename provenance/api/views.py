@@ -18,34 +18,14 @@ from consent import selectors as consent_selectors
 from core.api.schema import api_operation
 from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
-from provenance import selectors, services
+from provenance import selectors
 from provenance.api import serializers as s
+from provenance.enums import STAMP_ERROR, StampDecision
 from provenance.models import Recipient
+from provenance.services import recipients, stamping
 from provenance.verify import verify_stamp
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "privacy-stamp-1.json"
-
-
-def _stamp_request(data: dict[str, Any], pointer: str) -> services.StampRequest:
-    purposes = tuple(data["purposes"]) if "purposes" in data else (data["purpose"],)
-    return services.StampRequest(
-        recipient=data["recipient"],
-        purposes=purposes,
-        subject_id=data["subject_id"],
-        data=data["data"],
-        provenance=_provenance(data.get("provenance")),
-        jurisdiction=data.get("jurisdiction"),
-        pointer=pointer,
-    )
-
-
-def _provenance(claim: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not claim:
-        return None
-    out = dict(claim)
-    if out.get("collected_at") is not None:
-        out["collected_at"] = out["collected_at"].isoformat()
-    return out
 
 
 class RecipientListCreateApi(OrganizationApi):
@@ -69,7 +49,7 @@ class RecipientListCreateApi(OrganizationApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.RecipientInputSerializer, request.data)
-        recipient = services.recipient_create(organization=self.organization, actor=self.client.actor, **data)
+        recipient = recipients.recipient_create(organization=self.organization, actor=self.client.actor, **data)
         return Response(s.RecipientSerializer(recipient).data, status=status.HTTP_201_CREATED)
 
 
@@ -116,7 +96,7 @@ class RecipientDetailApi(OrganizationApi):
         data = self.validated(s.RecipientInputSerializer, request.data, partial=partial)
         if "key" in data and data["key"] != recipient.key:
             raise InvalidInput("A recipient's key never changes.", errors=[{"pointer": "/key", "detail": "immutable"}])
-        recipient = services.recipient_update(recipient=recipient, actor=self.client.actor, **data)
+        recipient = recipients.recipient_update(recipient=recipient, actor=self.client.actor, **data)
         return Response(s.RecipientSerializer(selectors.recipient_by_key(organization=self.organization, key=key)).data)
 
 
@@ -136,8 +116,8 @@ class StampCreateApi(OrganizationApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.StampInputSerializer, request.data)
-        result = services.stamp_many(
-            organization=self.organization, requests=[_stamp_request(data, "")], stop_on_error=True
+        result = stamping.stamp_many(
+            organization=self.organization, requests=[s.stamp_request(data, "")], stop_on_error=True
         )[0]
         return Response(s.stamp_representation(result))
 
@@ -155,8 +135,8 @@ class StampBatchApi(OrganizationApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.StampBatchInputSerializer, request.data)
-        requests = [_stamp_request(item, f"/items/{i}") for i, item in enumerate(data["items"])]
-        results = services.stamp_many(organization=self.organization, requests=requests)
+        requests = [s.stamp_request(item, f"/items/{i}") for i, item in enumerate(data["items"])]
+        results = stamping.stamp_many(organization=self.organization, requests=requests)
         rendered = []
         for index, result in enumerate(results):
             item = {"index": index, **s.stamp_representation(result)}
@@ -165,9 +145,9 @@ class StampBatchApi(OrganizationApi):
             rendered.append(item)
         return Response(
             {
-                "allowed": sum(1 for r in results if r.decision == "allow"),
-                "blocked": sum(1 for r in results if r.decision == "block"),
-                "invalid": sum(1 for r in results if r.decision == "error"),
+                "allowed": sum(1 for r in results if r.decision == StampDecision.ALLOW),
+                "blocked": sum(1 for r in results if r.decision == StampDecision.BLOCK),
+                "invalid": sum(1 for r in results if r.decision == STAMP_ERROR),
                 "results": rendered,
             }
         )

@@ -9,7 +9,8 @@ is at least once: a worker claims a delivery with a compare-and-set UPDATE, ever
 repeats by the ``Idempotency-Key`` header (the delivery id). Clients, in turn, may send their own
 ``Idempotency-Key`` when they hand a payload over: a retry after a timeout gets the first delivery back.
 
-The outbound mechanics (claim, classify an answer, back off, enqueue) are shared with consent notices.
+The outbound mechanics (claim, classify an answer, back off, enqueue, sweep) are the outbox's, shared with
+consent notices.
 """
 
 from __future__ import annotations
@@ -17,15 +18,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Q
 from django.utils import timezone
 from ulid import ULID
 
@@ -34,121 +32,34 @@ from consent.services import IdempotencyKeyReused
 from core.crypto import CryptoError, master_keyring, new_data_key, seal, unseal
 from core.enums import AuditAction
 from core.models import Organization
-from core.outbound import OutboundFailure, backoff_seconds, outbound_post, outbound_timeout_seconds
 from core.problems import InvalidInput
 from core.services import audit_log
-from core.tasks import enqueue, enqueue_after_commit
-from provenance.models import ConsentNotice, Delivery, DeliveryAttempt, ProvenanceAlert, Recipient
+from core.tasks import enqueue_after_commit
+from provenance import selectors
+from provenance.enums import (
+    DELIVERY_OPEN_STATUSES,
+    DELIVERY_TERMINAL_STATUSES,
+    STAMP_ERROR,
+    AlertKind,
+    AttemptOutcome,
+    DeliveryStatus,
+    StampDecision,
+)
+from provenance.models import Delivery, DeliveryAttempt
+from provenance.services.alerts import alert_failures, provenance_alert_open
+from provenance.services.outbox import (
+    CLAIM_FOR,
+    DELIVERY_TASK,
+    GIVE_UP_AFTER,
+    claim_or_take_over,
+    next_attempt_delay,
+    post,
+    schedule_retry,
+)
 from provenance.services.stamping import StampRequest, stamp_many
 from provenance.verify import canonical_json
 
 logger = logging.getLogger(__name__)
-
-GIVE_UP_AFTER = timedelta(hours=24)
-CLAIM_FOR = timedelta(minutes=5)
-DETAIL_LENGTH = 200
-DELIVERY_TASK = "provenance.tasks.deliver"
-NOTICE_TASK = "provenance.tasks.send_consent_notice"
-SWEEP_BATCH = 1000
-MAX_ETA = timedelta(minutes=10)
-INTERRUPTED = "the worker stopped before recording the outcome; the recipient may have received the request"
-
-TERMINAL_STATUSES = frozenset({Delivery.Status.DELIVERED, Delivery.Status.BLOCKED, Delivery.Status.DEAD})
-
-
-# ---------------------------------------------------------------------------------------------------
-# Outbound mechanics shared with consent notices
-
-
-def retry_base_seconds() -> float:
-    return float(settings.PROVENANT_RETRY_BASE_SECONDS)
-
-
-def retry_cap_seconds() -> float:
-    return float(settings.PROVENANT_RETRY_CAP_SECONDS)
-
-
-@dataclass(frozen=True)
-class HttpOutcome:
-    """One POST and what it means: ``ok`` (2xx), else ``transient`` (5xx, 429, network) or permanent;
-    ``refused`` when the destination is not a public address (no connection was made)."""
-
-    ok: bool
-    transient: bool
-    http_status: int | None
-    duration_ms: int
-    detail: str
-    retry_after: float | None = None
-    refused: bool = False
-
-    @property
-    def label(self) -> str:
-        if self.ok:
-            return "delivered"
-        if self.refused:
-            return "refused"
-        if self.http_status is None:
-            return "network_error"
-        return "retryable_error" if self.transient else "rejected"
-
-    @property
-    def problem(self) -> str:
-        """The alert's ``problem`` when this outcome dead-letters the item."""
-        if self.refused:
-            return "refused"
-        return "network_error" if self.http_status is None else f"http_{self.http_status}"
-
-
-def post(url: str, content: bytes, headers: dict[str, str]) -> HttpOutcome:
-    """POST through the SSRF-guarded client (core.outbound), without following redirects (data goes only
-    where the recipient said); never raises for network errors or a refused destination, which is
-    permanent. The detail never holds the payload or the answer's body."""
-    started = time.monotonic()
-    response = outbound_post(url, content=content, headers=headers, timeout=outbound_timeout_seconds())
-    if isinstance(response, OutboundFailure):
-        return HttpOutcome(
-            False, response.transient, None, _elapsed(started), response.detail, refused=response.refused
-        )
-    status = response.status_code
-    duration = _elapsed(started)
-    if 200 <= status < 300:
-        return HttpOutcome(True, False, status, duration, f"HTTP {status}")
-    transient = status >= 500 or status == 429
-    detail = f"HTTP {status} {response.reason_phrase}".strip()
-    if 300 <= status < 400:
-        detail += " (redirects are not followed)"
-    return HttpOutcome(False, transient, status, duration, detail[:DETAIL_LENGTH], _retry_after(response))
-
-
-def _elapsed(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in delta-seconds (RFC 9110 10.2.3); an HTTP-date is ignored."""
-    value = response.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
-
-
-def next_attempt_delay(attempt: int, *, retry_after: float | None = None) -> float:
-    """Seconds until the next try after ``attempt`` tries; a receiver's Retry-After is honoured up to the cap."""
-    cap = retry_cap_seconds()
-    delay = backoff_seconds(attempt, base=retry_base_seconds(), cap=cap)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
-    return delay
-
-
-def schedule_retry(task_name: str, object_id: int, retry_at: datetime) -> None:
-    """Enqueue the next try with an ETA when it is near. A later one is left to ``outbox_sweep``: a
-    worker holds ETA messages unacknowledged, and past Redis's visibility timeout (1 h) they would
-    be delivered again."""
-    if retry_at - timezone.now() <= MAX_ETA:
-        enqueue_after_commit(task_name, object_id, eta=retry_at)
-
-
-def alert_failures(*, what: str, problem: str, detail: str) -> list[dict[str, str]]:
-    return [{"field": what, "problem": problem, "detail": detail[:DETAIL_LENGTH]}]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -217,11 +128,7 @@ def delivery_accept(
     ``idempotency_key`` (unique per organization), a retry of the same request (same ``request_digest``)
     gets the first delivery back and nothing is stored or sent again; another request under the same key
     is refused with ``IdempotencyKeyReused``."""
-    recipient = (
-        Recipient.objects.filter(organization=organization, key=request.recipient, is_active=True)
-        .prefetch_related("purposes")
-        .first()
-    )
+    recipient = selectors.active_recipient_by_key(organization=organization, key=request.recipient)
     errors: list[dict[str, str]] = []
     if recipient is None:
         errors.append({"pointer": "/recipient", "detail": f"unknown recipient '{request.recipient}'"})
@@ -250,7 +157,7 @@ def delivery_accept(
                 subject_external_id=request.subject_id,
                 purposes=list(request.purposes),
                 payload_sealed=seal_payload(public_id, payload),
-                status=Delivery.Status.QUEUED,
+                status=DeliveryStatus.QUEUED,
                 next_attempt_at=now,
                 give_up_at=now + GIVE_UP_AFTER,
                 idempotency_key=idempotency_key,
@@ -269,7 +176,7 @@ def delivery_accept(
     except IntegrityError:
         # The key was taken, by an earlier request or a concurrent one that committed first (the insert
         # waited for it): that request's delivery is the answer; nothing of this one was kept.
-        first = _delivery_by_idempotency_key(organization, idempotency_key)
+        first = selectors.delivery_by_idempotency_key(organization=organization, idempotency_key=idempotency_key)
         if first is None:
             raise
         if first.request_digest != request_digest:
@@ -282,45 +189,8 @@ def delivery_accept(
     return AcceptedDelivery(delivery)
 
 
-def _delivery_by_idempotency_key(organization: Organization, idempotency_key: str) -> Delivery | None:
-    if not idempotency_key:
-        return None
-    return (
-        Delivery.objects.filter(organization=organization, idempotency_key=idempotency_key)
-        .select_related("recipient")
-        .first()
-    )
-
-
 # ---------------------------------------------------------------------------------------------------
 # Sending
-
-
-def claim_or_take_over(
-    model: type[Delivery] | type[ConsentNotice],
-    object_id: int,
-    *,
-    due: Q,
-    now: datetime,
-    claim: datetime,
-    **values: Any,
-) -> bool:
-    """Compare-and-set claim: a due, unclaimed row, or one whose claim ran out, which means the
-    worker holding it died mid-attempt; that attempt is logged as interrupted."""
-    owner = "delivery_id" if model is Delivery else "notice_id"
-    with transaction.atomic():
-        if model.objects.filter(due, pk=object_id, claimed_until__lt=now).update(
-            claimed_until=claim, attempts=F("attempts") + 1, **values
-        ):
-            DeliveryAttempt.objects.create(
-                **{owner: object_id}, attempted_at=now, outcome="interrupted", detail=INTERRUPTED
-            )
-            return True
-    return bool(
-        model.objects.filter(due, pk=object_id, claimed_until__isnull=True, next_attempt_at__lte=now).update(
-            claimed_until=claim, **values
-        )
-    )
 
 
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[str, Any]:
@@ -328,9 +198,13 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
     held by another worker is left alone."""
     now = now or timezone.now()
     claim = now + CLAIM_FOR
-    open_statuses = [Delivery.Status.QUEUED, Delivery.Status.RETRYING, Delivery.Status.SENDING]
     claimed = claim_or_take_over(
-        Delivery, delivery_id, due=Q(status__in=open_statuses), now=now, claim=claim, status=Delivery.Status.SENDING
+        Delivery,
+        delivery_id,
+        due=Q(status__in=DELIVERY_OPEN_STATUSES),
+        now=now,
+        claim=claim,
+        status=DeliveryStatus.SENDING,
     )
     if not claimed:
         current = Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
@@ -339,14 +213,14 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
     delivery = Delivery.objects.select_related("recipient", "organization").get(pk=delivery_id)
     if now >= delivery.give_up_at:
         detail = "gave up: not sent before give_up_at"
-        _finish(delivery, claim, Delivery.Status.DEAD, attempt=None, error=detail, alert_problem="gave_up")
-        return _summary(delivery, Delivery.Status.DEAD)
+        _finish(delivery, claim, DeliveryStatus.DEAD, attempt=None, error=detail, alert_problem="gave_up")
+        return _summary(delivery, DeliveryStatus.DEAD)
     try:
         payload = unseal_payload(delivery.public_id, delivery.payload_sealed)
     except (CryptoError, ValueError) as exc:
         detail = f"the sealed payload cannot be opened: {exc}"
-        _finish(delivery, claim, Delivery.Status.DEAD, attempt=None, error=detail, alert_problem="unreadable")
-        return _summary(delivery, Delivery.Status.DEAD)
+        _finish(delivery, claim, DeliveryStatus.DEAD, attempt=None, error=detail, alert_problem="unreadable")
+        return _summary(delivery, DeliveryStatus.DEAD)
 
     # Consent as it stands now: a fresh decision and StampRecord for this one item.
     result = stamp_many(
@@ -362,16 +236,20 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
             )
         ],
     )[0]
-    if result.decision == "error":
+    if result.decision == STAMP_ERROR:
         detail = "; ".join(e["detail"] for e in (result.error or {}).get("errors", []))
-        attempt = DeliveryAttempt(delivery=delivery, attempted_at=now, outcome="invalid", detail=detail[:500])
-        _finish(delivery, claim, Delivery.Status.DEAD, attempt=attempt, error=detail, alert_problem="invalid")
-        return _summary(delivery, Delivery.Status.DEAD)
-    if result.decision == "block":
+        attempt = DeliveryAttempt(
+            delivery=delivery, attempted_at=now, outcome=AttemptOutcome.INVALID, detail=detail[:500]
+        )
+        _finish(delivery, claim, DeliveryStatus.DEAD, attempt=attempt, error=detail, alert_problem="invalid")
+        return _summary(delivery, DeliveryStatus.DEAD)
+    if result.decision == StampDecision.BLOCK:
         detail = "; ".join(f"{r['purpose']}: {r['reason']}" for r in result.reasons)
-        attempt = DeliveryAttempt(delivery=delivery, attempted_at=now, outcome="blocked", detail=detail[:500])
-        _finish(delivery, claim, Delivery.Status.BLOCKED, attempt=attempt, error=detail, stamp_id=result.stamp_id)
-        return _summary(delivery, Delivery.Status.BLOCKED)
+        attempt = DeliveryAttempt(
+            delivery=delivery, attempted_at=now, outcome=AttemptOutcome.BLOCKED, detail=detail[:500]
+        )
+        _finish(delivery, claim, DeliveryStatus.BLOCKED, attempt=attempt, error=detail, stamp_id=result.stamp_id)
+        return _summary(delivery, DeliveryStatus.BLOCKED)
 
     assert result.body is not None
     headers = {**result.headers, "Idempotency-Key": delivery.public_id}
@@ -385,19 +263,19 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
         detail=outcome.detail,
     )
     if outcome.ok:
-        _finish(delivery, claim, Delivery.Status.DELIVERED, attempt=attempt, stamp_id=result.stamp_id)
-        return _summary(delivery, Delivery.Status.DELIVERED)
+        _finish(delivery, claim, DeliveryStatus.DELIVERED, attempt=attempt, stamp_id=result.stamp_id)
+        return _summary(delivery, DeliveryStatus.DELIVERED)
     if not outcome.transient:
         _finish(
             delivery,
             claim,
-            Delivery.Status.DEAD,
+            DeliveryStatus.DEAD,
             attempt=attempt,
             error=outcome.detail,
             alert_problem=outcome.problem,
             stamp_id=result.stamp_id,
         )
-        return _summary(delivery, Delivery.Status.DEAD)
+        return _summary(delivery, DeliveryStatus.DEAD)
     tries = delivery.attempts + 1
     retry_at = timezone.now() + timedelta(seconds=next_attempt_delay(tries, retry_after=outcome.retry_after))
     if retry_at >= delivery.give_up_at:
@@ -405,23 +283,23 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> dict[s
         _finish(
             delivery,
             claim,
-            Delivery.Status.DEAD,
+            DeliveryStatus.DEAD,
             attempt=attempt,
             error=error,
             alert_problem="gave_up",
             stamp_id=result.stamp_id,
         )
-        return _summary(delivery, Delivery.Status.DEAD)
+        return _summary(delivery, DeliveryStatus.DEAD)
     _finish(
         delivery,
         claim,
-        Delivery.Status.RETRYING,
+        DeliveryStatus.RETRYING,
         attempt=attempt,
         error=outcome.detail,
         retry_at=retry_at,
         stamp_id=result.stamp_id,
     )
-    return {**_summary(delivery, Delivery.Status.RETRYING), "retry_at": retry_at.isoformat()}
+    return {**_summary(delivery, DeliveryStatus.RETRYING), "retry_at": retry_at.isoformat()}
 
 
 def _finish(
@@ -442,30 +320,30 @@ def _finish(
         values["attempts"] = F("attempts") + 1
     if stamp_id:
         values["stamp_id"] = stamp_id
-    if status in TERMINAL_STATUSES:
+    if status in DELIVERY_TERMINAL_STATUSES:
         values["finished_at"] = now
-        if status != Delivery.Status.DEAD:  # a dead letter keeps its sealed payload so it can be replayed
+        if status != DeliveryStatus.DEAD:  # a dead letter keeps its sealed payload so it can be replayed
             values["payload_sealed"] = ""
     else:
         values["next_attempt_at"] = retry_at
     with transaction.atomic():
         if attempt is not None:
             attempt.save()
-        updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING, claimed_until=claim).update(
+        updated = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING, claimed_until=claim).update(
             **values
         )
         if not updated:
             logger.warning("delivery %s: claim lost before the outcome was recorded", delivery.public_id)
             return
         if alert_problem is not None:
-            ProvenanceAlert.objects.create(
+            provenance_alert_open(
                 organization_id=delivery.organization_id,
-                kind=ProvenanceAlert.Kind.DELIVERY_DEAD,
+                kind=AlertKind.DELIVERY_DEAD,
                 subject_external_id=delivery.subject_external_id,
                 failures=alert_failures(what="delivery", problem=alert_problem, detail=error),
                 note=f"Delivery {delivery.public_id} to recipient '{delivery.recipient.key}' was dead-lettered.",
             )
-        if status in TERMINAL_STATUSES:
+        if status in DELIVERY_TERMINAL_STATUSES:
             audit_log(
                 actor="task:provenance.deliver",
                 action=AuditAction(f"delivery.{status}"),
@@ -480,53 +358,3 @@ def _finish(
 
 def _summary(delivery: Delivery, status: str) -> dict[str, Any]:
     return {"delivery": delivery.pk, "public_id": delivery.public_id, "status": status}
-
-
-# ---------------------------------------------------------------------------------------------------
-# Reads
-
-
-def delivery_for_organization(*, organization: Organization, public_id: str) -> Delivery | None:
-    """One delivery with its log; another organization's is None."""
-    return (
-        Delivery.objects.filter(organization=organization, public_id=public_id)
-        .select_related("recipient")
-        .prefetch_related(Prefetch("log", queryset=DeliveryAttempt.objects.order_by("attempted_at", "id")))
-        .first()
-    )
-
-
-def deliveries_due(*, now: datetime, grace: timedelta) -> QuerySet[Delivery]:
-    """Deliveries whose message seems lost: due for longer than ``grace``, or held by a dead worker."""
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    overdue = Q(status__in=[Delivery.Status.QUEUED, Delivery.Status.RETRYING], next_attempt_at__lte=now - grace)
-    return Delivery.objects.filter((overdue & free) | Q(status=Delivery.Status.SENDING, claimed_until__lt=now))
-
-
-def notices_due(*, now: datetime, grace: timedelta) -> QuerySet[ConsentNotice]:
-    """Consent notices whose message seems lost (a notice in flight keeps its status and holds a claim)."""
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    return ConsentNotice.objects.filter(
-        free,
-        status__in=[ConsentNotice.Status.PENDING, ConsentNotice.Status.RETRYING],
-        next_attempt_at__lte=now - grace,
-    )
-
-
-def outbox_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Enqueue the deliveries and notices that are due without a message on its way: lost messages,
-    claims of dead workers, retries too far ahead for an ETA. Duplicates are harmless: each task
-    claims its row with a compare-and-set before doing anything."""
-    now = now or timezone.now()
-    grace = timedelta(seconds=float(settings.PROVENANT_SWEEP_GRACE_SECONDS))
-    deliveries = list(
-        deliveries_due(now=now, grace=grace).order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    notices = list(
-        notices_due(now=now, grace=grace).order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    for delivery_id in deliveries:
-        enqueue(DELIVERY_TASK, delivery_id)
-    for notice_id in notices:
-        enqueue(NOTICE_TASK, notice_id)
-    return {"deliveries": len(deliveries), "notices": len(notices)}

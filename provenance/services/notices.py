@@ -18,16 +18,14 @@ Opt-outs of sale or sharing carry the legal deadline to stop (CCPA regs §7026(f
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Container
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -36,110 +34,43 @@ from ulid import ULID
 from consent.feed import events_recorded_between, feed_is_exact, ledger_position
 from consent.gpc import purpose_signal_categories
 from consent.ledger import format_instant
-from consent.models import Action, CollectionMethod, ConsentEvent
+from consent.models import ConsentEvent
 from core.crypto import CryptoError
 from core.db import insert_rows
 from core.jurisdiction_rules import jurisdiction_rules
 from core.tasks import enqueue_each_after_commit
-from provenance.models import ConsentNotice, ConsentNoticeCursor, DeliveryAttempt, ProvenanceAlert, Recipient
-from provenance.services.deliveries import (
+from provenance.enums import CHANGE_EVENT_TYPES, NOTICE_OPEN_STATUSES, AlertKind, AttemptOutcome, NoticeStatus
+from provenance.models import ConsentNotice, ConsentNoticeCursor, DeliveryAttempt, Recipient
+from provenance.notice_rules import NOTIFIED_ACTIONS, change_for_event, optout_deadline
+from provenance.notice_rules import (  # temporary alias for tests/integration; removed after the merge
+    add_business_days as add_business_days,
+)
+from provenance.services.alerts import alert_failures, provenance_alert_open
+from provenance.services.outbox import (
     CLAIM_FOR,
     GIVE_UP_AFTER,
     NOTICE_TASK,
-    alert_failures,
     claim_or_take_over,
     next_attempt_delay,
     post,
     schedule_retry,
 )
-from provenance.services.webhook_secrets import WEBHOOK_SECRET_BYTES as WEBHOOK_SECRET_BYTES
-from provenance.services.webhook_secrets import WEBHOOK_SECRET_PREFIX as WEBHOOK_SECRET_PREFIX
-from provenance.services.webhook_secrets import (
-    previous_webhook_secret_valid_until as previous_webhook_secret_valid_until,
+from provenance.services.webhook_secrets import (  # temporary alias for tests/integration; removed after the merge
+    recipient_webhook_secret as recipient_webhook_secret,
 )
-from provenance.services.webhook_secrets import recipient_webhook_secret as recipient_webhook_secret
-from provenance.services.webhook_secrets import recipient_webhook_secret_rotate as recipient_webhook_secret_rotate
-from provenance.services.webhook_secrets import recipient_webhook_signing_secrets as recipient_webhook_signing_secrets
-from provenance.services.webhook_secrets import sign_webhook as sign_webhook
-from provenance.services.webhook_secrets import sign_webhook_with as sign_webhook_with
-from provenance.services.webhook_secrets import webhook_secret_overlap as webhook_secret_overlap
+from provenance.services.webhook_secrets import (  # temporary alias for tests/integration; removed after the merge
+    recipient_webhook_secret_rotate as recipient_webhook_secret_rotate,
+)
+from provenance.services.webhook_secrets import recipient_webhook_signing_secrets, sign_webhook_with
+from provenance.services.webhook_secrets import (  # temporary alias for tests/integration; removed after the merge
+    sign_webhook as sign_webhook,
+)
 from provenance.verify import canonical_json
 
 logger = logging.getLogger(__name__)
 
 SCAN_OVERLAP = timedelta(seconds=60)
 SCAN_LOCK_KEY = 7_364_021_001  # pg_try_advisory_xact_lock: one scanner at a time
-
-CHANGE_TYPES = {
-    "withdrawn": "consent.withdrawn",
-    "gpc_opt_out": "consent.gpc_opt_out",
-    "refused": "consent.refused",
-    "expired": "consent.expired",
-    "granted": "consent.granted",
-}
-OPT_OUT_CHANGES = frozenset({"withdrawn", "refused", "gpc_opt_out"})
-_NOTIFIED_ACTIONS = (Action.GRANT, Action.REFUSE, Action.WITHDRAW, Action.EXPIRE)
-_OPEN = (ConsentNotice.Status.PENDING, ConsentNotice.Status.RETRYING)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Pure rules
-
-
-def change_for_event(*, action: str, collection_method: str) -> str | None:
-    """The change a ledger event tells recipients of; None for ``invalidate`` (a correction, no type)."""
-    from_gpc = collection_method == CollectionMethod.GPC_SIGNAL
-    if action == Action.GRANT:
-        return "granted"
-    if action == Action.WITHDRAW:
-        return "gpc_opt_out" if from_gpc else "withdrawn"
-    if action == Action.REFUSE:
-        return "gpc_opt_out" if from_gpc else "refused"
-    if action == Action.EXPIRE:
-        return "expired"
-    return None
-
-
-def add_business_days(received: date, count: int, closed: Container[date]) -> date:
-    """The ``count``-th business day after ``received`` (the day of receipt is not counted);
-    weekends and the days in ``closed`` are skipped."""
-    day = received
-    counted = 0
-    while counted < count:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in closed:
-            counted += 1
-    return day
-
-
-@functools.lru_cache(maxsize=16)
-def _holiday_calendar(name: str) -> Container[date]:
-    """REGULATORY.md's calendar names: WEEKENDS_ONLY, US-FED (federal, with observed days), EU-<CC>, <CC>."""
-    if name == "WEEKENDS_ONLY":
-        return frozenset()
-    country = "US" if name == "US-FED" else name.removeprefix("EU-")
-    return holidays.country_holidays(country)
-
-
-def optout_deadline(
-    *, jurisdiction: str | None, received_at: datetime, change: str, is_sale_or_sharing: bool
-) -> tuple[date | None, str]:
-    """When the recipient must have stopped, for an opt-out of sale or sharing where a law sets a
-    period, with the rule it comes from; ``(None, "")`` otherwise. The day of receipt, in the
-    jurisdiction's time zone, is not counted."""
-    if change not in OPT_OUT_CHANGES or not is_sale_or_sharing:
-        return None, ""
-    rule = jurisdiction_rules().rule_for(jurisdiction)
-    received = received_at.astimezone(ZoneInfo(rule.dsar.time_zone)).date()
-    if rule.optout_processing_business_days:
-        days = rule.optout_processing_business_days
-        calendar = rule.dsar.holiday_calendar
-        deadline = add_business_days(received, days, _holiday_calendar(calendar))
-        return deadline, f"{rule.law} ({rule.code}): stop within {days} business days of receipt ({calendar} calendar)"
-    if rule.optout_processing_calendar_days:
-        days = rule.optout_processing_calendar_days
-        return received + timedelta(days=days), f"{rule.law} ({rule.code}): stop within {days} days of receipt"
-    return None, ""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -233,7 +164,7 @@ def _scan_organization(
             ConsentEvent.objects.filter(
                 organization_id=organization_id,
                 purpose_id__in=list(receivers),
-                action__in=_NOTIFIED_ACTIONS,
+                action__in=NOTIFIED_ACTIONS,
             )
         )
         .select_related("purpose", "subject")
@@ -280,7 +211,7 @@ def _scan_organization(
                     event.purpose_id,
                     event.event_id,
                     change,
-                    ConsentNotice.Status.PENDING,
+                    NoticeStatus.PENDING,
                     0,
                     now,
                     now + GIVE_UP_AFTER,
@@ -303,7 +234,7 @@ def _scan_organization(
 
 def notice_body(notice: ConsentNotice, event: ConsentEvent | None) -> dict[str, Any]:
     return {
-        "type": CHANGE_TYPES[notice.change],
+        "type": CHANGE_EVENT_TYPES[notice.change],
         "subject_id": notice.subject_external_id,
         "purpose": notice.purpose.key,
         "event_id": notice.event_id,
@@ -319,7 +250,7 @@ def consent_notice_send(*, notice_id: int, now: datetime | None = None) -> dict[
     claimed notice is left alone."""
     now = now or timezone.now()
     claim = now + CLAIM_FOR
-    claimed = claim_or_take_over(ConsentNotice, notice_id, due=Q(status__in=_OPEN), now=now, claim=claim)
+    claimed = claim_or_take_over(ConsentNotice, notice_id, due=Q(status__in=NOTICE_OPEN_STATUSES), now=now, claim=claim)
     if not claimed:
         current = ConsentNotice.objects.filter(pk=notice_id).values_list("status", flat=True).first()
         return {"notice": notice_id, "skipped": True, "status": current}
@@ -338,7 +269,9 @@ def consent_notice_send(*, notice_id: int, now: datetime | None = None) -> dict[
         return _record(notice, claim, None, dead=f"the webhook secret cannot be opened: {exc}")
     if not signing_secrets:
         # Kept for retry: sending starts once a secret is issued (POST /recipients/{key}/webhook-secret).
-        attempt = DeliveryAttempt(notice=notice, attempted_at=now, outcome="no_secret", detail="no webhook secret")
+        attempt = DeliveryAttempt(
+            notice=notice, attempted_at=now, outcome=AttemptOutcome.NO_SECRET, detail="no webhook secret"
+        )
         delay = next_attempt_delay(notice.attempts + 1)
         return _record(notice, claim, attempt, retry_detail="no webhook secret issued", delay=delay)
 
@@ -355,7 +288,7 @@ def consent_notice_send(*, notice_id: int, now: datetime | None = None) -> dict[
     attempt = DeliveryAttempt(
         notice=notice,
         attempted_at=now,
-        outcome="acknowledged" if outcome.ok else outcome.label,
+        outcome=AttemptOutcome.ACKNOWLEDGED if outcome.ok else outcome.label,
         http_status=outcome.http_status,
         duration_ms=outcome.duration_ms,
         detail=outcome.detail,
@@ -385,15 +318,15 @@ def _record(
         values["attempts"] = F("attempts") + 1
     retry_at = None
     if acknowledged:
-        values.update(status=ConsentNotice.Status.ACKNOWLEDGED, acknowledged_at=now, sent_at=now, last_error="")
+        values.update(status=NoticeStatus.ACKNOWLEDGED, acknowledged_at=now, sent_at=now, last_error="")
     elif dead is None:
         retry_at = now + timedelta(seconds=delay or 0.0)
         if retry_at >= notice.give_up_at:
             dead = f"gave up after {notice.attempts + 1} attempts; last: {retry_detail}"
         else:
-            values.update(status=ConsentNotice.Status.RETRYING, next_attempt_at=retry_at, last_error=retry_detail[:500])
+            values.update(status=NoticeStatus.RETRYING, next_attempt_at=retry_at, last_error=retry_detail[:500])
     if dead is not None:
-        values.update(status=ConsentNotice.Status.DEAD, last_error=dead[:500])
+        values.update(status=NoticeStatus.DEAD, last_error=dead[:500])
     with transaction.atomic():
         if attempt is not None:
             attempt.save()
@@ -402,9 +335,9 @@ def _record(
             logger.warning("consent notice %s: claim lost before the outcome was recorded", notice.public_id)
             return {"notice": notice.pk, "status": "claim_lost"}
         if dead is not None:
-            ProvenanceAlert.objects.create(
+            provenance_alert_open(
                 organization_id=notice.organization_id,
-                kind=ProvenanceAlert.Kind.NOTICE_DEAD,
+                kind=AlertKind.NOTICE_DEAD,
                 subject_external_id=notice.subject_external_id,
                 failures=alert_failures(what="consent_notice", problem="dead", detail=dead),
                 note=f"Consent notice {notice.public_id} ({notice.change} of '{notice.purpose.key}') to recipient "
@@ -454,9 +387,9 @@ def _alert_if_overdue(notice: ConsentNotice, jurisdiction: str | None, now: date
             overdue_alerted_at=now
         ):
             return False
-        ProvenanceAlert.objects.create(
+        provenance_alert_open(
             organization_id=notice.organization_id,
-            kind=ProvenanceAlert.Kind.NOTICE_OVERDUE,
+            kind=AlertKind.NOTICE_OVERDUE,
             subject_external_id=notice.subject_external_id,
             failures=alert_failures(
                 what="consent_notice",

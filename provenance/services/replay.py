@@ -11,8 +11,9 @@ from core.enums import AuditAction
 from core.problems import Conflict
 from core.services import audit_log
 from core.tasks import enqueue_after_commit
+from provenance.enums import DeliveryStatus, NoticeStatus
 from provenance.models import ConsentNotice, Delivery
-from provenance.services.deliveries import DELIVERY_TASK, NOTICE_TASK
+from provenance.services.outbox import DELIVERY_TASK, NOTICE_TASK
 
 REPLAY_WINDOW = timedelta(hours=24)
 
@@ -24,8 +25,8 @@ def delivery_replay(*, delivery: Delivery, actor: str) -> bool:
         raise Conflict("This delivery's payload was purged; it cannot be replayed.")
     now = timezone.now()
     with transaction.atomic():
-        updated = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.DEAD).update(
-            status=Delivery.Status.QUEUED,
+        updated = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.DEAD).update(
+            status=DeliveryStatus.QUEUED,
             next_attempt_at=now,
             give_up_at=now + REPLAY_WINDOW,
             finished_at=None,
@@ -48,8 +49,8 @@ def notice_replay(*, notice: ConsentNotice, actor: str) -> bool:
     """Send a dead-lettered consent notice again for another 24 h of attempts."""
     now = timezone.now()
     with transaction.atomic():
-        updated = ConsentNotice.objects.filter(pk=notice.pk, status=ConsentNotice.Status.DEAD).update(
-            status=ConsentNotice.Status.PENDING, next_attempt_at=now, give_up_at=now + REPLAY_WINDOW, claimed_until=None
+        updated = ConsentNotice.objects.filter(pk=notice.pk, status=NoticeStatus.DEAD).update(
+            status=NoticeStatus.PENDING, next_attempt_at=now, give_up_at=now + REPLAY_WINDOW, claimed_until=None
         )
         if updated:
             audit_log(

@@ -29,6 +29,7 @@ from core.db import insert_rows
 from core.models import Organization
 from core.problems import InvalidInput
 from provenance import enforcement
+from provenance.enums import STAMP_ERROR, StampDecision
 from provenance.models import Recipient, StampRecord
 from provenance.recipient_cache import recipient_directory
 from provenance.services.keys import active_signing_key
@@ -92,7 +93,7 @@ def stamp_many(
     for request, error in zip(requests, errors, strict=True):
         stamp_id = str(ULID())
         if error:
-            results.append(StampResult(stamp_id, "error", [], error=error))
+            results.append(StampResult(stamp_id, STAMP_ERROR, [], error=error))
             continue
         recipient = recipients[request.recipient]
         subject = subjects.get(request.subject_id)
@@ -109,7 +110,9 @@ def stamp_many(
             problem = {"pointer": f"{request.pointer}/data", "detail": str(exc)}
             if stop_on_error:
                 raise InvalidInput("The data cannot be canonicalized; see errors.", errors=[problem]) from exc
-            results.append(StampResult(stamp_id, "error", [], error={"type": "validation-error", "errors": [problem]}))
+            results.append(
+                StampResult(stamp_id, STAMP_ERROR, [], error={"type": "validation-error", "errors": [problem]})
+            )
             continue
         result = _stamp_one(
             organization,
@@ -137,7 +140,7 @@ def stamp_many(
                 result.decision,
                 result.reasons,
                 content_digest(data_bytes),
-                signing_key.kid if result.decision == "allow" else "",
+                signing_key.kid if result.decision == StampDecision.ALLOW else "",
                 (subject.jurisdiction if subject else request.jurisdiction) or "",
                 bool(privacy and privacy["sources"]) or bool(request.provenance),
                 bool(privacy and all(p["since"] for p in privacy["purposes"])),
@@ -218,7 +221,7 @@ def _stamp_one(
         for key in request.purposes
     ]
     if not all(v.allowed for v in verdicts):
-        return StampResult(stamp_id, "block", verdicts)
+        return StampResult(stamp_id, StampDecision.BLOCK, verdicts)
 
     gpc = any(state.basis == "gpc_opt_out" for state in states)
     opted_out: set[str] = set()
@@ -262,7 +265,7 @@ def _stamp_one(
     }
     if gpc:
         headers["Sec-GPC"] = "1"  # intermediaries may forward the signal (GPC specification)
-    return StampResult(stamp_id, "allow", verdicts, body=body, headers=headers)
+    return StampResult(stamp_id, StampDecision.ALLOW, verdicts, body=body, headers=headers)
 
 
 def _purpose_claim(state: PurposeConsent) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 from consent import services as consent_services
 from consent.models import GpcSignalReceipt, PolicyVersion, Purpose, Source
 from core.models import Organization
-from provenance import services
 from provenance.models import Recipient
 from provenance.services import keys
+from provenance.services.recipients import recipient_create
 from tests.conftest import event_input
 
 NOTICE_SHA256 = "b" * 64
@@ -68,7 +68,7 @@ def recipients(organization: Organization, source: Source, purposes: dict[str, P
         "warehouse": {"role": "controller", "purposes": ["analytics"]},
     }
     return {
-        key: services.recipient_create(organization=organization, actor="test", key=key, name=key.title(), **spec)
+        key: recipient_create(organization=organization, actor="test", key=key, name=key.title(), **spec)
         for key, spec in specs.items()
     }
 

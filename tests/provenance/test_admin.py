@@ -17,6 +17,7 @@ from consent.models import Purpose, Source, Subject
 from consent.services import consent_record
 from core.crypto import master_keyring
 from core.models import AuditLogEntry, Organization
+from provenance.enums import AlertKind, AlertStatus, DeliveryStatus, NoticeStatus, RecipientRole
 from provenance.models import (
     ConsentNotice,
     Delivery,
@@ -26,7 +27,9 @@ from provenance.models import (
     SigningKey,
     StampRecord,
 )
-from provenance.services import StampRequest, recipient_create, signing_key_rotate, stamp_many
+from provenance.services.keys import signing_key_rotate
+from provenance.services.recipients import recipient_create
+from provenance.services.stamping import StampRequest, stamp_many
 from tests.conftest import event_input
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +67,7 @@ def crm(organization: Organization, purpose: Purpose) -> Recipient:
         purposes=[purpose.key],
         key="crm",
         name="CRM",
-        role=Recipient.Role.PROCESSOR,
+        role=RecipientRole.PROCESSOR,
         endpoint_url="https://crm.example.com/in",
         webhook_url="https://crm.example.com/hooks",
     )
@@ -105,7 +108,7 @@ def _recipient_form(organization: Organization, purposes: list[Purpose], **overr
         "organization": str(organization.pk),
         "key": "mailer",
         "name": "Mailer",
-        "role": Recipient.Role.SERVICE_PROVIDER,
+        "role": RecipientRole.SERVICE_PROVIDER,
         "purposes": [str(p.pk) for p in purposes],
         "data_categories": '["contact"]',
         "endpoint_url": "https://mailer.example.com/in",
@@ -434,7 +437,7 @@ def _notice(organization: Organization, recipient: Recipient, purpose: Purpose, 
 def test_delivery_page_shows_its_attempt_log_and_never_the_payload(
     admin_client: Client, organization: Organization, crm: Recipient
 ) -> None:
-    delivery = _delivery(organization, crm, 1, status=Delivery.Status.RETRYING, attempts=1)
+    delivery = _delivery(organization, crm, 1, status=DeliveryStatus.RETRYING, attempts=1)
 
     response = admin_client.get(f"/admin/provenance/delivery/{delivery.pk}/change/")
 
@@ -452,7 +455,7 @@ def test_delivery_page_shows_its_attempt_log_and_never_the_payload(
 def test_notice_page_shows_its_attempt_log(
     admin_client: Client, organization: Organization, crm: Recipient, purpose: Purpose
 ) -> None:
-    notice = _notice(organization, crm, purpose, 1, status=ConsentNotice.Status.DEAD)
+    notice = _notice(organization, crm, purpose, 1, status=NoticeStatus.DEAD)
 
     response = admin_client.get(f"/admin/provenance/consentnotice/{notice.pk}/change/")
 
@@ -472,7 +475,7 @@ def test_notice_page_shows_its_attempt_log(
 def _alert(organization: Organization, n: int = 1) -> ProvenanceAlert:
     return ProvenanceAlert.objects.create(
         organization=organization,
-        kind=ProvenanceAlert.Kind.VALIDATION,
+        kind=AlertKind.VALIDATION,
         subject_external_id=f"cust-{n}",
         source_key="partner-feed",
         failures=[
@@ -499,19 +502,19 @@ def test_acknowledge_then_resolve_alerts_with_a_note(
 
     _action(admin_client, url, "acknowledge_alerts", [alert.pk])
     alert.refresh_from_db()
-    assert alert.status == ProvenanceAlert.Status.ACKNOWLEDGED
+    assert alert.status == AlertStatus.ACKNOWLEDGED
 
     asked = _action(admin_client, url, "resolve_alerts", [alert.pk])
     assert asked.status_code == 200
     assert 'name="note"' in asked.content.decode()
     alert.refresh_from_db()
-    assert alert.status == ProvenanceAlert.Status.ACKNOWLEDGED  # nothing happens before the note
+    assert alert.status == AlertStatus.ACKNOWLEDGED  # nothing happens before the note
 
     admin_client.post(
         url, {"action": "resolve_alerts", "_selected_action": [str(alert.pk)], "apply": "yes", "note": "Partner fixed"}
     )
     alert.refresh_from_db()
-    assert alert.status == ProvenanceAlert.Status.RESOLVED
+    assert alert.status == AlertStatus.RESOLVED
     assert alert.note == "Partner fixed"
     assert alert.resolved_by == f"user:{admin_user.pk}"
     assert list(
@@ -532,7 +535,7 @@ def test_resolve_without_a_note_changes_nothing(admin_client: Client, organizati
     assert response.status_code == 200
     assert "This field is required." in response.content.decode()
     alert.refresh_from_db()
-    assert alert.status == ProvenanceAlert.Status.OPEN
+    assert alert.status == AlertStatus.OPEN
     assert _listed(admin_client.get("/admin/provenance/provenancealert/?status__exact=open"))[0].pk == alert.pk
 
 
@@ -556,9 +559,9 @@ def many_rows(
             purposes=[purpose.key],
             key=f"extra-{n}",
             name=f"Extra {n}",
-            role=Recipient.Role.THIRD_PARTY,
+            role=RecipientRole.THIRD_PARTY,
         )
-        _delivery(organization, crm, n, status=Delivery.Status.DEAD)
+        _delivery(organization, crm, n, status=DeliveryStatus.DEAD)
         _notice(organization, crm, purpose, n)
         _alert(organization, n)
         signing_key_rotate(actor="test")

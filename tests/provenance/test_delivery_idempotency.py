@@ -18,8 +18,9 @@ from rest_framework.test import APIClient
 from consent import services as consent_services
 from consent.models import Purpose
 from core.models import AuditLogEntry, Organization
-from provenance import services
+from provenance.enums import DeliveryStatus, RecipientRole
 from provenance.models import Delivery, Recipient
+from provenance.services.recipients import recipient_create
 
 DELIVERIES = "/api/v1/deliveries"
 REUSED = "https://provenant.dev/problems/idempotency-key-reused"
@@ -39,12 +40,12 @@ def delivery_body(**overrides: Any) -> dict[str, Any]:
 
 
 def make_crm(organization: Organization) -> Recipient:
-    return services.recipient_create(
+    return recipient_create(
         organization=organization,
         actor="test",
         key="crm",
         name="CRM",
-        role=Recipient.Role.PROCESSOR,
+        role=RecipientRole.PROCESSOR,
         purposes=["marketing-email"],
         endpoint_url="http://127.0.0.1:9/never-called",
     )
@@ -112,7 +113,7 @@ def test_a_replay_after_the_delivery_ended_answers_it_as_it_stands_and_sends_not
     client: APIClient, django_capture_on_commit_callbacks: Any
 ) -> None:
     first = post(client, delivery_body(), key="order-42").json()
-    Delivery.objects.filter(public_id=first["id"]).update(status=Delivery.Status.DELIVERED)
+    Delivery.objects.filter(public_id=first["id"]).update(status=DeliveryStatus.DELIVERED)
 
     with django_capture_on_commit_callbacks() as sends:
         retry = post(client, delivery_body(), key="order-42")

@@ -17,22 +17,15 @@ from consent import services as consent_services
 from consent.models import Purpose, Source
 from core.models import AuditLogEntry, Organization
 from core.problems import InvalidInput
+from provenance.claims import ABSENT, LedgerFacts, LedgerGrant, ProvenanceClaim, provenance_failures
 from provenance.models import ProvenanceAlert
-from provenance.services.validation import (
-    ABSENT,
-    LedgerFacts,
-    LedgerGrant,
-    ProvenanceClaim,
-    provenance_alert_acknowledge,
-    provenance_alert_resolve,
-    provenance_failures,
-)
+from provenance.services.alerts import provenance_alert_acknowledge, provenance_alert_resolve
 from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem, iso, pointers
 from tests.consent.test_openapi import assert_matches, response_schema
 
 urlpatterns = [
-    path("api/v1/", include("provenance.api.receipt_urls")),
+    path("api/v1/", include("provenance.api.urls")),
     path("", include("config.urls")),
 ]
 pytestmark = pytest.mark.urls(__name__)

@@ -19,9 +19,10 @@ from core.problems import InvalidInput
 from dsar import connectors
 from dsar.models import Connector, ConnectorCallStatus
 from dsar.services import dsar_create
-from provenance import services
+from provenance.enums import AlertKind, DeliveryStatus, NoticeStatus, RecipientRole
 from provenance.models import ConsentNotice, Delivery, ProvenanceAlert, Recipient
-from provenance.services import deliveries, notices
+from provenance.services import deliveries, notices, webhook_secrets
+from provenance.services.recipients import recipient_create
 from provenance.services.stamping import StampRequest
 from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem, pointers
@@ -129,7 +130,7 @@ def test_the_admin_shows_the_refusal_on_the_field(
         "organization": str(organization.pk),
         "key": "crm",
         "name": "CRM",
-        "role": Recipient.Role.PROCESSOR,
+        "role": RecipientRole.PROCESSOR,
         "purposes": [str(purpose.pk)],
         "data_categories": "[]",
         "endpoint_url": "http://10.0.0.5/in",
@@ -171,12 +172,12 @@ def delivery_for(
     """A recipient at ``localhost`` (registered while private destinations are allowed, as in the test
     settings) and a delivery to it for a subject who granted consent. Nothing is enqueued: the test sends."""
     consent_services.consent_record(organization=organization, item=event_input(subject_id="cust-1"))
-    services.recipient_create(
+    recipient_create(
         organization=organization,
         actor="test",
         key="crm",
         name="CRM",
-        role=Recipient.Role.PROCESSOR,
+        role=RecipientRole.PROCESSOR,
         purposes=[purpose.key],
         endpoint_url=by_name(receiver),
     )
@@ -197,11 +198,11 @@ def test_a_name_resolving_to_loopback_is_refused_at_send_time_and_dead_lettered_
     result = deliveries.delivery_attempt(delivery_id=delivery.pk)
 
     delivery.refresh_from_db()
-    assert result["status"] == delivery.status == Delivery.Status.DEAD, "refused: not retried for 24 h"
+    assert result["status"] == delivery.status == DeliveryStatus.DEAD, "refused: not retried for 24 h"
     assert [(a.outcome, a.http_status) for a in delivery.log.all()] == [("refused", None)]
     detail = "destination refused: localhost resolves to 127.0.0.1, which is not a public address"
     assert delivery.last_error == detail
-    alert = ProvenanceAlert.objects.get(organization=organization, kind=ProvenanceAlert.Kind.DELIVERY_DEAD)
+    alert = ProvenanceAlert.objects.get(organization=organization, kind=AlertKind.DELIVERY_DEAD)
     assert alert.failures == [{"field": "delivery", "problem": "refused", "detail": detail}]
     assert receiver.arrived == 0, "no connection was made"
 
@@ -213,7 +214,7 @@ def test_with_private_allowed_the_same_delivery_reaches_the_server_by_its_name(
 
     result = deliveries.delivery_attempt(delivery_id=delivery.pk)
 
-    assert result["status"] == Delivery.Status.DELIVERED
+    assert result["status"] == DeliveryStatus.DELIVERED
     [request] = receiver.wait_for(1, timeout=5)
     assert request.headers["host"] == by_name(receiver).split("/")[2], "the Host header keeps the name"
     assert request.headers["idempotency-key"] == delivery.public_id
@@ -222,16 +223,16 @@ def test_with_private_allowed_the_same_delivery_reaches_the_server_by_its_name(
 def test_a_consent_webhook_to_a_refused_destination_is_dead_lettered_without_a_call(
     organization: Organization, source: Source, purpose: Purpose, receiver: HttpReceiver, settings: Any
 ) -> None:
-    recipient = services.recipient_create(
+    recipient = recipient_create(
         organization=organization,
         actor="test",
         key="crm",
         name="CRM",
-        role=Recipient.Role.PROCESSOR,
+        role=RecipientRole.PROCESSOR,
         purposes=[purpose.key],
         webhook_url=by_name(receiver),
     )
-    notices.recipient_webhook_secret_rotate(recipient=recipient, actor="test")
+    webhook_secrets.recipient_webhook_secret_rotate(recipient=recipient, actor="test")
     consent_services.consent_record(organization=organization, item=event_input(subject_id="cust-1"))
     assert notices.consent_notices_scan()["created"] == 1
     notice = ConsentNotice.objects.get()
@@ -240,7 +241,7 @@ def test_a_consent_webhook_to_a_refused_destination_is_dead_lettered_without_a_c
     notices.consent_notice_send(notice_id=notice.pk)
 
     notice.refresh_from_db()
-    assert notice.status == ConsentNotice.Status.DEAD
+    assert notice.status == NoticeStatus.DEAD
     assert [a.outcome for a in notice.log.all()] == ["refused"]
     assert REFUSED in notice.last_error
     assert receiver.arrived == 0

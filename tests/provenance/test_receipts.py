@@ -20,7 +20,6 @@ from rest_framework.test import APIClient
 from consent import services as consent_services
 from consent.models import ConsentEvent, PolicyVersion, Purpose, Source
 from core.models import Organization
-from provenance import services as provenance_services
 from provenance.receipts import (
     ISO27560_FORMAT,
     KANTARA_FORMAT,
@@ -33,6 +32,7 @@ from provenance.receipts import (
     validity_duration,
 )
 from provenance.services.keys import active_signing_key
+from provenance.services.recipients import recipient_create
 from provenance.verify import canonical_json
 from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem
@@ -40,7 +40,7 @@ from tests.consent.test_openapi import assert_matches, response_schema
 
 # Routed here as well as wherever the lead includes them, so these tests do not depend on config.urls.
 urlpatterns = [
-    path("api/v1/", include("provenance.api.receipt_urls")),
+    path("api/v1/", include("provenance.api.urls")),
     path("", include("config.urls")),
 ]
 pytestmark = pytest.mark.urls(__name__)
@@ -307,7 +307,7 @@ def receipt_world(organization: Organization, source: Source) -> ReceiptWorld:
         ("data-broker", "Data Broker", "controller"),
         ("crm", "CRM", "processor"),  # a processor is no third party
     ):
-        provenance_services.recipient_create(
+        recipient_create(
             organization=organization, actor="test", key=key, name=name, role=role, purposes=["personalised-ads"]
         )
     recorded = consent_services.consent_record(

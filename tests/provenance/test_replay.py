@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.models import AuditLogEntry, Organization
 from core.problems import Conflict
+from provenance.enums import DeliveryStatus, NoticeStatus
 from provenance.models import ConsentNotice, Delivery, Recipient
 from provenance.services.deliveries import delivery_create
 from provenance.services.replay import delivery_replay, notice_replay
@@ -25,7 +26,7 @@ def dead_delivery(organization: Organization, recipient: Recipient) -> Delivery:
         request=StampRequest(recipient=recipient.key, purposes=("marketing-email",), subject_id="cust-1", data={}),
         actor="test",
     )
-    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.DEAD, finished_at=timezone.now())
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.DEAD, finished_at=timezone.now())
     delivery.refresh_from_db()
     return delivery
 
@@ -36,7 +37,7 @@ def test_a_dead_delivery_is_queued_again_once_with_an_audit_row(organization, re
     assert delivery_replay(delivery=delivery, actor="user:1") is True
     assert delivery_replay(delivery=delivery, actor="user:1") is False
 
-    assert delivery.status == Delivery.Status.QUEUED
+    assert delivery.status == DeliveryStatus.QUEUED
     assert delivery.finished_at is None
     assert delivery.give_up_at > timezone.now() + timedelta(hours=23)
     assert AuditLogEntry.objects.filter(action="delivery.replayed", object_id=delivery.public_id).count() == 1
@@ -50,7 +51,7 @@ def test_a_delivery_whose_payload_was_purged_cannot_be_replayed(organization, re
     with pytest.raises(Conflict):
         delivery_replay(delivery=delivery, actor="user:1")
     delivery.refresh_from_db()
-    assert delivery.status == Delivery.Status.DEAD
+    assert delivery.status == DeliveryStatus.DEAD
 
 
 def test_a_dead_consent_notice_is_sent_again_once(organization, recipients, purposes) -> None:
@@ -63,13 +64,13 @@ def test_a_dead_consent_notice_is_sent_again_once(organization, recipients, purp
         purpose=purposes["marketing-email"],
         event_id="01JEVENTEVENTEVENTEVENTEVE",
         change="withdrawn",
-        status=ConsentNotice.Status.DEAD,
+        status=NoticeStatus.DEAD,
         give_up_at=now - timedelta(hours=1),
     )
 
     assert notice_replay(notice=notice, actor="user:1") is True
     assert notice_replay(notice=notice, actor="user:1") is False
-    assert notice.status == ConsentNotice.Status.PENDING
+    assert notice.status == NoticeStatus.PENDING
     assert notice.give_up_at > now + timedelta(hours=23)
     assert AuditLogEntry.objects.filter(action="consent_notice.replayed").count() == 1
 
@@ -83,9 +84,9 @@ def test_a_notice_that_is_not_dead_is_left_alone(organization, recipients, purpo
         purpose=purposes["marketing-email"],
         event_id="01JEVENTEVENTEVENTEVENTEVF",
         change="withdrawn",
-        status=ConsentNotice.Status.ACKNOWLEDGED,
+        status=NoticeStatus.ACKNOWLEDGED,
         give_up_at=timezone.now(),
     )
 
     assert notice_replay(notice=notice, actor="user:1") is False
-    assert notice.status == ConsentNotice.Status.ACKNOWLEDGED
+    assert notice.status == NoticeStatus.ACKNOWLEDGED

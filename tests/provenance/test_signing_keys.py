@@ -21,7 +21,8 @@ from core.models import AuditLogEntry, Organization
 from core.problems import Conflict
 from provenance import selectors
 from provenance.models import Recipient, SigningKey
-from provenance.services import active_signing_key, keys, signing_key_retire, signing_key_rotate
+from provenance.services import keys
+from provenance.services.keys import active_signing_key, signing_key_retire, signing_key_rotate
 from provenance.verify import verify_stamp
 from tests.provenance.conftest import record
 

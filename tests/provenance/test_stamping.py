@@ -22,9 +22,11 @@ from rest_framework.test import APIClient
 from consent import services as consent_services
 from consent.models import PolicyVersion, Purpose
 from core.models import Organization
-from provenance import enforcement, services
+from provenance import enforcement
+from provenance.enums import StampReason
 from provenance.models import Recipient, StampRecord
-from provenance.services import StampRequest, stamp_many
+from provenance.services.recipients import recipient_create
+from provenance.services.stamping import StampRequest, stamp_many
 from provenance.verify import (
     Reason,
     canonical_json,
@@ -249,8 +251,8 @@ def test_opt_in_jurisdiction_without_any_event_blocks_with_no_consent(
     known = stamp(stamp_client)
     unseen = stamp(stamp_client, subject_id="never-seen", jurisdiction="DE")
 
-    assert_blocked(known, ("marketing-email", enforcement.NO_CONSENT))
-    assert_blocked(unseen, ("marketing-email", enforcement.NO_CONSENT))
+    assert_blocked(known, ("marketing-email", StampReason.NO_CONSENT))
+    assert_blocked(unseen, ("marketing-email", StampReason.NO_CONSENT))
 
 
 def test_unseen_subject_without_a_jurisdiction_is_read_under_the_opt_in_fallback(
@@ -258,7 +260,7 @@ def test_unseen_subject_without_a_jurisdiction_is_read_under_the_opt_in_fallback
 ) -> None:
     result = stamp(stamp_client, subject_id="never-seen", purpose="analytics")
 
-    assert_blocked(result, ("analytics", enforcement.NO_CONSENT))
+    assert_blocked(result, ("analytics", StampReason.NO_CONSENT))
 
 
 def test_withdrawal_after_grant_blocks_stamping(
@@ -269,7 +271,7 @@ def test_withdrawal_after_grant_blocks_stamping(
 
     result = stamp(stamp_client)
 
-    assert_blocked(result, ("marketing-email", enforcement.CONSENT_WITHDRAWN))
+    assert_blocked(result, ("marketing-email", StampReason.CONSENT_WITHDRAWN))
 
 
 def test_grant_older_than_the_purpose_validity_blocks_with_consent_expired(
@@ -282,7 +284,7 @@ def test_grant_older_than_the_purpose_validity_blocks_with_consent_expired(
     lapsed = stamp(stamp_client, purpose="newsletter")
     fresh = stamp(stamp_client, purpose="newsletter", subject_id="cust-2")
 
-    assert_blocked(lapsed, ("newsletter", enforcement.CONSENT_EXPIRED))
+    assert_blocked(lapsed, ("newsletter", StampReason.CONSENT_EXPIRED))
     assert assert_allowed(fresh)["purposes"][0]["valid_until"] is not None
 
 
@@ -312,7 +314,7 @@ def test_material_policy_version_after_the_grant_blocks_with_policy_stale(
 
     result = stamp(stamp_client)
 
-    assert_blocked(result, ("marketing-email", enforcement.POLICY_STALE))
+    assert_blocked(result, ("marketing-email", StampReason.POLICY_STALE))
 
 
 @pytest.mark.parametrize("action", ["refuse", "withdraw"])
@@ -324,7 +326,7 @@ def test_opt_out_of_a_sale_purpose_blocks_a_third_party_with_sale_share_opted_ou
 
     result = stamp(stamp_client, subject_id="ca-1", purpose="ad-sale", recipient="ad-network")
 
-    assert_blocked(result, ("ad-sale", enforcement.SALE_SHARE_OPTED_OUT))
+    assert_blocked(result, ("ad-sale", StampReason.SALE_SHARE_OPTED_OUT))
 
 
 def test_gpc_blocks_a_third_party_with_sale_share_opted_out_and_sends_no_gpc_header(
@@ -334,7 +336,7 @@ def test_gpc_blocks_a_third_party_with_sale_share_opted_out_and_sends_no_gpc_hea
 
     result = stamp(stamp_client, subject_id="ca-1", purpose="ad-sale", recipient="ad-network")
 
-    assert_blocked(result, ("ad-sale", enforcement.SALE_SHARE_OPTED_OUT))
+    assert_blocked(result, ("ad-sale", StampReason.SALE_SHARE_OPTED_OUT))
     assert "Sec-GPC" not in result["headers"]
 
 
@@ -345,8 +347,8 @@ def test_purpose_the_recipient_is_not_registered_for_blocks(
 
     result = stamp(stamp_client, recipient="warehouse")
 
-    assert_blocked(result, ("marketing-email", enforcement.PURPOSE_NOT_REGISTERED))
-    assert enforcement.PURPOSE_NOT_REGISTERED == "PURPOSE_NOT_REGISTERED_FOR_RECIPIENT"
+    assert_blocked(result, ("marketing-email", StampReason.PURPOSE_NOT_REGISTERED))
+    assert StampReason.PURPOSE_NOT_REGISTERED == "PURPOSE_NOT_REGISTERED_FOR_RECIPIENT"
 
 
 def test_one_refused_purpose_blocks_the_item_and_only_that_purpose_is_reported(
@@ -356,24 +358,24 @@ def test_one_refused_purpose_blocks_the_item_and_only_that_purpose_is_reported(
 
     result = stamp(stamp_client, purpose=None, purposes=["marketing-email", "analytics"])
 
-    assert_blocked(result, ("analytics", enforcement.NO_CONSENT))
+    assert_blocked(result, ("analytics", StampReason.NO_CONSENT))
 
 
 def test_every_reason_has_its_rule_text() -> None:
     reasons = [
-        enforcement.NO_CONSENT,
-        enforcement.CONSENT_WITHDRAWN,
-        enforcement.CONSENT_EXPIRED,
-        enforcement.POLICY_STALE,
-        enforcement.SALE_SHARE_OPTED_OUT,
-        enforcement.PURPOSE_NOT_REGISTERED,
-        enforcement.OBJECTED,
+        StampReason.NO_CONSENT,
+        StampReason.CONSENT_WITHDRAWN,
+        StampReason.CONSENT_EXPIRED,
+        StampReason.POLICY_STALE,
+        StampReason.SALE_SHARE_OPTED_OUT,
+        StampReason.PURPOSE_NOT_REGISTERED,
+        StampReason.OBJECTED,
     ]
 
     assert set(enforcement.RULES) == set(reasons)
     assert all(enforcement.RULES[reason].strip() for reason in reasons)
-    assert "7(3)" in enforcement.RULES[enforcement.CONSENT_WITHDRAWN]
-    assert "1798.120" in enforcement.RULES[enforcement.SALE_SHARE_OPTED_OUT]
+    assert "7(3)" in enforcement.RULES[StampReason.CONSENT_WITHDRAWN]
+    assert "1798.120" in enforcement.RULES[StampReason.SALE_SHARE_OPTED_OUT]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -568,13 +570,13 @@ def test_batch_returns_allow_block_and_invalid_results_in_request_order(
         (4, "block"),
     ]
     assert (body["allowed"], body["blocked"], body["invalid"]) == (1, 2, 2)
-    assert_blocked(results[0], ("marketing-email", enforcement.CONSENT_WITHDRAWN))
+    assert_blocked(results[0], ("marketing-email", StampReason.CONSENT_WITHDRAWN))
     assert results[1]["errors"] == [
         {"pointer": "/items/1/recipient", "detail": "unknown recipient 'no-such-recipient'"}
     ]
     assert (results[1]["body"], results[1]["headers"]) == (None, {})
     assert results[3]["errors"] == [{"pointer": "/items/3/purposes", "detail": "unknown purpose 'no-such-purpose'"}]
-    assert_blocked(results[4], ("marketing-email", enforcement.PURPOSE_NOT_REGISTERED))
+    assert_blocked(results[4], ("marketing-email", StampReason.PURPOSE_NOT_REGISTERED))
     allowed = results[2]
     assert_allowed(allowed)
     assert verify_stamp(allowed["body"], allowed["headers"]["Privacy-Stamp"], jwks(stamp_client)).valid
@@ -646,7 +648,7 @@ def test_service_stamps_items_independently_in_order(
 
     assert [r.decision for r in results] == ["allow", "block", "error"]
     assert results[1].reasons == [
-        {"purpose": "analytics", "reason": "NO_CONSENT", "rule": enforcement.RULES[enforcement.NO_CONSENT]}
+        {"purpose": "analytics", "reason": "NO_CONSENT", "rule": enforcement.RULES[StampReason.NO_CONSENT]}
     ]
     assert results[2].error == {
         "type": "validation-error",
@@ -861,7 +863,7 @@ def test_consent_is_read_from_the_callers_organization_only(
 ) -> None:
     """Both organizations know a 'crm' and a 'cust-1'; only the first has her consent."""
     record(organization, "cust-1", "marketing-email")
-    services.recipient_create(
+    recipient_create(
         organization=other_organization,
         actor="test",
         key="crm",
@@ -872,7 +874,7 @@ def test_consent_is_read_from_the_callers_organization_only(
 
     result = stamp(other_stamp_client)
 
-    assert_blocked(result, ("marketing-email", enforcement.NO_CONSENT))
+    assert_blocked(result, ("marketing-email", StampReason.NO_CONSENT))
     row = StampRecord.objects.get(stamp_id=result["stamp_id"])
     assert row.organization_id == other_organization.pk
     assert row.recipient.organization_id == other_organization.pk
@@ -934,8 +936,8 @@ def test_an_objection_blocks_a_purpose_resting_on_legitimate_interest(
     after = stamp(stamp_client, purpose="analytics")
 
     assert_allowed(before)
-    assert_blocked(after, ("analytics", enforcement.OBJECTED))
-    assert "Art. 21" in enforcement.RULES[enforcement.OBJECTED]
+    assert_blocked(after, ("analytics", StampReason.OBJECTED))
+    assert "Art. 21" in enforcement.RULES[StampReason.OBJECTED]
 
 
 def test_a_us_opt_out_blocks_even_a_contract_purpose_but_a_gdpr_withdrawal_does_not(
@@ -948,7 +950,7 @@ def test_a_us_opt_out_blocks_even_a_contract_purpose_but_a_gdpr_withdrawal_does_
     us = stamp(stamp_client, subject_id="us-person", purpose="analytics")
     eu = stamp(stamp_client, subject_id="eu-person", purpose="analytics")
 
-    assert_blocked(us, ("analytics", enforcement.CONSENT_WITHDRAWN))
+    assert_blocked(us, ("analytics", StampReason.CONSENT_WITHDRAWN))
     assert_allowed(eu)
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from provenance.services import signing_key_rotate
+from provenance.services.keys import signing_key_rotate
 
 
 class Command(BaseCommand):
