@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -24,10 +24,6 @@ from provenance.models import (
 )
 from provenance.services.alerts import MAX_NOTE_LENGTH, provenance_alert_acknowledge, provenance_alert_resolve
 from provenance.services.keys import signing_key_retire, signing_key_rotate
-
-if TYPE_CHECKING:
-    pass
-
 
 # --------------------------------------------------------------------------------------------
 # Signing keys

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -29,10 +29,6 @@ from provenance.models import (
 )
 from provenance.services.recipients import recipient_create, recipient_update
 from provenance.services.webhook_secrets import previous_webhook_secret_valid_until, recipient_webhook_secret_rotate
-
-if TYPE_CHECKING:
-    pass
-
 
 # --------------------------------------------------------------------------------------------
 # Recipients

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -25,10 +23,6 @@ from provenance.models import (
     DeliveryAttempt,
 )
 from provenance.services.replay import delivery_replay, notice_replay
-
-if TYPE_CHECKING:
-    pass
-
 
 # --------------------------------------------------------------------------------------------
 # Deliveries and consent notices, with their attempt logs
