@@ -10,7 +10,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from consent.enums import (
-    DPV_LEGAL_BASIS_IRIS,  # noqa: F401 (temporary alias for provenance; removed after the merge)
     Action,
     CollectionMethod,
     ConsentStatus,
@@ -30,8 +29,6 @@ key_validator = RegexValidator(
 
 class Source(models.Model):
     """Where personal data and consent come from. ``key`` is the source identifier carried everywhere."""
-
-    Kind = SourceKind  # temporary alias for reports, bench and tests of other apps; removed after the merge
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sources")
     key = models.CharField(max_length=64, validators=[key_validator])
@@ -305,8 +302,6 @@ class GpcSignalReceipt(models.Model):
 
     One row per subject: the first and latest receipt (refreshed at most hourly), whether it was
     honored and whether a law required it."""
-
-    Channel = GpcChannel  # temporary alias for tests of other apps; removed after the merge
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     subject = models.OneToOneField(Subject, on_delete=models.PROTECT, related_name="gpc_receipt")

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from consent.enums import (
-    DPV_STATUS_IRIS,  # noqa: F401 (temporary alias for provenance; removed after the merge)
     OPT_IN_STATUSES,
     OPT_OUT_STATUSES,
     Action,

@@ -21,8 +21,6 @@ from provenance.enums import (
 class Recipient(models.Model):
     """A downstream system that receives personal data (CRM, email, ads, analytics)."""
 
-    Role = RecipientRole  # temporary alias for tests/dsar and tests/integration; removed after the merge
-
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="recipients")
     key = models.CharField(max_length=64, validators=[key_validator])
     name = models.CharField(max_length=200)
@@ -83,8 +81,6 @@ class SigningKey(models.Model):
 
 class StampRecord(models.Model):
     """One stamping decision, never the data itself."""
-
-    Decision = StampDecision  # temporary alias for reports; removed after the merge
 
     stamp_id = models.CharField(max_length=26, unique=True)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
@@ -218,9 +214,6 @@ class ConsentNoticeCursor(models.Model):
 
 class ProvenanceAlert(models.Model):
     """A record whose claimed provenance is missing, malformed or contradicts the ledger; legal triages it."""
-
-    Status = AlertStatus  # temporary alias for reports; removed after the merge
-    Kind = AlertKind  # temporary alias for tests/integration; removed after the merge
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=AlertKind.choices)

@@ -15,9 +15,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from consent.enums import DPV_LEGAL_BASIS_IRIS, DPV_STATUS_IRIS, Action, CollectionMethod
 from consent.ledger import format_instant
-from consent.models import DPV_LEGAL_BASIS_IRIS, Action, CollectionMethod
-from consent.state import DPV_STATUS_IRIS
 from core.timeutil import add_duration, parse_iso_duration
 from provenance.verify import ALGORITHM, canonical_json
 

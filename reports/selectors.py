@@ -46,6 +46,7 @@ from consent.models import (
 from core.models import Organization
 from dsar.enums import RequestStatus
 from dsar.models import DataSubjectRequest
+from provenance.enums import AlertStatus, StampDecision
 from provenance.models import ProvenanceAlert, StampRecord
 
 EXPIRY_WINDOW_DAYS = 30
@@ -302,7 +303,7 @@ def _blocked_by_reason(*, organization: Organization, period: Period) -> list[di
         ORDER BY rc.key, x.reason
     """  # noqa: S608 (table names from the models; values are parameters)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [organization.pk, StampRecord.Decision.BLOCK, period.since, period.until])
+        cursor.execute(sql, [organization.pk, StampDecision.BLOCK, period.since, period.until])
         rows = cursor.fetchall()
     return [{"recipient": key, "reason": reason, "count": count} for key, reason, count in rows]
 
@@ -312,12 +313,12 @@ def stamping_figures(*, organization: Organization, period: Period) -> dict[str,
         StampRecord.objects.filter(organization=organization, created_at__gte=period.since, created_at__lt=period.until)
         .values("recipient__key")
         .annotate(
-            stamped=Count("id", filter=Q(decision=StampRecord.Decision.ALLOW)),
-            refused=Count("id", filter=Q(decision=StampRecord.Decision.BLOCK)),
+            stamped=Count("id", filter=Q(decision=StampDecision.ALLOW)),
+            refused=Count("id", filter=Q(decision=StampDecision.BLOCK)),
         )
         .order_by("recipient__key")
     )
-    open_alerts = ProvenanceAlert.objects.filter(organization=organization, status=ProvenanceAlert.Status.OPEN).count()
+    open_alerts = ProvenanceAlert.objects.filter(organization=organization, status=AlertStatus.OPEN).count()
     return {
         "per_recipient": [
             {"recipient": row["recipient__key"], "stamped": row["stamped"], "refused": row["refused"]}

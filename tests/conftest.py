@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
+from consent.enums import SourceKind
 from consent.models import Purpose, Source
 from core.models import Organization
 from core.services import api_key_create, organization_create
@@ -52,7 +53,7 @@ def client_rw(organization: Organization, api_client_for: Callable[..., APIClien
 @pytest.fixture
 def source(organization: Organization) -> Source:
     return consent_services.source_create(
-        organization=organization, actor="test", key="web-signup", name="Signup form", kind=Source.Kind.WEB_FORM
+        organization=organization, actor="test", key="web-signup", name="Signup form", kind=SourceKind.WEB_FORM
     )
 
 

@@ -15,7 +15,6 @@ from consent.catalog import Catalog, organization_catalog
 from consent.enums import DPV_STATUS_IRIS, OPT_OUT_STATUSES, CollectionMethod, ConsentStatus
 from consent.models import ConsentEvent, ConsentState, Purpose, Subject
 from consent.permission import effective_permission
-from consent.selectors.integrity import ledger_integrity_report
 from consent.state import FoldedState, LedgerEntry, is_opt_in, replay, status_at
 from core.crypto import CryptoError, unseal, unwrap_data_key
 from core.db import in_list, select_rows
@@ -350,6 +349,3 @@ def subject_email(subject: Subject) -> str | None:
         return unseal(unwrap_data_key(subject.wrapped_data_key), subject.email_sealed, context=f"email:{subject.uuid}")
     except CryptoError:
         return None
-
-
-ledger_verification = ledger_integrity_report  # temporary alias for tests of dsar; removed after the merge

@@ -35,8 +35,6 @@ from consent.services.validation import (
     request_digest,
 )
 
-ledger_verify = ledger_integrity_check  # temporary alias for reports and tests of other apps; removed after the merge
-
 __all__ = [
     "GPC_SOURCE_KEY",
     "SYSTEM_SOURCE_KEY",
@@ -56,7 +54,6 @@ __all__ = [
     "gpc_signal_record",
     "gpc_source",
     "ledger_integrity_check",
-    "ledger_verify",
     "organization_gpc_settings_update",
     "policy_version_create",
     "purpose_create",

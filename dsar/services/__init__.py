@@ -78,5 +78,3 @@ __all__ = [
     "dsar_transition",
     "steps_for",
 ]
-
-dsar_verify = dsar_identity_verify  # temporary alias for tests/consent; removed after the merge

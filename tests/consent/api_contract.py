@@ -157,7 +157,7 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
     verified = dsar_services.dsar_create(
         organization=organization, request_type="access", channel="api", actor="test", jurisdiction="DE"
     )
-    dsar_services.dsar_verify(request=verified, actor="test", note="passport checked")
+    dsar_services.dsar_identity_verify(request=verified, actor="test", note="passport checked")
     return World(
         organization,
         source,

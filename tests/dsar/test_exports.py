@@ -22,14 +22,15 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from consent import services as consent_services
 from consent.models import ConsentEvent, Purpose, Source, Subject, SuppressedIdentifier
-from consent.selectors.ledger import event_evidence, ledger_verification
+from consent.selectors import event_evidence, ledger_integrity_report
 from core.crypto import CryptoError, unseal, unwrap_data_key
 from core.models import AuditLogEntry, Organization
 from core.problems import DomainError
 from dsar import export_archive, export_links, selectors, services, tasks
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from provenance import services as provenance_services
-from provenance.models import Recipient, StampRecord
+from provenance.enums import RecipientRole
+from provenance.models import StampRecord
 from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem
 from tests.integration.conftest import wait_until
@@ -66,7 +67,7 @@ def ledger(organization: Organization, source: Source, purpose: Purpose) -> Subj
         actor="test",
         key="crm",
         name="CRM",
-        role=Recipient.Role.PROCESSOR,
+        role=RecipientRole.PROCESSOR,
         purposes=[purpose.key],
     )
     StampRecord.objects.create(
@@ -369,7 +370,7 @@ def test_deletion_crypto_shreds_keeps_a_suppression_entry_and_completes(
     ledger.refresh_from_db()
     assert ledger.wrapped_data_key is None
     assert event_evidence(ConsentEvent.objects.select_related("subject").get(subject=ledger)) is None
-    assert ledger_verification(organization=organization).is_valid
+    assert ledger_integrity_report(organization=organization).is_valid
     entries = SuppressedIdentifier.objects.filter(organization=organization)
     assert set(entries.values_list("kind", flat=True)) == {"external_id", "email"}
     assert entries.count() == 2

@@ -27,6 +27,7 @@ from consent.models import ConsentEvent, Purpose, Source
 from core.crypto import master_keyring
 from core.models import AuditLogEntry, Organization
 from provenance import services
+from provenance.enums import AlertKind, RecipientRole
 from provenance.models import ConsentNotice, DeliveryAttempt, ProvenanceAlert, Recipient
 from provenance.services import notices
 from provenance.tasks import alert_overdue_notices, scan_consent_changes, send_consent_notice, sweep_due
@@ -87,7 +88,7 @@ def recipient_for(organization: Organization, sale_purpose: Purpose, newsletter:
             actor="test",
             key=key,
             name="Ad partner",
-            role=Recipient.Role.THIRD_PARTY,
+            role=RecipientRole.THIRD_PARTY,
             purposes=list(purposes),
             webhook_url=webhook_url,
         )
@@ -225,7 +226,7 @@ def test_a_4xx_webhook_answer_dead_letters_the_notice_with_an_alert(
 
     assert notice.attempts == 1
     alert = ProvenanceAlert.objects.get(organization=organization)
-    assert alert.kind == ProvenanceAlert.Kind.NOTICE_DEAD
+    assert alert.kind == AlertKind.NOTICE_DEAD
     assert notice.public_id in alert.note
     assert "HTTP 410" in alert.failures[0]["detail"]
 
@@ -255,7 +256,7 @@ def test_the_overdue_alert_fires_once(
         again = alert_overdue_notices()
 
     overdue = ConsentNotice.objects.get(change="withdrawn")
-    alert = ProvenanceAlert.objects.get(kind=ProvenanceAlert.Kind.NOTICE_OVERDUE)
+    alert = ProvenanceAlert.objects.get(kind=AlertKind.NOTICE_OVERDUE)
     assert again == {"alerted": 0}
     assert overdue.overdue_alerted_at is not None
     assert overdue.legal_deadline == ca_business_days_after(forty_days_ago.astimezone(LOS_ANGELES).date(), 15)
@@ -471,7 +472,7 @@ def test_a_notice_acknowledged_after_its_deadline_is_overdue_and_one_acknowledge
     assert again == {"alerted": 0}
     alerted = ConsentNotice.objects.filter(overdue_alerted_at__isnull=False)
     assert sorted(alerted.values_list("subject_external_id", flat=True)) == ["late", "never"]
-    assert ProvenanceAlert.objects.filter(kind=ProvenanceAlert.Kind.NOTICE_OVERDUE).count() == 2
+    assert ProvenanceAlert.objects.filter(kind=AlertKind.NOTICE_OVERDUE).count() == 2
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from consent.models import Purpose, Source
 from core.models import AuditLogEntry, Organization
 from core.outbound import backoff_seconds
 from provenance import selectors, services
+from provenance.enums import AlertKind, RecipientRole
 from provenance.models import Delivery, DeliveryAttempt, ProvenanceAlert, Recipient, StampRecord
 from provenance.services import deliveries
 from provenance.services.stamping import StampRequest
@@ -40,7 +41,7 @@ def recipient_for(organization: Organization, purpose: Purpose) -> Callable[...,
             actor="test",
             key=key,
             name="CRM",
-            role=Recipient.Role.PROCESSOR,
+            role=RecipientRole.PROCESSOR,
             purposes=[purpose.key],
             endpoint_url=endpoint_url,
         )
@@ -218,7 +219,7 @@ def test_a_4xx_answer_dead_letters_the_delivery_at_once_with_an_alert(
     assert delivery.payload_sealed, "a dead letter keeps its sealed payload so legal can replay it"
     assert [(a.outcome, a.http_status) for a in delivery.log.all()] == [("rejected", 422)]
     alert = ProvenanceAlert.objects.get(organization=organization)
-    assert alert.kind == ProvenanceAlert.Kind.DELIVERY_DEAD
+    assert alert.kind == AlertKind.DELIVERY_DEAD
     assert delivery.public_id in alert.note
     assert alert.failures[0]["problem"] == "http_422"
     assert alert.subject_external_id == "cust-1"
@@ -248,7 +249,7 @@ def test_transient_failures_until_give_up_at_end_dead_with_an_alert(
     assert delivery.attempts >= 1
     assert delivery.log.count() == delivery.attempts == len(receiver.requests)
     assert delivery.last_error.startswith("gave up after")
-    alert = ProvenanceAlert.objects.get(organization=organization, kind=ProvenanceAlert.Kind.DELIVERY_DEAD)
+    alert = ProvenanceAlert.objects.get(organization=organization, kind=AlertKind.DELIVERY_DEAD)
     assert alert.failures[0]["problem"] == "gave_up"
 
 

@@ -30,7 +30,7 @@ from core.models import Organization
 from dsar import selectors, services
 from dsar.connector_calls import call_connectors
 from dsar.models import ConnectorCall, DataSubjectRequest
-from provenance.models import Recipient
+from provenance.enums import RecipientRole
 from provenance.services import recipients as recipient_services
 from provenance.services.notices import recipient_webhook_secret_rotate
 from tests.conftest import event_input
@@ -207,7 +207,7 @@ def test_erasure_calls_the_connector_and_the_recipient_webhook_and_records_their
             purposes=[],
             key="adtech",
             name="Ad partner",
-            role=Recipient.Role.THIRD_PARTY,
+            role=RecipientRole.THIRD_PARTY,
             webhook_url=hook.url,
         )
         old_secret = recipient_webhook_secret_rotate(recipient=recipient, actor="test")

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from consent import services as consent_services
 from consent.models import ConsentEvent, Purpose, Source, Subject, SuppressedIdentifier
-from consent.selectors.ledger import event_evidence, ledger_verification
+from consent.selectors import event_evidence, ledger_integrity_report
 from core.models import AuditLogEntry, Organization
 from dsar import selectors, services, tasks
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
@@ -131,7 +131,7 @@ def test_deletion_end_to_end_shreds_the_evidence_and_the_ledger_still_verifies(
 
     settled(request, "completed")
 
-    assert ledger_verification(organization=organization).is_valid
+    assert ledger_integrity_report(organization=organization).is_valid
     event = ConsentEvent.objects.select_related("subject").get(subject=ledger)
     assert event.evidence_sealed
     assert event_evidence(event) is None

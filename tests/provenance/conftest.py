@@ -12,7 +12,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
-from consent.models import GpcSignalReceipt, PolicyVersion, Purpose, Source
+from consent.enums import GpcChannel
+from consent.models import PolicyVersion, Purpose, Source
 from core.models import Organization
 from provenance.models import Recipient
 from provenance.services import keys
@@ -112,7 +113,7 @@ def gpc_signal(organization: Organization, subject_id: str, jurisdiction: str = 
     outcome = consent_services.gpc_signal_record(
         organization=organization,
         subject_id=subject_id,
-        channel=GpcSignalReceipt.Channel.HEADER,
+        channel=GpcChannel.HEADER,
         jurisdiction=jurisdiction,
     )
     assert outcome is not None

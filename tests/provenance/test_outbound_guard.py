@@ -16,7 +16,8 @@ from consent import services as consent_services
 from consent.models import Purpose, Source
 from core.models import AuditLogEntry, Organization
 from core.problems import InvalidInput
-from dsar import connectors
+from dsar import connector_calls
+from dsar import services as dsar_services
 from dsar.models import Connector, ConnectorCallStatus
 from dsar.services import dsar_create
 from provenance.enums import AlertKind, DeliveryStatus, NoticeStatus, RecipientRole
@@ -147,7 +148,7 @@ def test_the_admin_shows_the_refusal_on_the_field(
 
 def test_a_connector_at_a_private_address_is_refused(private_refused: None, organization: Organization) -> None:
     with pytest.raises(InvalidInput) as refused:
-        connectors.connector_create(
+        dsar_services.connector_create(
             organization=organization, key="crm", name="CRM", url="http://10.0.0.5/dsar", actor="test"
         )
 
@@ -157,7 +158,7 @@ def test_a_connector_at_a_private_address_is_refused(private_refused: None, orga
 
 def test_a_connector_url_must_be_http_even_when_private_is_allowed(organization: Organization) -> None:
     with pytest.raises(InvalidInput):
-        connectors.connector_create(organization=organization, key="crm", name="CRM", url="file:///etc", actor="t")
+        dsar_services.connector_create(organization=organization, key="crm", name="CRM", url="file:///etc", actor="t")
 
     assert not Connector.objects.exists()
 
@@ -249,14 +250,14 @@ def test_a_consent_webhook_to_a_refused_destination_is_dead_lettered_without_a_c
 
 @pytest.fixture
 def connector_request(organization: Organization, receiver: HttpReceiver) -> Any:
-    connectors.connector_create(organization=organization, key="crm", name="CRM", url=by_name(receiver), actor="t")
+    dsar_services.connector_create(organization=organization, key="crm", name="CRM", url=by_name(receiver), actor="t")
     return dsar_create(organization=organization, request_type="access", channel="api", actor="test", jurisdiction="DE")
 
 
 def test_a_dsar_connector_at_a_refused_destination_fails_once_without_retries(
     connector_request: Any, receiver: HttpReceiver, private_refused: None
 ) -> None:
-    [outcome] = connectors.call_connectors(request=connector_request, step="collect", email=None)
+    [outcome] = connector_calls.call_connectors(request=connector_request, step="collect", email=None)
 
     assert (outcome.status, outcome.attempts, outcome.http_status) == (ConnectorCallStatus.FAILED, 1, None)
     assert outcome.detail == "destination refused: localhost resolves to 127.0.0.1, which is not a public address"
@@ -264,7 +265,7 @@ def test_a_dsar_connector_at_a_refused_destination_fails_once_without_retries(
 
 
 def test_with_private_allowed_the_dsar_connector_is_called(connector_request: Any, receiver: HttpReceiver) -> None:
-    [outcome] = connectors.call_connectors(request=connector_request, step="collect", email=None)
+    [outcome] = connector_calls.call_connectors(request=connector_request, step="collect", email=None)
 
     assert (outcome.status, outcome.attempts, outcome.answer) == (ConnectorCallStatus.ANSWERED, 1, {"ok": True})
     assert len(receiver.requests) == 1

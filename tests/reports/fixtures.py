@@ -134,7 +134,7 @@ def dataset(organization: Organization, source: Source, purpose: Purpose) -> Org
     dsar_services.dsar_extend(
         request=extended, reason_code="complexity", notice_sent_on=timezone.localdate(), actor="test"
     )
-    consent_services.ledger_verify(organization=organization, actor="test")
+    consent_services.ledger_integrity_check(organization=organization, actor="test")
     return organization
 
 

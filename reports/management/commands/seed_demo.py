@@ -19,11 +19,12 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from consent import selectors
-from consent.models import Action, CollectionMethod, Purpose, Source
+from consent.enums import SourceKind
+from consent.models import Action, CollectionMethod, Purpose
 from consent.services import (
     ConsentEventInput,
     consent_record_many,
-    ledger_verify,
+    ledger_integrity_check,
     policy_version_create,
     purpose_create,
     request_digest,
@@ -34,7 +35,7 @@ from core.secrets import read_or_create_secret
 from core.selectors import api_key_for_secret, organization_by_slug
 from core.services import api_key_create, organization_create
 from provenance.selectors import recipient_by_key
-from provenance.services import recipient_create
+from provenance.services.recipients import recipient_create
 from reports.services import client_user_create
 
 ACTOR = "cli:seed_demo"
@@ -73,25 +74,25 @@ SOURCES: list[dict[str, Any]] = [
     {
         "key": "web-signup",
         "name": "Website signup form",
-        "kind": Source.Kind.WEB_FORM,
+        "kind": SourceKind.WEB_FORM,
         "collection_point": "https://demo.example/signup",
     },
     {
         "key": "mobile-app",
         "name": "Mobile app onboarding",
-        "kind": Source.Kind.MOBILE_APP,
+        "kind": SourceKind.MOBILE_APP,
         "collection_point": "iOS/Android onboarding, screen 3 (notifications and email)",
     },
     {
         "key": "crm-import",
         "name": "CRM import",
-        "kind": Source.Kind.IMPORT,
+        "kind": SourceKind.IMPORT,
         "collection_point": "Nightly export of the legacy CRM",
     },
     {
         "key": "partner-leads",
         "name": "Partner lead feed",
-        "kind": Source.Kind.PARTNER,
+        "kind": SourceKind.PARTNER,
         "vendor_name": "Leadly GmbH",
         "dpa_reference": "DPA-2024-017",
         "dpa_date": date(2024, 3, 1),
@@ -237,7 +238,7 @@ class Command(BaseCommand):
         created = self._demo_api_key(organization, key_file)
         self._demo_client_user(organization)
         # The report's ledger section shows the latest check; a fresh demo has one.
-        ledger_verify(organization=organization, actor=ACTOR)
+        ledger_integrity_check(organization=organization, actor=ACTOR)
         self.stdout.write(
             f"demo organization '{organization.slug}': {recorded} new events; "
             f"API key {'created' if created else 'reused'} ({key_file}); "
