@@ -21,10 +21,10 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
 class NodeKey(NamedTuple):
-    """A perfect subtree: the ``index``-th run of 2**``level`` leaves (level 0: the leaf itself)."""
+    """A perfect subtree: the ``offset``-th run of 2**``level`` leaves (level 0: the leaf itself)."""
 
     level: int
-    index: int
+    offset: int
 
 
 class ProofError(ValueError):

@@ -24,6 +24,7 @@ from consent.services.recording import (
     consent_record_many,
     consent_record_with_signals,
 )
+from consent.services.sequencing import SequencingReport, ledger_sequence, ledger_sequence_all
 from consent.services.subjects import subject_erase, subject_suppress, suppression_index
 from consent.services.validation import (
     ConsentEventInput,
@@ -43,6 +44,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "OccurredInFuture",
     "RecordedEvent",
+    "SequencingReport",
     "SignalledRecording",
     "SubjectErased",
     "SubjectSuppressed",
@@ -54,6 +56,8 @@ __all__ = [
     "gpc_signal_record",
     "gpc_source",
     "ledger_integrity_check",
+    "ledger_sequence",
+    "ledger_sequence_all",
     "organization_gpc_settings_update",
     "policy_version_create",
     "purpose_create",

@@ -18,6 +18,7 @@ from consent.api.views.ledger import (
     SubjectConsentApi,
     SubjectConsentEventsApi,
 )
+from consent.api.views.transparency import LedgerConsistencyProofApi, LedgerInclusionProofApi, LedgerLogApi
 
 __all__ = [
     "ConsentApi",
@@ -25,6 +26,9 @@ __all__ = [
     "ConsentEventCreateApi",
     "ConsentEventDetailApi",
     "GpcWellKnownView",
+    "LedgerConsistencyProofApi",
+    "LedgerInclusionProofApi",
+    "LedgerLogApi",
     "LedgerVerifyApi",
     "PolicyVersionListCreateApi",
     "PrivacyStatusApi",
