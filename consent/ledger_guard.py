@@ -25,7 +25,7 @@ SUBJECT_TABLE = "consent_subject"
 MAINTENANCE_ROLE = "provenant_ledger_maintenance"
 # The transparency log (issue #12): its leaves and tree nodes are append-only like the events, and its head's
 # size only grows (the root changes only with it).
-LOG_TABLES = ("consent_ledgerleaf", "consent_ledgertreenode")
+LOG_TABLES = ("consent_ledgerleaf", "consent_ledgertreenode", "consent_ledgercheckpoint")
 LOG_HEAD_TABLE = "consent_ledgerloghead"
 
 POSTGRESQL = f"""
@@ -187,7 +187,7 @@ SQLITE_REMOVE = [
 
 def install(connection: BaseDatabaseWrapper) -> None:
     """The triggers of every guarded table that exists (the log's tables come with a later migration)."""
-    has_log = set(LOG_TABLES) | {LOG_HEAD_TABLE} <= set(connection.introspection.table_names())
+    has_log = {*LOG_TABLES, LOG_HEAD_TABLE} <= set(connection.introspection.table_names())
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(POSTGRESQL)

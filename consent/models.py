@@ -399,3 +399,24 @@ class LedgerLogHead(models.Model):
 
     def __str__(self) -> str:
         return f"log of organization {self.organization_id}: {self.tree_size} leaves"
+
+
+class LedgerCheckpoint(models.Model):
+    """A signed checkpoint of an organization's log: the C2SP ``signed-note`` text exactly as signed and served
+    (``consent.checkpoints``), with its size and root for lookups. Kept for ever; append-only in the database."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    tree_size = models.BigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    note = models.TextField()
+    key_name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization_id", "-tree_size"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "tree_size"], name="ledger_checkpoint_size_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} of organization {self.organization_id}"

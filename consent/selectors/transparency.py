@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from consent import merkle
-from consent.models import ConsentEvent, LedgerLeaf, LedgerLogHead, LedgerTreeNode
+from consent.models import ConsentEvent, LedgerCheckpoint, LedgerLeaf, LedgerLogHead, LedgerTreeNode
 from core.models import Organization
 
 
@@ -132,3 +132,11 @@ def consistency_proof(organization: Organization, *, old_size: int, new_size: in
         new_root=merkle.range_hash(0, size, nodes),
         proof=[merkle.range_hash(start, end, nodes) for start, end in ranges],
     )
+
+
+def ledger_checkpoint_at(organization: Organization, tree_size: int | None = None) -> LedgerCheckpoint | None:
+    """The latest signed checkpoint, or the one of exactly ``tree_size``."""
+    checkpoints = LedgerCheckpoint.objects.filter(organization=organization)
+    if tree_size is not None:
+        return checkpoints.filter(tree_size=tree_size).first()
+    return checkpoints.order_by("-tree_size").first()

@@ -114,7 +114,9 @@ def test_a_run_appends_at_most_the_batch_and_the_next_runs_finish(
 
     assert [(r.appended, r.complete) for r in runs] == [(3, False), (3, False), (2, True), (0, True)]
     assert LedgerLeaf.objects.filter(organization=organization).count() == 8
-    assert runs[2].root_hash == merkle.root_of([bytes.fromhex(x.leaf_hash) for x in leaves_in_order(organization)]).hex()
+    assert (
+        runs[2].root_hash == merkle.root_of([bytes.fromhex(x.leaf_hash) for x in leaves_in_order(organization)]).hex()
+    )
 
 
 # --- the database guards ----------------------------------------------------------------------------------------

@@ -18,7 +18,12 @@ from consent.api.views.ledger import (
     SubjectConsentApi,
     SubjectConsentEventsApi,
 )
-from consent.api.views.transparency import LedgerConsistencyProofApi, LedgerInclusionProofApi, LedgerLogApi
+from consent.api.views.transparency import (
+    LedgerCheckpointApi,
+    LedgerConsistencyProofApi,
+    LedgerInclusionProofApi,
+    LedgerLogApi,
+)
 
 __all__ = [
     "ConsentApi",
@@ -26,6 +31,7 @@ __all__ = [
     "ConsentEventCreateApi",
     "ConsentEventDetailApi",
     "GpcWellKnownView",
+    "LedgerCheckpointApi",
     "LedgerConsistencyProofApi",
     "LedgerInclusionProofApi",
     "LedgerLogApi",

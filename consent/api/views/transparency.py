@@ -8,6 +8,7 @@ import base64
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,6 +21,7 @@ from consent.api.serializers.transparency import (
 from consent.api.views.base import ConsentApi
 from consent.merkle import EMPTY_ROOT
 from consent.models import ConsentEvent, LedgerLeaf
+from core.api.renderers import PlainTextRenderer
 from core.api.schema import api_operation
 from core.problems import Conflict, InvalidInput, NotFound
 
@@ -69,6 +71,29 @@ class LedgerLogApi(ConsentApi):
             "sequenced_at": head.sequenced_at if head else None,
         }
         return Response(LedgerLogHeadOutputSerializer(body).data)
+
+
+class LedgerCheckpointApi(ConsentApi):
+    required_scopes = {"GET": "consent:read"}
+    renderer_classes = [PlainTextRenderer, JSONRenderer]
+
+    @api_operation(
+        scope="consent:read",
+        summary="A signed checkpoint of your organization's log (C2SP tlog-checkpoint, signed-note)",
+        description="The latest checkpoint, or the one of `tree_size`: the log's origin, size and base64 root "
+        "hash, signed with the organization's Ed25519 key (`— <key name> <base64(key hash || signature)>`). "
+        "Keep it outside our systems; any later checkpoint must be consistent with it "
+        "(GET /ledger/proofs/consistency).",
+        parameters=[OpenApiParameter("tree_size", OpenApiTypes.INT, description="Default: the latest")],
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+        problems={404: "No checkpoint (of that size) yet.", 422: "A malformed tree_size."},
+    )
+    def get(self, request: Request) -> Response:
+        tree_size = _size_param(request, "tree_size", required=False)
+        checkpoint = selectors.ledger_checkpoint_at(self.organization, tree_size)
+        if checkpoint is None:
+            raise NotFound("No signed checkpoint of this log" + (f" at size {tree_size}." if tree_size else " yet."))
+        return Response(checkpoint.note, content_type="text/plain; charset=utf-8")
 
 
 class LedgerInclusionProofApi(ConsentApi):
