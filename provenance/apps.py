@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ProvenanceConfig(AppConfig):
     name = "provenance"
     verbose_name = "Provenance and stamps"
+
+    def ready(self) -> None:
+        from consent.services import register_checkpoint_signer
+        from provenance.checkpoint_signing import checkpoint_key
+
+        register_checkpoint_signer(checkpoint_key)

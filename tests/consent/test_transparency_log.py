@@ -73,7 +73,8 @@ def test_a_second_run_appends_nothing_and_later_events_extend_the_log_consistent
 
     assert (first.tree_size, again.appended, again.tree_size, grown.appended, grown.tree_size) == (7, 0, 7, 6, 13)
     proof = selectors.consistency_proof(organization, old_size=7)
-    assert proof.old_root.hex() == first.root_hash and proof.new_root.hex() == grown.root_hash
+    assert proof.old_root.hex() == first.root_hash
+    assert proof.new_root.hex() == grown.root_hash
     assert merkle.verify_consistency(7, 13, proof.old_root, proof.new_root, proof.proof)
     for leaf in leaves_in_order(organization):
         inclusion = selectors.inclusion_proof(organization, event_id=leaf.event.event_id)

@@ -1,0 +1,17 @@
+"""The ledger's checkpoints are signed with the key the JWKS publishes (issue #12): registered with the consent
+ledger at start-up, so the ledger never imports the keys' app."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import serialization
+
+from consent.services import CheckpointKey, ledger_origin
+from core.models import Organization
+from provenance.services.keys import active_signing_key
+
+
+def checkpoint_key(organization: Organization) -> CheckpointKey:
+    """The current signing key as a signed-note signer named after the organization's log."""
+    active = active_signing_key()
+    public = active.private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return CheckpointKey(name=ledger_origin(organization), public_key=public, sign=active.private_key.sign)
