@@ -24,6 +24,7 @@ urlpatterns = [
     path("ledger/verify", views.LedgerVerifyApi.as_view(), name="ledger-verify"),
     path("ledger/log", views.LedgerLogApi.as_view(), name="ledger-log"),
     path("ledger/checkpoint", views.LedgerCheckpointApi.as_view(), name="ledger-checkpoint"),
+    path("ledger/export", views.LedgerExportApi.as_view(), name="ledger-export"),
     path("ledger/proofs/inclusion", views.LedgerInclusionProofApi.as_view(), name="ledger-proof-inclusion"),
     path("ledger/proofs/consistency", views.LedgerConsistencyProofApi.as_view(), name="ledger-proof-consistency"),
     path("signals", views.SignalCreateApi.as_view(), name="signal-create"),

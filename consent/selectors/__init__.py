@@ -42,6 +42,7 @@ from consent.selectors.ledger import (
     subject_email,
     subjects_by_external_ids,
 )
+from consent.selectors.ledger_export import ledger_export_lines
 from consent.selectors.transparency import (
     ConsistencyProof,
     InclusionProof,
@@ -84,6 +85,7 @@ __all__ = [
     "inclusion_proof",
     "is_settled_for_gpc",
     "ledger_checkpoint_at",
+    "ledger_export_lines",
     "ledger_integrity_report",
     "linked_subject_ids",
     "log_head",

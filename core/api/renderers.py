@@ -37,6 +37,13 @@ class PlainTextRenderer(BaseRenderer):
         return JSONRenderer().render(data, accepted_media_type, renderer_context)
 
 
+class NdjsonRenderer(PlainTextRenderer):
+    """``application/x-ndjson``: newline-delimited JSON streamed as is; a problem document as JSON."""
+
+    media_type = "application/x-ndjson"
+    format = "ndjson"
+
+
 class FormatParameterNegotiation(DefaultContentNegotiation):
     """Negotiation by ``Accept`` only: here ``?format=`` names the document's format, not a DRF renderer."""
 

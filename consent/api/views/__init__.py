@@ -21,6 +21,7 @@ from consent.api.views.ledger import (
 from consent.api.views.transparency import (
     LedgerCheckpointApi,
     LedgerConsistencyProofApi,
+    LedgerExportApi,
     LedgerInclusionProofApi,
     LedgerLogApi,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "GpcWellKnownView",
     "LedgerCheckpointApi",
     "LedgerConsistencyProofApi",
+    "LedgerExportApi",
     "LedgerInclusionProofApi",
     "LedgerLogApi",
     "LedgerVerifyApi",

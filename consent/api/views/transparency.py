@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 
 from django.conf import settings
+from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent import selectors
+from consent import selectors, services
 from consent.api.serializers.transparency import (
     ConsistencyProofOutputSerializer,
     InclusionProofOutputSerializer,
@@ -21,7 +22,7 @@ from consent.api.serializers.transparency import (
 from consent.api.views.base import ConsentApi
 from consent.merkle import EMPTY_ROOT
 from consent.models import ConsentEvent, LedgerLeaf
-from core.api.renderers import PlainTextRenderer
+from core.api.renderers import NdjsonRenderer, PlainTextRenderer
 from core.api.schema import api_operation
 from core.problems import Conflict, InvalidInput, NotFound
 
@@ -94,6 +95,41 @@ class LedgerCheckpointApi(ConsentApi):
         if checkpoint is None:
             raise NotFound("No signed checkpoint of this log" + (f" at size {tree_size}." if tree_size else " yet."))
         return Response(checkpoint.note, content_type="text/plain; charset=utf-8")
+
+
+class LedgerExportApi(ConsentApi):
+    required_scopes = {"GET": "consent:read"}
+    renderer_classes = [NdjsonRenderer, JSONRenderer]
+
+    @api_operation(
+        scope="consent:read",
+        summary="The ledger as NDJSON, for an offline audit",
+        description="Streamed: a header line (`format`, `log`, `tree_size`, base64 `root_hash`), then one line per "
+        "leaf in order: `leaf_index` and the event's canonical fields with `prev_hash` and `hash` (sealed values "
+        "stay ciphertext). `consent/ledger_audit.py` (standard library and `cryptography`) checks it against "
+        "checkpoints you kept and the JWKS. Default: the log's current size; `tree_size` for a prefix.",
+        parameters=[OpenApiParameter("tree_size", OpenApiTypes.INT, description="Default: the log's size")],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
+        problems={422: "tree_size beyond the log or malformed."},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        tree_size = _size_param(request, "tree_size", required=False)
+        head = selectors.log_head(self.organization)
+        size = head.tree_size if head else 0
+        if tree_size is not None and tree_size > size:
+            raise InvalidInput(
+                f"tree_size {tree_size} is beyond the log's {size} leaves.",
+                errors=[{"pointer": "?tree_size", "detail": f"at most {size}"}],
+            )
+        size = size if tree_size is None else tree_size
+        root = selectors.tree_root(self.organization, size).hex()
+        lines = selectors.ledger_export_lines(
+            self.organization, origin=services.ledger_origin(self.organization), tree_size=size, root_hash=root
+        )
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="ledger-{self.organization.slug}-{size}.ndjson"'
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class LedgerInclusionProofApi(ConsentApi):
