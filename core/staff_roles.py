@@ -53,6 +53,7 @@ MODELS: dict[str, tuple[str, ...]] = {
         "requesttransition",
         "requestnotice",
         "dsarlegalcontact",
+        "deadlinesettings",
         "fulfilmentstep",
         "dsarexport",
         "connector",
@@ -88,6 +89,8 @@ ROLES: dict[str, frozenset[str]] = {
             "dsar.download_dsarexport",
             "dsar.add_dsarlegalcontact",
             "dsar.change_dsarlegalcontact",
+            "dsar.add_deadlinesettings",
+            "dsar.change_deadlinesettings",
             "reports.view_any_report",
         }
     ),

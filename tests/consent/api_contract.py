@@ -281,6 +281,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "dsar", DSAR_WRITE, 201, dsar_body),
     Endpoint("GET", "dsar/<str:request_id>", DSAR_READ, 200),
     Endpoint("POST", "deadlines/compute", DSAR_READ, 200, deadline_compute_body),
+    Endpoint("GET", "deadlines/settings", DSAR_READ, 200),
+    Endpoint("PUT", "deadlines/settings", "dsar:configure", 200, lambda: {"calendar": "IE", "time_zone": None}),
     # dsar/api/certificate_urls.py
     Endpoint("GET", "dsar/<str:request_id>/certificate", DSAR_READ, 200),
     # dsar/api/workflow_urls.py
