@@ -262,5 +262,7 @@ class LedgerVerificationOutputSerializer(serializers.Serializer):
     verified_at = serializers.DateTimeField()
     subjects_checked = serializers.IntegerField()
     events_checked = serializers.IntegerField()
-    ledger_root = serializers.CharField(help_text="SHA-256 over every subject's chain tip; keep it to compare later")
+    ledger_root = serializers.CharField(
+        help_text="SHA-256 over every chain as found in the events (length and last hash per subject); keep it"
+    )
     first_break = serializers.JSONField(allow_null=True)
