@@ -12,8 +12,8 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.apps import apps
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from rest_framework.test import APIClient
 

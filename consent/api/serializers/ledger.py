@@ -20,7 +20,7 @@ from core.api.fields import (
     StrictBooleanField,
     StrictCharField,
     StrictSerializer,
-    validate_subject_id,
+    SubjectIdField,
 )
 from core.jurisdictions import normalize_jurisdiction
 
@@ -31,7 +31,7 @@ class EvidenceInputSerializer(StrictSerializer):
 
 
 class ConsentEventInputSerializer(StrictSerializer):
-    subject_id = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_subject_id])
+    subject_id = SubjectIdField()
     subject_email = serializers.EmailField(required=False, allow_null=True, max_length=254)
     purpose = StrictCharField(max_length=64)
     action = serializers.ChoiceField(choices=list(CLIENT_ACTIONS))
