@@ -34,6 +34,7 @@ from consent.services.validation import (
     UnknownSource,
     request_digest,
 )
+from consent.subject_keys import SubjectKeyUnavailable
 
 __all__ = [
     "GPC_SOURCE_KEY",
@@ -45,6 +46,7 @@ __all__ = [
     "RecordedEvent",
     "SignalledRecording",
     "SubjectErased",
+    "SubjectKeyUnavailable",
     "SubjectSuppressed",
     "UnknownSource",
     "consent_expire_lapsed",
