@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from consent.catalog import catalog_changed
 from consent.models import Subject, SuppressedIdentifier
+from consent.selectors import subject_email
 from consent.subject_ids import ERASED_PREFIX, erased_external_id, suppression_indexes
 from core.enums import AuditAction
 from core.models import Organization
@@ -51,6 +52,21 @@ def subject_erase(*, subject: Subject, actor: str) -> Subject:
             )
     subject.refresh_from_db()
     return subject
+
+
+def subject_contact_reveal(*, subject: Subject, actor: str) -> str | None:
+    """The subject's email in clear, for a staff member allowed to see it; each reveal is audited
+    (``subject.contact_revealed``), whether or not an email is on record."""
+    email = subject_email(subject)
+    audit_log(
+        actor=actor,
+        action=AuditAction.SUBJECT_CONTACT_REVEALED,
+        object_type="subject",
+        object_id=subject.pk,
+        organization=subject.organization,
+        data={"subject_uuid": str(subject.uuid), "found": email is not None},
+    )
+    return email
 
 
 def suppression_index(kind: str, value: str, *, organization: Organization) -> str:
