@@ -171,12 +171,12 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         subject = self.get_object(request, unquote(object_id))
         if subject is None or not self.has_view_permission(request, subject):
             raise Http404
+        email: str | None = None
+        problem: str | None = None
         try:
             email = subject_contact_reveal(subject=subject, actor=admin_actor(request))
         except SubjectKeyUnavailable as exc:
-            email, problem = None, exc.detail
-        else:
-            problem = None
+            problem = exc.detail
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
