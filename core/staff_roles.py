@@ -80,6 +80,7 @@ ROLES: dict[str, frozenset[str]] = {
             "consent.change_purpose",
             "consent.add_policyversion",
             "consent.reveal_subject_contact",
+            "consent.add_ledgerverificationrun",  # the "verify ledger" action keeps a run
             "provenance.add_recipient",
             "provenance.change_recipient",
             "provenance.change_provenancealert",

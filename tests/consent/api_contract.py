@@ -252,6 +252,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "purposes/<str:key>/policy-versions", READ, 200),
     Endpoint("POST", "purposes/<str:key>/policy-versions", WRITE, 201, policy_version_body),
     Endpoint("GET", "ledger/verify", READ, 200),
+    Endpoint("POST", "ledger/verify", WRITE, 201),
     Endpoint("POST", "signals", WRITE, 200, lambda: {"subject_id": "cust-2", "gpc": True, "jurisdiction": "US-CA"}),
     Endpoint("GET", "subjects/<str:subject_id>/links", READ, 200),
     Endpoint(
