@@ -53,6 +53,7 @@ MODELS: dict[str, tuple[str, ...]] = {
         "requesttransition",
         "requestnotice",
         "dsarlegalcontact",
+        "deadlinesettings",
         "fulfilmentstep",
         "dsarexport",
         "connector",
@@ -79,6 +80,7 @@ ROLES: dict[str, frozenset[str]] = {
             "consent.change_purpose",
             "consent.add_policyversion",
             "consent.reveal_subject_contact",
+            "consent.add_ledgerverificationrun",  # the "verify ledger" action keeps a run
             "provenance.add_recipient",
             "provenance.change_recipient",
             "provenance.change_provenancealert",
@@ -88,6 +90,8 @@ ROLES: dict[str, frozenset[str]] = {
             "dsar.download_dsarexport",
             "dsar.add_dsarlegalcontact",
             "dsar.change_dsarlegalcontact",
+            "dsar.add_deadlinesettings",
+            "dsar.change_deadlinesettings",
             "reports.view_any_report",
         }
     ),

@@ -33,7 +33,12 @@ from consent.services.recording import (
     consent_record_with_signals,
 )
 from consent.services.sequencing import SequencingReport, ledger_sequence, ledger_sequence_all
-from consent.services.subjects import subject_erase, subject_suppress, suppression_index
+from consent.services.subjects import (
+    subject_contact_reveal,
+    subject_erase,
+    subject_suppress,
+    suppression_index,
+)
 from consent.services.validation import (
     ConsentEventInput,
     IdempotencyKeyReused,
@@ -43,6 +48,7 @@ from consent.services.validation import (
     UnknownSource,
     request_digest,
 )
+from consent.subject_keys import SubjectKeyUnavailable
 
 __all__ = [
     "GPC_SOURCE_KEY",
@@ -56,6 +62,7 @@ __all__ = [
     "SequencingReport",
     "SignalledRecording",
     "SubjectErased",
+    "SubjectKeyUnavailable",
     "SubjectSuppressed",
     "UnknownSource",
     "checkpoint_signer",
@@ -79,6 +86,7 @@ __all__ = [
     "source_create",
     "source_retire",
     "source_update",
+    "subject_contact_reveal",
     "subject_erase",
     "subject_link",
     "subject_suppress",

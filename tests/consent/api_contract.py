@@ -264,6 +264,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "purposes/<str:key>/policy-versions", READ, 200),
     Endpoint("POST", "purposes/<str:key>/policy-versions", WRITE, 201, policy_version_body),
     Endpoint("GET", "ledger/verify", READ, 200),
+    Endpoint("POST", "ledger/verify", WRITE, 201),
     Endpoint("GET", "ledger/log", READ, 200),
     Endpoint("GET", "ledger/checkpoint", READ, 200, content_type="text/plain; charset=utf-8"),
     Endpoint("GET", "ledger/proofs/consistency", READ, 200, query="from=1"),
@@ -297,6 +298,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "dsar", DSAR_WRITE, 201, dsar_body),
     Endpoint("GET", "dsar/<str:request_id>", DSAR_READ, 200),
     Endpoint("POST", "deadlines/compute", DSAR_READ, 200, deadline_compute_body),
+    Endpoint("GET", "deadlines/settings", DSAR_READ, 200),
+    Endpoint("PUT", "deadlines/settings", "dsar:configure", 200, lambda: {"calendar": "IE", "time_zone": None}),
     # dsar/api/certificate_urls.py
     Endpoint("GET", "dsar/<str:request_id>/certificate", DSAR_READ, 200),
     # dsar/api/workflow_urls.py

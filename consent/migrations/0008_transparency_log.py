@@ -18,7 +18,7 @@ def unguard_the_log(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0006_staff_permissions'),
+        ('consent', '0007_suppressed_identifier_skeleton'),
         ('core', '0004_more_audit_actions'),
     ]
 
