@@ -267,6 +267,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "ledger/verify", WRITE, 201),
     Endpoint("GET", "ledger/log", READ, 200),
     Endpoint("GET", "ledger/checkpoint", READ, 200, content_type="text/plain; charset=utf-8"),
+    Endpoint("GET", "ledger/export", READ, 200, content_type="application/x-ndjson"),
     Endpoint("GET", "ledger/proofs/consistency", READ, 200, query="from=1"),
     InclusionEndpoint("GET", "ledger/proofs/inclusion", READ, 200),
     Endpoint("POST", "signals", WRITE, 200, lambda: {"subject_id": "cust-2", "gpc": True, "jurisdiction": "US-CA"}),
