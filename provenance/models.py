@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from ulid import ULID
 
 from consent.models import Purpose, Subject, key_validator
 from core.models import Organization
@@ -16,6 +17,11 @@ from provenance.enums import (
     RecipientRole,
     StampDecision,
 )
+
+
+def new_public_id() -> str:
+    """A ULID: a public id that says nothing about other organizations' rows (unlike a counter)."""
+    return str(ULID())
 
 
 class Recipient(models.Model):
@@ -241,7 +247,9 @@ class ProvenanceAlert(models.Model):
     """A record whose claimed provenance is missing, malformed or contradicts the ledger; legal triages it."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    public_id = models.CharField(max_length=26, unique=True, editable=False, help_text="ULID, shown as alert_id")
+    public_id = models.CharField(
+        max_length=26, unique=True, default=new_public_id, editable=False, help_text="ULID, shown as alert_id"
+    )
     kind = models.CharField(max_length=20, choices=AlertKind.choices)
     status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     subject_external_id = models.CharField(max_length=255, blank=True)

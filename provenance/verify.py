@@ -19,12 +19,11 @@ that issued it (``privacy.issuer``, its public identifier) and the recipient it 
 Example
 -------
 Verify a stamp in about ten lines: fetch the issuer's public keys (cache them), then check each body
-you receive (``body_bytes``) with its response ``headers``; name who must have issued it, that it was
-made for you, and how old it may be::
+you receive (``body_bytes``) with its response ``headers``, naming who must have issued it, that it was
+made for you, and how old it may be (seconds)::
 
     import json
     import urllib.request
-    from datetime import timedelta
 
     from provenance.verify import verify_stamp
 
@@ -32,15 +31,8 @@ made for you, and how old it may be::
         jwks = json.load(response)
 
     body = json.loads(body_bytes)
-    result = verify_stamp(
-        body,
-        headers["Privacy-Stamp"],
-        jwks,
-        content_digest_header=headers.get("Content-Digest"),
-        expected_issuer="acme",
-        expected_recipient="crm",
-        max_age=timedelta(hours=1),
-    )
+    result = verify_stamp(body, headers["Privacy-Stamp"], jwks, content_digest_header=headers.get("Content-Digest"),
+                          expected_issuer="acme", expected_recipient="crm", max_age=3600)
     if not result.valid:
         raise ValueError(f"privacy stamp rejected: {result.reason}")
     print(f"stamp {result.stamp_id} verified with key {result.kid}")

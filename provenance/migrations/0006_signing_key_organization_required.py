@@ -4,6 +4,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+import provenance.models
+
 
 class Migration(migrations.Migration):
     dependencies = [("provenance", "0005_give_each_organization_a_signing_key")]
@@ -54,7 +56,13 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="provenancealert",
             name="public_id",
-            field=models.CharField(editable=False, help_text="ULID, shown as alert_id", max_length=26, unique=True),
+            field=models.CharField(
+                default=provenance.models.new_public_id,
+                editable=False,
+                help_text="ULID, shown as alert_id",
+                max_length=26,
+                unique=True,
+            ),
         ),
         migrations.AlterField(
             model_name="delivery",

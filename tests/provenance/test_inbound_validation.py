@@ -204,7 +204,7 @@ def test_a_record_without_opt_in_reports_it_missing_and_opens_an_alert(
     assert response.status_code == 200
     assert result["valid"] is False
     assert problems(result["failures"]) == {("opt_in", "missing")}
-    alert = ProvenanceAlert.objects.get(pk=result["alert_id"])
+    alert = ProvenanceAlert.objects.get(public_id=result["alert_id"])
     assert (alert.organization, alert.kind, alert.status) == (organization, "validation", "open")
     assert alert.failures == result["failures"]
     assert (alert.subject_external_id, alert.source_key) == ("cust-1", "web-signup")
@@ -251,10 +251,10 @@ def test_each_failing_record_opens_its_own_alert(validator: APIClient, granted: 
     validator.post(VALIDATE, record_body(granted), format="json")  # valid: no alert
 
     assert first["alert_id"] != second["alert_id"]
-    assert sorted(ProvenanceAlert.objects.values_list("pk", flat=True)) == sorted(
+    assert sorted(ProvenanceAlert.objects.values_list("public_id", flat=True)) == sorted(
         [first["alert_id"], second["alert_id"]]
     )
-    assert ProvenanceAlert.objects.get(pk=second["alert_id"]).source_key == "unregistered"
+    assert ProvenanceAlert.objects.get(public_id=second["alert_id"]).source_key == "unregistered"
     assert AuditLogEntry.objects.filter(action="provenance_alert.opened").count() == 2
 
 
@@ -306,12 +306,12 @@ def test_validation_needs_the_stamp_scope(
 @pytest.fixture
 def alert(validator: APIClient, granted: datetime) -> ProvenanceAlert:
     alert_id = validator.post(VALIDATE, record_body(granted, opt_in=None), format="json").json()["alert_id"]
-    return ProvenanceAlert.objects.get(pk=alert_id)
+    return ProvenanceAlert.objects.get(public_id=alert_id)
 
 
 def audit_actions(alert: ProvenanceAlert) -> list[str]:
     return list(
-        AuditLogEntry.objects.filter(object_type="provenance_alert", object_id=str(alert.pk))
+        AuditLogEntry.objects.filter(object_type="provenance_alert", object_id=alert.public_id)
         .order_by("id")
         .values_list("action", flat=True)
     )
