@@ -540,7 +540,11 @@ def test_a_stamp_matching_issuer_recipient_and_age_verifies(
         ({"issuer": "globex"}, {"expected_issuer": "acme"}, Reason.ISSUER_MISMATCH),
         ({}, {"expected_issuer": "globex"}, Reason.ISSUER_MISMATCH),
         ({"issuer": None}, {"expected_issuer": "acme"}, Reason.ISSUER_MISMATCH),
-        ({"recipient": {"key": "ads", "role": "third_party"}}, {"expected_recipient": "crm"}, Reason.RECIPIENT_MISMATCH),
+        (
+            {"recipient": {"key": "ads", "role": "third_party"}},
+            {"expected_recipient": "crm"},
+            Reason.RECIPIENT_MISMATCH,
+        ),
         ({"recipient": "crm"}, {"expected_recipient": "crm"}, Reason.RECIPIENT_MISMATCH),
         ({}, {"max_age": timedelta(minutes=29)}, Reason.EXPIRED),
         ({}, {"max_age": 29 * 60}, Reason.EXPIRED),
