@@ -364,3 +364,33 @@ def test_validation_answers_match_their_documented_schema(validator: APIClient, 
         assert_matches(schema, validator.post(VALIDATE, body, format="json").json(), documented)
     refused = validator.post(VALIDATE, {"subject_id": "cust-1"}, format="json").json()
     assert_matches(schema, refused, response_schema(schema, "POST", VALIDATE, 422))
+
+
+# ---------------------------------------------------------------------------------------------
+# alert_id is a ULID, not a counter shared by every tenant (#11 item 12)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_alert_ids_reveal_nothing_of_other_tenants_activity(
+    validator: APIClient,
+    granted: datetime,
+    other_organization: Organization,
+    api_client_for: Callable[..., APIClient],
+) -> None:
+    """An integer id let tenant B count tenant A's failing records between two of its own; a ULID holds
+    only a time and randomness, and is the alert's public id everywhere (audit log, admin)."""
+    other = api_client_for(other_organization, "stamp")
+    unknown_subject = {"subject_id": "nobody", "purposes": ["x"], "source": "s", "consent_timestamp": None}
+    first = other.post(VALIDATE, unknown_subject, format="json").json()["alert_id"]
+    for _ in range(3):  # tenant A's activity in between
+        validator.post(VALIDATE, record_body(granted, opt_in=None), format="json")
+    second = other.post(VALIDATE, unknown_subject, format="json").json()["alert_id"]
+
+    for alert_id in (first, second):
+        assert isinstance(alert_id, str)
+        assert len(alert_id) == 26
+        assert not alert_id.isdigit()
+        alert = ProvenanceAlert.objects.get(public_id=alert_id)
+        assert alert.organization == other_organization
+        assert AuditLogEntry.objects.filter(action="provenance_alert.opened", object_id=alert_id).count() == 1
+    assert ProvenanceAlert.objects.count() == 5
