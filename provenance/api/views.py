@@ -246,15 +246,16 @@ class OrganizationJwksView(APIView):
         summary="Stamp signing keys of one issuer (JWKS)",
         description="The keys that sign the stamps, receipts and certificates whose `issuer` is `{issuer}` "
         "(the organization's public identifier). A receiver that verifies with this set accepts no other "
-        "organization's key.",
-        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        "organization's key. An unknown issuer has an empty set.",
+        responses={200: OpenApiTypes.OBJECT},
         auth=[],
     )
     def get(self, request: Request, issuer: str) -> Response:
         organization = selectors.organization_by_issuer(issuer)
-        if organization is None:
-            raise NotFound("No issuer with this identifier.")
-        response = Response(selectors.jwks(organization=organization), content_type="application/jwk-set+json")
+        # An unknown issuer has no keys: the same answer as an issuer without any, so no one can probe which
+        # organizations use the service.
+        keys = selectors.jwks(organization=organization) if organization is not None else {"keys": []}
+        response = Response(keys, content_type="application/jwk-set+json")
         response["Cache-Control"] = "public, max-age=300"
         return response
 

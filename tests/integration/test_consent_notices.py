@@ -509,7 +509,9 @@ def test_webhook_secret_rotation_shows_the_secret_once_and_seals_it(
     assert first != second
     recipient.refresh_from_db()
     assert second.removeprefix("whsec_") not in recipient.webhook_secret_sealed
-    raw = master_keyring().unwrap(base64.b64decode(recipient.webhook_secret_sealed))
+    raw = master_keyring().unwrap(  # bound to its recipient (#11 item 10)
+        base64.b64decode(recipient.webhook_secret_sealed), owner=webhook_secrets.webhook_secret_owner(recipient.pk)
+    )
     assert "whsec_" + base64.b64encode(raw).decode() == second
     assert webhook_secrets.recipient_webhook_secret(recipient) == second
     assert AuditLogEntry.objects.filter(action="recipient.webhook_secret_rotated").count() == 2

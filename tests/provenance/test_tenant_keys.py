@@ -139,10 +139,15 @@ def test_each_organization_signs_with_its_own_key_published_in_its_own_jwks(
     assert result.valid
 
 
-def test_an_unknown_issuer_has_no_jwks(db: Any) -> None:
-    response = APIClient().get("/.well-known/jwks/nobody.json")
+def test_an_unknown_issuer_has_an_empty_jwks_like_an_issuer_without_keys(organization: Organization) -> None:
+    """No probing which organizations use the service: both answers are the same."""
+    unknown = APIClient().get("/.well-known/jwks/nobody.json")
+    keyless = APIClient().get(f"/.well-known/jwks/{organization.slug}.json")
 
-    assert_problem(response, 404, "not-found")
+    for response in (unknown, keyless):
+        assert response.status_code == 200
+        assert response.json() == {"keys": []}
+        assert response["Cache-Control"] == "public, max-age=300"
 
 
 def test_rotation_is_per_organization(organization: Organization, other_organization: Organization) -> None:
