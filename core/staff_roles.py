@@ -118,8 +118,9 @@ ROLES: dict[str, frozenset[str]] = {
             "core.issue_write_scopes",
             "provenance.view_signingkey",
             "provenance.change_signingkey",
+            "provenance.revoke_signingkey",
             "provenance.view_recipient",
-            "provenance.change_recipient",
+            "provenance.rotate_webhook_secret",
             "dsar.view_connector",
             "dsar.change_connector",
         }

@@ -8,5 +8,7 @@ class ProvenanceConfig(AppConfig):
     def ready(self) -> None:
         from consent.services import register_checkpoint_signer
         from provenance.checkpoint_signing import checkpoint_key
+        from provenance.custody import register_key_custody
 
+        register_key_custody()
         register_checkpoint_signer(checkpoint_key)

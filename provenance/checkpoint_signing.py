@@ -1,5 +1,6 @@
-"""The ledger's checkpoints are signed with the key the JWKS publishes (issue #12): registered with the consent
-ledger at start-up, so the ledger never imports the keys' app."""
+"""The ledger's checkpoints are signed with the organization's current Ed25519 key, the one its JWKS publishes
+(``/.well-known/jwks/{issuer}.json``; issue #12): registered with the consent ledger at start-up, so the ledger never
+imports the keys' app."""
 
 from __future__ import annotations
 
@@ -12,6 +13,6 @@ from provenance.services.keys import active_signing_key
 
 def checkpoint_key(organization: Organization) -> CheckpointKey:
     """The current signing key as a signed-note signer named after the organization's log."""
-    active = active_signing_key()
+    active = active_signing_key(organization=organization)
     public = active.private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return CheckpointKey(name=ledger_origin(organization), public_key=public, sign=active.private_key.sign)

@@ -17,9 +17,9 @@ from core.models import AuditLogEntry, Organization
 from core.problems import PROBLEM_CONTENT_TYPE, problem_type
 from dsar import services as dsar_services
 from dsar.models import DataSubjectRequest, RequestTransition
-from provenance import services as provenance_services
 from provenance.models import Delivery, Recipient, StampRecord
 from provenance.services.deliveries import delivery_create
+from provenance.services.recipients import recipient_create
 from provenance.services.stamping import StampRequest
 from tests.conftest import event_body, event_input
 
@@ -135,7 +135,7 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
     recorded = consent_services.consent_record(
         organization=organization, item=event_input(subject_id=SUBJECT_ID, idempotency_key="seed")
     )
-    provenance_services.recipient_create(
+    recipient_create(
         organization=organization,
         actor="test",
         key=RECIPIENT_KEY,

@@ -83,7 +83,7 @@ def kept(
     checkpoint = tmp_path / "checkpoint.txt"
     checkpoint.write_bytes(client.get("/api/v1/ledger/checkpoint").content)
     jwks = tmp_path / "jwks.json"
-    jwks.write_bytes(APIClient().get("/.well-known/jwks.json").content)
+    jwks.write_bytes(APIClient().get(f"/.well-known/jwks/{organization.slug}.json").content)
     return {"client": client, "checkpoint": checkpoint, "jwks": jwks, "dir": tmp_path}
 
 
