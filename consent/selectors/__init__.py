@@ -43,6 +43,7 @@ from consent.selectors.ledger import (
     subjects_by_external_ids,
 )
 from consent.selectors.ledger_export import ledger_export_lines
+from consent.selectors.log_integrity import checkpoint_keys, log_problem, projection_problem, register_checkpoint_keys
 from consent.selectors.transparency import (
     ConsistencyProof,
     InclusionProof,
@@ -70,6 +71,7 @@ __all__ = [
     "PurposeConsent",
     "Solicitation",
     "SubjectGpc",
+    "checkpoint_keys",
     "consent_event_by_id",
     "consent_history",
     "consent_state_for_subject",
@@ -89,11 +91,14 @@ __all__ = [
     "ledger_integrity_report",
     "linked_subject_ids",
     "log_head",
+    "log_problem",
     "log_size",
     "policy_version_list",
     "privacy_status",
+    "projection_problem",
     "purpose_by_key",
     "purpose_list",
+    "register_checkpoint_keys",
     "solicitation",
     "source_by_key",
     "source_list",

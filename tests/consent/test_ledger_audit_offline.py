@@ -1,6 +1,7 @@
-"""Issue #12: the offline auditor (consent/ledger_audit.py, none of our code) against a checkpoint kept outside.
-An operator with the tables' owner role tampers with the database in each way the issue lists, triggers
-disabled; the export fetched afterwards fails the audit with the reason. Untampered, it passes."""
+"""Issue #12: an operator with the tables' owner role tampers with the database in each way the issue lists,
+triggers disabled. ``verify_ledger`` (the same report as the API) finds it against the checkpoints stored in the
+database, and the offline auditor (consent/ledger_audit.py, none of our code) against a checkpoint kept outside,
+from the export fetched afterwards. Untampered, both pass."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from consent import ledger_audit, services
-from consent.models import ConsentEvent, LedgerLeaf, Purpose, Source, Subject
+from consent.models import ConsentEvent, ConsentState, LedgerLeaf, Purpose, Source, Subject
+from consent.selectors import ledger_integrity_report
 from consent.tasks import sequence_ledgers
 from core.models import Organization
 from provenance.services import keys
@@ -234,16 +236,79 @@ CASES: list[tuple[str, Callable[[], None], str]] = [
 
 
 @pytest.mark.parametrize(("name", "tamper", "reason"), CASES, ids=[case[0] for case in CASES])
-def test_tampering_fails_the_offline_audit(
+def test_tampering_fails_verification_and_the_offline_audit(
     kept: dict[str, Any], name: str, tamper: Callable[[], None], reason: str
 ) -> None:
     tamper()
 
     status, report = audit(kept)
+    verified = verify_ledger()
 
     assert status == 1, report
     assert report.startswith("FAILED:")
     assert reason in report, report
+    assert verified.startswith("ledger BROKEN"), verified
+
+
+def verify_ledger() -> str:
+    """``manage.py verify_ledger``: exit status 1 and the first problem when the ledger is broken."""
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("verify_ledger", stdout=out)
+    assert exited.value.code == 1
+    return out.getvalue()
+
+
+def flip_state() -> None:
+    state = ConsentState.objects.filter(subject__external_id="cust-1").first()
+    assert state is not None
+    as_owner(f"UPDATE consent_consentstate SET status = 'refused' WHERE id = {state.pk}")
+
+
+def edit_leaf_hash() -> None:
+    as_owner("UPDATE consent_ledgerleaf SET leaf_hash = repeat('0', 64) WHERE leaf_index = 4")
+
+
+def edit_tree_node() -> None:
+    as_owner("UPDATE consent_ledgertreenode SET hash = repeat('0', 64) WHERE level = 1 AND index = 0")
+
+
+def replace_checkpoint() -> None:
+    """A checkpoint row rewritten to state another root, its signature kept."""
+    as_owner("UPDATE consent_ledgercheckpoint SET root_hash = repeat('0', 64)")
+
+
+def forge_checkpoint_note() -> None:
+    as_owner("UPDATE consent_ledgercheckpoint SET note = replace(note, E'\\n10\\n', E'\\n9\\n')")
+
+
+SERVER_CASES: list[tuple[str, Callable[[], None], str]] = [
+    ("a consent-state row flipped", flip_state, "state_mismatch"),
+    ("a leaf hash edited", edit_leaf_hash, "leaf_changed"),
+    ("a tree node edited", edit_tree_node, "tree_changed"),
+    ("a checkpoint row replaced", replace_checkpoint, "checkpoint_forged"),
+    ("a checkpoint's note forged", forge_checkpoint_note, "checkpoint_forged"),
+]
+
+
+@pytest.mark.parametrize(("name", "tamper", "problem"), SERVER_CASES, ids=[case[0] for case in SERVER_CASES])
+def test_what_the_export_does_not_carry_is_caught_by_verification(
+    kept: dict[str, Any], name: str, tamper: Callable[[], None], problem: str
+) -> None:
+    """The projection and the log's own tables are not in the export (the auditor recomputes them): the server's
+    verification checks them against the events and the stored checkpoints."""
+    tamper()
+
+    report = ledger_integrity_report()
+
+    assert not report.is_valid
+    assert report.first_break is not None
+    assert report.first_break["problem"] == problem, report.first_break
+
+
+def test_an_untouched_ledger_verifies(kept: dict[str, Any]) -> None:
+    report = ledger_integrity_report()
+    assert report.is_valid, report.first_break
 
 
 def test_a_forged_or_foreign_checkpoint_fails(kept: dict[str, Any]) -> None:
