@@ -9,7 +9,6 @@ from dsar.selectors.connectors import (
     recipients_with_webhook,
 )
 from dsar.selectors.exports import (
-    dsar_export_link,
     export_by_public_id,
     export_for_request,
     export_ids_past_retention,
@@ -23,6 +22,7 @@ from dsar.selectors.requests import (
     dsar_certificate_facts,
     dsar_for_organization,
     dsar_history,
+    dsar_ids_erasure_due,
     dsar_ids_stuck,
     dsar_requester_email,
     dsar_requester_masked,
@@ -41,9 +41,9 @@ __all__ = [
     "dsar_by_pk",
     "dsar_by_public_id",
     "dsar_certificate_facts",
-    "dsar_export_link",
     "dsar_for_organization",
     "dsar_history",
+    "dsar_ids_erasure_due",
     "dsar_ids_stuck",
     "dsar_requester_email",
     "dsar_requester_masked",
