@@ -14,7 +14,7 @@ from django.shortcuts import render
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import FormParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -68,7 +68,7 @@ class DsarVerifyLinkApi(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [SafeJSONParser, FormParser]
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
     required_scopes: dict[str, str] = {}  # public: the API-key contract table lists none of its methods
 
     def perform_content_negotiation(

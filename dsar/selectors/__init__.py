@@ -16,6 +16,7 @@ from dsar.selectors.exports import (
 )
 from dsar.selectors.requests import (
     MaskedRequester,
+    RequesterContact,
     deadlines_what_if,
     dsar_by_pk,
     dsar_by_public_id,
@@ -24,6 +25,7 @@ from dsar.selectors.requests import (
     dsar_history,
     dsar_ids_erasure_due,
     dsar_ids_stuck,
+    dsar_requester_contact,
     dsar_requester_email,
     dsar_requester_masked,
     dsar_status,
@@ -34,6 +36,7 @@ from dsar.selectors.subject_data import request_contact_email, request_subject, 
 
 __all__ = [
     "MaskedRequester",
+    "RequesterContact",
     "connector_call_answer",
     "connector_secret",
     "connectors_active",
@@ -45,6 +48,7 @@ __all__ = [
     "dsar_history",
     "dsar_ids_erasure_due",
     "dsar_ids_stuck",
+    "dsar_requester_contact",
     "dsar_requester_email",
     "dsar_requester_masked",
     "dsar_status",

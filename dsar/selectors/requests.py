@@ -161,6 +161,14 @@ class MaskedRequester:
     name: str
 
 
+@dataclass(frozen=True)
+class RequesterContact:
+    """The requester's contact in clear: shown only through the audited reveal."""
+
+    email: str
+    name: str
+
+
 def mask_email(email: str) -> str:
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
@@ -170,12 +178,13 @@ def mask_name(name: str) -> str:
     return " ".join(f"{part[:1]}***" for part in name.split())
 
 
-def dsar_requester_masked(request: DataSubjectRequest) -> MaskedRequester:
-    """The requester's contact, masked for display (``j***@example.com``); never the plaintext."""
+def dsar_requester_contact(request: DataSubjectRequest) -> RequesterContact:
+    """The requester's contact in clear, for the audited reveal (``services.dsar_requester_reveal``) only; blank
+    parts when none was given or the key is gone (erased, or a key that belongs to another row)."""
     try:
         data_key = unwrap_data_key(request.wrapped_data_key, owner=request_key_owner(request.public_id))
     except CryptoError:
-        return MaskedRequester(email="", name="")
+        return RequesterContact(email="", name="")
 
     def opened(token: str, field: str) -> str:
         if not token:
@@ -185,9 +194,15 @@ def dsar_requester_masked(request: DataSubjectRequest) -> MaskedRequester:
         except CryptoError:
             return ""
 
-    email = opened(request.requester_email_sealed, "email")
-    name = opened(request.requester_name_sealed, "name")
-    return MaskedRequester(email=mask_email(email) if email else "", name=mask_name(name))
+    return RequesterContact(
+        email=opened(request.requester_email_sealed, "email"), name=opened(request.requester_name_sealed, "name")
+    )
+
+
+def dsar_requester_masked(request: DataSubjectRequest) -> MaskedRequester:
+    """The requester's contact, masked for display (``j***@example.com``); never the plaintext."""
+    contact = dsar_requester_contact(request)
+    return MaskedRequester(email=mask_email(contact.email) if contact.email else "", name=mask_name(contact.name))
 
 
 # --- what-if -----------------------------------------------------------------------------------------------------

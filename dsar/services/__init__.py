@@ -40,12 +40,12 @@ from dsar.services.pipeline import (
     dsar_erasure_sweep,
     dsar_fulfil_resume_stuck,
     dsar_fulfil_start,
+    dsar_identity_link_preview,
     dsar_identity_request,
     dsar_identity_verify,
-    dsar_identity_link_preview,
     dsar_identity_verify_by_link,
 )
-from dsar.services.workflow import Requester, dsar_assign, dsar_extend, dsar_transition
+from dsar.services.workflow import Requester, dsar_assign, dsar_extend, dsar_requester_reveal, dsar_transition
 
 __all__ = [
     "FINAL_STATUSES",
@@ -91,6 +91,7 @@ __all__ = [
     "dsar_identity_sweep",
     "dsar_identity_verify",
     "dsar_identity_verify_by_link",
+    "dsar_requester_reveal",
     "dsar_transition",
     "steps_for",
 ]

@@ -67,7 +67,9 @@ def connector_calls_record(*, request: DataSubjectRequest, step: str, outcomes: 
     """Store the outcomes (one row per target and step, overwritten when the step is redone); call inside the
     step's transaction. Answers are sealed under the request's data key."""
     has_answers = any(o.answer is not None for o in outcomes)
-    data_key = unwrap_data_key(request.wrapped_data_key, owner=request_key_owner(request.public_id)) if has_answers else None
+    data_key = (
+        unwrap_data_key(request.wrapped_data_key, owner=request_key_owner(request.public_id)) if has_answers else None
+    )
     for outcome in outcomes:
         sealed = ""
         if outcome.answer is not None and data_key is not None:

@@ -68,9 +68,7 @@ def _openable(export: DsarExport) -> bytes:
             "ask us again if you still need your data."
         )
     try:
-        return open_archive(
-            export.sealed_archive, export.wrapped_data_key, export_public_id=export.public_id
-        )
+        return open_archive(export.sealed_archive, export.wrapped_data_key, export_public_id=export.public_id)
     except CryptoError as exc:
         # A key copied from another row, or a damaged archive: refused, never served, never a 500.
         raise ExportUnreadable("This export cannot be opened; ask us for a new one.") from exc
@@ -85,7 +83,9 @@ def dsar_export_download(*, token: str, now: datetime | None = None) -> ExportDo
         raise NotFound("This export does not exist any more.")
     if export.link_issued_at is None or issue_marker(export.link_issued_at) != issued:
         raise ExportLinkInvalid("This download link is not valid.")
-    if export.purged_at is None and (export.link_expires_at is None or (now or timezone.now()) > export.link_expires_at):
+    if export.purged_at is None and (
+        export.link_expires_at is None or (now or timezone.now()) > export.link_expires_at
+    ):
         raise ExportLinkExpired("This download link has expired; ask us for a new one.")
     content = _openable(export)
     audit_log(

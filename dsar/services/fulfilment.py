@@ -28,8 +28,8 @@ from core.crypto import normalize_email, seal, unwrap_data_key
 from core.enums import AuditAction
 from core.services import audit_log
 from dsar.connector_calls import call_connectors, calls_summary, notify_recipients_erased
-from dsar.erasure_review import ErasureGate, erasure_cooling_off, erasure_gate, erasure_review_mode
 from dsar.enums import NO_VERIFICATION_NEEDED, FulfilmentStepStatus, RequestStatus, RequestType
+from dsar.erasure_review import ErasureGate, erasure_cooling_off, erasure_gate, erasure_review_mode
 from dsar.export_archive import ConnectorAnswer, build_archive, seal_archive
 from dsar.models import DataSubjectRequest, FulfilmentStep
 from dsar.problems import FulfilmentNotReady, IllegalTransition, StatusChanged
@@ -99,7 +99,9 @@ def dsar_fulfil_begin(*, request: DataSubjectRequest, actor: str, requested_chan
             # The erasure waits for legal's approval or the cooling-off period (REVIEW mode fixed now).
             review = erasure_review_mode()
             not_before = timezone.now() + erasure_cooling_off() if review == "none" else None
-            DataSubjectRequest.objects.filter(pk=request.pk).update(erasure_review=review, erasure_not_before=not_before)
+            DataSubjectRequest.objects.filter(pk=request.pk).update(
+                erasure_review=review, erasure_not_before=not_before
+            )
             request.erasure_review, request.erasure_not_before = review, not_before
             data["erasure_review"] = review
             if not_before is not None:

@@ -39,7 +39,7 @@ from dsar.models import DataSubjectRequest, RequestTransition
 from dsar.problems import AlreadyExtended, IllegalTransition, RequestClosed, StatusChanged, deadline_problem
 from dsar.request_deadlines import extension_of, request_deadlines
 from dsar.seal_contexts import request_key_owner, requester_context
-from dsar.selectors import dsar_history, dsar_requester_email
+from dsar.selectors import RequesterContact, dsar_history, dsar_requester_contact, dsar_requester_email
 from dsar.services.exports import export_link_issue
 
 # --- intake ----------------------------------------------------------------------------------------------------
@@ -350,3 +350,18 @@ def dsar_assign(*, request: DataSubjectRequest, assignee: Any, actor: str) -> Da
         )
     request.refresh_from_db()
     return request
+
+
+def dsar_requester_reveal(*, request: DataSubjectRequest, actor: str) -> RequesterContact:
+    """The requester's contact in clear for a staff member (the caller checked ``dsar.reveal_requester_contact``);
+    every reveal is audited, with the fields shown but never their values."""
+    contact = dsar_requester_contact(request)
+    audit_log(
+        actor=actor,
+        action=AuditAction.DSAR_REQUESTER_CONTACT_REVEALED,
+        object_type="dsar",
+        object_id=request.public_id,
+        organization=request.organization,
+        data={"fields": [name for name in ("email", "name") if getattr(contact, name)]},
+    )
+    return contact
