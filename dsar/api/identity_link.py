@@ -13,7 +13,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer
@@ -71,9 +70,7 @@ class DsarVerifyLinkApi(APIView):
     parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
     required_scopes: dict[str, str] = {}  # public: the API-key contract table lists none of its methods
 
-    def perform_content_negotiation(
-        self, request: Request, force: bool = False
-    ) -> tuple[BaseRenderer, str] | BaseContentNegotiation:
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
         # A browser asking for text/html gets the page this view renders itself, never a 406.
         return super().perform_content_negotiation(request, force=True)
 
