@@ -35,7 +35,7 @@ from dsar.admin.forms import AssignForm, CancelErasureForm, DsarAddForm, ExtendF
 from dsar.deadlines import DATE_KEYS
 from dsar.enums import FINAL_STATUSES, RequestStatus, RequestType
 from dsar.erasure_review import ErasureGate
-from dsar.models import DataSubjectRequest, RequestTransition
+from dsar.models import DataSubjectRequest, DsarExport, RequestTransition
 from dsar.selectors import dsar_requester_masked, export_for_request
 from dsar.services import (
     Requester,
@@ -319,7 +319,9 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         extra = {
             **(extra_context or {}),
             "may_reveal_contact": request.user.has_perm(REVEAL_PERMISSION),
-            "may_download_export": request.user.has_perm(DOWNLOAD_PERMISSION),
+            "may_download_export": request.user.has_perm(DOWNLOAD_PERMISSION)
+            and str(object_id).isdigit()
+            and DsarExport.objects.filter(request_id=int(object_id), purged_at__isnull=True).exists(),
         }
         return super().change_view(request, object_id, form_url, extra)
 
