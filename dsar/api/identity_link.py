@@ -52,12 +52,13 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 
 def _erasure_wait_text() -> str:
+    """What happens after confirming a deletion request, in the deployment's review mode."""
     if erasure_review_mode() == "legal":
-        return "Our privacy team reviews the request before anything is erased"
+        return "Our privacy team reviews the request before anything is erased; until then it can still be stopped."
     hours = erasure_cooling_off().total_seconds() / 3600
     if hours <= 0:
-        return "The erasure starts right after you confirm"
-    return f"The erasure starts {hours:g} hours after you confirm"
+        return "The erasure starts right after you confirm."
+    return f"The erasure starts {hours:g} hours after you confirm; until then it can still be stopped."
 
 
 class DsarVerifyLinkApi(APIView):
