@@ -124,7 +124,7 @@ def main() -> int:
         role="third_party",
         purposes=["ad-targeting"],
     )
-    signing_key_rotate(actor="bench")
+    signing_key_rotate(organization=organization, actor="bench")
     analyze(database_url)
 
     rng = random.Random(11)

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from consent.api.views import GpcWellKnownView
-from provenance.api.views import JwksView, StampSchemaView
+from provenance.api.views import JwksView, OrganizationJwksView, StampSchemaView
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -23,6 +23,7 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path(".well-known/gpc.json", GpcWellKnownView.as_view(), name="gpc-well-known"),
     path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
+    path(".well-known/jwks/<slug:issuer>.json", OrganizationJwksView.as_view(), name="organization-jwks"),
     path("schemas/privacy-stamp-1.json", StampSchemaView.as_view(), name="privacy-stamp-schema"),
 ]
 

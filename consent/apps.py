@@ -7,7 +7,10 @@ class ConsentConfig(AppConfig):
     verbose_name = "Consent ledger"
 
     def ready(self) -> None:
+        from consent.custody import register_consent_custody
         from consent.ledger_guard import ensure_ledger_guard
+
+        register_consent_custody()
 
         # SQLite drops a table's triggers when a migration rebuilds it: put them back every time.
         post_migrate.connect(ensure_ledger_guard, sender=self, dispatch_uid="consent-ledger-guard")

@@ -32,6 +32,7 @@ class Catalog:
     versions: dict[tuple[int, str], PolicyVersion]
     versions_by_purpose: dict[int, list[PolicyVersion]] = field(default_factory=dict)
     suppressed: frozenset[tuple[str, str]] = frozenset()  # (kind, blind index) of erased people
+    suppressed_skeletons: frozenset[tuple[str, str]] = frozenset()  # (kind, blind index of the skeleton)
 
     def current_version(self, purpose: Purpose, at: datetime) -> PolicyVersion | None:
         """The purpose's policy version in effect at ``at``."""
@@ -77,10 +78,14 @@ def _load(organization: Organization) -> Catalog:
     for version in PolicyVersion.objects.filter(organization=organization).order_by("effective_at", "id"):
         by_purpose[version.purpose_id].append(version)
         versions[(version.purpose_id, version.version)] = version
-    suppressed = frozenset(
-        SuppressedIdentifier.objects.filter(organization=organization).values_list("kind", "identifier_index")
+    rows = list(
+        SuppressedIdentifier.objects.filter(organization=organization).values_list(
+            "kind", "identifier_index", "skeleton_index"
+        )
     )
-    return Catalog(organization.catalog_version, purposes, sources, versions, dict(by_purpose), suppressed)
+    suppressed = frozenset((kind, index) for kind, index, _ in rows)
+    skeletons = frozenset((kind, skeleton) for kind, _, skeleton in rows if skeleton)
+    return Catalog(organization.catalog_version, purposes, sources, versions, dict(by_purpose), suppressed, skeletons)
 
 
 def organization_catalog(

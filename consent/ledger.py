@@ -127,19 +127,40 @@ def first_break(links: Iterable[ChainLink], *, expected_length: int, expected_he
         previous_hash = link.hash
         expected_index += 1
     length = expected_index - 1
+    if length > expected_length:
+        return ChainBreak(
+            expected_length + 1,
+            None,
+            "tip_behind",
+            f"the chain has {length} events ending in {previous_hash[:12]}…, more than the subject's stored "
+            f"tip records ({expected_length} ending in {expected_head[:12]}…)",
+        )
     if length != expected_length or previous_hash != expected_head:
+        missing = expected_length - length
+        reason = (
+            f"{missing} event(s) at the end of the chain are gone (truncated)"
+            if missing
+            else "its last event is not the one the tip recorded"
+        )
         return ChainBreak(
             length + 1,
             None,
             "truncated",
             f"the chain has {length} events ending in {previous_hash[:12]}…; "
-            f"the subject's tip records {expected_length} ending in {expected_head[:12]}…",
+            f"the subject's tip records {expected_length} ending in {expected_head[:12]}…: {reason}",
         )
     return None
 
 
 def ledger_root(heads: Iterable[tuple[str, int, str]]) -> str:
-    """A digest of every subject's chain tip (uuid, length, head), for clients to keep and compare."""
+    """A digest of every chain as found in the ledger, for clients to keep and compare.
+
+    Input: one ``(subject_uuid, length, head_hash)`` per subject that has events, where ``length`` is the
+    number of events walked in ``chain_index`` order and ``head_hash`` the stored ``hash`` of the last of
+    them (never the tip kept on the subject row). Output: SHA-256, lowercase hex, of the UTF-8 lines
+    ``"{subject_uuid}:{length}:{head_hash}\n"`` (uuid in its canonical lowercase hyphenated form, length in
+    decimal) concatenated in ascending order of subject uuid. No events: the SHA-256 of the empty string.
+    """
     digest = hashlib.sha256()
     for subject_uuid, length, head in sorted(heads):
         digest.update(f"{subject_uuid}:{length}:{head}\n".encode())

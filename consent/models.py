@@ -324,12 +324,16 @@ class GpcSignalReceipt(models.Model):
 
 
 class SuppressedIdentifier(models.Model):
-    """A person erased on request must not be imported again: a keyed HMAC (blind index) of one of their
-    identifiers (external id or email), never the identifier itself. New events naming it are refused."""
+    """A person erased on request must not be imported again: a keyed HMAC (blind index, keyed per
+    organization) of one of their identifiers (external id or email), never the identifier itself, and of its
+    skeleton (``core.identifiers.identifier_skeleton``: the same for every invisible-character or homoglyph
+    variant). New events naming either are refused. Rows kept before the skeleton existed have none: only
+    hashes were stored, so it can't be computed for them."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=SuppressionKind.choices)
     identifier_index = models.CharField(max_length=64)
+    skeleton_index = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -59,6 +59,7 @@ class AuditAction(TextChoices):
     DSAR_REQUESTER_CONTACT_REVEALED = "dsar.requester_contact_revealed", "Requester's contact data revealed to staff"
     DSAR_ERASURE_APPROVED = "dsar.erasure_approved", "Erasure approved after review"
     DSAR_ERASURE_CANCELLED = "dsar.erasure_cancelled", "Erasure cancelled before it ran"
+    DSAR_DEADLINE_SETTINGS_CHANGED = "dsar.deadline_settings_changed", "Deadline calendar and time zone changed"
     DSAR_CONNECTOR_CREATED = "dsar.connector_created", "Connector registered"
     DSAR_CONNECTOR_SECRET_ROTATED = "dsar.connector_secret_rotated", "Connector secret rotated"
     # client users of the compliance reports (reports)

@@ -11,12 +11,15 @@ SCOPES: dict[str, str] = {
     "deliver": "Have Provenant deliver stamped payloads to recipients",
     "dsar:read": "Read data-subject requests and compute DSAR deadlines",
     "dsar:write": "Record data-subject requests",
+    "dsar:configure": "Change the organization's DSAR deadline calendar and time zone",
     "reports:read": "Read compliance report figures",
 }
 
 # Scopes that let a key change something. Issuing a key that holds one needs the staff permission
 # core.issue_write_scopes (the key administrator role); read scopes need only core.add_apikey.
-WRITE_SCOPES: frozenset[str] = frozenset({"consent:write", "provenance:write", "stamp", "deliver", "dsar:write"})
+WRITE_SCOPES: frozenset[str] = frozenset(
+    {"consent:write", "provenance:write", "stamp", "deliver", "dsar:write", "dsar:configure"}
+)
 
 
 def unknown_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:

@@ -55,6 +55,7 @@ MODELS: dict[str, tuple[str, ...]] = {
         "requesttransition",
         "requestnotice",
         "dsarlegalcontact",
+        "deadlinesettings",
         "fulfilmentstep",
         "dsarexport",
         "connector",
@@ -81,6 +82,7 @@ ROLES: dict[str, frozenset[str]] = {
             "consent.change_purpose",
             "consent.add_policyversion",
             "consent.reveal_subject_contact",
+            "consent.add_ledgerverificationrun",  # the "verify ledger" action keeps a run
             "provenance.add_recipient",
             "provenance.change_recipient",
             "provenance.change_provenancealert",
@@ -92,6 +94,8 @@ ROLES: dict[str, frozenset[str]] = {
             "dsar.cancel_erasure",
             "dsar.add_dsarlegalcontact",
             "dsar.change_dsarlegalcontact",
+            "dsar.add_deadlinesettings",
+            "dsar.change_deadlinesettings",
             "reports.view_any_report",
         }
     ),
@@ -119,8 +123,9 @@ ROLES: dict[str, frozenset[str]] = {
             "core.issue_write_scopes",
             "provenance.view_signingkey",
             "provenance.change_signingkey",
+            "provenance.revoke_signingkey",
             "provenance.view_recipient",
-            "provenance.change_recipient",
+            "provenance.rotate_webhook_secret",
             "dsar.view_connector",
             "dsar.change_connector",
         }

@@ -71,6 +71,13 @@ def _source(calendar_id: str) -> _Source:
     return _Source(country=country, subdivision=by_upper[subdivision.upper()])
 
 
+def calendar_place(calendar_id: str) -> tuple[str | None, str | None]:
+    """The country and subdivision (in the package's spelling) whose holidays a canonical calendar id names;
+    (None, None) for WEEKENDS_ONLY. Raises UnknownCalendar."""
+    source = _source(calendar_id)
+    return source.country, source.subdivision
+
+
 def normalize_calendar_id(calendar_id: str) -> str:
     """Validate a calendar id and return it in canonical form. Raises UnknownCalendar."""
     if not isinstance(calendar_id, str):

@@ -152,6 +152,29 @@ class DsarLegalContact(models.Model):
         return f"{self.organization_id}: {self.email}"
 
 
+class DeadlineSettings(models.Model):
+    """An organization's DSAR deadline calendar and time zone (REGULATORY.md A1: the controller's Member State
+    and zone fix the GDPR receipt date and deadline; §0: the business's zone for the US laws). Used by intake and
+    by the deadline calculator when a request names none; changed only through
+    ``services.deadline_settings_update``, which validates and audits."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="dsar_deadline_settings"
+    )
+    calendar = models.CharField(
+        max_length=32, blank=True, help_text="Holiday calendar id: EU-<CC>, <CC>, <CC>-<REGION>, US-FED, WEEKENDS_ONLY"
+    )
+    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA time zone, e.g. Europe/Dublin")
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "deadline settings"
+        verbose_name_plural = "deadline settings"
+
+    def __str__(self) -> str:
+        return f"{self.calendar or '-'} / {self.time_zone or '-'}"
+
+
 class FulfilmentStep(models.Model):
     """One step of carrying out a request, claimed with a compare-and-set so a rerun skips what is done.
 

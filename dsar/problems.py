@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.problems import Conflict, DomainError, InvalidInput
-from dsar.deadlines import DeadlineError, ExtensionNotAvailable, ExtensionNoticeLate
+from dsar.deadlines import DeadlineError, DeadlineSettingMissing, ExtensionNotAvailable, ExtensionNoticeLate
 
 # --- the workflow ----------------------------------------------------------------------------------------------
 
@@ -58,12 +58,24 @@ class DeadlineInputInvalid(InvalidInput):
     title = "The deadlines cannot be computed from this input"
 
 
+_MISSING_SETTING = {
+    "tz": "required: neither the organization's settings nor the calendar give a time zone",
+    "calendar": "required: neither the organization's settings nor the time zone give a holiday calendar",
+}
+
+
 def deadline_problem(exc: DeadlineError) -> DomainError:
     """The engine's refusals as problem documents: a late notice is a 409 with its due date, the rest 422."""
     if isinstance(exc, ExtensionNoticeLate):
         return ExtensionNoticeTooLate(str(exc), code=exc.code, due=exc.due.isoformat())
     if isinstance(exc, ExtensionNotAvailable):
         return ExtensionUnavailable(str(exc))
+    if isinstance(exc, DeadlineSettingMissing):
+        return DeadlineInputInvalid(
+            str(exc),
+            missing=list(exc.missing),
+            errors=[{"pointer": f"/{name}", "detail": _MISSING_SETTING[name]} for name in exc.missing],
+        )
     return DeadlineInputInvalid(str(exc))
 
 

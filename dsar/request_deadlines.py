@@ -3,9 +3,9 @@ extension, run through the deadline engine. No queries: the caller passes the re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.jurisdiction_rules import jurisdiction_rules
 from dsar.deadlines import (
@@ -18,6 +18,8 @@ from dsar.deadlines import (
     ExtensionNotice,
     compute_deadlines,
 )
+from dsar.deadlines.types import SOURCE_JURISDICTION
+from dsar.deadlines.zone_resolution import SettingLayer
 from dsar.enums import FINAL_STATUSES, RequestStatus
 from dsar.problems import deadline_problem
 
@@ -46,6 +48,28 @@ def zone_and_calendar(regime: str, jurisdiction: str) -> tuple[str | None, str |
     if dsar.regime != regime:
         return None, None
     return dsar.time_zone, dsar.holiday_calendar
+
+
+def settings_layers(
+    *,
+    regime: str,
+    jurisdiction: str,
+    organization_settings: SettingLayer | None = None,
+    stored: Mapping[str, Any] | None = None,
+) -> list[SettingLayer]:
+    """Where a stored request's zone and calendar come from. Once its deadlines were computed they are pinned: a
+    later change of the organization's settings doesn't move a received request's dates. Before that (intake):
+    the organization's settings, then the jurisdiction's rule."""
+    if stored and stored.get("time_zone") and stored.get("calendar"):
+        return [
+            SettingLayer(str(stored.get("tz_source") or SOURCE_JURISDICTION), time_zone=str(stored["time_zone"])),
+            SettingLayer(str(stored.get("calendar_source") or SOURCE_JURISDICTION), calendar=str(stored["calendar"])),
+        ]
+    layers = [organization_settings] if organization_settings is not None else []
+    zone, calendar = zone_and_calendar(regime, jurisdiction)
+    if zone or calendar:
+        layers.append(SettingLayer(SOURCE_JURISDICTION, time_zone=zone, calendar=calendar))
+    return layers
 
 
 def clock_events(transitions: Iterable[HistoryStep]) -> list[ClockEvent]:
@@ -79,16 +103,21 @@ def request_deadlines(
     transitions: Iterable[HistoryStep] = (),
     extension: ExtensionNotice | None = None,
     as_of: date | None = None,
+    organization_settings: SettingLayer | None = None,
+    stored: Mapping[str, Any] | None = None,
 ) -> DeadlineResult:
-    """Every deadline of the request; the engine's refusals become problem documents (409/422)."""
-    zone, calendar = zone_and_calendar(regime, jurisdiction)
+    """Every deadline of the request; the engine's refusals become problem documents (409/422). ``stored`` is the
+    request's deadlines as last computed (their zone and calendar are kept); ``organization_settings`` counts at
+    intake only."""
+    layers = settings_layers(
+        regime=regime, jurisdiction=jurisdiction, organization_settings=organization_settings, stored=stored
+    )
     try:
         return compute_deadlines(
             regime=regime,
             request_type=request_type,
             received_at=received_at,
-            tz=zone,
-            calendar=calendar,
+            settings=layers,
             events=clock_events(transitions),
             extension=extension,
             as_of=as_of,

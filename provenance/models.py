@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from ulid import ULID
 
 from consent.models import Purpose, Subject, key_validator
 from core.models import Organization
@@ -16,6 +17,11 @@ from provenance.enums import (
     RecipientRole,
     StampDecision,
 )
+
+
+def new_public_id() -> str:
+    """A ULID: a public id that says nothing about other organizations' rows (unlike a counter)."""
+    return str(ULID())
 
 
 class Recipient(models.Model):
@@ -44,6 +50,7 @@ class Recipient(models.Model):
     class Meta:
         ordering = ["key"]
         constraints = [models.UniqueConstraint(fields=["organization", "key"], name="recipient_key_unique")]
+        permissions = [("rotate_webhook_secret", "Can rotate recipients' webhook secrets")]
 
     def __str__(self) -> str:
         return self.key
@@ -54,29 +61,51 @@ class Recipient(models.Model):
 
 
 class SigningKey(models.Model):
-    """An Ed25519 key that signs stamps. The private key is stored sealed under the master key.
+    """An Ed25519 key that signs one organization's stamps, receipts and certificates. The private key is
+    stored sealed under the master key, bound to the key's kid (core.key_custody).
 
-    Exactly one key is current; retired keys sign nothing new but stay published so that every
-    stamp they made still verifies."""
+    Each organization has exactly one current key; retired keys sign nothing new but stay published so
+    that every stamp they made still verifies, until they are revoked: a revoked key leaves the JWKS and
+    its stamps no longer verify. A key copied from the deployment-wide key of before #11 is retired, has no
+    private part and may appear in several organizations under the same kid."""
 
-    kid = models.CharField(max_length=64, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    kid = models.CharField(max_length=64, editable=False)
     public_key = models.CharField(max_length=64, editable=False, help_text="base64url raw Ed25519 public key")
-    private_key_sealed = models.BinaryField(editable=False)
+    private_key_sealed = models.BinaryField(editable=False, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     activated_at = models.DateTimeField(default=timezone.now, editable=False)
     retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_current = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-activated_at"]
+        permissions = [("revoke_signingkey", "Can revoke retired signing keys")]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_current"], condition=models.Q(is_current=True), name="one_current_signing_key"
-            )
+                fields=["organization"],
+                condition=models.Q(is_current=True),
+                name="one_current_signing_key_per_organization",
+            ),
+            models.UniqueConstraint(fields=["organization", "kid"], name="signing_key_kid_unique_per_organization"),
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True) | models.Q(retired_at__isnull=False, is_current=False),
+                name="signing_key_revoked_only_when_retired",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kid}{' (current)' if self.is_current else ''}{' (retired)' if self.retired_at else ''}"
+        state = (
+            " (current)"
+            if self.is_current
+            else " (revoked)"
+            if self.revoked_at
+            else " (retired)"
+            if self.retired_at
+            else ""
+        )
+        return f"{self.kid}{state}"
 
 
 class StampRecord(models.Model):
@@ -118,7 +147,9 @@ class Delivery(models.Model):
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="deliveries")
     subject_external_id = models.CharField(max_length=255)
     purposes = models.JSONField(default=list)
-    payload_sealed = models.TextField(help_text="The data and provenance, sealed under the subject's data key")
+    payload_sealed = models.TextField(
+        help_text="<wrapped data key>.<sealed data and provenance>: a fresh data key per delivery, bound to it"
+    )
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -216,6 +247,9 @@ class ProvenanceAlert(models.Model):
     """A record whose claimed provenance is missing, malformed or contradicts the ledger; legal triages it."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(
+        max_length=26, unique=True, default=new_public_id, editable=False, help_text="ULID, shown as alert_id"
+    )
     kind = models.CharField(max_length=20, choices=AlertKind.choices)
     status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     subject_external_id = models.CharField(max_length=255, blank=True)

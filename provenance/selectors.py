@@ -42,12 +42,26 @@ def active_recipient_by_key(*, organization: Organization, key: str) -> Recipien
     )
 
 
-def jwks() -> dict[str, Any]:
-    """Every signing key's public part: current and earlier ones, so every stamp still verifies."""
+def organization_by_issuer(issuer: str) -> Organization | None:
+    """The organization a stamp's ``issuer`` (its public identifier, the slug) names, if any."""
+    return Organization.objects.filter(slug=issuer).first()
+
+
+def jwks(*, organization: Organization | None = None) -> dict[str, Any]:
+    """The published signing keys, current and retired, so every stamp still verifies; revoked keys are left
+    out. One organization's, or (``organization=None``) every organization's, each kid once (a key from
+    before per-organization keys is shared by the organizations that existed then)."""
+    queryset = SigningKey.objects.filter(revoked_at__isnull=True).order_by("-activated_at", "pk")
+    if organization is not None:
+        queryset = queryset.filter(organization=organization)
     keys = []
-    for key in SigningKey.objects.order_by("-activated_at"):
-        raw = base64.urlsafe_b64decode(key.public_key + "=" * (-len(key.public_key) % 4))
-        keys.append(public_jwk(Ed25519PublicKey.from_public_bytes(raw), key.kid))
+    seen: set[str] = set()
+    for kid, public_key in queryset.values_list("kid", "public_key"):
+        if kid in seen:
+            continue
+        seen.add(kid)
+        raw = base64.urlsafe_b64decode(public_key + "=" * (-len(public_key) % 4))
+        keys.append(public_jwk(Ed25519PublicKey.from_public_bytes(raw), kid))
     return {"keys": keys}
 
 

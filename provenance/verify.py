@@ -11,24 +11,28 @@ this one file and check stamps without Provenant's code. A stamped response body
   sent in its canonical form, so this is also the digest of the bytes on the wire.
 
 ``privacy.data_digest`` is the same digest over the canonical JSON of ``data`` alone, so a receiver can
-tell "the data was changed" from "the privacy envelope was changed". Public keys are published as a
-JWKS at ``/.well-known/jwks.json``.
+tell "the data was changed" from "the privacy envelope was changed". The envelope names the organization
+that issued it (``privacy.issuer``, its public identifier) and the recipient it was made for
+(``privacy.recipient.key``). Each organization signs with its own keys, published at
+``/.well-known/jwks/<issuer>.json`` (``/.well-known/jwks.json`` lists every organization's keys).
 
 Example
 -------
-Verify a stamp in about ten lines: fetch the sender's public keys (cache them), then check each body
-you receive (``body_bytes``) with its response ``headers``::
+Verify a stamp in about ten lines: fetch the issuer's public keys (cache them), then check each body
+you receive (``body_bytes``) with its response ``headers``, naming who must have issued it, that it was
+made for you, and how old it may be (seconds)::
 
     import json
     import urllib.request
 
     from provenance.verify import verify_stamp
 
-    with urllib.request.urlopen("https://provenant.example.com/.well-known/jwks.json", timeout=10) as response:
+    with urllib.request.urlopen("https://provenant.example.com/.well-known/jwks/acme.json", timeout=10) as response:
         jwks = json.load(response)
 
     body = json.loads(body_bytes)
-    result = verify_stamp(body, headers["Privacy-Stamp"], jwks, content_digest_header=headers.get("Content-Digest"))
+    result = verify_stamp(body, headers["Privacy-Stamp"], jwks, content_digest_header=headers.get("Content-Digest"),
+                          expected_issuer="acme", expected_recipient="crm", max_age=3600)
     if not result.valid:
         raise ValueError(f"privacy stamp rejected: {result.reason}")
     print(f"stamp {result.stamp_id} verified with key {result.kid}")
@@ -43,6 +47,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from json.encoder import encode_basestring
 from typing import Any
@@ -306,6 +311,13 @@ class Reason(StrEnum):
     DATA_DIGEST_MISMATCH = "DATA_DIGEST_MISMATCH"
     BAD_SIGNATURE = "BAD_SIGNATURE"
     ENVELOPE_CHANGED = "ENVELOPE_CHANGED"
+    ISSUER_MISMATCH = "ISSUER_MISMATCH"
+    RECIPIENT_MISMATCH = "RECIPIENT_MISMATCH"
+    EXPIRED = "EXPIRED"
+
+
+# A stamp dated later than now by more than this is refused as EXPIRED when ``max_age`` is given.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,15 +387,61 @@ def _public_key(jwks: Mapping[str, Any], kid: str) -> Ed25519PublicKey | None:
     return None
 
 
+def _stamped_at(privacy: Mapping[str, Any]) -> datetime | None:
+    value = privacy.get("stamped_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _binding_failure(
+    privacy: Mapping[str, Any],
+    *,
+    expected_issuer: str | None,
+    expected_recipient: str | None,
+    max_age: timedelta | float | None,
+    now: datetime | None,
+) -> Reason | None:
+    """The first of issuer, recipient and age that the envelope fails, or None."""
+    if expected_issuer is not None and privacy.get("issuer") != expected_issuer:
+        return Reason.ISSUER_MISMATCH
+    if expected_recipient is not None:
+        recipient = privacy.get("recipient")
+        key = recipient.get("key") if isinstance(recipient, Mapping) else None
+        if key != expected_recipient:
+            return Reason.RECIPIENT_MISMATCH
+    if max_age is not None:
+        if not isinstance(max_age, timedelta):
+            max_age = timedelta(seconds=max_age)
+        stamped_at = _stamped_at(privacy)
+        current = now if now is not None else datetime.now(UTC)
+        if stamped_at is None or current - stamped_at > max_age or stamped_at - current > CLOCK_SKEW:
+            return Reason.EXPIRED
+    return None
+
+
 def verify_stamp(
     body: Mapping[str, Any],
     privacy_stamp: str,
     jwks: Mapping[str, Any],
     *,
     content_digest_header: str | None = None,
+    expected_issuer: str | None = None,
+    expected_recipient: str | None = None,
+    max_age: timedelta | float | None = None,
+    now: datetime | None = None,
 ) -> VerificationResult:
-    """Check a received body against its ``Privacy-Stamp`` header and the sender's JWKS.
+    """Check a received body against its ``Privacy-Stamp`` header and the issuer's JWKS.
 
+    ``expected_issuer`` is the public identifier of the organization that must have issued the stamp
+    (``privacy.issuer``); ``expected_recipient`` the recipient key it must have been made for
+    (``privacy.recipient.key``); ``max_age`` how long ago it may have been stamped (a timedelta or seconds,
+    against ``privacy.stamped_at``; ``now`` defaults to the clock). Each is checked only when given; receivers
+    should give all three.
     The checks run in this order; the first that fails decides the reason:
 
     ===========================  ===========================================================================
@@ -395,8 +453,14 @@ def verify_stamp(
                                  ``privacy-stamp+jws``; ``kid`` is not a non-empty string; ``crit`` is
                                  present; or the body is not ``{"data": ..., "privacy": {...}}`` with a
                                  string ``privacy.data_digest`` and canonical JSON (no NaN, no Infinity)
+    ``ISSUER_MISMATCH``          ``expected_issuer`` was given and ``privacy.issuer`` is not it: a stamp
+                                 of another organization, refused whatever its signature
+    ``RECIPIENT_MISMATCH``       ``expected_recipient`` was given and ``privacy.recipient.key`` is not it
+    ``EXPIRED``                  ``max_age`` was given and ``privacy.stamped_at`` is missing, not an
+                                 RFC 3339 instant with an offset, older than ``max_age`` or more than
+                                 ``CLOCK_SKEW`` (5 minutes) in the future
     ``UNKNOWN_KEY``              the JWKS has no usable Ed25519 key (OKP, Ed25519, 32-byte ``x``) with
-                                 that ``kid``
+                                 that ``kid`` (a revoked key has left the JWKS)
     ``DATA_DIGEST_MISMATCH``     ``privacy.data_digest`` is not the digest of ``data`` (the data was
                                  changed), or ``content_digest_header`` was given and its ``sha-256``
                                  member is missing or not the digest of the canonical body
@@ -408,7 +472,9 @@ def verify_stamp(
     (valid)                      all of the above pass
     ===========================  ===========================================================================
 
-    ``kid`` is reported once the header parses; ``stamp_id`` is ``privacy.stamp_id`` when it is a string.
+    The binding checks come before the signature: they can only refuse, and a stamp made for someone
+    else is refused for that reason whatever its signature. ``kid`` is reported once the header parses;
+    ``stamp_id`` is ``privacy.stamp_id`` when it is a string.
     """
     stamp = _parse_stamp(privacy_stamp)
     if stamp is None:
@@ -423,6 +489,15 @@ def verify_stamp(
     def failed(reason: Reason) -> VerificationResult:
         return VerificationResult(valid=False, reason=reason, kid=kid, stamp_id=stamp_id)
 
+    binding = _binding_failure(
+        privacy,
+        expected_issuer=expected_issuer,
+        expected_recipient=expected_recipient,
+        max_age=max_age,
+        now=now,
+    )
+    if binding is not None:
+        return failed(binding)
     public_key = _public_key(jwks, kid)
     if public_key is None:
         return failed(Reason.UNKNOWN_KEY)

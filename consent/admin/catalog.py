@@ -29,6 +29,7 @@ from consent.services import (
 )
 from core.admin import (
     OrganizationAdmin,
+    OrganizationScopedAdmin,
     ServiceModelAdmin,
     admin_actor,
     report_domain_errors,
@@ -45,7 +46,12 @@ from core.problems import DomainError
 class OrganizationLedgerAdmin(OrganizationAdmin):
     actions = ("verify_ledger", "honor_gpc_everywhere", "honor_gpc_where_required")
 
-    @admin.action(description="Verify ledger", permissions=["view"])
+    def has_verify_ledger_permission(self, request: HttpRequest) -> bool:
+        # The action stores a verification run (and its audit row): that needs the right to add runs, never
+        # only "view". Reading the outcome without keeping it is GET /api/v1/ledger/verify.
+        return request.user.has_perm("consent.add_ledgerverificationrun")
+
+    @admin.action(description="Verify ledger (recorded)", permissions=["verify_ledger"])
     def verify_ledger(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
         for organization in queryset:
             run = ledger_integrity_check(organization=organization, actor=admin_actor(request))
@@ -104,7 +110,7 @@ admin.site.register(Organization, OrganizationLedgerAdmin)
 
 
 @admin.register(Source)
-class SourceAdmin(ServiceModelAdmin):
+class SourceAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     """Keys are fixed once created (every event and hash carries them); built-in sources are view-only."""
 
     list_display = (
@@ -175,7 +181,7 @@ class SourceAdmin(ServiceModelAdmin):
 
 
 @admin.register(Purpose)
-class PurposeAdmin(ServiceModelAdmin):
+class PurposeAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     list_display = (
         "key",
         "name",
@@ -226,7 +232,7 @@ class PurposeAdmin(ServiceModelAdmin):
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(ServiceModelAdmin):
+class PolicyVersionAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     """Policy versions are pinned by the hash of their notice: created once, never changed."""
 
     list_display = ("purpose_label", "version", "effective_at", "is_material", "notice_prefix", "created_at")

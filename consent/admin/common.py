@@ -35,6 +35,16 @@ def subject_change_link(subject: Subject) -> SafeString:
     )
 
 
+def mask_email(email: str) -> str:
+    """``a•••@e•••.org``: enough to tell two addresses apart on a page, not enough to write to the person."""
+    local, _, domain = email.partition("@")
+    host, dot, suffix = domain.rpartition(".")
+    if not dot:
+        host, suffix = domain, ""
+    masked_host = f"{host[:1]}•••" if host else "•••"
+    return f"{local[:1]}•••@{masked_host}{dot}{suffix}"
+
+
 class JurisdictionFilter(admin.SimpleListFilter):
     """Jurisdictions by country; ``US`` also matches its states (``US-CA``). For any model with a
     ``jurisdiction`` field."""

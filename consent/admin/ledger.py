@@ -6,11 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.safestring import SafeString
 
-from consent.admin.common import HISTORY_PAGE_SIZE, JurisdictionFilter, subject_change_link
+from consent.admin.common import HISTORY_PAGE_SIZE, JurisdictionFilter, mask_email, subject_change_link
 from consent.models import (
     ConsentEvent,
     ConsentState,
@@ -28,9 +32,14 @@ from consent.selectors import (
     subject_gpc,
     subjects_by_gpc_status,
 )
+from consent.services import SubjectKeyUnavailable, subject_contact_reveal
 from core.admin import (
+    OrganizationScopedAdmin,
     ReadOnlyModelAdmin,
+    admin_actor,
 )
+
+REVEAL_PERMISSION = "consent.reveal_subject_contact"
 
 # --------------------------------------------------------------------------------------------
 # Subjects and the ledger
@@ -55,8 +64,10 @@ class GpcHonoredFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subject)
-class SubjectAdmin(ReadOnlyModelAdmin):
-    """A subject's consent per purpose beside its ledger (template admin/consent/subject/change_form.html)."""
+class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
+    """A subject's consent per purpose beside its ledger (template admin/consent/subject/change_form.html).
+    The email is shown masked; revealing it is a POST that needs ``consent.reveal_subject_contact`` and is
+    audited (``subject.contact_revealed``)."""
 
     list_display = (
         "external_id",
@@ -126,14 +137,62 @@ class SubjectAdmin(ReadOnlyModelAdmin):
             "history": events,
             "history_after": after,
             "history_next_after": events[-1].chain_index if has_more else None,
-            "subject_email": subject_email(subject),
+            **self._contact_context(request, subject),
             "subject_is_erased": subject.is_erased,
             "gpc": subject_gpc(organization=subject.organization, subject=subject),
         }
 
+    def _contact_context(self, request: HttpRequest, subject: Subject) -> dict[str, Any]:
+        try:
+            email = subject_email(subject)
+        except SubjectKeyUnavailable:
+            return {"subject_email_masked": None, "subject_key_unavailable": True}
+        return {
+            "subject_email_masked": mask_email(email) if email else None,
+            "subject_key_unavailable": False,
+            "can_reveal_contact": request.user.has_perm(REVEAL_PERMISSION),
+        }
+
+    def get_urls(self) -> list[URLPattern]:
+        reveal = path(
+            "<path:object_id>/reveal-contact/",
+            self.admin_site.admin_view(self.reveal_contact_view),
+            name="consent_subject_reveal_contact",
+        )
+        return [reveal, *super().get_urls()]
+
+    def reveal_contact_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The email in clear: a POST (a link opened by a scanner reveals nothing), by a staff user with the
+        reveal permission, for a subject of their organizations; audited."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm(REVEAL_PERMISSION):
+            raise PermissionDenied
+        subject = self.get_object(request, unquote(object_id))
+        if subject is None or not self.has_view_permission(request, subject):
+            raise Http404
+        email: str | None = None
+        problem: str | None = None
+        try:
+            email = subject_contact_reveal(subject=subject, actor=admin_actor(request))
+        except SubjectKeyUnavailable as exc:
+            problem = exc.detail
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": subject,
+            "title": "Subject contact data",
+            "subject_email": email,
+            "problem": problem,
+            "subject_is_erased": subject.is_erased,
+        }
+        response = TemplateResponse(request, "admin/consent/subject/reveal_contact.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyModelAdmin):
+class ConsentEventAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     """The ledger is append-only (a database trigger refuses UPDATE and DELETE); the admin only reads it."""
 
     list_display = (
@@ -211,7 +270,7 @@ class GpcConflictFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConsentState)
-class ConsentStateAdmin(ReadOnlyModelAdmin):
+class ConsentStateAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     """The consent projection, read-only; ``?gpc_conflict=yes`` is the GPC conflicts list: opt-ins a GPC
     opt-out overrode (CCPA regs §7025(c)(3)). Statuses are as stored: expiry and staleness are applied
     when read, on the subject page."""
@@ -261,7 +320,7 @@ class ConsentStateAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(GpcSignalReceipt)
-class GpcSignalReceiptAdmin(ReadOnlyModelAdmin):
+class GpcSignalReceiptAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     """Evidence of each subject's GPC signal and what was done with it; written only by the GPC services."""
 
     list_display = (
@@ -314,7 +373,7 @@ class GpcSignalReceiptAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(LedgerVerificationRun)
-class LedgerVerificationRunAdmin(ReadOnlyModelAdmin):
+class LedgerVerificationRunAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     list_display = (
         "verified_at",
         "organization",

@@ -101,7 +101,11 @@ def _links(organization: Organization | None) -> Iterator[tuple[int, ledger.Chai
 
 
 def ledger_integrity_report(*, organization: Organization | None = None) -> LedgerIntegrityReport:
-    """Recompute every hash chain; report the first broken link (changed, removed or reordered rows)."""
+    """Recompute every hash chain; report the first broken link (changed, removed or reordered rows, or a
+    subject whose stored tip disagrees with its events). Reads only: it records nothing.
+
+    ``ledger_root`` is computed from the events as walked (each chain's length and last hash), never from
+    the tips stored on the subjects (see :func:`consent.ledger.ledger_root` for its exact input)."""
     subjects = Subject.objects.all()
     if organization is not None:
         subjects = subjects.filter(organization=organization)
@@ -113,10 +117,13 @@ def ledger_integrity_report(*, organization: Organization | None = None) -> Ledg
     }
     events_checked = 0
     first: dict[str, Any] | None = None
+    heads: list[tuple[str, int, str]] = []  # (subject uuid, length, last hash) as found in the events
     grouped: dict[int, list[ledger.ChainLink]] = defaultdict(list)
+    uuids: dict[int, str] = {}
     current_subject: int | None = None
 
     def check(subject_id: int, links: list[ledger.ChainLink]) -> dict[str, Any] | None:
+        heads.append((uuids[subject_id], len(links), links[-1].hash))
         tip = tips.get(subject_id)
         if tip is None:
             return {
@@ -133,12 +140,15 @@ def ledger_integrity_report(*, organization: Organization | None = None) -> Ledg
     for subject_id, link in _links(organization):
         events_checked += 1
         if current_subject is not None and subject_id != current_subject:
-            first = first or check(current_subject, grouped.pop(current_subject))
+            found = check(current_subject, grouped.pop(current_subject))  # always: it adds the chain's head
+            first = first or found
             seen.add(current_subject)
         current_subject = subject_id
+        uuids[subject_id] = link.fields["subject"]
         grouped[subject_id].append(link)
     if current_subject is not None:
-        first = first or check(current_subject, grouped.pop(current_subject))
+        found = check(current_subject, grouped.pop(current_subject))
+        first = first or found
         seen.add(current_subject)
     if first is None:
         for pk, (external_id, uuid, length, head) in tips.items():
@@ -147,12 +157,11 @@ def ledger_integrity_report(*, organization: Organization | None = None) -> Ledg
                 assert broken is not None
                 first = {"subject_id": external_id, "subject_uuid": uuid, **broken.as_dict()}
                 break
-    root = ledger.ledger_root((uuid, length, head) for _, uuid, length, head in tips.values())
     return LedgerIntegrityReport(
         is_valid=first is None,
         subjects_checked=len(tips),
         events_checked=events_checked,
-        ledger_root=root,
+        ledger_root=ledger.ledger_root(heads),
         first_break=first,
         verified_at=timezone.now(),
     )

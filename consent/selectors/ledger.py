@@ -16,7 +16,9 @@ from consent.enums import DPV_STATUS_IRIS, OPT_OUT_STATUSES, CollectionMethod, C
 from consent.models import ConsentEvent, ConsentState, Purpose, Subject
 from consent.permission import effective_permission
 from consent.state import FoldedState, LedgerEntry, is_opt_in, replay, status_at
-from core.crypto import CryptoError, unseal, unwrap_data_key
+from consent.subject_ids import external_id_forms
+from consent.subject_keys import subject_data_key
+from core.crypto import CryptoError, unseal
 from core.db import in_list, select_rows
 from core.jurisdiction_rules import jurisdiction_rules
 from core.models import Organization
@@ -54,19 +56,29 @@ def subjects_by_external_ids(*, organization: Organization, external_ids: set[st
         return {}
     meta = Subject._meta
     fields = list(meta.concrete_fields)
-    matches, params = in_list("external_id", sorted(external_ids))
+    asked_by_form = {form: x for x in external_ids for form in external_id_forms(organization.pk, x)}
+    matches, params = in_list("external_id", sorted(asked_by_form))
     rows = select_rows(
         f"SELECT {', '.join(str(f.column) for f in fields)} FROM {meta.db_table} "  # noqa: S608
         f"WHERE organization_id = %s AND {matches}",
         [organization.pk, *params],
         fields,
     )
-    subjects = [Subject.from_db(connection.alias, [f.attname for f in fields], row) for row in rows]
-    return {subject.external_id: subject for subject in subjects}
+    found: dict[str, Subject] = {}
+    for row in rows:
+        subject = Subject.from_db(connection.alias, [f.attname for f in fields], row)
+        asked = asked_by_form[subject.external_id]
+        if asked not in found or subject.external_id == asked:
+            found[asked] = subject
+    return found
 
 
 def subject_by_external_id(*, organization: Organization, external_id: str) -> Subject | None:
-    return Subject.objects.filter(organization=organization, external_id=external_id).first()
+    """The subject of that external id; an erased subject (which carries ``erased-<keyed hash>`` instead, see
+    :func:`consent.subject_ids.erased_external_id`) is found by its original id too."""
+    forms = external_id_forms(organization.pk, external_id)
+    subjects = {s.external_id: s for s in Subject.objects.filter(organization=organization, external_id__in=forms)}
+    return next((subjects[form] for form in forms if form in subjects), None)
 
 
 def consent_state_for_subject(
@@ -335,17 +347,22 @@ def event_evidence(event: ConsentEvent) -> dict[str, str] | None:
     """The event's evidence in clear, or None when there is none or the subject was erased."""
     if not event.evidence_sealed:
         return None
+    if event.subject.wrapped_data_key is None:
+        return None
+    data_key = subject_data_key(event.subject)  # SubjectKeyUnavailable (409) when the key is not this subject's
     try:
-        data_key = unwrap_data_key(event.subject.wrapped_data_key)
         return json.loads(unseal(data_key, event.evidence_sealed, context=f"evidence:{event.event_id}"))
     except CryptoError:
         return None
 
 
 def subject_email(subject: Subject) -> str | None:
-    if not subject.email_sealed:
+    """The subject's email in clear; None when there is none or it was erased. :class:`SubjectKeyUnavailable`
+    (409) when the subject's data key is not its own (copied from another row)."""
+    if not subject.email_sealed or subject.wrapped_data_key is None:
         return None
+    data_key = subject_data_key(subject)
     try:
-        return unseal(unwrap_data_key(subject.wrapped_data_key), subject.email_sealed, context=f"email:{subject.uuid}")
+        return unseal(data_key, subject.email_sealed, context=f"email:{subject.uuid}")
     except CryptoError:
         return None

@@ -24,7 +24,12 @@ from consent.services.recording import (
     consent_record_many,
     consent_record_with_signals,
 )
-from consent.services.subjects import subject_erase, subject_suppress, suppression_index
+from consent.services.subjects import (
+    subject_contact_reveal,
+    subject_erase,
+    subject_suppress,
+    suppression_index,
+)
 from consent.services.validation import (
     ConsentEventInput,
     IdempotencyKeyReused,
@@ -34,6 +39,7 @@ from consent.services.validation import (
     UnknownSource,
     request_digest,
 )
+from consent.subject_keys import SubjectKeyUnavailable
 
 __all__ = [
     "GPC_SOURCE_KEY",
@@ -45,6 +51,7 @@ __all__ = [
     "RecordedEvent",
     "SignalledRecording",
     "SubjectErased",
+    "SubjectKeyUnavailable",
     "SubjectSuppressed",
     "UnknownSource",
     "consent_expire_lapsed",
@@ -62,6 +69,7 @@ __all__ = [
     "source_create",
     "source_retire",
     "source_update",
+    "subject_contact_reveal",
     "subject_erase",
     "subject_link",
     "subject_suppress",

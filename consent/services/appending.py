@@ -31,7 +31,9 @@ from consent.services.validation import (
     validate_against_catalog,
 )
 from consent.state import FoldedState
-from core.crypto import blind_index, normalize_email, seal, unwrap_data_key
+from consent.subject_ids import email_index, email_index_candidates
+from consent.subject_keys import subject_data_key
+from core.crypto import normalize_email, seal
 from core.db import insert_rows
 from core.models import Organization
 from core.problems import InvalidInput
@@ -153,7 +155,7 @@ def append_events(
     )
     validate_against_catalog(organization, items, catalog, allow_system_actions)
     if catalog.suppressed and not allow_system_actions:
-        refuse_suppressed(items, catalog.suppressed)
+        refuse_suppressed(items, catalog, organization_id=organization.pk)
     replayed = replayed_events(organization, items)
     fresh = [(i, item) for i, item in enumerate(items) if i not in replayed]
     subjects = lock_subjects(organization, {item.subject_id for _, item in fresh})
@@ -198,7 +200,7 @@ def append_events(
                 pointer=item.pointer or "/",
             )
         if needs_key and subject.pk not in data_keys:
-            data_keys[subject.pk] = unwrap_data_key(subject.wrapped_data_key)
+            data_keys[subject.pk] = subject_data_key(subject)
         evidence_sealed = (
             seal(data_keys[subject.pk], json.dumps(evidence, sort_keys=True), context=f"evidence:{event_id}")
             if evidence
@@ -206,10 +208,9 @@ def append_events(
         )
         if item.subject_email:
             normalized = normalize_email(item.subject_email)
-            email_index = blind_index(normalized, namespace="email")
-            if subject.email_index != email_index:
+            if subject.email_index not in email_index_candidates(organization.pk, normalized):
                 subject.email_sealed = seal(data_keys[subject.pk], normalized, context=f"email:{subject.uuid}")
-                subject.email_index = email_index
+                subject.email_index = email_index(organization.pk, normalized)
 
         lifts_gpc = (
             item.action == Action.GRANT

@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from consent import ledger
 from consent.models import Subject
-from core.crypto import new_data_key
+from consent.services.validation import refuse_suppressed_ids
+from consent.subject_ids import external_id_forms
+from consent.subject_keys import new_subject_wrapped_key
 from core.db import in_list, insert_rows, select_rows
 from core.models import Organization
 
@@ -35,18 +37,23 @@ _SUBJECT_FIELDS = (
 
 
 def _select_subjects(organization: Organization, external_ids: list[str]) -> dict[str, Subject]:
+    """The subjects by the external id asked for; an erased subject (which carries ``erased-<keyed hash>``
+    instead) is found by its original id, so its chain continues and no second subject is created."""
     meta = Subject._meta
-    matches, params = in_list("external_id", external_ids)
+    asked_by_form = {form: x for x in external_ids for form in external_id_forms(organization.pk, x)}
+    matches, params = in_list("external_id", sorted(asked_by_form))
     rows = select_rows(
         f"SELECT {', '.join(_SUBJECT_FIELDS)} FROM {meta.db_table} "  # noqa: S608
         f"WHERE organization_id = %s AND {matches}",
         [organization.pk, *params],
         [meta.get_field(name) for name in _SUBJECT_FIELDS],
     )
-    subjects = {}
+    subjects: dict[str, Subject] = {}
     for row in rows:
         subject = Subject.from_db(connection.alias, _SUBJECT_FIELDS, row)
-        subjects[subject.external_id] = subject
+        asked = asked_by_form[subject.external_id]
+        if asked not in subjects or subject.external_id == asked:
+            subjects[asked] = subject
     return subjects
 
 
@@ -77,6 +84,8 @@ def lock_subjects(organization: Organization, external_ids: set[str]) -> dict[st
     subjects = _select_subjects(organization, ordered)
     missing = [x for x in ordered if x not in subjects]
     if missing:
+        # No subject is ever created for a suppressed identifier (an erased person), whoever writes.
+        refuse_suppressed_ids(organization, {x: "/subject_id" for x in missing})
         created_at = timezone.now()
         insert_rows(
             Subject,
@@ -93,8 +102,8 @@ def lock_subjects(organization: Organization, external_ids: set[str]) -> dict[st
                 "created_at",
             ),
             [
-                (organization.pk, x, uuid.uuid4(), "", "", new_data_key()[1], "", 0, ledger.GENESIS_HASH, created_at)
-                for x in missing
+                (organization.pk, x, u, "", "", new_subject_wrapped_key(u), "", 0, ledger.GENESIS_HASH, created_at)
+                for x, u in ((x, uuid.uuid4()) for x in missing)
             ],
             skip_conflicts=True,
         )

@@ -23,7 +23,7 @@ from consent.selectors import first_gpc_opt_outs, is_settled_for_gpc, subject_cl
 from consent.services.appending import append_events, atomic_with_retries
 from consent.services.builtin_sources import gpc_source
 from consent.services.chain_locks import lock_subjects
-from consent.services.validation import ConsentEventInput
+from consent.services.validation import ConsentEventInput, refuse_suppressed_ids
 from core.enums import AuditAction
 from core.models import Organization
 from core.problems import InvalidInput
@@ -57,6 +57,8 @@ def gpc_signal_apply(
     endpoint asks for it up front. ``now`` (default: the clock) dates the decision and the receipt.
     Writes in the caller's transaction (a savepoint of it: a refused signal leaves no trace)."""
     now = now or timezone.now()
+    # A signal naming an erased person writes nothing (not even onto the erased subject).
+    refuse_suppressed_ids(organization, {subject_id: "/subject_id"})
     with transaction.atomic():
         subject = lock_subjects(organization, {subject_id})[subject_id]
         cluster = linked_cluster(organization=organization, subject=subject)
@@ -219,6 +221,7 @@ def subject_link(*, organization: Organization, subject_id: str, linked_subject_
 
 
 def _link(organization: Organization, subject_id: str, linked_subject_id: str, actor: str) -> list[str]:
+    refuse_suppressed_ids(organization, {subject_id: "/", linked_subject_id: "/subject_id"})
     subjects = lock_subjects(organization, {subject_id, linked_subject_id})
     first, second = sorted((subjects[subject_id], subjects[linked_subject_id]), key=lambda s: s.pk)
     created = SubjectLink.objects.filter(subject=first, linked_subject=second).exists() is False

@@ -12,10 +12,10 @@ from typing import Any
 
 from django.conf import settings
 
-from consent.catalog import Catalog
+from consent.catalog import Catalog, organization_catalog
 from consent.enums import CLIENT_ACTIONS, Action, CollectionMethod, SourceKind, SuppressionKind
 from consent.models import ConsentEvent, Purpose, Source, Subject
-from consent.services.subjects import suppression_index
+from consent.subject_ids import suppression_candidates
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput
 
@@ -160,15 +160,38 @@ def validate_against_catalog(
     raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
 
 
-def refuse_suppressed(items: Sequence[ConsentEventInput], suppressed: frozenset[tuple[str, str]]) -> None:
+def is_suppressed(catalog: Catalog, kind: str, value: str, *, organization_id: int) -> bool:
+    """``value`` is a suppressed identifier of the organization, exactly or as a variant of one that looks the
+    same (invisible characters, homoglyphs, case: its skeleton)."""
+    exact, skeletons = suppression_candidates(kind, value, organization_id=organization_id)
+    return any((kind, index) in catalog.suppressed for index in exact) or any(
+        (kind, index) in catalog.suppressed_skeletons for index in skeletons
+    )
+
+
+def refuse_suppressed(items: Sequence[ConsentEventInput], catalog: Catalog, *, organization_id: int) -> None:
     """A person erased on request is not imported again (their identifiers are kept only as keyed hashes)."""
     errors = []
     external_id, email = SuppressionKind.EXTERNAL_ID, SuppressionKind.EMAIL
     for item in items:
-        if (external_id, suppression_index(external_id, item.subject_id)) in suppressed:
+        if is_suppressed(catalog, external_id, item.subject_id, organization_id=organization_id):
             errors.append({"pointer": f"{item.pointer}/subject_id", "detail": "this person was erased on request"})
-        elif item.subject_email and (email, suppression_index(email, item.subject_email)) in suppressed:
+        elif item.subject_email and is_suppressed(catalog, email, item.subject_email, organization_id=organization_id):
             errors.append({"pointer": f"{item.pointer}/subject_email", "detail": "this person was erased on request"})
+    if errors:
+        raise SubjectSuppressed("The person was erased at their request and may not be imported again.", errors=errors)
+
+
+def refuse_suppressed_ids(organization: Organization, named: dict[str, str]) -> None:
+    """Refuse when any subject id of ``named`` (id -> JSON pointer) is suppressed, exactly or as a variant."""
+    catalog = organization_catalog(organization)
+    if not catalog.suppressed:
+        return
+    errors = [
+        {"pointer": pointer, "detail": "this person was erased on request"}
+        for subject_id, pointer in named.items()
+        if is_suppressed(catalog, SuppressionKind.EXTERNAL_ID, subject_id, organization_id=organization.pk)
+    ]
     if errors:
         raise SubjectSuppressed("The person was erased at their request and may not be imported again.", errors=errors)
 

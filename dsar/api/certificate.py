@@ -124,7 +124,7 @@ class DsarCertificateApi(OrganizationApi):
         if found is None:
             raise NotFound("No data-subject request with this id in your organization.")
         certificate = build_certificate(selectors.dsar_certificate_facts(found), issued_at=timezone.now())
-        key = active_signing_key()
+        key = active_signing_key(organization=self.organization)
         jws = certificate_jws(certificate, private_key=key.private_key, kid=key.kid)
         response: Response | HttpResponse
         if answer_format == "jws":

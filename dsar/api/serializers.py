@@ -13,7 +13,7 @@ from core.api.fields import (
     StrictSerializer,
     validate_subject_id,
 )
-from dsar.deadlines import EVENT_TYPES, EXTENSION_REASON_CODES
+from dsar.deadlines import CALENDAR_SOURCES, EVENT_TYPES, EXTENSION_REASON_CODES, TZ_SOURCES
 from dsar.enums import Channel, DsarRegime, RequestType
 from dsar.models import DataSubjectRequest
 from dsar.selectors import dsar_requester_masked
@@ -75,9 +75,19 @@ class DeadlineComputeInputSerializer(StrictSerializer):
     regime = serializers.ChoiceField(choices=DsarRegime.choices)
     request_type = StrictCharField(help_text="One of the request types of POST /dsar (access, deletion, ...).")
     received_at = AwareDateTimeField(help_text="When the request arrived (RFC 3339 with offset).")
-    tz = StrictCharField(required=False, allow_null=True, max_length=64, help_text="IANA time zone")
+    tz = StrictCharField(
+        required=False,
+        allow_null=True,
+        max_length=64,
+        help_text="IANA time zone. Omitted: the organization's, else the calendar's when its place keeps one "
+        "time (IE -> Europe/Dublin), else the regime's.",
+    )
     calendar = StrictCharField(
-        required=False, allow_null=True, max_length=32, help_text="WEEKENDS_ONLY, US-FED, EU-<CC>, <CC>"
+        required=False,
+        allow_null=True,
+        max_length=32,
+        help_text="WEEKENDS_ONLY, US-FED, EU-<CC>, <CC>, <CC>-<REGION>. Omitted: the regime's when it fixes one "
+        "(CCPA: US-FED), else the organization's, else the time zone's country (Europe/Dublin -> IE).",
     )
     events = serializers.ListField(child=DeadlineEventInputSerializer(), required=False, max_length=100)
     extension = DeadlineExtensionInputSerializer(required=False, allow_null=True)
@@ -102,7 +112,17 @@ class DeadlineResultOutputSerializer(serializers.Serializer):
     regime = serializers.CharField()
     request_type = serializers.CharField()
     time_zone = serializers.CharField()
+    tz_source = serializers.ChoiceField(
+        choices=TZ_SOURCES,
+        help_text="Where the time zone came from: request, organization, jurisdiction (stored requests), "
+        "calendar (its place keeps one time), regime",
+    )
     calendar = serializers.CharField()
+    calendar_source = serializers.ChoiceField(
+        choices=CALENDAR_SOURCES,
+        help_text="Where the calendar came from: request, organization, jurisdiction (stored requests), regime, "
+        "time_zone (the zone's country)",
+    )
     receipt_date = serializers.DateField()
     initial_due_unrolled = _date()
     initial_due = _date()
@@ -129,6 +149,29 @@ class DeadlineResultOutputSerializer(serializers.Serializer):
     )
     warnings = serializers.ListField(child=serializers.CharField())
     rules = serializers.DictField(child=serializers.CharField(), help_text="The rule or citation of each key")
+
+
+class DeadlineSettingsSerializer(StrictSerializer):
+    """The organization's deadline calendar and time zone; null when not set."""
+
+    calendar = StrictCharField(
+        allow_null=True,
+        max_length=32,
+        help_text="Holiday calendar id: EU-<CC>, <CC>, <CC>-<REGION>, US-FED, WEEKENDS_ONLY; null clears it",
+    )
+    time_zone = StrictCharField(allow_null=True, max_length=64, help_text="IANA time zone; null clears it")
+
+
+class DeadlineSettingsOutputSerializer(serializers.Serializer):
+    calendar = serializers.CharField(allow_null=True)
+    time_zone = serializers.CharField(allow_null=True)
+    implied_time_zone = serializers.CharField(
+        allow_null=True, help_text="The zone used when no time zone is set: the calendar's, when its place keeps one"
+    )
+    implied_calendar = serializers.CharField(
+        allow_null=True, help_text="The calendar used when none is set: the time zone's country's"
+    )
+    updated_at = serializers.DateTimeField(allow_null=True)
 
 
 class DsarRequesterOutputSerializer(serializers.Serializer):

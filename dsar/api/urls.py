@@ -7,6 +7,7 @@ urlpatterns = [
     path("dsar", views.DsarCreateApi.as_view(), name="dsar-create"),
     path("dsar/<str:request_id>", views.DsarDetailApi.as_view(), name="dsar-detail"),
     path("deadlines/compute", views.DeadlineComputeApi.as_view(), name="deadlines-compute"),
+    path("deadlines/settings", views.DeadlineSettingsApi.as_view(), name="deadlines-settings"),
     path("dsar/<str:request_id>/certificate", certificate.DsarCertificateApi.as_view(), name="dsar-certificate"),
     path("dsar/<str:request_id>/verify", workflow.DsarVerifyApi.as_view(), name="dsar-verify"),
     path("dsar/<str:request_id>/fulfil", workflow.DsarFulfilApi.as_view(), name="dsar-fulfil"),

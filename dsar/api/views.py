@@ -91,6 +91,7 @@ class DeadlineComputeApi(OrganizationApi):
         data = self.validated(s.DeadlineComputeInputSerializer, request.data)
         extension = data.get("extension")
         result = selectors.deadlines_what_if(
+            organization=self.organization,
             regime=data["regime"],
             request_type=data["request_type"],
             received_at=data["received_at"],
@@ -101,3 +102,39 @@ class DeadlineComputeApi(OrganizationApi):
             as_of=data.get("as_of"),
         )
         return Response(s.DeadlineResultOutputSerializer(result.to_dict()).data)
+
+
+class DeadlineSettingsApi(OrganizationApi):
+    required_scopes = {"GET": "dsar:read", "PUT": "dsar:configure"}
+
+    @api_operation(
+        scope="dsar:read",
+        summary="The organization's deadline calendar and time zone",
+        description="Used by intake and by POST /deadlines/compute when a request names none. With each, what "
+        "it implies for the other when that one is unset (IE -> Europe/Dublin; Europe/Dublin -> IE).",
+        responses={200: s.DeadlineSettingsOutputSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(s.DeadlineSettingsOutputSerializer(selectors.deadline_settings_summary(self.organization)).data)
+
+    @api_operation(
+        scope="dsar:configure",
+        summary="Set the organization's deadline calendar and time zone",
+        description="Both fields are required; null clears one. Audited. Requests already received keep the zone "
+        "and calendar their deadlines were computed with; the change applies to requests received after it.",
+        request=s.DeadlineSettingsSerializer,
+        responses={200: s.DeadlineSettingsOutputSerializer},
+        problems={
+            400: "Malformed JSON.",
+            422: "Invalid fields (`validation-error`): an unknown calendar id or time zone.",
+        },
+    )
+    def put(self, request: Request) -> Response:
+        data = self.validated(s.DeadlineSettingsSerializer, request.data)
+        services.deadline_settings_update(
+            organization=self.organization,
+            calendar=data.get("calendar") or "",
+            time_zone=data.get("time_zone") or "",
+            actor=self.client.actor,
+        )
+        return Response(s.DeadlineSettingsOutputSerializer(selectors.deadline_settings_summary(self.organization)).data)

@@ -7,6 +7,7 @@ and the reference algorithms of §4. Pure functions: no ORM, no Django settings;
 
 from dsar.deadlines.engine import compute_deadlines, earliest_enforced
 from dsar.deadlines.types import (
+    CALENDAR_SOURCES,
     DATE_KEYS,
     DEFAULT_POLICY,
     EVENT_TYPES,
@@ -18,17 +19,22 @@ from dsar.deadlines.types import (
     REQUEST_TYPES,
     RESPONSE_SENT,
     STATUSES,
+    TZ_SOURCES,
     ClockEvent,
     DeadlineError,
     DeadlinePolicy,
     DeadlineResult,
+    DeadlineSettingMissing,
     ExtensionNotAvailable,
     ExtensionNotice,
     ExtensionNoticeLate,
     UnknownRegime,
 )
+from dsar.deadlines.zone_resolution import SettingLayer, ZoneAndCalendar, resolve_zone_and_calendar
+from dsar.deadlines.zones import calendar_time_zone, time_zone_calendar
 
 __all__ = [
+    "CALENDAR_SOURCES",
     "DATE_KEYS",
     "DEFAULT_POLICY",
     "EVENT_TYPES",
@@ -40,14 +46,21 @@ __all__ = [
     "REQUEST_TYPES",
     "RESPONSE_SENT",
     "STATUSES",
+    "TZ_SOURCES",
     "ClockEvent",
     "DeadlineError",
     "DeadlinePolicy",
     "DeadlineResult",
+    "DeadlineSettingMissing",
     "ExtensionNotAvailable",
     "ExtensionNotice",
     "ExtensionNoticeLate",
+    "SettingLayer",
     "UnknownRegime",
+    "ZoneAndCalendar",
+    "calendar_time_zone",
     "compute_deadlines",
     "earliest_enforced",
+    "resolve_zone_and_calendar",
+    "time_zone_calendar",
 ]

@@ -35,9 +35,9 @@ from dsar.deadlines.types import (
     ExtensionNotAvailable,
     ExtensionNotice,
     ExtensionNoticeLate,
-    checked_calendar_id,
     checked_zone,
 )
+from dsar.deadlines.zone_resolution import SettingLayer, resolve_zone_and_calendar
 
 # --- the engine --------------------------------------------------------------------------------------------------
 
@@ -54,8 +54,12 @@ def compute_deadlines(
     as_of: date | None = None,
     policy: DeadlinePolicy = DEFAULT_POLICY,
     table: RuleTable | None = None,
+    settings: Sequence[SettingLayer] = (),
 ) -> DeadlineResult:
     """Every deadline of one request under one regime, each with its rule, and its status on ``as_of``.
+
+    ``tz`` and ``calendar`` are what the request names; ``settings`` are the places consulted after it, in order
+    (the organization's, the jurisdiction's): ``dsar.deadlines.zone_resolution`` says how the pair is completed.
 
     Raises ExtensionNoticeLate when the extension notice went out too late, DeadlineError for bad input.
     """
@@ -67,16 +71,9 @@ def compute_deadlines(
     events = list(events)  # read twice: checked, then sorted
     _check_accepted_dates(received_at, events, extension, as_of)
 
-    is_gdpr = spec.key == "gdpr"
-    zone_name = tz or (policy.gdpr_time_zone if is_gdpr else policy.us_time_zone if spec.is_us else None)
-    zone_name = zone_name or spec.default_time_zone
-    calendar_name = calendar or (policy.gdpr_calendar if is_gdpr else None) or spec.default_calendar
-    if zone_name is None or calendar_name is None:
-        raise DeadlineError(
-            f"regime {spec.key!r} needs the controller's holiday calendar and time zone (REGULATORY.md A1)"
-        )
+    place = resolve_zone_and_calendar(spec, tz=tz, calendar=calendar, layers=settings, policy=policy)
+    zone_name, calendar_id = place.time_zone, place.calendar
     zone = checked_zone(zone_name)
-    calendar_id = checked_calendar_id(calendar_name)
 
     receipt = received_at.astimezone(zone).date()
     utc_date = received_at.astimezone(dt.UTC).date()
@@ -105,6 +102,8 @@ def compute_deadlines(
         request_type=request_type,
         zone_name=zone_name,
         calendar_id=calendar_id,
+        tz_source=place.tz_source,
+        calendar_source=place.calendar_source,
         receipt=receipt,
         clock=clock,
         notice=notice,
@@ -139,6 +138,8 @@ class _Context:
     request_type: str
     zone_name: str
     calendar_id: str
+    tz_source: str
+    calendar_source: str
     receipt: date
     clock: list[ClockEvent]
     notice: ExtensionNotice | None
@@ -391,7 +392,9 @@ def _result(
         regime=c.spec.key,
         request_type=c.request_type,
         time_zone=c.zone_name,
+        tz_source=c.tz_source,
         calendar=c.calendar_id,
+        calendar_source=c.calendar_source,
         receipt_date=c.receipt,
         enforced_key=enforced_key,
         status=status,

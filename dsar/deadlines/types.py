@@ -30,6 +30,19 @@ EVENT_ORDER = {name: index for index, name in enumerate(EVENT_TYPES)}
 # REGULATORY.md §2.6: one extension per request, with a structured reason code.
 EXTENSION_REASON_CODES: Final = frozenset({"complexity", "volume", "redaction"})
 
+# Where the time zone and the holiday calendar of a computation came from (``tz_source``, ``calendar_source``),
+# in the order they are consulted: what the request named, the organization's settings, the jurisdiction's rule
+# (stored requests), the other of the pair (a calendar whose place keeps one time, a zone's country), the regime's
+# rule when all its jurisdictions agree.
+SOURCE_REQUEST: Final = "request"
+SOURCE_ORGANIZATION: Final = "organization"
+SOURCE_JURISDICTION: Final = "jurisdiction"
+SOURCE_CALENDAR: Final = "calendar"
+SOURCE_TIME_ZONE: Final = "time_zone"
+SOURCE_REGIME: Final = "regime"
+TZ_SOURCES: Final = (SOURCE_REQUEST, SOURCE_ORGANIZATION, SOURCE_JURISDICTION, SOURCE_CALENDAR, SOURCE_REGIME)
+CALENDAR_SOURCES: Final = (SOURCE_REQUEST, SOURCE_ORGANIZATION, SOURCE_JURISDICTION, SOURCE_REGIME, SOURCE_TIME_ZONE)
+
 STATUSES: Final = ("open", "overdue", "deniable_unverified", "closed_unable_to_identify", "met", "answered_late")
 
 GDPR_FAMILY: Final = frozenset({"gdpr", "uk_gdpr"})
@@ -65,6 +78,15 @@ ExtensionMode = Literal["chain", "anchored"]
 
 class DeadlineError(ValueError):
     """The request cannot be computed as given (unknown regime, bad input); nothing was decided."""
+
+
+class DeadlineSettingMissing(DeadlineError):
+    """Neither the request, nor the organization, nor what the other setting implies gives a time zone or a
+    calendar. ``missing`` names the fields: ``tz``, ``calendar`` or both."""
+
+    def __init__(self, message: str, *, missing: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 class UnknownRegime(DeadlineError):
@@ -164,6 +186,8 @@ class DeadlineResult:
     calendar: str
     receipt_date: date
     enforced_key: str
+    tz_source: str = SOURCE_REQUEST
+    calendar_source: str = SOURCE_REQUEST
     initial_due_unrolled: date | None = None
     initial_due: date | None = None
     extension_notice_due: date | None = None
@@ -206,7 +230,9 @@ class DeadlineResult:
             "regime": self.regime,
             "request_type": self.request_type,
             "time_zone": self.time_zone,
+            "tz_source": self.tz_source,
             "calendar": self.calendar,
+            "calendar_source": self.calendar_source,
         }
         for key in DATE_KEYS:
             value = getattr(self, key)

@@ -8,6 +8,11 @@ from dsar.selectors.connectors import (
     failed_call_keys,
     recipients_with_webhook,
 )
+from dsar.selectors.deadline_settings import (
+    deadline_settings_of,
+    deadline_settings_summary,
+    organization_deadline_layer,
+)
 from dsar.selectors.exports import (
     export_by_public_id,
     export_for_request,
@@ -40,6 +45,8 @@ __all__ = [
     "connector_call_answer",
     "connector_secret",
     "connectors_active",
+    "deadline_settings_of",
+    "deadline_settings_summary",
     "deadlines_what_if",
     "dsar_by_pk",
     "dsar_by_public_id",
@@ -59,6 +66,7 @@ __all__ = [
     "export_retention",
     "failed_call_keys",
     "legal_recipients",
+    "organization_deadline_layer",
     "recipients_with_webhook",
     "request_contact_email",
     "request_subject",

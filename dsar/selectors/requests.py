@@ -18,6 +18,7 @@ from dsar.enums import FulfilmentStepStatus, RequestStatus, RequestType
 from dsar.models import DataSubjectRequest, DsarLegalContact, FulfilmentStep, RequestTransition
 from dsar.problems import deadline_problem
 from dsar.seal_contexts import request_key_owner, requester_context
+from dsar.selectors.deadline_settings import organization_deadline_layer
 
 
 def dsar_for_organization(*, organization: Organization, public_id: str) -> DataSubjectRequest | None:
@@ -210,6 +211,7 @@ def dsar_requester_masked(request: DataSubjectRequest) -> MaskedRequester:
 
 def deadlines_what_if(
     *,
+    organization: Organization,
     regime: str,
     request_type: str,
     received_at: datetime,
@@ -219,7 +221,9 @@ def deadlines_what_if(
     extension: tuple[date, str] | None = None,
     as_of: date | None = None,
 ) -> DeadlineResult:
-    """The deadline engine on a hypothetical request; its refusals become problem documents (409/422)."""
+    """The deadline engine on a hypothetical request, completed by the organization's deadline settings where it
+    names no zone or calendar; its refusals become problem documents (409/422)."""
+    organization_settings = organization_deadline_layer(organization)
     try:
         return compute_deadlines(
             regime=regime,
@@ -230,6 +234,7 @@ def deadlines_what_if(
             events=[ClockEvent(kind, day) for kind, day in events],
             extension=ExtensionNotice(*extension) if extension is not None else None,
             as_of=as_of,
+            settings=[organization_settings] if organization_settings is not None else [],
         )
     except DeadlineError as exc:
         raise deadline_problem(exc) from exc

@@ -17,6 +17,7 @@ from dsar.problems import (
     deadline_problem,
 )
 from dsar.services.connectors import connector_calls_record, connector_create, connector_secret_rotate
+from dsar.services.deadline_settings import deadline_settings_update
 from dsar.services.deadline_sweep import dsar_deadline_sweep
 from dsar.services.erasure import dsar_erasure_cancel
 from dsar.services.exports import (
@@ -72,6 +73,7 @@ __all__ = [
     "connector_create",
     "connector_secret_rotate",
     "deadline_problem",
+    "deadline_settings_update",
     "dsar_assign",
     "dsar_create",
     "dsar_deadline_sweep",

@@ -128,6 +128,7 @@ def _deadlines_as_of(
         transitions=transitions,
         extension=extension_of(request),
         as_of=as_of,
+        stored=request.deadlines,
     )
 
 

@@ -39,7 +39,13 @@ from dsar.models import DataSubjectRequest, RequestTransition
 from dsar.problems import AlreadyExtended, IllegalTransition, RequestClosed, StatusChanged, deadline_problem
 from dsar.request_deadlines import extension_of, request_deadlines
 from dsar.seal_contexts import request_key_owner, requester_context
-from dsar.selectors import RequesterContact, dsar_history, dsar_requester_contact, dsar_requester_email
+from dsar.selectors import (
+    RequesterContact,
+    dsar_history,
+    dsar_requester_contact,
+    dsar_requester_email,
+    organization_deadline_layer,
+)
 from dsar.services.exports import export_link_issue
 
 # --- intake ----------------------------------------------------------------------------------------------------
@@ -117,7 +123,11 @@ def dsar_intake(
         received_at = min(received_at, now)  # within the allowed clock skew: it arrived now
     resolved_regime = derive_regime(regime, jurisdiction)
     result = request_deadlines(
-        regime=resolved_regime, request_type=request_type, jurisdiction=jurisdiction, received_at=received_at
+        regime=resolved_regime,
+        request_type=request_type,
+        jurisdiction=jurisdiction,
+        received_at=received_at,
+        organization_settings=organization_deadline_layer(organization),
     )
     requester = requester or Requester()
     public_id = str(ULID())
@@ -218,6 +228,7 @@ def dsar_transition(
             received_at=request.received_at,
             transitions=[*history, step],
             extension=extension_of(request),
+            stored=request.deadlines,
         )
         values: dict[str, Any] = {
             "status": to_status,
@@ -289,6 +300,7 @@ def dsar_extend(
             received_at=request.received_at,
             transitions=history,
             extension=notice,
+            stored=request.deadlines,
         )
         values: dict[str, Any] = {
             "is_extended": True,

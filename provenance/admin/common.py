@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 
 from consent.models import Subject
 from core.admin import NoEditingMixin
+from core.selectors import staff_organization_ids
 from provenance.enums import StampReason
 from provenance.models import Recipient, StampRecord
 
@@ -49,12 +50,16 @@ class ViewOnlyWithActionsAdmin(NoEditingMixin, admin.ModelAdmin):
 
 
 class RecipientListFilter(admin.RelatedFieldListFilter):
-    """Recipient keys repeat across organizations, so the choices name both."""
+    """Recipient keys repeat across organizations, so the choices name both; a staff user limited to some
+    organizations is offered only theirs."""
 
     def field_choices(
         self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin
     ) -> list[tuple[str, StrOrPromise]]:
         recipients = Recipient.objects.select_related("organization").order_by("organization__slug", "key")
+        ids = staff_organization_ids(request.user)
+        if ids is not None:
+            recipients = recipients.filter(organization_id__in=ids)
         return [(str(recipient.pk), recipient_label(recipient)) for recipient in recipients]
 
 
@@ -71,7 +76,11 @@ class SubjectFilter(admin.SimpleListFilter):
         if not value:
             return []
         if value.isdigit():
-            self.subject = Subject.objects.select_related("organization").filter(pk=int(value)).first()
+            subjects = Subject.objects.select_related("organization").filter(pk=int(value))
+            ids = staff_organization_ids(request.user)
+            if ids is not None:  # another organization's subject is "unknown": its id is never shown
+                subjects = subjects.filter(organization_id__in=ids)
+            self.subject = subjects.first()
         if self.subject is None:
             return [(value, "unknown subject")]  # still applied: it matches nothing
         return [(value, f"{self.subject.organization.slug} / {self.subject.external_id}")]

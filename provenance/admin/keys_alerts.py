@@ -15,15 +15,17 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import admin_actor, report_domain_errors
+from core.admin import OrganizationScopedAdmin, admin_actor, report_domain_errors
+from core.models import Organization
 from core.problems import DomainError
+from core.selectors import staff_organization_ids
 from provenance.admin.common import SubjectExternalIdFilter, ViewOnlyWithActionsAdmin
 from provenance.models import (
     ProvenanceAlert,
     SigningKey,
 )
 from provenance.services.alerts import MAX_NOTE_LENGTH, provenance_alert_acknowledge, provenance_alert_resolve
-from provenance.services.keys import signing_key_retire, signing_key_rotate
+from provenance.services.keys import signing_key_retire, signing_key_revoke, signing_key_rotate
 
 # --------------------------------------------------------------------------------------------
 # Signing keys
@@ -31,17 +33,32 @@ from provenance.services.keys import signing_key_retire, signing_key_rotate
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(ViewOnlyWithActionsAdmin):
-    """Keys are made by rotation and retired, never edited or deleted. The sealed private part is
-    neither shown nor loaded."""
+class SigningKeyAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
+    """Each organization's keys are made by rotation, retired, and revoked, never edited or deleted. The sealed
+    private part is neither shown nor loaded."""
 
-    list_display = ("kid", "is_current", "activated_at", "retired_at", "created_at")
-    list_filter = ("is_current", ("retired_at", admin.EmptyFieldListFilter))
+    list_display = ("kid", "organization", "is_current", "activated_at", "retired_at", "revoked_at", "created_at")
+    list_filter = (
+        "organization",
+        "is_current",
+        ("retired_at", admin.EmptyFieldListFilter),
+        ("revoked_at", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("organization",)
     search_fields = ("=kid",)
-    fields = ("kid", "public_key", "is_current", "created_at", "activated_at", "retired_at")
+    fields = (
+        "kid",
+        "organization",
+        "public_key",
+        "is_current",
+        "created_at",
+        "activated_at",
+        "retired_at",
+        "revoked_at",
+    )
     readonly_fields = fields
     exclude = ("private_key_sealed",)
-    actions = ("rotate_now", "retire_keys")
+    actions = ("rotate_now", "retire_keys", "revoke_keys")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SigningKey]:
         return super().get_queryset(request).defer("private_key_sealed")
@@ -49,33 +66,58 @@ class SigningKeyAdmin(ViewOnlyWithActionsAdmin):
     def has_rotate_permission(self, request: HttpRequest) -> bool:
         return self.has_model_change_permission(request)
 
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("provenance.revoke_signingkey")
+
+    def rotatable_organizations(self, request: HttpRequest) -> QuerySet[Organization]:
+        """The organizations whose key this staff user may rotate: those they see."""
+        organizations = Organization.objects.order_by("slug")
+        ids = staff_organization_ids(request.user)
+        return organizations if ids is None else organizations.filter(id__in=ids)
+
     def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}_rotate"
         return [path("rotate/", self.admin_site.admin_view(self.rotate_view), name=name), *super().get_urls()]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        extra_context = {"has_rotate_permission": self.has_rotate_permission(request), **(extra_context or {})}
+        can_rotate = self.has_rotate_permission(request)
+        extra_context = {
+            "has_rotate_permission": can_rotate,
+            "rotatable_organizations": self.rotatable_organizations(request) if can_rotate else [],
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context)
 
     def rotate_view(self, request: HttpRequest) -> HttpResponse:
-        """The changelist's "Rotate now" button: works with no key selected, or none yet."""
+        """The changelist's "Rotate now" button: one organization's key, with no key selected (or none yet)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_rotate_permission(request):
             raise PermissionDenied
-        self._rotate(request)
+        chosen = request.POST.get("organization", "")
+        organization = (
+            self.rotatable_organizations(request).filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        )
+        if organization is None:
+            messages.error(request, "Choose one of your organizations to rotate its key.")
+        else:
+            self._rotate(request, organization)
         return HttpResponseRedirect(reverse("admin:provenance_signingkey_changelist"))
 
-    @admin.action(description="Rotate now (one new current key, whatever is selected)", permissions=["rotate"])
+    @admin.action(
+        description="Rotate now (a new current key for each selected key's organization)", permissions=["rotate"]
+    )
     def rotate_now(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
-        self._rotate(request)
+        organization_ids = set(queryset.values_list("organization_id", flat=True))
+        for organization in self.rotatable_organizations(request).filter(id__in=organization_ids):
+            self._rotate(request, organization)
 
-    def _rotate(self, request: HttpRequest) -> None:
-        key = signing_key_rotate(actor=admin_actor(request))
+    def _rotate(self, request: HttpRequest, organization: Organization) -> None:
+        key = signing_key_rotate(organization=organization, actor=admin_actor(request))
         messages.success(
             request,
-            f"New current signing key {key.kid}. The previous key signs nothing new and stays published; "
-            "processes pick the new key up within seconds.",
+            f"{organization.slug}: new current signing key {key.kid}. The previous key signs nothing new and "
+            "stays published; processes pick the new key up within seconds.",
         )
 
     @admin.action(description="Retire selected keys", permissions=["rotate"])
@@ -90,6 +132,21 @@ class SigningKeyAdmin(ViewOnlyWithActionsAdmin):
                 report_domain_errors(request, key.kid, exc)
             else:
                 messages.success(request, f"{key.kid}: retired; it stays published so its stamps still verify.")
+
+    @admin.action(description="Revoke selected retired keys (their stamps stop verifying)", permissions=["revoke"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
+        for key in queryset:
+            try:
+                changed = signing_key_revoke(key=key, actor=admin_actor(request))
+            except DomainError as exc:
+                report_domain_errors(request, key.kid, exc)
+            else:
+                if changed:
+                    messages.success(
+                        request, f"{key.kid}: revoked; it left the JWKS and what it signed no longer verifies."
+                    )
+                else:
+                    messages.info(request, f"{key.kid}: already revoked.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,11 +164,12 @@ class AlertResolveForm(forms.Form):
 
 
 @admin.register(ProvenanceAlert)
-class ProvenanceAlertAdmin(ViewOnlyWithActionsAdmin):
+class ProvenanceAlertAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
     """Alerts move open -> acknowledged -> resolved only through the triage services (audited)."""
 
     list_display = (
         "created_at",
+        "public_id",
         "kind",
         "status",
         "organization",
@@ -130,12 +188,13 @@ class ProvenanceAlertAdmin(ViewOnlyWithActionsAdmin):
         ("created_at", admin.DateFieldListFilter),
     )
     list_select_related = ("organization",)
-    search_fields = ("=subject_external_id", "=source_key")
+    search_fields = ("=public_id", "=subject_external_id", "=source_key")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-pk")
     show_full_result_count = False
     actions = ("acknowledge_alerts", "resolve_alerts")
     fields = (
+        "public_id",
         "organization",
         "kind",
         "status",
@@ -194,7 +253,7 @@ class ProvenanceAlertAdmin(ViewOnlyWithActionsAdmin):
                         alert=alert, note=form.cleaned_data["note"], actor=admin_actor(request)
                     )
                 except DomainError as exc:
-                    report_domain_errors(request, f"alert {alert.pk}", exc)
+                    report_domain_errors(request, f"alert {alert.public_id}", exc)
             unchanged = len(alerts) - changed
             messages.success(
                 request,

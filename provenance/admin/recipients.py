@@ -13,8 +13,15 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from consent.models import Purpose
-from core.admin import ReadOnlyModelAdmin, ServiceModelAdmin, admin_actor, report_domain_errors
+from core.admin import (
+    OrganizationScopedAdmin,
+    ReadOnlyModelAdmin,
+    ServiceModelAdmin,
+    admin_actor,
+    report_domain_errors,
+)
 from core.problems import DomainError
+from core.selectors import staff_organization_ids
 from provenance.admin.common import (
     RecipientListFilter,
     StampReasonFilter,
@@ -73,7 +80,7 @@ class RecipientForm(forms.ModelForm):
 
 
 @admin.register(Recipient)
-class RecipientAdmin(ServiceModelAdmin):
+class RecipientAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     """Created and changed through the recipient services (audited); the key and organization are
     fixed once created, and nothing is deleted. The webhook secret is shown only when rotated."""
 
@@ -134,7 +141,9 @@ class RecipientAdmin(ServiceModelAdmin):
     def formfield_for_manytomany(self, db_field: ManyToManyField, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "purposes":
             kwargs["form_class"] = PurposesField
-            kwargs["queryset"] = Purpose.objects.select_related("organization").order_by("organization__slug", "key")
+            purposes = Purpose.objects.select_related("organization").order_by("organization__slug", "key")
+            ids = staff_organization_ids(request.user)
+            kwargs["queryset"] = purposes if ids is None else purposes.filter(organization_id__in=ids)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
@@ -152,7 +161,11 @@ class RecipientAdmin(ServiceModelAdmin):
         purposes = [purpose.key for purpose in chosen] if chosen is not None else None
         return recipient_update(recipient=obj, actor=admin_actor(request), purposes=purposes, **values)
 
-    @admin.action(description="Rotate webhook secret (shown once)", permissions=["change"])
+    def has_rotate_webhook_secret_permission(self, request: HttpRequest) -> bool:
+        """A secret, not a setting: the key administrator's, not everyone who may edit a recipient."""
+        return request.user.has_perm("provenance.rotate_webhook_secret")
+
+    @admin.action(description="Rotate webhook secret (shown once)", permissions=["rotate_webhook_secret"])
     def rotate_webhook_secrets(self, request: HttpRequest, queryset: QuerySet[Recipient]) -> HttpResponse | None:
         rotated: list[tuple[Recipient, str]] = []
         for recipient in queryset:
@@ -191,7 +204,7 @@ class RecipientAdmin(ServiceModelAdmin):
 
 
 @admin.register(StampRecord)
-class StampRecordAdmin(ReadOnlyModelAdmin):
+class StampRecordAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     """Every stamping decision, never the data. ``?subject=<pk>`` or ``?subject_external_id=<id>`` is
     everything stamped about one subject."""
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyTabularInline, admin_actor
+from core.admin import OrganizationScopedAdmin, ReadOnlyTabularInline, admin_actor
 from core.problems import DomainError
 from provenance.admin.common import (
     RecipientListFilter,
@@ -47,7 +47,7 @@ class NoticeAttemptInline(AttemptInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ViewOnlyWithActionsAdmin):
+class DeliveryAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
     """Deliveries as the workers left them; the sealed payload is never shown (it is purged once a
     delivery is delivered or blocked; a dead letter keeps it so it can be replayed)."""
 
@@ -131,7 +131,7 @@ class DeliveryAdmin(ViewOnlyWithActionsAdmin):
 
 
 @admin.register(ConsentNotice)
-class ConsentNoticeAdmin(ViewOnlyWithActionsAdmin):
+class ConsentNoticeAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
     """Consent changes told to recipients by webhook, with their legal deadlines and acknowledgments."""
 
     actions = ("replay_notices",)

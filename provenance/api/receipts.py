@@ -162,7 +162,9 @@ class ConsentReceiptApi(OrganizationApi):
         description="The receipt to hand to the person: Kantara Consent Receipt v1.1 (`kantara-1.1`, the "
         "default) or an ISO/IEC TS 27560 consent record (`iso27560`). With `signed=true` the receipt "
         "is a compact JWS (`application/jose`, EdDSA, payload = the receipt's RFC 8785 JCS bytes) "
-        "signed with the current stamping key; verify it with `/.well-known/jwks.json` (header `kid`).",
+        "signed with the organization's current stamping key; verify it with "
+        "`/.well-known/jwks/<issuer>.json` (header `kid`; `/.well-known/jwks.json` lists every organization's "
+        "keys).",
         parameters=[
             OpenApiParameter("event_id", OpenApiTypes.STR, OpenApiParameter.PATH),
             OpenApiParameter("format", OpenApiTypes.STR, enum=list(RECEIPT_FORMATS), default=DEFAULT_FORMAT),
@@ -185,7 +187,7 @@ class ConsentReceiptApi(OrganizationApi):
         receipt = build_receipt(facts, receipt_format)
         response: Response | HttpResponse
         if signed:
-            key = active_signing_key()
+            key = active_signing_key(organization=self.organization)
             response = HttpResponse(
                 receipt_jws(receipt, private_key=key.private_key, kid=key.kid), content_type=JOSE_CONTENT_TYPE
             )

@@ -118,6 +118,15 @@ class StampVerifyInputSerializer(StrictSerializer):
     body = serializers.JSONField(help_text="The received body: {data, privacy}")
     privacy_stamp = StrictCharField(max_length=2000, help_text="The Privacy-Stamp header value")
     content_digest = StrictCharField(max_length=200, required=False, help_text="The Content-Digest header, if any")
+    expected_recipient = StrictCharField(
+        max_length=64, required=False, help_text="Refuse (RECIPIENT_MISMATCH) unless made for this recipient key"
+    )
+    max_age = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10 * 366 * 86400,
+        help_text="Refuse (EXPIRED) a stamp older than this many seconds",
+    )
 
 
 class StampVerifyOutputSerializer(serializers.Serializer):

@@ -56,7 +56,10 @@ class ProvenanceFailureSerializer(serializers.Serializer):
 class ProvenanceValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     failures = ProvenanceFailureSerializer(many=True)
-    alert_id = serializers.IntegerField(allow_null=True, help_text="The alert opened for legal; null when valid")
+    alert_id = serializers.CharField(
+        allow_null=True,
+        help_text="The alert opened for legal (a ULID; an integer before #11); null when valid",
+    )
 
 
 class ProvenanceValidateApi(OrganizationApi):
@@ -88,6 +91,6 @@ class ProvenanceValidateApi(OrganizationApi):
             {
                 "valid": outcome.is_valid,
                 "failures": outcome.failures,
-                "alert_id": outcome.alert.pk if outcome.alert else None,
+                "alert_id": outcome.alert.public_id if outcome.alert else None,
             }
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,18 +160,25 @@ class StampVerifyApi(OrganizationApi):
     @api_operation(
         scope="stamp",
         summary="Verify a stamp, and whether the consent it claims still holds",
-        description="`reason`: UNKNOWN_KEY, BAD_SIGNATURE, DATA_DIGEST_MISMATCH, ENVELOPE_CHANGED or MALFORMED.",
+        description="Only stamps your organization issued verify, with its own keys: another organization's "
+        "stamp is refused (ISSUER_MISMATCH) and nothing is looked up about its subject. `reason`: "
+        "ISSUER_MISMATCH, RECIPIENT_MISMATCH (`expected_recipient` given), EXPIRED (`max_age` given), "
+        "UNKNOWN_KEY (also a revoked key), BAD_SIGNATURE, DATA_DIGEST_MISMATCH, ENVELOPE_CHANGED or MALFORMED.",
         request=s.StampVerifyInputSerializer,
         responses={200: s.StampVerifyOutputSerializer},
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.StampVerifyInputSerializer, request.data)
         body = data["body"]
+        max_age = data.get("max_age")
         result = verify_stamp(
             body if isinstance(body, dict) else {},
             data["privacy_stamp"],
-            selectors.jwks(),
+            selectors.jwks(organization=self.organization),
             content_digest_header=data.get("content_digest"),
+            expected_issuer=self.organization.slug,
+            expected_recipient=data.get("expected_recipient"),
+            max_age=timedelta(seconds=max_age) if max_age is not None else None,
         )
         holds, now = None, None
         if result.valid:
@@ -209,14 +217,45 @@ class StampVerifyApi(OrganizationApi):
 
 
 class JwksView(APIView):
-    """Public keys of every stamp signing key (RFC 7517, OKP/Ed25519)."""
+    """Public keys of every organization's stamp signing keys (RFC 7517, OKP/Ed25519); revoked keys are not
+    published."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Stamp signing keys (JWKS)", responses={200: OpenApiTypes.OBJECT}, auth=[])
+    @extend_schema(
+        summary="Stamp signing keys of every organization (JWKS)",
+        description="Kept for receivers that fetched it before per-organization keys. Prefer the issuer's "
+        "own set, /.well-known/jwks/{issuer}.json, and check `privacy.issuer` (verify_stamp's `expected_issuer`).",
+        responses={200: OpenApiTypes.OBJECT},
+        auth=[],
+    )
     def get(self, request: Request) -> Response:
         response = Response(selectors.jwks(), content_type="application/jwk-set+json")
+        response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class OrganizationJwksView(APIView):
+    """One organization's stamp signing keys (RFC 7517, OKP/Ed25519): current and retired, never revoked."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Stamp signing keys of one issuer (JWKS)",
+        description="The keys that sign the stamps, receipts and certificates whose `issuer` is `{issuer}` "
+        "(the organization's public identifier). A receiver that verifies with this set accepts no other "
+        "organization's key. An unknown issuer has an empty set.",
+        responses={200: OpenApiTypes.OBJECT},
+        auth=[],
+    )
+    def get(self, request: Request, issuer: str) -> Response:
+        organization = selectors.organization_by_issuer(issuer)
+        # An unknown issuer has no keys: the same answer as an issuer without any, so no one can probe which
+        # organizations use the service.
+        keys = selectors.jwks(organization=organization) if organization is not None else {"keys": []}
+        response = Response(keys, content_type="application/jwk-set+json")
         response["Cache-Control"] = "public, max-age=300"
         return response
 

@@ -8,6 +8,7 @@ from typing import Final
 
 from django.db import transaction
 from django.utils import timezone
+from ulid import ULID
 
 from core.enums import AuditAction
 from core.problems import InvalidInput
@@ -36,6 +37,7 @@ def provenance_alert_open(
     """Open an alert, in the caller's transaction (it belongs with the state change that raised it)."""
     return ProvenanceAlert.objects.create(
         organization_id=organization_id,
+        public_id=str(ULID()),
         kind=kind,
         status=AlertStatus.OPEN,
         subject_external_id=subject_external_id,
@@ -57,7 +59,7 @@ def provenance_alert_acknowledge(*, alert: ProvenanceAlert, actor: str) -> bool:
                 actor=actor,
                 action=AuditAction.PROVENANCE_ALERT_ACKNOWLEDGED,
                 object_type="provenance_alert",
-                object_id=alert.pk,
+                object_id=alert.public_id,
                 organization=alert.organization,
             )
     alert.refresh_from_db()
@@ -81,7 +83,7 @@ def provenance_alert_resolve(*, alert: ProvenanceAlert, note: str, actor: str) -
                 actor=actor,
                 action=AuditAction.PROVENANCE_ALERT_RESOLVED,
                 object_type="provenance_alert",
-                object_id=alert.pk,
+                object_id=alert.public_id,
                 organization=alert.organization,
             )
     alert.refresh_from_db()

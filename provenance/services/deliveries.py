@@ -16,6 +16,7 @@ consent notices.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import logging
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from ulid import ULID
 
 from consent.catalog import organization_catalog
 from consent.services import IdempotencyKeyReused
-from core.crypto import CryptoError, master_keyring, new_data_key, seal, unseal
+from core.crypto import CryptoError, key_owner, new_data_key, seal, unseal, unwrap_data_key
 from core.enums import AuditAction
 from core.models import Organization
 from core.problems import InvalidInput
@@ -70,9 +71,17 @@ def _payload_context(public_id: str) -> str:
     return f"provenance.delivery:{public_id}"
 
 
+PAYLOAD_KEY_PURPOSE = "payload-key"
+
+
+def payload_key_owner(public_id: str) -> str:
+    """What a delivery's payload key is bound to: that delivery (its public id, known before it is saved)."""
+    return key_owner(Delivery._meta.db_table, public_id, PAYLOAD_KEY_PURPOSE)
+
+
 def seal_payload(public_id: str, payload: dict[str, Any]) -> str:
-    """``<wrapped data key, base64>.<sealed JSON>``: the key is fresh for each delivery."""
-    data_key, wrapped = new_data_key()
+    """``<wrapped data key, base64>.<sealed JSON>``: the key is fresh for each delivery and bound to it."""
+    data_key, wrapped = new_data_key(owner=payload_key_owner(public_id))
     sealed = seal(data_key, json.dumps(payload, separators=(",", ":")), context=_payload_context(public_id))
     return f"{base64.b64encode(wrapped).decode()}.{sealed}"
 
@@ -81,7 +90,11 @@ def unseal_payload(public_id: str, token: str) -> dict[str, Any]:
     wrapped, _, sealed = token.partition(".")
     if not sealed:
         raise CryptoError("the payload is missing or malformed")
-    data_key = master_keyring().unwrap(base64.b64decode(wrapped))
+    try:
+        wrapped_key = base64.b64decode(wrapped, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise CryptoError("the payload key is malformed") from exc
+    data_key = unwrap_data_key(wrapped_key, owner=payload_key_owner(public_id))
     payload = json.loads(unseal(data_key, sealed, context=_payload_context(public_id)))
     if not isinstance(payload, dict):
         raise CryptoError("the payload is malformed")

@@ -42,9 +42,6 @@ from core.tasks import enqueue_each_after_commit
 from provenance.enums import CHANGE_EVENT_TYPES, NOTICE_OPEN_STATUSES, AlertKind, AttemptOutcome, NoticeStatus
 from provenance.models import ConsentNotice, ConsentNoticeCursor, DeliveryAttempt, Recipient
 from provenance.notice_rules import NOTIFIED_ACTIONS, change_for_event, optout_deadline
-from provenance.notice_rules import (  # temporary alias for tests/integration; removed after the merge
-    add_business_days as add_business_days,
-)
 from provenance.services.alerts import alert_failures, provenance_alert_open
 from provenance.services.outbox import (
     CLAIM_FOR,
@@ -55,16 +52,7 @@ from provenance.services.outbox import (
     post,
     schedule_retry,
 )
-from provenance.services.webhook_secrets import (  # temporary alias for tests/integration; removed after the merge
-    recipient_webhook_secret as recipient_webhook_secret,
-)
-from provenance.services.webhook_secrets import (  # temporary alias for tests/integration; removed after the merge
-    recipient_webhook_secret_rotate as recipient_webhook_secret_rotate,
-)
 from provenance.services.webhook_secrets import recipient_webhook_signing_secrets, sign_webhook_with
-from provenance.services.webhook_secrets import (  # temporary alias for tests/integration; removed after the merge
-    sign_webhook as sign_webhook,
-)
 from provenance.verify import canonical_json
 
 logger = logging.getLogger(__name__)

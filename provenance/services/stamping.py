@@ -85,7 +85,7 @@ def stamp_many(
     )
     hints = {r.subject_id: r.jurisdiction for r in requests if r.jurisdiction}
     states = consent_states_for_subjects(organization=organization, subjects=list(subjects.values()))
-    signing_key = active_signing_key()
+    signing_key = active_signing_key(organization=organization)
 
     results: list[StampResult] = []
     records: list[tuple[Any, ...]] = []

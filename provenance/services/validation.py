@@ -48,7 +48,7 @@ def provenance_record_validate(*, organization: Organization, claim: ProvenanceC
             actor=actor,
             action=AuditAction.PROVENANCE_ALERT_OPENED,
             object_type="provenance_alert",
-            object_id=alert.pk,
+            object_id=alert.public_id,
             organization=organization,
             data={"kind": alert.kind, "problems": sorted({f"{f['field']}:{f['problem']}" for f in failures})},
         )

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.crypto import CryptoError, master_keyring
+from core.crypto import CryptoError, key_owner, master_keyring
 from core.enums import AuditAction
 from core.services import audit_log
 from provenance.models import Recipient
@@ -26,6 +26,13 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
 WEBHOOK_SECRET_BYTES = 32  # a data-key-sized secret, so the master keyring can wrap it
+WEBHOOK_SECRET_PURPOSE = "webhook-secret"
+
+
+def webhook_secret_owner(recipient_pk: int) -> str:
+    """What a recipient's sealed webhook secrets (current and previous) are bound to: that recipient's row. A
+    sealed secret copied to another recipient does not open."""
+    return key_owner(Recipient._meta.db_table, recipient_pk, WEBHOOK_SECRET_PURPOSE)
 
 
 def sign_webhook(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -60,7 +67,7 @@ def recipient_webhook_secret_rotate(*, recipient: Recipient, actor: str, now: da
     UPDATE, so concurrent rotations chain instead of losing a secret."""
     now = now or timezone.now()
     raw = secrets.token_bytes(WEBHOOK_SECRET_BYTES)
-    sealed = base64.b64encode(master_keyring().wrap(raw)).decode()
+    sealed = base64.b64encode(master_keyring().wrap(raw, owner=webhook_secret_owner(recipient.pk))).decode()
     with transaction.atomic():
         Recipient.objects.filter(pk=recipient.pk).update(
             previous_webhook_secret_sealed=F("webhook_secret_sealed"),
@@ -87,9 +94,9 @@ def recipient_webhook_secret_rotate(*, recipient: Recipient, actor: str, now: da
     return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
 
 
-def _unseal_webhook_secret(sealed: str) -> str:
+def _unseal_webhook_secret(recipient: Recipient, sealed: str) -> str:
     try:
-        raw = master_keyring().unwrap(base64.b64decode(sealed, validate=True))
+        raw = master_keyring().unwrap(base64.b64decode(sealed, validate=True), owner=webhook_secret_owner(recipient.pk))
     except (binascii.Error, ValueError) as exc:
         raise CryptoError("the webhook secret is malformed") from exc
     return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
@@ -99,7 +106,7 @@ def recipient_webhook_secret(recipient: Recipient) -> str | None:
     """The recipient's current ``whsec_`` secret, or None when none was issued."""
     if not recipient.webhook_secret_sealed:
         return None
-    return _unseal_webhook_secret(recipient.webhook_secret_sealed)
+    return _unseal_webhook_secret(recipient, recipient.webhook_secret_sealed)
 
 
 def recipient_webhook_signing_secrets(recipient: Recipient, *, now: datetime | None = None) -> list[str]:
@@ -113,7 +120,7 @@ def recipient_webhook_signing_secrets(recipient: Recipient, *, now: datetime | N
     if valid_until is None or (now or timezone.now()) >= valid_until:
         return [current]
     try:
-        return [current, _unseal_webhook_secret(recipient.previous_webhook_secret_sealed)]
+        return [current, _unseal_webhook_secret(recipient, recipient.previous_webhook_secret_sealed)]
     except CryptoError:
         logger.warning(
             "recipient %s: the previous webhook secret cannot be opened; signing with the current one", recipient.pk

@@ -17,9 +17,9 @@ from core.models import AuditLogEntry, Organization
 from core.problems import PROBLEM_CONTENT_TYPE, problem_type
 from dsar import services as dsar_services
 from dsar.models import DataSubjectRequest, RequestTransition
-from provenance import services as provenance_services
 from provenance.models import Delivery, Recipient, StampRecord
 from provenance.services.deliveries import delivery_create
+from provenance.services.recipients import recipient_create
 from provenance.services.stamping import StampRequest
 from tests.conftest import event_body, event_input
 
@@ -135,7 +135,7 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
     recorded = consent_services.consent_record(
         organization=organization, item=event_input(subject_id=SUBJECT_ID, idempotency_key="seed")
     )
-    provenance_services.recipient_create(
+    recipient_create(
         organization=organization,
         actor="test",
         key=RECIPIENT_KEY,
@@ -252,6 +252,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "purposes/<str:key>/policy-versions", READ, 200),
     Endpoint("POST", "purposes/<str:key>/policy-versions", WRITE, 201, policy_version_body),
     Endpoint("GET", "ledger/verify", READ, 200),
+    Endpoint("POST", "ledger/verify", WRITE, 201),
     Endpoint("POST", "signals", WRITE, 200, lambda: {"subject_id": "cust-2", "gpc": True, "jurisdiction": "US-CA"}),
     Endpoint("GET", "subjects/<str:subject_id>/links", READ, 200),
     Endpoint(
@@ -281,6 +282,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "dsar", DSAR_WRITE, 201, dsar_body),
     Endpoint("GET", "dsar/<str:request_id>", DSAR_READ, 200),
     Endpoint("POST", "deadlines/compute", DSAR_READ, 200, deadline_compute_body),
+    Endpoint("GET", "deadlines/settings", DSAR_READ, 200),
+    Endpoint("PUT", "deadlines/settings", "dsar:configure", 200, lambda: {"calendar": "IE", "time_zone": None}),
     # dsar/api/certificate_urls.py
     Endpoint("GET", "dsar/<str:request_id>/certificate", DSAR_READ, 200),
     # dsar/api/workflow_urls.py

@@ -66,7 +66,9 @@ def test_subject_page_shows_current_state_beside_history(
     assert "US-CA" in history_html
     assert "web-signup" in history_html
     assert "2 events, chain order" in history_html
-    assert "ada@example.com" in html
+    # The email is masked; revealing it is an audited POST (issue #11, item 7: tests/consent/test_admin_security.py).
+    assert "ada@example.com" not in html
+    assert "a•••@e•••.com" in html
     assert 'name="_save"' not in html  # view-only
 
 

@@ -58,7 +58,10 @@ def test_before_erasure_evidence_and_email_are_readable_but_stored_sealed(record
     assert subject_email(recorded.subject) == normalize_email(EMAIL)
     assert IP not in event.evidence_sealed
     assert "ana" not in recorded.subject.email_sealed.lower()
-    assert recorded.subject.email_index == blind_index(normalize_email(EMAIL), namespace="email")
+    # Keyed per organization (issue #11, item 4): the tenant is part of the index.
+    assert recorded.subject.email_index == blind_index(
+        normalize_email(EMAIL), namespace="email", tenant=str(recorded.subject.organization_id)
+    )
     assert event_evidence(fresh(recorded.without_evidence)) is None
 
 

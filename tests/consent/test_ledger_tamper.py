@@ -3,6 +3,7 @@ trigger out of the way (a DBA, a restored backup) verification names the first b
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from rest_framework.test import APIClient
@@ -19,7 +21,8 @@ from consent import ledger, services
 from consent.enums import SourceKind
 from consent.models import ConsentEvent, LedgerVerificationRun, Purpose, Source, Subject
 from consent.selectors import ledger_integrity_report
-from core.models import Organization
+from core.enums import AuditAction
+from core.models import AuditLogEntry, Organization
 from core.services import organization_create
 from tests.conftest import event_input
 
@@ -467,3 +470,95 @@ def test_tampering_in_another_organization_is_not_reported_to_this_one(book: Led
     assert ledger_integrity_report(organization=book.organization).is_valid
     assert not ledger_integrity_report(organization=book.other).is_valid
     assert not ledger_integrity_report().is_valid
+
+
+# --------------------------------------------------------------------------------------------
+# Verification doesn't trust the stored tips; GET records nothing, POST keeps the run (issue #11, item 1)
+# --------------------------------------------------------------------------------------------
+
+
+def roots_from_events(organization: Organization | None = None) -> str:
+    """The documented ledger_root input, rebuilt independently from the stored events."""
+    events = ConsentEvent.objects.select_related("subject").order_by("subject_id", "chain_index")
+    if organization is not None:
+        events = events.filter(organization=organization)
+    chains: dict[str, list[ConsentEvent]] = {}
+    for event in events:
+        chains.setdefault(str(event.subject.uuid), []).append(event)
+    lines = "".join(f"{uuid}:{len(chain)}:{chain[-1].hash}\n" for uuid, chain in sorted(chains.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def test_ledger_root_is_computed_from_the_events_not_the_stored_tips(book: Ledger) -> None:
+    assert ledger_integrity_report().ledger_root == roots_from_events()
+    assert ledger_integrity_report(organization=book.organization).ledger_root == roots_from_events(book.organization)
+
+    # A forged tip (only the tables' owner can move it) changes nothing in the root: it is not an input.
+    root_before = ledger_integrity_report().ledger_root
+    rewind_tip(book.subject, ledger_length=99, ledger_head_hash="f" * 64)
+
+    result = ledger_integrity_report()
+    assert result.ledger_root == root_before
+    assert not result.is_valid
+    assert result.first_break is not None
+    assert (result.first_break["problem"], result.first_break["subject_uuid"]) == ("truncated", str(book.subject.uuid))
+
+
+def test_deleting_a_subjects_last_events_as_the_table_owner_is_reported_and_changes_the_root(
+    book: Ledger, api_client_for: Callable[..., APIClient]
+) -> None:
+    """The attack: with the append-only trigger bypassed (the tables' owner), delete cust-1's last two events.
+    The subject's tip still records 5 events (tips only grow): verification says the chain was truncated."""
+    late = record(book.organization, action="withdraw", occurred_at="2026-06-01T08:00:00Z")  # no state rests on it
+    root_before = api_client_for(book.organization, "consent:read").get("/api/v1/ledger/verify").json()["ledger_root"]
+    tamper(f"DELETE FROM {TABLE} WHERE id IN (%s, %s)", [book.chain[4].pk, late.pk])
+
+    body = api_client_for(book.organization, "consent:read").get("/api/v1/ledger/verify").json()
+
+    assert body["valid"] is False
+    broken = body["first_break"]
+    assert (broken["problem"], broken["chain_index"], broken["event_id"]) == ("truncated", 5, None)
+    assert broken["subject_uuid"] == str(book.subject.uuid)
+    assert "2 event(s) at the end of the chain are gone" in broken["detail"]
+    assert body["ledger_root"] != root_before
+    assert body["ledger_root"] == roots_from_events(book.organization)
+
+
+def test_chain_longer_than_its_stored_tip_is_reported(book: Ledger) -> None:
+    rewind_tip(book.subject, ledger_length=3, ledger_head_hash=book.chain[2].hash)
+
+    broken = first_break()
+
+    assert (broken["problem"], broken["chain_index"]) == ("tip_behind", 4)
+    assert "more than the subject's stored tip records" in broken["detail"]
+
+
+def test_verify_get_writes_nothing_anywhere(book: Ledger, api_client_for: Callable[..., APIClient]) -> None:
+    tamper(f"DELETE FROM {TABLE} WHERE id = %s", [book.chain[-1].pk])  # a broken ledger: still nothing written
+    client = api_client_for(book.organization, "consent:read", "consent:write")
+    before = {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+
+    for _ in range(2):
+        assert client.get("/api/v1/ledger/verify").status_code == 200
+    assert client.head("/api/v1/ledger/verify").status_code == 200
+
+    after = {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+    assert after == before
+
+
+def test_verify_post_records_the_run_and_audits_it(book: Ledger, api_client_for: Callable[..., APIClient]) -> None:
+    response = api_client_for(book.organization, "consent:write").post("/api/v1/ledger/verify")
+
+    assert response.status_code == 201
+    body = response.json()
+    run = LedgerVerificationRun.objects.get()
+    assert (run.organization, run.is_valid, run.ledger_root) == (book.organization, True, body["ledger_root"])
+    entry = AuditLogEntry.objects.get(action=AuditAction.LEDGER_VERIFIED)
+    assert (entry.organization, entry.object_id) == (book.organization, str(run.pk))
+
+
+def test_verify_post_needs_the_write_scope(book: Ledger, api_client_for: Callable[..., APIClient]) -> None:
+    response = api_client_for(book.organization, "consent:read").post("/api/v1/ledger/verify")
+
+    assert response.status_code == 403
+    assert not LedgerVerificationRun.objects.exists()

@@ -30,9 +30,9 @@ from core.crypto import CryptoError, unseal, unwrap_data_key
 from core.models import AuditLogEntry, Organization
 from dsar import export_archive, export_links, services, tasks
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
-from provenance import services as provenance_services
 from provenance.enums import RecipientRole
 from provenance.models import StampRecord
+from provenance.services.recipients import recipient_create
 from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem
 from tests.integration.conftest import wait_until
@@ -65,7 +65,7 @@ def ledger(organization: Organization, source: Source, purpose: Purpose) -> Subj
         item=event_input(subject_email=EMAIL, ip_address="203.0.113.7", user_agent="Firefox/130"),
     )
     subject = Subject.objects.get(organization=organization, external_id="cust-1")
-    recipient = provenance_services.recipient_create(
+    recipient = recipient_create(
         organization=organization,
         actor="test",
         key="crm",

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
 from core.models import AuditLogEntry, Organization
 from dsar import services
-from dsar.deadlines import compute_deadlines
+from dsar.deadlines import SettingLayer, compute_deadlines
 from dsar.enums import DsarRegime
 from dsar.models import DataSubjectRequest, RequestTransition
 from tests.consent.api_contract import assert_problem, dsar_body, pointers
@@ -105,8 +105,7 @@ def test_ccpa_deadlines_match_the_engine(client: APIClient) -> None:
         regime="ccpa",
         request_type="deletion",
         received_at=datetime(2026, 3, 2, 20, tzinfo=UTC),
-        tz="America/Los_Angeles",
-        calendar="US-FED",
+        settings=[SettingLayer("jurisdiction", time_zone="America/Los_Angeles", calendar="US-FED")],
     )
     assert response.json()["deadlines"] == expected.to_dict()
     assert response.json()["due_on"] == expected.enforced_due.isoformat()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from core.models import AuditLogEntry, Organization
 from core.problems import DomainError, InvalidInput
 from dsar import services
-from dsar.deadlines import ExtensionNotice, compute_deadlines
+from dsar.deadlines import ExtensionNotice, SettingLayer, compute_deadlines
 from dsar.enums import RequestStatus
 from dsar.models import DataSubjectRequest, RequestTransition
 from dsar.services import LEGAL_TRANSITIONS
@@ -164,8 +164,7 @@ def test_extension_moves_the_due_date_once_and_a_second_is_refused(organization:
         regime="gdpr",
         request_type="access",
         received_at=request.received_at,
-        tz="Europe/Berlin",
-        calendar="EU-DE",
+        settings=[SettingLayer("jurisdiction", time_zone="Europe/Berlin", calendar="EU-DE")],
         extension=ExtensionNotice(today, "volume"),
     )
     steps = RequestTransition.objects.filter(request=request).count()

@@ -26,10 +26,11 @@ from consent import services as consent_services
 from consent.models import ConsentEvent, Purpose, Source
 from core.crypto import master_keyring
 from core.models import AuditLogEntry, Organization
-from provenance import services
 from provenance.enums import AlertKind, RecipientRole
 from provenance.models import ConsentNotice, DeliveryAttempt, ProvenanceAlert, Recipient
-from provenance.services import notices
+from provenance.notice_rules import add_business_days
+from provenance.services import notices, webhook_secrets
+from provenance.services.recipients import recipient_create
 from provenance.tasks import alert_overdue_notices, scan_consent_changes, send_consent_notice, sweep_due
 from tests.conftest import event_input
 from tests.integration.conftest import CeleryWorker, wait_until
@@ -83,7 +84,7 @@ def newsletter(organization: Organization) -> Purpose:
 @pytest.fixture
 def recipient_for(organization: Organization, sale_purpose: Purpose, newsletter: Purpose) -> Callable[..., Recipient]:
     def make(webhook_url: str, key: str = "adtech", purposes: tuple[str, ...] = ("ad-sale", "newsletter")) -> Recipient:
-        return services.recipient_create(
+        return recipient_create(
             organization=organization,
             actor="test",
             key=key,
@@ -508,9 +509,11 @@ def test_webhook_secret_rotation_shows_the_secret_once_and_seals_it(
     assert first != second
     recipient.refresh_from_db()
     assert second.removeprefix("whsec_") not in recipient.webhook_secret_sealed
-    raw = master_keyring().unwrap(base64.b64decode(recipient.webhook_secret_sealed))
+    raw = master_keyring().unwrap(  # bound to its recipient (#11 item 10)
+        base64.b64decode(recipient.webhook_secret_sealed), owner=webhook_secrets.webhook_secret_owner(recipient.pk)
+    )
     assert "whsec_" + base64.b64encode(raw).decode() == second
-    assert notices.recipient_webhook_secret(recipient) == second
+    assert webhook_secrets.recipient_webhook_secret(recipient) == second
     assert AuditLogEntry.objects.filter(action="recipient.webhook_secret_rotated").count() == 2
     shown = api_client_for(organization, "provenance:read").get("/api/v1/recipients/adtech")
     assert shown.status_code == 200
@@ -556,8 +559,8 @@ def test_right_after_a_rotation_receivers_with_the_old_or_the_new_secret_both_ve
     msg_id, timestamp = request.headers["webhook-id"], int(request.headers["webhook-timestamp"])
     assert msg_id == notice.public_id
     assert offered_signatures(request.headers) == [
-        notices.sign_webhook(new_receiver.secret, msg_id, timestamp, request.body),
-        notices.sign_webhook(old_receiver.secret, msg_id, timestamp, request.body),
+        webhook_secrets.sign_webhook(new_receiver.secret, msg_id, timestamp, request.body),
+        webhook_secrets.sign_webhook(old_receiver.secret, msg_id, timestamp, request.body),
     ], "the new secret's signature comes first"
 
 
@@ -626,13 +629,13 @@ def test_the_rotation_answers_until_when_the_previous_secret_still_signs(
     assert datetime.fromisoformat(third["previous_secret_valid_until"]) - third_rotated_at == timedelta(hours=2)
     recipient.refresh_from_db()
     assert recipient.webhook_secret_rotated_at == third_rotated_at
-    assert notices.recipient_webhook_signing_secrets(recipient, now=third_rotated_at) == [
+    assert webhook_secrets.recipient_webhook_signing_secrets(recipient, now=third_rotated_at) == [
         third["webhook_secret"],
         second["webhook_secret"],
     ]
     until = third_rotated_at + timedelta(hours=2)
-    assert len(notices.recipient_webhook_signing_secrets(recipient, now=until - timedelta(seconds=1))) == 2
-    assert notices.recipient_webhook_signing_secrets(recipient, now=until) == [third["webhook_secret"]]
+    assert len(webhook_secrets.recipient_webhook_signing_secrets(recipient, now=until - timedelta(seconds=1))) == 2
+    assert webhook_secrets.recipient_webhook_signing_secrets(recipient, now=until) == [third["webhook_secret"]]
     audits = AuditLogEntry.objects.filter(action="recipient.webhook_secret_rotated").order_by("id")
     assert [a.data["previous_secret_valid_until"] for a in audits] == [
         None,
@@ -647,7 +650,7 @@ def test_the_rotation_answers_until_when_the_previous_secret_still_signs(
 
 
 def test_signatures_match_the_standard_webhooks_test_vector() -> None:
-    signature = notices.sign_webhook(
+    signature = webhook_secrets.sign_webhook(
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
     )
     assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
@@ -710,7 +713,7 @@ def test_no_deadline_outside_sale_or_sharing_opt_outs_under_a_statutory_period(
 @given(received=st.dates(min_value=date(2024, 1, 1), max_value=date(2035, 12, 31)), count=st.integers(1, 40))
 def test_business_day_deadline_counts_exactly_count_business_days(received: date, count: int) -> None:
     federal = holidays.country_holidays("US")
-    deadline = notices.add_business_days(received, count, federal)
+    deadline = add_business_days(received, count, federal)
 
     span = [received + timedelta(days=n) for n in range(1, (deadline - received).days + 1)]
     assert sum(1 for d in span if d.weekday() < 5 and d not in federal) == count

@@ -18,10 +18,11 @@ from consent import services as consent_services
 from consent.models import Purpose, Source
 from core.models import AuditLogEntry, Organization
 from core.outbound import backoff_seconds
-from provenance import selectors, services
+from provenance import selectors
 from provenance.enums import AlertKind, RecipientRole
 from provenance.models import Delivery, DeliveryAttempt, ProvenanceAlert, Recipient, StampRecord
 from provenance.services import deliveries
+from provenance.services.recipients import recipient_create
 from provenance.services.stamping import StampRequest
 from provenance.tasks import deliver, sweep_due
 from provenance.verify import canonical_json, content_digest, verify_stamp
@@ -36,7 +37,7 @@ TERMINAL = ("delivered", "blocked", "dead")
 @pytest.fixture
 def recipient_for(organization: Organization, purpose: Purpose) -> Callable[..., Recipient]:
     def make(endpoint_url: str = "", key: str = "crm") -> Recipient:
-        return services.recipient_create(
+        return recipient_create(
             organization=organization,
             actor="test",
             key=key,

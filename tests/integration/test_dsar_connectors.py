@@ -33,7 +33,7 @@ from dsar.connector_calls import call_connectors
 from dsar.models import ConnectorCall, DataSubjectRequest
 from provenance.enums import RecipientRole
 from provenance.services import recipients as recipient_services
-from provenance.services.notices import recipient_webhook_secret_rotate
+from provenance.services.webhook_secrets import recipient_webhook_secret_rotate
 from tests.conftest import event_input
 from tests.integration.conftest import CeleryWorker, wait_until, worker_mail
 from tests.integration.http_receiver import HttpReceiver

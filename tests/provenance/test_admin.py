@@ -27,7 +27,7 @@ from provenance.models import (
     SigningKey,
     StampRecord,
 )
-from provenance.services.keys import signing_key_rotate
+from provenance.services.keys import signing_key_owner, signing_key_rotate
 from provenance.services.recipients import recipient_create
 from provenance.services.stamping import StampRequest, stamp_many
 from tests.conftest import event_input
@@ -327,8 +327,10 @@ def test_stamp_log_is_read_only(admin_client: Client, stamps: dict[str, StampRec
 # --------------------------------------------------------------------------------------------
 
 
-def test_rotate_action_makes_a_new_current_key(admin_client: Client, admin_user: AbstractUser) -> None:
-    old = signing_key_rotate(actor="test")
+def test_rotate_action_makes_a_new_current_key(
+    admin_client: Client, admin_user: AbstractUser, organization: Organization
+) -> None:
+    old = signing_key_rotate(organization=organization, actor="test")
 
     response = _action(admin_client, "/admin/provenance/signingkey/", "rotate_now", [old.pk])
 
@@ -342,19 +344,21 @@ def test_rotate_action_makes_a_new_current_key(admin_client: Client, admin_user:
     assert AuditLogEntry.objects.filter(action="signing_key.rotated", actor=f"user:{admin_user.pk}").count() == 1
 
 
-def test_rotate_button_works_with_no_key_yet(admin_client: Client) -> None:
+def test_rotate_button_works_with_no_key_yet(admin_client: Client, organization: Organization) -> None:
     assert admin_client.get("/admin/provenance/signingkey/rotate/").status_code == 405
     assert 'id="signing-key-rotate"' in admin_client.get("/admin/provenance/signingkey/").content.decode()
 
-    response = admin_client.post("/admin/provenance/signingkey/rotate/")
+    response = admin_client.post("/admin/provenance/signingkey/rotate/", {"organization": str(organization.pk)})
 
     assert response.status_code == 302
-    assert SigningKey.objects.filter(is_current=True).count() == 1
+    assert SigningKey.objects.filter(organization=organization, is_current=True).count() == 1
 
 
-def test_retire_action_refuses_the_current_key_and_retires_others(admin_client: Client) -> None:
-    old = signing_key_rotate(actor="test")
-    current = signing_key_rotate(actor="test")
+def test_retire_action_refuses_the_current_key_and_retires_others(
+    admin_client: Client, organization: Organization
+) -> None:
+    old = signing_key_rotate(organization=organization, actor="test")
+    current = signing_key_rotate(organization=organization, actor="test")
 
     refused = _action(admin_client, "/admin/provenance/signingkey/", "retire_keys", [current.pk])
     retired = _action(admin_client, "/admin/provenance/signingkey/", "retire_keys", [old.pk])
@@ -368,10 +372,10 @@ def test_retire_action_refuses_the_current_key_and_retires_others(admin_client: 
     assert any(f"{old.kid}: retired" in message for message in _messages(retired))
 
 
-def test_signing_key_pages_never_show_the_private_key(admin_client: Client) -> None:
-    key = signing_key_rotate(actor="test")
+def test_signing_key_pages_never_show_the_private_key(admin_client: Client, organization: Organization) -> None:
+    key = signing_key_rotate(organization=organization, actor="test")
     sealed = bytes(key.private_key_sealed)
-    raw = master_keyring().unwrap(sealed)
+    raw = master_keyring().unwrap(sealed, owner=signing_key_owner(key.kid))
     secrets = [
         sealed.hex(),
         base64.b64encode(sealed).decode(),
@@ -518,7 +522,7 @@ def test_acknowledge_then_resolve_alerts_with_a_note(
     assert alert.note == "Partner fixed"
     assert alert.resolved_by == f"user:{admin_user.pk}"
     assert list(
-        AuditLogEntry.objects.filter(object_type="provenance_alert", object_id=str(alert.pk))
+        AuditLogEntry.objects.filter(object_type="provenance_alert", object_id=alert.public_id)
         .order_by("pk")
         .values_list("action", flat=True)
     ) == ["provenance_alert.acknowledged", "provenance_alert.resolved"]
@@ -564,7 +568,7 @@ def many_rows(
         _delivery(organization, crm, n, status=DeliveryStatus.DEAD)
         _notice(organization, crm, purpose, n)
         _alert(organization, n)
-        signing_key_rotate(actor="test")
+        signing_key_rotate(organization=organization, actor="test")
     stamp_many(
         organization=organization,
         requests=[

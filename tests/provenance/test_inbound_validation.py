@@ -204,7 +204,7 @@ def test_a_record_without_opt_in_reports_it_missing_and_opens_an_alert(
     assert response.status_code == 200
     assert result["valid"] is False
     assert problems(result["failures"]) == {("opt_in", "missing")}
-    alert = ProvenanceAlert.objects.get(pk=result["alert_id"])
+    alert = ProvenanceAlert.objects.get(public_id=result["alert_id"])
     assert (alert.organization, alert.kind, alert.status) == (organization, "validation", "open")
     assert alert.failures == result["failures"]
     assert (alert.subject_external_id, alert.source_key) == ("cust-1", "web-signup")
@@ -251,10 +251,10 @@ def test_each_failing_record_opens_its_own_alert(validator: APIClient, granted: 
     validator.post(VALIDATE, record_body(granted), format="json")  # valid: no alert
 
     assert first["alert_id"] != second["alert_id"]
-    assert sorted(ProvenanceAlert.objects.values_list("pk", flat=True)) == sorted(
+    assert sorted(ProvenanceAlert.objects.values_list("public_id", flat=True)) == sorted(
         [first["alert_id"], second["alert_id"]]
     )
-    assert ProvenanceAlert.objects.get(pk=second["alert_id"]).source_key == "unregistered"
+    assert ProvenanceAlert.objects.get(public_id=second["alert_id"]).source_key == "unregistered"
     assert AuditLogEntry.objects.filter(action="provenance_alert.opened").count() == 2
 
 
@@ -306,12 +306,12 @@ def test_validation_needs_the_stamp_scope(
 @pytest.fixture
 def alert(validator: APIClient, granted: datetime) -> ProvenanceAlert:
     alert_id = validator.post(VALIDATE, record_body(granted, opt_in=None), format="json").json()["alert_id"]
-    return ProvenanceAlert.objects.get(pk=alert_id)
+    return ProvenanceAlert.objects.get(public_id=alert_id)
 
 
 def audit_actions(alert: ProvenanceAlert) -> list[str]:
     return list(
-        AuditLogEntry.objects.filter(object_type="provenance_alert", object_id=str(alert.pk))
+        AuditLogEntry.objects.filter(object_type="provenance_alert", object_id=alert.public_id)
         .order_by("id")
         .values_list("action", flat=True)
     )
@@ -364,3 +364,33 @@ def test_validation_answers_match_their_documented_schema(validator: APIClient, 
         assert_matches(schema, validator.post(VALIDATE, body, format="json").json(), documented)
     refused = validator.post(VALIDATE, {"subject_id": "cust-1"}, format="json").json()
     assert_matches(schema, refused, response_schema(schema, "POST", VALIDATE, 422))
+
+
+# ---------------------------------------------------------------------------------------------
+# alert_id is a ULID, not a counter shared by every tenant (#11 item 12)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_alert_ids_reveal_nothing_of_other_tenants_activity(
+    validator: APIClient,
+    granted: datetime,
+    other_organization: Organization,
+    api_client_for: Callable[..., APIClient],
+) -> None:
+    """An integer id let tenant B count tenant A's failing records between two of its own; a ULID holds
+    only a time and randomness, and is the alert's public id everywhere (audit log, admin)."""
+    other = api_client_for(other_organization, "stamp")
+    unknown_subject = {"subject_id": "nobody", "purposes": ["x"], "source": "s", "consent_timestamp": None}
+    first = other.post(VALIDATE, unknown_subject, format="json").json()["alert_id"]
+    for _ in range(3):  # tenant A's activity in between
+        validator.post(VALIDATE, record_body(granted, opt_in=None), format="json")
+    second = other.post(VALIDATE, unknown_subject, format="json").json()["alert_id"]
+
+    for alert_id in (first, second):
+        assert isinstance(alert_id, str)
+        assert len(alert_id) == 26
+        assert not alert_id.isdigit()
+        alert = ProvenanceAlert.objects.get(public_id=alert_id)
+        assert alert.organization == other_organization
+        assert AuditLogEntry.objects.filter(action="provenance_alert.opened", object_id=alert_id).count() == 1
+    assert ProvenanceAlert.objects.count() == 5

@@ -381,7 +381,7 @@ def test_signed_receipt_is_a_compact_jws_that_verifies_with_the_published_jwks(
     header_b64, payload_b64, signature_b64 = response.content.decode("ascii").split(".")
     header = json.loads(b64url_decode(header_b64))
     assert header["alg"] == "EdDSA"
-    assert header["kid"] == active_signing_key().kid
+    assert header["kid"] == active_signing_key(organization=receipt_world.organization).kid
     assert b64url_decode(payload_b64) == canonical_json(plain)  # embedded JCS payload, not detached
     jwks = APIClient().get("/.well-known/jwks.json").json()
     jwk = next(key for key in jwks["keys"] if key["kid"] == header["kid"])

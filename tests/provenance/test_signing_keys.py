@@ -1,4 +1,4 @@
-"""Stamp signing keys: Ed25519, stored sealed, one current at a time, rotated without breaking any
+"""Stamp signing keys: Ed25519, stored sealed, one current at a time per organization, rotated without breaking any
 stamp made earlier (the JWKS keeps every public key), retired keys still verifying."""
 
 from __future__ import annotations
@@ -80,11 +80,11 @@ def consenting(organization: Organization, recipients: dict[str, Recipient]) -> 
 # ---------------------------------------------------------------------------------------------
 
 
-def test_private_key_is_stored_sealed_under_the_master_key(db: Any) -> None:
-    key = signing_key_rotate(actor="test")
+def test_private_key_is_stored_sealed_under_the_master_key(organization: Organization) -> None:
+    key = signing_key_rotate(organization=organization, actor="test")
 
     sealed = bytes(SigningKey.objects.get(pk=key.pk).private_key_sealed)
-    raw = master_keyring().unwrap(sealed)
+    raw = master_keyring().unwrap(sealed, owner=keys.signing_key_owner(key.kid))
     private_key = Ed25519PrivateKey.from_private_bytes(raw)
     public_raw = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
@@ -96,8 +96,8 @@ def test_private_key_is_stored_sealed_under_the_master_key(db: Any) -> None:
     assert base64.urlsafe_b64encode(public_raw).decode().rstrip("=") == key.public_key
 
 
-def test_published_keys_hold_only_public_parts(db: Any) -> None:
-    key = signing_key_rotate(actor="test")
+def test_published_keys_hold_only_public_parts(organization: Organization) -> None:
+    key = signing_key_rotate(organization=organization, actor="test")
 
     response = APIClient().get("/.well-known/jwks.json")
 
@@ -118,9 +118,9 @@ def test_first_stamp_creates_the_first_key_when_none_exists(consenting: None, st
     assert AuditLogEntry.objects.filter(action="signing_key.rotated", actor="system:first-use").count() == 1
 
 
-def test_only_one_key_is_ever_current(db: Any) -> None:
+def test_only_one_key_is_ever_current(organization: Organization) -> None:
     for _ in range(3):
-        signing_key_rotate(actor="test")
+        signing_key_rotate(organization=organization, actor="test")
 
     assert SigningKey.objects.count() == 3
     assert SigningKey.objects.filter(is_current=True).count() == 1
@@ -134,12 +134,12 @@ def test_only_one_key_is_ever_current(db: Any) -> None:
 
 
 def test_after_rotation_new_stamps_use_the_new_key_and_old_stamps_still_verify(
-    consenting: None, stamp_client: APIClient
+    organization: Organization, consenting: None, stamp_client: APIClient
 ) -> None:
-    first = signing_key_rotate(actor="test")
+    first = signing_key_rotate(organization=organization, actor="test")
     old_stamp = stamp(stamp_client)
 
-    second = signing_key_rotate(actor="test")
+    second = signing_key_rotate(organization=organization, actor="test")
     keys._cache.clear()
     new_stamp = stamp(stamp_client)
 
@@ -159,20 +159,22 @@ def test_after_rotation_new_stamps_use_the_new_key_and_old_stamps_still_verify(
 
 
 def test_rotation_takes_effect_in_this_process_without_waiting_for_the_cache(
-    consenting: None, stamp_client: APIClient
+    organization: Organization, consenting: None, stamp_client: APIClient
 ) -> None:
-    signing_key_rotate(actor="test")
-    assert active_signing_key().kid == SigningKey.objects.get(is_current=True).kid
+    signing_key_rotate(organization=organization, actor="test")
+    assert active_signing_key(organization=organization).kid == SigningKey.objects.get(is_current=True).kid
 
-    second = signing_key_rotate(actor="test")
+    second = signing_key_rotate(organization=organization, actor="test")
 
     assert stamp_kid(stamp(stamp_client)) == second.kid
 
 
-def test_retired_key_still_verifies_its_stamps(consenting: None, stamp_client: APIClient) -> None:
-    first = signing_key_rotate(actor="test")
+def test_retired_key_still_verifies_its_stamps(
+    organization: Organization, consenting: None, stamp_client: APIClient
+) -> None:
+    first = signing_key_rotate(organization=organization, actor="test")
     old_stamp = stamp(stamp_client)
-    signing_key_rotate(actor="test")
+    signing_key_rotate(organization=organization, actor="test")
     first.refresh_from_db()
 
     retired = signing_key_retire(key=first, actor="test")
@@ -185,9 +187,9 @@ def test_retired_key_still_verifies_its_stamps(consenting: None, stamp_client: A
     assert AuditLogEntry.objects.filter(action="signing_key.retired", object_id=first.kid).count() == 1
 
 
-def test_retiring_twice_changes_nothing_the_second_time(db: Any) -> None:
-    first = signing_key_rotate(actor="test")
-    signing_key_rotate(actor="test")
+def test_retiring_twice_changes_nothing_the_second_time(organization: Organization) -> None:
+    first = signing_key_rotate(organization=organization, actor="test")
+    signing_key_rotate(organization=organization, actor="test")
     first.refresh_from_db()
     retired_at = signing_key_retire(key=first, actor="test").retired_at
 
@@ -197,10 +199,10 @@ def test_retiring_twice_changes_nothing_the_second_time(db: Any) -> None:
     assert AuditLogEntry.objects.filter(action="signing_key.retired").count() == 1
 
 
-def test_retire_decides_from_the_stored_key_not_the_callers_copy(db: Any) -> None:
+def test_retire_decides_from_the_stored_key_not_the_callers_copy(organization: Organization) -> None:
     """The copy returned by the rotation that made it current is stale once a later rotation ran."""
-    first = signing_key_rotate(actor="test")
-    signing_key_rotate(actor="test")
+    first = signing_key_rotate(organization=organization, actor="test")
+    signing_key_rotate(organization=organization, actor="test")
 
     retired = signing_key_retire(key=first, actor="test")
 
@@ -208,8 +210,8 @@ def test_retire_decides_from_the_stored_key_not_the_callers_copy(db: Any) -> Non
     assert AuditLogEntry.objects.filter(action="signing_key.retired", object_id=first.kid).count() == 1
 
 
-def test_the_current_key_cannot_be_retired(db: Any) -> None:
-    current = signing_key_rotate(actor="test")
+def test_the_current_key_cannot_be_retired(organization: Organization) -> None:
+    current = signing_key_rotate(organization=organization, actor="test")
 
     with pytest.raises(Conflict):
         signing_key_retire(key=current, actor="test")
@@ -219,13 +221,14 @@ def test_the_current_key_cannot_be_retired(db: Any) -> None:
     assert not AuditLogEntry.objects.filter(action="signing_key.retired").exists()
 
 
-def test_rotate_signing_key_command_prints_the_new_kid(db: Any) -> None:
-    previous = signing_key_rotate(actor="test")
+def test_rotate_signing_key_command_prints_the_new_kid(organization: Organization) -> None:
+    previous = signing_key_rotate(organization=organization, actor="test")
     out = StringIO()
 
-    call_command("rotate_signing_key", stdout=out)
+    call_command("rotate_signing_key", "--organization", organization.slug, stdout=out)
 
-    printed = out.getvalue().strip()
+    slug, printed = out.getvalue().split()
+    assert slug == organization.slug
     assert KID.match(printed)
     assert printed != previous.kid
     assert SigningKey.objects.get(is_current=True).kid == printed
@@ -233,12 +236,12 @@ def test_rotate_signing_key_command_prints_the_new_kid(db: Any) -> None:
     assert set(published_kids()) == {previous.kid, printed}
 
 
-def test_rotate_signing_key_command_prints_a_different_kid_each_run(db: Any) -> None:
+def test_rotate_signing_key_command_prints_a_different_kid_each_run(organization: Organization) -> None:
     outputs = []
     for _ in range(2):
         out = StringIO()
-        call_command("rotate_signing_key", stdout=out)
-        outputs.append(out.getvalue().strip())
+        call_command("rotate_signing_key", "--organization", organization.slug, stdout=out)
+        outputs.append(out.getvalue().split()[1])
 
     assert len(set(outputs)) == 2
     assert all(KID.match(kid) for kid in outputs)
@@ -248,21 +251,21 @@ class _RolledBack(Exception):
     pass
 
 
-def _first_key_in_a_transaction_that_fails(seen: list[str]) -> None:
+def _first_key_in_a_transaction_that_fails(organization: Organization, seen: list[str]) -> None:
     with transaction.atomic():
-        seen.append(active_signing_key().kid)
+        seen.append(active_signing_key(organization=organization).kid)
         raise _RolledBack
 
 
-def test_a_first_key_made_in_a_transaction_that_rolls_back_is_never_used_to_sign(db: Any) -> None:
+def test_a_first_key_made_in_a_transaction_that_rolls_back_is_never_used_to_sign(organization: Organization) -> None:
     seen: list[str] = []
     with pytest.raises(_RolledBack):
-        _first_key_in_a_transaction_that_fails(seen)
+        _first_key_in_a_transaction_that_fails(organization, seen)
     [doomed_kid] = seen
 
-    active = active_signing_key()
+    active = active_signing_key(organization=organization)
 
     assert not SigningKey.objects.filter(kid=doomed_kid).exists()
     assert active.kid != doomed_kid
     assert SigningKey.objects.filter(kid=active.kid, is_current=True).exists()
-    assert active_signing_key().kid == active.kid  # cached from now on
+    assert active_signing_key(organization=organization).kid == active.kid  # cached from now on

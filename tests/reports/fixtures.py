@@ -13,7 +13,7 @@ from consent import services as consent_services
 from consent.models import Purpose, Source
 from core.models import Organization
 from dsar import services as dsar_services
-from provenance import services as provenance_services
+from provenance.services.recipients import recipient_create
 from provenance.services.stamping import StampRequest, stamp_many
 from provenance.services.validation import ProvenanceClaim, provenance_record_validate
 from reports.services import client_user_create
@@ -78,7 +78,7 @@ def dataset(organization: Organization, source: Source, purpose: Purpose) -> Org
     consent_services.gpc_signal_record(
         organization=organization, subject_id="s6", channel="header", jurisdiction="US-CA"
     )
-    provenance_services.recipient_create(
+    recipient_create(
         organization=organization,
         actor="test",
         key="crm",

@@ -13,6 +13,7 @@ import textwrap
 import threading
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -435,7 +436,7 @@ def publisher(private_key: Ed25519PrivateKey, jwks: dict[str, Any]) -> Iterator[
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    routes["/.well-known/jwks.json"] = (json.dumps(jwks).encode(), {"Content-Type": "application/jwk-set+json"})
+    routes["/.well-known/jwks/acme.json"] = (json.dumps(jwks).encode(), {"Content-Type": "application/jwk-set+json"})
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", routes
     finally:
@@ -452,18 +453,25 @@ def serve_stamped(routes: dict[str, Any], body_bytes: bytes, stamp: str, digest:
 def run_example(base_url: str) -> dict[str, Any]:
     """Receive the payload over HTTP, then run the Example exactly as written, pointed at base_url."""
     code = example_code()
-    assert "https://provenant.example.com/.well-known/jwks.json" in code
+    assert "https://provenant.example.com/.well-known/jwks/acme.json" in code
     with urllib.request.urlopen(f"{base_url}/api/payload", timeout=10) as response:
         namespace: dict[str, Any] = {"body_bytes": response.read(), "headers": response.headers}
     exec(compile(code.replace("https://provenant.example.com", base_url), "<verify example>", "exec"), namespace)
     return namespace
 
 
+def example_stamp_body(**privacy: Any) -> dict[str, Any]:
+    """A body as the Example's receiver expects it: issued by acme, for crm, stamped just now."""
+    stamped_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    values = {"issuer": "acme", "recipient": {"key": "crm", "role": "processor"}, "stamped_at": stamped_at}
+    return stamp_body(**{**values, **privacy})
+
+
 def test_docstring_example_verifies_a_stamp_fetched_over_http(
     publisher: tuple[str, dict[str, Any]], private_key: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base_url, routes = publisher
-    body = stamp_body()
+    body = example_stamp_body()
     payload = canonical_json(body)
     serve_stamped(routes, payload, sign_stamp(body, private_key, KID), content_digest(payload))
 
@@ -478,7 +486,7 @@ def test_docstring_example_rejects_a_tampered_payload(
     publisher: tuple[str, dict[str, Any]], private_key: Ed25519PrivateKey
 ) -> None:
     base_url, routes = publisher
-    body = stamp_body()
+    body = example_stamp_body()
     stamp = sign_stamp(body, private_key, KID)
     tampered = received(body)
     tampered["privacy"]["purposes"][0]["opt_in"] = False
@@ -487,3 +495,86 @@ def test_docstring_example_rejects_a_tampered_payload(
 
     with pytest.raises(ValueError, match="privacy stamp rejected: ENVELOPE_CHANGED"):
         run_example(base_url)
+
+
+def test_docstring_example_refuses_a_stamp_another_organization_issued(
+    publisher: tuple[str, dict[str, Any]], private_key: Ed25519PrivateKey
+) -> None:
+    base_url, routes = publisher
+    body = example_stamp_body(issuer="globex")  # validly signed, but not by the issuer the receiver trusts
+    payload = canonical_json(body)
+    serve_stamped(routes, payload, sign_stamp(body, private_key, KID), content_digest(payload))
+
+    with pytest.raises(ValueError, match="privacy stamp rejected: ISSUER_MISMATCH"):
+        run_example(base_url)
+
+
+# --- issuer, recipient and age (#11 item 8) ------------------------------------------------------
+
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def bound_body(**privacy: Any) -> dict[str, Any]:
+    values = {"issuer": "acme", "recipient": {"key": "crm", "role": "processor"}, "stamped_at": "2026-03-01T11:30:00Z"}
+    return stamp_body(**{**values, **privacy})
+
+
+def check(body: dict[str, Any], private_key: Ed25519PrivateKey, jwks: dict[str, Any], **expected: Any) -> Any:
+    return verify_stamp(received(body), sign_stamp(body, private_key, KID), jwks, now=NOW, **expected)
+
+
+def test_a_stamp_matching_issuer_recipient_and_age_verifies(
+    private_key: Ed25519PrivateKey, jwks: dict[str, Any]
+) -> None:
+    result = check(
+        bound_body(), private_key, jwks, expected_issuer="acme", expected_recipient="crm", max_age=timedelta(hours=1)
+    )
+
+    assert (result.valid, result.reason, result.kid) == (True, None, KID)
+
+
+@pytest.mark.parametrize(
+    ("privacy", "expected", "reason"),
+    [
+        ({"issuer": "globex"}, {"expected_issuer": "acme"}, Reason.ISSUER_MISMATCH),
+        ({}, {"expected_issuer": "globex"}, Reason.ISSUER_MISMATCH),
+        ({"issuer": None}, {"expected_issuer": "acme"}, Reason.ISSUER_MISMATCH),
+        (
+            {"recipient": {"key": "ads", "role": "third_party"}},
+            {"expected_recipient": "crm"},
+            Reason.RECIPIENT_MISMATCH,
+        ),
+        ({"recipient": "crm"}, {"expected_recipient": "crm"}, Reason.RECIPIENT_MISMATCH),
+        ({}, {"max_age": timedelta(minutes=29)}, Reason.EXPIRED),
+        ({}, {"max_age": 29 * 60}, Reason.EXPIRED),
+        ({"stamped_at": "2026-03-01T12:06:00Z"}, {"max_age": 3600}, Reason.EXPIRED),
+        ({"stamped_at": "2026-03-01T11:30:00"}, {"max_age": 3600}, Reason.EXPIRED),
+        ({"stamped_at": "yesterday"}, {"max_age": 3600}, Reason.EXPIRED),
+    ],
+)
+def test_a_validly_signed_stamp_for_someone_else_or_too_old_is_refused_with_its_reason(
+    private_key: Ed25519PrivateKey, jwks: dict[str, Any], privacy: dict[str, Any], expected: Any, reason: Reason
+) -> None:
+    body = bound_body(**privacy)
+    assert verify_stamp(received(body), sign_stamp(body, private_key, KID), jwks).valid  # the signature is good
+
+    result = check(body, private_key, jwks, **expected)
+
+    assert (result.valid, result.reason, result.kid, result.stamp_id) == (False, reason, KID, STAMP_ID)
+
+
+def test_a_stamp_of_another_issuer_is_refused_for_that_even_under_an_unknown_key(
+    private_key: Ed25519PrivateKey,
+) -> None:
+    body = bound_body(issuer="globex")
+
+    result = check(body, private_key, {"keys": []}, expected_issuer="acme")
+
+    assert result.reason == Reason.ISSUER_MISMATCH
+
+
+def test_max_age_allows_a_small_clock_skew(private_key: Ed25519PrivateKey, jwks: dict[str, Any]) -> None:
+    body = bound_body(stamped_at="2026-03-01T12:04:00Z")
+
+    assert check(body, private_key, jwks, max_age=60).valid

@@ -15,13 +15,13 @@ from core.api.fields import (
     StrictBooleanField,
     StrictCharField,
     StrictSerializer,
-    validate_subject_id,
+    SubjectIdField,
 )
 from core.jurisdictions import normalize_jurisdiction
 
 
 class SignalInputSerializer(StrictSerializer):
-    subject_id = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_subject_id])
+    subject_id = SubjectIdField()
     gpc = StrictBooleanField(help_text="navigator.globalPrivacyControl as the client saw it")
     jurisdiction = StrictCharField(
         max_length=6, required=False, help_text="Required for a subject Provenant has not seen before"
@@ -71,10 +71,7 @@ def signal_representation(subject_id: str, outcome: GpcOutcome | None) -> dict[s
 
 
 class SubjectLinkInputSerializer(StrictSerializer):
-    subject_id = StrictCharField(
-        max_length=255,
-        trim_whitespace=False,
-        validators=[validate_subject_id],
+    subject_id = SubjectIdField(
         help_text="The subject to link (a device or cookie id, or the known person's id)",
     )
 

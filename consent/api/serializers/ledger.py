@@ -20,7 +20,7 @@ from core.api.fields import (
     StrictBooleanField,
     StrictCharField,
     StrictSerializer,
-    validate_subject_id,
+    SubjectIdField,
 )
 from core.jurisdictions import normalize_jurisdiction
 
@@ -31,7 +31,7 @@ class EvidenceInputSerializer(StrictSerializer):
 
 
 class ConsentEventInputSerializer(StrictSerializer):
-    subject_id = StrictCharField(max_length=255, trim_whitespace=False, validators=[validate_subject_id])
+    subject_id = SubjectIdField()
     subject_email = serializers.EmailField(required=False, allow_null=True, max_length=254)
     purpose = StrictCharField(max_length=64)
     action = serializers.ChoiceField(choices=list(CLIENT_ACTIONS))
@@ -262,5 +262,7 @@ class LedgerVerificationOutputSerializer(serializers.Serializer):
     verified_at = serializers.DateTimeField()
     subjects_checked = serializers.IntegerField()
     events_checked = serializers.IntegerField()
-    ledger_root = serializers.CharField(help_text="SHA-256 over every subject's chain tip; keep it to compare later")
+    ledger_root = serializers.CharField(
+        help_text="SHA-256 over every chain as found in the events (length and last hash per subject); keep it"
+    )
     first_break = serializers.JSONField(allow_null=True)

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from rest_framework.exceptions import ValidationError
+
 from consent import selectors
 from consent.models import Subject
 from consent.selectors import GpcSignalPreview
+from core.api.fields import normalized_subject_id
 from core.api.views import OrganizationApi
 from core.problems import NotFound
 
@@ -26,7 +29,19 @@ class ConsentApi(OrganizationApi):
         return selectors.gpc_signal_preview(organization=self.organization, subject=subject)
 
     def subject_or_404(self, subject_id: str) -> Subject:
+        """The subject a path names. A path id that is not a normal subject id (not NFC, invisible characters,
+        ``.``/``..``) names nobody: 404, whatever a row may hold. The id is not echoed back."""
+        if not is_normal_subject_id(subject_id):
+            raise NotFound("No subject with this id in your organization.")
         subject = selectors.subject_by_external_id(organization=self.organization, external_id=subject_id)
         if subject is None:
             raise NotFound("No subject with this id in your organization.", subject_id=subject_id)
         return subject
+
+
+def is_normal_subject_id(value: str) -> bool:
+    """``value`` is a subject id exactly as :func:`core.api.fields.normalized_subject_id` would accept it."""
+    try:
+        return normalized_subject_id(value) == value
+    except ValidationError:
+        return False

@@ -14,11 +14,10 @@ from rest_framework.views import APIView
 
 from consent import selectors, services
 from consent.api import serializers as s
-from consent.api.views.base import ConsentApi
+from consent.api.views.base import ConsentApi, is_normal_subject_id
 from consent.enums import GpcChannel
-from core.api.fields import SUBJECT_ID_PATTERN
 from core.api.schema import SUBJECT_ID, api_operation
-from core.problems import InvalidInput
+from core.problems import InvalidInput, NotFound
 
 # ------------------------------------------------------------------------------------------------
 # Global Privacy Control, links, privacy status, solicitation
@@ -82,14 +81,16 @@ class SubjectLinksApi(ConsentApi):
         parameters=[SUBJECT_ID],
         request=s.SubjectLinkInputSerializer,
         responses={201: s.SubjectLinksOutputSerializer},
-        problems={422: "Invalid subject id, or a subject linked to itself."},
+        problems={
+            404: "The path's subject id is not a normal subject id.",
+            422: "Invalid subject id, or a subject linked to itself.",
+        },
     )
     def post(self, request: Request, subject_id: str) -> Response:
+        if not is_normal_subject_id(subject_id):
+            # A path id that is not a normal subject id names nobody (and is never created).
+            raise NotFound("No subject with this id in your organization.")
         data = self.validated(s.SubjectLinkInputSerializer, request.data)
-        if not SUBJECT_ID_PATTERN.match(subject_id):
-            raise InvalidInput(
-                "The subject id in the path is not valid.", errors=[{"pointer": "/", "detail": "invalid subject id"}]
-            )
         cluster = services.subject_link(
             organization=self.organization,
             subject_id=subject_id,

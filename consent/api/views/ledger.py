@@ -255,16 +255,40 @@ class SubjectConsentEventsApi(ConsentApi):
 
 
 class LedgerVerifyApi(ConsentApi):
-    required_scopes = {"GET": "consent:read"}
+    required_scopes = {"GET": "consent:read", "POST": "consent:write"}
 
     @api_operation(
         scope="consent:read",
         summary="Verify your organization's ledger",
         description="Recomputes every subject's hash chain and reports the first broken link (a row "
-        "changed, removed or reordered). `ledger_root` digests every chain tip: store it and compare later.",
+        "changed, removed or reordered, or a subject whose stored chain tip disagrees with its events). "
+        "`ledger_root` is computed from the events themselves: SHA-256 (hex) of the lines "
+        "`{subject_uuid}:{length}:{head_hash}\\n`, one per subject with events, sorted by subject uuid. Store it "
+        "and compare later. A GET records nothing; `POST` runs the same check and keeps the outcome.",
         responses={200: s.LedgerVerificationOutputSerializer},
     )
     def get(self, request: Request) -> Response:
+        report = selectors.ledger_integrity_report(organization=self.organization)
+        return Response(
+            {
+                "valid": report.is_valid,
+                "verified_at": report.verified_at.isoformat(),
+                "subjects_checked": report.subjects_checked,
+                "events_checked": report.events_checked,
+                "ledger_root": report.ledger_root,
+                "first_break": report.first_break,
+            }
+        )
+
+    @api_operation(
+        scope="consent:write",
+        summary="Verify your organization's ledger and record the run",
+        description="The check of `GET /ledger/verify`, kept as a verification run (for reports and audits) "
+        "with an audit-log entry `ledger.verified`.",
+        request=None,
+        responses={201: s.LedgerVerificationOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
         run = services.ledger_integrity_check(organization=self.organization, actor=self.client.actor)
         return Response(
             {
@@ -274,5 +298,6 @@ class LedgerVerifyApi(ConsentApi):
                 "events_checked": run.events_checked,
                 "ledger_root": run.ledger_root,
                 "first_break": run.first_break,
-            }
+            },
+            status=status.HTTP_201_CREATED,
         )

@@ -34,6 +34,8 @@ from core.models import Organization
 from core.secrets import read_or_create_secret
 from core.selectors import api_key_for_secret, organization_by_slug
 from core.services import api_key_create, organization_create
+from dsar.selectors import deadline_settings_of
+from dsar.services import deadline_settings_update
 from provenance.selectors import recipient_by_key
 from provenance.services.recipients import recipient_create
 from reports.services import client_user_create
@@ -41,6 +43,8 @@ from reports.services import client_user_create
 ACTOR = "cli:seed_demo"
 DEMO_SLUG = "demo"
 DEMO_CLIENT_USERNAME = "demo-client"
+DEMO_CALENDAR = "IE"
+DEMO_TIME_ZONE = "Europe/Dublin"
 DEMO_SCOPES = [
     "consent:read",
     "consent:write",
@@ -50,6 +54,7 @@ DEMO_SCOPES = [
     "deliver",
     "dsar:read",
     "dsar:write",
+    "dsar:configure",
     "reports:read",
 ]
 RECIPIENTS: list[dict[str, Any]] = [
@@ -233,6 +238,10 @@ class Command(BaseCommand):
             slug=DEMO_SLUG, name="Demo Co.", actor=ACTOR
         )
         self._seed_catalog(organization)
+        if deadline_settings_of(organization) is None:  # an Irish controller (REGULATORY.md A1); kept once changed
+            deadline_settings_update(
+                organization=organization, calendar=DEMO_CALENDAR, time_zone=DEMO_TIME_ZONE, actor=ACTOR
+            )
         recorded = self._seed_events(organization)
         key_file = Path(options["api_key_file"] or Path(settings.VAR_DIR) / "demo-api-key")
         created = self._demo_api_key(organization, key_file)

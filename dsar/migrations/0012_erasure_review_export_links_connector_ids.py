@@ -15,7 +15,7 @@ def give_connectors_public_ids(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dsar", "0010_staff_permissions"),
+        ("dsar", "0011_deadline_settings"),
     ]
 
     operations = [
