@@ -14,6 +14,7 @@ from core.models import ApiKey, AuditLogEntry, Organization
 from core.problems import Conflict, InvalidInput
 from core.scopes import unknown_scopes
 from core.selectors import api_key_digest
+from core.signals import organization_created
 
 API_KEY_PREFIX = "pvn"
 LAST_USED_RESOLUTION_SECONDS = 60.0
@@ -40,7 +41,8 @@ def audit_log(
 
 
 def organization_create(*, slug: str, name: str, actor: str) -> Organization:
-    """Create an organization. Built-in rows (system sources) are provisioned lazily by their apps."""
+    """Create an organization. The apps provision what it needs from the start (its signing key) on
+    ``core.signals.organization_created``, in the same transaction; built-in sources come lazily."""
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -55,6 +57,7 @@ def organization_create(*, slug: str, name: str, actor: str) -> Organization:
             organization=organization,
             data={"slug": slug},
         )
+        organization_created.send(sender=Organization, organization=organization, actor=actor)
     return organization
 
 

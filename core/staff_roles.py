@@ -5,9 +5,11 @@ a staff organization scope). The groups are managed here: their permissions are 
 ``migrate``; for a variation, make your own group. Permission names are ``app_label.codename`` strings, so
 core names every app's permissions without importing them.
 
-- **Privacy counsel**: everything the legal team does (catalog, GPC stance, DSAR workflow, alerts, revealing
-  contact data, downloading exports, the reports); no API keys, signing keys, connectors' secrets or scopes.
-- **DSAR operator**: requests end to end, with the subjects and consent they touch; nothing else.
+- **Privacy counsel**: everything the legal team does (catalog, GPC stance, DSAR workflow, approving and
+  cancelling erasures, alerts, revealing contact data, downloading exports, the reports); no API keys, signing
+  keys, connectors' secrets or scopes.
+- **DSAR operator**: requests end to end (cancelling an erasure, not approving one), with the subjects and
+  consent they touch; nothing else.
 - **Key administrator**: API keys (including write scopes and revocation), signing-key rotation, webhook and
   connector secrets; no personal data.
 - **Auditor**: reads everything, including the audit log and ledger verification runs; changes nothing and
@@ -88,6 +90,8 @@ ROLES: dict[str, frozenset[str]] = {
             "dsar.change_datasubjectrequest",
             "dsar.reveal_requester_contact",
             "dsar.download_dsarexport",
+            "dsar.approve_erasure",  # the legal review of a verified deletion (PROVENANT_DSAR_ERASURE_REVIEW)
+            "dsar.cancel_erasure",
             "dsar.add_dsarlegalcontact",
             "dsar.change_dsarlegalcontact",
             "dsar.add_deadlinesettings",
@@ -107,6 +111,7 @@ ROLES: dict[str, frozenset[str]] = {
             "dsar.change_datasubjectrequest",
             "dsar.reveal_requester_contact",
             "dsar.download_dsarexport",
+            "dsar.cancel_erasure",  # stopping is an operator's call; approving an erasure is counsel's
         }
     ),
     KEY_ADMINISTRATOR: frozenset(

@@ -3,3 +3,20 @@ from django.apps import AppConfig
 
 class DsarConfig(AppConfig):
     name = "dsar"
+
+    def ready(self) -> None:
+        from core.key_custody import WrappedKeyColumn, register_wrapped_key_column
+        from dsar import checks  # noqa: F401  (registers the DSAR settings checks)
+        from dsar.models import Connector, DataSubjectRequest, DsarExport
+        from dsar.seal_contexts import CONNECTOR_SECRET_PURPOSE, DATA_KEY_PURPOSE
+
+        # Every wrapped key DSAR stores, bound to (table, public id, purpose): rewrap_keys re-wraps and binds them
+        # (keys written before the binding are accepted until then) and refuses one copied to another row.
+        for column in (
+            WrappedKeyColumn(DataSubjectRequest, "wrapped_data_key", DATA_KEY_PURPOSE, owner_field="public_id"),
+            WrappedKeyColumn(DsarExport, "wrapped_data_key", DATA_KEY_PURPOSE, owner_field="public_id"),
+            WrappedKeyColumn(
+                Connector, "secret_sealed", CONNECTOR_SECRET_PURPOSE, owner_field="public_id", encoding="base64"
+            ),
+        ):
+            register_wrapped_key_column(column)

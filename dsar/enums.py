@@ -102,3 +102,5 @@ BACKDATED_CHANNELS: Final = frozenset({Channel.EMAIL, Channel.MAIL})
 # CCPA regs §7026(b) and §7027(e): an opt-out of sale/sharing and a request to limit the use of sensitive
 # personal information need no identity verification; intake starts carrying them out.
 NO_VERIFICATION_NEEDED: Final = frozenset({RequestType.OPT_OUT_OF_SALE, RequestType.LIMIT_SENSITIVE})
+# The request types answered with an export (GDPR Art. 15 and 20); its download link is signed at approval.
+EXPORTING_TYPES: Final = frozenset({RequestType.ACCESS, RequestType.PORTABILITY})

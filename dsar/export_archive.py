@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.utils import timezone
 
 from core.crypto import NONCE_BYTES, CryptoError, new_data_key, unwrap_data_key
-from dsar.seal_contexts import export_context
+from dsar.seal_contexts import export_context, export_key_owner
 
 
 @dataclass(frozen=True)
@@ -117,14 +117,14 @@ def build_archive(
 
 def seal_archive(content: bytes, *, export_public_id: str) -> tuple[bytes, bytes]:
     """AES-256-GCM under a fresh data key bound to the export's id; returns (nonce || ciphertext, wrapped key)."""
-    data_key, wrapped = new_data_key()
+    data_key, wrapped = new_data_key(owner=export_key_owner(export_public_id))
     nonce = os.urandom(NONCE_BYTES)
     return nonce + AESGCM(data_key).encrypt(nonce, content, export_context(export_public_id)), wrapped
 
 
 def open_archive(sealed: bytes | memoryview, wrapped_key: bytes | memoryview, *, export_public_id: str) -> bytes:
     raw = bytes(sealed)
-    data_key = unwrap_data_key(wrapped_key)
+    data_key = unwrap_data_key(wrapped_key, owner=export_key_owner(export_public_id))
     try:
         return AESGCM(data_key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], export_context(export_public_id))
     except InvalidTag as exc:

@@ -4,7 +4,7 @@ and the one way they are sent. Texts only; the caller decides when to send."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Final
 
 from django.conf import settings
@@ -63,6 +63,18 @@ def ccpa_unverified_reason(*, requested_on: date, day_45: date) -> str:
         "§1798.130(a)(2); Cal. Code Regs. tit. 11 §7060-7062). Notice: you may appeal this decision by replying "
         "to this message, or make a new request with the information we need to verify your identity; you may "
         "also contact the California Privacy Protection Agency or the California Attorney General."
+    )
+
+
+def export_link_message(*, public_id: str, url: str, expires_at: datetime) -> Message:
+    return Message(
+        subject=f"Your data for privacy request {public_id} is ready",
+        body=(
+            f"The copy of your data you asked for in privacy request {public_id} is ready. Download it here:\n\n"
+            f"{url}\n\n"
+            f"The link works until {expires_at:%Y-%m-%d %H:%M} UTC. Do not forward this message: anyone with the "
+            "link can download your data.\n"
+        ),
     )
 
 

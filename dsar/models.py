@@ -51,11 +51,22 @@ class DataSubjectRequest(models.Model):
     overdue_on = models.DateField(
         null=True, blank=True, editable=False, help_text="The day the deadline sweep found the request overdue"
     )
+    # A deletion request's erasure waits (PROVENANT_DSAR_ERASURE_REVIEW, recorded when fulfilment starts): for
+    # staff approval ("legal") or until ``erasure_not_before`` ("none"); cancelled, it never runs.
+    erasure_review = models.CharField(max_length=10, blank=True, editable=False)
+    erasure_not_before = models.DateTimeField(null=True, blank=True, editable=False)
+    erasure_approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    erasure_approved_by = models.CharField(max_length=200, blank=True, editable=False)
+    erasure_cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["organization", "status"], name="dsar_org_status")]
-        permissions = [("reveal_requester_contact", "Can reveal a requester's contact data (each reveal is audited)")]
+        permissions = [
+            ("reveal_requester_contact", "Can reveal a requester's contact data (each reveal is audited)"),
+            ("approve_erasure", "Can approve the erasure of a verified deletion request (audited)"),
+            ("cancel_erasure", "Can cancel the erasure of a deletion request before it runs (audited)"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=RequestStatus.values), name="dsar_status_known"),
             models.CheckConstraint(
@@ -211,6 +222,13 @@ class DsarExport(models.Model):
     purged_at = models.DateTimeField(
         null=True, blank=True, help_text="When the archive and its key were deleted (the digest and file list stay)"
     )
+    purge_reason = models.CharField(
+        max_length=20, blank=True, help_text="retention (its period ran out) or erasure (the subject was erased)"
+    )
+    link_issued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the one download link was signed (at approval); it names this time"
+    )
+    link_expires_at = models.DateTimeField(null=True, blank=True, help_text="The download link works until then")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -225,6 +243,9 @@ class Connector(models.Model):
     during collection and erasure, signed with its own secret (wrapped by the master key, never shown again)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(
+        max_length=26, unique=True, editable=False, help_text="ULID; the owner its wrapped secret is bound to"
+    )
     key = models.SlugField(max_length=100, help_text="Names the connector's file in the export: connectors/<key>.json")
     name = models.CharField(max_length=200)
     url = models.URLField(max_length=500)

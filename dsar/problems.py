@@ -94,6 +94,12 @@ class VerificationLinkExpired(DomainError):
     title = "The verification link has expired"
 
 
+class VerificationConfirmationInvalid(DomainError):
+    status = 403
+    slug = "verification-confirmation-invalid"
+    title = "Confirm from the verification page"
+
+
 class ExportLinkInvalid(DomainError):
     status = 400
     slug = "export-link-invalid"
@@ -110,3 +116,14 @@ class ExportPurged(DomainError):
     status = 410
     slug = "export-purged"
     title = "The export was deleted"
+
+
+class ExportUnreadable(DomainError):
+    status = 409
+    slug = "export-unreadable"
+    title = "The export cannot be opened"
+
+
+class ErasureNotWaiting(Conflict):
+    slug = "erasure-not-waiting"
+    title = "No erasure is waiting"

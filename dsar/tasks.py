@@ -56,3 +56,9 @@ def resume_stuck() -> dict[str, Any]:
 def purge_exports(now: str | None = None) -> dict[str, Any]:
     """Beat: delete export archives past their retention period, each once."""
     return services.dsar_exports_purge(now=_instant(now))
+
+
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
+def erasure_sweep(now: str | None = None) -> dict[str, Any]:
+    """Beat: run the erasures that were approved or whose cooling-off ended and that have not run yet."""
+    return services.dsar_erasure_sweep(now=_instant(now))

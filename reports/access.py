@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.models import Organization
+from core.selectors import staff_organization_ids
 
 VIEW_ANY_REPORT = "reports.view_any_report"
 
@@ -25,6 +26,11 @@ def organization_for_report(*, user: Any, slug: str) -> Organization | None:
     """The organization whose report ``user`` asked for, or None when it does not exist *or* is not theirs,
     so that another organization's URLs cannot be told apart from unknown ones."""
     if can_view_any_report(user):
-        return Organization.objects.filter(slug=slug).first()
+        # Staff limited to some organizations (core.StaffOrganizationScope) read only theirs.
+        organizations = Organization.objects.filter(slug=slug)
+        ids = staff_organization_ids(user)
+        if ids is not None:
+            organizations = organizations.filter(id__in=ids)
+        return organizations.first()
     organization = client_organization(user=user)
     return organization if organization is not None and organization.slug == slug else None

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from consent.admin import OrganizationLedgerAdmin
-from core.admin import ServiceModelAdmin, admin_actor
+from core.admin import OrganizationScopedAdmin, ServiceModelAdmin, admin_actor
 from core.models import Organization
 from reports.access import VIEW_ANY_REPORT
 from reports.models import ClientMembership
@@ -30,8 +30,9 @@ class ClientUserCreationForm(forms.ModelForm):
 
 
 @admin.register(ClientMembership)
-class ClientMembershipAdmin(ServiceModelAdmin):
-    """Client users are created here (a non-staff account and its one membership) and deactivated, never edited."""
+class ClientMembershipAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
+    """Client users are created here (a non-staff account and its one membership) and deactivated, never edited.
+    Staff limited to some organizations see, create and deactivate only theirs."""
 
     list_display = ("user", "organization", "is_active", "created_at", "created_by")
     list_filter = ("organization", "user__is_active")
@@ -68,7 +69,9 @@ class ClientMembershipAdmin(ServiceModelAdmin):
             actor=admin_actor(request),
         )
 
-    @admin.action(description="Deactivate the selected client users (they can no longer sign in)")
+    @admin.action(
+        description="Deactivate the selected client users (they can no longer sign in)", permissions=["change"]
+    )
     def deactivate(self, request: HttpRequest, queryset: QuerySet[ClientMembership]) -> None:
         for membership in queryset.select_related("user", "organization"):
             client_user_deactivate(membership=membership, actor=admin_actor(request))

@@ -241,6 +241,11 @@ PROVENANT_DSAR_FULFIL_STUCK_MINUTES = int(os.environ.get("PROVENANT_DSAR_FULFIL_
 # Calls to HTTP connectors during collection and erasure: attempts and jittered backoff base.
 PROVENANT_DSAR_CONNECTOR_ATTEMPTS = int(os.environ.get("PROVENANT_DSAR_CONNECTOR_ATTEMPTS", "3"))
 PROVENANT_DSAR_CONNECTOR_RETRY_SECONDS = float(os.environ.get("PROVENANT_DSAR_CONNECTOR_RETRY_SECONDS", "1"))
+# DSAR erasure (issue #11): a verified deletion request stops before the crypto-shredding. "legal" (default): it
+# waits until staff approve it in the admin; "none": it runs by itself after the cooling-off period (hours, 0 allowed).
+# Either way staff can cancel it until it runs. dsar.checks refuses other values at startup.
+PROVENANT_DSAR_ERASURE_REVIEW = os.environ.get("PROVENANT_DSAR_ERASURE_REVIEW", "legal")
+PROVENANT_DSAR_ERASURE_COOLING_OFF_HOURS = os.environ.get("PROVENANT_DSAR_ERASURE_COOLING_OFF_HOURS", "24")
 
 # Celery: a broker that needs no server unless CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -311,6 +316,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dsar.tasks.purge_exports",
         "schedule": crontab(hour=4, minute=7),
         "options": {"expires": 60 * 60},
+    },
+    # DSAR erasures whose review or cooling-off period ended: run (a lost countdown or a dead worker delays them).
+    "dsar-erasure-sweep": {
+        "task": "dsar.tasks.erasure_sweep",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 5 * 60},
     },
     # DSAR fulfilment whose message was lost or whose worker died: enqueued again (steps are idempotent).
     "dsar-resume-stuck": {

@@ -79,3 +79,16 @@ class AssignForm(forms.Form):
         required=False,
         help_text="Leave empty to unassign.",
     )
+
+
+class CancelErasureForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        strip=True,
+        help_text="Why the erasure does not run (the requester withdrew it, a legal hold); recorded on the request.",
+    )
+    notify_requester = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Email the reason to the requester with their remedies (as a rejection does).",
+    )

@@ -1,7 +1,9 @@
 """The legal team's data-subject request queue, nearest due date first, with its workflow actions.
 
 Requests are created through ``dsar_create`` and move only through ``dsar_transition`` / ``dsar_extend``
-(STYLE rule 1); the pages are otherwise view-only. The requester's contact is shown masked, never in plaintext.
+(STYLE rule 1); the pages are otherwise view-only. Staff limited to some organizations see only theirs
+(``OrganizationScopedAdmin``). The requester's contact is shown masked; revealing it, and downloading an export,
+are POSTs that need their own permission and are audited. Every action declares the permission its effect needs.
 """
 
 from __future__ import annotations
@@ -12,33 +14,56 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyTabularInline, ServiceModelAdmin, admin_actor, report_domain_errors
+from core.admin import (
+    OrganizationScopedAdmin,
+    ReadOnlyTabularInline,
+    ServiceModelAdmin,
+    admin_actor,
+    report_domain_errors,
+)
 from core.problems import DomainError
-from dsar.admin.forms import AssignForm, DsarAddForm, ExtendForm, RejectForm, VerifyForm
+from dsar.admin.forms import AssignForm, CancelErasureForm, DsarAddForm, ExtendForm, RejectForm, VerifyForm
 from dsar.deadlines import DATE_KEYS
-from dsar.enums import FINAL_STATUSES, RequestStatus
-from dsar.models import DataSubjectRequest, RequestTransition
-from dsar.selectors import dsar_export_link, dsar_requester_masked, export_for_request
+from dsar.enums import FINAL_STATUSES, RequestStatus, RequestType
+from dsar.erasure_review import ErasureGate
+from dsar.models import DataSubjectRequest, DsarExport, RequestTransition
+from dsar.selectors import dsar_requester_masked, export_for_request
 from dsar.services import (
     Requester,
     dsar_assign,
     dsar_create,
+    dsar_erasure_approve,
+    dsar_erasure_cancel,
+    dsar_export_download_by_staff,
     dsar_extend,
     dsar_identity_verify,
+    dsar_requester_reveal,
     dsar_transition,
 )
+from dsar.services.fulfilment import request_erasure_gate
 
 # Days left at or below which the countdown turns orange (overdue is red).
 DUE_SOON_DAYS = 3
 COUNTDOWN_COLOURS = {"overdue": "#ba2121", "due_soon": "#e07b00", "on_track": "#2e7d32"}
 ACTION_FORM_TEMPLATE = "admin/dsar/datasubjectrequest/action_form.html"
+REVEAL_TEMPLATE = "admin/dsar/datasubjectrequest/requester_contact.html"
+REVEAL_PERMISSION = "dsar.reveal_requester_contact"
+DOWNLOAD_PERMISSION = "dsar.download_dsarexport"
+ERASURE_TEXT = {
+    ErasureGate.AWAITING_APPROVAL: "waiting for approval (Approve erasure / Cancel erasure)",
+    ErasureGate.COOLING_OFF: "cooling off until {not_before} (Approve erasure runs it now; Cancel erasure stops it)",
+    ErasureGate.OPEN: "approved: runs now",
+    ErasureGate.CANCELLED: "cancelled on {cancelled}: it never ran",
+}
 
 
 def days_left(request: DataSubjectRequest, today: date | None = None) -> int:
@@ -83,8 +108,8 @@ class TransitionInline(ReadOnlyTabularInline):
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(ServiceModelAdmin):
-    """The queue, nearest due date first. No assign action: requests have no assignee field (yet)."""
+class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
+    """The queue, nearest due date first, limited to the organizations the staff user may see."""
 
     list_display = (
         "public_id",
@@ -98,12 +123,28 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
         "channel",
         "assignee",
     )
-    list_filter = ("status", "type", "regime", OverdueFilter, "organization", "assignee")
+    # organization: scoped choices (OrganizationScopedAdmin); assignee: only those of requests the user sees.
+    list_filter = (
+        "status",
+        "type",
+        "regime",
+        OverdueFilter,
+        "organization",
+        ("assignee", admin.RelatedOnlyFieldListFilter),
+    )
     list_select_related = ("organization", "assignee")
     search_fields = ("=public_id", "=subject_external_id")
     ordering = ("due_on", "id")
     show_full_result_count = False
-    actions = ("verify_requests", "extend_requests", "approve_requests", "reject_requests", "assign_requests")
+    actions = (
+        "verify_requests",
+        "extend_requests",
+        "approve_requests",
+        "reject_requests",
+        "assign_requests",
+        "approve_erasure",
+        "cancel_erasure",
+    )
     inlines = (TransitionInline,)
     add_fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at")
     detail_fields = (
@@ -125,6 +166,7 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
         "extension_notice_sent_on",
         "deadlines_table",
         "assignee",
+        "erasure",
         "export_link",
         "created_at",
         "updated_at",
@@ -132,13 +174,42 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
 
     @admin.display(description="export download link")
     def export_link(self, obj: DataSubjectRequest) -> str:
-        """The signed link (valid 7 days) to send the requester once the export is reviewed."""
+        """Where the export's one download link stands; never the link itself (it was signed once, at approval,
+        and emailed to the requester)."""
         export = export_for_request(obj)
         if export is None:
             return "—"
         if export.purged_at is not None:
-            return f"— (the export was deleted on {export.purged_at:%Y-%m-%d}, after its retention period)"
-        return dsar_export_link(request=obj)
+            why = "when its subject was erased" if export.purge_reason == "erasure" else "after its retention period"
+            return f"— (the export was deleted on {export.purged_at:%Y-%m-%d}, {why})"
+        if export.link_issued_at is None or export.link_expires_at is None:
+            return "not issued: the link is signed and emailed to the requester when the request is approved"
+        return (
+            f"issued {timezone.localtime(export.link_issued_at):%Y-%m-%d %H:%M}, "
+            f"valid until {timezone.localtime(export.link_expires_at):%Y-%m-%d %H:%M}"
+        )
+
+    @admin.display(description="erasure")
+    def erasure(self, obj: DataSubjectRequest) -> str:
+        if obj.type != RequestType.DELETION:
+            return "—"
+        if obj.erasure_cancelled_at is None and obj.status in (
+            RequestStatus.RECEIVED,
+            RequestStatus.IDENTITY_PENDING,
+            RequestStatus.VERIFIED,
+        ):
+            return "not started: waits for the identity verification"
+        if obj.status == RequestStatus.COMPLETED or (
+            obj.status == RequestStatus.AWAITING_REVIEW and obj.erasure_cancelled_at is None
+        ):
+            return "ran"
+        gate = request_erasure_gate(obj)
+        return ERASURE_TEXT[gate].format(
+            not_before=f"{timezone.localtime(obj.erasure_not_before):%Y-%m-%d %H:%M}" if obj.erasure_not_before else "",
+            cancelled=f"{timezone.localtime(obj.erasure_cancelled_at):%Y-%m-%d %H:%M}"
+            if obj.erasure_cancelled_at
+            else "",
+        )
 
     # --- pages ---------------------------------------------------------------------------------------------
 
@@ -170,6 +241,89 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
         """The actions need the model's ``change`` permission itself (``has_change_permission`` is False)."""
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    def has_approve_erasure_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("dsar.approve_erasure")
+
+    def has_cancel_erasure_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("dsar.cancel_erasure")
+
+    # --- reveal and download: POSTs with their own permission, audited ----------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        own = [
+            path(
+                "<path:object_id>/reveal-contact/",
+                self.admin_site.admin_view(self.reveal_contact_view),
+                name=f"{prefix}_reveal_contact",
+            ),
+            path(
+                "<path:object_id>/download-export/",
+                self.admin_site.admin_view(self.download_export_view),
+                name=f"{prefix}_download_export",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _scoped_object(self, request: HttpRequest, object_id: str) -> DataSubjectRequest:
+        """The request, only if this staff user may see it (their organizations); 404 otherwise."""
+        obj = self.get_object(request, object_id)
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404("No such request.")
+        return obj
+
+    def reveal_contact_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm(REVEAL_PERMISSION):
+            raise PermissionDenied
+        obj = self._scoped_object(request, object_id)
+        contact = dsar_requester_reveal(request=obj, actor=admin_actor(request))
+        response = TemplateResponse(
+            request,
+            REVEAL_TEMPLATE,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "original": obj,
+                "title": f"Requester of {obj.public_id}",
+                "contact": contact,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def download_export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm(DOWNLOAD_PERMISSION):
+            raise PermissionDenied
+        obj = self._scoped_object(request, object_id)
+        export = export_for_request(obj)
+        if export is None:
+            raise Http404("This request has no export.")
+        try:
+            download = dsar_export_download_by_staff(export=export, actor=admin_actor(request))
+        except DomainError as exc:
+            report_domain_errors(request, obj.public_id, exc)
+            return HttpResponseRedirect(reverse("admin:dsar_datasubjectrequest_change", args=[obj.pk]))
+        response = HttpResponse(download.content, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra = {
+            **(extra_context or {}),
+            "may_reveal_contact": request.user.has_perm(REVEAL_PERMISSION),
+            "may_download_export": request.user.has_perm(DOWNLOAD_PERMISSION)
+            and str(object_id).isdigit()
+            and DsarExport.objects.filter(request_id=int(object_id), purged_at__isnull=True).exists(),
+        }
+        return super().change_view(request, object_id, form_url, extra)
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
         data = form.cleaned_data
@@ -354,6 +508,55 @@ class DataSubjectRequestAdmin(ServiceModelAdmin):
             else:
                 assigned += 1
         messages.success(request, f"{assigned} request(s) assigned to {assignee or 'nobody'}.")
+        return None
+
+    @admin.action(
+        description="Approve erasure of selected deletion requests (it runs now)", permissions=["approve_erasure"]
+    )
+    def approve_erasure(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> None:
+        approved = 0
+        for dsar in queryset.select_related("organization"):
+            try:
+                dsar_erasure_approve(request=dsar, actor=admin_actor(request))
+            except DomainError as exc:
+                report_domain_errors(request, dsar.public_id, exc)
+            else:
+                approved += 1
+        if approved:
+            messages.success(request, f"Approved the erasure of {approved} request(s); it runs now.")
+
+    @admin.action(
+        description="Cancel erasure of selected deletion requests (rejects them, with a reason)",
+        permissions=["cancel_erasure"],
+    )
+    def cancel_erasure(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
+        form = CancelErasureForm(request.POST if "apply" in request.POST else None)
+        if not (form.is_bound and form.is_valid()):
+            return self._action_form(
+                request,
+                queryset,
+                form=form,
+                action="cancel_erasure",
+                title="Cancel erasures",
+                intro="The erasure never runs; the request is rejected with this reason (its deadlines stay on "
+                "record). An erasure that is running or done cannot be cancelled.",
+                button="Cancel erasure",
+            )
+        cancelled = 0
+        for dsar in queryset.select_related("organization"):
+            try:
+                dsar_erasure_cancel(
+                    request=dsar,
+                    actor=admin_actor(request),
+                    reason=form.cleaned_data["reason"],
+                    notify_requester=form.cleaned_data["notify_requester"],
+                )
+            except DomainError as exc:
+                report_domain_errors(request, dsar.public_id, exc)
+            else:
+                cancelled += 1
+        if cancelled:
+            messages.success(request, f"Cancelled the erasure of {cancelled} request(s).")
         return None
 
     def _transition(

@@ -14,7 +14,6 @@ from dsar.selectors.deadline_settings import (
     organization_deadline_layer,
 )
 from dsar.selectors.exports import (
-    dsar_export_link,
     export_by_public_id,
     export_for_request,
     export_ids_past_retention,
@@ -22,13 +21,16 @@ from dsar.selectors.exports import (
 )
 from dsar.selectors.requests import (
     MaskedRequester,
+    RequesterContact,
     deadlines_what_if,
     dsar_by_pk,
     dsar_by_public_id,
     dsar_certificate_facts,
     dsar_for_organization,
     dsar_history,
+    dsar_ids_erasure_due,
     dsar_ids_stuck,
+    dsar_requester_contact,
     dsar_requester_email,
     dsar_requester_masked,
     dsar_status,
@@ -39,6 +41,7 @@ from dsar.selectors.subject_data import request_contact_email, request_subject, 
 
 __all__ = [
     "MaskedRequester",
+    "RequesterContact",
     "connector_call_answer",
     "connector_secret",
     "connectors_active",
@@ -48,10 +51,11 @@ __all__ = [
     "dsar_by_pk",
     "dsar_by_public_id",
     "dsar_certificate_facts",
-    "dsar_export_link",
     "dsar_for_organization",
     "dsar_history",
+    "dsar_ids_erasure_due",
     "dsar_ids_stuck",
+    "dsar_requester_contact",
     "dsar_requester_email",
     "dsar_requester_masked",
     "dsar_status",

@@ -14,7 +14,7 @@ from core.crypto import CryptoError, master_keyring, unseal, unwrap_data_key
 from core.models import Organization
 from dsar.enums import ConnectorCallStatus
 from dsar.models import Connector, ConnectorCall, DataSubjectRequest
-from dsar.seal_contexts import call_answer_context
+from dsar.seal_contexts import call_answer_context, connector_secret_owner, request_key_owner
 from provenance.models import Recipient
 from provenance.services.webhook_secrets import WEBHOOK_SECRET_PREFIX
 
@@ -34,7 +34,8 @@ def connector_secret(connector: Connector) -> str | None:
     if not connector.secret_sealed:
         return None
     try:
-        raw = master_keyring().unwrap(base64.b64decode(connector.secret_sealed, validate=True))
+        wrapped = base64.b64decode(connector.secret_sealed, validate=True)
+        raw = master_keyring().unwrap(wrapped, owner=connector_secret_owner(connector.public_id))
     except (binascii.Error, ValueError) as exc:
         raise CryptoError("the connector secret is malformed") from exc
     return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
@@ -46,7 +47,7 @@ def connector_call_answer(call: ConnectorCall) -> Any:
         return None
     request = call.request
     kind = "connector" if call.connector_id is not None else "recipient"
-    data_key = unwrap_data_key(request.wrapped_data_key)
+    data_key = unwrap_data_key(request.wrapped_data_key, owner=request_key_owner(request.public_id))
     context = call_answer_context(request.public_id, kind, call.target_key, call.step)
     return json.loads(unseal(data_key, call.answer_sealed, context=context))
 

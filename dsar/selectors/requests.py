@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from core.crypto import CryptoError, unseal, unwrap_data_key
 from core.models import Organization
 from dsar.certificate import CertificateFacts, CertificateStep
 from dsar.deadlines import ClockEvent, DeadlineError, DeadlineResult, ExtensionNotice, compute_deadlines
-from dsar.enums import FulfilmentStepStatus, RequestStatus
+from dsar.enums import FulfilmentStepStatus, RequestStatus, RequestType
 from dsar.models import DataSubjectRequest, DsarLegalContact, FulfilmentStep, RequestTransition
 from dsar.problems import deadline_problem
-from dsar.seal_contexts import requester_context
+from dsar.seal_contexts import request_key_owner, requester_context
 from dsar.selectors.deadline_settings import organization_deadline_layer
 
 
@@ -72,9 +72,33 @@ def dsar_ids_stuck(*, now: datetime, stalled_since: datetime) -> list[int]:
     recent = FulfilmentStep.objects.filter(request=OuterRef("pk"), completed_at__gt=stalled_since)
     return list(
         DataSubjectRequest.objects.filter(status=RequestStatus.IN_PROGRESS, updated_at__lte=stalled_since)
+        .exclude(_erasure_waiting(now))  # waiting on purpose: the erasure sweep runs them when they may
         .filter(Exists(unfinished))
         .exclude(Exists(held))
         .exclude(Exists(recent))
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+
+
+def _erasure_waiting(now: datetime) -> Q:
+    """Deletion requests whose erasure step may not run yet (cancelled, awaiting approval, cooling off)."""
+    gate_open = Q(erasure_cancelled_at__isnull=True) & (
+        Q(erasure_approved_at__isnull=False) | Q(erasure_review="none", erasure_not_before__lte=now)
+    )
+    return Q(type=RequestType.DELETION) & ~gate_open
+
+
+def dsar_ids_erasure_due(*, now: datetime) -> list[int]:
+    """Deletion requests in progress whose erasure may run now (approved, or cooled off under review "none") and
+    whose erase step is still pending or was left by a dead worker."""
+    erase_open = FulfilmentStep.objects.filter(request=OuterRef("pk"), step="erase").filter(
+        Q(status=FulfilmentStepStatus.PENDING) | Q(status=FulfilmentStepStatus.RUNNING, claimed_until__lt=now)
+    )
+    return list(
+        DataSubjectRequest.objects.filter(status=RequestStatus.IN_PROGRESS, type=RequestType.DELETION)
+        .exclude(_erasure_waiting(now))
+        .filter(Exists(erase_open))
         .order_by("id")
         .values_list("pk", flat=True)
     )
@@ -126,7 +150,7 @@ def dsar_requester_email(request: DataSubjectRequest) -> str:
     if not request.requester_email_sealed:
         return ""
     try:
-        data_key = unwrap_data_key(request.wrapped_data_key)
+        data_key = unwrap_data_key(request.wrapped_data_key, owner=request_key_owner(request.public_id))
         return unseal(data_key, request.requester_email_sealed, context=requester_context(request.public_id, "email"))
     except CryptoError:
         return ""
@@ -134,6 +158,14 @@ def dsar_requester_email(request: DataSubjectRequest) -> str:
 
 @dataclass(frozen=True)
 class MaskedRequester:
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RequesterContact:
+    """The requester's contact in clear: shown only through the audited reveal."""
+
     email: str
     name: str
 
@@ -147,12 +179,13 @@ def mask_name(name: str) -> str:
     return " ".join(f"{part[:1]}***" for part in name.split())
 
 
-def dsar_requester_masked(request: DataSubjectRequest) -> MaskedRequester:
-    """The requester's contact, masked for display (``j***@example.com``); never the plaintext."""
+def dsar_requester_contact(request: DataSubjectRequest) -> RequesterContact:
+    """The requester's contact in clear, for the audited reveal (``services.dsar_requester_reveal``) only; blank
+    parts when none was given or the key is gone (erased, or a key that belongs to another row)."""
     try:
-        data_key = unwrap_data_key(request.wrapped_data_key)
+        data_key = unwrap_data_key(request.wrapped_data_key, owner=request_key_owner(request.public_id))
     except CryptoError:
-        return MaskedRequester(email="", name="")
+        return RequesterContact(email="", name="")
 
     def opened(token: str, field: str) -> str:
         if not token:
@@ -162,9 +195,15 @@ def dsar_requester_masked(request: DataSubjectRequest) -> MaskedRequester:
         except CryptoError:
             return ""
 
-    email = opened(request.requester_email_sealed, "email")
-    name = opened(request.requester_name_sealed, "name")
-    return MaskedRequester(email=mask_email(email) if email else "", name=mask_name(name))
+    return RequesterContact(
+        email=opened(request.requester_email_sealed, "email"), name=opened(request.requester_name_sealed, "name")
+    )
+
+
+def dsar_requester_masked(request: DataSubjectRequest) -> MaskedRequester:
+    """The requester's contact, masked for display (``j***@example.com``); never the plaintext."""
+    contact = dsar_requester_contact(request)
+    return MaskedRequester(email=mask_email(contact.email) if contact.email else "", name=mask_name(contact.name))
 
 
 # --- what-if -----------------------------------------------------------------------------------------------------

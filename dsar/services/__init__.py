@@ -19,7 +19,13 @@ from dsar.problems import (
 from dsar.services.connectors import connector_calls_record, connector_create, connector_secret_rotate
 from dsar.services.deadline_settings import deadline_settings_update
 from dsar.services.deadline_sweep import dsar_deadline_sweep
-from dsar.services.exports import ExportDownload, dsar_export_download, dsar_exports_purge
+from dsar.services.erasure import dsar_erasure_cancel
+from dsar.services.exports import (
+    ExportDownload,
+    dsar_export_download,
+    dsar_export_download_by_staff,
+    dsar_exports_purge,
+)
 from dsar.services.fulfilment import STEPS, dsar_fulfil_run, steps_for
 from dsar.services.identity import (
     IDENTITY_SWEEP_ACTOR,
@@ -29,14 +35,18 @@ from dsar.services.identity import (
 )
 from dsar.services.pipeline import (
     IdentityLinkOutcome,
+    IdentityLinkPreview,
     dsar_create,
+    dsar_erasure_approve,
+    dsar_erasure_sweep,
     dsar_fulfil_resume_stuck,
     dsar_fulfil_start,
+    dsar_identity_link_preview,
     dsar_identity_request,
     dsar_identity_verify,
     dsar_identity_verify_by_link,
 )
-from dsar.services.workflow import Requester, dsar_assign, dsar_extend, dsar_transition
+from dsar.services.workflow import Requester, dsar_assign, dsar_extend, dsar_requester_reveal, dsar_transition
 
 __all__ = [
     "FINAL_STATUSES",
@@ -53,6 +63,7 @@ __all__ = [
     "ExtensionUnavailable",
     "FulfilmentNotReady",
     "IdentityLinkOutcome",
+    "IdentityLinkPreview",
     "IllegalTransition",
     "RequestClosed",
     "Requester",
@@ -66,17 +77,23 @@ __all__ = [
     "dsar_assign",
     "dsar_create",
     "dsar_deadline_sweep",
+    "dsar_erasure_approve",
+    "dsar_erasure_cancel",
+    "dsar_erasure_sweep",
     "dsar_export_download",
+    "dsar_export_download_by_staff",
     "dsar_exports_purge",
     "dsar_extend",
     "dsar_fulfil_resume_stuck",
     "dsar_fulfil_run",
     "dsar_fulfil_start",
+    "dsar_identity_link_preview",
     "dsar_identity_link_send",
     "dsar_identity_request",
     "dsar_identity_sweep",
     "dsar_identity_verify",
     "dsar_identity_verify_by_link",
+    "dsar_requester_reveal",
     "dsar_transition",
     "steps_for",
 ]

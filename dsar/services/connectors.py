@@ -9,6 +9,7 @@ import secrets
 
 from django.db import transaction
 from django.utils import timezone
+from ulid import ULID
 
 from core.crypto import master_keyring, seal, unwrap_data_key
 from core.enums import AuditAction
@@ -18,14 +19,14 @@ from core.problems import InvalidInput
 from core.services import audit_log
 from dsar.connector_calls import DETAIL_LENGTH, CallOutcome
 from dsar.models import Connector, ConnectorCall, DataSubjectRequest
-from dsar.seal_contexts import call_answer_context
+from dsar.seal_contexts import call_answer_context, connector_secret_owner, request_key_owner
 from provenance.services.webhook_secrets import WEBHOOK_SECRET_BYTES, WEBHOOK_SECRET_PREFIX
 
 
 def connector_secret_rotate(*, connector: Connector, actor: str) -> str:
     """Give the connector a new signing secret and return it, the only time it is shown."""
     raw = secrets.token_bytes(WEBHOOK_SECRET_BYTES)
-    sealed = base64.b64encode(master_keyring().wrap(raw)).decode()
+    sealed = base64.b64encode(master_keyring().wrap(raw, owner=connector_secret_owner(connector.public_id))).decode()
     with transaction.atomic():
         Connector.objects.filter(pk=connector.pk).update(secret_sealed=sealed, updated_at=timezone.now())
         audit_log(
@@ -47,7 +48,9 @@ def connector_create(*, organization: Organization, key: str, name: str, url: st
     if problem is not None:
         raise InvalidInput(f"The connector URL is refused: {problem}.", errors=[{"pointer": "/url", "detail": problem}])
     with transaction.atomic():
-        connector = Connector.objects.create(organization=organization, key=key, name=name, url=url)
+        connector = Connector.objects.create(
+            organization=organization, public_id=str(ULID()), key=key, name=name, url=url
+        )
         audit_log(
             actor=actor,
             action=AuditAction.DSAR_CONNECTOR_CREATED,
@@ -63,7 +66,10 @@ def connector_create(*, organization: Organization, key: str, name: str, url: st
 def connector_calls_record(*, request: DataSubjectRequest, step: str, outcomes: list[CallOutcome]) -> None:
     """Store the outcomes (one row per target and step, overwritten when the step is redone); call inside the
     step's transaction. Answers are sealed under the request's data key."""
-    data_key = unwrap_data_key(request.wrapped_data_key) if any(o.answer is not None for o in outcomes) else None
+    has_answers = any(o.answer is not None for o in outcomes)
+    data_key = (
+        unwrap_data_key(request.wrapped_data_key, owner=request_key_owner(request.public_id)) if has_answers else None
+    )
     for outcome in outcomes:
         sealed = ""
         if outcome.answer is not None and data_key is not None:

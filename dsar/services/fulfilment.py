@@ -29,10 +29,11 @@ from core.enums import AuditAction
 from core.services import audit_log
 from dsar.connector_calls import call_connectors, calls_summary, notify_recipients_erased
 from dsar.enums import NO_VERIFICATION_NEEDED, FulfilmentStepStatus, RequestStatus, RequestType
+from dsar.erasure_review import ErasureGate, erasure_cooling_off, erasure_gate, erasure_review_mode
 from dsar.export_archive import ConnectorAnswer, build_archive, seal_archive
 from dsar.models import DataSubjectRequest, FulfilmentStep
 from dsar.problems import FulfilmentNotReady, IllegalTransition, StatusChanged
-from dsar.seal_contexts import correction_context
+from dsar.seal_contexts import correction_context, request_key_owner
 from dsar.selectors import (
     dsar_by_pk,
     dsar_requester_email,
@@ -44,10 +45,11 @@ from dsar.selectors import (
     subject_tables,
 )
 from dsar.services.connectors import connector_calls_record
-from dsar.services.exports import export_store
+from dsar.services.exports import export_store, exports_shred_for_erasure
 from dsar.services.workflow import dsar_transition
 
 FULFIL_ACTOR: Final = "task:dsar.fulfil"
+ERASE_STEP: Final = "erase"
 
 STEPS: Final[dict[str, tuple[str, ...]]] = {
     RequestType.ACCESS: ("export", "review"),
@@ -88,19 +90,42 @@ def dsar_fulfil_begin(*, request: DataSubjectRequest, actor: str, requested_chan
         dsar_transition(request=request, to_status=RequestStatus.IN_PROGRESS, actor=actor, reason="fulfilment started")
         rows = [FulfilmentStep(request=request, step=name, position=i) for i, name in enumerate(names)]
         if requested_change.strip():
-            data_key = unwrap_data_key(request.wrapped_data_key)
+            data_key = unwrap_data_key(request.wrapped_data_key, owner=request_key_owner(request.public_id))
             sealed = seal(data_key, requested_change.strip(), context=correction_context(request.public_id))
             rows[-1].result = {"requested_change_sealed": sealed}
         FulfilmentStep.objects.bulk_create(rows, ignore_conflicts=True)
+        data: dict[str, Any] = {"steps": list(names)}
+        if request.type == RequestType.DELETION:
+            # The erasure waits for legal's approval or the cooling-off period (REVIEW mode fixed now).
+            review = erasure_review_mode()
+            not_before = timezone.now() + erasure_cooling_off() if review == "none" else None
+            DataSubjectRequest.objects.filter(pk=request.pk).update(
+                erasure_review=review, erasure_not_before=not_before
+            )
+            request.erasure_review, request.erasure_not_before = review, not_before
+            data["erasure_review"] = review
+            if not_before is not None:
+                data["erasure_not_before"] = not_before.isoformat()
         audit_log(
             actor=actor,
             action=AuditAction.DSAR_FULFILMENT_STARTED,
             object_type="dsar",
             object_id=request.public_id,
             organization=request.organization,
-            data={"steps": list(names)},
+            data=data,
         )
     return request
+
+
+def request_erasure_gate(request: DataSubjectRequest, now: datetime | None = None) -> ErasureGate:
+    """Where the request's erasure stands (see ``dsar.erasure_review.erasure_gate``)."""
+    return erasure_gate(
+        review=request.erasure_review,
+        not_before=request.erasure_not_before,
+        approved_at=request.erasure_approved_at,
+        cancelled_at=request.erasure_cancelled_at,
+        now=now or timezone.now(),
+    )
 
 
 # --- the run ------------------------------------------------------------------------------------------------------
@@ -180,6 +205,18 @@ def _suppression_identifiers(request: DataSubjectRequest, subject: Subject | Non
     return identifiers
 
 
+def _still_erasable(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> bool:
+    """After claiming the erase step: a cancellation that committed before the claim wins (it locked the step
+    while the request was still erasable); give the step back and stop. After the claim, cancelling is refused."""
+    current = DataSubjectRequest.objects.get(pk=request.pk)
+    if current.status == RequestStatus.IN_PROGRESS and request_erasure_gate(current) == ErasureGate.OPEN:
+        return True
+    FulfilmentStep.objects.filter(pk=step.pk, status=FulfilmentStepStatus.RUNNING, attempts=attempt).update(
+        status=FulfilmentStepStatus.PENDING, claimed_until=None
+    )
+    return False
+
+
 def _step_erase(request: DataSubjectRequest, step: FulfilmentStep, attempt: int) -> dict[str, Any]:
     subject = request_subject(request)
     identifiers = _suppression_identifiers(request, subject)  # read before the key is destroyed
@@ -197,10 +234,13 @@ def _step_erase(request: DataSubjectRequest, step: FulfilmentStep, attempt: int)
             actor=FULFIL_ACTOR,
         )
         connector_calls_record(request=request, step=step.step, outcomes=calls)
+        # Erasure reaches the person's earlier access/portability exports too (issue #11 item 4).
+        shredded = exports_shred_for_erasure(request=request, actor=FULFIL_ACTOR)
         result: dict[str, Any] = {
             "subject_found": subject is not None,
             "erased": erased,
             "suppressed": sum(len(set(values)) for values in identifiers.values()),
+            "exports_shredded": len(shredded),
         }
         if calls:
             result["connectors"] = calls_summary(calls)
@@ -306,9 +346,15 @@ def dsar_fulfil_run(*, request_id: int) -> dict[str, Any]:
         step, _ = FulfilmentStep.objects.get_or_create(request=request, step=name, defaults={"position": position})
         if step.status == FulfilmentStepStatus.DONE:
             continue
+        if name == ERASE_STEP:
+            gate = request_erasure_gate(request)
+            if gate != ErasureGate.OPEN:
+                return {"ran": ran, "waiting": str(gate)}  # approval or the sweep enqueues the run again
         attempt = _claim(step, timezone.now())
         if attempt is None:
             return {"ran": ran, "busy": name}
+        if name == ERASE_STEP and not _still_erasable(request, step, attempt):
+            return {"ran": ran, "waiting": "cancelled"}
         step.refresh_from_db(fields=["result"])
         try:
             RUNNERS[name](request, step, attempt)

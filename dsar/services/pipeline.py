@@ -15,11 +15,18 @@ from django.utils import timezone
 
 from core.models import Organization
 from core.tasks import enqueue, enqueue_after_commit
-from dsar.enums import NO_VERIFICATION_NEEDED, VERIFIED_OR_LATER, RequestStatus
-from dsar.identity_links import public_id_from_identity_token
+from dsar.enums import FINAL_STATUSES, NO_VERIFICATION_NEEDED, VERIFIED_OR_LATER, RequestStatus
+from dsar.identity_links import check_confirmation, confirmation_value, public_id_from_identity_token
 from dsar.models import DataSubjectRequest
-from dsar.problems import FulfilmentNotReady, IllegalTransition, StatusChanged, VerificationLinkInvalid
-from dsar.selectors import dsar_by_pk, dsar_by_public_id, dsar_ids_stuck
+from dsar.problems import (
+    FulfilmentNotReady,
+    IllegalTransition,
+    RequestClosed,
+    StatusChanged,
+    VerificationLinkInvalid,
+)
+from dsar.selectors import dsar_by_pk, dsar_by_public_id, dsar_ids_erasure_due, dsar_ids_stuck
+from dsar.services.erasure import dsar_erasure_approve as erasure_approve
 from dsar.services.fulfilment import dsar_fulfil_begin
 from dsar.services.identity import LINK_ACTOR, dsar_identity_confirm, dsar_identity_pending
 from dsar.services.workflow import Requester, dsar_intake
@@ -113,14 +120,50 @@ class IdentityLinkOutcome:
     is_newly_verified: bool
 
 
-def dsar_identity_verify_by_link(*, token: str) -> IdentityLinkOutcome:
-    """The requester opened the signed link: verify the request it names. Expired (410) or tampered (400) links
-    change nothing; a second use answers the same and writes nothing."""
-    public_id = public_id_from_identity_token(token)
-    request = dsar_by_public_id(public_id)
+@dataclass(frozen=True)
+class IdentityLinkPreview:
+    """What the verification page shows before the requester confirms; reading it writes nothing."""
+
+    public_id: str
+    status: str
+    request_type: str
+    is_verified: bool
+    confirmation: str
+
+
+def _request_of_link(token: str) -> DataSubjectRequest:
+    request = dsar_by_public_id(public_id_from_identity_token(token))
     if request is None:
         raise VerificationLinkInvalid("This verification link is not valid.")
+    return request
+
+
+def dsar_identity_link_preview(*, token: str) -> IdentityLinkPreview:
+    """The requester (or a mail scanner) opened the link: what confirming would do, and the signed confirmation
+    value the page posts back. Expired (410), tampered (400) and closed (409) links are refused; nothing is
+    written either way."""
+    request = _request_of_link(token)
+    is_verified = request.status in VERIFIED_OR_LATER
+    if not is_verified and request.status in FINAL_STATUSES:
+        raise RequestClosed("The request is closed; verifying it changes nothing.")
+    return IdentityLinkPreview(
+        public_id=request.public_id,
+        status=request.status,
+        request_type=request.type,
+        is_verified=is_verified,
+        confirmation="" if is_verified else confirmation_value(request.public_id, token),
+    )
+
+
+def dsar_identity_verify_by_link(*, token: str, confirmation: object) -> IdentityLinkOutcome:
+    """The requester confirmed on the page the link opened (a POST with its signed confirmation value): verify
+    the request it names. Expired (410) or tampered (400) links and a missing or foreign confirmation (403)
+    change nothing; a second use answers the same and writes nothing."""
+    request = _request_of_link(token)
     was_verified = request.status in VERIFIED_OR_LATER
+    if not was_verified:
+        check_confirmation(confirmation, public_id=request.public_id, token=token)
+    public_id = request.public_id
     verified = dsar_identity_verify(
         request=request, actor=LINK_ACTOR, note="identity verified by the requester's signed link", method="link"
     )
@@ -137,7 +180,27 @@ def dsar_fulfil_start(*, request: DataSubjectRequest, actor: str, requested_chan
     with transaction.atomic():
         dsar_fulfil_begin(request=request, actor=actor, requested_change=requested_change)
         enqueue_after_commit(FULFIL_TASK, request.pk)
+        if request.erasure_not_before is not None and request.erasure_not_before > timezone.now():
+            # "none": the erasure runs when its cooling-off ends (the erasure sweep finds it if this is lost).
+            enqueue_after_commit(FULFIL_TASK, request.pk, eta=request.erasure_not_before)
     return request
+
+
+def dsar_erasure_approve(*, request: DataSubjectRequest, actor: str) -> DataSubjectRequest:
+    """Approve a waiting erasure (see ``services.erasure``); it runs after commit."""
+    with transaction.atomic():
+        erasure_approve(request=request, actor=actor)
+        enqueue_after_commit(FULFIL_TASK, request.pk)
+    return request
+
+
+def dsar_erasure_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Beat: enqueue the erasures whose approval or cooling-off let them run and that have not run: a lost
+    message, a countdown lost with its worker or a crash delays an erasure, it does not lose it."""
+    due = dsar_ids_erasure_due(now=now or timezone.now())
+    for request_id in due:
+        enqueue(FULFIL_TASK, request_id)
+    return {"enqueued": len(due)}
 
 
 def _start_fulfilment(request: DataSubjectRequest) -> None:

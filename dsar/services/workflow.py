@@ -25,13 +25,28 @@ from core.services import audit_log
 from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 from dsar.deadlines import DeadlineError, ExtensionNotice
 from dsar.denials import with_denial_notice
-from dsar.enums import BACKDATED_CHANNELS, FINAL_STATUSES, LEGAL_TRANSITIONS, DsarRegime, RequestStatus
-from dsar.messages import closure_message, message_send
+from dsar.enums import (
+    BACKDATED_CHANNELS,
+    EXPORTING_TYPES,
+    FINAL_STATUSES,
+    LEGAL_TRANSITIONS,
+    DsarRegime,
+    RequestStatus,
+)
+from dsar.export_links import LINK_LIFETIME
+from dsar.messages import closure_message, export_link_message, message_send
 from dsar.models import DataSubjectRequest, RequestTransition
 from dsar.problems import AlreadyExtended, IllegalTransition, RequestClosed, StatusChanged, deadline_problem
 from dsar.request_deadlines import extension_of, request_deadlines
-from dsar.seal_contexts import requester_context
-from dsar.selectors import dsar_history, dsar_requester_email, organization_deadline_layer
+from dsar.seal_contexts import request_key_owner, requester_context
+from dsar.selectors import (
+    RequesterContact,
+    dsar_history,
+    dsar_requester_contact,
+    dsar_requester_email,
+    organization_deadline_layer,
+)
+from dsar.services.exports import export_link_issue
 
 # --- intake ----------------------------------------------------------------------------------------------------
 
@@ -116,7 +131,7 @@ def dsar_intake(
     )
     requester = requester or Requester()
     public_id = str(ULID())
-    data_key, wrapped = new_data_key()
+    data_key, wrapped = new_data_key(owner=request_key_owner(public_id))
 
     def sealed(value: str, field: str) -> str:
         return seal(data_key, value, context=requester_context(public_id, field)) if value else ""
@@ -239,8 +254,23 @@ def dsar_transition(
             organization=request.organization,
             data={"from": expected, "to": to_status},
         )
+        if to_status == RequestStatus.COMPLETED and request.type in EXPORTING_TYPES:
+            _hand_over_export(request, actor=actor, now=now)
     _apply(request, values)
     return request
+
+
+def _hand_over_export(request: DataSubjectRequest, *, actor: str, now: datetime) -> None:
+    """Approval of an access/portability request: its export's one download link is signed now (stored expiry,
+    audited) and emailed to the requester after commit. Without a requester address no link is issued; staff
+    with ``dsar.download_dsarexport`` download it from the admin."""
+    email = dsar_requester_email(request)
+    if not email:
+        return
+    url = export_link_issue(request=request, actor=actor, now=now)
+    if url is not None:
+        message = export_link_message(public_id=request.public_id, url=url, expires_at=now + LINK_LIFETIME)
+        transaction.on_commit(lambda: message_send([email], message))
 
 
 def dsar_extend(
@@ -332,3 +362,18 @@ def dsar_assign(*, request: DataSubjectRequest, assignee: Any, actor: str) -> Da
         )
     request.refresh_from_db()
     return request
+
+
+def dsar_requester_reveal(*, request: DataSubjectRequest, actor: str) -> RequesterContact:
+    """The requester's contact in clear for a staff member (the caller checked ``dsar.reveal_requester_contact``);
+    every reveal is audited, with the fields shown but never their values."""
+    contact = dsar_requester_contact(request)
+    audit_log(
+        actor=actor,
+        action=AuditAction.DSAR_REQUESTER_CONTACT_REVEALED,
+        object_type="dsar",
+        object_id=request.public_id,
+        organization=request.organization,
+        data={"fields": [name for name in ("email", "name") if getattr(contact, name)]},
+    )
+    return contact

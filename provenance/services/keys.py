@@ -68,6 +68,11 @@ def new_signing_key_fields() -> dict[str, object]:
     }
 
 
+def provision_signing_key(sender: object, *, organization: Organization, actor: str, **kwargs: object) -> None:
+    """``organization_created`` receiver: the new organization's first signing key."""
+    signing_key_rotate(organization=organization, actor=actor)
+
+
 def signing_key_rotate(*, organization: Organization, actor: str) -> SigningKey:
     """Make a new current key for the organization. Its previous one signs nothing new but stays published."""
     fields = new_signing_key_fields()

@@ -17,6 +17,7 @@ from dsar import services
 from dsar.models import DataSubjectRequest, FulfilmentStep
 
 LINK = re.compile(r"http://testserver(/api/v1/dsar/verify/\S+)")
+CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
 
 
 @pytest.fixture(autouse=True)
@@ -83,15 +84,23 @@ def test_clicking_the_link_starts_fulfilment(
     assert match is not None
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = APIClient().get(match.group(1))
+        opened = APIClient().get(match.group(1))
+    assert opened.status_code == 200
+    assert not FulfilmentStep.objects.exists(), "opening the link (a page) starts nothing"
+    confirmation = CONFIRMATION.search(opened.content.decode())
+    assert confirmation is not None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = APIClient().post(match.group(1), {"confirmation": confirmation.group(1)}, format="multipart")
 
     assert response.status_code == 200
     request.refresh_from_db()
     assert request.status == "awaiting_review", "the export ran and the request waits for legal"
     assert step_runs(request) == [("export", "done", 1), ("review", "done", 1)]
-    # Opening the link again starts nothing twice.
+    # Opening the link again, or confirming again, starts nothing twice.
     with django_capture_on_commit_callbacks(execute=True):
         assert APIClient().get(match.group(1)).status_code == 200
+        assert APIClient().post(match.group(1), {"confirmation": confirmation.group(1)}).status_code == 200
     assert step_runs(request) == [("export", "done", 1), ("review", "done", 1)]
     assert len(mail.outbox) == 1
 
@@ -105,7 +114,14 @@ def test_a_manual_verification_also_starts_fulfilment(
         services.dsar_identity_verify(request=request, actor="legal", note="passport checked")
 
     request.refresh_from_db()
-    assert request.status == "completed", "the erasure ran"
+    assert request.status == "in_progress", "the erasure waits for legal's approval (PROVENANT_DSAR_ERASURE_REVIEW)"
+    assert [step for step, status, _ in step_runs(request) if status == "done"] == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.dsar_erasure_approve(request=request, actor="legal")
+
+    request.refresh_from_db()
+    assert request.status == "completed", "the approved erasure ran"
     assert [step for step, status, _ in step_runs(request) if status == "done"] == ["erase", "complete"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import threading
 import time
 import zipfile
@@ -15,7 +16,9 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.core import mail
 from django.db import connections
+from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -25,8 +28,7 @@ from consent.models import ConsentEvent, Purpose, Source, Subject, SuppressedIde
 from consent.selectors import event_evidence, ledger_integrity_report
 from core.crypto import CryptoError, unseal, unwrap_data_key
 from core.models import AuditLogEntry, Organization
-from core.problems import DomainError
-from dsar import export_archive, export_links, selectors, services, tasks
+from dsar import export_archive, export_links, services, tasks
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from provenance.enums import RecipientRole
 from provenance.models import StampRecord
@@ -37,6 +39,7 @@ from tests.integration.conftest import wait_until
 from tests.integration.http_receiver import HttpReceiver
 
 EMAIL = "ada@example.com"
+EXPORT_LINK = re.compile(r"http://testserver(/api/v1/dsar/exports/\S+)")
 
 
 @pytest.fixture
@@ -104,9 +107,26 @@ def make_request(organization: Organization) -> Callable[..., DataSubjectRequest
 
 def fulfilled(request: DataSubjectRequest, **kw: Any) -> DataSubjectRequest:
     services.dsar_fulfil_start(request=request, actor="legal", **kw)
+    if request.type == "deletion":
+        services.dsar_erasure_approve(request=request, actor="legal")  # the erasure waits for it (legal review)
     services.dsar_fulfil_run(request_id=request.pk)
     request.refresh_from_db()
     return request
+
+
+def approved_link(request: DataSubjectRequest) -> str:
+    """Legal approves the reviewed export: its one download link is signed and emailed to the requester."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.dsar_transition(request=request, to_status="completed", actor="legal")
+    return issued_link(request)
+
+
+def issued_link(request: DataSubjectRequest) -> str:
+    sent = [m for m in mail.outbox if request.public_id in m.subject and "is ready" in m.subject]
+    assert len(sent) == 1, "the link is emailed once"
+    match = EXPORT_LINK.search(sent[0].body)
+    assert match is not None
+    return match.group(1)
 
 
 def snapshot(request: DataSubjectRequest) -> tuple[Any, ...]:
@@ -123,8 +143,9 @@ def snapshot(request: DataSubjectRequest) -> tuple[Any, ...]:
 
 
 def download(request: DataSubjectRequest) -> bytes:
-    url = selectors.dsar_export_link(request=request)
-    response = APIClient().get(url.removeprefix("http://testserver"))
+    request.refresh_from_db()
+    url = issued_link(request) if request.status == "completed" else approved_link(request)
+    response = APIClient().get(url)
     assert response.status_code == 200, response.content[:300]
     assert response["Content-Type"] == "application/zip"
     assert response["Cache-Control"] == "no-store"
@@ -202,14 +223,19 @@ def test_expired_download_link_is_refused_with_410_and_audits_nothing(
     ledger: Subject, make_request: Callable[..., DataSubjectRequest]
 ) -> None:
     request = fulfilled(make_request("access"))
+    link = approved_link(request)
     export = DsarExport.objects.get(request=request)
     with mock.patch("django.core.signing.time.time", return_value=time.time() - 7 * 86400 - 60):
-        token = export_links.download_token(export.public_id)
+        old_token = export_links.download_token(export.public_id, export.link_issued_at)
+    # The expiry stored at approval decides, whatever the token says.
+    DsarExport.objects.filter(pk=export.pk).update(link_expires_at=timezone.now() - timedelta(seconds=1))
     before = AuditLogEntry.objects.count()
 
-    response = APIClient().get(f"/api/v1/dsar/exports/{token}")
+    response = APIClient().get(link)
+    signed_long_ago = APIClient().get(f"/api/v1/dsar/exports/{old_token}")
 
     assert_problem(response, 410, "export-link-expired")
+    assert_problem(signed_long_ago, 410, "export-link-expired")
     assert AuditLogEntry.objects.count() == before
 
 
@@ -226,7 +252,7 @@ def test_tampered_download_link_is_refused_with_400(
     ledger: Subject, make_request: Callable[..., DataSubjectRequest], mangle: Callable[[str], str]
 ) -> None:
     request = fulfilled(make_request("access"))
-    token = export_links.download_token(DsarExport.objects.get(request=request).public_id)
+    token = approved_link(request).rsplit("/", 1)[1]
     before = AuditLogEntry.objects.count()
 
     response = APIClient().get(f"/api/v1/dsar/exports/{mangle(token)}")
@@ -375,7 +401,7 @@ def test_deletion_crypto_shreds_keeps_a_suppression_entry_and_completes(
     assert set(entries.values_list("kind", flat=True)) == {"external_id", "email"}
     assert entries.count() == 2
     assert not [e for e in entries if EMAIL in e.identifier_index or "cust-1" in e.identifier_index]
-    assert ("erase", {"subject_found": True, "erased": True, "suppressed": 2}) in list(
+    assert ("erase", {"subject_found": True, "erased": True, "suppressed": 2, "exports_shredded": 0}) in list(
         FulfilmentStep.objects.filter(request=request).values_list("step", "result")
     )
 
@@ -410,7 +436,7 @@ def test_correction_waits_for_legal_with_the_requested_change_sealed(
     assert request.status == "awaiting_review"
     result = FulfilmentStep.objects.get(request=request, step="review").result
     assert "ada@new.example" not in json.dumps(result)
-    key = unwrap_data_key(request.wrapped_data_key)
+    key = unwrap_data_key(request.wrapped_data_key, owner=f"dsar_datasubjectrequest/{request.public_id}/data-key")
     sealed = result["requested_change_sealed"]
     assert unseal(key, sealed, context=f"dsar:{request.public_id}:correction") == "My email is ada@new.example"
 
@@ -440,16 +466,34 @@ def test_resume_stuck_enqueues_only_quiet_requests_with_unfinished_steps_and_no_
     assert held.status == "in_progress", "a request whose step is still leased is left alone"
 
 
-def test_the_admin_request_page_shows_the_export_download_link(
+def test_the_admin_request_page_shows_where_the_link_stands_and_never_signs_one(
     ledger: Subject, make_request: Callable[..., DataSubjectRequest], admin_client: Any
 ) -> None:
+    """Issue #11 item 4: viewing the page used to sign a fresh download link on every view."""
     request = fulfilled(make_request("access"))
+    page_url = f"/admin/dsar/datasubjectrequest/{request.pk}/change/"
+    before = AuditLogEntry.objects.count()
 
-    page = admin_client.get(f"/admin/dsar/datasubjectrequest/{request.pk}/change/")
+    reviewing = admin_client.get(page_url).content.decode()
+    admin_client.get(page_url)
 
-    assert page.status_code == 200
-    link = selectors.dsar_export_link(request=request)
-    assert link in page.content.decode()
+    assert "not issued" in reviewing
+    assert "/api/v1/dsar/exports/" not in reviewing
+    assert AuditLogEntry.objects.count() == before
+    assert DsarExport.objects.get(request=request).link_issued_at is None
+
+    link = approved_link(request)
+    approved = admin_client.get(page_url).content.decode()
+    admin_client.get(page_url)
+
+    export = DsarExport.objects.get(request=request)
+    assert export.link_expires_at == export.link_issued_at + timedelta(days=7)
+    assert "valid until" in approved
+    assert link.rsplit("/", 1)[1] not in approved
+    assert "/api/v1/dsar/exports/" not in approved
+    issued = AuditLogEntry.objects.filter(action="dsar.export_link_issued", object_id=request.public_id)
+    assert issued.count() == 1, "signed once, at approval"
+    assert issued.get().data["export_id"] == export.public_id
 
 
 def test_exports_past_their_retention_are_deleted_once_and_their_links_answer_410(
@@ -458,13 +502,13 @@ def test_exports_past_their_retention_are_deleted_once_and_their_links_answer_41
     settings.PROVENANT_EXPORT_RETENTION_DAYS = 30
     old = fulfilled(make_request())
     recent = fulfilled(make_request())
-    old_link = selectors.dsar_export_link(request=old)
+    old_link = approved_link(old)
     DsarExport.objects.filter(request=old).update(created_at=timezone.now() - timedelta(days=31))
     evidence = DsarExport.objects.values("sha256", "size_bytes", "files").get(request=old)
 
     first = services.dsar_exports_purge()
     second = services.dsar_exports_purge()
-    response = APIClient().get(old_link.removeprefix("http://testserver"))
+    response = APIClient().get(old_link)
 
     assert (first, second) == ({"purged": 1}, {"purged": 0})
     purged = DsarExport.objects.get(request=old)
@@ -475,8 +519,6 @@ def test_exports_past_their_retention_are_deleted_once_and_their_links_answer_41
     assert response.json()["type"].endswith("/export-purged")
     assert AuditLogEntry.objects.filter(action="dsar.export_purged", object_id=old.public_id).count() == 1
     assert not AuditLogEntry.objects.filter(action="dsar.export_downloaded", object_id=old.public_id).exists()
-    with pytest.raises(DomainError):
-        selectors.dsar_export_link(request=old)
     assert zipfile.ZipFile(io.BytesIO(download(recent))).namelist()  # within retention: still served
 
 

@@ -12,6 +12,7 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.test import Client
 from rest_framework.test import APIClient
 
 from core.models import AuditLogEntry, Organization
@@ -22,6 +23,17 @@ from tests.consent.api_contract import assert_problem
 
 EMAIL = "ada@example.com"
 LINK = re.compile(r"http://testserver(/api/v1/dsar/verify/\S+)")
+CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+def confirm(path: str) -> Any:
+    """What the requester does: open the link (a page, which changes nothing), then press its button (a POST)."""
+    page = Client().get(path)
+    assert page.status_code == 200, page.content[:300]
+    match = CONFIRMATION.search(page.content.decode())
+    assert match is not None, "the page has a confirmation form"
+    return Client().post(path, {"confirmation": match.group(1)})
 
 
 @pytest.fixture(autouse=True)
@@ -82,11 +94,12 @@ def test_link_verifies_pending_request_and_records_the_transition(
 
     assert services.dsar_identity_link_send(request_id=request.pk) == {"sent": True}
     path = sent_link()
-    response = APIClient().get(path)  # no API key
+    response = confirm(path)  # no API key
 
     assert response.status_code == 200, response.content
-    assert response.json()["status"] == "verified"
-    assert response.json()["request_id"] == request.public_id
+    assert response["Content-Type"].startswith("text/html")
+    assert request.public_id in response.content.decode()
+    assert "your identity is confirmed" in response.content.decode()
     assert mail.outbox[0].to == [EMAIL]
     assert EMAIL not in path
     request.refresh_from_db()
@@ -104,11 +117,14 @@ def test_second_use_of_the_link_changes_nothing(
 ) -> None:
     request = pending(make_request, django_capture_on_commit_callbacks)
     path = f"/api/v1/dsar/verify/{identity_link_token(request.public_id)}"
-    assert APIClient().get(path).status_code == 200
+    assert confirm(path).status_code == 200
     before = snapshot(request)
 
-    again = APIClient().get(path)
+    page = Client().get(path)
+    again = APIClient().post(path, {}, format="json", **JSON)
 
+    assert page.status_code == 200
+    assert "confirmed already" in page.content.decode()
     assert again.status_code == 200
     assert again.json()["status"] == "verified"
     assert snapshot(request) == before
@@ -117,7 +133,7 @@ def test_second_use_of_the_link_changes_nothing(
 def test_link_verifies_a_request_that_was_never_paused(make_request: Callable[..., DataSubjectRequest]) -> None:
     request = make_request()
 
-    response = APIClient().get(f"/api/v1/dsar/verify/{identity_link_token(request.public_id)}")
+    response = confirm(f"/api/v1/dsar/verify/{identity_link_token(request.public_id)}")
 
     assert response.status_code == 200
     request.refresh_from_db()
@@ -132,9 +148,15 @@ def test_expired_link_is_refused_with_410_and_changes_nothing(
         token = identity_link_token(request.public_id)
     before = snapshot(request)
 
-    response = APIClient().get(f"/api/v1/dsar/verify/{token}")
+    path = f"/api/v1/dsar/verify/{token}"
+    response = APIClient().get(path, **JSON)
+    posted = APIClient().post(path, {"confirmation": "x"}, format="json", **JSON)
+    page = Client().get(path)
 
     assert_problem(response, 410, "verification-link-expired")
+    assert_problem(posted, 410, "verification-link-expired")
+    assert page.status_code == 410
+    assert page["Content-Type"].startswith("text/html")
     assert snapshot(request) == before
 
 
@@ -155,9 +177,12 @@ def test_tampered_link_is_refused_with_400_and_changes_nothing(
     request = pending(make_request, django_capture_on_commit_callbacks)
     before = snapshot(request)
 
-    response = APIClient().get(f"/api/v1/dsar/verify/{mangle(identity_link_token(request.public_id))}")
+    path = f"/api/v1/dsar/verify/{mangle(identity_link_token(request.public_id))}"
+    response = APIClient().get(path, **JSON)
+    posted = Client().post(path, {"confirmation": "x"})
 
     assert_problem(response, 400, "verification-link-invalid")
+    assert posted.status_code == 400
     assert snapshot(request) == before
 
 
@@ -166,9 +191,12 @@ def test_link_of_a_rejected_request_is_refused(make_request: Callable[..., DataS
     services.dsar_transition(request=request, to_status="rejected", actor="legal", reason="duplicate")
     before = snapshot(request)
 
-    response = APIClient().get(f"/api/v1/dsar/verify/{identity_link_token(request.public_id)}")
+    path = f"/api/v1/dsar/verify/{identity_link_token(request.public_id)}"
+    response = APIClient().get(path, **JSON)
+    page = Client().get(path)
 
     assert_problem(response, 409, "request-closed")
+    assert page.status_code == 409
     assert snapshot(request) == before
 
 

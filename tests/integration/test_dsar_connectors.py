@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core import mail
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
@@ -39,12 +40,37 @@ from tests.integration.http_receiver import HttpReceiver
 
 EMAIL = "ada@example.com"
 LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/verify/\S+)")
+CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
+EXPORT_LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/exports/\S+)")
 CRM_ANSWER = {"records": [{"table": "customers", "id": 42, "name": "Ada Lovelace", "tier": "gold"}]}
 
 
 @pytest.fixture(autouse=True)
 def _settings(settings: Any) -> None:
     settings.PROVENANT_PUBLIC_BASE_URL = "http://testserver"
+    # Erasures here run as soon as the request is verified (no review, no cooling-off): this file is about the
+    # connectors; the review and the cooling-off are tested in test_dsar_fulfilment and tests/dsar.
+    settings.PROVENANT_DSAR_ERASURE_REVIEW = "none"
+    settings.PROVENANT_DSAR_ERASURE_COOLING_OFF_HOURS = 0
+
+
+def open_and_confirm(path: str) -> None:
+    """What the requester does with the link: open it (a page; nothing changes), then press its button (POST)."""
+    page = APIClient().get(path)
+    assert page.status_code == 200
+    confirmation = CONFIRMATION.search(page.content.decode())
+    assert confirmation is not None
+    assert APIClient().post(path, {"confirmation": confirmation.group(1)}, format="multipart").status_code == 200
+
+
+def approved_link(request: DataSubjectRequest) -> str:
+    """Legal approves the reviewed export: its one download link is signed and emailed to the requester."""
+    services.dsar_transition(request=request, to_status="completed", actor="user:legal")
+    sent = [m for m in mail.outbox if request.public_id in m.subject and "is ready" in m.subject]
+    assert len(sent) == 1
+    match = EXPORT_LINK.search(sent[0].body)
+    assert match is not None
+    return match.group(1)
 
 
 @pytest.fixture
@@ -148,7 +174,7 @@ def intake_and_click(client: APIClient, request_type: str, tmp_path: Path) -> Da
     assert len(emails) == 1
     match = LINK.search(emails[0])
     assert match is not None
-    assert APIClient().get(match.group(1)).status_code == 200
+    open_and_confirm(match.group(1))
     return DataSubjectRequest.objects.get(public_id=response.json()["id"])
 
 
@@ -173,7 +199,7 @@ def test_access_request_sends_signed_identifiers_and_the_connector_answer_is_in_
     expected = {"request_id": request.public_id, "type": "access", "subject_id": "cust-1", "email": EMAIL}
     assert json.loads(body) == expected
     assert headers["idempotency-key"] == f"{request.public_id}:crm:export"
-    response = APIClient().get(selectors.dsar_export_link(request=request).removeprefix("http://testserver"))
+    response = APIClient().get(approved_link(request))
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert json.loads(archive.read("connectors/crm.json")) == CRM_ANSWER

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -21,7 +22,7 @@ from consent import services as consent_services
 from consent.models import ConsentEvent, Purpose, Source, Subject, SuppressedIdentifier
 from consent.selectors import event_evidence, ledger_integrity_report
 from core.models import AuditLogEntry, Organization
-from dsar import selectors, services, tasks
+from dsar import services, tasks
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from tests.conftest import event_input
 from tests.integration.conftest import CeleryWorker, wait_until, worker_mail
@@ -29,11 +30,32 @@ from tests.integration.http_receiver import HttpReceiver
 
 EMAIL = "ada@example.com"
 LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/verify/\S+)")
+CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
+EXPORT_LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/exports/\S+)")
 
 
 @pytest.fixture(autouse=True)
 def _settings(settings: Any) -> None:
     settings.PROVENANT_PUBLIC_BASE_URL = "http://testserver"
+
+
+def open_and_confirm(path: str) -> None:
+    """What the requester does with the link: open it (a page; nothing changes), then press its button (POST)."""
+    page = APIClient().get(path)
+    assert page.status_code == 200
+    confirmation = CONFIRMATION.search(page.content.decode())
+    assert confirmation is not None
+    assert APIClient().post(path, {"confirmation": confirmation.group(1)}, format="multipart").status_code == 200
+
+
+def approved_link(request: DataSubjectRequest) -> str:
+    """Legal approves the reviewed export: its one download link is signed and emailed to the requester."""
+    services.dsar_transition(request=request, to_status="completed", actor="user:legal")
+    sent = [m for m in mail.outbox if request.public_id in m.subject and "is ready" in m.subject]
+    assert len(sent) == 1
+    match = EXPORT_LINK.search(sent[0].body)
+    assert match is not None
+    return match.group(1)
 
 
 @pytest.fixture
@@ -72,7 +94,7 @@ def intake_and_verify(
         assert len(emails) == 1
         match = LINK.search(emails[0])
         assert match is not None
-        assert APIClient().get(match.group(1)).status_code == 200
+        open_and_confirm(match.group(1))
     else:
         services.dsar_identity_verify(request=request, actor="user:legal", note="ID checked by phone")
     request.refresh_from_db()
@@ -101,7 +123,7 @@ def test_access_request_end_to_end_from_intake_to_audited_download(
 
     request = settled(request, "awaiting_review")
 
-    response = APIClient().get(selectors.dsar_export_link(request=request).removeprefix("http://testserver"))
+    response = APIClient().get(approved_link(request))
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     history = json.loads(archive.read("consent_history.json"))
@@ -114,10 +136,12 @@ def test_access_request_end_to_end_from_intake_to_audited_download(
     )
     assert actions[0] == "dsar.received"
     assert "dsar.verified" in actions
-    assert actions[-4:] == [
+    assert actions[-6:] == [
         "dsar.fulfilment_step_done",
         "dsar.transitioned",
         "dsar.fulfilment_step_done",
+        "dsar.transitioned",  # legal approves: completed
+        "dsar.export_link_issued",  # the one link, signed at approval
         "dsar.export_downloaded",
     ]
     assert step_rows(request) == [("export", "done", 1), ("review", "done", 1)]
@@ -128,7 +152,17 @@ def test_deletion_end_to_end_shreds_the_evidence_and_the_ledger_still_verifies(
     celery_worker: CeleryWorker, ledger: Subject, organization: Organization, dsar_client: APIClient, tmp_path: Path
 ) -> None:
     request = intake_and_verify(dsar_client, "deletion", tmp_path)
+    # The worker runs the fulfilment up to the erasure, which waits for legal (PROVENANT_DSAR_ERASURE_REVIEW).
+    wait_until(
+        lambda: any("'waiting': 'awaiting_approval'" in line for line in celery_worker.results("dsar.tasks.fulfil"))
+    )
+    request.refresh_from_db()
+    ledger.refresh_from_db()
+    assert request.status == "in_progress"
+    assert ledger.wrapped_data_key is not None, "nothing is shredded before approval"
+    assert step_rows(request) == [("erase", "pending", 0), ("complete", "pending", 0)]
 
+    services.dsar_erasure_approve(request=request, actor="user:legal")  # the admin's "Approve erasure"
     settled(request, "completed")
 
     assert ledger_integrity_report(organization=organization).is_valid
@@ -192,7 +226,10 @@ def test_an_interrupted_step_and_duplicate_messages_write_each_effect_once(
     dsar_client: APIClient,
     tmp_path: Path,
     request_type: str,
+    settings: Any,
 ) -> None:
+    settings.PROVENANT_DSAR_ERASURE_REVIEW = "none"  # the erasure runs at once: this test is about the crash
+    settings.PROVENANT_DSAR_ERASURE_COOLING_OFF_HOURS = 0
     consent_services.purpose_create(
         organization=organization, actor="test", key="data-sale", name="Sale", is_sale_or_sharing=True
     )

@@ -19,7 +19,8 @@ from rest_framework.test import APIClient
 
 from consent import services as consent_services
 from consent.models import ConsentEvent, PolicyVersion, Purpose, Source
-from core.models import Organization
+from core.models import AuditLogEntry, Organization
+from provenance.models import SigningKey
 from provenance.receipts import (
     ISO27560_FORMAT,
     KANTARA_FORMAT,
@@ -458,3 +459,18 @@ def test_receipts_match_their_documented_schema(
     assert list(content) == ["application/json", "application/jose"]
     assert_matches(schema, body, response_schema(schema, "GET", path_, 200))
     assert_matches(schema, reader.get(receipt_url("nope")).json(), response_schema(schema, "GET", path_, 404))
+
+
+def test_a_new_organization_has_its_key_from_the_start_so_a_signed_receipt_writes_nothing(
+    receipt_world: ReceiptWorld, reader: APIClient
+) -> None:
+    """A GET never writes: the organization's signing key is made with the organization (organization_create's
+    signal), not on the first signed receipt."""
+    organization = receipt_world.organization
+    assert SigningKey.objects.filter(organization=organization, is_current=True).count() == 1
+    keys_before, audit_before = SigningKey.objects.count(), AuditLogEntry.objects.count()
+
+    response = reader.get(receipt_url(receipt_world.event.event_id, "signed=true"))
+
+    assert response.status_code == 200
+    assert (SigningKey.objects.count(), AuditLogEntry.objects.count()) == (keys_before, audit_before)

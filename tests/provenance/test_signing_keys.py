@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -19,14 +20,24 @@ from rest_framework.test import APIClient
 from core.crypto import master_keyring
 from core.models import AuditLogEntry, Organization
 from core.problems import Conflict
+from core.signals import organization_created
 from provenance import selectors
 from provenance.models import Recipient, SigningKey
 from provenance.services import keys
-from provenance.services.keys import active_signing_key, signing_key_retire, signing_key_rotate
+from provenance.services.keys import active_signing_key, provision_signing_key, signing_key_retire, signing_key_rotate
 from provenance.verify import verify_stamp
 from tests.provenance.conftest import record
 
 KID = re.compile(r"^pvn-[0-9a-z]{26}$")
+
+
+@pytest.fixture(autouse=True)
+def organizations_without_keys() -> Iterator[None]:
+    """These tests start from organizations that have no signing key yet (as those created before keys were
+    provisioned with the organization), to show first use, rotation and revocation from the beginning."""
+    organization_created.disconnect(dispatch_uid="provenance-signing-key")
+    yield
+    organization_created.connect(provision_signing_key, dispatch_uid="provenance-signing-key")
 
 
 def stamp(client: APIClient) -> dict[str, Any]:

@@ -4,7 +4,7 @@ looking anything up about its subject; receivers bind issuer, recipient and age;
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,15 +16,31 @@ from consent import services as consent_services
 from consent.enums import SourceKind
 from core.models import AuditLogEntry, Organization
 from core.problems import Conflict
+from core.signals import organization_created
 from provenance import selectors
 from provenance.models import Recipient, SigningKey, StampRecord
 from provenance.services import keys
-from provenance.services.keys import active_signing_key, signing_key_retire, signing_key_revoke, signing_key_rotate
+from provenance.services.keys import (
+    active_signing_key,
+    provision_signing_key,
+    signing_key_retire,
+    signing_key_revoke,
+    signing_key_rotate,
+)
 from provenance.services.recipients import recipient_create
 from provenance.verify import Reason, verify_stamp
 from tests.consent.api_contract import assert_problem
 from tests.provenance.conftest import record
 from tests.provenance.test_signing_keys import stamp, stamp_kid, verify_api
+
+
+@pytest.fixture(autouse=True)
+def organizations_without_keys() -> Iterator[None]:
+    """These tests start from organizations that have no signing key yet (as those created before keys were
+    provisioned with the organization), to show first use, rotation and revocation from the beginning."""
+    organization_created.disconnect(dispatch_uid="provenance-signing-key")
+    yield
+    organization_created.connect(provision_signing_key, dispatch_uid="provenance-signing-key")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from pypdf import PdfReader
 
-from core.models import AuditLogEntry, Organization
+from core.models import AuditLogEntry, Organization, StaffOrganizationScope
 from reports.models import ClientMembership
 from reports.services import client_user_deactivate
 from tests.reports.fixtures import CLIENT_PASSWORD, day
@@ -155,6 +155,20 @@ def test_staff_open_any_report_only_with_the_permission(
     assert client.get(page_url(dataset)).status_code == 200
     assert client.get(page_url(other_organization)).status_code == 200
     assert client.get("/reports/")["Location"] == "/admin/core/organization/"
+
+
+def test_staff_limited_to_some_organizations_open_only_their_reports(
+    dataset: Organization, other_organization: Organization
+) -> None:
+    """Security audit item 7 (reports part): ``view_any_report`` does not reach past the staff user's scope."""
+    staff = get_user_model().objects.create_user(username="scoped", password=CLIENT_PASSWORD, is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_any_report"))
+    StaffOrganizationScope.objects.create(user=staff).organizations.set([dataset])
+    client = signed_in(get_user_model().objects.get(pk=staff.pk))
+
+    assert client.get(page_url(dataset)).status_code == 200
+    for suffix in ("", "report.pdf"):
+        assert client.get(page_url(other_organization, suffix)).status_code == 404, suffix
 
 
 def test_admin_links_each_organization_to_its_report(dataset: Organization, admin_client: Client) -> None:
