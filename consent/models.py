@@ -346,3 +346,81 @@ class SuppressedIdentifier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id}: {self.kind}"
+
+
+class LedgerLeaf(models.Model):
+    """A consent event's place in its organization's transparency log (issue #12): the ``leaf_index``-th leaf,
+    assigned by the sequencer in commit order. ``leaf_hash`` is RFC 9162's leaf hash over the event's hash (the
+    32 bytes, not their hex). Append-only in the database, like the events."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    leaf_index = models.BigIntegerField()
+    event = models.OneToOneField(ConsentEvent, on_delete=models.PROTECT, related_name="ledger_leaf")
+    leaf_hash = models.CharField(max_length=64)
+    sequenced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization_id", "leaf_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "leaf_index"], name="ledger_leaf_position_unique"),
+            models.CheckConstraint(condition=Q(leaf_index__gte=0), name="ledger_leaf_index_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"leaf {self.leaf_index} of organization {self.organization_id}"
+
+
+class LedgerTreeNode(models.Model):
+    """The hash of a perfect subtree of an organization's log: 2**``level`` leaves from ``index`` * 2**level
+    (level 0 is a leaf hash). Written once, when its last leaf is sequenced; every root and proof is computed from
+    O(log² n) of them (``consent.merkle``). Append-only in the database."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "level", "index"], name="ledger_tree_node_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"node ({self.level}, {self.index}) of organization {self.organization_id}"
+
+
+class LedgerLogHead(models.Model):
+    """Where an organization's log stands: its size and root after the last sequencing run, and the ledger feed
+    position that run read up to. ``tree_size`` only grows (a database trigger refuses anything else)."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.PROTECT, primary_key=True, related_name="ledger_log_head"
+    )
+    tree_size = models.BigIntegerField(default=0)
+    root_hash = models.CharField(max_length=64)
+    feed_position = models.TextField(blank=True, help_text="PostgreSQL snapshot the last run read up to")
+    sequenced_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"log of organization {self.organization_id}: {self.tree_size} leaves"
+
+
+class LedgerCheckpoint(models.Model):
+    """A signed checkpoint of an organization's log: the C2SP ``signed-note`` text exactly as signed and served
+    (``consent.checkpoints``), with its size and root for lookups. Kept for ever; append-only in the database."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    tree_size = models.BigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    note = models.TextField()
+    key_name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization_id", "-tree_size"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "tree_size"], name="ledger_checkpoint_size_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} of organization {self.organization_id}"

@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from consent.services import consent_expire_lapsed, ledger_integrity_check
+from consent.services import consent_expire_lapsed, ledger_checkpoint, ledger_integrity_check, ledger_sequence_all
 from core.models import Organization
 
 
@@ -24,3 +24,15 @@ def verify_all_ledgers() -> dict[str, Any]:
         if not run.is_valid:
             broken.append(organization.slug)
     return {"broken": broken}
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sequence_ledgers() -> dict[str, Any]:
+    """Append newly committed events to every organization's log and sign a checkpoint of each log that grew.
+    Safe to run twice, or at once."""
+    reports = ledger_sequence_all()
+    signed = 0
+    for report in reports:
+        if report.appended:
+            signed += ledger_checkpoint(Organization.objects.get(pk=report.organization_id)) is not None
+    return {"appended": sum(report.appended for report in reports), "checkpoints": signed}

@@ -132,7 +132,10 @@ _DRF_PROBLEMS: list[tuple[type[Exception], str, str]] = [
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return problem_response(slug=exc.slug, title=exc.title, status=exc.status, detail=exc.detail, **exc.extra)
+        response = problem_response(slug=exc.slug, title=exc.title, status=exc.status, detail=exc.detail, **exc.extra)
+        if isinstance(exc.extra.get("retry_after"), int):  # a refusal that passes with time says when
+            response["Retry-After"] = str(exc.extra["retry_after"])
+        return response
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -220,6 +220,10 @@ PROVENANT_OUTBOUND_ALLOW_PRIVATE = env_bool("PROVENANT_OUTBOUND_ALLOW_PRIVATE", 
 PROVENANT_EXPORT_RETENTION_DAYS = int(os.environ.get("PROVENANT_EXPORT_RETENTION_DAYS", "30"))
 PROVENANT_SWEEP_GRACE_SECONDS = int(os.environ.get("PROVENANT_SWEEP_GRACE_SECONDS", "60"))
 PROVENANT_NOTICE_SCAN_SECONDS = int(os.environ.get("PROVENANT_NOTICE_SCAN_SECONDS", "5"))
+# The transparency log (issue #12): how often the sequencer appends newly committed events, and at most how
+# many leaves one run appends per organization (the rest follow in the next run).
+PROVENANT_LEDGER_SEQUENCE_SECONDS = int(os.environ.get("PROVENANT_LEDGER_SEQUENCE_SECONDS", "10"))
+PROVENANT_LEDGER_SEQUENCE_BATCH = int(os.environ.get("PROVENANT_LEDGER_SEQUENCE_BATCH", "50000"))
 # After a webhook secret is rotated, notices are signed with the new and the previous secret for this many
 # hours (Standard Webhooks: several signatures in one header), so receivers can switch without a gap.
 PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS = float(os.environ.get("PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
@@ -267,6 +271,12 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Every committed consent event becomes a leaf of its organization's transparency log (issue #12).
+    "consent-ledger-sequence": {
+        "task": "consent.tasks.sequence_ledgers",
+        "schedule": timedelta(seconds=PROVENANT_LEDGER_SEQUENCE_SECONDS),
+        "options": {"expires": max(PROVENANT_LEDGER_SEQUENCE_SECONDS * 3, 30)},
+    },
     "consent-expire-grants": {
         "task": "consent.tasks.expire_lapsed_grants",
         "schedule": timedelta(minutes=int(os.environ.get("PROVENANT_EXPIRY_SWEEP_MINUTES", "5"))),

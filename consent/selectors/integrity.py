@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from consent import ledger
 from consent.models import ConsentEvent, Subject
+from consent.selectors.log_integrity import log_problem, projection_problem
 from core.models import Organization
 
 
@@ -156,6 +157,12 @@ def ledger_integrity_report(*, organization: Organization | None = None) -> Ledg
                 broken = ledger.first_break([], expected_length=length, expected_head=head)
                 assert broken is not None
                 first = {"subject_id": external_id, "subject_uuid": uuid, **broken.as_dict()}
+                break
+    if first is None:  # the chains hold: then the log, its checkpoints and the projection
+        organizations = [organization] if organization is not None else list(Organization.objects.order_by("pk"))
+        for each in organizations:
+            first = log_problem(each) or projection_problem(each)
+            if first is not None:
                 break
     return LedgerIntegrityReport(
         is_valid=first is None,

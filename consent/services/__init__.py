@@ -11,6 +11,14 @@ from consent.services.catalog import (
     source_retire,
     source_update,
 )
+from consent.services.checkpoints import (
+    CheckpointKey,
+    checkpoint_signer,
+    ledger_checkpoint,
+    ledger_origin,
+    register_checkpoint_signer,
+    unregister_checkpoint_signer,
+)
 from consent.services.expiry import consent_expire_lapsed
 from consent.services.gpc import (
     gpc_signal_record,
@@ -24,6 +32,7 @@ from consent.services.recording import (
     consent_record_many,
     consent_record_with_signals,
 )
+from consent.services.sequencing import SequencingReport, ledger_sequence, ledger_sequence_all
 from consent.services.subjects import (
     subject_contact_reveal,
     subject_erase,
@@ -44,27 +53,35 @@ from consent.subject_keys import SubjectKeyUnavailable
 __all__ = [
     "GPC_SOURCE_KEY",
     "SYSTEM_SOURCE_KEY",
+    "CheckpointKey",
     "ConsentEventInput",
     "GpcOutcome",
     "IdempotencyKeyReused",
     "OccurredInFuture",
     "RecordedEvent",
+    "SequencingReport",
     "SignalledRecording",
     "SubjectErased",
     "SubjectKeyUnavailable",
     "SubjectSuppressed",
     "UnknownSource",
+    "checkpoint_signer",
     "consent_expire_lapsed",
     "consent_record",
     "consent_record_many",
     "consent_record_with_signals",
     "gpc_signal_record",
     "gpc_source",
+    "ledger_checkpoint",
     "ledger_integrity_check",
+    "ledger_origin",
+    "ledger_sequence",
+    "ledger_sequence_all",
     "organization_gpc_settings_update",
     "policy_version_create",
     "purpose_create",
     "purpose_update",
+    "register_checkpoint_signer",
     "request_digest",
     "source_create",
     "source_retire",
@@ -75,4 +92,5 @@ __all__ = [
     "subject_suppress",
     "suppression_index",
     "system_source",
+    "unregister_checkpoint_signer",
 ]

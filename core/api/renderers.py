@@ -24,6 +24,26 @@ class JoseRenderer(BaseRenderer):
         return JSONRenderer().render(data, accepted_media_type, renderer_context)
 
 
+class PlainTextRenderer(BaseRenderer):
+    """``text/plain``: a text document as is (a signed checkpoint); anything else (a problem document) as JSON."""
+
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if isinstance(data, str):
+            return data.encode("utf-8")
+        return JSONRenderer().render(data, accepted_media_type, renderer_context)
+
+
+class NdjsonRenderer(PlainTextRenderer):
+    """``application/x-ndjson``: newline-delimited JSON streamed as is; a problem document as JSON."""
+
+    media_type = "application/x-ndjson"
+    format = "ndjson"
+
+
 class FormatParameterNegotiation(DefaultContentNegotiation):
     """Negotiation by ``Accept`` only: here ``?format=`` names the document's format, not a DRF renderer."""
 

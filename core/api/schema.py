@@ -48,7 +48,7 @@ def api_operation(
     scope: str,
     summary: str,
     request: Any = None,
-    responses: dict[int, Any] | None = None,
+    responses: dict[int, Any] | dict[tuple[int, str], Any] | None = None,
     problems: dict[int, str] | None = None,
     **kwargs: Any,
 ) -> Callable[[Any], Any]:

@@ -158,6 +158,8 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
         organization=organization, request_type="access", channel="api", actor="test", jurisdiction="DE"
     )
     dsar_services.dsar_identity_verify(request=verified, actor="test", note="passport checked")
+    consent_services.ledger_sequence(organization)  # the seed event is leaf 0 of the organization's log
+    consent_services.ledger_checkpoint(organization)
     return World(
         organization,
         source,
@@ -186,6 +188,8 @@ class Endpoint:
     # A write that names subjects in the caller's own namespace and creates them when new (like
     # recording an event): another organization's key gets its own subjects, not a 404.
     upserts_subjects: bool = False
+    # What a success answers with: JSON, or a text document (a signed checkpoint).
+    content_type: str = "application/json"
 
     @property
     def addresses_object(self) -> bool:
@@ -218,6 +222,14 @@ class VerifiedDsarEndpoint(Endpoint):
 
     def url(self, world: World) -> str:
         return super().url(replace(world, dsar_id=world.verified_dsar_id))
+
+
+@dataclass(frozen=True)
+class InclusionEndpoint(Endpoint):
+    """Asks for the inclusion proof of the world's event."""
+
+    def url(self, world: World) -> str:
+        return f"{super().url(world)}?event_id={world.event_id}"
 
 
 def dsar_verify_body() -> dict[str, Any]:
@@ -253,6 +265,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "purposes/<str:key>/policy-versions", WRITE, 201, policy_version_body),
     Endpoint("GET", "ledger/verify", READ, 200),
     Endpoint("POST", "ledger/verify", WRITE, 201),
+    Endpoint("GET", "ledger/log", READ, 200),
+    Endpoint("GET", "ledger/checkpoint", READ, 200, content_type="text/plain; charset=utf-8"),
+    Endpoint("GET", "ledger/export", READ, 200, content_type="application/x-ndjson"),
+    Endpoint("GET", "ledger/proofs/consistency", READ, 200, query="from=1"),
+    InclusionEndpoint("GET", "ledger/proofs/inclusion", READ, 200),
     Endpoint("POST", "signals", WRITE, 200, lambda: {"subject_id": "cust-2", "gpc": True, "jurisdiction": "US-CA"}),
     Endpoint("GET", "subjects/<str:subject_id>/links", READ, 200),
     Endpoint(

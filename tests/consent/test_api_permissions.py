@@ -157,7 +157,7 @@ def test_key_with_the_required_scope_succeeds(
     response = call(client, endpoint, world)
 
     assert response.status_code == endpoint.success, response.content[:500]
-    assert response["Content-Type"] == "application/json"
+    assert response["Content-Type"] == endpoint.content_type
 
 
 def test_other_organization_cannot_record_events_against_this_organizations_catalog(

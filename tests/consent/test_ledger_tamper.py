@@ -349,14 +349,19 @@ def test_deleted_last_row_is_reported_truncated(book: Ledger) -> None:
     assert (broken["subject_id"], broken["subject_uuid"]) == ("cust-1", str(book.subject.uuid))
 
 
-def test_deleted_last_row_with_rewound_tip_verifies_but_changes_the_ledger_root(book: Ledger) -> None:
+def test_deleted_last_row_with_rewound_tip_changes_the_root_and_is_caught_by_the_projection(book: Ledger) -> None:
+    """The chains agree with the rewound tip; the consent state folded from the remaining events does not (the
+    removed withdrawal made the later grant a renewal): issue #12 checks the projection too."""
     root_before = ledger_integrity_report().ledger_root
     tamper(f"DELETE FROM {TABLE} WHERE id = %s", [book.chain[-1].pk])
     rewind_tip(book.subject, ledger_length=4, ledger_head_hash=book.chain[3].hash)
 
     result = ledger_integrity_report()
 
-    assert result.is_valid
+    assert not result.is_valid
+    assert result.first_break is not None
+    assert result.first_break["problem"] == "state_mismatch"
+    assert (result.first_break["stored_status"], result.first_break["folded_status"]) == ("renewed", "given")
     assert result.ledger_root != root_before
 
 

@@ -18,6 +18,13 @@ from consent.api.views.ledger import (
     SubjectConsentApi,
     SubjectConsentEventsApi,
 )
+from consent.api.views.transparency import (
+    LedgerCheckpointApi,
+    LedgerConsistencyProofApi,
+    LedgerExportApi,
+    LedgerInclusionProofApi,
+    LedgerLogApi,
+)
 
 __all__ = [
     "ConsentApi",
@@ -25,6 +32,11 @@ __all__ = [
     "ConsentEventCreateApi",
     "ConsentEventDetailApi",
     "GpcWellKnownView",
+    "LedgerCheckpointApi",
+    "LedgerConsistencyProofApi",
+    "LedgerExportApi",
+    "LedgerInclusionProofApi",
+    "LedgerLogApi",
     "LedgerVerifyApi",
     "PolicyVersionListCreateApi",
     "PrivacyStatusApi",
