@@ -140,3 +140,31 @@ def ledger_checkpoint_at(organization: Organization, tree_size: int | None = Non
     if tree_size is not None:
         return checkpoints.filter(tree_size=tree_size).first()
     return checkpoints.order_by("-tree_size").first()
+
+
+@dataclass(frozen=True)
+class EventPlacement:
+    """Where an event stands in its organization's log, with the proof of it against the latest checkpoint that
+    covers it (or, before one is signed, against the log's current size)."""
+
+    inclusion: InclusionProof
+    checkpoint: str | None  # the signed note, when one covers the event
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.inclusion.to_dict(), "checkpoint": self.checkpoint}
+
+
+def event_placement(organization: Organization, *, event: ConsentEvent) -> EventPlacement | None:
+    """None until the sequencer has given the event its leaf."""
+    leaf = LedgerLeaf.objects.filter(event=event).only("leaf_index").first()
+    if leaf is None:
+        return None
+    covering = (
+        LedgerCheckpoint.objects.filter(organization=organization, tree_size__gt=leaf.leaf_index)
+        .order_by("-tree_size")
+        .only("tree_size", "note")
+        .first()
+    )
+    size = covering.tree_size if covering is not None else None
+    proof = inclusion_proof(organization, event_id=event.event_id, tree_size=size)
+    return EventPlacement(proof, covering.note if covering is not None else None)
