@@ -106,3 +106,11 @@ class GpcChannel(TextChoices):
 class SuppressionKind(TextChoices):
     EXTERNAL_ID = "external_id", "Subject id"
     EMAIL = "email", "Email"
+
+
+class WitnessPushStatus(TextChoices):
+    """Where one checkpoint stands with one witness (issue #12)."""
+
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed after every retry"

@@ -17,6 +17,7 @@ from consent.enums import (
     LawfulBasis,
     SourceKind,
     SuppressionKind,
+    WitnessPushStatus,
 )
 from consent.ledger import GENESIS_HASH
 from core.models import Organization
@@ -424,3 +425,44 @@ class LedgerCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size} of organization {self.organization_id}"
+
+
+class LedgerWitness(models.Model):
+    """An HTTP endpoint outside our systems that receives every signed checkpoint of an organization's log (an
+    auditor, a recipient, any service that keeps them), so a copy lives where our database can't reach."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=2000, help_text="https URL that receives each checkpoint as a text/plain POST")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["organization_id", "name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "url"], name="ledger_witness_url_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LedgerWitnessPush(models.Model):
+    """One checkpoint sent to one witness: retried with backoff until the witness answers 2xx."""
+
+    witness = models.ForeignKey(LedgerWitness, on_delete=models.PROTECT, related_name="pushes")
+    checkpoint = models.ForeignKey(LedgerCheckpoint, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=12, choices=WitnessPushStatus.choices, default=WitnessPushStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-checkpoint_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["witness", "checkpoint"], name="ledger_witness_push_unique"),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="witness_push_due")]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.checkpoint_id} to {self.witness_id}: {self.status}"

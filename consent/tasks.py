@@ -6,7 +6,15 @@ from typing import Any
 
 from celery import shared_task
 
-from consent.services import consent_expire_lapsed, ledger_checkpoint, ledger_integrity_check, ledger_sequence_all
+from consent.services import (
+    checkpoint_push,
+    checkpoint_pushes_create,
+    consent_expire_lapsed,
+    ledger_checkpoint,
+    ledger_integrity_check,
+    ledger_sequence_all,
+    witness_pushes_due,
+)
 from core.models import Organization
 
 
@@ -34,5 +42,21 @@ def sequence_ledgers() -> dict[str, Any]:
     signed = 0
     for report in reports:
         if report.appended:
-            signed += ledger_checkpoint(Organization.objects.get(pk=report.organization_id)) is not None
+            checkpoint = ledger_checkpoint(Organization.objects.get(pk=report.organization_id))
+            if checkpoint is not None:
+                signed += 1
+                checkpoint_pushes_create(checkpoint)  # to every witness, after commit
     return {"appended": sum(report.appended for report in reports), "checkpoints": signed}
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def push_checkpoint_to_witness(push_id: int) -> str:
+    """Send one checkpoint to one witness; a no-op unless the push is pending and due."""
+    return checkpoint_push(push_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_witness_pushes() -> dict[str, Any]:
+    """Pushes whose retry is due or whose message was lost."""
+    sent = [checkpoint_push(push_id) for push_id in witness_pushes_due()]
+    return {"tried": len(sent), "delivered": sent.count("delivered")}

@@ -27,6 +27,8 @@ class AuditAction(TextChoices):
     SUBJECT_SUPPRESSED = "subject.suppressed", "Identifiers suppressed after erasure"
     SUBJECT_CONTACT_REVEALED = "subject.contact_revealed", "Subject's contact data revealed to staff"
     LEDGER_VERIFIED = "ledger.verified", "Ledger verified and the result recorded"
+    LEDGER_WITNESS_CREATED = "ledger_witness.created", "Ledger witness registered"
+    LEDGER_WITNESS_UPDATED = "ledger_witness.updated", "Ledger witness changed"
     # recipients, signing keys, deliveries, notices and alerts (provenance)
     RECIPIENT_CREATED = "recipient.created", "Recipient registered"
     RECIPIENT_UPDATED = "recipient.updated", "Recipient changed"

@@ -39,6 +39,8 @@ MODELS: dict[str, tuple[str, ...]] = {
         "subjectlink",
         "gpcsignalreceipt",
         "suppressedidentifier",
+        "ledgerwitness",
+        "ledgerwitnesspush",
     ),
     "provenance": (
         "recipient",
@@ -83,6 +85,8 @@ ROLES: dict[str, frozenset[str]] = {
             "consent.add_policyversion",
             "consent.reveal_subject_contact",
             "consent.add_ledgerverificationrun",  # the "verify ledger" action keeps a run
+            "consent.add_ledgerwitness",  # where the ledger's signed checkpoints are pushed
+            "consent.change_ledgerwitness",
             "provenance.add_recipient",
             "provenance.change_recipient",
             "provenance.change_provenancealert",

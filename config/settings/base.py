@@ -224,6 +224,10 @@ PROVENANT_NOTICE_SCAN_SECONDS = int(os.environ.get("PROVENANT_NOTICE_SCAN_SECOND
 # many leaves one run appends per organization (the rest follow in the next run).
 PROVENANT_LEDGER_SEQUENCE_SECONDS = int(os.environ.get("PROVENANT_LEDGER_SEQUENCE_SECONDS", "10"))
 PROVENANT_LEDGER_SEQUENCE_BATCH = int(os.environ.get("PROVENANT_LEDGER_SEQUENCE_BATCH", "50000"))
+# Checkpoints pushed to witnesses: attempts before a push is given up, and the backoff's base and cap (seconds).
+PROVENANT_WITNESS_PUSH_ATTEMPTS = int(os.environ.get("PROVENANT_WITNESS_PUSH_ATTEMPTS", "8"))
+PROVENANT_WITNESS_RETRY_BASE_SECONDS = float(os.environ.get("PROVENANT_WITNESS_RETRY_BASE_SECONDS", "30"))
+PROVENANT_WITNESS_RETRY_CAP_SECONDS = float(os.environ.get("PROVENANT_WITNESS_RETRY_CAP_SECONDS", "3600"))
 # After a webhook secret is rotated, notices are signed with the new and the previous secret for this many
 # hours (Standard Webhooks: several signatures in one header), so receivers can switch without a gap.
 PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS = float(os.environ.get("PROVENANT_WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
@@ -276,6 +280,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.sequence_ledgers",
         "schedule": timedelta(seconds=PROVENANT_LEDGER_SEQUENCE_SECONDS),
         "options": {"expires": max(PROVENANT_LEDGER_SEQUENCE_SECONDS * 3, 30)},
+    },
+    # Checkpoint pushes to witnesses whose message was lost, or whose retry is due.
+    "consent-witness-sweep": {
+        "task": "consent.tasks.sweep_witness_pushes",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
     },
     "consent-expire-grants": {
         "task": "consent.tasks.expire_lapsed_grants",

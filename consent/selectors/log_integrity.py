@@ -83,14 +83,17 @@ def log_problem(organization: Organization) -> dict[str, Any] | None:
     if stored_nodes != nodes:
         changed = sorted(key for key in nodes.keys() | stored_nodes.keys() if nodes.get(key) != stored_nodes.get(key))
         return _problem("tree_changed", f"the stored tree node {tuple(changed[0])} is not what the leaves give")
-    root = merkle.root_of(hashes)
+    root = merkle.range_hash(0, len(hashes), nodes)
     if head is not None and head.root_hash != root.hex():
         return _problem("root_changed", "the log head's root is not the root of its leaves")
-    return checkpoint_problem(organization, hashes)
+    return checkpoint_problem(organization, len(hashes), nodes)
 
 
-def checkpoint_problem(organization: Organization, hashes: list[bytes]) -> dict[str, Any] | None:
-    """Every stored checkpoint: signed by a key of the organization, and stating the root of its size."""
+def checkpoint_problem(
+    organization: Organization, size: int, nodes: dict[merkle.NodeKey, bytes]
+) -> dict[str, Any] | None:
+    """Every stored checkpoint: signed by a key of the organization, and stating the root of its size (computed
+    from the perfect subtrees of the leaves: O(log n) a checkpoint)."""
     keys = checkpoint_keys(organization)
     for tree_size, root_hash, note in LedgerCheckpoint.objects.filter(organization=organization).values_list(
         "tree_size", "root_hash", "note"
@@ -101,11 +104,9 @@ def checkpoint_problem(organization: Organization, hashes: list[bytes]) -> dict[
             return _problem("checkpoint_forged", f"the checkpoint of size {tree_size} does not verify: {exc}")
         if (checkpoint.tree_size, checkpoint.root_hash.hex()) != (tree_size, root_hash):
             return _problem("checkpoint_forged", f"the checkpoint row of size {tree_size} is not what its note signs")
-        if tree_size > len(hashes):
-            return _problem(
-                "log_rolled_back", f"a signed checkpoint covers {tree_size} leaves; the log holds {len(hashes)}"
-            )
-        if merkle.root_of(hashes[:tree_size]).hex() != root_hash:
+        if tree_size > size:
+            return _problem("log_rolled_back", f"a signed checkpoint covers {tree_size} leaves; the log holds {size}")
+        if merkle.range_hash(0, tree_size, nodes).hex() != root_hash:
             return _problem(
                 "log_rewritten", f"the first {tree_size} leaves no longer have the root signed at that size"
             )

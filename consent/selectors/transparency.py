@@ -7,6 +7,8 @@ import base64
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from consent import merkle
 from consent.models import ConsentEvent, LedgerCheckpoint, LedgerLeaf, LedgerLogHead, LedgerTreeNode
 from core.models import Organization
@@ -68,15 +70,17 @@ def log_size(organization: Organization) -> int:
 
 
 def stored_nodes(organization: Organization, keys: set[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
-    """The stored hashes of these perfect subtrees (one query per level)."""
-    found: dict[merkle.NodeKey, bytes] = {}
+    """The stored hashes of these perfect subtrees, in one query."""
+    if not keys:
+        return {}
     by_level: dict[int, list[int]] = defaultdict(list)
     for key in keys:
         by_level[key.level].append(key.offset)
-    for level, indexes in by_level.items():
-        rows = LedgerTreeNode.objects.filter(organization=organization, level=level, index__in=indexes)
-        for index, value in rows.values_list("index", "hash"):
-            found[merkle.NodeKey(level, index)] = bytes.fromhex(value)
+    wanted = Q()
+    for level, offsets in by_level.items():
+        wanted |= Q(level=level, index__in=offsets)
+    rows = LedgerTreeNode.objects.filter(wanted, organization=organization).values_list("level", "index", "hash")
+    found = {merkle.NodeKey(level, index): bytes.fromhex(value) for level, index, value in rows}
     missing = keys - found.keys()
     if missing:
         raise LogRangeError(f"the log lacks {len(missing)} node(s) it should hold, e.g. {min(missing)}")
@@ -101,8 +105,15 @@ def inclusion_proof(organization: Organization, *, event_id: str, tree_size: int
     """The event's leaf and the proof that the tree of ``tree_size`` (default: the log's size) includes it.
     Raises ConsentEvent.DoesNotExist for an unknown event, LedgerLeaf.DoesNotExist before it is sequenced,
     LogRangeError for a size the log does not hold or that does not include the leaf."""
-    event = ConsentEvent.objects.only("pk").get(organization=organization, event_id=event_id)
-    leaf = LedgerLeaf.objects.get(event=event)
+    leaf = (
+        LedgerLeaf.objects.filter(organization=organization, event__event_id=event_id)
+        .only("leaf_index", "leaf_hash")
+        .first()
+    )
+    if leaf is None:
+        if not ConsentEvent.objects.filter(organization=organization, event_id=event_id).exists():
+            raise ConsentEvent.DoesNotExist(event_id)
+        raise LedgerLeaf.DoesNotExist(event_id)
     size = _checked_size(organization, tree_size)
     if leaf.leaf_index >= size:
         raise LogRangeError(f"leaf {leaf.leaf_index} is not in a tree of {size}; ask for a larger tree_size")
@@ -140,3 +151,31 @@ def ledger_checkpoint_at(organization: Organization, tree_size: int | None = Non
     if tree_size is not None:
         return checkpoints.filter(tree_size=tree_size).first()
     return checkpoints.order_by("-tree_size").first()
+
+
+@dataclass(frozen=True)
+class EventPlacement:
+    """Where an event stands in its organization's log, with the proof of it against the latest checkpoint that
+    covers it (or, before one is signed, against the log's current size)."""
+
+    inclusion: InclusionProof
+    checkpoint: str | None  # the signed note, when one covers the event
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.inclusion.to_dict(), "checkpoint": self.checkpoint}
+
+
+def event_placement(organization: Organization, *, event: ConsentEvent) -> EventPlacement | None:
+    """None until the sequencer has given the event its leaf."""
+    leaf = LedgerLeaf.objects.filter(event=event).only("leaf_index").first()
+    if leaf is None:
+        return None
+    covering = (
+        LedgerCheckpoint.objects.filter(organization=organization, tree_size__gt=leaf.leaf_index)
+        .order_by("-tree_size")
+        .only("tree_size", "note")
+        .first()
+    )
+    size = covering.tree_size if covering is not None else None
+    proof = inclusion_proof(organization, event_id=event.event_id, tree_size=size)
+    return EventPlacement(proof, covering.note if covering is not None else None)

@@ -48,6 +48,13 @@ from consent.services.validation import (
     UnknownSource,
     request_digest,
 )
+from consent.services.witnesses import (
+    checkpoint_push,
+    checkpoint_pushes_create,
+    witness_create,
+    witness_pushes_due,
+    witness_update,
+)
 from consent.subject_keys import SubjectKeyUnavailable
 
 __all__ = [
@@ -65,6 +72,8 @@ __all__ = [
     "SubjectKeyUnavailable",
     "SubjectSuppressed",
     "UnknownSource",
+    "checkpoint_push",
+    "checkpoint_pushes_create",
     "checkpoint_signer",
     "consent_expire_lapsed",
     "consent_record",
@@ -93,4 +102,7 @@ __all__ = [
     "suppression_index",
     "system_source",
     "unregister_checkpoint_signer",
+    "witness_create",
+    "witness_pushes_due",
+    "witness_update",
 ]

@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from consent import merkle, selectors, services
+from consent import checkpoints, merkle, selectors, services
 from consent.models import ConsentEvent, LedgerLeaf, LedgerLogHead, LedgerTreeNode, Purpose, Source
 from core.models import Organization
 from tests.consent.api_contract import assert_problem
@@ -223,3 +223,32 @@ def test_proof_refusals(
     assert_problem(stranger.get("/api/v1/ledger/proofs/inclusion", {"event_id": events[0].event_id}), 404)
     assert stranger.get("/api/v1/ledger/log").json()["tree_size"] == 0
     assert_problem(stranger.get("/api/v1/ledger/proofs/consistency", {"from": 1}), 422)
+
+
+def test_an_events_detail_proves_it_is_in_a_signed_checkpoint(
+    organization: Organization, source: Source, purpose: Purpose, reader: APIClient
+) -> None:
+    events = record(organization, 3)
+    url = f"/api/v1/consent-events/{events[1].event_id}"
+    assert reader.get(url).json()["ledger_log"] is None  # not sequenced yet
+    services.ledger_sequence(organization)
+    unsigned = reader.get(url).json()["ledger_log"]
+    services.ledger_checkpoint(organization)
+    record(organization, 2, "cust-2")
+    services.ledger_sequence(organization)  # the log grows past the checkpoint; the proof stays against it
+
+    placement = reader.get(url).json()["ledger_log"]
+
+    assert unsigned["checkpoint"] is None
+    assert (unsigned["leaf_index"], unsigned["tree_size"]) == (1, 3)
+    jwks = APIClient().get(f"/.well-known/jwks/{organization.slug}.json").json()
+    keys = [(services.ledger_origin(organization), b64url(jwk["x"])) for jwk in jwks["keys"]]
+    checkpoint, _ = checkpoints.verify_checkpoint(placement["checkpoint"], keys)
+    assert (checkpoint.tree_size, placement["tree_size"]) == (3, 3)
+    assert merkle.verify_inclusion(
+        b64(placement["leaf_hash"]), 1, 3, [b64(p) for p in placement["proof"]], checkpoint.root_hash
+    )
+
+
+def b64url(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))

@@ -205,6 +205,27 @@ class ConsentEventOutputSerializer(serializers.Serializer):
     hash = serializers.CharField()
 
 
+class EventLogPlacementSerializer(serializers.Serializer):
+    leaf_index = serializers.IntegerField(help_text="The event's leaf in the organization's log, from 0")
+    leaf_hash = serializers.CharField(help_text="SHA-256(0x00 || the event's 32-byte hash), standard base64")
+    tree_size = serializers.IntegerField(help_text="The size of the tree the proof is for")
+    root_hash = serializers.CharField(help_text="That tree's root, standard base64")
+    proof = serializers.ListField(child=serializers.CharField(), help_text="RFC 9162 inclusion path")
+    event_id = serializers.CharField()
+    checkpoint = serializers.CharField(
+        allow_null=True,
+        help_text="The signed checkpoint (C2SP signed-note) of tree_size; null before one covers the event",
+    )
+
+
+class ConsentEventDetailOutputSerializer(ConsentEventOutputSerializer):
+    ledger_log = EventLogPlacementSerializer(
+        allow_null=True,
+        help_text="The event's place in the transparency log with its inclusion proof against the latest "
+        "checkpoint that covers it; null until sequenced (within PROVENANT_LEDGER_SEQUENCE_SECONDS)",
+    )
+
+
 def event_representation(event: ConsentEvent, *, with_evidence: bool = False) -> dict[str, Any]:
     return {
         "event_id": event.event_id,

@@ -126,15 +126,23 @@ class ConsentEventDetailApi(ConsentApi):
 
     @api_operation(
         scope="consent:read",
-        summary="One ledger event, with its evidence",
-        responses={200: s.ConsentEventOutputSerializer},
+        summary="One ledger event, with its evidence and its place in the transparency log",
+        description="`ledger_log` carries the event's leaf and its RFC 9162 inclusion proof against the latest "
+        "signed checkpoint that covers it (the note included), so one answer proves the event is in the log.",
+        responses={200: s.ConsentEventDetailOutputSerializer},
         problems={404: "No such event in your organization."},
     )
     def get(self, request: Request, event_id: str) -> Response:
         event = selectors.consent_event_by_id(organization=self.organization, event_id=event_id)
         if event is None:
             raise NotFound("No event with this id in your organization.")
-        return Response(s.event_representation(event, with_evidence=True))
+        placement = selectors.event_placement(self.organization, event=event)
+        return Response(
+            {
+                **s.event_representation(event, with_evidence=True),
+                "ledger_log": placement.to_dict() if placement is not None else None,
+            }
+        )
 
 
 # ------------------------------------------------------------------------------------------------
