@@ -127,6 +127,13 @@ class Subject(models.Model):
     jurisdiction = models.CharField(max_length=6, blank=True, editable=False, help_text="Last reported")
     ledger_length = models.BigIntegerField(default=0, editable=False)
     ledger_head_hash = models.CharField(max_length=64, default=GENESIS_HASH, editable=False)
+    state_inconsistent_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when ledger verification found a consent state that is not what the subject's events give; "
+        "stamping refuses to decide for the subject until the state is rebuilt from the ledger.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -134,7 +141,10 @@ class Subject(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "external_id"], name="subject_external_id_unique")
         ]
-        permissions = [("reveal_subject_contact", "Can reveal a subject's contact data (each reveal is audited)")]
+        permissions = [
+            ("reveal_subject_contact", "Can reveal a subject's contact data (each reveal is audited)"),
+            ("rebuild_consent_state", "Can rebuild a subject's consent state from its ledger (audited)"),
+        ]
 
     def __str__(self) -> str:
         return self.external_id

@@ -25,6 +25,7 @@ class AuditAction(TextChoices):
     SUBJECT_LINKED = "subject.linked", "Subjects linked"
     SUBJECT_ERASED = "subject.erased", "Subject erased (crypto-shredded)"
     SUBJECT_SUPPRESSED = "subject.suppressed", "Identifiers suppressed after erasure"
+    CONSENT_STATE_REBUILT = "subject.consent_state_rebuilt", "Consent state rebuilt from the ledger"
     SUBJECT_CONTACT_REVEALED = "subject.contact_revealed", "Subject's contact data revealed to staff"
     LEDGER_VERIFIED = "ledger.verified", "Ledger verified and the result recorded"
     LEDGER_WITNESS_CREATED = "ledger_witness.created", "Ledger witness registered"

@@ -85,6 +85,7 @@ ROLES: dict[str, frozenset[str]] = {
             "consent.add_policyversion",
             "consent.reveal_subject_contact",
             "consent.add_ledgerverificationrun",  # the "verify ledger" action keeps a run
+            "consent.rebuild_consent_state",  # a state verification found tampered, folded again from the ledger
             "consent.add_ledgerwitness",  # where the ledger's signed checkpoints are pushed
             "consent.change_ledgerwitness",
             "provenance.add_recipient",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -32,7 +32,7 @@ from consent.selectors import (
     subject_gpc,
     subjects_by_gpc_status,
 )
-from consent.services import SubjectKeyUnavailable, subject_contact_reveal
+from consent.services import SubjectKeyUnavailable, consent_states_rebuild, subject_contact_reveal
 from core.admin import (
     OrganizationScopedAdmin,
     ReadOnlyModelAdmin,
@@ -76,6 +76,7 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         "gpc_status",
         "ledger_length",
         "is_erased",
+        "state_inconsistent_since",
         "created_at",
     )
     list_filter = (
@@ -83,7 +84,9 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         GpcHonoredFilter,
         JurisdictionFilter,
         ("data_key_destroyed_at", admin.EmptyFieldListFilter),
+        ("state_inconsistent_since", admin.EmptyFieldListFilter),
     )
+    actions = ("rebuild_consent_state",)  # type: ignore[assignment]
     list_select_related = ("organization", "gpc_receipt")
     search_fields = ("^external_id",)
     fields = (
@@ -95,8 +98,24 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         "ledger_head_hash",
         "created_at",
         "data_key_destroyed_at",
+        "state_inconsistent_since",
     )
     readonly_fields = fields
+
+    def has_rebuild_consent_state_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("consent.rebuild_consent_state")
+
+    @admin.action(description="Rebuild consent state from the ledger", permissions=["rebuild_consent_state"])
+    def rebuild_consent_state(self, request: HttpRequest, queryset: QuerySet[Subject]) -> None:
+        """For subjects whose stored state verification found not to match their events (stamping refuses
+        them until then): fold every purpose's state again from the ledger. Audited."""
+        rebuilt = sum(
+            consent_states_rebuild(subject=subject, actor=admin_actor(request))
+            for subject in queryset.select_related("organization")
+        )
+        messages.success(
+            request, f"Rebuilt {rebuilt} consent state(s) of {queryset.count()} subject(s) from the ledger."
+        )
 
     @admin.display(boolean=True, description="erased")
     def is_erased(self, obj: Subject) -> bool:

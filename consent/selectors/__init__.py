@@ -43,7 +43,13 @@ from consent.selectors.ledger import (
     subjects_by_external_ids,
 )
 from consent.selectors.ledger_export import ledger_export_lines
-from consent.selectors.log_integrity import checkpoint_keys, log_problem, projection_problem, register_checkpoint_keys
+from consent.selectors.log_integrity import (
+    checkpoint_keys,
+    log_problem,
+    projection_mismatches,
+    projection_problem,
+    register_checkpoint_keys,
+)
 from consent.selectors.transparency import (
     ConsistencyProof,
     InclusionProof,
@@ -97,6 +103,7 @@ __all__ = [
     "log_size",
     "policy_version_list",
     "privacy_status",
+    "projection_mismatches",
     "projection_problem",
     "purpose_by_key",
     "purpose_list",

@@ -113,9 +113,15 @@ def checkpoint_problem(
     return None
 
 
-def projection_problem(organization: Organization) -> dict[str, Any] | None:
-    """The first (subject, purpose) whose stored consent state is not what folding its events gives."""
-    events = ConsentEvent.objects.filter(organization=organization).order_by("subject_id", "purpose_id", "pk")
+def projection_mismatches(
+    organization: Organization, *, subject_ids: list[int] | None = None
+) -> list[tuple[int, int, str | None, str | None]]:
+    """Every (subject pk, purpose pk, stored status, folded status) whose stored consent state is not what folding
+    its events gives (``subject_ids``: only those subjects)."""
+    events = ConsentEvent.objects.filter(organization=organization)
+    states = ConsentState.objects.filter(organization=organization)
+    if subject_ids is not None:
+        events, states = events.filter(subject_id__in=subject_ids), states.filter(subject_id__in=subject_ids)
     histories: dict[tuple[int, int], list[LedgerEntry]] = defaultdict(list)
     for row in events.values_list(
         "subject_id",
@@ -144,24 +150,35 @@ def projection_problem(organization: Organization) -> dict[str, Any] | None:
         )
     stored = {
         (subject_id, purpose_id): (status, event_id, basis_id, conflict)
-        for subject_id, purpose_id, status, event_id, basis_id, conflict in ConsentState.objects.filter(
-            organization=organization
-        ).values_list("subject_id", "purpose_id", "status", "event__event_id", "basis_event__event_id", "gpc_conflict")
+        for subject_id, purpose_id, status, event_id, basis_id, conflict in states.values_list(
+            "subject_id", "purpose_id", "status", "event__event_id", "basis_event__event_id", "gpc_conflict"
+        )
     }
+    found = []
     for pair in sorted(histories.keys() | stored.keys()):
         folded = replay(histories.get(pair, []))
         expected = (
             (folded.status, folded.event.event_id, folded.basis.event_id, folded.gpc_conflict) if folded else None
         )
         if stored.get(pair) != expected:
-            subject = Subject.objects.filter(pk=pair[0]).values_list("external_id", "uuid").first() or ("", "")
-            return _problem(
-                "state_mismatch",
-                "the stored consent state is not what the subject's events give",
-                subject_id=subject[0],
-                subject_uuid=str(subject[1]),
-                purpose=Purpose.objects.filter(pk=pair[1]).values_list("key", flat=True).first(),
-                stored_status=(stored.get(pair) or (None,))[0],
-                folded_status=expected[0] if expected else None,
-            )
-    return None
+            found.append((pair[0], pair[1], (stored.get(pair) or (None,))[0], expected[0] if expected else None))
+    return found
+
+
+def projection_problem(organization: Organization) -> dict[str, Any] | None:
+    """The first (subject, purpose) whose stored consent state is not what folding its events gives."""
+    mismatches = projection_mismatches(organization)
+    if not mismatches:
+        return None
+    subject_pk, purpose_pk, stored_status, folded_status = mismatches[0]
+    subject = Subject.objects.filter(pk=subject_pk).values_list("external_id", "uuid").first() or ("", "")
+    return _problem(
+        "state_mismatch",
+        f"the stored consent state is not what the subject's events give ({len(mismatches)} in all)",
+        subject_id=subject[0],
+        subject_uuid=str(subject[1]),
+        purpose=Purpose.objects.filter(pk=purpose_pk).values_list("key", flat=True).first(),
+        stored_status=stored_status,
+        folded_status=folded_status,
+        mismatches=len(mismatches),
+    )

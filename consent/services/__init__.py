@@ -26,6 +26,7 @@ from consent.services.gpc import (
     subject_link,
 )
 from consent.services.integrity import ledger_integrity_check
+from consent.services.projection import consent_states_rebuild
 from consent.services.recording import (
     SignalledRecording,
     consent_record,
@@ -79,6 +80,7 @@ __all__ = [
     "consent_record",
     "consent_record_many",
     "consent_record_with_signals",
+    "consent_states_rebuild",
     "gpc_signal_record",
     "gpc_source",
     "ledger_checkpoint",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
-from consent.models import LedgerVerificationRun
-from consent.selectors import ledger_integrity_report
+from consent.models import LedgerVerificationRun, Subject
+from consent.selectors import ledger_integrity_report, projection_mismatches
 from core.enums import AuditAction
 from core.models import Organization
 from core.services import audit_log
@@ -49,4 +50,28 @@ def ledger_integrity_check(*, organization: Organization | None, actor: str) -> 
                 "problem": (run.first_break or {}).get("problem"),
             },
         )
+    _flag_inconsistent_subjects(organization, report.first_break)
     return run
+
+
+def _flag_inconsistent_subjects(organization: Organization | None, first_break: dict[str, object] | None) -> None:
+    """Mark the subjects whose consent state is not what their events give, so stamping refuses to decide for
+    them, and clear the mark of those that are consistent again. Only a recorded verification does this."""
+    flagged = Subject.objects.filter(state_inconsistent_since__isnull=False)
+    if organization is not None:
+        flagged = flagged.filter(organization=organization)
+    if (first_break or {}).get("problem") != "state_mismatch" and not flagged.exists():
+        return
+    organizations = [organization] if organization is not None else list(Organization.objects.order_by("pk"))
+    now = timezone.now()
+    for each in organizations:
+        inconsistent = sorted({subject_pk for subject_pk, _, _, _ in projection_mismatches(each)})
+        marked = Subject.objects.filter(organization=each, pk__in=inconsistent, state_inconsistent_since__isnull=True)
+        newly = marked.update(state_inconsistent_since=now)
+        if newly:
+            logger.error(
+                "consent states of %s subject(s) disagree with their events; stamping refuses them", len(inconsistent)
+            )
+        Subject.objects.filter(organization=each, state_inconsistent_since__isnull=False).exclude(
+            pk__in=inconsistent
+        ).update(state_inconsistent_since=None)

@@ -11,11 +11,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
+
 from consent.enums import CollectionMethod
-from consent.models import ConsentEvent, ConsentState
+from consent.models import ConsentEvent, ConsentState, Subject
+from consent.services.chain_locks import lock_subjects
 from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
 from core.db import in_list, select_rows, upsert_rows
+from core.enums import AuditAction
 from core.models import Organization
+from core.services import audit_log
 
 
 def ledger_entry(event: ConsentEvent, supersedes_event_id: str | None) -> LedgerEntry:
@@ -268,3 +274,33 @@ def advance_states(
         update=_STATE_COLUMNS[2:],
     )
     return states, deciding
+
+
+def consent_states_rebuild(*, subject: Subject, actor: str) -> int:
+    """Fold the subject's consent states again from its events, replacing what is stored, and clear the mark
+    that stops stamping for it (issue #12: a state row found not to match the ledger). Under the subject's
+    chain lock, so no event is appended meanwhile. Returns the number of states written; audited."""
+    with transaction.atomic():
+        lock_subjects(subject.organization, {subject.external_id})
+        before = list(
+            ConsentState.objects.filter(subject=subject).values_list("purpose__key", "status").order_by("purpose__key")
+        )
+        ConsentState.objects.filter(subject=subject).delete()
+        events = list(
+            ConsentEvent.objects.filter(subject=subject).select_related("purpose", "supersedes").order_by("pk")
+        )
+        states, _ = advance_states(subject.organization, events, timezone.now()) if events else ({}, {})
+        Subject.objects.filter(pk=subject.pk).update(state_inconsistent_since=None)
+        audit_log(
+            actor=actor,
+            action=AuditAction.CONSENT_STATE_REBUILT,
+            object_type="subject",
+            object_id=subject.pk,
+            organization=subject.organization,
+            data={
+                "subject_uuid": str(subject.uuid),
+                "before": [f"{key}:{status}" for key, status in before],
+                "after": sorted(f"{state.purpose.key}:{state.status}" for state in states.values()),
+            },
+        )
+    return len(states)

@@ -110,10 +110,14 @@ class StampCreateApi(OrganizationApi):
         description="Decides from the ledger whether the subject's data may go to the recipient for the "
         "purposes named. `allow`: `body` ({data, privacy}) and `headers` (Content-Digest, Privacy-Stamp, "
         "Sec-GPC when the subject's GPC opt-out is on record) to send, signed with Ed25519 (verify with "
-        "/.well-known/jwks.json). `block`: nothing to send, a reason per purpose and the rule it comes from.",
+        "/.well-known/jwks/{issuer}.json). `block`: nothing to send, a reason per purpose and the rule it comes from.",
         request=s.StampInputSerializer,
         responses={200: s.StampOutputSerializer},
-        problems={422: "Invalid fields, unknown recipient or purpose."},
+        problems={
+            422: "Invalid fields, unknown recipient or purpose.",
+            503: "Ledger verification found the subject's consent state does not match its events "
+            "(`consent-state-inconsistent`): no decision until the state is rebuilt from the ledger.",
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.StampInputSerializer, request.data)

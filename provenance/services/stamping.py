@@ -27,7 +27,7 @@ from consent.models import Subject
 from consent.selectors import PurposeConsent, consent_states_for_subjects, iab_signals, subjects_by_external_ids
 from core.db import insert_rows
 from core.models import Organization
-from core.problems import InvalidInput
+from core.problems import DomainError, InvalidInput
 from provenance import enforcement
 from provenance.enums import STAMP_ERROR, StampDecision
 from provenance.models import Recipient, StampRecord
@@ -66,6 +66,18 @@ class StampResult:
         return [{"purpose": v.purpose, "reason": v.reason, "rule": v.rule} for v in self.verdicts if not v.allowed]
 
 
+INCONSISTENT_DETAIL = (
+    "Ledger verification found this subject's consent state does not match its events; no stamp is decided "
+    "until the state is rebuilt from the ledger."
+)
+
+
+class ConsentStateInconsistent(DomainError):
+    status = 503
+    slug = "consent-state-inconsistent"
+    title = "The subject's consent state is under repair"
+
+
 def stamp_many(
     *, organization: Organization, requests: Sequence[StampRequest], stop_on_error: bool = False
 ) -> list[StampResult]:
@@ -97,6 +109,15 @@ def stamp_many(
             continue
         recipient = recipients[request.recipient]
         subject = subjects.get(request.subject_id)
+        if subject is not None and subject.state_inconsistent_since is not None:
+            # Verification found this subject's consent state is not what its events give (issue #12): no
+            # decision from a state that may have been tampered with, until it is rebuilt from the ledger.
+            if stop_on_error:
+                raise ConsentStateInconsistent(INCONSISTENT_DETAIL)
+            problem = {"pointer": f"{request.pointer}/subject_id", "detail": INCONSISTENT_DETAIL}
+            error = {"type": ConsentStateInconsistent.slug, "errors": [problem]}
+            results.append(StampResult(stamp_id, STAMP_ERROR, [], error=error))
+            continue
         if subject is not None:
             subject_states = states[subject.pk]
         else:
