@@ -114,3 +114,12 @@ class WitnessPushStatus(TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed after every retry"
+
+
+class VerificationJobStatus(TextChoices):
+    """A ledger verification run in the background (issue #12)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"

@@ -17,6 +17,7 @@ from consent.enums import (
     LawfulBasis,
     SourceKind,
     SuppressionKind,
+    VerificationJobStatus,
     WitnessPushStatus,
 )
 from consent.ledger import GENESIS_HASH
@@ -476,3 +477,28 @@ class LedgerWitnessPush(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.checkpoint_id} to {self.witness_id}: {self.status}"
+
+
+class LedgerVerificationJob(models.Model):
+    """A full ledger verification asked for through the API and run by a worker, never inside a web request:
+    its progress while it runs, then the verification run it kept (issue #12)."""
+
+    public_id = models.CharField(max_length=26, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=8, choices=VerificationJobStatus.choices, default=VerificationJobStatus.QUEUED, db_index=True
+    )
+    events_total = models.BigIntegerField(default=0)
+    events_checked = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(LedgerVerificationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id}: {self.status}"

@@ -13,6 +13,8 @@ from consent.services import (
     ledger_checkpoint,
     ledger_integrity_check,
     ledger_sequence_all,
+    verification_job_run,
+    verification_jobs_due,
     witness_pushes_due,
 )
 from core.models import Organization
@@ -60,3 +62,15 @@ def sweep_witness_pushes() -> dict[str, Any]:
     """Pushes whose retry is due or whose message was lost."""
     sent = [checkpoint_push(push_id) for push_id in witness_pushes_due()]
     return {"tried": len(sent), "delivered": sent.count("delivered")}
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_ledger_verification(job_id: int) -> str:
+    """A full ledger verification asked for through the API; a no-op unless the job is queued or abandoned."""
+    return verification_job_run(job_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_ledger_verifications() -> dict[str, Any]:
+    """Verification jobs whose message was lost or whose worker died."""
+    return {"ran": [verification_job_run(job_id) for job_id in verification_jobs_due()]}

@@ -224,6 +224,8 @@ PROVENANT_NOTICE_SCAN_SECONDS = int(os.environ.get("PROVENANT_NOTICE_SCAN_SECOND
 # many leaves one run appends per organization (the rest follow in the next run).
 PROVENANT_LEDGER_SEQUENCE_SECONDS = int(os.environ.get("PROVENANT_LEDGER_SEQUENCE_SECONDS", "10"))
 PROVENANT_LEDGER_SEQUENCE_BATCH = int(os.environ.get("PROVENANT_LEDGER_SEQUENCE_BATCH", "50000"))
+# A background ledger verification whose worker died is taken over after this lease.
+PROVENANT_LEDGER_VERIFICATION_LEASE_SECONDS = int(os.environ.get("PROVENANT_LEDGER_VERIFICATION_LEASE_SECONDS", "1800"))
 # Checkpoints pushed to witnesses: attempts before a push is given up, and the backoff's base and cap (seconds).
 PROVENANT_WITNESS_PUSH_ATTEMPTS = int(os.environ.get("PROVENANT_WITNESS_PUSH_ATTEMPTS", "8"))
 PROVENANT_WITNESS_RETRY_BASE_SECONDS = float(os.environ.get("PROVENANT_WITNESS_RETRY_BASE_SECONDS", "30"))
@@ -280,6 +282,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.sequence_ledgers",
         "schedule": timedelta(seconds=PROVENANT_LEDGER_SEQUENCE_SECONDS),
         "options": {"expires": max(PROVENANT_LEDGER_SEQUENCE_SECONDS * 3, 30)},
+    },
+    "consent-ledger-verification-sweep": {
+        "task": "consent.tasks.sweep_ledger_verifications",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 5 * 60},
     },
     # Checkpoint pushes to witnesses whose message was lost, or whose retry is due.
     "consent-witness-sweep": {

@@ -62,6 +62,7 @@ from consent.selectors.transparency import (
     log_size,
     stored_nodes,
     tree_root,
+    verification_job,
 )
 
 __all__ = [
@@ -119,4 +120,5 @@ __all__ = [
     "subjects_by_external_ids",
     "subjects_by_gpc_status",
     "tree_root",
+    "verification_job",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,9 +101,18 @@ def _links(organization: Organization | None) -> Iterator[tuple[int, ledger.Chai
         yield subject_id, ledger.ChainLink(chain_index, event_id, fields, prev_hash, event_hash)
 
 
-def ledger_integrity_report(*, organization: Organization | None = None) -> LedgerIntegrityReport:
+PROGRESS_EVERY = 10_000
+
+
+def ledger_integrity_report(
+    *,
+    organization: Organization | None = None,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = PROGRESS_EVERY,
+) -> LedgerIntegrityReport:
     """Recompute every hash chain; report the first broken link (changed, removed or reordered rows, or a
-    subject whose stored tip disagrees with its events). Reads only: it records nothing.
+    subject whose stored tip disagrees with its events). Reads only: it records nothing. ``progress`` is told
+    the number of events checked every PROGRESS_EVERY events (a background job shows it).
 
     ``ledger_root`` is computed from the events as walked (each chain's length and last hash), never from
     the tips stored on the subjects (see :func:`consent.ledger.ledger_root` for its exact input)."""
@@ -140,6 +149,8 @@ def ledger_integrity_report(*, organization: Organization | None = None) -> Ledg
     seen: set[int] = set()
     for subject_id, link in _links(organization):
         events_checked += 1
+        if progress is not None and events_checked % progress_every == 0:
+            progress(events_checked)
         if current_subject is not None and subject_id != current_subject:
             found = check(current_subject, grouped.pop(current_subject))  # always: it adds the chain's head
             first = first or found

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from consent import merkle
-from consent.models import ConsentEvent, LedgerCheckpoint, LedgerLeaf, LedgerLogHead, LedgerTreeNode
+from consent.models import (
+    ConsentEvent,
+    LedgerCheckpoint,
+    LedgerLeaf,
+    LedgerLogHead,
+    LedgerTreeNode,
+    LedgerVerificationJob,
+)
 from core.models import Organization
 
 
@@ -179,3 +186,11 @@ def event_placement(organization: Organization, *, event: ConsentEvent) -> Event
     size = covering.tree_size if covering is not None else None
     proof = inclusion_proof(organization, event_id=event.event_id, tree_size=size)
     return EventPlacement(proof, covering.note if covering is not None else None)
+
+
+def verification_job(organization: Organization, *, public_id: str) -> LedgerVerificationJob | None:
+    return (
+        LedgerVerificationJob.objects.filter(organization=organization, public_id=public_id)
+        .select_related("run")
+        .first()
+    )

@@ -49,6 +49,7 @@ from consent.services.validation import (
     UnknownSource,
     request_digest,
 )
+from consent.services.verification_jobs import verification_job_create, verification_job_run, verification_jobs_due
 from consent.services.witnesses import (
     checkpoint_push,
     checkpoint_pushes_create,
@@ -104,6 +105,9 @@ __all__ = [
     "suppression_index",
     "system_source",
     "unregister_checkpoint_signer",
+    "verification_job_create",
+    "verification_job_run",
+    "verification_jobs_due",
     "witness_create",
     "witness_pushes_due",
     "witness_update",

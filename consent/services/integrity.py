@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,10 +17,12 @@ from core.services import audit_log
 logger = logging.getLogger("consent.services")
 
 
-def ledger_integrity_check(*, organization: Organization | None, actor: str) -> LedgerVerificationRun:
+def ledger_integrity_check(
+    *, organization: Organization | None, actor: str, progress: Callable[[int], None] | None = None
+) -> LedgerVerificationRun:
     """Check the ledger's integrity (one organization, or all) and keep the outcome, with its audit row
     (``ledger.verified``). Reading the outcome without keeping it is ``ledger_integrity_report``."""
-    report = ledger_integrity_report(organization=organization)
+    report = ledger_integrity_report(organization=organization, progress=progress)
     if not report.is_valid:
         logger.error(
             "ledger verification failed: %s at chain index %s",

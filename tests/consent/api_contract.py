@@ -122,6 +122,7 @@ class World:
     delivery_id: str = ""
     dsar_id: str = ""
     verified_dsar_id: str = ""
+    verification_job_id: str = ""
 
 
 def seed_world(organization: Organization, source: Source, purpose: Purpose) -> World:
@@ -160,6 +161,7 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
     dsar_services.dsar_identity_verify(request=verified, actor="test", note="passport checked")
     consent_services.ledger_sequence(organization)  # the seed event is leaf 0 of the organization's log
     consent_services.ledger_checkpoint(organization)
+    job = consent_services.verification_job_create(organization=organization, actor="test")
     return World(
         organization,
         source,
@@ -169,6 +171,7 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
         delivery_id=delivery.public_id,
         dsar_id=dsar.public_id,
         verified_dsar_id=verified.public_id,
+        verification_job_id=job.public_id,
     )
 
 
@@ -209,6 +212,7 @@ class Endpoint:
             .replace("<str:subject_id>", world.subject_id)
             .replace("<str:key>", key)
             .replace("<str:request_id>", world.dsar_id)
+            .replace("<str:job_id>", world.verification_job_id)
         )
         return f"/api/v1/{path}?{self.query}" if self.query else f"/api/v1/{path}"
 
@@ -268,6 +272,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "ledger/log", READ, 200),
     Endpoint("GET", "ledger/checkpoint", READ, 200, content_type="text/plain; charset=utf-8"),
     Endpoint("GET", "ledger/export", READ, 200, content_type="application/x-ndjson"),
+    Endpoint("POST", "ledger/verifications", WRITE, 202),
+    Endpoint("GET", "ledger/verifications/<str:job_id>", READ, 200),
     Endpoint("GET", "ledger/proofs/consistency", READ, 200, query="from=1"),
     InclusionEndpoint("GET", "ledger/proofs/inclusion", READ, 200),
     Endpoint("POST", "signals", WRITE, 200, lambda: {"subject_id": "cust-2", "gpc": True, "jurisdiction": "US-CA"}),

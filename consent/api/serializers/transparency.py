@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from consent.models import LedgerVerificationJob
+
 B64_HASH = "A SHA-256 hash, standard base64 (44 characters)"
 
 
@@ -33,3 +35,51 @@ class ConsistencyProofOutputSerializer(serializers.Serializer):
         fields = super().get_fields()
         fields["from"] = fields.pop("from_")
         return fields
+
+
+class VerificationResultOutputSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    verified_at = serializers.DateTimeField()
+    subjects_checked = serializers.IntegerField()
+    events_checked = serializers.IntegerField()
+    ledger_root = serializers.CharField()
+    first_break = serializers.JSONField(allow_null=True)
+
+
+class VerificationJobOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="ULID")
+    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    events_total = serializers.IntegerField(help_text="Events in the ledger when the job was asked for")
+    events_checked = serializers.IntegerField()
+    progress = serializers.FloatField(help_text="0 to 1")
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_null=True, help_text="The failure's kind when status is failed")
+    result = VerificationResultOutputSerializer(allow_null=True, help_text="The verification run, once done")
+
+
+def verification_job_representation(job: LedgerVerificationJob) -> dict[str, object]:
+    run = job.run
+    total = max(job.events_total, 1)
+    return {
+        "id": job.public_id,
+        "status": job.status,
+        "events_total": job.events_total,
+        "events_checked": job.events_checked,
+        "progress": 1.0 if job.status == "done" else min(job.events_checked / total, 0.99),
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "error": job.error or None,
+        "result": None
+        if run is None
+        else {
+            "valid": run.is_valid,
+            "verified_at": run.verified_at,
+            "subjects_checked": run.subjects_checked,
+            "events_checked": run.events_checked,
+            "ledger_root": run.ledger_root,
+            "first_break": run.first_break,
+        },
+    }

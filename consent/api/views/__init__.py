@@ -24,6 +24,8 @@ from consent.api.views.transparency import (
     LedgerExportApi,
     LedgerInclusionProofApi,
     LedgerLogApi,
+    LedgerVerificationJobApi,
+    LedgerVerificationJobsApi,
 )
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "LedgerExportApi",
     "LedgerInclusionProofApi",
     "LedgerLogApi",
+    "LedgerVerificationJobApi",
+    "LedgerVerificationJobsApi",
     "LedgerVerifyApi",
     "PolicyVersionListCreateApi",
     "PrivacyStatusApi",

@@ -18,6 +18,8 @@ from consent.api.serializers.transparency import (
     ConsistencyProofOutputSerializer,
     InclusionProofOutputSerializer,
     LedgerLogHeadOutputSerializer,
+    VerificationJobOutputSerializer,
+    verification_job_representation,
 )
 from consent.api.views.base import ConsentApi
 from consent.merkle import EMPTY_ROOT
@@ -196,3 +198,38 @@ class LedgerConsistencyProofApi(ConsentApi):
         except selectors.LogRangeError as exc:
             raise _range_problem(exc, "?from" if "from" in str(exc) else "?to") from exc
         return Response(ConsistencyProofOutputSerializer(proof.to_dict()).data)
+
+
+class LedgerVerificationJobsApi(ConsentApi):
+    required_scopes = {"POST": "consent:write"}
+
+    @api_operation(
+        scope="consent:write",
+        summary="Verify the whole ledger in the background",
+        description="Queues a full verification (chains, log, checkpoints, projection) that a worker runs; "
+        "poll the `Location` for its progress and, once done, the verification run it kept. Use this for a "
+        "large ledger: it never runs inside a web request.",
+        request=None,
+        responses={202: VerificationJobOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        job = services.verification_job_create(organization=self.organization, actor=self.client.actor)
+        response = Response(verification_job_representation(job), status=202)
+        response["Location"] = f"/api/v1/ledger/verifications/{job.public_id}"
+        return response
+
+
+class LedgerVerificationJobApi(ConsentApi):
+    required_scopes = {"GET": "consent:read"}
+
+    @api_operation(
+        scope="consent:read",
+        summary="A background ledger verification: progress, then result",
+        responses={200: VerificationJobOutputSerializer},
+        problems={404: "No such verification job in your organization."},
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        job = selectors.verification_job(self.organization, public_id=job_id)
+        if job is None:
+            raise NotFound("No verification job with this id in your organization.")
+        return Response(verification_job_representation(job))
