@@ -224,6 +224,11 @@ PROVENANT_NOTICE_SCAN_SECONDS = int(os.environ.get("PROVENANT_NOTICE_SCAN_SECOND
 # many leaves one run appends per organization (the rest follow in the next run).
 PROVENANT_LEDGER_SEQUENCE_SECONDS = int(os.environ.get("PROVENANT_LEDGER_SEQUENCE_SECONDS", "10"))
 PROVENANT_LEDGER_SEQUENCE_BATCH = int(os.environ.get("PROVENANT_LEDGER_SEQUENCE_BATCH", "50000"))
+# GET/POST /ledger/verify verify inside the request only up to this many events; larger ledgers are verified by a
+# worker (POST /ledger/verifications), never inside a web request.
+PROVENANT_LEDGER_VERIFY_IN_REQUEST_MAX_EVENTS = int(
+    os.environ.get("PROVENANT_LEDGER_VERIFY_IN_REQUEST_MAX_EVENTS", "50000")
+)
 # A background ledger verification whose worker died is taken over after this lease.
 PROVENANT_LEDGER_VERIFICATION_LEASE_SECONDS = int(os.environ.get("PROVENANT_LEDGER_VERIFICATION_LEASE_SECONDS", "1800"))
 # Checkpoints pushed to witnesses: attempts before a push is given up, and the backoff's base and cap (seconds).

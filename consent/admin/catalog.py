@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import ForeignKey, Model, QuerySet
 from django.http import HttpRequest
@@ -17,6 +18,7 @@ from consent.models import (
     Purpose,
     Source,
 )
+from consent.selectors import ledger_event_count
 from consent.services import (
     ledger_integrity_check,
     organization_gpc_settings_update,
@@ -26,6 +28,7 @@ from consent.services import (
     source_create,
     source_retire,
     source_update,
+    verification_job_create,
 )
 from core.admin import (
     OrganizationAdmin,
@@ -53,7 +56,16 @@ class OrganizationLedgerAdmin(OrganizationAdmin):
 
     @admin.action(description="Verify ledger (recorded)", permissions=["verify_ledger"])
     def verify_ledger(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
+        limit = settings.PROVENANT_LEDGER_VERIFY_IN_REQUEST_MAX_EVENTS
         for organization in queryset:
+            if ledger_event_count(organization) > limit:  # never inside a web request: a worker runs it
+                job = verification_job_create(organization=organization, actor=admin_actor(request))
+                messages.info(
+                    request,
+                    f"{organization.slug}: the ledger is verified in the background (job {job.public_id}); its run "
+                    "appears under Ledger verification runs when done.",
+                )
+                continue
             run = ledger_integrity_check(organization=organization, actor=admin_actor(request))
             if run.is_valid:
                 messages.success(

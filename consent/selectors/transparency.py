@@ -194,3 +194,7 @@ def verification_job(organization: Organization, *, public_id: str) -> LedgerVer
         .select_related("run")
         .first()
     )
+
+
+def ledger_event_count(organization: Organization) -> int:
+    return ConsentEvent.objects.filter(organization=organization).count()

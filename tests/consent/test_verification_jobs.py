@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -88,3 +91,25 @@ def test_another_tenant_and_a_read_key_cannot_reach_or_start_a_job(
     assert_problem(reader.post("/api/v1/ledger/verifications"), 403)
     assert reader.get(f"/api/v1/ledger/verifications/{job.public_id}").json()["status"] == "queued"
     assert LedgerVerificationJob.objects.count() == 1
+
+
+@override_settings(PROVENANT_LEDGER_VERIFY_IN_REQUEST_MAX_EVENTS=5)
+def test_a_ledger_too_large_for_a_request_is_verified_in_the_background_only(
+    ledger: Organization, api_client_for: Callable[..., APIClient], client: Client, django_user_model: Any
+) -> None:
+    writer = api_client_for(ledger, "consent:read", "consent:write")
+    runs_before = LedgerVerificationRun.objects.count()
+
+    for response in (writer.get("/api/v1/ledger/verify"), writer.post("/api/v1/ledger/verify")):
+        problem = assert_problem(response, 409, "verify-in-background")
+        assert problem["verify_with"] == "/api/v1/ledger/verifications"
+    staff = django_user_model.objects.create_user("counsel", password="x", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_organization", "add_ledgerverificationrun"])
+    )
+    client.force_login(staff)
+    client.post("/admin/core/organization/", {"action": "verify_ledger", "_selected_action": [ledger.pk]})
+
+    assert LedgerVerificationRun.objects.count() == runs_before  # nothing verified inside a request
+    job = LedgerVerificationJob.objects.get(organization=ledger)
+    assert (job.status, job.requested_by) == ("queued", f"user:{staff.pk}")

@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import Any, cast
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -19,7 +20,7 @@ from consent.api.views.base import ConsentApi
 from consent.catalog import organization_catalog
 from core.api.schema import IDEMPOTENCY_HEADER, SUBJECT_ID, api_operation
 from core.api.views import parse_instant_param
-from core.problems import InvalidInput, NotFound
+from core.problems import Conflict, InvalidInput, NotFound
 
 # ------------------------------------------------------------------------------------------------
 # Events
@@ -262,8 +263,23 @@ class SubjectConsentEventsApi(ConsentApi):
         )
 
 
+class VerifyInBackground(Conflict):
+    slug = "verify-in-background"
+    title = "Verify this ledger in the background"
+
+
 class LedgerVerifyApi(ConsentApi):
     required_scopes = {"GET": "consent:read", "POST": "consent:write"}
+
+    def refuse_a_large_ledger(self) -> None:
+        """A full verification of a large ledger would outlast the request (issue #12): it runs in a worker."""
+        limit = settings.PROVENANT_LEDGER_VERIFY_IN_REQUEST_MAX_EVENTS
+        if selectors.ledger_event_count(self.organization) > limit:
+            raise VerifyInBackground(
+                f"The ledger holds more than {limit:,} events: verify it in the background with "
+                "POST /api/v1/ledger/verifications and poll the job it answers with.",
+                verify_with="/api/v1/ledger/verifications",
+            )
 
     @api_operation(
         scope="consent:read",
@@ -272,10 +288,14 @@ class LedgerVerifyApi(ConsentApi):
         "changed, removed or reordered, or a subject whose stored chain tip disagrees with its events). "
         "`ledger_root` is computed from the events themselves: SHA-256 (hex) of the lines "
         "`{subject_uuid}:{length}:{head_hash}\\n`, one per subject with events, sorted by subject uuid. Store it "
-        "and compare later. A GET records nothing; `POST` runs the same check and keeps the outcome.",
+        "and compare later. A GET records nothing; `POST` runs the same check and keeps the outcome. A ledger "
+        "larger than PROVENANT_LEDGER_VERIFY_IN_REQUEST_MAX_EVENTS is verified in the background only "
+        "(`POST /ledger/verifications`).",
         responses={200: s.LedgerVerificationOutputSerializer},
+        problems={409: "The ledger is too large to verify inside a request (`verify-in-background`)."},
     )
     def get(self, request: Request) -> Response:
+        self.refuse_a_large_ledger()
         report = selectors.ledger_integrity_report(organization=self.organization)
         return Response(
             {
@@ -295,8 +315,10 @@ class LedgerVerifyApi(ConsentApi):
         "with an audit-log entry `ledger.verified`.",
         request=None,
         responses={201: s.LedgerVerificationOutputSerializer},
+        problems={409: "The ledger is too large to verify inside a request (`verify-in-background`)."},
     )
     def post(self, request: Request) -> Response:
+        self.refuse_a_large_ledger()
         run = services.ledger_integrity_check(organization=self.organization, actor=self.client.actor)
         return Response(
             {
