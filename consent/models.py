@@ -278,6 +278,11 @@ class LedgerVerificationRun(models.Model):
     events_checked = models.BigIntegerField()
     ledger_root = models.CharField(max_length=64)
     first_break = models.JSONField(null=True, blank=True)
+    mode = models.CharField(max_length=12, default="full", help_text="full, or incremental from the last valid run")
+    log_size = models.BigIntegerField(
+        null=True, blank=True, help_text="The transparency log's size this run vouches for (one organization)"
+    )
+    log_root = models.CharField(max_length=64, blank=True, help_text="The log's root at that size (hex)")
 
     class Meta:
         ordering = ["-verified_at"]
@@ -486,6 +491,7 @@ class LedgerVerificationJob(models.Model):
     public_id = models.CharField(max_length=26, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     requested_by = models.CharField(max_length=200)
+    mode = models.CharField(max_length=12, default="incremental", help_text="incremental (the default) or full")
     status = models.CharField(
         max_length=8, choices=VerificationJobStatus.choices, default=VerificationJobStatus.QUEUED, db_index=True
     )

@@ -29,6 +29,7 @@ from consent.selectors.gpc import (
     subject_gpc,
     subjects_by_gpc_status,
 )
+from consent.selectors.incremental_integrity import ledger_incremental_report
 from consent.selectors.integrity import LedgerIntegrityReport, ledger_integrity_report
 from consent.selectors.ledger import (
     PurposeConsent,
@@ -99,6 +100,7 @@ __all__ = [
     "ledger_checkpoint_at",
     "ledger_event_count",
     "ledger_export_lines",
+    "ledger_incremental_report",
     "ledger_integrity_report",
     "linked_subject_ids",
     "log_head",

@@ -11,7 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from consent import ledger
-from consent.models import ConsentEvent, Subject
+from consent.models import ConsentEvent, LedgerLogHead, Subject
 from consent.selectors.log_integrity import log_problem, projection_problem
 from core.models import Organization
 
@@ -26,6 +26,9 @@ class LedgerIntegrityReport:
     ledger_root: str
     first_break: dict[str, Any] | None
     verified_at: datetime
+    log_size: int | None = None  # the transparency log's size and root this report vouches for (one organization)
+    log_root: str = ""
+    mode: str = "full"
 
 
 _LINK_FIELDS = (
@@ -175,6 +178,7 @@ def ledger_integrity_report(
             first = log_problem(each) or projection_problem(each)
             if first is not None:
                 break
+    log_head = LedgerLogHead.objects.filter(organization=organization).first() if organization is not None else None
     return LedgerIntegrityReport(
         is_valid=first is None,
         subjects_checked=len(tips),
@@ -182,4 +186,6 @@ def ledger_integrity_report(
         ledger_root=ledger.ledger_root(heads),
         first_break=first,
         verified_at=timezone.now(),
+        log_size=(log_head.tree_size if log_head else 0) if organization is not None else None,
+        log_root=log_head.root_hash if log_head else "",
     )

@@ -90,14 +90,14 @@ def log_problem(organization: Organization) -> dict[str, Any] | None:
 
 
 def checkpoint_problem(
-    organization: Organization, size: int, nodes: dict[merkle.NodeKey, bytes]
+    organization: Organization, size: int, nodes: dict[merkle.NodeKey, bytes], *, since: int = 0
 ) -> dict[str, Any] | None:
     """Every stored checkpoint: signed by a key of the organization, and stating the root of its size (computed
     from the perfect subtrees of the leaves: O(log n) a checkpoint)."""
     keys = checkpoint_keys(organization)
-    for tree_size, root_hash, note in LedgerCheckpoint.objects.filter(organization=organization).values_list(
-        "tree_size", "root_hash", "note"
-    ):
+    for tree_size, root_hash, note in LedgerCheckpoint.objects.filter(
+        organization=organization, tree_size__gt=since
+    ).values_list("tree_size", "root_hash", "note"):
         try:
             checkpoint, _ = checkpoints.verify_checkpoint(note, keys)
         except checkpoints.NoteError as exc:
@@ -167,7 +167,14 @@ def projection_mismatches(
 
 def projection_problem(organization: Organization) -> dict[str, Any] | None:
     """The first (subject, purpose) whose stored consent state is not what folding its events gives."""
-    mismatches = projection_mismatches(organization)
+    return projection_problem_for(organization, None)
+
+
+def projection_problem_for(organization: Organization, subject_ids: list[int] | None) -> dict[str, Any] | None:
+    """The same, for some subjects only (``None``: all)."""
+    if subject_ids == []:
+        return None
+    mismatches = projection_mismatches(organization, subject_ids=subject_ids)
     if not mismatches:
         return None
     subject_pk, purpose_pk, stored_status, folded_status = mismatches[0]

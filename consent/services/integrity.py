@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consent.models import LedgerVerificationRun, Subject
-from consent.selectors import ledger_integrity_report, projection_mismatches
+from consent.selectors import ledger_incremental_report, ledger_integrity_report, projection_mismatches
 from core.enums import AuditAction
 from core.models import Organization
 from core.services import audit_log
@@ -18,11 +18,20 @@ logger = logging.getLogger("consent.services")
 
 
 def ledger_integrity_check(
-    *, organization: Organization | None, actor: str, progress: Callable[[int], None] | None = None
+    *,
+    organization: Organization | None,
+    actor: str,
+    progress: Callable[[int], None] | None = None,
+    incremental: bool = False,
 ) -> LedgerVerificationRun:
     """Check the ledger's integrity (one organization, or all) and keep the outcome, with its audit row
-    (``ledger.verified``). Reading the outcome without keeping it is ``ledger_integrity_report``."""
-    report = ledger_integrity_report(organization=organization, progress=progress)
+    (``ledger.verified``). Reading the outcome without keeping it is ``ledger_integrity_report``.
+    ``incremental``: only what came after the last valid run (a full check when there is none)."""
+    report = None
+    if incremental and organization is not None:
+        report = ledger_incremental_report(organization)
+    if report is None:
+        report = ledger_integrity_report(organization=organization, progress=progress)
     if not report.is_valid:
         logger.error(
             "ledger verification failed: %s at chain index %s",
@@ -39,6 +48,9 @@ def ledger_integrity_check(
             events_checked=report.events_checked,
             ledger_root=report.ledger_root,
             first_break=report.first_break,
+            mode=report.mode,
+            log_size=report.log_size if report.is_valid else None,
+            log_root=report.log_root if report.is_valid else "",
         )
         audit_log(
             actor=actor,

@@ -23,12 +23,16 @@ logger = logging.getLogger("consent.verification_jobs")
 RUN_TASK = "consent.tasks.run_ledger_verification"
 
 
-def verification_job_create(*, organization: Organization, actor: str) -> LedgerVerificationJob:
-    """Queue a full verification of the organization's ledger; the worker starts it after commit."""
+def verification_job_create(
+    *, organization: Organization, actor: str, mode: str = "incremental"
+) -> LedgerVerificationJob:
+    """Queue a verification of the organization's ledger (``incremental`` from the last valid run, the default,
+    or ``full``); the worker starts it after commit."""
     job = LedgerVerificationJob.objects.create(
         public_id=str(ULID()),
         organization=organization,
         requested_by=actor,
+        mode=mode,
         events_total=ConsentEvent.objects.filter(organization=organization).count(),
     )
     enqueue_after_commit(RUN_TASK, job.pk)
@@ -54,7 +58,10 @@ def verification_job_run(job_id: int) -> str:
 
     try:
         run = ledger_integrity_check(
-            organization=job.organization, actor=f"job:{job.public_id} for {job.requested_by}", progress=progress
+            organization=job.organization,
+            actor=f"job:{job.public_id} for {job.requested_by}",
+            progress=progress,
+            incremental=job.mode == "incremental",
         )
     except Exception as exc:  # kept on the job for whoever polls it; the worker logs the rest
         logger.exception("ledger verification job %s failed", job.public_id)

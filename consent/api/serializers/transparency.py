@@ -46,8 +46,18 @@ class VerificationResultOutputSerializer(serializers.Serializer):
     first_break = serializers.JSONField(allow_null=True)
 
 
+class VerificationJobInputSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(
+        choices=["incremental", "full"],
+        default="incremental",
+        help_text="incremental: only what came after the last valid verification (a full one when there is none); "
+        "full: everything",
+    )
+
+
 class VerificationJobOutputSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="ULID")
+    mode = serializers.ChoiceField(choices=["incremental", "full"])
     status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
     events_total = serializers.IntegerField(help_text="Events in the ledger when the job was asked for")
     events_checked = serializers.IntegerField()
@@ -64,6 +74,7 @@ def verification_job_representation(job: LedgerVerificationJob) -> dict[str, obj
     total = max(job.events_total, 1)
     return {
         "id": job.public_id,
+        "mode": job.mode,
         "status": job.status,
         "events_total": job.events_total,
         "events_checked": job.events_checked,

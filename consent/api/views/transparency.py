@@ -18,6 +18,7 @@ from consent.api.serializers.transparency import (
     ConsistencyProofOutputSerializer,
     InclusionProofOutputSerializer,
     LedgerLogHeadOutputSerializer,
+    VerificationJobInputSerializer,
     VerificationJobOutputSerializer,
     verification_job_representation,
 )
@@ -205,15 +206,21 @@ class LedgerVerificationJobsApi(ConsentApi):
 
     @api_operation(
         scope="consent:write",
-        summary="Verify the whole ledger in the background",
-        description="Queues a full verification (chains, log, checkpoints, projection) that a worker runs; "
+        summary="Verify the ledger in the background",
+        description="Queues a verification (chains, log, checkpoints, projection) that a worker runs: by default "
+        "incremental, only what came after the last valid verification (a full one when there is none), or "
+        "`full`; "
         "poll the `Location` for its progress and, once done, the verification run it kept. Use this for a "
         "large ledger: it never runs inside a web request.",
-        request=None,
+        request=VerificationJobInputSerializer,
         responses={202: VerificationJobOutputSerializer},
+        problems={422: "An unknown mode."},
     )
     def post(self, request: Request) -> Response:
-        job = services.verification_job_create(organization=self.organization, actor=self.client.actor)
+        data = self.validated(VerificationJobInputSerializer, request.data or {})
+        job = services.verification_job_create(
+            organization=self.organization, actor=self.client.actor, mode=data["mode"]
+        )
         response = Response(verification_job_representation(job), status=202)
         response["Location"] = f"/api/v1/ledger/verifications/{job.public_id}"
         return response
