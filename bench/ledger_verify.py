@@ -86,13 +86,13 @@ def seed(count: int) -> tuple[object, float]:
 def seed_more(organization: object, count: int, *, offset: int) -> None:
     from consent import services
 
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    start = datetime.now(UTC) - timedelta(seconds=count + 60)  # recent, never ahead of the server clock
     items = [
         services.ConsentEventInput(
-            subject_id=f"newcomer-{n % 500}",
+            subject_id=f"newcomer-{offset + n % 500}",
             purpose="purpose-0",
             action="grant",
-            occurred_at=start + timedelta(minutes=offset + n),
+            occurred_at=start + timedelta(seconds=n),
             source="web",
             collection_method="web_form",
             jurisdiction="DE",
