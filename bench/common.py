@@ -30,7 +30,8 @@ def prepare_environment(database_url: str) -> dict[str, str]:
             "DJANGO_SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
             # Fresh keys unless given (set them to profile against the benchmark database afterwards).
             "PROVENANT_MASTER_KEY": os.environ.get("BENCH_MASTER_KEY") or base64.b64encode(os.urandom(32)).decode(),
-            "PROVENANT_BLIND_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "PROVENANT_BLIND_INDEX_KEY": os.environ.get("BENCH_BLIND_INDEX_KEY")
+            or base64.b64encode(os.urandom(32)).decode(),
             "DATABASE_CONN_MAX_AGE": "600",
             "LOG_LEVEL": "WARNING",
             "PROVENANT_VAR_DIR": str(ROOT / "var" / "bench"),

@@ -26,6 +26,20 @@ def format_instant(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def instant_text(moment: datetime | str | None) -> str | None:
+    """:func:`format_instant` of a datetime, or of an instant read from the database as text: already in that form
+    (PostgreSQL's ``to_char`` in bulk reads, taken as is), or as the database stores it (parsed; naive is UTC)."""
+    if not isinstance(moment, str):
+        return format_instant(moment)
+    if len(moment) == 27 and moment[10] == "T" and moment[26] == "Z" and moment[0] != "0":
+        return moment  # years 1000-9999: strftime's %Y pads below 1000 differently, so those are parsed
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:  # not an instant Python can hold (a row edited by hand): it cannot match its hash
+        return moment
+    return format_instant(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+
+
 def canonical_fields(
     *,
     event_id: str,
@@ -33,9 +47,9 @@ def canonical_fields(
     chain_index: int,
     purpose: str,
     action: str,
-    occurred_at: datetime,
-    recorded_at: datetime,
-    valid_until: datetime | None,
+    occurred_at: datetime | str,
+    recorded_at: datetime | str,
+    valid_until: datetime | str | None,
     source: str,
     collection_method: str,
     policy_version: str | None,
@@ -53,9 +67,9 @@ def canonical_fields(
         "chain_index": chain_index,
         "purpose": purpose,
         "action": action,
-        "occurred_at": format_instant(occurred_at),
-        "recorded_at": format_instant(recorded_at),
-        "valid_until": format_instant(valid_until),
+        "occurred_at": instant_text(occurred_at),
+        "recorded_at": instant_text(recorded_at),
+        "valid_until": instant_text(valid_until),
         "source": source,
         "collection_method": collection_method,
         "policy_version": policy_version,
@@ -68,9 +82,14 @@ def canonical_fields(
     }
 
 
+# json.dumps with these options builds an encoder per call; one, kept, writes the same bytes in half the time
+# (a full verification hashes every event of the ledger).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def event_hash(fields: dict[str, Any], prev_hash: str) -> str:
     document = dict(fields, prev_hash=prev_hash)
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL_JSON.encode(document)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -12,7 +12,7 @@ computed (``range_hash``). The verifiers follow RFC 9162 §2.1.3.2 and §2.1.4.2
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 LEAF_PREFIX = b"\x00"
@@ -134,15 +134,40 @@ def range_hash(start: int, end: int, nodes: Mapping[NodeKey, bytes]) -> bytes:
     return value
 
 
+def perfect_levels(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Every perfect subtree hash of a list of leaf hashes, level by level: ``levels[k][i]`` is ``NodeKey(k, i)``."""
+    if not leaf_hashes:
+        return []
+    levels = [list(leaf_hashes)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    return levels
+
+
+class LevelNodes(Mapping[NodeKey, bytes]):
+    """:func:`perfect_levels` read as a mapping of :class:`NodeKey` (what :func:`range_hash` takes), without a
+    dictionary of a million keys."""
+
+    def __init__(self, levels: list[list[bytes]]) -> None:
+        self.levels = levels
+
+    def __getitem__(self, key: NodeKey) -> bytes:
+        level, offset = key
+        if 0 <= level < len(self.levels) and 0 <= offset < len(self.levels[level]):
+            return self.levels[level][offset]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[NodeKey]:
+        return (NodeKey(level, i) for level, values in enumerate(self.levels) for i in range(len(values)))
+
+    def __len__(self) -> int:
+        return sum(len(values) for values in self.levels)
+
+
 def perfect_nodes_of(leaf_hashes: Sequence[bytes]) -> dict[NodeKey, bytes]:
     """Every perfect subtree hash of a list of leaf hashes (for tests and the offline auditor)."""
-    nodes = {NodeKey(0, i): h for i, h in enumerate(leaf_hashes)}
-    level, width = 0, len(leaf_hashes)
-    while width > 1:
-        for i in range(width // 2):
-            nodes[NodeKey(level + 1, i)] = node_hash(nodes[NodeKey(level, 2 * i)], nodes[NodeKey(level, 2 * i + 1)])
-        level, width = level + 1, width // 2
-    return nodes
+    return dict(LevelNodes(perfect_levels(leaf_hashes)).items())
 
 
 def new_perfect_nodes(

@@ -9,11 +9,12 @@ per chunk, with SQL built once per (model, columns). PostgreSQL and SQLite (>= 3
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, cast
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 CHUNK_ROWS = 1000
 
@@ -140,3 +141,18 @@ def select_rows(sql: str, params: Sequence[Any], fields: Sequence[Any]) -> list[
                 values[index] = converter(values[index], column, connection)
         converted.append(values)
     return converted
+
+
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """Every query in the block sees the same committed state: on PostgreSQL a read-only REPEATABLE READ transaction,
+    for reads that compare tables written meanwhile (a ledger verification: tips, events, leaves and states recorded
+    between two of its reads must never look like a break). Inside a transaction already (a caller's, or a test's),
+    that transaction's view is used; elsewhere (SQLite: one writer at a time) the block runs as it is."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield

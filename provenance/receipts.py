@@ -8,7 +8,7 @@ compact JWS (``receipt_jws``) that anyone verifies with ``/.well-known/jwks.json
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ KANTARA_VERSION = "KI-CR-v1.1.0"
 ISO27560_SCHEMA_VERSION = "ISO/IEC TS 27560:2023"
 RECEIPT_LANGUAGE = "en"  # purpose texts carry no language tag; the service's language is English
 RECEIPT_JWS_TYPE = "consent-receipt+jws"
+LEDGER_LOG_MEMBER = "ledger_log"
 
 # The consent status each ledger action leaves the purpose in (27560 ``event_state``, as a DPV IRI).
 _STATE_AFTER: dict[str, str] = {
@@ -72,6 +73,9 @@ class ReceiptFacts:
     notice_url: str
     notice_sha256: str | None
     third_parties: tuple[str, ...] = ()
+    # The event's leaf in the organization's transparency log and its RFC 9162 inclusion proof against the latest
+    # signed checkpoint that covers it (consent's EventPlacement.to_dict()); None until the sequencer reached it.
+    ledger_log: Mapping[str, object] | None = None
 
 
 class UnknownReceiptFormat(ValueError):
@@ -142,6 +146,8 @@ def kantara_receipt(facts: ReceiptFacts) -> dict[str, Any]:
         "policyUrl": facts.notice_url,
         "services": [{"service": facts.purpose_name, "purposes": [purpose]}],
         "sensitive": facts.is_sensitive,
+        # An extension member (v1.1 defines none for it): the proof that the event is in the organization's log.
+        LEDGER_LOG_MEMBER: _ledger_log(facts),
     }
 
 
@@ -227,7 +233,13 @@ def iso27560_receipt(facts: ReceiptFacts) -> dict[str, Any]:
             "event_type": facts.action,
             "event_state": DPV_STATUS_IRIS[state] if state else None,
         },
+        # Beyond the TS 27560 record: the proof that the event is in the organization's transparency log.
+        LEDGER_LOG_MEMBER: _ledger_log(facts),
     }
+
+
+def _ledger_log(facts: ReceiptFacts) -> dict[str, object] | None:
+    return dict(facts.ledger_log) if facts.ledger_log is not None else None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from consent.catalog import organization_catalog
 from consent.enums import Action
 from consent.models import ConsentEvent
-from consent.selectors import consent_state_for_subject, subject_by_external_id
+from consent.selectors import consent_state_for_subject, event_placement, subject_by_external_id
 from core.models import Organization
 from provenance.claims import LedgerFacts, LedgerGrant, ProvenanceClaim
 from provenance.enums import NOTICE_OPEN_STATUSES, THIRD_PARTY_ROLES, DeliveryStatus
@@ -157,7 +157,13 @@ def receipt_facts(*, organization: Organization, event_id: str) -> ReceiptFacts 
         notice_url=version.notice_url if version else "",
         notice_sha256=version.notice_sha256 if version else None,
         third_parties=third_parties,
+        ledger_log=_placement(organization, event),
     )
+
+
+def _placement(organization: Organization, event: ConsentEvent) -> dict[str, object] | None:
+    placement = event_placement(organization, event=event)
+    return placement.to_dict() if placement is not None else None
 
 
 def ledger_facts(*, organization: Organization, claim: ProvenanceClaim) -> LedgerFacts:

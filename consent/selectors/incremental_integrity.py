@@ -20,10 +20,11 @@ from django.utils import timezone
 
 from consent import ledger, merkle
 from consent.models import ConsentEvent, LedgerLeaf, LedgerLogHead, LedgerVerificationRun
+from consent.selectors.event_rows import canonical_columns, canonical_event
 from consent.selectors.integrity import LedgerIntegrityReport
-from consent.selectors.ledger_export import EVENT_COLUMNS, canonical_event
 from consent.selectors.log_integrity import checkpoint_problem, projection_problem_for
 from consent.selectors.transparency import stored_nodes
+from core.db import read_snapshot
 from core.models import Organization
 
 
@@ -40,8 +41,13 @@ def ledger_incremental_report(organization: Organization) -> LedgerIntegrityRepo
     )
     if base is None or base.log_size is None or connection.vendor != "postgresql":
         return None
+    with read_snapshot():  # leaves, events, nodes and states as of one instant, however busy the ledger
+        return _report_from(organization, base, base.log_size)
+
+
+def _report_from(organization: Organization, base: LedgerVerificationRun, start: int) -> LedgerIntegrityReport:
     head = LedgerLogHead.objects.filter(organization=organization).first()
-    size, start = (head.tree_size if head else 0), base.log_size
+    size = head.tree_size if head else 0
     first, checked, touched = _check_from(organization, base, head, start, size)
     return LedgerIntegrityReport(
         is_valid=first is None,
@@ -64,18 +70,20 @@ def _check_from(
     frontier = stored_nodes(organization, set(merkle.perfect_parts(0, start)))
     if start and merkle.range_hash(0, start, frontier).hex() != base.log_root:
         return _problem("log_rewritten", f"the first {start} leaves no longer have the verified root"), 0, set()
+    instants, columns = canonical_columns("event__")
     rows = list(
         LedgerLeaf.objects.filter(organization=organization, leaf_index__gte=start)
+        .annotate(**instants)
         .order_by("leaf_index")
-        .values_list("leaf_index", "leaf_hash", "event__subject_id", *EVENT_COLUMNS)
+        .values_list("leaf_index", "leaf_hash", "event__subject_id", *columns)
     )
     hashes: list[bytes] = []
     touched: set[int] = set()
     events: list[tuple[int, dict[str, Any]]] = []
-    for expected, (index, leaf_hash, subject_id, *columns) in enumerate(rows, start=start):
+    for expected, (index, leaf_hash, subject_id, *values) in enumerate(rows, start=start):
         if index != expected:
             return _problem("log_gap", f"leaf {expected} is missing; the next is {index}"), len(hashes), touched
-        event = canonical_event(tuple(columns))
+        event = canonical_event(tuple(values))
         stored = event.pop("hash")
         prev_hash = event.pop("prev_hash")
         if ledger.event_hash(event, prev_hash) != stored:

@@ -12,9 +12,13 @@ None. Reads only.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
+
+from django.db import connection
 
 from consent import checkpoints, merkle
 from consent.enums import CollectionMethod
@@ -50,47 +54,134 @@ def _problem(problem: str, detail: str, **concerns: Any) -> dict[str, Any]:
     return {"problem": problem, "detail": detail, **concerns}
 
 
+class LeafCollector:
+    """The leaves of one organization's log as a verification pass meets them (in any order): each is checked to be
+    the leaf hash of its event's hash and put in its place, so :meth:`problem` finds gaps, doubles and a size that
+    differs from the head's, in leaf order."""
+
+    def __init__(self, size: int) -> None:
+        self.slots: list[bytes | None] = [None] * size
+        self.beyond: dict[int, bytes] = {}  # leaves numbered past the head's size
+        self.changed: list[tuple[int, str]] = []
+        self.doubled: list[int] = []
+        self.count = 0
+
+    def add(self, index: int, stored: str, event_hash: str, event_id: str) -> None:
+        self.count += 1
+        if stored != merkle.leaf_hash(bytes.fromhex(event_hash)).hex():
+            self.changed.append((index, event_id))
+        try:
+            value = bytes.fromhex(stored)
+        except ValueError:  # not even hex: it cannot be the leaf hash, which `changed` already says
+            value = b""
+        if 0 <= index < len(self.slots):
+            if self.slots[index] is not None:
+                self.doubled.append(index)
+            self.slots[index] = value
+        elif index in self.beyond or index < 0:
+            self.doubled.append(index)
+        else:
+            self.beyond[index] = value
+
+    def problem(self, size: int, stored_count: int) -> dict[str, Any] | None:
+        """The first thing wrong with the leaves (in leaf order), given how many rows the leaf table holds."""
+        last = (
+            max(self.beyond) if self.beyond else max((i for i, v in enumerate(self.slots) if v is not None), default=-1)
+        )
+        gap = next((i for i, value in enumerate(self.slots) if value is None and i < last), None)
+        if gap is None and self.beyond:
+            gap = next((i for i in range(size, last) if i not in self.beyond), None)
+        changed = min(self.changed) if self.changed else None
+        if self.doubled:
+            index = min(self.doubled)
+            if (gap is None or index < gap) and (changed is None or index < changed[0]):
+                return _problem("log_gap", f"leaf {index} is stored more than once", leaf_index=index)
+        if gap is not None and (changed is None or gap < changed[0]):
+            following = next(i for i in range(gap + 1, last + 1) if self.slot(i) is not None)
+            return _problem("log_gap", f"leaf {gap} is missing; the next is {following}", leaf_index=gap)
+        if changed is not None:
+            return _problem(
+                "leaf_changed",
+                f"leaf {changed[0]} is not the leaf hash of its event's hash",
+                leaf_index=changed[0],
+                event_id=changed[1],
+            )
+        if stored_count != self.count:
+            return _problem(
+                "leaf_changed", f"{stored_count - self.count} leaf row(s) of the log name no event of the organization"
+            )
+        if self.count != size:
+            return _problem("log_size", f"the log's head says {size} leaves; {self.count} are stored")
+        return None
+
+    def slot(self, index: int) -> bytes | None:
+        return self.slots[index] if index < len(self.slots) else self.beyond.get(index)
+
+    def hashes(self) -> list[bytes]:
+        """The leaf hashes in order (only once :meth:`problem` found nothing)."""
+        return [value for value in self.slots if value is not None]
+
+
 def log_problem(organization: Organization) -> dict[str, Any] | None:
     """The first thing wrong with the organization's transparency log, or None."""
     head = LedgerLogHead.objects.filter(organization=organization).first()
     size = head.tree_size if head is not None else 0
-    leaves = list(
-        LedgerLeaf.objects.filter(organization=organization)
-        .order_by("leaf_index")
-        .values_list("leaf_index", "leaf_hash", "event__hash", "event__event_id")
-    )
-    hashes: list[bytes] = []
-    for expected, (index, stored, event_hash, event_id) in enumerate(leaves):
-        if index != expected:
-            return _problem("log_gap", f"leaf {expected} is missing; the next is {index}", leaf_index=expected)
-        if stored != merkle.leaf_hash(bytes.fromhex(event_hash)).hex():
-            return _problem(
-                "leaf_changed",
-                f"leaf {index} is not the leaf hash of its event's hash",
-                leaf_index=index,
-                event_id=event_id,
+    collector = LeafCollector(size)
+    leaves = LedgerLeaf.objects.filter(organization=organization)
+    for index, stored, event_hash, event_id in leaves.values_list(
+        "leaf_index", "leaf_hash", "event__hash", "event__event_id"
+    ).iterator(chunk_size=10_000):
+        collector.add(index, stored, event_hash, event_id)
+    return collector.problem(size, leaves.count()) or tree_problem(organization, head, collector.hashes())
+
+
+def tree_problem(organization: Organization, head: LedgerLogHead | None, hashes: list[bytes]) -> dict[str, Any] | None:
+    """The stored tree nodes and the head's root against the leaves, then every stored checkpoint."""
+    levels = merkle.perfect_levels(hashes)
+    if not _stored_levels_match(organization, levels):
+        nodes = merkle.perfect_nodes_of(hashes)
+        stored_nodes = {
+            merkle.NodeKey(level, index): bytes.fromhex(value)
+            for level, index, value in LedgerTreeNode.objects.filter(organization=organization).values_list(
+                "level", "index", "hash"
             )
-        hashes.append(bytes.fromhex(stored))
-    if len(hashes) != size:
-        return _problem("log_size", f"the log's head says {size} leaves; {len(hashes)} are stored")
-    nodes = merkle.perfect_nodes_of(hashes)
-    stored_nodes = {
-        merkle.NodeKey(level, index): bytes.fromhex(value)
-        for level, index, value in LedgerTreeNode.objects.filter(organization=organization).values_list(
-            "level", "index", "hash"
-        )
-    }
-    if stored_nodes != nodes:
-        changed = sorted(key for key in nodes.keys() | stored_nodes.keys() if nodes.get(key) != stored_nodes.get(key))
-        return _problem("tree_changed", f"the stored tree node {tuple(changed[0])} is not what the leaves give")
-    root = merkle.range_hash(0, len(hashes), nodes)
+        }
+        if stored_nodes != nodes:
+            changed = sorted(
+                key for key in nodes.keys() | stored_nodes.keys() if nodes.get(key) != stored_nodes.get(key)
+            )
+            return _problem("tree_changed", f"the stored tree node {tuple(changed[0])} is not what the leaves give")
+    view = merkle.LevelNodes(levels)
+    root = merkle.range_hash(0, len(hashes), view)
     if head is not None and head.root_hash != root.hex():
         return _problem("root_changed", "the log head's root is not the root of its leaves")
-    return checkpoint_problem(organization, len(hashes), nodes)
+    return checkpoint_problem(organization, len(hashes), view)
+
+
+def _stored_levels_match(organization: Organization, levels: list[list[bytes]]) -> bool:
+    """Whether the stored tree nodes are exactly ``levels``, compared a level at a time by digest in the database
+    (PostgreSQL; a million nodes never cross the wire). False elsewhere or on any difference: the caller then
+    compares node by node to name the first that differs."""
+    if connection.vendor != "postgresql":
+        return False
+    table = connection.ops.quote_name(LedgerTreeNode._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "level", count(*), min("index"), max("index"), '  # noqa: S608 (the table name is ours)
+            f"sha256(string_agg(decode(\"hash\", 'hex'), ''::bytea ORDER BY \"index\")) "
+            f'FROM {table} WHERE "organization_id" = %s GROUP BY "level" ORDER BY "level"',
+            [organization.pk],
+        )
+        stored = cursor.fetchall()
+    expected = [
+        (level, len(values), 0, len(values) - 1, hashlib.sha256(b"".join(values)).digest())
+        for level, values in enumerate(levels)
+    ]
+    return [(level, count, low, high, bytes(digest)) for level, count, low, high, digest in stored] == expected
 
 
 def checkpoint_problem(
-    organization: Organization, size: int, nodes: dict[merkle.NodeKey, bytes], *, since: int = 0
+    organization: Organization, size: int, nodes: Mapping[merkle.NodeKey, bytes], *, since: int = 0
 ) -> dict[str, Any] | None:
     """Every stored checkpoint: signed by a key of the organization, and stating the root of its size (computed
     from the perfect subtrees of the leaves: O(log n) a checkpoint)."""
@@ -111,6 +202,42 @@ def checkpoint_problem(
                 "log_rewritten", f"the first {tree_size} leaves no longer have the root signed at that size"
             )
     return None
+
+
+StoredState = tuple[str, str | None, str | None, bool]  # status, event id, basis event id, gpc conflict
+STORED_STATE_COLUMNS = ("status", "event__event_id", "basis_event__event_id", "gpc_conflict")
+
+
+def ledger_entry(
+    *,
+    seq: int,
+    event_id: str,
+    action: str,
+    occurred_at: datetime,
+    valid_until: datetime | None,
+    supersedes: str | None,
+    collection_method: str,
+    lifts_gpc_opt_out: bool,
+) -> LedgerEntry:
+    """What folding needs of one event."""
+    return LedgerEntry(
+        seq=seq,
+        event_id=event_id,
+        action=action,
+        occurred_at=occurred_at,
+        valid_until=valid_until,
+        supersedes=supersedes,
+        is_gpc=collection_method == CollectionMethod.GPC_SIGNAL,
+        lifts_gpc=lifts_gpc_opt_out,
+    )
+
+
+def folded_state(entries: list[LedgerEntry]) -> StoredState | None:
+    """What the stored consent state of one (subject, purpose) must be, as :data:`STORED_STATE_COLUMNS` reads it."""
+    folded = replay(entries)
+    if folded is None:
+        return None
+    return (folded.status, folded.event.event_id, folded.basis.event_id, folded.gpc_conflict)
 
 
 def projection_mismatches(
@@ -137,29 +264,24 @@ def projection_mismatches(
     ).iterator(chunk_size=5000):
         subject_id, purpose_id, pk, event_id, action, occurred_at, valid_until, supersedes, method, lifts = row
         histories[(subject_id, purpose_id)].append(
-            LedgerEntry(
+            ledger_entry(
                 seq=pk,
                 event_id=event_id,
                 action=action,
                 occurred_at=occurred_at,
                 valid_until=valid_until,
                 supersedes=supersedes,
-                is_gpc=method == CollectionMethod.GPC_SIGNAL,
-                lifts_gpc=lifts,
+                collection_method=method,
+                lifts_gpc_opt_out=lifts,
             )
         )
-    stored = {
-        (subject_id, purpose_id): (status, event_id, basis_id, conflict)
-        for subject_id, purpose_id, status, event_id, basis_id, conflict in states.values_list(
-            "subject_id", "purpose_id", "status", "event__event_id", "basis_event__event_id", "gpc_conflict"
-        )
+    stored: dict[tuple[int, int], StoredState] = {
+        (subject_id, purpose_id): tuple(state)  # type: ignore[misc]
+        for subject_id, purpose_id, *state in states.values_list("subject_id", "purpose_id", *STORED_STATE_COLUMNS)
     }
     found = []
     for pair in sorted(histories.keys() | stored.keys()):
-        folded = replay(histories.get(pair, []))
-        expected = (
-            (folded.status, folded.event.event_id, folded.basis.event_id, folded.gpc_conflict) if folded else None
-        )
+        expected = folded_state(histories.get(pair, []))
         if stored.get(pair) != expected:
             found.append((pair[0], pair[1], (stored.get(pair) or (None,))[0], expected[0] if expected else None))
     return found
@@ -174,7 +296,11 @@ def projection_problem_for(organization: Organization, subject_ids: list[int] | 
     """The same, for some subjects only (``None``: all)."""
     if subject_ids == []:
         return None
-    mismatches = projection_mismatches(organization, subject_ids=subject_ids)
+    return mismatch_problem(projection_mismatches(organization, subject_ids=subject_ids))
+
+
+def mismatch_problem(mismatches: list[tuple[int, int, str | None, str | None]]) -> dict[str, Any] | None:
+    """The ``state_mismatch`` entry for the first of these (subject pk, purpose pk, stored, folded), or None."""
     if not mismatches:
         return None
     subject_pk, purpose_pk, stored_status, folded_status = mismatches[0]

@@ -52,6 +52,8 @@ from consent.services.validation import (
 from consent.services.verification_jobs import verification_job_create, verification_job_run, verification_jobs_due
 from consent.services.witnesses import (
     checkpoint_push,
+    checkpoint_push_claim,
+    checkpoint_push_record,
     checkpoint_pushes_create,
     witness_create,
     witness_pushes_due,
@@ -75,6 +77,8 @@ __all__ = [
     "SubjectSuppressed",
     "UnknownSource",
     "checkpoint_push",
+    "checkpoint_push_claim",
+    "checkpoint_push_record",
     "checkpoint_pushes_create",
     "checkpoint_signer",
     "consent_expire_lapsed",

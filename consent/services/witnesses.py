@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import httpx
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -92,31 +93,62 @@ def checkpoint_pushes_create(checkpoint: LedgerCheckpoint) -> int:
     return len(created)
 
 
+# A claimed push is the claiming worker's for the outbound timeout and this margin; if the worker dies meanwhile, the
+# push is due again then and the beat sweep sends it (a witness may receive a checkpoint twice: it is the same note).
+PUSH_CLAIM_MARGIN = timedelta(seconds=30)
+
+
 def checkpoint_push(push_id: int) -> str:
-    """Send one push if it is pending and due; its status afterwards."""
+    """Send one push if it is pending and due; its status afterwards. The row is claimed in one short transaction
+    and the outcome recorded in another: no lock or transaction is held while the witness answers."""
+    claim = checkpoint_push_claim(push_id)
+    if claim is None:
+        return str(LedgerWitnessPush.objects.filter(pk=push_id).values_list("status", flat=True).first() or "missing")
+    checkpoint = claim.checkpoint
+    answer = outbound_post(
+        claim.witness.url,
+        content=checkpoint.note.encode("utf-8"),
+        headers={
+            "Content-Type": "text/plain; charset=utf-8",
+            "Provenant-Log": checkpoint.note.split("\n", 1)[0],
+            "Provenant-Tree-Size": str(checkpoint.tree_size),
+        },
+        timeout=outbound_timeout_seconds(),
+    )
+    return checkpoint_push_record(claim, answer)
+
+
+def checkpoint_push_claim(push_id: int) -> LedgerWitnessPush | None:
+    """Take a pending, due push for this worker: count the attempt and move its next attempt past the time the
+    call may take, so no other worker or sweep sends it meanwhile. None when it is not pending, not due, or being
+    claimed by another worker right now."""
     with transaction.atomic():
         push = (
-            LedgerWitnessPush.objects.select_for_update(skip_locked=True)
+            LedgerWitnessPush.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("witness", "checkpoint")
             .filter(pk=push_id, status=WitnessPushStatus.PENDING, next_attempt_at__lte=timezone.now())
             .first()
         )
         if push is None:
-            found = LedgerWitnessPush.objects.filter(pk=push_id).values_list("status", flat=True).first()
-            return str(found or "missing")
-        checkpoint = push.checkpoint
-        origin = checkpoint.note.split("\n", 1)[0]
-        answer = outbound_post(
-            push.witness.url,
-            content=checkpoint.note.encode("utf-8"),
-            headers={
-                "Content-Type": "text/plain; charset=utf-8",
-                "Provenant-Log": origin,
-                "Provenant-Tree-Size": str(checkpoint.tree_size),
-            },
-            timeout=outbound_timeout_seconds(),
-        )
+            return None
         push.attempts += 1
+        push.next_attempt_at = timezone.now() + timedelta(seconds=outbound_timeout_seconds()) + PUSH_CLAIM_MARGIN
+        push.save(update_fields=["attempts", "next_attempt_at"])
+    return push
+
+
+def checkpoint_push_record(claim: LedgerWitnessPush, answer: httpx.Response | OutboundFailure) -> str:
+    """Record a claimed push's outcome, unless another worker claimed it since (its claim ran out): then that
+    worker records its own. The push's status afterwards."""
+    with transaction.atomic():
+        push = (
+            LedgerWitnessPush.objects.select_for_update(of=("self",))
+            .select_related("witness", "checkpoint")
+            .filter(pk=claim.pk, status=WitnessPushStatus.PENDING, attempts=claim.attempts)
+            .first()
+        )
+        if push is None:
+            return str(LedgerWitnessPush.objects.filter(pk=claim.pk).values_list("status", flat=True).first())
         if not isinstance(answer, OutboundFailure) and 200 <= answer.status_code < 300:
             push.status, push.delivered_at, push.last_status_code, push.last_error = (
                 WitnessPushStatus.DELIVERED,
@@ -132,7 +164,7 @@ def checkpoint_push(push_id: int) -> str:
                 push.status = WitnessPushStatus.FAILED
                 logger.error(
                     "checkpoint %s could not be pushed to witness %s: %s",
-                    checkpoint.tree_size,
+                    push.checkpoint.tree_size,
                     push.witness_id,
                     push.last_error,
                 )
@@ -143,9 +175,7 @@ def checkpoint_push(push_id: int) -> str:
                     cap=settings.PROVENANT_WITNESS_RETRY_CAP_SECONDS,
                 )
                 push.next_attempt_at = timezone.now() + timedelta(seconds=wait)
-        push.save(
-            update_fields=["attempts", "status", "delivered_at", "last_status_code", "last_error", "next_attempt_at"]
-        )
+        push.save(update_fields=["status", "delivered_at", "last_status_code", "last_error", "next_attempt_at"])
     return str(push.status)
 
 

@@ -13,6 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from consent.api.serializers.ledger import EventLogPlacementSerializer
 from core.api.renderers import JOSE_CONTENT_TYPE, FormatParameterNegotiation, JoseRenderer
 from core.api.schema import api_operation
 from core.api.views import OrganizationApi
@@ -21,6 +22,12 @@ from provenance import selectors
 from provenance.receipts import DEFAULT_FORMAT, RECEIPT_FORMATS, build_receipt, receipt_jws
 from provenance.services.keys import active_signing_key
 
+LEDGER_LOG_HELP = (
+    "An extension member beside the standard fields: the event's leaf in the organization's transparency log and "
+    "its RFC 9162 inclusion proof against the latest signed checkpoint that covers it (the note included), as the "
+    "event's detail carries it; null until sequenced (within PROVENANT_LEDGER_SEQUENCE_SECONDS). Signed receipts "
+    "cover it too."
+)
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -68,6 +75,7 @@ class KantaraReceiptSerializer(serializers.Serializer):
     policyUrl = serializers.CharField(allow_blank=True)
     services = KantaraServiceSerializer(many=True)
     sensitive = serializers.BooleanField()
+    ledger_log = EventLogPlacementSerializer(allow_null=True, help_text=LEDGER_LOG_HELP)
 
 
 class Iso27560MetadataSerializer(serializers.Serializer):
@@ -126,6 +134,7 @@ class Iso27560ReceiptSerializer(serializers.Serializer):
     processing = Iso27560ProcessingSerializer()
     party = Iso27560PartySerializer()
     event = Iso27560EventSerializer()
+    ledger_log = EventLogPlacementSerializer(allow_null=True, help_text=LEDGER_LOG_HELP)
 
 
 ConsentReceiptSerializer = PolymorphicProxySerializer(
@@ -160,7 +169,9 @@ class ConsentReceiptApi(OrganizationApi):
         scope="consent:read",
         summary="A consent receipt for one ledger event",
         description="The receipt to hand to the person: Kantara Consent Receipt v1.1 (`kantara-1.1`, the "
-        "default) or an ISO/IEC TS 27560 consent record (`iso27560`). With `signed=true` the receipt "
+        "default) or an ISO/IEC TS 27560 consent record (`iso27560`). Both carry `ledger_log`: the event's leaf "
+        "and its inclusion proof against a signed checkpoint, so the person can check the event is in the "
+        "organization's log (null until sequenced). With `signed=true` the receipt "
         "is a compact JWS (`application/jose`, EdDSA, payload = the receipt's RFC 8785 JCS bytes) "
         "signed with the organization's current stamping key; verify it with "
         "`/.well-known/jwks/<issuer>.json` (header `kid`; `/.well-known/jwks.json` lists every organization's "

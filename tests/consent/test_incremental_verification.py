@@ -7,33 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from consent import services
 from consent.models import ConsentEvent, ConsentState, LedgerVerificationRun, Purpose, Source
 from core.models import Organization
+from tests.consent.owner_tampering import as_owner
 from tests.factories import ConsentEventInputFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-GUARDS = [
-    ("consent_consentevent", "consent_event_append_only"),
-    ("consent_ledgerleaf", "consent_ledgerleaf_append_only"),
-    ("consent_ledgertreenode", "consent_ledgertreenode_append_only"),
-    ("consent_ledgerloghead", "consent_log_head_grows"),
-]
-
-
-def as_owner(*statements: str) -> None:
-    with connection.cursor() as cursor:
-        for table, trigger in GUARDS:
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
-        try:
-            for statement in statements:
-                cursor.execute(statement)
-        finally:
-            for table, trigger in GUARDS:
-                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
 
 def record(organization: Organization, count: int, subject_id: str) -> None:

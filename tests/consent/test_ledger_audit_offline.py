@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 from rest_framework.test import APIClient
 
 from consent import ledger_audit, services
@@ -22,31 +21,10 @@ from consent.selectors import ledger_integrity_report
 from consent.tasks import sequence_ledgers
 from core.models import Organization
 from provenance.services import keys
+from tests.consent.owner_tampering import as_owner
 from tests.factories import ConsentEventInputFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-GUARDS = [
-    ("consent_consentevent", "consent_event_append_only"),
-    ("consent_subject", "consent_subject_tip_grows"),
-    ("consent_ledgerleaf", "consent_ledgerleaf_append_only"),
-    ("consent_ledgertreenode", "consent_ledgertreenode_append_only"),
-    ("consent_ledgerloghead", "consent_log_head_grows"),
-    ("consent_ledgercheckpoint", "consent_ledgercheckpoint_append_only"),
-]
-
-
-def as_owner(*statements: str) -> None:
-    """What the tables' owner can do: switch the guards off, rewrite, switch them on again."""
-    with connection.cursor() as cursor:
-        for table, trigger in GUARDS:
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
-        try:
-            for statement in statements:
-                cursor.execute(statement)
-        finally:
-            for table, trigger in GUARDS:
-                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
 
 def record(organization: Organization, subject_id: str, count: int) -> None:

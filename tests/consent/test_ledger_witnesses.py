@@ -5,9 +5,11 @@ witnesses and inactive ones get nothing; a witness URL the SSRF guard refuses is
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -17,6 +19,7 @@ from consent.enums import SourceKind
 from consent.models import LedgerWitnessPush, Purpose, Source
 from consent.tasks import sequence_ledgers, sweep_witness_pushes
 from core.models import AuditLogEntry, Organization
+from core.outbound import OutboundFailure
 from core.problems import InvalidInput
 from provenance.services import keys
 from tests.factories import ConsentEventInputFactory
@@ -122,3 +125,59 @@ def test_a_witness_the_ssrf_guard_refuses_is_refused_at_registration(organizatio
     with pytest.raises(InvalidInput):
         services.witness_create(organization=organization, name="Inside", url=url, actor="t")
     assert not AuditLogEntry.objects.filter(action="ledger_witness.created").exists()
+
+
+def test_no_lock_is_held_while_a_witness_answers(organization: Organization, source: Source, purpose: Purpose) -> None:
+    """The push is claimed in one short transaction and recorded in another: while the witness takes its time,
+    the row is free to lock, and another worker (or the sweep) finds it claimed and sends nothing."""
+    with HttpReceiver(slow_times=1, slow_seconds=2.0) as auditor:
+        witness = services.witness_create(organization=organization, name="Auditor", url=auditor.url, actor="t")
+        record(organization, 2)
+        sequence_ledgers()
+        push = LedgerWitnessPush.objects.get(witness=witness)
+        outcome: list[str] = []
+
+        def send() -> None:
+            try:
+                outcome.append(services.checkpoint_push(push.pk))
+            finally:
+                connection.close()
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        auditor.wait_arrived(1)  # the call is in flight
+        with transaction.atomic():
+            locked = LedgerWitnessPush.objects.select_for_update(nowait=True).get(pk=push.pk)  # no lock held
+        assert (locked.status, locked.attempts) == ("pending", 1)
+        assert locked.next_attempt_at > timezone.now()  # claimed past the call's timeout
+        assert services.checkpoint_push(push.pk) == "pending"  # another worker: not due, nothing sent
+        assert sweep_witness_pushes()["tried"] == 0
+        sender.join(timeout=30)
+        received = auditor.wait_for(1)
+
+    assert outcome == ["delivered"]
+    assert len(received) == 1
+    push.refresh_from_db()
+    assert (push.status, push.attempts, push.last_status_code) == ("delivered", 1, 200)
+
+
+def test_a_claim_whose_worker_died_is_taken_over_when_it_runs_out(
+    organization: Organization, source: Source, purpose: Purpose
+) -> None:
+    with HttpReceiver() as auditor:
+        witness = services.witness_create(organization=organization, name="Auditor", url=auditor.url, actor="t")
+        record(organization, 1)
+        sequence_ledgers()
+        push = LedgerWitnessPush.objects.get(witness=witness)
+        stale = services.checkpoint_push_claim(push.pk)  # the worker claims it, then dies before posting
+        assert stale is not None
+        assert services.checkpoint_push_claim(push.pk) is None  # claimed: nobody else takes it
+        assert push.pk not in services.witness_pushes_due()
+        LedgerWitnessPush.objects.filter(pk=push.pk).update(next_attempt_at=timezone.now())  # the claim runs out
+        assert sweep_witness_pushes()["tried"] == 1
+        auditor.wait_for(1)
+        # the dead worker's late answer changes nothing: the push is the later claim's
+        late = services.checkpoint_push_record(stale, OutboundFailure(transient=True, detail="connection reset"))
+    assert late == "delivered"
+    push.refresh_from_db()
+    assert (push.status, push.attempts, push.last_error) == ("delivered", 2, "")

@@ -17,6 +17,7 @@ from django.urls import include, path
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from consent import merkle
 from consent import services as consent_services
 from consent.models import ConsentEvent, PolicyVersion, Purpose, Source
 from core.models import AuditLogEntry, Organization
@@ -155,6 +156,7 @@ def expected_kantara(facts: ReceiptFacts) -> dict[str, Any]:
             }
         ],
         "sensitive": False,
+        "ledger_log": facts.ledger_log,
     }
 
 
@@ -199,6 +201,7 @@ def expected_iso27560(facts: ReceiptFacts) -> dict[str, Any]:
             "event_type": "grant",
             "event_state": "https://w3id.org/dpv#ConsentGiven",
         },
+        "ledger_log": facts.ledger_log,
     }
 
 
@@ -474,3 +477,35 @@ def test_a_new_organization_has_its_key_from_the_start_so_a_signed_receipt_write
 
     assert response.status_code == 200
     assert (SigningKey.objects.count(), AuditLogEntry.objects.count()) == (keys_before, audit_before)
+
+
+@pytest.mark.parametrize("receipt_format", [KANTARA_FORMAT, ISO27560_FORMAT])
+def test_a_sequenced_event_s_receipt_proves_it_is_in_the_signed_log(
+    receipt_world: ReceiptWorld, reader: APIClient, receipt_format: str
+) -> None:
+    """Issue #12: the receipt carries the event's leaf and its inclusion proof against the signed checkpoint that
+    covers it; the person checks it with the checkpoint's root alone, and the signed receipt covers the proof."""
+    event_id = receipt_world.event.event_id
+    before = reader.get(receipt_url(event_id, f"format={receipt_format}")).json()
+    assert before["ledger_log"] is None  # not sequenced yet
+    consent_services.consent_record(  # a later event, so the proof has a path
+        organization=receipt_world.organization, item=event_input(subject_id="cust-2", purpose="personalised-ads")
+    )
+    consent_services.ledger_sequence(receipt_world.organization)
+    checkpoint = consent_services.ledger_checkpoint(receipt_world.organization)
+    assert checkpoint is not None
+
+    log = reader.get(receipt_url(event_id, f"format={receipt_format}")).json()["ledger_log"]
+
+    assert (log["event_id"], log["leaf_index"], log["tree_size"]) == (event_id, 0, checkpoint.tree_size)
+    assert log["checkpoint"] == checkpoint.note
+    root = base64.b64decode(log["root_hash"])
+    assert root.hex() == checkpoint.root_hash
+    leaf = base64.b64decode(log["leaf_hash"])
+    assert leaf == merkle.leaf_hash(bytes.fromhex(receipt_world.event.hash))
+    path = [base64.b64decode(step) for step in log["proof"]]
+    assert path
+    assert merkle.verify_inclusion(leaf, log["leaf_index"], log["tree_size"], path, root)
+    assert not merkle.verify_inclusion(leaf, 1, log["tree_size"], path, root)
+    token = reader.get(receipt_url(event_id, f"format={receipt_format}&signed=true")).content.decode("ascii")
+    assert json.loads(b64url_decode(token.split(".")[1]))["ledger_log"] == log

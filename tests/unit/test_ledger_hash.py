@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from consent import ledger
-from consent.ledger import GENESIS_HASH, ChainLink, canonical_fields, event_hash, first_break, format_instant
+from consent.ledger import (
+    GENESIS_HASH,
+    ChainLink,
+    canonical_fields,
+    event_hash,
+    first_break,
+    format_instant,
+    instant_text,
+)
 
 SUBJECT = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
 
@@ -231,3 +239,20 @@ def test_ledger_root_digests_tips_in_any_order_and_changes_with_any_tip() -> Non
     assert ledger.ledger_root(tips) == ledger.ledger_root(list(reversed(tips)))
     assert ledger.ledger_root(tips) != ledger.ledger_root([("b-uuid", 3, "1" * 64), ("a-uuid", 1, "2" * 64)])
     assert ledger.ledger_root(tips) != ledger.ledger_root(tips[:1])
+
+
+def test_instant_text_takes_every_form_the_database_hands_back() -> None:
+    moment = datetime(2025, 3, 1, 9, 30, 15, 120, tzinfo=UTC)
+    canonical = format_instant(moment)
+    assert canonical == "2025-03-01T09:30:15.000120Z"
+    assert instant_text(moment) == canonical
+    assert instant_text(canonical) == canonical  # PostgreSQL's to_char, taken as is
+    assert instant_text("2025-03-01 09:30:15.000120") == canonical  # SQLite's stored text, naive UTC
+    assert instant_text("2025-03-01 09:30:15") == "2025-03-01T09:30:15.000000Z"  # SQLite drops zero microseconds
+    assert instant_text("2025-03-01T10:30:15.000120+01:00") == canonical
+    assert instant_text(None) is None
+    # a year below 1000 is formatted the way the hash was written (strftime), never taken from the padded text
+    early = datetime(999, 1, 1, tzinfo=UTC)
+    assert instant_text("0999-01-01T00:00:00.000000Z") == format_instant(early)
+    # text no datetime can hold (a row edited by hand) stays as it is: it cannot match the event's hash
+    assert instant_text("-0001-01-01T00:00:00.000000Z") == "-0001-01-01T00:00:00.000000Z"
