@@ -19,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from consent import ledger, merkle
-from consent.models import ConsentEvent, LedgerLeaf, LedgerLogHead, LedgerVerificationRun
+from consent.models import ConsentEvent, LedgerLeaf, LedgerLogHead, LedgerVerificationRun, Subject
 from consent.selectors.event_rows import canonical_columns, canonical_event
 from consent.selectors.integrity import LedgerIntegrityReport
 from consent.selectors.log_integrity import checkpoint_problem, projection_problem_for
@@ -146,11 +146,19 @@ def _chain_problem(events: list[tuple[int, dict[str, Any]]]) -> dict[str, Any] |
 
 
 def _ledger_root(organization: Organization) -> str:
-    """The chain-tip digest of ``consent.ledger.ledger_root`` from each subject's last event (one query)."""
-    rows = (
-        ConsentEvent.objects.filter(organization=organization)
-        .order_by("subject_id", "-chain_index")
-        .distinct("subject_id")
-        .values_list("subject__uuid", "chain_index", "hash")
-    )
-    return ledger.ledger_root([(str(uuid), length, value) for uuid, length, value in rows])
+    """The chain-tip digest of :func:`consent.ledger.ledger_root`, computed in the database from each subject's last
+    event: one index probe a subject (LATERAL on the chain's unique (subject, chain_index) index), never a read of
+    every event, and only the digest crosses the wire. Ordered by uuid (bytewise, the order of the lowercase hex
+    text ``ledger_root`` sorts), lines ``uuid:length:hash\n``; no events: the SHA-256 of nothing, as there."""
+    subjects = connection.ops.quote_name(Subject._meta.db_table)
+    events = connection.ops.quote_name(ConsentEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT encode(sha256(convert_to(coalesce(string_agg("  # noqa: S608 (our table names)
+            "s.uuid::text || ':' || last.chain_index || ':' || last.hash || E'\\n', '' ORDER BY s.uuid), ''), "
+            f"'UTF8')), 'hex') FROM {subjects} s CROSS JOIN LATERAL (SELECT e.chain_index, e.hash FROM {events} e "
+            "WHERE e.subject_id = s.id ORDER BY e.chain_index DESC LIMIT 1) last WHERE s.organization_id = %s",
+            [organization.pk],
+        )
+        row = cursor.fetchone()
+    return str(row[0])

@@ -85,7 +85,11 @@ def stored_nodes(organization: Organization, keys: set[merkle.NodeKey]) -> dict[
         by_level[key.level].append(key.offset)
     wanted = Q()
     for level, offsets in by_level.items():
-        wanted |= Q(level=level, index__in=offsets)
+        low, high = min(offsets), max(offsets)
+        if high - low + 1 == len(offsets):  # a run (the nodes an append made): a range, not thousands of values
+            wanted |= Q(level=level, index__gte=low, index__lte=high)
+        else:
+            wanted |= Q(level=level, index__in=offsets)
     rows = LedgerTreeNode.objects.filter(wanted, organization=organization).values_list("level", "index", "hash")
     found = {merkle.NodeKey(level, index): bytes.fromhex(value) for level, index, value in rows}
     missing = keys - found.keys()
