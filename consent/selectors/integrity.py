@@ -142,6 +142,7 @@ def _walk(
         .order_by("subject_id", "chain_index")
         .values_list(*columns, *_PASS_COLUMNS, "ledger_leaf__organization_id")
     )
+    organization_pk = organization.pk
     current: int | None = None
     links: list[ledger.ChainLink] = []
     histories: dict[int, list[LedgerEntry]] = defaultdict(list)
@@ -169,7 +170,7 @@ def _walk(
                 lifts_gpc_opt_out=event["lifts_gpc_opt_out"],
             )
         )
-        if leaf_index is not None and leaf_organization == organization.pk:
+        if leaf_index is not None and leaf_organization == organization_pk:
             walk.leaves.add(leaf_index, leaf_hash, event_hash, event["event_id"])
     if current is not None:
         walk.subject_done(current, links, histories)
