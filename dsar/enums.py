@@ -104,3 +104,6 @@ BACKDATED_CHANNELS: Final = frozenset({Channel.EMAIL, Channel.MAIL})
 NO_VERIFICATION_NEEDED: Final = frozenset({RequestType.OPT_OUT_OF_SALE, RequestType.LIMIT_SENSITIVE})
 # The request types answered with an export (GDPR Art. 15 and 20); its download link is signed at approval.
 EXPORTING_TYPES: Final = frozenset({RequestType.ACCESS, RequestType.PORTABILITY})
+# Why an export's archive was deleted (``DsarExport.purge_reason``).
+PURGED_BY_RETENTION: Final = "retention"
+PURGED_BY_ERASURE: Final = "erasure"

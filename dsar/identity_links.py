@@ -32,9 +32,14 @@ def identity_link_token(public_id: str) -> str:
     return signing.dumps({"r": public_id}, salt=SALT)
 
 
-def identity_link_url(public_id: str) -> str:
+def identity_link_url(public_id: str, *, organization_slug: str = "") -> str:
+    """The link emailed to the requester: the organization's privacy center page; without a slug the API route
+    (JSON clients; browsers are sent on to the page)."""
     base = settings.PROVENANT_PUBLIC_BASE_URL.rstrip("/")
-    return f"{base}/api/v1/dsar/verify/{identity_link_token(public_id)}"
+    token = identity_link_token(public_id)
+    if organization_slug:
+        return f"{base}/privacy/{organization_slug}/verify/{token}"
+    return f"{base}/api/v1/dsar/verify/{token}"
 
 
 def public_id_from_identity_token(token: str) -> str:

@@ -27,6 +27,9 @@ class DataSubjectRequest(models.Model):
     regime = models.CharField(max_length=20, choices=DsarRegime.choices)
     jurisdiction = models.CharField(max_length=6, blank=True)
     channel = models.CharField(max_length=10, choices=Channel.choices)
+    language = models.CharField(
+        max_length=16, blank=True, help_text="The language the person used (BCP 47, e.g. de); blank when unknown"
+    )
     received_at = models.DateTimeField()
     requester_email_sealed = models.TextField(blank=True, editable=False)
     requester_name_sealed = models.TextField(blank=True, editable=False)

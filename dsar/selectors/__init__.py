@@ -14,9 +14,14 @@ from dsar.selectors.deadline_settings import (
     organization_deadline_layer,
 )
 from dsar.selectors.exports import (
+    ExportLinkPreview,
     export_by_public_id,
     export_for_request,
     export_ids_past_retention,
+    export_link_organization,
+    export_link_preview,
+    export_of_link,
+    export_purged_problem,
     export_retention,
 )
 from dsar.selectors.requests import (
@@ -37,10 +42,19 @@ from dsar.selectors.requests import (
     dsars_identity_pending,
     legal_recipients,
 )
-from dsar.selectors.subject_data import request_contact_email, request_subject, sale_purposes, subject_tables
+from dsar.selectors.status import RequestStatusView, request_status_of_link
+from dsar.selectors.subject_data import (
+    request_contact_email,
+    request_subject,
+    sale_purposes,
+    subject_external_id_for_email,
+    subject_tables,
+)
 
 __all__ = [
+    "ExportLinkPreview",
     "MaskedRequester",
+    "RequestStatusView",
     "RequesterContact",
     "connector_call_answer",
     "connector_secret",
@@ -63,13 +77,19 @@ __all__ = [
     "export_by_public_id",
     "export_for_request",
     "export_ids_past_retention",
+    "export_link_organization",
+    "export_link_preview",
+    "export_of_link",
+    "export_purged_problem",
     "export_retention",
     "failed_call_keys",
     "legal_recipients",
     "organization_deadline_layer",
     "recipients_with_webhook",
     "request_contact_email",
+    "request_status_of_link",
     "request_subject",
     "sale_purposes",
+    "subject_external_id_for_email",
     "subject_tables",
 ]

@@ -16,6 +16,8 @@ from consent.selectors.ledger import (
     subject_by_external_id,
     subject_email,
 )
+from consent.subject_ids import email_index_candidates
+from core.crypto import normalize_email
 from core.models import Organization
 from dsar.export_archive import Table
 from dsar.models import DataSubjectRequest
@@ -173,6 +175,18 @@ def request_subject(request: DataSubjectRequest) -> Subject | None:
     if not request.subject_external_id:
         return None
     return subject_by_external_id(organization=request.organization, external_id=request.subject_external_id)
+
+
+def subject_external_id_for_email(*, organization: Organization, email: str) -> str:
+    """The external id of the organization's one subject whose email this is (by its blind index), else blank:
+    none, or several (the person's request then waits for legal to tell which)."""
+    candidates = email_index_candidates(organization.pk, normalize_email(email))
+    found = list(
+        Subject.objects.filter(organization=organization, email_index__in=candidates).values_list(
+            "external_id", flat=True
+        )[:2]
+    )
+    return found[0] if len(found) == 1 else ""
 
 
 def request_contact_email(request: DataSubjectRequest, subject: Subject | None) -> str | None:

@@ -1,7 +1,7 @@
 """Writes for data-subject requests, one direction: workflow (intake, transitions, the one extension, assignment)
 <- identity (identity verification and its sweep) <- fulfilment (the steps that carry a request out) <- pipeline
-(the hops after a commit: the only module that enqueues tasks); connectors, exports and the deadline sweep beside
-them. Import from here."""
+(the hops after a commit: the only module that enqueues tasks) <- privacy_center (the person's request form);
+connectors, exports and the deadline sweep beside them. Import from here."""
 
 from dsar.enums import FINAL_STATUSES, LEGAL_TRANSITIONS, NO_VERIFICATION_NEEDED, OPEN_STATUSES
 from dsar.problems import (
@@ -46,6 +46,7 @@ from dsar.services.pipeline import (
     dsar_identity_verify,
     dsar_identity_verify_by_link,
 )
+from dsar.services.privacy_center import PRIVACY_CENTER_ACTOR, dsar_file_from_privacy_center
 from dsar.services.workflow import Requester, dsar_assign, dsar_extend, dsar_requester_reveal, dsar_transition
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "LINK_ACTOR",
     "NO_VERIFICATION_NEEDED",
     "OPEN_STATUSES",
+    "PRIVACY_CENTER_ACTOR",
     "STEPS",
     "AlreadyExtended",
     "DeadlineInputInvalid",
@@ -84,6 +86,7 @@ __all__ = [
     "dsar_export_download_by_staff",
     "dsar_exports_purge",
     "dsar_extend",
+    "dsar_file_from_privacy_center",
     "dsar_fulfil_resume_stuck",
     "dsar_fulfil_run",
     "dsar_fulfil_start",

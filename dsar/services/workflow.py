@@ -93,9 +93,10 @@ def dsar_intake(
     subject_external_id: str = "",
     received_at: datetime | None = None,
     requester: Requester | None = None,
+    language: str = "",
 ) -> DataSubjectRequest:
     """Record a new request, its deadlines and the intake step of its history (``services.pipeline.dsar_create``
-    adds what happens after the commit)."""
+    adds what happens after the commit). ``language``: the one the person used (messages to them follow it)."""
     now = timezone.now()
     if jurisdiction:
         try:
@@ -145,6 +146,7 @@ def dsar_intake(
             regime=resolved_regime,
             jurisdiction=jurisdiction,
             channel=channel,
+            language=language,
             received_at=received_at,
             requester_email_sealed=sealed(requester.email, "email"),
             requester_name_sealed=sealed(requester.name, "name"),
