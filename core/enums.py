@@ -15,6 +15,7 @@ class AuditAction(TextChoices):
     ORGANIZATION_GPC_SETTINGS_CHANGED = "organization.gpc_settings_changed", "GPC settings changed"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    PRIVACY_CENTER_BRANDING_CHANGED = "privacy_center.branding_changed", "Privacy center branding changed"
     # the consent catalog and subjects (consent)
     SOURCE_CREATED = "source.created", "Source registered"
     SOURCE_UPDATED = "source.updated", "Source changed"

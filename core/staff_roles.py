@@ -27,7 +27,7 @@ AUDITOR = "Auditor"
 
 # Every model whose rows staff see, by app.
 MODELS: dict[str, tuple[str, ...]] = {
-    "core": ("organization", "apikey", "auditlogentry", "stafforganizationscope"),
+    "core": ("organization", "apikey", "auditlogentry", "stafforganizationscope", "privacycenterbranding"),
     "consent": (
         "source",
         "purpose",
@@ -78,6 +78,8 @@ ROLES: dict[str, frozenset[str]] = {
         _view("core", "consent", "provenance", "dsar", "reports", exclude=_SECRET_MODELS)
         | {
             "core.change_organization",  # the GPC stance actions
+            "core.add_privacycenterbranding",  # how the privacy center looks (issue #13)
+            "core.change_privacycenterbranding",
             "consent.add_source",
             "consent.change_source",
             "consent.add_purpose",

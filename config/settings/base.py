@@ -273,6 +273,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+
+# The privacy center (issue #13). Public forms are throttled per client address and per email; the counts live
+# in Redis (by default the broker's) so every web process shares them, in memory without Redis (make run).
+PROVENANT_THROTTLE_STORAGE_URI = os.environ.get("PROVENANT_THROTTLE_STORAGE_URI") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "memory://"
+)
+PROVENANT_THROTTLE_KEY_PREFIX = os.environ.get("PROVENANT_THROTTLE_KEY_PREFIX", "provenant-throttle")
+PROVENANT_PRIVACY_CENTER_THROTTLE_PER_ADDRESS = os.environ.get(
+    "PROVENANT_PRIVACY_CENTER_THROTTLE_PER_ADDRESS", "30/hour"
+)
+PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL = os.environ.get("PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL", "5/hour")
 # The queue every message goes to (core.tasks.enqueue reads it at send time; workers consume it with -Q).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True

@@ -51,6 +51,12 @@ from consent.selectors.log_integrity import (
     projection_problem,
     register_checkpoint_keys,
 )
+from consent.selectors.privacy_center import (
+    PrivacyCenterOverview,
+    PurposeNotice,
+    privacy_center_overview,
+    purpose_notices,
+)
 from consent.selectors.transparency import (
     ConsistencyProof,
     InclusionProof,
@@ -77,8 +83,10 @@ __all__ = [
     "InclusionProof",
     "LedgerIntegrityReport",
     "LogRangeError",
+    "PrivacyCenterOverview",
     "PrivacyStatus",
     "PurposeConsent",
+    "PurposeNotice",
     "Solicitation",
     "SubjectGpc",
     "checkpoint_keys",
@@ -107,11 +115,13 @@ __all__ = [
     "log_problem",
     "log_size",
     "policy_version_list",
+    "privacy_center_overview",
     "privacy_status",
     "projection_mismatches",
     "projection_problem",
     "purpose_by_key",
     "purpose_list",
+    "purpose_notices",
     "register_checkpoint_keys",
     "solicitation",
     "source_by_key",
