@@ -36,14 +36,14 @@ def download_token(export_public_id: str, issued_at: datetime) -> str:
     return signing.dumps({"x": export_public_id, "i": issue_marker(issued_at)}, salt=SALT)
 
 
-def download_url(export_public_id: str, issued_at: datetime, *, organization_slug: str = "") -> str:
-    """The link emailed to the requester: the organization's privacy center download page; without a slug the
-    API route, which sends browsers to that page and downloads only on a confirmed POST too."""
-    base = settings.PROVENANT_PUBLIC_BASE_URL.rstrip("/")
+def download_url(export_public_id: str, issued_at: datetime, *, privacy_center_url: str = "") -> str:
+    """The link emailed to the requester: the download page of the organization's privacy center
+    (``privacy_center_url``, e.g. https://example.com/privacy/acme); without it the API route, which sends
+    browsers to that page and downloads only on a confirmed POST too."""
     token = download_token(export_public_id, issued_at)
-    if organization_slug:
-        return f"{base}/privacy/{organization_slug}/download/{token}"
-    return f"{base}/api/v1/dsar/exports/{token}"
+    if privacy_center_url:
+        return f"{privacy_center_url.rstrip('/')}/download/{token}"
+    return f"{settings.PROVENANT_PUBLIC_BASE_URL.rstrip('/')}/api/v1/dsar/exports/{token}"
 
 
 def export_link_from_token(token: str) -> tuple[str, str]:

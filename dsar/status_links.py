@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final
 
-from django.conf import settings
 from django.core import signing
 
 from dsar.problems import StatusLinkExpired, StatusLinkInvalid
@@ -21,9 +20,10 @@ def status_link_token(public_id: str) -> str:
     return signing.dumps({"r": public_id}, salt=SALT)
 
 
-def status_link_url(public_id: str, *, organization_slug: str) -> str:
-    base = settings.PROVENANT_PUBLIC_BASE_URL.rstrip("/")
-    return f"{base}/privacy/{organization_slug}/requests/status/{status_link_token(public_id)}"
+def status_link_url(public_id: str, *, privacy_center_url: str) -> str:
+    """The status page in the organization's privacy center (``privacy_center_url``, e.g.
+    https://example.com/privacy/acme)."""
+    return f"{privacy_center_url.rstrip('/')}/requests/status/{status_link_token(public_id)}"
 
 
 def public_id_from_status_token(token: str) -> str:

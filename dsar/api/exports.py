@@ -64,7 +64,7 @@ class DsarExportDownloadApi(APIView):
             try:
                 organization = selectors.export_link_organization(token)
             except DomainError as exc:
-                return link_problem_page(request, exc, organization=None)
+                return link_problem_page(request, exc, center=None)
             return private(TemporaryRedirect(download_page_path(organization.slug, token)))
         preview = selectors.export_link_preview(token)
         body = {

@@ -25,7 +25,7 @@ from core.api.parsers import SafeJSONParser
 from core.problems import DomainError
 from dsar import selectors, services
 from dsar.identity_links import public_id_from_identity_token
-from dsar.pages.links import link_problem_page, private
+from dsar.pages.links import link_problem_page, private, verify_page_path
 from dsar.problems import VerificationLinkInvalid
 
 
@@ -68,8 +68,8 @@ class DsarVerifyLinkApi(APIView):
             if found is None:
                 raise VerificationLinkInvalid("This verification link is not valid.")
         except DomainError as exc:
-            return link_problem_page(request, exc, organization=None)
-        return private(TemporaryRedirect(f"/privacy/{found.organization.slug}/verify/{token}"))
+            return link_problem_page(request, exc, center=None)
+        return private(TemporaryRedirect(verify_page_path(found.organization.slug, token)))
 
     # A link a person clicks in an email, not an integration operation: kept out of the API-key OpenAPI document.
     @extend_schema(exclude=True)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dsar.pages import views
+from dsar.pages import links, requests, views
 
 app_name = "privacy_center"
 
@@ -11,4 +11,8 @@ urlpatterns = [
     path("<slug:slug>/", views.overview, name="overview"),
     path("<slug:slug>/theme.css", views.theme, name="theme"),
     path("<slug:slug>/logo", views.logo, name="logo"),
+    path("<slug:slug>/requests/", requests.RequestFormPage.as_view(), name="request_form"),
+    path("<slug:slug>/requests/status/<str:token>", requests.RequestStatusPage.as_view(), name="request_status"),
+    path("<slug:slug>/verify/<str:token>", links.VerifyIdentityPage.as_view(), name="verify"),
+    path("<slug:slug>/download/<str:token>", links.ExportDownloadPage.as_view(), name="download"),
 ]

@@ -42,7 +42,7 @@ from dsar.selectors.requests import (
     dsars_identity_pending,
     legal_recipients,
 )
-from dsar.selectors.status import RequestStatusView, request_status_of_link
+from dsar.selectors.status import RequestStatusView, privacy_center_url, request_status_of_link
 from dsar.selectors.subject_data import (
     request_contact_email,
     request_subject,
@@ -85,6 +85,7 @@ __all__ = [
     "failed_call_keys",
     "legal_recipients",
     "organization_deadline_layer",
+    "privacy_center_url",
     "recipients_with_webhook",
     "request_contact_email",
     "request_status_of_link",

@@ -9,10 +9,17 @@ from datetime import date
 from django.utils import timezone
 
 from core.models import Organization
+from core.selectors import privacy_center_base_url
 from dsar.enums import NO_VERIFICATION_NEEDED, VERIFIED_OR_LATER, RequestStatus
 from dsar.models import DataSubjectRequest, RequestTransition
 from dsar.problems import StatusLinkInvalid
 from dsar.status_links import public_id_from_status_token
+
+
+def privacy_center_url(organization: Organization) -> str:
+    """The root of the organization's privacy center as links we send name it (its own host when it has one,
+    else PROVENANT_PUBLIC_BASE_URL; never a request's Host header)."""
+    return f"{privacy_center_base_url(organization)}/privacy/{organization.slug}"
 
 
 @dataclass(frozen=True)

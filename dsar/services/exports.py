@@ -19,7 +19,7 @@ from dsar.export_archive import Archive, open_archive
 from dsar.export_links import LINK_LIFETIME, check_download_confirmation, download_url
 from dsar.models import DataSubjectRequest, DsarExport
 from dsar.problems import ExportUnreadable
-from dsar.selectors import export_ids_past_retention, export_of_link, export_purged_problem
+from dsar.selectors import export_ids_past_retention, export_of_link, export_purged_problem, privacy_center_url
 
 DOWNLOAD_ACTOR: Final = "requester:export-link"
 PURGE_ACTOR: Final = "task:dsar.purge_exports"
@@ -118,7 +118,7 @@ def export_link_issue(*, request: DataSubjectRequest, actor: str, now: datetime 
         organization=request.organization,
         data={"export_id": export.public_id, "expires_at": expires.isoformat()},
     )
-    return download_url(export.public_id, now, organization_slug=request.organization.slug)
+    return download_url(export.public_id, now, privacy_center_url=privacy_center_url(request.organization))
 
 
 def exports_shred_for_erasure(*, request: DataSubjectRequest, actor: str, now: datetime | None = None) -> list[str]:

@@ -28,7 +28,7 @@ from dsar.messages import (
 from dsar.models import DataSubjectRequest, RequestNotice, RequestTransition
 from dsar.problems import IllegalTransition, RequestClosed, RequesterUnreachable, StatusChanged
 from dsar.request_deadlines import extension_of, request_deadlines
-from dsar.selectors import dsar_by_pk, dsar_requester_email, dsars_identity_pending
+from dsar.selectors import dsar_by_pk, dsar_requester_email, dsars_identity_pending, privacy_center_url
 from dsar.services.workflow import dsar_transition
 
 IDENTITY_SWEEP_ACTOR: Final = "task:dsar.identity_sweep"
@@ -81,7 +81,7 @@ def dsar_identity_link_send(*, request_id: int) -> dict[str, Any]:
     with transaction.atomic():
         if not notice_claim(request, "identity.link", requested_on):
             return {"sent": False, "reason": "sent already"}
-        url = identity_link_url(request.public_id, organization_slug=request.organization.slug)
+        url = identity_link_url(request.public_id, privacy_center_url=privacy_center_url(request.organization))
         message_send([email], link_message(public_id=request.public_id, url=url))
     return {"sent": True}
 
@@ -174,7 +174,7 @@ def dsar_identity_sweep(*, now: datetime | None = None) -> dict[str, int]:
             continue
         with transaction.atomic():
             if notice_claim(request, "identity.link", requested_on):
-                url = identity_link_url(request.public_id, organization_slug=request.organization.slug)
+                url = identity_link_url(request.public_id, privacy_center_url=privacy_center_url(request.organization))
                 message_send([email], link_message(public_id=request.public_id, url=url))
                 counts["links"] += 1
         passed = [day for day in days if day <= (today - requested_on).days]
@@ -185,7 +185,7 @@ def dsar_identity_sweep(*, now: datetime | None = None) -> dict[str, int]:
             if notice_claim(request, f"identity.reminder.{passed[-1]}", requested_on):
                 for day in passed[:-1]:
                     notice_claim(request, f"identity.reminder.{day}", requested_on)
-                url = identity_link_url(request.public_id, organization_slug=request.organization.slug)
+                url = identity_link_url(request.public_id, privacy_center_url=privacy_center_url(request.organization))
                 message_send([email], reminder_message(public_id=request.public_id, url=url, day=passed[-1]))
                 counts["reminders"] += 1
     return counts
