@@ -16,7 +16,7 @@ from core.models import Organization
 from dsar import services
 from dsar.models import DataSubjectRequest, FulfilmentStep
 
-LINK = re.compile(r"http://testserver(/api/v1/dsar/verify/\S+)")
+LINK = re.compile(r"http://testserver(/privacy/acme/verify/\S+)")
 CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
 
 

@@ -22,18 +22,18 @@ from dsar.models import DataSubjectRequest, RequestNotice, RequestTransition
 from tests.consent.api_contract import assert_problem
 
 EMAIL = "ada@example.com"
-LINK = re.compile(r"http://testserver(/api/v1/dsar/verify/\S+)")
+LINK = re.compile(r"http://testserver(/privacy/acme/verify/\S+)")
 CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
 JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 def confirm(path: str) -> Any:
     """What the requester does: open the link (a page, which changes nothing), then press its button (a POST)."""
-    page = Client().get(path)
+    page = Client().get(path, follow=True)
     assert page.status_code == 200, page.content[:300]
     match = CONFIRMATION.search(page.content.decode())
     assert match is not None, "the page has a confirmation form"
-    return Client().post(path, {"confirmation": match.group(1)})
+    return Client().post(path, {"confirmation": match.group(1)}, follow=True)
 
 
 @pytest.fixture(autouse=True)
@@ -120,7 +120,7 @@ def test_second_use_of_the_link_changes_nothing(
     assert confirm(path).status_code == 200
     before = snapshot(request)
 
-    page = Client().get(path)
+    page = Client().get(path, follow=True)
     again = APIClient().post(path, {}, format="json", **JSON)
 
     assert page.status_code == 200
@@ -151,7 +151,7 @@ def test_expired_link_is_refused_with_410_and_changes_nothing(
     path = f"/api/v1/dsar/verify/{token}"
     response = APIClient().get(path, **JSON)
     posted = APIClient().post(path, {"confirmation": "x"}, format="json", **JSON)
-    page = Client().get(path)
+    page = Client().get(path, follow=True)
 
     assert_problem(response, 410, "verification-link-expired")
     assert_problem(posted, 410, "verification-link-expired")
@@ -179,7 +179,7 @@ def test_tampered_link_is_refused_with_400_and_changes_nothing(
 
     path = f"/api/v1/dsar/verify/{mangle(identity_link_token(request.public_id))}"
     response = APIClient().get(path, **JSON)
-    posted = Client().post(path, {"confirmation": "x"})
+    posted = Client().post(path, {"confirmation": "x"}, follow=True)
 
     assert_problem(response, 400, "verification-link-invalid")
     assert posted.status_code == 400
@@ -193,7 +193,7 @@ def test_link_of_a_rejected_request_is_refused(make_request: Callable[..., DataS
 
     path = f"/api/v1/dsar/verify/{identity_link_token(request.public_id)}"
     response = APIClient().get(path, **JSON)
-    page = Client().get(path)
+    page = Client().get(path, follow=True)
 
     assert_problem(response, 409, "request-closed")
     assert page.status_code == 409

@@ -35,13 +35,13 @@ from provenance.enums import RecipientRole
 from provenance.services import recipients as recipient_services
 from provenance.services.webhook_secrets import recipient_webhook_secret_rotate
 from tests.conftest import event_input
+from tests.dsar.downloads import EXPORT_LINK, download_by_page
 from tests.integration.conftest import CeleryWorker, wait_until, worker_mail
 from tests.integration.http_receiver import HttpReceiver
 
 EMAIL = "ada@example.com"
-LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/verify/\S+)")
+LINK = re.compile(r"https?://[^/\s]+(/privacy/acme/verify/\S+)")
 CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
-EXPORT_LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/exports/\S+)")
 CRM_ANSWER = {"records": [{"table": "customers", "id": 42, "name": "Ada Lovelace", "tier": "gold"}]}
 
 
@@ -199,7 +199,7 @@ def test_access_request_sends_signed_identifiers_and_the_connector_answer_is_in_
     expected = {"request_id": request.public_id, "type": "access", "subject_id": "cust-1", "email": EMAIL}
     assert json.loads(body) == expected
     assert headers["idempotency-key"] == f"{request.public_id}:crm:export"
-    response = APIClient().get(approved_link(request))
+    response = download_by_page(approved_link(request))
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert json.loads(archive.read("connectors/crm.json")) == CRM_ANSWER
