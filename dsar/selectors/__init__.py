@@ -19,6 +19,17 @@ from dsar.selectors.exports import (
     export_ids_past_retention,
     export_retention,
 )
+from dsar.selectors.messages import (
+    ChosenTemplate,
+    ErasureOutcome,
+    erasure_outcome,
+    message_exists,
+    message_ids_due,
+    message_template_default,
+    message_template_for,
+    opted_out_purposes,
+    request_messages,
+)
 from dsar.selectors.requests import (
     MaskedRequester,
     RequesterContact,
@@ -40,6 +51,8 @@ from dsar.selectors.requests import (
 from dsar.selectors.subject_data import request_contact_email, request_subject, sale_purposes, subject_tables
 
 __all__ = [
+    "ChosenTemplate",
+    "ErasureOutcome",
     "MaskedRequester",
     "RequesterContact",
     "connector_call_answer",
@@ -60,15 +73,22 @@ __all__ = [
     "dsar_requester_masked",
     "dsar_status",
     "dsars_identity_pending",
+    "erasure_outcome",
     "export_by_public_id",
     "export_for_request",
     "export_ids_past_retention",
     "export_retention",
     "failed_call_keys",
     "legal_recipients",
+    "message_exists",
+    "message_ids_due",
+    "message_template_default",
+    "message_template_for",
+    "opted_out_purposes",
     "organization_deadline_layer",
     "recipients_with_webhook",
     "request_contact_email",
+    "request_messages",
     "request_subject",
     "sale_purposes",
     "subject_tables",
