@@ -36,7 +36,7 @@ TYPE_LABELS: Final[dict[str, dict[str, str]]] = {
         RequestType.OBJECT: "Widerspruch gegen die Verarbeitung",
     },
 }
-REGIME_LABELS_DE: Final = {
+REGIME_LABELS_DE: Final[dict[str, str]] = {
     DsarRegime.GDPR: "DSGVO",
     DsarRegime.UK_GDPR: "UK-DSGVO",
     DsarRegime.FADP: "Schweizer DSG",

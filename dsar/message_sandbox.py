@@ -162,8 +162,10 @@ def _walk(nodelist: NodeList, depth: int, part: str) -> None:
             child_depth = depth + 1
             if child_depth > MAX_LOOP_DEPTH:
                 raise TemplateRejected(f"Loops may nest at most {MAX_LOOP_DEPTH} deep.", part=part)
-            sequence: FilterExpression = node.sequence
-            if not isinstance(sequence.var, Variable) or sequence.var.literal is not None or sequence.filters:
+            sequence = node.sequence
+            var = sequence.var if isinstance(sequence, FilterExpression) else None
+            has_filters = isinstance(sequence, FilterExpression) and bool(sequence.filters)
+            if not isinstance(var, Variable) or var.literal is not None or has_filters:
                 raise TemplateRejected(
                     "A {% for %} loop may only go over one of the message's list variables, without filters.",
                     part=part,

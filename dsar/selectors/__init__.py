@@ -48,7 +48,13 @@ from dsar.selectors.requests import (
     dsars_identity_pending,
     legal_recipients,
 )
-from dsar.selectors.subject_data import request_contact_email, request_subject, sale_purposes, subject_tables
+from dsar.selectors.subject_data import (
+    cover_letter_facts,
+    request_contact_email,
+    request_subject,
+    sale_purposes,
+    subject_tables,
+)
 
 __all__ = [
     "ChosenTemplate",
@@ -58,6 +64,7 @@ __all__ = [
     "connector_call_answer",
     "connector_secret",
     "connectors_active",
+    "cover_letter_facts",
     "deadline_settings_of",
     "deadline_settings_summary",
     "deadlines_what_if",

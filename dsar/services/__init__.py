@@ -59,9 +59,9 @@ from dsar.services.workflow import Requester, dsar_assign, dsar_extend, dsar_req
 __all__ = [
     "FINAL_STATUSES",
     "IDENTITY_SWEEP_ACTOR",
-    "MESSAGE_ACTOR",
     "LEGAL_TRANSITIONS",
     "LINK_ACTOR",
+    "MESSAGE_ACTOR",
     "NO_VERIFICATION_NEEDED",
     "OPEN_STATUSES",
     "STEPS",
