@@ -63,7 +63,10 @@ EN: Final[dict[str, TemplateSource]] = {
         ),
     ),
     MessageKind.COMPLETION: TemplateSource(
-        subject="{{ organization_name }} completed your privacy request {{ request_id }}",
+        subject=(
+            "{{ organization_name }}: {% if download_url %}your data for privacy request {{ request_id }} is ready"
+            "{% else %}your privacy request {{ request_id }} is complete{% endif %}"
+        ),
         body_text=(
             "Hello,\n\n"
             "{{ organization_name }} completed your request ({{ request_type_label }}) of "
@@ -156,7 +159,10 @@ DE: Final[dict[str, TemplateSource]] = {
         ),
     ),
     MessageKind.COMPLETION: TemplateSource(
-        subject="{{ organization_name }} hat Ihre Datenschutzanfrage {{ request_id }} erledigt",
+        subject=(
+            "{{ organization_name }}: {% if download_url %}Ihre Daten zur Datenschutzanfrage {{ request_id }} liegen "
+            "bereit{% else %}Ihre Datenschutzanfrage {{ request_id }} ist erledigt{% endif %}"
+        ),
         body_text=(
             "Guten Tag,\n\n"
             "{{ organization_name }} hat Ihre Anfrage ({{ request_type_label }}) vom "
