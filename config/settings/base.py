@@ -248,6 +248,8 @@ PROVENANT_PUBLIC_BASE_URL = os.environ.get("PROVENANT_PUBLIC_BASE_URL", "http://
 # DSAR fulfilment: a step's lease (a worker that dies holding it is replaced after this) and when a
 # request with unfinished steps counts as stuck and is re-enqueued by beat.
 PROVENANT_DSAR_STEP_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_STEP_LEASE_SECONDS", "600"))
+# Messages to requesters: a sender that dies mid-send holds its claim this long before the sweep sends again.
+PROVENANT_DSAR_MESSAGE_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_MESSAGE_LEASE_SECONDS", "300"))
 PROVENANT_DSAR_FULFIL_STUCK_MINUTES = int(os.environ.get("PROVENANT_DSAR_FULFIL_STUCK_MINUTES", "15"))
 # Calls to HTTP connectors during collection and erasure: attempts and jittered backoff base.
 PROVENANT_DSAR_CONNECTOR_ATTEMPTS = int(os.environ.get("PROVENANT_DSAR_CONNECTOR_ATTEMPTS", "3"))
@@ -344,6 +346,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dsar.tasks.identity_sweep",
         "schedule": timedelta(hours=1),
         "options": {"expires": 60 * 60},
+    },
+    # Messages to requesters whose delivery after commit was lost or failed, or whose sender died mid-send.
+    "dsar-messages-sweep": {
+        "task": "dsar.tasks.messages_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
     },
     "dsar-purge-exports": {
         "task": "dsar.tasks.purge_exports",

@@ -24,6 +24,17 @@ from dsar.selectors.exports import (
     export_purged_problem,
     export_retention,
 )
+from dsar.selectors.messages import (
+    ChosenTemplate,
+    ErasureOutcome,
+    erasure_outcome,
+    message_exists,
+    message_ids_due,
+    message_template_default,
+    message_template_for,
+    opted_out_purposes,
+    request_messages,
+)
 from dsar.selectors.requests import (
     MaskedRequester,
     RequesterContact,
@@ -44,6 +55,7 @@ from dsar.selectors.requests import (
 )
 from dsar.selectors.status import RequestStatusView, privacy_center_url, request_status_of_link
 from dsar.selectors.subject_data import (
+    cover_letter_facts,
     request_contact_email,
     request_subject,
     sale_purposes,
@@ -52,6 +64,8 @@ from dsar.selectors.subject_data import (
 )
 
 __all__ = [
+    "ChosenTemplate",
+    "ErasureOutcome",
     "ExportLinkPreview",
     "MaskedRequester",
     "RequestStatusView",
@@ -59,6 +73,7 @@ __all__ = [
     "connector_call_answer",
     "connector_secret",
     "connectors_active",
+    "cover_letter_facts",
     "deadline_settings_of",
     "deadline_settings_summary",
     "deadlines_what_if",
@@ -74,6 +89,7 @@ __all__ = [
     "dsar_requester_masked",
     "dsar_status",
     "dsars_identity_pending",
+    "erasure_outcome",
     "export_by_public_id",
     "export_for_request",
     "export_ids_past_retention",
@@ -84,10 +100,16 @@ __all__ = [
     "export_retention",
     "failed_call_keys",
     "legal_recipients",
+    "message_exists",
+    "message_ids_due",
+    "message_template_default",
+    "message_template_for",
+    "opted_out_purposes",
     "organization_deadline_layer",
     "privacy_center_url",
     "recipients_with_webhook",
     "request_contact_email",
+    "request_messages",
     "request_status_of_link",
     "request_subject",
     "sale_purposes",

@@ -52,8 +52,9 @@ def dsar_create(
     requester: Requester | None = None,
     language: str = "",
 ) -> DataSubjectRequest:
-    """Record a new request, its deadlines and the intake step of its history; after the commit an opt-out or
-    limit request starts at once and any other request with a requester email gets its identity link."""
+    """Record a new request, its deadlines, the intake step of its history and the receipt confirmation; after
+    the commit an opt-out or limit request starts at once and any other request with a requester email gets its
+    identity link. ``language``: the requester's (BCP 47); their messages use it when we have the templates."""
     requester = requester or Requester()
     request = dsar_intake(
         organization=organization,
