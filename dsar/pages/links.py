@@ -31,9 +31,9 @@ from dsar.pages.rights import right_label
 from dsar.pages.site import TRANSLATED_LANGUAGES, PrivacyCenter, privacy_center_for, render_page
 from dsar.status_links import status_link_url
 
-PROBLEM_TEMPLATE = "privacy_center/link_problem.html"
+PROBLEM_TEMPLATE = "privacy_center/request_link_problem.html"
 # For a link that names no organization we could show (only the old API routes meet one): unbranded.
-STANDALONE_PROBLEM_TEMPLATE = "privacy_center/link_problem_standalone.html"
+STANDALONE_PROBLEM_TEMPLATE = "privacy_center/request_link_problem_standalone.html"
 
 
 def private(response: HttpResponse) -> HttpResponse:
