@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dsar.pages import views
+from dsar.pages import preferences, unsubscribe, views
 
 app_name = "privacy_center"
 
@@ -11,4 +11,9 @@ urlpatterns = [
     path("<slug:slug>/", views.overview, name="overview"),
     path("<slug:slug>/theme.css", views.theme, name="theme"),
     path("<slug:slug>/logo", views.logo, name="logo"),
+    path("<slug:slug>/preferences/", preferences.preferences, name="preferences"),
+    path("<slug:slug>/preferences/open/<str:token>/", preferences.preferences_open, name="preferences_open"),
+    path("<slug:slug>/preferences/manage/", preferences.preferences_manage, name="preferences_manage"),
+    path("<slug:slug>/preferences/sign-out/", preferences.preferences_sign_out, name="preferences_sign_out"),
+    path("<slug:slug>/unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]
