@@ -286,6 +286,11 @@ PROVENANT_PRIVACY_CENTER_THROTTLE_PER_ADDRESS = os.environ.get(
     "PROVENANT_PRIVACY_CENTER_THROTTLE_PER_ADDRESS", "30/hour"
 )
 PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL = os.environ.get("PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL", "5/hour")
+# The preference center's magic link is valid this many minutes (and once); the session it opens this many.
+PROVENANT_PRIVACY_CENTER_LINK_MINUTES = int(os.environ.get("PROVENANT_PRIVACY_CENTER_LINK_MINUTES", "30"))
+PROVENANT_PRIVACY_CENTER_SESSION_MINUTES = int(os.environ.get("PROVENANT_PRIVACY_CENTER_SESSION_MINUTES", "30"))
+# Unsubscribe links recipients put in their emails stay valid this many days.
+PROVENANT_UNSUBSCRIBE_LINK_DAYS = int(os.environ.get("PROVENANT_UNSUBSCRIBE_LINK_DAYS", "365"))
 # The queue every message goes to (core.tasks.enqueue reads it at send time; workers consume it with -Q).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True

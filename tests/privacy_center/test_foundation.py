@@ -274,10 +274,17 @@ def test_committed_mo_files_match_their_po() -> None:
         )
 
 
-def test_german_translates_every_privacy_center_message() -> None:
-    catalog = read_catalog(BASE / "dsar" / "locale" / "de" / "LC_MESSAGES" / "django.po")
+@pytest.mark.parametrize(
+    ("app", "sources"),
+    [
+        ("dsar", ("dsar/templates/privacy_center", "dsar/pages")),
+        ("consent", ("consent/templates/consent/privacy_center", "consent/services")),
+    ],
+)
+def test_german_translates_every_privacy_center_message(app: str, sources: tuple[str, ...]) -> None:
+    catalog = read_catalog(BASE / app / "locale" / "de" / "LC_MESSAGES" / "django.po")
     translated = {message.id for message in catalog if message.id and message.string and not message.fuzzy}
-    messages = source_messages(BASE / "dsar" / "templates" / "privacy_center", BASE / "dsar" / "pages")
+    messages = source_messages(*(BASE / source for source in sources))
     assert messages, "no messages extracted"
     missing = sorted(messages - translated)
     assert not missing, f"untranslated in German: {missing}"
