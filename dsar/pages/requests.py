@@ -11,9 +11,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 
 from core.problems import DomainError, InvalidInput, NotFound
 from core.throttling import Throttle, throttle_allows
@@ -55,6 +57,10 @@ def _field_errors(exc: InvalidInput) -> dict[str, Promise]:
     return errors or {"type": _FIELD_MESSAGES["/type"]}
 
 
+# No CSRF token: the form carries no ambient authority (no session, no cookie), so a POST from another site files
+# exactly what its author could file here; the throttles bound that. And the pages' no-referrer policy makes
+# browsers send ``Origin: null`` with the form, which Django's CSRF check refuses.
+@method_decorator(csrf_exempt, name="dispatch")
 class RequestFormPage(View):
     """GET /privacy/<org>/requests/ (``?jurisdiction=DE`` picks the place): the form; POST files the request."""
 

@@ -4,7 +4,8 @@ closed) and dates, never the requester's contact, the subject's data or a reject
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
@@ -39,9 +40,18 @@ class RequestStatusView:
     closed_on: date | None
 
 
-def _first_day(transitions: list[RequestTransition], to_status: str) -> date | None:
+def _first_day(transitions: list[RequestTransition], to_status: str, zone: tzinfo) -> date | None:
     found = next((step for step in transitions if step.to_status == to_status and step.from_status != to_status), None)
-    return timezone.localdate(found.at) if found is not None else None
+    return timezone.localdate(found.at, zone) if found is not None else None
+
+
+def _deadline_zone(deadlines: object) -> tzinfo:
+    """The zone the request's deadlines are counted in (its receipt date and due date are days there)."""
+    name = deadlines.get("time_zone") if isinstance(deadlines, dict) else None
+    try:
+        return ZoneInfo(str(name)) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def request_status_of_link(token: str) -> RequestStatusView:
@@ -56,18 +66,19 @@ def request_status_of_link(token: str) -> RequestStatusView:
         raise StatusLinkInvalid("This status link is not valid.")
     transitions = list(RequestTransition.objects.filter(request=request).order_by("at", "id"))
     receipt = request.deadlines.get("receipt_date") if isinstance(request.deadlines, dict) else None
+    zone = _deadline_zone(request.deadlines)
     return RequestStatusView(
         organization=request.organization,
         public_id=request.public_id,
         request_type=request.type,
         regime=request.regime,
         status=request.status,
-        received_on=date.fromisoformat(receipt) if receipt else timezone.localdate(request.received_at),
+        received_on=date.fromisoformat(receipt) if receipt else timezone.localdate(request.received_at, zone),
         needs_verification=request.type not in NO_VERIFICATION_NEEDED,
         is_verified=request.status in VERIFIED_OR_LATER and request.type not in NO_VERIFICATION_NEEDED,
-        verified_on=_first_day(transitions, RequestStatus.VERIFIED),
+        verified_on=_first_day(transitions, RequestStatus.VERIFIED, zone),
         due_on=request.due_on,
         is_extended=request.is_extended,
-        completed_on=_first_day(transitions, RequestStatus.COMPLETED),
-        closed_on=_first_day(transitions, RequestStatus.REJECTED),
+        completed_on=_first_day(transitions, RequestStatus.COMPLETED, zone),
+        closed_on=_first_day(transitions, RequestStatus.REJECTED, zone),
     )
