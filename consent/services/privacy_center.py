@@ -21,7 +21,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from ulid import ULID
 
-from consent.enums import Action, CollectionMethod, GpcChannel
+from consent.catalog import organization_catalog
+from consent.enums import Action, CollectionMethod, GpcChannel, SuppressionKind
 from consent.gpc import GpcOutcome, parse_sec_gpc
 from consent.models import PreferenceLink, Purpose, Subject
 from consent.preference_links import (
@@ -37,7 +38,7 @@ from consent.services.appending import RecordedEvent, append_events, atomic_with
 from consent.services.builtin_sources import PRIVACY_CENTER_SOURCE_KEY, UNSUBSCRIBE_SOURCE_KEY, builtin_source
 from consent.services.chain_locks import lock_subjects
 from consent.services.gpc import gpc_signal_apply
-from consent.services.validation import ConsentEventInput
+from consent.services.validation import ConsentEventInput, SubjectSuppressed, is_suppressed
 from consent.subject_ids import (
     email_index,
     preference_link_email_context,
@@ -140,8 +141,15 @@ class PreferenceChange:
 
 
 def _person_subject_ids(organization: Organization, email: str) -> list[Subject | str]:
+    """The person's subjects, or the id of the one their first choice makes. A person erased on request is not
+    made again (the privacy center writes as the system, so it checks the suppression list itself)."""
     subjects: list[Subject | str] = list(subjects_for_email(organization=organization, email=email))
-    return subjects or [privacy_center_external_id(organization.pk, email)]
+    if subjects:
+        return subjects
+    catalog = organization_catalog(organization)
+    if catalog.suppressed and is_suppressed(catalog, SuppressionKind.EMAIL, email, organization_id=organization.pk):
+        raise SubjectSuppressed("The person was erased at their request and may not be imported again.")
+    return [privacy_center_external_id(organization.pk, email)]
 
 
 def preference_change(
@@ -224,8 +232,12 @@ def privacy_center_gpc_record(
     email = preference_link_email(link)
 
     def write() -> list[GpcOutcome]:
-        outcomes = []
-        for person in _person_subject_ids(organization, email):
+        outcomes: list[GpcOutcome] = []
+        try:
+            people = _person_subject_ids(organization, email)
+        except SubjectSuppressed:
+            return outcomes  # nothing is kept about an erased person, not even their signal
+        for person in people:
             subject_id = person.external_id if isinstance(person, Subject) else person
             outcome = gpc_signal_apply(
                 organization=organization,

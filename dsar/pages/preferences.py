@@ -205,6 +205,7 @@ def preferences_manage(request: HttpRequest, slug: str) -> HttpResponse:
         "active_page": "preferences",
         "person": person,
         "gpc_in_request": bool(getattr(request, "gpc", False)),
+        "hide_gpc_notice": person.gpc is not None,  # the page says what the signal did instead
     }
     return render_page(request, center, "privacy_center/preferences_manage.html", context)
 

@@ -121,7 +121,8 @@ def render_page(
     status: int = 200,
 ) -> HttpResponse:
     """Render a privacy-center page in the center's language, with its headers: never cached (the pages can hold
-    a person's choices), no referrer (links can carry tokens), the CSP extended only by a remote logo's origin."""
+    a person's choices), no referrer to other sites (links can carry tokens; ``same-origin`` keeps the Origin
+    header Django's CSRF check needs), the CSP extended only by a remote logo's origin."""
     with translation.override(center.language):
         full_context = {
             "center": center,
@@ -137,7 +138,7 @@ def render_page(
         response = render(request, template, full_context, status=status)
     response["Content-Language"] = center.language
     response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["Vary"] = "Accept-Language, Cookie"
     if center.extra_image_origins:
         response._csp_update = {"img-src": center.extra_image_origins}  # type: ignore[attr-defined]

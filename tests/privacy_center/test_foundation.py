@@ -185,7 +185,7 @@ def test_the_overview_is_a_strict_csp_page_without_scripts(client: Client, organ
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
     assert response["Cache-Control"] == "private, no-store"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_the_language_follows_the_browser_the_choice_and_the_offer(client: Client, organization: Organization) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from consent import selectors as consent_selectors
 from consent.enums import Action, CollectionMethod, ConsentStatus
 from consent.models import ConsentEvent, ConsentState, GpcSignalReceipt, PreferenceLink, Subject
-from consent.services import policy_version_create
+from consent.services import policy_version_create, subject_erase, subject_suppress
 from core.models import Organization
 from core.problems import InvalidInput
 from provenance.enums import RecipientRole
@@ -321,3 +321,17 @@ def test_german_pages(client: Client, catalog: Catalog, django_capture_on_commit
     assert "Sehen Sie in Ihr E-Mail-Postfach" in page.content.decode()
     assert mail.outbox[-1].subject == "Ihr Link zu Ihren Datenschutz-Einstellungen bei Acme"
     assert "Er funktioniert einmal" in mail.outbox[-1].body
+
+
+def test_an_erased_person_is_not_made_again(
+    client: Client, organization: Organization, catalog: Catalog, django_capture_on_commit_callbacks: Any
+) -> None:
+    grant(organization, "newsletter")
+    subject_erase(subject=Subject.objects.get(external_id="cust-1"), actor="test")
+    subject_suppress(organization=organization, identifiers={"email": [EMAIL], "external_id": ["cust-1"]}, actor="t")
+    open_preferences(client, request_link(client, django_capture_on_commit_callbacks), HTTP_SEC_GPC="1")
+    before = counts()
+    give(client, "newsletter", "2026-03")
+    assert counts() == before
+    assert "That choice could not be recorded." in client.get(MANAGE).content.decode()
+    assert Subject.objects.count() == 1  # only the erased one
