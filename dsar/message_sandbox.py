@@ -197,7 +197,8 @@ def compile_part(source: str, *, part: str, html: bool = False, checking: bool =
 
 def _render(template: Template, context: Mapping[str, Any], part: str) -> str:
     try:
-        text = template.render(Context(dict(context)))
+        # The Context decides escaping (its default is on): the engine's flag says which part this is.
+        text = template.render(Context(dict(context), autoescape=template.engine.autoescape))
     except Exception as exc:  # a filter given a bad argument: the author's error, never a crash at send time
         raise TemplateRejected(f"The template does not render: {type(exc).__name__}: {exc}", part=part) from exc
     if len(text) > MAX_OUTPUT_CHARS:
