@@ -231,11 +231,19 @@ def render_message(
 
 
 def variables_in(source: str, *, part: str, html: bool = False) -> set[str]:
-    """The top-level context variables a template part names (``{{ a.b }}`` names ``a``)."""
+    """The top-level context variables a template part names (``{{ a.b }}`` names ``a``), leaving out the names
+    the template binds itself (loop variables, ``with``, ``as`` targets, ``forloop``)."""
     names: set[str] = set()
+    bound: set[str] = {"forloop"}
 
     def walk(nodelist: NodeList) -> None:
         for node in nodelist:
+            bound.update(getattr(node, "loopvars", ()) or ())
+            bound.update(getattr(node, "extra_context", {}) or {})
+            for attr in ("var_name", "asvar", "variable_name"):
+                value = getattr(node, attr, None)
+                if isinstance(value, str):
+                    bound.add(value)
             if isinstance(node, VariableNode) and isinstance(node.filter_expression.var, Variable):
                 lookups = node.filter_expression.var.lookups
                 if lookups:
@@ -249,4 +257,4 @@ def variables_in(source: str, *, part: str, html: bool = False) -> set[str]:
 
     if source.strip():
         walk(compile_part(source, part=part, html=html).nodelist)
-    return names
+    return names - bound
