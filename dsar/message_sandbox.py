@@ -197,7 +197,8 @@ def compile_part(source: str, *, part: str, html: bool = False, checking: bool =
 
 def _render(template: Template, context: Mapping[str, Any], part: str) -> str:
     try:
-        text = template.render(Context(dict(context)))
+        # The Context decides escaping (its default is on): the engine's flag says which part this is.
+        text = template.render(Context(dict(context), autoescape=template.engine.autoescape))
     except Exception as exc:  # a filter given a bad argument: the author's error, never a crash at send time
         raise TemplateRejected(f"The template does not render: {type(exc).__name__}: {exc}", part=part) from exc
     if len(text) > MAX_OUTPUT_CHARS:
@@ -230,11 +231,19 @@ def render_message(
 
 
 def variables_in(source: str, *, part: str, html: bool = False) -> set[str]:
-    """The top-level context variables a template part names (``{{ a.b }}`` names ``a``)."""
+    """The top-level context variables a template part names (``{{ a.b }}`` names ``a``), leaving out the names
+    the template binds itself (loop variables, ``with``, ``as`` targets, ``forloop``)."""
     names: set[str] = set()
+    bound: set[str] = {"forloop"}
 
     def walk(nodelist: NodeList) -> None:
         for node in nodelist:
+            bound.update(getattr(node, "loopvars", ()) or ())
+            bound.update(getattr(node, "extra_context", {}) or {})
+            for attr in ("var_name", "asvar", "variable_name"):
+                value = getattr(node, attr, None)
+                if isinstance(value, str):
+                    bound.add(value)
             if isinstance(node, VariableNode) and isinstance(node.filter_expression.var, Variable):
                 lookups = node.filter_expression.var.lookups
                 if lookups:
@@ -248,4 +257,4 @@ def variables_in(source: str, *, part: str, html: bool = False) -> set[str]:
 
     if source.strip():
         walk(compile_part(source, part=part, html=html).nodelist)
-    return names
+    return names - bound

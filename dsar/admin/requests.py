@@ -446,7 +446,8 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
                 form=form,
                 action="extend_requests",
                 title="Extend data-subject requests",
-                intro="The law allows one extension per request, with a notice to the requester in time.",
+                intro="The law allows one extension per request, with a notice to the requester in time: the "
+                "requester is emailed the extension notice with its reason and the new due date.",
                 button="Extend",
             )
         extended = 0

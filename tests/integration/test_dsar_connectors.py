@@ -27,10 +27,11 @@ from rest_framework.test import APIClient
 
 from consent import services as consent_services
 from consent.models import Purpose, Source, Subject, SuppressedIdentifier
-from core.models import Organization
+from core.models import AuditLogEntry, Organization
+from core.tasks import enqueue
 from dsar import selectors, services
 from dsar.connector_calls import call_connectors
-from dsar.models import ConnectorCall, DataSubjectRequest
+from dsar.models import ConnectorCall, DataSubjectRequest, RequestMessage
 from provenance.enums import RecipientRole
 from provenance.services import recipients as recipient_services
 from provenance.services.webhook_secrets import recipient_webhook_secret_rotate
@@ -266,6 +267,23 @@ def test_erasure_calls_the_connector_and_the_recipient_webhook_and_records_their
     assert calls["adtech"].status == "answered"
     assert selectors.connector_call_answer(calls["adtech"]) == {"ok": True}
     assert SuppressedIdentifier.objects.filter(organization=organization).count() == 2
+
+    # The worker that completed the request told the person what was erased and which recipients were told.
+    def completions() -> list[str]:
+        return [m for m in worker_mail(tmp_path) if "Acme completed your request (deletion of your data)" in m]
+
+    [completion] = wait_until(lambda: completions() or None)
+    assert "your data in CRM (confirmed)" in completion
+    assert "- Ad partner (confirmed)" in completion
+    # The run replayed and the message sweep retried in the worker: still one message and one history row.
+    enqueue("dsar.tasks.fulfil", request.pk)
+    enqueue("dsar.tasks.messages_sweep")
+    wait_until(lambda: celery_worker.results("dsar.tasks.messages_sweep") or None)
+    wait_until(lambda: len(celery_worker.results("dsar.tasks.fulfil")) >= 2 or None)
+    assert len(completions()) == 1
+    assert list(RequestMessage.objects.filter(request=request, kind="completion").values_list("status")) == [("sent",)]
+    sent = AuditLogEntry.objects.filter(action="dsar.message_sent", object_id=request.public_id)
+    assert sorted(sent.values_list("data__kind", flat=True)) == ["completion", "identity.link", "receipt"]
 
 
 @pytest.mark.django_db(transaction=True)
