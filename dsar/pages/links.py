@@ -39,7 +39,7 @@ STANDALONE_PROBLEM_TEMPLATE = "privacy_center/request_link_problem_standalone.ht
 def private(response: HttpResponse) -> HttpResponse:
     """The pages behind signed links: never cached, never indexed, never leaking the token as a referrer."""
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response.setdefault("Referrer-Policy", "no-referrer")  # the center's pages keep theirs (same-origin)
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

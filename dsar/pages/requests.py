@@ -58,8 +58,8 @@ def _field_errors(exc: InvalidInput) -> dict[str, Promise]:
 
 
 # No CSRF token: the form carries no ambient authority (no session, no cookie), so a POST from another site files
-# exactly what its author could file here; the throttles bound that. And the pages' no-referrer policy makes
-# browsers send ``Origin: null`` with the form, which Django's CSRF check refuses.
+# exactly what its author could file here, and the throttles bound that. It also works where cookies are blocked
+# and where a browser posts with ``Origin: null`` (a no-referrer policy), which Django's CSRF check refuses.
 @method_decorator(csrf_exempt, name="dispatch")
 class RequestFormPage(View):
     """GET /privacy/<org>/requests/ (``?jurisdiction=DE`` picks the place): the form; POST files the request."""

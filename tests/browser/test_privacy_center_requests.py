@@ -1,13 +1,16 @@
 """A person's access request in a real browser (Chromium, headless) against a real HTTP server on 127.0.0.1: the
 form, the verification link read out of the email, the request carried out by the workflow services, the download
 confirmed on the page the emailed link opens; axe-core finds no WCAG 2.1 A/AA violation on any of these pages, and
-a scanner's HEAD and GET of every link change nothing. Screenshots go to docs/privacy-center/."""
+a scanner's HEAD and GET of every link change nothing. Screenshots go to tests/artifacts/privacy-center/; with
+PROVENANT_UPDATE_SCREENSHOTS=1 also to docs/privacy-center/ (the README's)."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +29,7 @@ from core.services import organization_create
 from core.throttling import throttle_reset
 from dsar import services
 from dsar.models import DataSubjectRequest, DsarExport, RequestMessage, RequestTransition
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_report_in_browser import accessibility_violations
 from tests.conftest import event_input
 
@@ -92,10 +96,16 @@ def link_in_mail(pattern: re.Pattern[str]) -> str:
 
 
 def checked(page: Any, name: str) -> None:
-    """No WCAG 2.1 A/AA violation on the page as it stands; its screenshot for the README."""
+    """No WCAG 2.1 A/AA violation on the page as it stands; its screenshot under tests/artifacts/privacy-center/,
+    and with PROVENANT_UPDATE_SCREENSHOTS=1 also the README's copy under docs/privacy-center/."""
     assert accessibility_violations(page) == [], page.url
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    folder = ARTIFACTS / "privacy-center"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    if os.environ.get("PROVENANT_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target, SCREENSHOTS / target.name)
 
 
 def scanned(page: Any, base: str, paths: list[str]) -> None:
