@@ -38,12 +38,12 @@ from provenance.enums import RecipientRole
 from provenance.models import StampRecord
 from provenance.services.recipients import recipient_create
 from tests.conftest import event_input
+from tests.dsar.downloads import EXPORT_LINK, api_path, download_by_page
 
 pytestmark = pytest.mark.django_db
 
 EMAIL = "ada@example.com"
 URL = re.compile(r"http://testserver(/\S+)")
-EXPORT_LINK = re.compile(r"http://testserver(/api/v1/dsar/exports/\S+)")
 VERIFY_LINK = re.compile(r"http://testserver(/api/v1/dsar/verify/\S+)")
 TEMPLATES = "/admin/dsar/messagetemplate/"
 OVERRIDE_BODY = (
@@ -484,11 +484,6 @@ def test_a_scanner_opening_the_verification_links_in_any_message_changes_nothing
     assert request.status == "identity_pending"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/v1/dsar/exports/<token> still serves the ZIP and audits the download; issue-13-requests "
-    "replaces it with a page confirmed by POST (then remove this mark)",
-)
 def test_a_scanner_opening_the_download_link_in_the_completion_message_changes_nothing(
     organization: Organization, ledger: Subject
 ) -> None:
@@ -505,6 +500,7 @@ def test_a_scanner_opening_the_download_link_in_the_completion_message_changes_n
 
     for method in ("head", "get"):
         getattr(Client(), method)(link.group(1))
+        getattr(Client(), method)(api_path(link.group(1)), follow=True)
 
     assert world(request) == before
 
@@ -532,7 +528,7 @@ def test_the_export_carries_a_cover_letter_with_what_art_15_requires_as_text_and
     [completion] = sent("completion")
     link = EXPORT_LINK.search(completion.body)
     assert link is not None
-    archive = zipfile.ZipFile(io.BytesIO(APIClient().get(link.group(1)).content))
+    archive = zipfile.ZipFile(io.BytesIO(download_by_page(link.group(1)).content))
 
     letter = json.loads(archive.read("cover_letter.json"))
     text = archive.read("cover_letter.txt").decode()
