@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("dsar.api.urls")),
     path("api/v1/", include("reports.api.urls")),
     path("reports/", include("reports.pages.urls")),
+    path("privacy/", include("dsar.pages.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", health, name="health"),

@@ -72,6 +72,15 @@ class Purpose(models.Model):
     validity = models.CharField(
         max_length=40, blank=True, help_text="ISO 8601 duration a grant stays valid, e.g. P6M; empty: no expiry."
     )
+    retention = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="How long the data is kept, as the privacy center tells people (GDPR Art. 13(2)(a)).",
+    )
+    recipient_categories = models.TextField(
+        blank=True,
+        help_text="Categories of recipients, one per line (GDPR Art. 13(1)(e)), shown in the privacy center.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +90,10 @@ class Purpose(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def recipient_category_list(self) -> list[str]:
+        return [line.strip() for line in self.recipient_categories.splitlines() if line.strip()]
 
 
 class PolicyVersion(models.Model):
@@ -93,6 +106,10 @@ class PolicyVersion(models.Model):
         "notice SHA-256", max_length=64, validators=[RegexValidator(r"^[0-9a-f]{64}$", "64 lowercase hex digits.")]
     )
     notice_url = models.URLField(max_length=500, blank=True)
+    notice_text = models.TextField(
+        blank=True,
+        help_text="The notice itself, shown in the privacy center; its UTF-8 bytes must hash to the notice SHA-256.",
+    )
     effective_at = models.DateTimeField()
     is_material = models.BooleanField(
         default=False, help_text="A material change makes grants under earlier versions stale."
@@ -508,3 +525,28 @@ class LedgerVerificationJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id}: {self.status}"
+
+
+class PreferenceLink(models.Model):
+    """A magic link a person asked for in the privacy center to manage their consent (issue #13).
+
+    The link carries only ``public_id``, signed (``consent.preference_links``); the email it was sent to is kept
+    sealed under the row's own data key (bound to the row) with its blind index, to find the person's subjects and
+    seal the email onto a new one. Single use: the confirming POST sets ``confirmed_at`` (compare-and-set), later
+    opens are refused. Rows past their expiry are deleted by ``consent.services.preference_links_purge``."""
+
+    public_id = models.CharField(max_length=26, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    email_index = models.CharField(max_length=64, editable=False)
+    email_sealed = models.TextField(editable=False)
+    wrapped_data_key = models.BinaryField(editable=False)
+    language = models.CharField(max_length=10, default="en", editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="preference_link_expiry")]
+
+    def __str__(self) -> str:
+        return f"preference link {self.public_id}"

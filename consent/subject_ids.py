@@ -9,7 +9,7 @@ nothing stored earlier is lost before ``manage.py reindex_blind_indexes`` runs.
 
 from __future__ import annotations
 
-from core.crypto import blind_index, blind_index_candidates, normalize_email
+from core.crypto import blind_index, blind_index_candidates, key_owner, normalize_email
 from core.identifiers import IdentifierRefused, identifier_skeleton, normalized_identifier
 
 EMAIL_NAMESPACE = "email"
@@ -28,6 +28,25 @@ def email_index(organization_id: int, email: str) -> str:
 
 def email_index_candidates(organization_id: int, email: str) -> list[str]:
     return blind_index_candidates(email, namespace=EMAIL_NAMESPACE, tenant=tenant(organization_id))
+
+
+PREFERENCE_LINK_TABLE = "consent_preferencelink"
+# A person the privacy center meets by email who is not a subject yet becomes one under this id: the prefix and
+# the organization's keyed hash of the email (no PII in the id), so the same person always lands on the same row.
+PRIVACY_CENTER_ID_PREFIX = "email-"
+
+
+def privacy_center_external_id(organization_id: int, email: str) -> str:
+    """The external id of the subject the privacy center creates for an (already normalized) email."""
+    return PRIVACY_CENTER_ID_PREFIX + email_index(organization_id, email)
+
+
+def preference_link_key_owner(public_id: str) -> str:
+    return key_owner(PREFERENCE_LINK_TABLE, public_id, "data-key")
+
+
+def preference_link_email_context(public_id: str) -> str:
+    return f"preference-link:{public_id}:email"
 
 
 def erased_external_id(organization_id: int, external_id: str) -> str:

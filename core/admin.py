@@ -10,17 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from core.models import ApiKey, AuditLogEntry, Organization, StaffOrganizationScope
+from core.models import ApiKey, AuditLogEntry, Organization, PrivacyCenterBranding, StaffOrganizationScope
 from core.problems import DomainError
 from core.scopes import SCOPES, WRITE_SCOPES
 from core.selectors import staff_organization_ids
-from core.services import api_key_create, api_key_revoke, organization_create
+from core.services import (
+    BrandingInput,
+    api_key_create,
+    api_key_revoke,
+    organization_create,
+    privacy_center_branding_update,
+)
 
 admin.site.site_header = "Provenant"
 admin.site.site_title = "Provenant admin"
@@ -442,3 +449,81 @@ class StaffOrganizationScopeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return staff_organization_ids(request.user) is None and super().has_delete_permission(request, obj)
+
+
+# --------------------------------------------------------------------------------------------
+# Privacy center branding
+# --------------------------------------------------------------------------------------------
+
+
+class PrivacyCenterBrandingForm(forms.ModelForm):
+    """The branding form: a logo upload (checked by the service: PNG, JPEG or WebP, small), the languages as
+    choices. Colours, URLs and the host are validated by the service, whose errors land on their fields."""
+
+    logo_file = forms.FileField(
+        label="Upload a logo", required=False, help_text="PNG, JPEG or WebP, at most 256 KB and 2048 pixels a side."
+    )
+    remove_logo = forms.BooleanField(label="Remove the uploaded logo", required=False)
+    logo_url = forms.URLField(label="Logo URL", required=False, assume_scheme="https", max_length=500)
+    privacy_policy_url = forms.URLField(
+        label="Privacy policy URL", required=False, assume_scheme="https", max_length=500
+    )
+    languages = forms.MultipleChoiceField(
+        choices=settings.LANGUAGES,
+        help_text="Offered in the privacy center; English and German are translated, others show English.",
+    )
+
+    class Meta:
+        model = PrivacyCenterBranding
+        fields = (
+            "organization",
+            "display_name",
+            "logo_url",
+            "primary_color",
+            "accent_color",
+            "contact_email",
+            "privacy_policy_url",
+            "languages",
+            "custom_host",
+        )
+
+
+@admin.register(PrivacyCenterBranding)
+class PrivacyCenterBrandingAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
+    """Each organization's privacy-center branding; the Django model permissions (add/change/view privacy center
+    branding) decide who edits it, the staff organization scope which organizations."""
+
+    form = PrivacyCenterBrandingForm
+    list_display = ("organization", "display_name", "custom_host", "updated_at")
+    list_select_related = ("organization",)
+    search_fields = ("organization__slug", "display_name", "custom_host")
+    readonly_fields = ("updated_at",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("organization", "updated_at") if obj is not None else ("updated_at",)
+
+    def _branding_input(self, form: forms.ModelForm) -> BrandingInput:
+        data = form.cleaned_data
+        upload = data.get("logo_file")
+        return BrandingInput(
+            display_name=data.get("display_name") or "",
+            logo_url=data.get("logo_url") or "",
+            primary_color=data.get("primary_color") or "",
+            accent_color=data.get("accent_color") or "",
+            contact_email=data.get("contact_email") or "",
+            privacy_policy_url=data.get("privacy_policy_url") or "",
+            languages=tuple(data.get("languages") or ()),
+            custom_host=(data.get("custom_host") or "").strip().lower(),
+            logo_file=upload.read() if upload is not None else None,
+            remove_logo=bool(data.get("remove_logo")),
+        )
+
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
+        return privacy_center_branding_update(
+            organization=form.cleaned_data["organization"], data=self._branding_input(form), actor=admin_actor(request)
+        )
+
+    def service_update(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> Model:
+        return privacy_center_branding_update(
+            organization=obj.organization, data=self._branding_input(form), actor=admin_actor(request)
+        )

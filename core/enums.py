@@ -15,6 +15,7 @@ class AuditAction(TextChoices):
     ORGANIZATION_GPC_SETTINGS_CHANGED = "organization.gpc_settings_changed", "GPC settings changed"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    PRIVACY_CENTER_BRANDING_CHANGED = "privacy_center.branding_changed", "Privacy center branding changed"
     # the consent catalog and subjects (consent)
     SOURCE_CREATED = "source.created", "Source registered"
     SOURCE_UPDATED = "source.updated", "Source changed"
@@ -65,6 +66,9 @@ class AuditAction(TextChoices):
     DSAR_DEADLINE_SETTINGS_CHANGED = "dsar.deadline_settings_changed", "Deadline calendar and time zone changed"
     DSAR_CONNECTOR_CREATED = "dsar.connector_created", "Connector registered"
     DSAR_CONNECTOR_SECRET_ROTATED = "dsar.connector_secret_rotated", "Connector secret rotated"
+    DSAR_MESSAGE_SENT = "dsar.message_sent", "Message sent to the requester"
+    DSAR_MESSAGE_TEMPLATE_CHANGED = "dsar.message_template_changed", "Message template overridden or edited"
+    DSAR_MESSAGE_TEMPLATE_RESET = "dsar.message_template_reset", "Message template reset to the default"
     # client users of the compliance reports (reports)
     CLIENT_USER_CREATED = "client_user.created", "Client user created"
     CLIENT_USER_DEACTIVATED = "client_user.deactivated", "Client user deactivated"

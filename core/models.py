@@ -115,3 +115,70 @@ class StaffOrganizationScope(models.Model):
 
     def __str__(self) -> str:
         return f"scope of user {self.user_id}"
+
+
+def default_privacy_center_languages() -> list[str]:
+    return ["en", "de"]
+
+
+class PrivacyCenterBranding(models.Model):
+    """How an organization's privacy center looks and where it answers (issue #13). Edited in the admin through
+    ``core.services.privacy_center_branding_update`` (validated by ``core.branding``, audited). An organization
+    without a row gets the defaults.
+
+    The logo is an uploaded raster image kept here and served from our own origin (the strict CSP stays as it
+    is), or an https URL (the privacy center's CSP then allows that one origin for images)."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="privacy_center_branding"
+    )
+    display_name = models.CharField(
+        max_length=200, blank=True, help_text="The privacy center's title; empty: the organization's name."
+    )
+    logo_url = models.URLField(
+        "logo URL",
+        max_length=500,
+        blank=True,
+        help_text="https URL of the logo. An uploaded logo is preferred: a remote one lets its host see visitors.",
+    )
+    logo_image = models.BinaryField(null=True, blank=True, editable=False)
+    logo_content_type = models.CharField(max_length=20, blank=True, editable=False)
+    primary_color = models.CharField(
+        max_length=7, default="#1f4e79", help_text="#rrggbb; white text on it must reach 4.5:1 (WCAG AA)."
+    )
+    accent_color = models.CharField(
+        max_length=7, default="#0b5cad", help_text="#rrggbb, for links on white; must reach 4.5:1 (WCAG AA)."
+    )
+    contact_email = models.EmailField(blank=True, help_text="Where people write about their data.")
+    privacy_policy_url = models.URLField("privacy policy URL", max_length=500, blank=True)
+    languages = models.JSONField(
+        default=default_privacy_center_languages,
+        help_text="Language codes offered, the default first. Languages without a translation show English.",
+    )
+    custom_host = models.CharField(
+        max_length=253,
+        blank=True,
+        help_text="A host name of the organization's own (privacy.example.com) on which the privacy center also "
+        "answers; it must be in DJANGO_ALLOWED_HOSTS.",
+    )
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "privacy center branding"
+        verbose_name_plural = "privacy center branding"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["custom_host"], condition=~models.Q(custom_host=""), name="privacy_center_custom_host_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"privacy center of {self.organization}"
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.organization.name
+
+    @property
+    def has_logo(self) -> bool:
+        return bool(self.logo_image) or bool(self.logo_url)

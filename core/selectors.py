@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
 from core.db import select_rows
-from core.models import ApiKey, AuditLogEntry, Organization, StaffOrganizationScope
+from core.models import ApiKey, AuditLogEntry, Organization, PrivacyCenterBranding, StaffOrganizationScope
 
 
 def api_key_digest(secret: str) -> str:
@@ -57,6 +58,30 @@ def api_key_for_secret(secret: str) -> ApiKey | None:
 
 def organization_by_slug(slug: str) -> Organization | None:
     return Organization.objects.filter(slug=slug).first()
+
+
+def privacy_center_branding(organization: Organization) -> PrivacyCenterBranding:
+    """The organization's branding, or the defaults (an unsaved row) when it has none."""
+    branding = PrivacyCenterBranding.objects.filter(organization=organization).first()
+    return branding if branding is not None else PrivacyCenterBranding(organization=organization)
+
+
+def organization_by_custom_host(host: str) -> Organization | None:
+    """The organization whose privacy center answers on ``host`` (already normalized), if any."""
+    if not host:
+        return None
+    branding = PrivacyCenterBranding.objects.select_related("organization").filter(custom_host=host).first()
+    return None if branding is None else branding.organization
+
+
+def privacy_center_base_url(organization: Organization) -> str:
+    """Where links to the organization's privacy center point (in emails, in unsubscribe headers): its own host
+    over https when it has one, PROVENANT_PUBLIC_BASE_URL otherwise. Never the Host header of a request, so a
+    forged header can't redirect a link somewhere else."""
+    host = PrivacyCenterBranding.objects.filter(organization=organization).values_list("custom_host", flat=True).first()
+    if host:
+        return f"https://{host}"
+    return str(settings.PROVENANT_PUBLIC_BASE_URL).rstrip("/")
 
 
 def audit_entries_for_object(*, object_type: str, object_id: str) -> list[AuditLogEntry]:

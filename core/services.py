@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.http.request import validate_host
 from django.utils import timezone
+from PIL import Image
 
+from core.branding import (
+    DEFAULT_ACCENT,
+    DEFAULT_PRIMARY,
+    LOGO_MAX_BYTES,
+    LOGO_MAX_PIXELS,
+    LOGO_TYPES,
+    contrast_ratio,
+    is_hex_colour,
+    is_host_name,
+    meets_aa_on_white,
+    normalize_host,
+)
 from core.enums import AuditAction
-from core.models import ApiKey, AuditLogEntry, Organization
+from core.models import ApiKey, AuditLogEntry, Organization, PrivacyCenterBranding
 from core.problems import Conflict, InvalidInput
 from core.scopes import unknown_scopes
 from core.selectors import api_key_digest
@@ -115,3 +132,135 @@ def api_key_mark_used(*, api_key: ApiKey) -> None:
         return
     _last_used_written[api_key.pk] = now
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class BrandingInput:
+    """The editable branding fields. ``logo_file`` is an uploaded image's bytes (None: keep the current one)."""
+
+    display_name: str = ""
+    logo_url: str = ""
+    primary_color: str = DEFAULT_PRIMARY
+    accent_color: str = DEFAULT_ACCENT
+    contact_email: str = ""
+    privacy_policy_url: str = ""
+    languages: tuple[str, ...] = ("en", "de")
+    custom_host: str = ""
+    logo_file: bytes | None = None
+    remove_logo: bool = False
+
+
+def _logo_type(data: bytes) -> str:
+    """The content type of an uploaded logo, checked by decoding it (Pillow); InvalidInput for anything else."""
+    refusal = InvalidInput(
+        "The logo must be a PNG, JPEG or WebP image of at most 256 KB and 2048 pixels a side.",
+        errors=[{"pointer": "/logo_file", "detail": "not a PNG, JPEG or WebP image within the limits"}],
+    )
+    if len(data) > LOGO_MAX_BYTES:
+        raise refusal
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            kind, size = image.format, image.size
+    except Exception as exc:  # Pillow raises many kinds for a file that is not an image
+        raise refusal from exc
+    if kind not in LOGO_TYPES or max(size) > LOGO_MAX_PIXELS:
+        raise refusal
+    return LOGO_TYPES[kind]
+
+
+def _branding_errors(data: BrandingInput) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    for name in ("primary_color", "accent_color"):
+        colour = getattr(data, name)
+        if not is_hex_colour(colour):
+            errors.append({"pointer": f"/{name}", "detail": "a colour as #rrggbb"})
+        elif not meets_aa_on_white(colour):
+            ratio = contrast_ratio(colour, "#ffffff")
+            errors.append(
+                {"pointer": f"/{name}", "detail": f"contrast with white is {ratio:.2f}:1; WCAG AA needs 4.5:1"}
+            )
+    for name in ("logo_url", "privacy_policy_url"):
+        value = getattr(data, name)
+        if value and not value.startswith("https://"):
+            errors.append({"pointer": f"/{name}", "detail": "an https:// URL"})
+    offered = dict(settings.LANGUAGES)
+    if not data.languages:
+        errors.append({"pointer": "/languages", "detail": "offer at least one language"})
+    unknown = [code for code in data.languages if code not in offered]
+    if unknown:
+        errors.append({"pointer": "/languages", "detail": f"unknown language codes: {', '.join(unknown)}"})
+    if data.custom_host:
+        host = data.custom_host
+        if host != normalize_host(host) or not is_host_name(host):
+            errors.append({"pointer": "/custom_host", "detail": "a host name in lower case, without scheme or port"})
+        elif not validate_host(host, settings.ALLOWED_HOSTS):
+            errors.append(
+                {
+                    "pointer": "/custom_host",
+                    "detail": "add this host to DJANGO_ALLOWED_HOSTS first (host-header safety)",
+                }
+            )
+    return errors
+
+
+def privacy_center_branding_update(
+    *, organization: Organization, data: BrandingInput, actor: str
+) -> PrivacyCenterBranding:
+    """Create or change the organization's privacy-center branding, audited. InvalidInput (with a pointer per
+    field) for a colour below WCAG AA, a URL that is not https, an unknown language, a host that is not a host
+    name or not allowed by ALLOWED_HOSTS, or a logo that is not a small raster image; Conflict when another
+    organization claims the host."""
+    errors = _branding_errors(data)
+    if errors:
+        raise InvalidInput("The privacy center branding is not valid.", errors=errors)
+    logo_type = _logo_type(data.logo_file) if data.logo_file is not None else None
+    with transaction.atomic():
+        branding, _created = PrivacyCenterBranding.objects.select_for_update().get_or_create(organization=organization)
+        before = {name: getattr(branding, name) for name in _AUDITED_BRANDING_FIELDS}
+        branding.display_name = data.display_name
+        branding.logo_url = data.logo_url
+        branding.primary_color = data.primary_color.lower()
+        branding.accent_color = data.accent_color.lower()
+        branding.contact_email = data.contact_email
+        branding.privacy_policy_url = data.privacy_policy_url
+        branding.languages = list(dict.fromkeys(data.languages))
+        branding.custom_host = data.custom_host
+        logo_changed = False
+        if data.remove_logo:
+            logo_changed = bool(branding.logo_image)
+            branding.logo_image, branding.logo_content_type = None, ""
+        elif data.logo_file is not None and logo_type is not None:
+            logo_changed = True
+            branding.logo_image, branding.logo_content_type = data.logo_file, logo_type
+        branding.updated_at = timezone.now()
+        try:
+            with transaction.atomic():
+                branding.save()
+        except IntegrityError as exc:
+            raise Conflict(
+                "Another organization's privacy center already answers on this host.",
+                errors=[{"pointer": "/custom_host", "detail": "already used by another organization"}],
+            ) from exc
+        changed = sorted(name for name in _AUDITED_BRANDING_FIELDS if getattr(branding, name) != before[name])
+        audit_log(
+            actor=actor,
+            action=AuditAction.PRIVACY_CENTER_BRANDING_CHANGED,
+            object_type="privacy_center_branding",
+            object_id=organization.pk,
+            organization=organization,
+            data={"changed": changed + (["logo_image"] if logo_changed else [])},
+        )
+    return branding
+
+
+_AUDITED_BRANDING_FIELDS = (
+    "display_name",
+    "logo_url",
+    "primary_color",
+    "accent_color",
+    "contact_email",
+    "privacy_policy_url",
+    "languages",
+    "custom_host",
+)

@@ -6,8 +6,8 @@ a staff organization scope). The groups are managed here: their permissions are 
 core names every app's permissions without importing them.
 
 - **Privacy counsel**: everything the legal team does (catalog, GPC stance, DSAR workflow, approving and
-  cancelling erasures, alerts, revealing contact data, downloading exports, the reports); no API keys, signing
-  keys, connectors' secrets or scopes.
+  cancelling erasures, the wording of the messages to requesters, alerts, revealing contact data, downloading
+  exports, the reports); no API keys, signing keys, connectors' secrets or scopes.
 - **DSAR operator**: requests end to end (cancelling an erasure, not approving one), with the subjects and
   consent they touch; nothing else.
 - **Key administrator**: API keys (including write scopes and revocation), signing-key rotation, webhook and
@@ -27,7 +27,7 @@ AUDITOR = "Auditor"
 
 # Every model whose rows staff see, by app.
 MODELS: dict[str, tuple[str, ...]] = {
-    "core": ("organization", "apikey", "auditlogentry", "stafforganizationscope"),
+    "core": ("organization", "apikey", "auditlogentry", "stafforganizationscope", "privacycenterbranding"),
     "consent": (
         "source",
         "purpose",
@@ -62,6 +62,8 @@ MODELS: dict[str, tuple[str, ...]] = {
         "dsarexport",
         "connector",
         "connectorcall",
+        "messagetemplate",
+        "requestmessage",
     ),
     "reports": ("clientmembership",),
 }
@@ -78,6 +80,8 @@ ROLES: dict[str, frozenset[str]] = {
         _view("core", "consent", "provenance", "dsar", "reports", exclude=_SECRET_MODELS)
         | {
             "core.change_organization",  # the GPC stance actions
+            "core.add_privacycenterbranding",  # how the privacy center looks (issue #13)
+            "core.change_privacycenterbranding",
             "consent.add_source",
             "consent.change_source",
             "consent.add_purpose",
@@ -101,6 +105,8 @@ ROLES: dict[str, frozenset[str]] = {
             "dsar.change_dsarlegalcontact",
             "dsar.add_deadlinesettings",
             "dsar.change_deadlinesettings",
+            "dsar.add_messagetemplate",  # the organization's wording of the messages to requesters
+            "dsar.change_messagetemplate",
             "reports.view_any_report",
         }
     ),

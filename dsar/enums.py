@@ -104,3 +104,41 @@ BACKDATED_CHANNELS: Final = frozenset({Channel.EMAIL, Channel.MAIL})
 NO_VERIFICATION_NEEDED: Final = frozenset({RequestType.OPT_OUT_OF_SALE, RequestType.LIMIT_SENSITIVE})
 # The request types answered with an export (GDPR Art. 15 and 20); its download link is signed at approval.
 EXPORTING_TYPES: Final = frozenset({RequestType.ACCESS, RequestType.PORTABILITY})
+# Why an export's archive was deleted (``DsarExport.purge_reason``).
+PURGED_BY_RETENTION: Final = "retention"
+PURGED_BY_ERASURE: Final = "erasure"
+
+
+class MessageKind(TextChoices):
+    """The messages a requester gets, one per step of the request (README "Messages to the requester")."""
+
+    RECEIPT = "receipt", "Receipt confirmation"
+    IDENTITY_LINK = "identity.link", "Identity verification link"
+    IDENTITY_REMINDER = "identity.reminder", "Identity verification reminder"
+    EXTENSION = "extension", "Extension notice"
+    COMPLETION = "completion", "Completion"
+    DENIAL = "denial", "Denial with reasons and remedies"
+    UNVERIFIABLE = "unverifiable", "Closure as unverifiable"
+
+
+class MessageStatus(TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    UNDELIVERABLE = "undeliverable", "Undeliverable (no address, or given up)"
+
+
+# The languages the shipped message templates are written in; any other requester language falls back to English.
+MESSAGE_LANGUAGES: Final = ("en", "de")
+DEFAULT_MESSAGE_LANGUAGE: Final = "en"
+# What a message must carry for the person (the link they need, the remedies a denial owes them): an override
+# that drops it is refused on save.
+MESSAGE_REQUIRED_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = {
+    MessageKind.RECEIPT: ("organization_name", "request_id"),
+    MessageKind.IDENTITY_LINK: ("organization_name", "verification_url"),
+    MessageKind.IDENTITY_REMINDER: ("organization_name", "verification_url"),
+    MessageKind.EXTENSION: ("organization_name", "extension_reason", "due_on"),
+    MessageKind.COMPLETION: ("organization_name", "download_url"),
+    MessageKind.DENIAL: ("organization_name", "reason", "remedies"),
+    MessageKind.UNVERIFIABLE: ("organization_name", "remedies"),
+}

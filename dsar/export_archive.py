@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.utils import timezone
 
 from core.crypto import NONCE_BYTES, CryptoError, new_data_key, unwrap_data_key
+from dsar.cover_letter import cover_letter_text
 from dsar.seal_contexts import export_context, export_key_owner
 
 
@@ -83,10 +84,15 @@ def build_archive(
     tables: Sequence[Table],
     generated_at: datetime,
     connectors: Sequence[ConnectorAnswer] = (),
+    cover_letter: Mapping[str, Any] | None = None,
 ) -> Archive:
-    """A ZIP with each table as JSON and CSV (UTF-8), each connector's answer as ``connectors/<key>.json`` and a
+    """A ZIP with each table as JSON and CSV (UTF-8), each connector's answer as ``connectors/<key>.json``, the
+    cover letter (``dsar.cover_letter``: GDPR Art. 15(1)-(2), as cover_letter.txt and cover_letter.json) and a
     manifest (which also lists connectors that failed, so the reviewer sees what is missing); GDPR Art. 20."""
     members: list[tuple[str, str]] = []
+    if cover_letter is not None:
+        members.append(("cover_letter.txt", cover_letter_text(dict(cover_letter))))
+        members.append(("cover_letter.json", _json(cover_letter)))
     for table in tables:
         members.append((f"{table.name}.json", _json(table.rows)))
         members.append((f"{table.name}.csv", _csv(table.columns, table.rows)))

@@ -4,20 +4,27 @@ The link is signed once, when legal approves the export (``DsarExport.link_issue
 export's public id and that issue time, signed with Django's ``TimestampSigner`` under its own salt. A download
 checks the signature and the expiry stored on the export (``link_expires_at``), so a link signed at any other
 time (or minted again from the secret key) does not work, and an export shredded or purged answers 410.
+
+Opening the link shows a page (privacy center) that says what it is and until when it works; only a POST from
+that page downloads (and audits): mail scanners and previewers open links. The page's form carries a confirmation
+value signed under its own salt, bound to the export and to this very token, valid for a short while.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Final
 
 from django.conf import settings
 from django.core import signing
 
-from dsar.problems import ExportLinkExpired, ExportLinkInvalid
+from dsar.problems import DownloadConfirmationInvalid, ExportLinkExpired, ExportLinkInvalid
 
 SALT: Final = "provenant.dsar.export-download"
 LINK_LIFETIME: Final = timedelta(days=7)
+CONFIRMATION_SALT: Final = "provenant.dsar.export-download-confirmation"
+CONFIRMATION_LIFETIME: Final = timedelta(minutes=30)
 
 
 def issue_marker(issued_at: datetime) -> str:
@@ -29,9 +36,14 @@ def download_token(export_public_id: str, issued_at: datetime) -> str:
     return signing.dumps({"x": export_public_id, "i": issue_marker(issued_at)}, salt=SALT)
 
 
-def download_url(export_public_id: str, issued_at: datetime) -> str:
-    base = settings.PROVENANT_PUBLIC_BASE_URL.rstrip("/")
-    return f"{base}/api/v1/dsar/exports/{download_token(export_public_id, issued_at)}"
+def download_url(export_public_id: str, issued_at: datetime, *, privacy_center_url: str = "") -> str:
+    """The link emailed to the requester: the download page of the organization's privacy center
+    (``privacy_center_url``, e.g. https://example.com/privacy/acme); without it the API route, which sends
+    browsers to that page and downloads only on a confirmed POST too."""
+    token = download_token(export_public_id, issued_at)
+    if privacy_center_url:
+        return f"{privacy_center_url.rstrip('/')}/download/{token}"
+    return f"{settings.PROVENANT_PUBLIC_BASE_URL.rstrip('/')}/api/v1/dsar/exports/{token}"
 
 
 def export_link_from_token(token: str) -> tuple[str, str]:
@@ -48,3 +60,31 @@ def export_link_from_token(token: str) -> tuple[str, str]:
     if not isinstance(export_id, str) or not export_id or not isinstance(issued, str) or not issued:
         raise ExportLinkInvalid("This download link is not valid.")
     return export_id, issued
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def download_confirmation(export_public_id: str, token: str) -> str:
+    """The value the download page's form posts back: names the export and a digest of the link's token."""
+    return signing.dumps({"x": export_public_id, "t": _token_digest(token)}, salt=CONFIRMATION_SALT)
+
+
+def check_download_confirmation(value: object, *, export_public_id: str, token: str) -> None:
+    """DownloadConfirmationInvalid (403) unless ``value`` was made by the page of this link, recently."""
+    refusal = DownloadConfirmationInvalid(
+        "Download from the page the link opens: this confirmation is missing, expired or not for this link."
+    )
+    if not isinstance(value, str) or not value:
+        raise refusal
+    try:
+        payload = signing.loads(value, salt=CONFIRMATION_SALT, max_age=CONFIRMATION_LIFETIME)
+    except signing.BadSignature as exc:  # SignatureExpired included
+        raise refusal from exc
+    if (
+        not isinstance(payload, dict)
+        or payload.get("x") != export_public_id
+        or payload.get("t") != _token_digest(token)
+    ):
+        raise refusal

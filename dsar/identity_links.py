@@ -32,9 +32,14 @@ def identity_link_token(public_id: str) -> str:
     return signing.dumps({"r": public_id}, salt=SALT)
 
 
-def identity_link_url(public_id: str) -> str:
-    base = settings.PROVENANT_PUBLIC_BASE_URL.rstrip("/")
-    return f"{base}/api/v1/dsar/verify/{identity_link_token(public_id)}"
+def identity_link_url(public_id: str, *, privacy_center_url: str = "") -> str:
+    """The link emailed to the requester: the verification page of the organization's privacy center
+    (``privacy_center_url``, e.g. https://example.com/privacy/acme); without it the API route (JSON clients;
+    browsers are sent on to the page)."""
+    token = identity_link_token(public_id)
+    if privacy_center_url:
+        return f"{privacy_center_url.rstrip('/')}/verify/{token}"
+    return f"{settings.PROVENANT_PUBLIC_BASE_URL.rstrip('/')}/api/v1/dsar/verify/{token}"
 
 
 def public_id_from_identity_token(token: str) -> str:

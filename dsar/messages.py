@@ -1,10 +1,11 @@
-"""The messages DSAR sends: to the requester (identity link, reminder, closure) and to legal (the deadline digest),
-and the one way they are sent. Texts only; the caller decides when to send."""
+"""The texts DSAR records and sends to legal: the reasons recorded when the identity sweep closes a request, the
+deadline digest, and the one way legal's mail is sent. Messages to the requester are templates
+(``dsar.message_defaults``), sent through ``services.messaging``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Final
 
 from django.conf import settings
@@ -17,31 +18,6 @@ OVERDUE_KIND: Final = "deadline.overdue"
 class Message:
     subject: str
     body: str
-
-
-def link_message(*, public_id: str, url: str) -> Message:
-    hours = settings.PROVENANT_DSAR_VERIFICATION_LINK_HOURS
-    return Message(
-        subject=f"Please confirm your privacy request {public_id}",
-        body=(
-            "We received a privacy request in your name. To confirm that it was you, open this link:\n\n"
-            f"{url}\n\n"
-            f"The link works for {hours} hours. If you did not make this request, ignore this message.\n"
-        ),
-    )
-
-
-def reminder_message(*, public_id: str, url: str, day: int) -> Message:
-    hours = settings.PROVENANT_DSAR_VERIFICATION_LINK_HOURS
-    return Message(
-        subject=f"Reminder: please confirm your privacy request {public_id}",
-        body=(
-            f"{day} days ago we asked you to confirm your privacy request {public_id}. We cannot act on it until "
-            "you do. Open this link to confirm:\n\n"
-            f"{url}\n\n"
-            f"The link works for {hours} hours. If you did not make this request, ignore this message.\n"
-        ),
-    )
 
 
 def gdpr_unable_to_identify_reason(*, requested_on: date, cutoff: date) -> str:
@@ -64,22 +40,6 @@ def ccpa_unverified_reason(*, requested_on: date, day_45: date) -> str:
         "to this message, or make a new request with the information we need to verify your identity; you may "
         "also contact the California Privacy Protection Agency or the California Attorney General."
     )
-
-
-def export_link_message(*, public_id: str, url: str, expires_at: datetime) -> Message:
-    return Message(
-        subject=f"Your data for privacy request {public_id} is ready",
-        body=(
-            f"The copy of your data you asked for in privacy request {public_id} is ready. Download it here:\n\n"
-            f"{url}\n\n"
-            f"The link works until {expires_at:%Y-%m-%d %H:%M} UTC. Do not forward this message: anyone with the "
-            "link can download your data.\n"
-        ),
-    )
-
-
-def closure_message(*, public_id: str, reason: str) -> Message:
-    return Message(subject=f"Your privacy request {public_id} was closed", body=reason + "\n")
 
 
 def deadline_digest_message(

@@ -12,6 +12,8 @@ from dsar.enums import (
     ConnectorCallStatus,
     DsarRegime,
     FulfilmentStepStatus,
+    MessageKind,
+    MessageStatus,
     RequestStatus,
     RequestType,
 )
@@ -27,6 +29,9 @@ class DataSubjectRequest(models.Model):
     regime = models.CharField(max_length=20, choices=DsarRegime.choices)
     jurisdiction = models.CharField(max_length=6, blank=True)
     channel = models.CharField(max_length=10, choices=Channel.choices)
+    language = models.CharField(
+        max_length=16, blank=True, help_text="The requester's language (BCP 47, e.g. de); messages fall back to English"
+    )
     received_at = models.DateTimeField()
     requester_email_sealed = models.TextField(blank=True, editable=False)
     requester_name_sealed = models.TextField(blank=True, editable=False)
@@ -308,3 +313,82 @@ class ConnectorCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.target_key} {self.step} ({self.status})"
+
+
+class MessageTemplate(models.Model):
+    """An organization's own wording of one message kind in one language, in place of the shipped default.
+
+    Written only through ``services.message_template_save`` (validated: it compiles in the sandbox and renders
+    the sample request) and ``message_template_reset`` (back to the default: the row stays, inactive, so its
+    versions keep counting). ``version`` goes up on every change; messages record which version they used."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30, choices=MessageKind.choices)
+    language = models.CharField(max_length=16, help_text="en or de; other languages fall back to English")
+    subject = models.CharField(max_length=300, help_text="One line; Django template syntax")
+    body_text = models.TextField(help_text="The plain-text body; Django template syntax, not escaped")
+    body_html = models.TextField(blank=True, help_text="Optional HTML body; Django template syntax, autoescaped")
+    is_active = models.BooleanField(default=True, help_text="Off after a reset: the default is used")
+    version = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_by = models.CharField(max_length=200, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["organization_id", "kind", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "kind", "language"], name="dsar_message_template_once"),
+            models.CheckConstraint(condition=models.Q(kind__in=MessageKind.values), name="dsar_message_kind_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.language}) v{self.version}"
+
+    @property
+    def version_id(self) -> str:
+        return f"override:{self.pk}:v{self.version}"
+
+
+class RequestMessage(models.Model):
+    """One message to the requester: the outbox row and, once sent, its record in the request's history.
+
+    Queued in the transaction of the step it belongs to (unique ``key`` per request: a replayed step or a retried
+    task queues nothing twice); the rendered text waits sealed under the request's data key and is wiped once
+    sent, leaving the kind, the template version and the SHA-256 of exactly what was sent. A sender claims the
+    row compare-and-set (pending -> sending, with a lease) and marks it sent only while it still holds it."""
+
+    request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="messages")
+    public_id = models.CharField(max_length=26, unique=True, help_text="ULID; names the Message-ID header")
+    kind = models.CharField(max_length=30, choices=MessageKind.choices)
+    key = models.CharField(max_length=80, help_text="What makes it once: receipt, identity.link:2026-03-05, ...")
+    language = models.CharField(max_length=16)
+    template_version = models.CharField(max_length=80, help_text="default:<digest> or override:<id>:v<version>")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of subject + body as sent (README)")
+    content_sealed = models.TextField(blank=True, editable=False, help_text="Until sent; wiped after")
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=200, blank=True, help_text="The exception's class; never its text")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "key"], name="dsar_message_once"),
+            models.CheckConstraint(condition=models.Q(status__in=MessageStatus.values), name="dsar_message_status"),
+            models.CheckConstraint(
+                condition=~models.Q(status=MessageStatus.SENT) | models.Q(sent_at__isnull=False, content_sealed=""),
+                name="dsar_message_sent_is_wiped",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=[MessageStatus.PENDING, MessageStatus.SENDING]),
+                name="dsar_message_unsent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.kind} ({self.status})"

@@ -112,6 +112,29 @@ class ExportLinkExpired(DomainError):
     title = "The download link has expired"
 
 
+class DownloadConfirmationInvalid(DomainError):
+    status = 403
+    slug = "export-confirmation-invalid"
+    title = "Confirm from the download page"
+
+
+class StatusLinkInvalid(DomainError):
+    status = 400
+    slug = "status-link-invalid"
+    title = "The status link is not valid"
+
+
+class StatusLinkExpired(DomainError):
+    status = 410
+    slug = "status-link-expired"
+    title = "The status link has expired"
+
+
+class RightNotGranted(InvalidInput):
+    slug = "right-not-granted"
+    title = "The law of this place does not grant this right"
+
+
 class ExportPurged(DomainError):
     status = 410
     slug = "export-purged"

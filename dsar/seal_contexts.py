@@ -21,6 +21,11 @@ def call_answer_context(request_public_id: str, kind: str, target_key: str, step
     return f"dsar:{request_public_id}:{kind}:{target_key}:{step}"
 
 
+def request_message_context(request_public_id: str, message_public_id: str) -> str:
+    """A message to the requester waiting to be sent (its subject and body hold links, which are credentials)."""
+    return f"dsar:{request_public_id}:message:{message_public_id}"
+
+
 def export_context(export_public_id: str) -> bytes:
     """The export archive, bound to the export's id."""
     return f"dsar-export:{export_public_id}".encode()

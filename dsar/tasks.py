@@ -35,6 +35,12 @@ def identity_sweep(now: str | None = None) -> dict[str, Any]:
 
 
 @shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
+def messages_sweep(now: str | None = None) -> dict[str, Any]:
+    """Beat: send requester messages left pending (lost after commit, failed, or their sender died mid-send)."""
+    return services.dsar_messages_sweep(now=_instant(now))
+
+
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def deadline_sweep(now: str | None = None) -> dict[str, Any]:
     """Beat: legal reminders 7, 3 and 1 days before each due date and overdue escalation, each once."""
     return services.dsar_deadline_sweep(now=_instant(now))

@@ -248,6 +248,8 @@ PROVENANT_PUBLIC_BASE_URL = os.environ.get("PROVENANT_PUBLIC_BASE_URL", "http://
 # DSAR fulfilment: a step's lease (a worker that dies holding it is replaced after this) and when a
 # request with unfinished steps counts as stuck and is re-enqueued by beat.
 PROVENANT_DSAR_STEP_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_STEP_LEASE_SECONDS", "600"))
+# Messages to requesters: a sender that dies mid-send holds its claim this long before the sweep sends again.
+PROVENANT_DSAR_MESSAGE_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_MESSAGE_LEASE_SECONDS", "300"))
 PROVENANT_DSAR_FULFIL_STUCK_MINUTES = int(os.environ.get("PROVENANT_DSAR_FULFIL_STUCK_MINUTES", "15"))
 # Calls to HTTP connectors during collection and erasure: attempts and jittered backoff base.
 PROVENANT_DSAR_CONNECTOR_ATTEMPTS = int(os.environ.get("PROVENANT_DSAR_CONNECTOR_ATTEMPTS", "3"))
@@ -273,6 +275,22 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+
+# The privacy center (issue #13). Public forms are throttled per client address and per email; the counts live
+# in Redis (by default the broker's) so every web process shares them, in memory without Redis (make run).
+PROVENANT_THROTTLE_STORAGE_URI = os.environ.get("PROVENANT_THROTTLE_STORAGE_URI") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "memory://"
+)
+PROVENANT_THROTTLE_KEY_PREFIX = os.environ.get("PROVENANT_THROTTLE_KEY_PREFIX", "provenant-throttle")
+PROVENANT_PRIVACY_CENTER_THROTTLE_PER_ADDRESS = os.environ.get(
+    "PROVENANT_PRIVACY_CENTER_THROTTLE_PER_ADDRESS", "30/hour"
+)
+PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL = os.environ.get("PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL", "5/hour")
+# The preference center's magic link is valid this many minutes (and once); the session it opens this many.
+PROVENANT_PRIVACY_CENTER_LINK_MINUTES = int(os.environ.get("PROVENANT_PRIVACY_CENTER_LINK_MINUTES", "30"))
+PROVENANT_PRIVACY_CENTER_SESSION_MINUTES = int(os.environ.get("PROVENANT_PRIVACY_CENTER_SESSION_MINUTES", "30"))
+# Unsubscribe links recipients put in their emails stay valid this many days.
+PROVENANT_UNSUBSCRIBE_LINK_DAYS = int(os.environ.get("PROVENANT_UNSUBSCRIBE_LINK_DAYS", "365"))
 # The queue every message goes to (core.tasks.enqueue reads it at send time; workers consume it with -Q).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
@@ -333,6 +351,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dsar.tasks.identity_sweep",
         "schedule": timedelta(hours=1),
         "options": {"expires": 60 * 60},
+    },
+    # Messages to requesters whose delivery after commit was lost or failed, or whose sender died mid-send.
+    "dsar-messages-sweep": {
+        "task": "dsar.tasks.messages_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
     },
     "dsar-purge-exports": {
         "task": "dsar.tasks.purge_exports",

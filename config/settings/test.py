@@ -22,3 +22,5 @@ WHITENOISE_AUTOREFRESH = True  # tests do not run collectstatic
 PROVENANT_OUTBOUND_ALLOW_PRIVATE = True  # the receivers of the test suite listen on 127.0.0.1
 # Lets the test runner TRUNCATE between transactional tests (see consent migration 0003).
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c provenant.allow_truncate=on"  # noqa: F405
+# Each pytest-xdist worker counts its own throttles (the tests reset them).
+PROVENANT_THROTTLE_KEY_PREFIX = f"provenant-throttle-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"

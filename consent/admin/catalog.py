@@ -225,6 +225,8 @@ class PurposeAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         "is_targeted_advertising",
         "is_sensitive",
         "validity",
+        "retention",
+        "recipient_categories",
     )
     fixed_after_creation = ("organization", "key")
     shown_only = ("created_at", "updated_at")
@@ -251,7 +253,15 @@ class PolicyVersionAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     list_filter = ("organization", "is_material", ("effective_at", admin.DateFieldListFilter))
     list_select_related = ("purpose__organization",)
     search_fields = ("version", "purpose__key")
-    editable_fields = ("purpose", "version", "notice_sha256", "notice_url", "effective_at", "is_material")
+    editable_fields = (
+        "purpose",
+        "version",
+        "notice_sha256",
+        "notice_url",
+        "notice_text",
+        "effective_at",
+        "is_material",
+    )
 
     @admin.display(description="purpose", ordering="purpose__key")
     def purpose_label(self, obj: PolicyVersion) -> str:

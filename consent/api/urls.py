@@ -33,4 +33,9 @@ urlpatterns = [
     path("subjects/<str:subject_id>/links", views.SubjectLinksApi.as_view(), name="subject-links"),
     path("subjects/<str:subject_id>/privacy-status", views.PrivacyStatusApi.as_view(), name="subject-privacy-status"),
     path("subjects/<str:subject_id>/solicitation", views.SolicitationApi.as_view(), name="subject-solicitation"),
+    path(
+        "subjects/<str:subject_id>/unsubscribe-link",
+        views.UnsubscribeLinkApi.as_view(),
+        name="subject-unsubscribe-link",
+    ),
 ]

@@ -2,7 +2,14 @@
 
 from consent.gpc import GpcOutcome
 from consent.services.appending import RecordedEvent
-from consent.services.builtin_sources import GPC_SOURCE_KEY, SYSTEM_SOURCE_KEY, gpc_source, system_source
+from consent.services.builtin_sources import (
+    GPC_SOURCE_KEY,
+    PRIVACY_CENTER_SOURCE_KEY,
+    SYSTEM_SOURCE_KEY,
+    UNSUBSCRIBE_SOURCE_KEY,
+    gpc_source,
+    system_source,
+)
 from consent.services.catalog import (
     policy_version_create,
     purpose_create,
@@ -26,6 +33,17 @@ from consent.services.gpc import (
     subject_link,
 )
 from consent.services.integrity import ledger_integrity_check
+from consent.services.privacy_center import (
+    PreferenceChange,
+    UnsubscribeOutcome,
+    consent_unsubscribe,
+    preference_change,
+    preference_link_confirm,
+    preference_link_request,
+    preference_link_url,
+    preference_links_purge,
+    privacy_center_gpc_record,
+)
 from consent.services.projection import consent_states_rebuild
 from consent.services.recording import (
     SignalledRecording,
@@ -63,12 +81,15 @@ from consent.subject_keys import SubjectKeyUnavailable
 
 __all__ = [
     "GPC_SOURCE_KEY",
+    "PRIVACY_CENTER_SOURCE_KEY",
     "SYSTEM_SOURCE_KEY",
+    "UNSUBSCRIBE_SOURCE_KEY",
     "CheckpointKey",
     "ConsentEventInput",
     "GpcOutcome",
     "IdempotencyKeyReused",
     "OccurredInFuture",
+    "PreferenceChange",
     "RecordedEvent",
     "SequencingReport",
     "SignalledRecording",
@@ -76,6 +97,7 @@ __all__ = [
     "SubjectKeyUnavailable",
     "SubjectSuppressed",
     "UnknownSource",
+    "UnsubscribeOutcome",
     "checkpoint_push",
     "checkpoint_push_claim",
     "checkpoint_push_record",
@@ -86,6 +108,7 @@ __all__ = [
     "consent_record_many",
     "consent_record_with_signals",
     "consent_states_rebuild",
+    "consent_unsubscribe",
     "gpc_signal_record",
     "gpc_source",
     "ledger_checkpoint",
@@ -95,6 +118,12 @@ __all__ = [
     "ledger_sequence_all",
     "organization_gpc_settings_update",
     "policy_version_create",
+    "preference_change",
+    "preference_link_confirm",
+    "preference_link_request",
+    "preference_link_url",
+    "preference_links_purge",
+    "privacy_center_gpc_record",
     "purpose_create",
     "purpose_update",
     "register_checkpoint_signer",

@@ -1,5 +1,7 @@
-"""The built-in sources every organization has: ``provenant`` for events the system writes (expiry) and
-``gpc`` for opt-outs recorded from Global Privacy Control signals. Created on first use."""
+"""The built-in sources every organization has: ``provenant`` for events the system writes (expiry), ``gpc`` for
+opt-outs recorded from Global Privacy Control signals, ``privacy_center`` for choices people make in the privacy
+center and ``unsubscribe_link`` for withdrawals through the unsubscribe links recipients put in their emails.
+Created on first use; reserved (kind ``system``): API clients can't record events in their name."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from core.models import Organization
 
 SYSTEM_SOURCE_KEY = "provenant"
 GPC_SOURCE_KEY = "gpc"
+PRIVACY_CENTER_SOURCE_KEY = "privacy_center"
+UNSUBSCRIBE_SOURCE_KEY = "unsubscribe_link"
 
 _BUILTIN_SOURCES = {
     SYSTEM_SOURCE_KEY: {
@@ -18,6 +22,14 @@ _BUILTIN_SOURCES = {
     GPC_SOURCE_KEY: {
         "name": "Global Privacy Control",
         "collection_point": "Sec-GPC request header or navigator.globalPrivacyControl reported by a client.",
+    },
+    PRIVACY_CENTER_SOURCE_KEY: {
+        "name": "Privacy center",
+        "collection_point": "The organization's privacy center: the preference page a person opens by email link.",
+    },
+    UNSUBSCRIBE_SOURCE_KEY: {
+        "name": "Unsubscribe link",
+        "collection_point": "A signed unsubscribe link in an email (List-Unsubscribe, RFC 8058 one-click).",
     },
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -137,6 +138,7 @@ def purpose_update(*, purpose: Purpose, actor: str, **values: Any) -> Purpose:
 
 def policy_version_create(*, purpose: Purpose, actor: str, **values: Any) -> PolicyVersion:
     version = PolicyVersion(organization=purpose.organization, purpose=purpose, **values)
+    _check_notice_text(version)
     if PolicyVersion.objects.filter(purpose=purpose, version=version.version).exists():
         raise Conflict(f"Policy version '{version.version}' of '{purpose.key}' already exists.")
     _save_with_audit(
@@ -148,6 +150,14 @@ def policy_version_create(*, purpose: Purpose, actor: str, **values: Any) -> Pol
         data={"purpose": purpose.key, "version": version.version, "is_material": version.is_material},
     )
     return version
+
+
+def _check_notice_text(version: PolicyVersion) -> None:
+    """The notice text, when given, is the text the version's hash pins: what the privacy center shows is provably
+    what consent was given to."""
+    if version.notice_text and hashlib.sha256(version.notice_text.encode()).hexdigest() != version.notice_sha256:
+        detail = "notice_text does not hash (SHA-256 of its UTF-8 bytes) to notice_sha256"
+        raise InvalidInput(detail, errors=[{"pointer": "/notice_text", "detail": detail}])
 
 
 def _check_validity(validity: str | None) -> None:

@@ -1,9 +1,18 @@
 """Admin for the legal team: the request queue with its workflow actions (requests, with its forms) and the
-read-only connectors (connectors), the organizations' deadline calendar and time zone (settings). Importing the
+read-only connectors (connectors), the organizations' deadline calendar and time zone (settings), the wording of
+the messages to requesters (messages). Importing the
 package registers them."""
 
 from dsar.admin.connectors import ConnectorAdmin
+from dsar.admin.messages import MessageTemplateAdmin
 from dsar.admin.requests import DataSubjectRequestAdmin, countdown_level, days_left
 from dsar.admin.settings import DeadlineSettingsAdmin
 
-__all__ = ["ConnectorAdmin", "DataSubjectRequestAdmin", "DeadlineSettingsAdmin", "countdown_level", "days_left"]
+__all__ = [
+    "ConnectorAdmin",
+    "DataSubjectRequestAdmin",
+    "DeadlineSettingsAdmin",
+    "MessageTemplateAdmin",
+    "countdown_level",
+    "days_left",
+]

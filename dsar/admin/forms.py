@@ -53,7 +53,8 @@ class ExtendForm(forms.Form):
     notice_sent_on = forms.DateField(
         widget=AdminDateWidget,
         validators=[validate_accepted_date],
-        help_text="The day the requester was told of the extension and its reason.",
+        help_text="The day the requester was told of the extension and its reason (extending emails the notice "
+        "to a requester with an address: today).",
     )
 
 

@@ -32,6 +32,7 @@ from core.admin import (
 )
 from core.problems import DomainError
 from dsar.admin.forms import AssignForm, CancelErasureForm, DsarAddForm, ExtendForm, RejectForm, VerifyForm
+from dsar.admin.messages import RequestMessageInline
 from dsar.deadlines import DATE_KEYS
 from dsar.enums import FINAL_STATUSES, RequestStatus, RequestType
 from dsar.erasure_review import ErasureGate
@@ -145,7 +146,7 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         "approve_erasure",
         "cancel_erasure",
     )
-    inlines = (TransitionInline,)
+    inlines = (TransitionInline, RequestMessageInline)
     add_fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at")
     detail_fields = (
         "public_id",
@@ -161,6 +162,7 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         "due_on",
         "countdown",
         "rejection_reason",
+        "language",
         "is_extended",
         "extension_reason_code",
         "extension_notice_sent_on",
@@ -444,7 +446,8 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
                 form=form,
                 action="extend_requests",
                 title="Extend data-subject requests",
-                intro="The law allows one extension per request, with a notice to the requester in time.",
+                intro="The law allows one extension per request, with a notice to the requester in time: the "
+                "requester is emailed the extension notice with its reason and the new due date.",
                 button="Extend",
             )
         extended = 0

@@ -54,6 +54,13 @@ class DsarCreateInputSerializer(StrictSerializer):
     requester = DsarRequesterInputSerializer(
         required=False, help_text="Contact of the person; stored encrypted, shown only masked."
     )
+    language = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=16,
+        help_text="The requester's language (BCP 47: en, de, de-AT). Messages to them use it; other languages "
+        "than English and German get English.",
+    )
 
 
 class DeadlineEventInputSerializer(StrictSerializer):
@@ -192,6 +199,16 @@ class DsarTransitionOutputSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class DsarMessageOutputSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="receipt, identity.link, identity.reminder, extension, completion, ...")
+    status = serializers.CharField(help_text="pending, sending, sent or undeliverable")
+    language = serializers.CharField()
+    template_version = serializers.CharField(help_text="default:<language>:<digest> or override:<id>:v<version>")
+    sha256 = serializers.CharField(help_text="SHA-256 of subject + newline + body as sent; never the text")
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+
+
 class DsarDetailOutputSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="ULID")
     status = serializers.CharField(
@@ -208,7 +225,9 @@ class DsarDetailOutputSerializer(serializers.Serializer):
     extension = DsarExtensionOutputSerializer(allow_null=True, help_text="null until the request is extended")
     due_on = serializers.DateField(help_text="The enforced due date")
     deadlines = DeadlineResultOutputSerializer()
+    language = serializers.CharField(help_text="The requester's language; empty when not given")
     history = DsarTransitionOutputSerializer(many=True, help_text="Every transition, oldest first")
+    messages = DsarMessageOutputSerializer(many=True, help_text="Every message to the requester, oldest first")
     created_at = serializers.DateTimeField()
 
 
@@ -231,7 +250,9 @@ def dsar_representation(request: DataSubjectRequest) -> dict[str, Any]:
         "extension": extension,
         "due_on": request.due_on,
         "deadlines": request.deadlines,
+        "language": request.language,
         "history": list(request.transitions.all()),
+        "messages": list(request.messages.all()),
         "created_at": request.created_at,
     }
     return dict(DsarDetailOutputSerializer(body).data)

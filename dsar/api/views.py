@@ -43,6 +43,7 @@ class DsarCreateApi(OrganizationApi):
             subject_external_id=data.get("subject_id") or "",
             received_at=data.get("received_at"),
             requester=services.Requester(email=requester.get("email") or "", name=requester.get("name") or ""),
+            language=data.get("language") or "",
         )
         found = selectors.dsar_for_organization(organization=self.organization, public_id=created.public_id)
         assert found is not None

@@ -14,10 +14,26 @@ from dsar.selectors.deadline_settings import (
     organization_deadline_layer,
 )
 from dsar.selectors.exports import (
+    ExportLinkPreview,
     export_by_public_id,
     export_for_request,
     export_ids_past_retention,
+    export_link_organization,
+    export_link_preview,
+    export_of_link,
+    export_purged_problem,
     export_retention,
+)
+from dsar.selectors.messages import (
+    ChosenTemplate,
+    ErasureOutcome,
+    erasure_outcome,
+    message_exists,
+    message_ids_due,
+    message_template_default,
+    message_template_for,
+    opted_out_purposes,
+    request_messages,
 )
 from dsar.selectors.requests import (
     MaskedRequester,
@@ -37,14 +53,27 @@ from dsar.selectors.requests import (
     dsars_identity_pending,
     legal_recipients,
 )
-from dsar.selectors.subject_data import request_contact_email, request_subject, sale_purposes, subject_tables
+from dsar.selectors.status import RequestStatusView, privacy_center_url, request_status_of_link
+from dsar.selectors.subject_data import (
+    cover_letter_facts,
+    request_contact_email,
+    request_subject,
+    sale_purposes,
+    subject_external_id_for_email,
+    subject_tables,
+)
 
 __all__ = [
+    "ChosenTemplate",
+    "ErasureOutcome",
+    "ExportLinkPreview",
     "MaskedRequester",
+    "RequestStatusView",
     "RequesterContact",
     "connector_call_answer",
     "connector_secret",
     "connectors_active",
+    "cover_letter_facts",
     "deadline_settings_of",
     "deadline_settings_summary",
     "deadlines_what_if",
@@ -60,16 +89,30 @@ __all__ = [
     "dsar_requester_masked",
     "dsar_status",
     "dsars_identity_pending",
+    "erasure_outcome",
     "export_by_public_id",
     "export_for_request",
     "export_ids_past_retention",
+    "export_link_organization",
+    "export_link_preview",
+    "export_of_link",
+    "export_purged_problem",
     "export_retention",
     "failed_call_keys",
     "legal_recipients",
+    "message_exists",
+    "message_ids_due",
+    "message_template_default",
+    "message_template_for",
+    "opted_out_purposes",
     "organization_deadline_layer",
+    "privacy_center_url",
     "recipients_with_webhook",
     "request_contact_email",
+    "request_messages",
+    "request_status_of_link",
     "request_subject",
     "sale_purposes",
+    "subject_external_id_for_email",
     "subject_tables",
 ]

@@ -22,10 +22,11 @@ from dsar.selectors.deadline_settings import organization_deadline_layer
 
 
 def dsar_for_organization(*, organization: Organization, public_id: str) -> DataSubjectRequest | None:
-    """The request with its history (one extra query), or None when another organization owns it."""
+    """The request with its history and its messages (two extra queries), or None when another organization owns
+    it."""
     return (
         DataSubjectRequest.objects.filter(organization=organization, public_id=public_id)
-        .prefetch_related("transitions")
+        .prefetch_related("transitions", "messages")
         .first()
     )
 

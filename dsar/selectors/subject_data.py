@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+from django.conf import settings
 from django.db.models import Q
 
-from consent.models import ConsentEvent, Purpose, Source, Subject
+from consent.enums import LawfulBasis
+from consent.models import ConsentEvent, PolicyVersion, Purpose, Source, Subject
 from consent.selectors.ledger import (
     consent_history,
     consent_state_for_subject,
@@ -16,11 +18,15 @@ from consent.selectors.ledger import (
     subject_by_external_id,
     subject_email,
 )
+from consent.subject_ids import email_index_candidates
+from core.crypto import normalize_email
 from core.models import Organization
+from dsar.cover_letter import CoverLetterFacts, PurposeFacts, RecipientFacts, SourceFacts
 from dsar.export_archive import Table
 from dsar.models import DataSubjectRequest
 from dsar.selectors.requests import dsar_requester_email
-from provenance.models import StampRecord
+from provenance.enums import RecipientRole
+from provenance.models import Recipient, StampRecord
 
 HISTORY_PAGE: Final = 500
 
@@ -175,6 +181,18 @@ def request_subject(request: DataSubjectRequest) -> Subject | None:
     return subject_by_external_id(organization=request.organization, external_id=request.subject_external_id)
 
 
+def subject_external_id_for_email(*, organization: Organization, email: str) -> str:
+    """The external id of the organization's one subject whose email this is (by its blind index), else blank:
+    none, or several (the person's request then waits for legal to tell which)."""
+    candidates = email_index_candidates(organization.pk, normalize_email(email))
+    found = list(
+        Subject.objects.filter(organization=organization, email_index__in=candidates).values_list(
+            "external_id", flat=True
+        )[:2]
+    )
+    return found[0] if len(found) == 1 else ""
+
+
 def request_contact_email(request: DataSubjectRequest, subject: Subject | None) -> str | None:
     """Where the subject can be reached: the requester's address, else the one the ledger holds."""
     return dsar_requester_email(request) or (subject_email(subject) if subject is not None else None)
@@ -186,4 +204,94 @@ def sale_purposes(organization: Organization) -> list[Purpose]:
         Purpose.objects.filter(organization=organization)
         .filter(Q(is_sale_or_sharing=True) | Q(is_targeted_advertising=True))
         .order_by("key")
+    )
+
+
+def _rows(tables: list[Table], name: str) -> list[dict[str, Any]]:
+    return next((table.rows for table in tables if table.name == name), [])
+
+
+def cover_letter_facts(
+    *, request: DataSubjectRequest, tables: list[Table], connectors_answered: list[str], generated_at: datetime
+) -> CoverLetterFacts:
+    """What the catalog and the ledger say about the person's data, for the export's cover letter: the purposes
+    of their records (and those needing no consent), their current notice, the recipients of those purposes or of
+    their data, the sources of their records, and the categories the export holds."""
+    organization = request.organization
+    history = _rows(tables, "consent_history")
+    in_records = {str(row["purpose"]) for row in history}
+    purposes = list(
+        Purpose.objects.filter(organization=organization)
+        .filter(Q(key__in=in_records) | ~Q(legal_basis=LawfulBasis.CONSENT))
+        .order_by("key")
+    )
+    notices: dict[int, PolicyVersion] = {}
+    for version in PolicyVersion.objects.filter(purpose__in=purposes, effective_at__lte=generated_at).order_by(
+        "purpose_id", "effective_at", "id"
+    ):
+        notices[version.purpose_id] = version  # the latest in force wins
+    stamped = {str(row["recipient"]) for row in _rows(tables, "stamp_log") if row.get("decision") == "allow"}
+    recipients = (
+        Recipient.objects.filter(organization=organization)
+        .filter(Q(purposes__in=purposes) | Q(key__in=stamped))
+        .prefetch_related("purposes")
+        .distinct()
+        .order_by("key")
+    )
+    held: list[str] = []
+    if _rows(tables, "subject"):
+        held.append("identifiers: your id with us and your email address")
+    if history:
+        held.append(
+            "consent records: what you agreed to, refused or withdrew, when, through which source and notice "
+            "version, with the evidence recorded (such as IP address and browser)"
+        )
+    if _rows(tables, "stamp_log"):
+        held.append("records of which recipients were allowed to receive data about you, and when")
+    if connectors_answered:
+        held.append("data other systems of ours hold about you (connectors/*.json)")
+    return CoverLetterFacts(
+        organization_name=organization.name,
+        request_id=request.public_id,
+        request_type=request.type,
+        generated_at=generated_at,
+        purposes=[
+            PurposeFacts(
+                key=purpose.key,
+                name=purpose.name,
+                description=purpose.description,
+                legal_basis=purpose.legal_basis,
+                legal_basis_label=LawfulBasis(purpose.legal_basis).label,
+                notice_version=notices[purpose.pk].version if purpose.pk in notices else "",
+                notice_url=notices[purpose.pk].notice_url if purpose.pk in notices else "",
+                consent_validity=purpose.validity,
+                in_your_records=purpose.key in in_records,
+            )
+            for purpose in purposes
+        ],
+        recipients=[
+            RecipientFacts(
+                key=recipient.key,
+                name=recipient.name,
+                role=recipient.role,
+                role_label=RecipientRole(recipient.role).label,
+                purposes=sorted(p.key for p in recipient.purposes.all() if p in purposes),
+                data_categories=[str(category) for category in recipient.data_categories or []],
+                received_your_data=recipient.key in stamped,
+            )
+            for recipient in recipients
+        ],
+        sources=[
+            SourceFacts(
+                key=str(row["key"]),
+                name=str(row["name"]),
+                kind=str(row["kind"]),
+                vendor_name=str(row.get("vendor_name") or ""),
+                collection_point=str(row.get("collection_point") or ""),
+            )
+            for row in _rows(tables, "sources")
+        ],
+        connectors=sorted(connectors_answered),
+        held_categories=held,
+        export_retention_days=int(settings.PROVENANT_EXPORT_RETENTION_DAYS),
     )

@@ -1,7 +1,8 @@
 """Writes for data-subject requests, one direction: workflow (intake, transitions, the one extension, assignment)
 <- identity (identity verification and its sweep) <- fulfilment (the steps that carry a request out) <- pipeline
-(the hops after a commit: the only module that enqueues tasks); connectors, exports and the deadline sweep beside
-them. Import from here."""
+(the hops after a commit: the only module that enqueues tasks) <- privacy_center (the person's request form);
+connectors, exports, the deadline sweep, the messages to the requester (messaging: the outbox) and their templates
+(message_templates) beside them. Import from here."""
 
 from dsar.enums import FINAL_STATUSES, LEGAL_TRANSITIONS, NO_VERIFICATION_NEEDED, OPEN_STATUSES
 from dsar.problems import (
@@ -33,6 +34,13 @@ from dsar.services.identity import (
     dsar_identity_link_send,
     dsar_identity_sweep,
 )
+from dsar.services.message_templates import (
+    message_template_check,
+    message_template_preview,
+    message_template_reset,
+    message_template_save,
+)
+from dsar.services.messaging import MESSAGE_ACTOR, dsar_messages_sweep, message_deliver
 from dsar.services.pipeline import (
     IdentityLinkOutcome,
     IdentityLinkPreview,
@@ -46,6 +54,7 @@ from dsar.services.pipeline import (
     dsar_identity_verify,
     dsar_identity_verify_by_link,
 )
+from dsar.services.privacy_center import PRIVACY_CENTER_ACTOR, dsar_file_from_privacy_center
 from dsar.services.workflow import Requester, dsar_assign, dsar_extend, dsar_requester_reveal, dsar_transition
 
 __all__ = [
@@ -53,8 +62,10 @@ __all__ = [
     "IDENTITY_SWEEP_ACTOR",
     "LEGAL_TRANSITIONS",
     "LINK_ACTOR",
+    "MESSAGE_ACTOR",
     "NO_VERIFICATION_NEEDED",
     "OPEN_STATUSES",
+    "PRIVACY_CENTER_ACTOR",
     "STEPS",
     "AlreadyExtended",
     "DeadlineInputInvalid",
@@ -84,6 +95,7 @@ __all__ = [
     "dsar_export_download_by_staff",
     "dsar_exports_purge",
     "dsar_extend",
+    "dsar_file_from_privacy_center",
     "dsar_fulfil_resume_stuck",
     "dsar_fulfil_run",
     "dsar_fulfil_start",
@@ -93,7 +105,13 @@ __all__ = [
     "dsar_identity_sweep",
     "dsar_identity_verify",
     "dsar_identity_verify_by_link",
+    "dsar_messages_sweep",
     "dsar_requester_reveal",
     "dsar_transition",
+    "message_deliver",
+    "message_template_check",
+    "message_template_preview",
+    "message_template_reset",
+    "message_template_save",
     "steps_for",
 ]

@@ -13,18 +13,16 @@ from django.utils import timezone
 
 from core.crypto import CryptoError
 from core.enums import AuditAction
-from core.problems import NotFound
 from core.services import audit_log
+from dsar.enums import PURGED_BY_ERASURE, PURGED_BY_RETENTION
 from dsar.export_archive import Archive, open_archive
-from dsar.export_links import LINK_LIFETIME, download_url, export_link_from_token, issue_marker
+from dsar.export_links import LINK_LIFETIME, check_download_confirmation, download_url
 from dsar.models import DataSubjectRequest, DsarExport
-from dsar.problems import ExportLinkExpired, ExportLinkInvalid, ExportPurged, ExportUnreadable
-from dsar.selectors import export_by_public_id, export_ids_past_retention
+from dsar.problems import ExportUnreadable
+from dsar.selectors import export_ids_past_retention, export_of_link, export_purged_problem, privacy_center_url
 
 DOWNLOAD_ACTOR: Final = "requester:export-link"
 PURGE_ACTOR: Final = "task:dsar.purge_exports"
-PURGED_BY_RETENTION: Final = "retention"
-PURGED_BY_ERASURE: Final = "erasure"
 
 
 def export_store(
@@ -59,14 +57,7 @@ class ExportDownload:
 def _openable(export: DsarExport) -> bytes:
     """The ZIP in clear; refused (410) once purged or shredded, and (409) when its key does not open it."""
     if export.purged_at is not None:
-        if export.purge_reason == PURGED_BY_ERASURE:
-            raise ExportPurged(
-                f"This export was deleted on {export.purged_at:%Y-%m-%d}, when the data it held was erased."
-            )
-        raise ExportPurged(
-            f"This export was deleted on {export.purged_at:%Y-%m-%d}, as our retention rules require; "
-            "ask us again if you still need your data."
-        )
+        raise export_purged_problem(export)
     try:
         return open_archive(export.sealed_archive, export.wrapped_data_key, export_public_id=export.public_id)
     except CryptoError as exc:
@@ -74,19 +65,12 @@ def _openable(export: DsarExport) -> bytes:
         raise ExportUnreadable("This export cannot be opened; ask us for a new one.") from exc
 
 
-def dsar_export_download(*, token: str, now: datetime | None = None) -> ExportDownload:
-    """The requester opened the signed link: the ZIP in clear, and an audit row for every download. Only the
-    link signed at approval works, until the expiry stored with it."""
-    export_id, issued = export_link_from_token(token)
-    export = export_by_public_id(export_id)
-    if export is None:
-        raise NotFound("This export does not exist any more.")
-    if export.link_issued_at is None or issue_marker(export.link_issued_at) != issued:
-        raise ExportLinkInvalid("This download link is not valid.")
-    if export.purged_at is None and (
-        export.link_expires_at is None or (now or timezone.now()) > export.link_expires_at
-    ):
-        raise ExportLinkExpired("This download link has expired; ask us for a new one.")
+def dsar_export_download(*, token: str, confirmation: object, now: datetime | None = None) -> ExportDownload:
+    """The person confirmed on the page the signed link opened (a POST with its confirmation value): the ZIP in
+    clear, and an audit row for every download. Only the link signed at approval works, until the expiry stored
+    with it; a missing or foreign confirmation (403) changes nothing, as opening the link does not."""
+    export = export_of_link(token, now=now)
+    check_download_confirmation(confirmation, export_public_id=export.public_id, token=token)
     content = _openable(export)
     audit_log(
         actor=DOWNLOAD_ACTOR,
@@ -134,7 +118,7 @@ def export_link_issue(*, request: DataSubjectRequest, actor: str, now: datetime 
         organization=request.organization,
         data={"export_id": export.public_id, "expires_at": expires.isoformat()},
     )
-    return download_url(export.public_id, now)
+    return download_url(export.public_id, now, privacy_center_url=privacy_center_url(request.organization))
 
 
 def exports_shred_for_erasure(*, request: DataSubjectRequest, actor: str, now: datetime | None = None) -> list[str]:

@@ -28,6 +28,7 @@ from core.crypto import normalize_email, seal, unwrap_data_key
 from core.enums import AuditAction
 from core.services import audit_log
 from dsar.connector_calls import call_connectors, calls_summary, notify_recipients_erased
+from dsar.cover_letter import cover_letter_document
 from dsar.enums import NO_VERIFICATION_NEEDED, FulfilmentStepStatus, RequestStatus, RequestType
 from dsar.erasure_review import ErasureGate, erasure_cooling_off, erasure_gate, erasure_review_mode
 from dsar.export_archive import ConnectorAnswer, build_archive, seal_archive
@@ -35,6 +36,7 @@ from dsar.models import DataSubjectRequest, FulfilmentStep
 from dsar.problems import FulfilmentNotReady, IllegalTransition, StatusChanged
 from dsar.seal_contexts import correction_context, request_key_owner
 from dsar.selectors import (
+    cover_letter_facts,
     dsar_by_pk,
     dsar_requester_email,
     dsar_status,
@@ -165,12 +167,15 @@ def _step_export(request: DataSubjectRequest, step: FulfilmentStep, attempt: int
     calls = call_connectors(request=request, step=step.step, email=request_contact_email(request, subject))
     now = timezone.now()
     tables = subject_tables(organization=request.organization, subject=subject)
+    answered = [call.target_key for call in calls if call.is_answered]
+    letter = cover_letter_facts(request=request, tables=tables, connectors_answered=answered, generated_at=now)
     archive = build_archive(
         request_public_id=request.public_id,
         request_type=request.type,
         tables=tables,
         generated_at=now,
         connectors=[ConnectorAnswer(call.target_key, call.status, call.answer) for call in calls],
+        cover_letter=cover_letter_document(letter),
     )
     export_id = str(ULID())
     sealed, wrapped = seal_archive(archive.content, export_public_id=export_id)

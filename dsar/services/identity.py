@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Final
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,20 +16,14 @@ from core.enums import AuditAction
 from core.problems import InvalidInput
 from core.services import audit_log
 from dsar.deadlines import DeadlineResult
-from dsar.enums import FINAL_STATUSES, VERIFIED_OR_LATER, RequestStatus
+from dsar.enums import FINAL_STATUSES, VERIFIED_OR_LATER, MessageKind, RequestStatus
 from dsar.identity_links import identity_link_url, reminder_days
-from dsar.messages import (
-    ccpa_unverified_reason,
-    closure_message,
-    gdpr_unable_to_identify_reason,
-    link_message,
-    message_send,
-    reminder_message,
-)
+from dsar.messages import ccpa_unverified_reason, gdpr_unable_to_identify_reason
 from dsar.models import DataSubjectRequest, RequestNotice, RequestTransition
 from dsar.problems import IllegalTransition, RequestClosed, RequesterUnreachable, StatusChanged
 from dsar.request_deadlines import extension_of, request_deadlines
-from dsar.selectors import dsar_by_pk, dsar_requester_email, dsars_identity_pending
+from dsar.selectors import dsar_by_pk, dsar_requester_email, dsars_identity_pending, privacy_center_url
+from dsar.services.messaging import message_facts, message_queue
 from dsar.services.workflow import dsar_transition
 
 IDENTITY_SWEEP_ACTOR: Final = "task:dsar.identity_sweep"
@@ -81,8 +76,23 @@ def dsar_identity_link_send(*, request_id: int) -> dict[str, Any]:
     with transaction.atomic():
         if not notice_claim(request, "identity.link", requested_on):
             return {"sent": False, "reason": "sent already"}
-        message_send([email], link_message(public_id=request.public_id, url=identity_link_url(request.public_id)))
+        _queue_link(request, requested_on)
     return {"sent": True}
+
+
+def _queue_link(request: DataSubjectRequest, requested_on: date, *, reminder_day: int = 0) -> None:
+    kind = MessageKind.IDENTITY_REMINDER if reminder_day else MessageKind.IDENTITY_LINK
+    key = f"identity.reminder.{reminder_day}:{requested_on}" if reminder_day else f"identity.link:{requested_on}"
+    facts = message_facts(
+        request,
+        verification_url=identity_link_url(
+            request.public_id, privacy_center_url=privacy_center_url(request.organization)
+        ),
+        link_hours=int(settings.PROVENANT_DSAR_VERIFICATION_LINK_HOURS),
+        reminder_day=reminder_day,
+        needs_verification=True,
+    )
+    message_queue(request=request, kind=kind, key=key, facts=facts)
 
 
 def dsar_identity_confirm(
@@ -136,10 +146,12 @@ def _close_unverified(request: DataSubjectRequest, result: DeadlineResult, reque
     """GDPR: Art. 12(4) closure after add_months(id_request_date, 1); CCPA: denial from day 45 (A3, §1(b))."""
     if result.status == "closed_unable_to_identify":
         assert result.identity_cutoff is not None
-        reason = gdpr_unable_to_identify_reason(requested_on=requested_on, cutoff=result.identity_cutoff)
+        cutoff = result.identity_cutoff
+        reason = gdpr_unable_to_identify_reason(requested_on=requested_on, cutoff=cutoff)
     else:
         assert result.response_due is not None
-        reason = ccpa_unverified_reason(requested_on=requested_on, day_45=result.response_due)
+        cutoff = result.response_due
+        reason = ccpa_unverified_reason(requested_on=requested_on, day_45=cutoff)
     with transaction.atomic():
         try:
             dsar_transition(
@@ -147,9 +159,9 @@ def _close_unverified(request: DataSubjectRequest, result: DeadlineResult, reque
             )
         except (StatusChanged, IllegalTransition):
             return False
-        email = dsar_requester_email(request)
-        if email and notice_claim(request, "identity.closed", requested_on):
-            message_send([email], closure_message(public_id=request.public_id, reason=reason))
+        if notice_claim(request, "identity.closed", requested_on):
+            facts = message_facts(request, identity_requested_on=requested_on, identity_cutoff=cutoff)
+            message_queue(request=request, kind=MessageKind.UNVERIFIABLE, key="rejected", facts=facts)
     return True
 
 
@@ -173,8 +185,7 @@ def dsar_identity_sweep(*, now: datetime | None = None) -> dict[str, int]:
             continue
         with transaction.atomic():
             if notice_claim(request, "identity.link", requested_on):
-                url = identity_link_url(request.public_id)
-                message_send([email], link_message(public_id=request.public_id, url=url))
+                _queue_link(request, requested_on)
                 counts["links"] += 1
         passed = [day for day in days if day <= (today - requested_on).days]
         if not passed:
@@ -184,7 +195,6 @@ def dsar_identity_sweep(*, now: datetime | None = None) -> dict[str, int]:
             if notice_claim(request, f"identity.reminder.{passed[-1]}", requested_on):
                 for day in passed[:-1]:
                     notice_claim(request, f"identity.reminder.{day}", requested_on)
-                url = identity_link_url(request.public_id)
-                message_send([email], reminder_message(public_id=request.public_id, url=url, day=passed[-1]))
+                _queue_link(request, requested_on, reminder_day=passed[-1])
                 counts["reminders"] += 1
     return counts

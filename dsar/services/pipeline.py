@@ -50,9 +50,11 @@ def dsar_create(
     subject_external_id: str = "",
     received_at: datetime | None = None,
     requester: Requester | None = None,
+    language: str = "",
 ) -> DataSubjectRequest:
-    """Record a new request, its deadlines and the intake step of its history; after the commit an opt-out or
-    limit request starts at once and any other request with a requester email gets its identity link."""
+    """Record a new request, its deadlines, the intake step of its history and the receipt confirmation; after
+    the commit an opt-out or limit request starts at once and any other request with a requester email gets its
+    identity link. ``language``: the requester's (BCP 47); their messages use it when we have the templates."""
     requester = requester or Requester()
     request = dsar_intake(
         organization=organization,
@@ -64,6 +66,7 @@ def dsar_create(
         subject_external_id=subject_external_id,
         received_at=received_at,
         requester=requester,
+        language=language,
     )
     _advance_after_commit(request.pk, has_email=bool(requester.email))
     if not transaction.get_connection().in_atomic_block:  # the auto-wiring ran: show where it left the request

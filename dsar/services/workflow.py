@@ -6,6 +6,7 @@ one ``RequestTransition`` row and one audit-log entry.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -31,10 +32,12 @@ from dsar.enums import (
     FINAL_STATUSES,
     LEGAL_TRANSITIONS,
     DsarRegime,
+    MessageKind,
     RequestStatus,
+    RequestType,
 )
 from dsar.export_links import LINK_LIFETIME
-from dsar.messages import closure_message, export_link_message, message_send
+from dsar.message_context import ErasureFacts, NamedOutcome
 from dsar.models import DataSubjectRequest, RequestTransition
 from dsar.problems import AlreadyExtended, IllegalTransition, RequestClosed, StatusChanged, deadline_problem
 from dsar.request_deadlines import extension_of, request_deadlines
@@ -44,9 +47,12 @@ from dsar.selectors import (
     dsar_history,
     dsar_requester_contact,
     dsar_requester_email,
+    erasure_outcome,
+    opted_out_purposes,
     organization_deadline_layer,
 )
 from dsar.services.exports import export_link_issue
+from dsar.services.messaging import message_facts, message_queue
 
 # --- intake ----------------------------------------------------------------------------------------------------
 
@@ -93,10 +99,12 @@ def dsar_intake(
     subject_external_id: str = "",
     received_at: datetime | None = None,
     requester: Requester | None = None,
+    language: str = "",
 ) -> DataSubjectRequest:
-    """Record a new request, its deadlines and the intake step of its history (``services.pipeline.dsar_create``
-    adds what happens after the commit)."""
+    """Record a new request, its deadlines, the intake step of its history and the receipt confirmation to the
+    requester (``services.pipeline.dsar_create`` adds what happens after the commit)."""
     now = timezone.now()
+    language = normalize_language(language)
     if jurisdiction:
         try:
             jurisdiction = normalize_jurisdiction(jurisdiction)
@@ -145,6 +153,7 @@ def dsar_intake(
             regime=resolved_regime,
             jurisdiction=jurisdiction,
             channel=channel,
+            language=language,
             received_at=received_at,
             requester_email_sealed=sealed(requester.email, "email"),
             requester_name_sealed=sealed(requester.name, "name"),
@@ -170,7 +179,23 @@ def dsar_intake(
                 "due_on": str(result.enforced_due),
             },
         )
+        # CCPA regs §7021(a): confirm receipt within 10 business days, saying how we verify and when we answer.
+        message_queue(request=request, kind=MessageKind.RECEIPT, key="receipt", facts=message_facts(request))
     return request
+
+
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8}){0,3}$")
+
+
+def normalize_language(value: str) -> str:
+    """A BCP 47 language tag, lower case (``de``, ``de-at``); blank when none was given. Refused when malformed."""
+    tag = (value or "").strip().lower().replace("_", "-")
+    if tag and (len(tag) > 16 or not LANGUAGE_TAG.match(tag)):
+        raise InvalidInput(
+            "language must be a language tag such as en or de.",
+            errors=[{"pointer": "/language", "detail": "not a language tag"}],
+        )
+    return tag
 
 
 # --- workflow --------------------------------------------------------------------------------------------------
@@ -207,6 +232,7 @@ def dsar_transition(
             f"A request in status {expected} cannot move to {to_status}.", from_status=expected, to_status=to_status
         )
     reason = reason.strip()
+    staff_reason = reason
     if to_status == RequestStatus.REJECTED and not reason:
         raise InvalidInput("A rejection needs a reason.", errors=[{"pointer": "/reason", "detail": "required"}])
     if to_status == RequestStatus.REJECTED:
@@ -238,10 +264,6 @@ def dsar_transition(
         }
         if to_status == RequestStatus.REJECTED:
             values["rejection_reason"] = reason
-            email = dsar_requester_email(request) if notify_requester else ""
-            if email:
-                message = closure_message(public_id=request.public_id, reason=reason)
-                transaction.on_commit(lambda: message_send([email], message))
         claimed = DataSubjectRequest.objects.filter(pk=request.pk, status=expected).update(**values)
         if not claimed:
             raise StatusChanged("The request's status changed meanwhile; reload it and try again.")
@@ -254,23 +276,43 @@ def dsar_transition(
             organization=request.organization,
             data={"from": expected, "to": to_status},
         )
-        if to_status == RequestStatus.COMPLETED and request.type in EXPORTING_TYPES:
-            _hand_over_export(request, actor=actor, now=now)
-    _apply(request, values)
+        _apply(request, values)
+        if to_status == RequestStatus.COMPLETED:
+            _completion_message(request, actor=actor, now=now)
+        elif to_status == RequestStatus.REJECTED and notify_requester:
+            message_queue(
+                request=request,
+                kind=MessageKind.DENIAL,
+                key="rejected",
+                facts=message_facts(request, reason=staff_reason),
+            )
     return request
 
 
-def _hand_over_export(request: DataSubjectRequest, *, actor: str, now: datetime) -> None:
-    """Approval of an access/portability request: its export's one download link is signed now (stored expiry,
-    audited) and emailed to the requester after commit. Without a requester address no link is issued; staff
-    with ``dsar.download_dsarexport`` download it from the admin."""
-    email = dsar_requester_email(request)
-    if not email:
-        return
-    url = export_link_issue(request=request, actor=actor, now=now)
-    if url is not None:
-        message = export_link_message(public_id=request.public_id, url=url, expires_at=now + LINK_LIFETIME)
-        transaction.on_commit(lambda: message_send([email], message))
+def _completion_message(request: DataSubjectRequest, *, actor: str, now: datetime) -> None:
+    """The request is done: tell the requester what was done. Access/portability: the export's one download
+    link is signed now (stored expiry, audited) and sent; without a requester address no link is issued (staff
+    with ``dsar.download_dsarexport`` download it from the admin). Deletion: what was erased and who was told."""
+    facts: dict[str, Any] = {}
+    if request.type in EXPORTING_TYPES:
+        if not dsar_requester_email(request):
+            return
+        url = export_link_issue(request=request, actor=actor, now=now)
+        if url is None:
+            return  # no export to hand over, or its link went out before
+        facts |= {"download_url": url, "download_expires_at": now + LINK_LIFETIME}
+    elif request.type == RequestType.DELETION:
+        outcome = erasure_outcome(request)
+        if outcome is not None:
+            facts["erasure"] = ErasureFacts(
+                profile_erased=outcome.profile_erased,
+                exports_deleted=outcome.exports_deleted,
+                systems=tuple(NamedOutcome(name, ok) for name, ok in outcome.systems),
+            )
+            facts["recipients"] = tuple(NamedOutcome(name, ok) for name, ok in outcome.recipients)
+    elif request.type == RequestType.OPT_OUT_OF_SALE:
+        facts["opted_out_purposes"] = tuple(opted_out_purposes(request))
+    message_queue(request=request, kind=MessageKind.COMPLETION, key="completion", facts=message_facts(request, **facts))
 
 
 def dsar_extend(
@@ -340,7 +382,18 @@ def dsar_extend(
                 "due_on": str(result.enforced_due),
             },
         )
-    _apply(request, values)
+        _apply(request, values)
+        # GDPR Art. 12(3): the person is told of the extension and its reasons.
+        message_queue(
+            request=request,
+            kind=MessageKind.EXTENSION,
+            key="extension",
+            facts=message_facts(
+                request,
+                extension_reason_code=reason_code,
+                extension_rule=str((result.rules or {}).get(result.enforced_key, "")),
+            ),
+        )
     return request
 
 

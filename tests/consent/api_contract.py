@@ -283,6 +283,7 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint("GET", "subjects/<str:subject_id>/privacy-status", READ, 200),
     Endpoint("GET", "subjects/<str:subject_id>/solicitation", READ, 200, query="purpose=marketing-email"),
+    Endpoint("GET", "subjects/<str:subject_id>/unsubscribe-link", WRITE, 200, query="purpose=marketing-email"),
     # provenance/api/urls.py
     Endpoint("GET", "recipients", PROVENANCE_READ, 200),
     Endpoint("POST", "recipients", PROVENANCE_WRITE, 201, recipient_body),

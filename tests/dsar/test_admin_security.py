@@ -14,7 +14,15 @@ from django.test import Client, TestCase
 
 from core.models import AuditLogEntry, Organization, StaffOrganizationScope
 from dsar import services
-from dsar.models import Connector, DataSubjectRequest, DsarExport, FulfilmentStep, RequestTransition
+from dsar.models import (
+    Connector,
+    DataSubjectRequest,
+    DsarExport,
+    FulfilmentStep,
+    MessageTemplate,
+    RequestMessage,
+    RequestTransition,
+)
 from reports.models import ClientMembership
 from reports.services import client_user_create
 
@@ -76,6 +84,8 @@ def world() -> tuple[Any, ...]:
         FulfilmentStep.objects.count(),
         AuditLogEntry.objects.count(),
         sorted(ClientMembership.objects.values_list("pk", "user__is_active")),
+        sorted(MessageTemplate.objects.values_list("pk", "subject", "body_text", "is_active", "version")),
+        RequestMessage.objects.count(),
     )
 
 
@@ -100,6 +110,14 @@ def test_a_view_only_staff_user_can_run_none_of_the_actions(
     client_user_create(
         organization=organization, username="client", email="c@example.com", password="x!Y9-long-pw", actor="test"
     )
+    template = services.message_template_save(
+        organization=organization,
+        kind="receipt",
+        language="en",
+        subject="Received {{ request_id }}",
+        body_text="{{ organization_name }} has {{ request_id }}.",
+        actor="test",
+    )
     view_codenames = [
         f"view_{model._meta.model_name}"
         for model in admin.site._registry
@@ -120,6 +138,17 @@ def test_a_view_only_staff_user_can_run_none_of_the_actions(
             assert f'value="{name}"' not in listing.content.decode(), f"{name} is offered to a view-only user"
             form = {"reason": "x", "note": "x", "reason_code": "complexity", "notice_sent_on": "2026-01-01"}
             client.post(url, {"action": name, "_selected_action": pks, "index": "0", "apply": "yes", **form})
+
+    # The message templates: changing, adding and resetting are refused; the preview (a GET) writes nothing.
+    templates = "/admin/dsar/messagetemplate/"
+    form = {"subject": "Changed {{ request_id }}", "body_text": "{{ organization_name }} {{ request_id }}"}
+    refused = [
+        client.post(f"{templates}{template.pk}/change/", form).status_code,
+        client.post(f"{templates}add/", {**form, "organization": organization.pk, "kind": "denial"}).status_code,
+        client.post(f"{templates}{template.pk}/reset/").status_code,
+    ]
+    assert refused == [403, 403, 403]
+    assert client.get(f"{templates}{template.pk}/preview/").status_code == 200
 
     assert tried >= 8
     assert world() == before

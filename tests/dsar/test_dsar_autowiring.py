@@ -16,7 +16,7 @@ from core.models import Organization
 from dsar import services
 from dsar.models import DataSubjectRequest, FulfilmentStep
 
-LINK = re.compile(r"http://testserver(/api/v1/dsar/verify/\S+)")
+LINK = re.compile(r"http://testserver(/privacy/acme/verify/\S+)")
 CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
 
 
@@ -56,9 +56,11 @@ def test_intake_with_an_email_sends_exactly_one_verification_email(
 
     request.refresh_from_db()
     assert request.status == "identity_pending"
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == ["ada@example.com"]
-    assert LINK.search(mail.outbox[0].body)
+    assert [message.kind for message in request.messages.all()] == ["receipt", "identity.link"]
+    assert len(mail.outbox) == 2  # the receipt confirmation, then the verification link
+    assert all(message.to == ["ada@example.com"] for message in mail.outbox)
+    assert "received your privacy request" in mail.outbox[0].subject
+    assert sum(bool(LINK.search(message.body)) for message in mail.outbox) == 1
     assert not FulfilmentStep.objects.exists(), "nothing starts before the person is verified"
 
 
@@ -80,7 +82,7 @@ def test_clicking_the_link_starts_fulfilment(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         request = create(organization, "access")
-    match = LINK.search(mail.outbox[0].body)
+    match = LINK.search(mail.outbox[-1].body)
     assert match is not None
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -102,7 +104,7 @@ def test_clicking_the_link_starts_fulfilment(
         assert APIClient().get(match.group(1)).status_code == 200
         assert APIClient().post(match.group(1), {"confirmation": confirmation.group(1)}).status_code == 200
     assert step_runs(request) == [("export", "done", 1), ("review", "done", 1)]
-    assert len(mail.outbox) == 1
+    assert len(mail.outbox) == 2  # the receipt and the link; nothing more until legal approves
 
 
 @pytest.mark.django_db
@@ -143,4 +145,7 @@ def test_an_opt_out_or_limit_request_starts_fulfilment_at_intake(
     request.refresh_from_db()
     assert request.status == status
     assert [(step, state) for step, state, _ in step_runs(request)] == [(step, "done") for step in steps]
-    assert mail.outbox == [], "no verification under CCPA regs §7026/§7027"
+    sent = [message.kind for message in request.messages.all()]
+    assert "identity.link" not in sent, "no verification under CCPA regs §7026/§7027"
+    assert sent == ["receipt", "completion"] if status == "completed" else ["receipt"]
+    assert len(mail.outbox) == len(sent)

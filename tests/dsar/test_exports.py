@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import threading
 import time
 import zipfile
@@ -18,7 +17,7 @@ from unittest import mock
 import pytest
 from django.core import mail
 from django.db import connections
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -35,11 +34,11 @@ from provenance.models import StampRecord
 from provenance.services.recipients import recipient_create
 from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem
+from tests.dsar.downloads import EXPORT_LINK, JSON, api_path, download_by_page
 from tests.integration.conftest import wait_until
 from tests.integration.http_receiver import HttpReceiver
 
 EMAIL = "ada@example.com"
-EXPORT_LINK = re.compile(r"http://testserver(/api/v1/dsar/exports/\S+)")
 
 
 @pytest.fixture
@@ -145,7 +144,7 @@ def snapshot(request: DataSubjectRequest) -> tuple[Any, ...]:
 def download(request: DataSubjectRequest) -> bytes:
     request.refresh_from_db()
     url = issued_link(request) if request.status == "completed" else approved_link(request)
-    response = APIClient().get(url)
+    response = download_by_page(url)
     assert response.status_code == 200, response.content[:300]
     assert response["Content-Type"] == "application/zip"
     assert response["Cache-Control"] == "no-store"
@@ -231,11 +230,15 @@ def test_expired_download_link_is_refused_with_410_and_audits_nothing(
     DsarExport.objects.filter(pk=export.pk).update(link_expires_at=timezone.now() - timedelta(seconds=1))
     before = AuditLogEntry.objects.count()
 
-    response = APIClient().get(link)
-    signed_long_ago = APIClient().get(f"/api/v1/dsar/exports/{old_token}")
+    response = APIClient().get(api_path(link), **JSON)
+    signed_long_ago = APIClient().get(f"/api/v1/dsar/exports/{old_token}", **JSON)
+    page = Client().get(link)
+    posted = Client().post(link, {"confirmation": "x"})
 
     assert_problem(response, 410, "export-link-expired")
     assert_problem(signed_long_ago, 410, "export-link-expired")
+    assert (page.status_code, posted.status_code) == (410, 410)
+    assert "This download link has expired" in page.content.decode()
     assert AuditLogEntry.objects.count() == before
 
 
@@ -255,9 +258,12 @@ def test_tampered_download_link_is_refused_with_400(
     token = approved_link(request).rsplit("/", 1)[1]
     before = AuditLogEntry.objects.count()
 
-    response = APIClient().get(f"/api/v1/dsar/exports/{mangle(token)}")
+    response = APIClient().get(f"/api/v1/dsar/exports/{mangle(token)}", **JSON)
+    page = Client().get(f"/privacy/acme/download/{mangle(token)}")
 
     assert_problem(response, 400, "export-link-invalid")
+    assert page.status_code == 400
+    assert "This link does not work" in page.content.decode()
     assert AuditLogEntry.objects.count() == before
 
 
@@ -269,7 +275,7 @@ def test_a_verification_token_does_not_open_an_export(
     request = fulfilled(make_request("access"))
     export = DsarExport.objects.get(request=request)
 
-    response = APIClient().get(f"/api/v1/dsar/exports/{identity_link_token(export.public_id)}")
+    response = APIClient().get(f"/api/v1/dsar/exports/{identity_link_token(export.public_id)}", **JSON)
 
     assert_problem(response, 400, "export-link-invalid")
 
@@ -508,9 +514,12 @@ def test_exports_past_their_retention_are_deleted_once_and_their_links_answer_41
 
     first = services.dsar_exports_purge()
     second = services.dsar_exports_purge()
-    response = APIClient().get(old_link)
+    response = APIClient().get(api_path(old_link), **JSON)
+    page = Client().get(old_link)
 
     assert (first, second) == ({"purged": 1}, {"purged": 0})
+    assert page.status_code == 410
+    assert "This copy of your data was deleted" in page.content.decode()
     purged = DsarExport.objects.get(request=old)
     assert (bytes(purged.sealed_archive), bytes(purged.wrapped_data_key)) == (b"", b"")
     assert purged.purged_at is not None

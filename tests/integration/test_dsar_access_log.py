@@ -24,12 +24,12 @@ from core.models import Organization
 from dsar import services
 from dsar.identity_links import identity_link_token
 from dsar.models import DataSubjectRequest
+from tests.dsar.downloads import EXPORT_LINK
 from tests.integration.conftest import test_database_url as database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "ada.requester@example.com"
 CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
-EXPORT_LINK = re.compile(r"http://testserver(/api/v1/dsar/exports/\S+)")
 HTTPS = {"X-Forwarded-Proto": "https"}  # from the trusted proxy (127.0.0.1): served, not redirected
 
 
@@ -134,13 +134,26 @@ def test_verification_and_download_tokens_never_reach_the_log(
     verify_token = identity_link_token(deletion.public_id)
     verify_path = f"/api/v1/dsar/verify/{verify_token}"
 
-    page = httpx.get(f"{front.url}{verify_path}", headers=HTTPS)
+    # The API route sends a browser on to the privacy center page (307 keeps a form's POST).
+    page = httpx.get(f"{front.url}{verify_path}", headers=HTTPS, follow_redirects=True)
     confirmation = CONFIRMATION.search(page.text)
     assert page.status_code == 200, page.text[:300]
     assert confirmation is not None
-    forged = httpx.post(f"{front.url}{verify_path}", data={"confirmation": "forged"}, headers=HTTPS)
-    confirmed = httpx.post(f"{front.url}{verify_path}", data={"confirmation": confirmation.group(1)}, headers=HTTPS)
-    downloaded = httpx.get(f"{front.url}{download_path}", headers={**HTTPS, "Referer": f"{front.url}{verify_path}"})
+    forged = httpx.post(
+        f"{front.url}{verify_path}", data={"confirmation": "forged"}, headers=HTTPS, follow_redirects=True
+    )
+    confirmed = httpx.post(
+        f"{front.url}{verify_path}",
+        data={"confirmation": confirmation.group(1)},
+        headers=HTTPS,
+        follow_redirects=True,
+    )
+    download_page = httpx.get(f"{front.url}{download_path}", headers={**HTTPS, "Referer": f"{front.url}{verify_path}"})
+    download_confirmation = CONFIRMATION.search(download_page.text)
+    assert download_confirmation is not None
+    downloaded = httpx.post(
+        f"{front.url}{download_path}", data={"confirmation": download_confirmation.group(1)}, headers=HTTPS
+    )
     typo = httpx.get(f"{front.url}/api/v1/dsar/verify-typo/{verify_token}", headers=HTTPS)
 
     assert confirmed.status_code == 200, confirmed.text[:300]
@@ -151,14 +164,15 @@ def test_verification_and_download_tokens_never_reach_the_log(
     deletion.refresh_from_db()
     assert deletion.status == "in_progress", "verified; the erasure waits for legal"
     deadline = time.monotonic() + 5
-    while front.log().count('"POST ') < 2 and time.monotonic() < deadline:
+    while front.log().count('"POST ') < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
     log = front.log()
     assert log.count('"GET ') >= 3, log
-    assert log.count('"POST ') >= 2, log
+    assert log.count('"POST ') >= 5, log
     assert "/api/v1/dsar/verify/{token}" in log
-    assert "/api/v1/dsar/exports/{token}" in log
-    for secret in (verify_token, download_token, confirmation.group(1), EMAIL):
+    assert "/privacy/{slug}/verify/{token}" in log
+    assert "/privacy/{slug}/download/{token}" in log
+    for secret in (verify_token, download_token, confirmation.group(1), download_confirmation.group(1), EMAIL):
         assert secret not in log
     for part in (verify_token.split(":")[0], download_token.split(":")[0]):  # not even the payload half
         assert part not in log

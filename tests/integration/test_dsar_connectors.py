@@ -27,21 +27,22 @@ from rest_framework.test import APIClient
 
 from consent import services as consent_services
 from consent.models import Purpose, Source, Subject, SuppressedIdentifier
-from core.models import Organization
+from core.models import AuditLogEntry, Organization
+from core.tasks import enqueue
 from dsar import selectors, services
 from dsar.connector_calls import call_connectors
-from dsar.models import ConnectorCall, DataSubjectRequest
+from dsar.models import ConnectorCall, DataSubjectRequest, RequestMessage
 from provenance.enums import RecipientRole
 from provenance.services import recipients as recipient_services
 from provenance.services.webhook_secrets import recipient_webhook_secret_rotate
 from tests.conftest import event_input
+from tests.dsar.downloads import EXPORT_LINK, download_by_page
 from tests.integration.conftest import CeleryWorker, wait_until, worker_mail
 from tests.integration.http_receiver import HttpReceiver
 
 EMAIL = "ada@example.com"
-LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/verify/\S+)")
+LINK = re.compile(r"https?://[^/\s]+(/privacy/acme/verify/\S+)")
 CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
-EXPORT_LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/exports/\S+)")
 CRM_ANSWER = {"records": [{"table": "customers", "id": 42, "name": "Ada Lovelace", "tier": "gold"}]}
 
 
@@ -199,7 +200,7 @@ def test_access_request_sends_signed_identifiers_and_the_connector_answer_is_in_
     expected = {"request_id": request.public_id, "type": "access", "subject_id": "cust-1", "email": EMAIL}
     assert json.loads(body) == expected
     assert headers["idempotency-key"] == f"{request.public_id}:crm:export"
-    response = APIClient().get(approved_link(request))
+    response = download_by_page(approved_link(request))
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert json.loads(archive.read("connectors/crm.json")) == CRM_ANSWER
@@ -267,6 +268,23 @@ def test_erasure_calls_the_connector_and_the_recipient_webhook_and_records_their
     assert selectors.connector_call_answer(calls["adtech"]) == {"ok": True}
     assert SuppressedIdentifier.objects.filter(organization=organization).count() == 2
 
+    # The worker that completed the request told the person what was erased and which recipients were told.
+    def completions() -> list[str]:
+        return [m for m in worker_mail(tmp_path) if "Acme completed your request (deletion of your data)" in m]
+
+    [completion] = wait_until(lambda: completions() or None)
+    assert "your data in CRM (confirmed)" in completion
+    assert "- Ad partner (confirmed)" in completion
+    # The run replayed and the message sweep retried in the worker: still one message and one history row.
+    enqueue("dsar.tasks.fulfil", request.pk)
+    enqueue("dsar.tasks.messages_sweep")
+    wait_until(lambda: celery_worker.results("dsar.tasks.messages_sweep") or None)
+    wait_until(lambda: len(celery_worker.results("dsar.tasks.fulfil")) >= 2 or None)
+    assert len(completions()) == 1
+    assert list(RequestMessage.objects.filter(request=request, kind="completion").values_list("status")) == [("sent",)]
+    sent = AuditLogEntry.objects.filter(action="dsar.message_sent", object_id=request.public_id)
+    assert sorted(sent.values_list("data__kind", flat=True)) == ["completion", "identity.link", "receipt"]
+
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_connector_is_retried_then_recorded_failed_and_the_rest_carries_on(
@@ -310,7 +328,10 @@ def test_an_opt_out_runs_from_intake_without_verification(
     )
     assert response.status_code == 201, response.content
     settled(DataSubjectRequest.objects.get(public_id=response.json()["id"]), "completed")
-    assert worker_mail(tmp_path) == [], "an opt-out needs no verification (CCPA §7026)"
+    # No verification link (CCPA §7026): the worker that carried it out sends only the completion.
+    [completion] = wait_until(lambda: worker_mail(tmp_path) or None)
+    assert "You are opted out of: data-sale." in completion
+    assert "/api/v1/dsar/verify/" not in completion
 
 
 @pytest.mark.django_db

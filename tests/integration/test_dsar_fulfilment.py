@@ -25,13 +25,13 @@ from core.models import AuditLogEntry, Organization
 from dsar import services, tasks
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from tests.conftest import event_input
+from tests.dsar.downloads import EXPORT_LINK, download_by_page
 from tests.integration.conftest import CeleryWorker, wait_until, worker_mail
 from tests.integration.http_receiver import HttpReceiver
 
 EMAIL = "ada@example.com"
-LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/verify/\S+)")
+LINK = re.compile(r"https?://[^/\s]+(/privacy/acme/verify/\S+)")
 CONFIRMATION = re.compile(r'name="confirmation" value="([^"]+)"')
-EXPORT_LINK = re.compile(r"https?://[^/\s]+(/api/v1/dsar/exports/\S+)")
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +123,7 @@ def test_access_request_end_to_end_from_intake_to_audited_download(
 
     request = settled(request, "awaiting_review")
 
-    response = APIClient().get(approved_link(request))
+    response = download_by_page(approved_link(request))
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     history = json.loads(archive.read("consent_history.json"))
@@ -136,12 +136,13 @@ def test_access_request_end_to_end_from_intake_to_audited_download(
     )
     assert actions[0] == "dsar.received"
     assert "dsar.verified" in actions
-    assert actions[-6:] == [
+    assert actions[-7:] == [
         "dsar.fulfilment_step_done",
         "dsar.transitioned",
         "dsar.fulfilment_step_done",
         "dsar.transitioned",  # legal approves: completed
         "dsar.export_link_issued",  # the one link, signed at approval
+        "dsar.message_sent",  # the completion message carrying it
         "dsar.export_downloaded",
     ]
     assert step_rows(request) == [("export", "done", 1), ("review", "done", 1)]

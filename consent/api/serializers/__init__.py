@@ -40,6 +40,7 @@ from consent.api.serializers.ledger import (
     event_representation,
     state_representation,
 )
+from consent.api.serializers.privacy_center import UnsubscribeLinkOutputSerializer
 
 __all__ = [
     "BulkItemResultSerializer",
@@ -70,6 +71,7 @@ __all__ = [
     "SubjectConsentOutputSerializer",
     "SubjectLinkInputSerializer",
     "SubjectLinksOutputSerializer",
+    "UnsubscribeLinkOutputSerializer",
     "event_input",
     "event_representation",
     "gpc_signal_on_read_representation",

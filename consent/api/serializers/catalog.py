@@ -58,6 +58,8 @@ class PurposeSerializer(serializers.ModelSerializer):
             "is_targeted_advertising",
             "is_sensitive",
             "validity",
+            "retention",
+            "recipient_categories",
             "current_policy_version",
             "created_at",
             "updated_at",
@@ -83,6 +85,13 @@ class PurposeInputSerializer(StrictSerializer):
         required=False, allow_blank=True, max_length=40, help_text="ISO 8601 duration, e.g. P6M; empty: no expiry"
     )
 
+    retention = StrictCharField(
+        required=False, allow_blank=True, max_length=300, help_text="How long the data is kept, for people to read"
+    )
+    recipient_categories = StrictCharField(
+        required=False, allow_blank=True, max_length=5000, help_text="Categories of recipients, one per line"
+    )
+
     def validate_validity(self, value: str) -> str:
         if value:
             try:
@@ -97,12 +106,27 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PolicyVersion
-        fields = ["purpose", "version", "notice_sha256", "notice_url", "effective_at", "is_material", "created_at"]
+        fields = [
+            "purpose",
+            "version",
+            "notice_sha256",
+            "notice_url",
+            "notice_text",
+            "effective_at",
+            "is_material",
+            "created_at",
+        ]
 
 
 class PolicyVersionInputSerializer(StrictSerializer):
     version = StrictCharField(max_length=64)
     notice_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="SHA-256 of the notice text, hex")
     notice_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    notice_text = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=100_000,
+        help_text="The notice itself (shown in the privacy center); its UTF-8 bytes must hash to notice_sha256",
+    )
     effective_at = AwareDateTimeField()
     is_material = StrictBooleanField(required=False, default=False)

@@ -9,7 +9,14 @@ from consent.api.views.catalog import (
     SourceDetailApi,
     SourceListCreateApi,
 )
-from consent.api.views.gpc import GpcWellKnownView, PrivacyStatusApi, SignalCreateApi, SolicitationApi, SubjectLinksApi
+from consent.api.views.gpc import (
+    GpcWellKnownView,
+    PrivacyStatusApi,
+    SignalCreateApi,
+    SolicitationApi,
+    SubjectLinksApi,
+    UnsubscribeLinkApi,
+)
 from consent.api.views.ledger import (
     ConsentEventBulkCreateApi,
     ConsentEventCreateApi,
@@ -54,4 +61,5 @@ __all__ = [
     "SubjectConsentApi",
     "SubjectConsentEventsApi",
     "SubjectLinksApi",
+    "UnsubscribeLinkApi",
 ]

@@ -178,3 +178,43 @@ class GpcWellKnownView(APIView):
         response = Response({"gpc": True, "lastUpdate": last_update.isoformat()}, content_type="application/json")
         response["Cache-Control"] = "public, max-age=3600"
         return response
+
+
+class UnsubscribeLinkApi(ConsentApi):
+    """A capability to withdraw the subject's consent: minting one needs ``consent:write``."""
+
+    required_scopes = {"GET": "consent:write"}
+
+    @api_operation(
+        scope="consent:write",
+        summary="A signed unsubscribe link for the subject and purpose, with its email headers",
+        description="For the emails you send the person: put `list_unsubscribe` in a `List-Unsubscribe` header and "
+        "`list_unsubscribe_post` in `List-Unsubscribe-Post` (RFC 8058 one-click), and the `url` in the message. "
+        "A POST of `List-Unsubscribe=One-Click` to the URL withdraws the consent (source `unsubscribe_link`, method "
+        "`email`); a GET shows a page that asks to confirm. Replays change nothing. The link stays valid for "
+        "PROVENANT_UNSUBSCRIBE_LINK_DAYS and carries no personal data. Nothing is stored by this call: it needs "
+        "`consent:write` because the link can record a withdrawal.",
+        parameters=[SUBJECT_ID, OpenApiParameter("purpose", OpenApiTypes.STR, required=True)],
+        responses={200: s.UnsubscribeLinkOutputSerializer},
+        problems={404: "No such subject in your organization.", 422: "Missing or unknown `purpose`."},
+    )
+    def get(self, request: Request, subject_id: str) -> Response:
+        purpose_key = request.query_params.get("purpose")
+        if not purpose_key:
+            raise InvalidInput(
+                "Name the purpose: ?purpose=<key>.", errors=[{"pointer": "?purpose", "detail": "required"}]
+            )
+        subject = self.subject_or_404(subject_id)
+        purpose = selectors.purpose_by_key(organization=self.organization, key=purpose_key)
+        if purpose is None:
+            raise InvalidInput(
+                f"Unknown purpose '{purpose_key}'.", errors=[{"pointer": "?purpose", "detail": "unknown"}]
+            )
+        link = selectors.unsubscribe_link(organization=self.organization, subject=subject, purpose=purpose)
+        return Response(
+            {
+                "url": link.url,
+                "list_unsubscribe": link.list_unsubscribe,
+                "list_unsubscribe_post": link.list_unsubscribe_post,
+            }
+        )

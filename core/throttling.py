@@ -1,0 +1,82 @@
+"""Throttles for the public forms (the privacy center's magic link, request form, unsubscribe): counted per
+client address and per identifier (an email), with the ``limits`` library's sliding-window counter.
+
+Counts live in Redis when PROVENANT_THROTTLE_STORAGE_URI (by default the Celery broker) is a Redis URL, so every
+web process shares them; in memory otherwise (``make run`` without Redis). An identifier is counted under a
+keyed hash (``core.crypto.blind_index``), never in clear: the store holds no email address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django.http import HttpRequest
+from limits import RateLimitItem, parse
+from limits.storage import Storage, storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from core.crypto import blind_index
+
+_IDENTIFIER_NAMESPACE = "throttle-identifier"
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """A named throttle: at most ``per_address`` from one client address and ``per_identifier`` for one
+    identifier (both in the ``limits`` notation: "10/hour", "5 per 15 minutes")."""
+
+    name: str
+    per_address: str
+    per_identifier: str = ""
+
+
+@lru_cache(maxsize=4)
+def _storage(uri: str, prefix: str) -> Storage:
+    options = {"key_prefix": prefix} if uri.startswith(("redis://", "rediss://")) else {}
+    storage = storage_from_string(uri, **options)
+    if not isinstance(storage, Storage):
+        raise TypeError(f"PROVENANT_THROTTLE_STORAGE_URI names an async storage: {uri.split(':', 1)[0]}")
+    return storage
+
+
+def throttle_storage() -> Storage:
+    return _storage(settings.PROVENANT_THROTTLE_STORAGE_URI, settings.PROVENANT_THROTTLE_KEY_PREFIX)
+
+
+def _limiter() -> SlidingWindowCounterRateLimiter:
+    return SlidingWindowCounterRateLimiter(throttle_storage())
+
+
+@lru_cache(maxsize=64)
+def _rate(notation: str) -> RateLimitItem:
+    return parse(notation)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address the request came from, as the web server saw it (gunicorn sets REMOTE_ADDR from a trusted
+    proxy's header only when configured to: forwarded-allow-ips)."""
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+def identifier_key(identifier: str) -> str:
+    return blind_index(identifier.strip().lower(), namespace=_IDENTIFIER_NAMESPACE)
+
+
+def throttle_allows(request: HttpRequest, throttle: Throttle, *, identifier: str | None = None) -> bool:
+    """Count one attempt and say whether it is within both limits. Every attempt counts, also a refused one,
+    so hammering keeps the door shut."""
+    limiter = _limiter()
+    allowed = limiter.hit(_rate(throttle.per_address), throttle.name, "address", client_address(request))
+    if throttle.per_identifier and identifier:
+        allowed = (
+            limiter.hit(_rate(throttle.per_identifier), throttle.name, "identifier", identifier_key(identifier))
+            and allowed
+        )
+    return allowed
+
+
+def throttle_reset() -> None:
+    """Forget every count (tests; an operator after an incident)."""
+    throttle_storage().reset()
