@@ -13,6 +13,7 @@ from consent.services import (
     ledger_checkpoint,
     ledger_integrity_check,
     ledger_sequence_all,
+    preference_links_purge,
     verification_job_run,
     verification_jobs_due,
     witness_pushes_due,
@@ -24,6 +25,12 @@ from core.models import Organization
 def expire_lapsed_grants() -> dict[str, Any]:
     """Write the ``expire`` event of every grant past its validity. Safe to run twice."""
     return {"expired": consent_expire_lapsed()}
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def purge_preference_links() -> dict[str, Any]:
+    """Delete the privacy center's expired magic links (their sealed emails go with them). Safe to run twice."""
+    return {"deleted": preference_links_purge()}
 
 
 @shared_task(acks_late=True, ignore_result=True)

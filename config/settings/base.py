@@ -321,6 +321,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.expire_lapsed_grants",
         "schedule": timedelta(minutes=int(os.environ.get("PROVENANT_EXPIRY_SWEEP_MINUTES", "5"))),
     },
+    # The privacy center's magic links past their expiry: deleted with the emails they seal.
+    "consent-purge-preference-links": {
+        "task": "consent.tasks.purge_preference_links",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 60 * 60},
+    },
     "ledger-verify-nightly": {
         "task": "consent.tasks.verify_all_ledgers",
         "schedule": crontab(hour=3, minute=17),

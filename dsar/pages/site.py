@@ -131,7 +131,7 @@ def render_page(
             "language_links": _language_links(request, center),
             "overview_url": reverse("privacy_center:overview", kwargs={"slug": center.slug}),
             "theme_url": reverse("privacy_center:theme", kwargs={"slug": center.slug})
-            + f"?v={int(center.branding.updated_at.timestamp())}",
+            + f"?v={branding_version(center)}",
             "logo_src": logo_src(center),
             **(context or {}),
         }
@@ -154,10 +154,13 @@ def render_page(
     return response
 
 
-def logo_src(center: PrivacyCenter) -> str:
+def branding_version(center: PrivacyCenter) -> int:
+    """Changes when the branding does (cache-busting the theme and logo URLs); 0 for the defaults."""
     branding = center.branding
-    if branding.logo_image:
-        return (
-            reverse("privacy_center:logo", kwargs={"slug": center.slug}) + f"?v={int(branding.updated_at.timestamp())}"
-        )
-    return branding.logo_url
+    return 0 if branding._state.adding else int(branding.updated_at.timestamp())
+
+
+def logo_src(center: PrivacyCenter) -> str:
+    if center.branding.logo_image:
+        return reverse("privacy_center:logo", kwargs={"slug": center.slug}) + f"?v={branding_version(center)}"
+    return center.branding.logo_url

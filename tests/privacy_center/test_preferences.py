@@ -335,3 +335,18 @@ def test_an_erased_person_is_not_made_again(
     assert counts() == before
     assert "That choice could not be recorded." in client.get(MANAGE).content.decode()
     assert Subject.objects.count() == 1  # only the erased one
+
+
+def test_the_purge_task_deletes_expired_links_once(
+    client: Client, catalog: Catalog, django_capture_on_commit_callbacks: Any
+) -> None:
+    from consent.tasks import purge_preference_links
+
+    request_link(client, django_capture_on_commit_callbacks)
+    request_link(client, django_capture_on_commit_callbacks, "grace@example.com")
+    PreferenceLink.objects.filter(pk=PreferenceLink.objects.earliest("id").pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert purge_preference_links() == {"deleted": 1}
+    assert purge_preference_links() == {"deleted": 0}
+    assert PreferenceLink.objects.count() == 1
