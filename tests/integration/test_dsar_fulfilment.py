@@ -136,12 +136,13 @@ def test_access_request_end_to_end_from_intake_to_audited_download(
     )
     assert actions[0] == "dsar.received"
     assert "dsar.verified" in actions
-    assert actions[-6:] == [
+    assert actions[-7:] == [
         "dsar.fulfilment_step_done",
         "dsar.transitioned",
         "dsar.fulfilment_step_done",
         "dsar.transitioned",  # legal approves: completed
         "dsar.export_link_issued",  # the one link, signed at approval
+        "dsar.message_sent",  # the completion message carrying it
         "dsar.export_downloaded",
     ]
     assert step_rows(request) == [("export", "done", 1), ("review", "done", 1)]
