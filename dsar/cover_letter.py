@@ -155,7 +155,9 @@ def cover_letter_document(facts: CoverLetterFacts) -> dict[str, Any]:
 
 
 def _wrap(text: str, indent: str = "") -> str:
-    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent + "  ")
+    """A list item (``indent`` given: its continuation lines hang under the text) or a paragraph."""
+    hang = indent + "  " if indent else ""
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=hang)
 
 
 def cover_letter_text(document: dict[str, Any]) -> str:
@@ -229,7 +231,7 @@ def cover_letter_text(document: dict[str, Any]) -> str:
         "8. Transfers to third countries and their safeguards (Art. 15(2))",
         _wrap(f"{NOT_RECORDED[0].upper()}{NOT_RECORDED[1:]}.", "   "),
         "",
-        "Not recorded in our catalog: " + "; ".join(document["not_recorded"]) + ".",
+        _wrap("Not recorded in our catalog: " + "; ".join(document["not_recorded"]) + "."),
         "",
         "The same content is in cover_letter.json.",
     ]
