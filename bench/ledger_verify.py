@@ -122,6 +122,7 @@ def main() -> int:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     if args.reuse:
+        migrate(env)  # the code may have moved on since the database was seeded
         import django
 
         django.setup()

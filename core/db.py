@@ -9,6 +9,9 @@ per chunk, with SQL built once per (model, columns). PostgreSQL and SQLite (>= 3
 from __future__ import annotations
 
 import json
+import queue
+import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -156,3 +159,56 @@ def read_snapshot() -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
+
+
+def prefetched_rows(queryset: models.QuerySet[Any], *, chunk_size: int) -> Iterator[tuple[Any, ...]]:
+    """The rows of a ``values_list`` queryset, the next chunk fetched by a thread while the caller works on this one.
+
+    A server-side cursor hands rows over one fetch at a time, and the database computes each chunk only when asked,
+    so a caller that does real work per row waits for the database and the database waits for it. Fetching ahead
+    overlaps the two (two cores: the database's and ours). PostgreSQL inside a transaction (the thread's cursor then
+    reads in the caller's snapshot, on the caller's connection, which psycopg serializes); elsewhere the queryset's
+    own iterator. Only for querysets whose columns need no conversion from the database (ints, text, bools, uuids).
+    """
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        yield from queryset.iterator(chunk_size=chunk_size)
+        return
+    sql, params = queryset.query.get_compiler(connection=connection).as_sql()
+    raw = connection.connection
+    chunks: queue.Queue[list[tuple[Any, ...]] | BaseException] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def offer(item: list[tuple[Any, ...]] | BaseException) -> None:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def fetch() -> None:
+        try:
+            with raw.cursor(name=f"prefetch_{secrets.token_hex(8)}") as cursor:
+                cursor.execute(sql, params)
+                while not stop.is_set():
+                    rows = cursor.fetchmany(chunk_size)
+                    offer(rows)
+                    if not rows:
+                        return
+        except BaseException as exc:  # handed to the caller, never lost
+            offer(exc)
+
+    fetcher = threading.Thread(target=fetch, name="prefetched-rows", daemon=True)
+    fetcher.start()
+    try:
+        while True:
+            item = chunks.get()
+            if isinstance(item, BaseException):
+                with connection.wrap_database_errors:  # psycopg's errors as Django's, as any query raises them
+                    raise item
+            if not item:
+                return
+            yield from item
+    finally:
+        stop.set()
+        fetcher.join()

@@ -23,7 +23,7 @@ from consent.selectors.log_integrity import (
     tree_problem,
 )
 from consent.state import LedgerEntry
-from core.db import read_snapshot
+from core.db import prefetched_rows, read_snapshot
 from core.models import Organization
 
 
@@ -146,7 +146,7 @@ def _walk(
     current: int | None = None
     links: list[ledger.ChainLink] = []
     histories: dict[int, list[LedgerEntry]] = defaultdict(list)
-    for row in rows.iterator(chunk_size=10_000):
+    for row in prefetched_rows(rows, chunk_size=10_000):
         event = canonical_event(row[:CANONICAL_COLUMN_COUNT])
         subject_id, pk, purpose_id, leaf_index, leaf_hash, leaf_organization = row[CANONICAL_COLUMN_COUNT:]
         walk.events_checked += 1
