@@ -41,6 +41,8 @@ class PurposeFacts:
     notice_url: str = ""
     consent_validity: str = ""
     in_your_records: bool = True
+    retention: str = ""  # the purpose's retention period or criteria, as the catalog states it
+    recipient_categories: tuple[str, ...] = ()  # categories of recipients the catalog declares for the purpose
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,13 @@ def cover_letter_document(facts: CoverLetterFacts) -> dict[str, Any]:
     for recipient in facts.recipients:
         for category in recipient.data_categories:
             categories.append({"category": category, "where": f"declared for recipient {recipient.name}"})
+    without_retention = [p.key for p in facts.purposes if not p.retention]
     missing = [
-        "retention period or criteria per purpose",
+        *(["retention period or criteria of: " + ", ".join(without_retention)] if without_retention else []),
         "automated decision-making, including profiling (GDPR Art. 22)",
         "transfers to third countries and their safeguards (GDPR Art. 46)",
     ]
-    if not facts.recipients:
+    if not facts.recipients and not any(p.recipient_categories for p in facts.purposes):
         missing.append("recipients")
     return {
         "organization": facts.organization_name,
@@ -111,8 +114,9 @@ def cover_letter_document(facts: CoverLetterFacts) -> dict[str, Any]:
                 "notice_url": p.notice_url or None,
                 "consent_validity": p.consent_validity or None,
                 "in_your_records": p.in_your_records,
-                "retention": None,
-                "retention_note": NOT_RECORDED,
+                "retention": p.retention or None,
+                "retention_note": None if p.retention else NOT_RECORDED,
+                "recipient_categories": list(p.recipient_categories),
             }
             for p in facts.purposes
         ],
@@ -130,8 +134,8 @@ def cover_letter_document(facts: CoverLetterFacts) -> dict[str, Any]:
             for r in facts.recipients
         ],
         "retention": {
-            "per_purpose": None,
-            "note": NOT_RECORDED,
+            "per_purpose": {p.key: p.retention for p in facts.purposes if p.retention} or None,
+            "note": NOT_RECORDED if without_retention else None,
             "this_archive_deleted_after_days": facts.export_retention_days,
         },
         "sources": [
@@ -193,7 +197,10 @@ def cover_letter_text(document: dict[str, Any]) -> str:
     for c in document["categories_of_personal_data"] or [{"category": "none recorded", "where": ""}]:
         lines.append(_wrap(f"- {c['category']}" + (f" ({c['where']})" if c["where"] else ""), "   "))
     lines += ["", "3. Recipients or categories of recipients (Art. 15(1)(c))"]
-    if not document["recipients"]:
+    categories_of_recipients = sorted({c for p in document["purposes"] for c in p["recipient_categories"]})
+    if categories_of_recipients:
+        lines.append(_wrap(f"- Categories of recipients: {', '.join(categories_of_recipients)}", "   "))
+    if not document["recipients"] and not categories_of_recipients:
         lines.append(f"   No recipient is {NOT_RECORDED}.")
     for r in document["recipients"]:
         text = f"- {r['name']}: {r['role_label']}; purposes {', '.join(r['purposes']) or 'none recorded'}"
@@ -203,8 +210,9 @@ def cover_letter_text(document: dict[str, Any]) -> str:
     lines += [
         "",
         "4. How long the data is kept (Art. 15(1)(d))",
-        _wrap(f"Retention periods or criteria per purpose: {NOT_RECORDED}.", "   "),
     ]
+    for p in document["purposes"]:
+        lines.append(_wrap(f"- {p['name']}: {p['retention'] or NOT_RECORDED}", "   "))
     if retention["this_archive_deleted_after_days"] is not None:
         lines.append(
             _wrap(

@@ -266,6 +266,8 @@ def cover_letter_facts(
                 notice_url=notices[purpose.pk].notice_url if purpose.pk in notices else "",
                 consent_validity=purpose.validity,
                 in_your_records=purpose.key in in_records,
+                retention=purpose.retention,
+                recipient_categories=tuple(purpose.recipient_category_list),
             )
             for purpose in purposes
         ],

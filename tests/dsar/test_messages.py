@@ -522,6 +522,9 @@ def test_the_export_carries_a_cover_letter_with_what_art_15_requires_as_text_and
         legal_basis="contract",
         description="Invoices for what you bought.",
     )
+    Purpose.objects.filter(pk=purpose.pk).update(  # what the privacy center states for the purpose
+        retention="Two years after your last order", recipient_categories="Email service providers\nAnalytics"
+    )
     request = new_request(organization)
     services.dsar_identity_verify(request=request, actor="legal", note="passport")
     services.dsar_fulfil_start(request=request, actor="legal")
@@ -546,6 +549,10 @@ def test_the_export_carries_a_cover_letter_with_what_art_15_requires_as_text_and
     assert purposes["billing"]["in_your_records"] is False, "applies without a consent record"
     assert purposes["billing"]["retention"] is None
     assert purposes["billing"]["retention_note"] == "not recorded in our catalog"
+    assert purposes["marketing-email"]["retention"] == "Two years after your last order"
+    assert purposes["marketing-email"]["retention_note"] is None
+    assert purposes["marketing-email"]["recipient_categories"] == ["Email service providers", "Analytics"]
+    assert letter["retention"]["per_purpose"] == {"marketing-email": "Two years after your last order"}
     [crm] = letter["recipients"]
     assert (crm["name"], crm["role"], crm["purposes"], crm["received_your_data"]) == (
         "CRM",
@@ -577,7 +584,10 @@ def test_the_export_carries_a_cover_letter_with_what_art_15_requires_as_text_and
         "Lodge a complaint with a supervisory authority.",
         "Automated decision-making",
         "Transfers to third countries",
-        "Not recorded in our catalog: retention period or criteria per purpose",
+        "Not recorded in our catalog: retention period or criteria of: billing",
+        "Marketing email: Two years after your last order",
+        "Billing: not recorded in our catalog",
+        "Categories of recipients: Analytics, Email service providers",
     ):
         assert phrase in text, phrase
 
