@@ -4,8 +4,11 @@ extension, run through the deadline engine. No queries: the caller passes the re
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.utils import timezone
 
 from core.jurisdiction_rules import jurisdiction_rules
 from dsar.deadlines import (
@@ -38,6 +41,22 @@ class HistoryStep(Protocol):
 
     @property
     def to_status(self) -> str: ...
+
+
+def deadline_zone(deadlines: object) -> tzinfo:
+    """The zone a request's deadlines are counted in (its stored ``deadlines``: its receipt date and due date are
+    days there); UTC when none is recorded."""
+    name = deadlines.get("time_zone") if isinstance(deadlines, dict) else None
+    try:
+        return ZoneInfo(str(name)) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def request_today(request: DataSubjectRequest) -> date:
+    """Today where the request's deadlines are counted: the day a notice sent now is dated (a notice dated by the
+    server's UTC date would, near midnight, fall before a receipt date counted in Berlin, or after today there)."""
+    return timezone.localtime(timezone.now(), deadline_zone(request.deadlines)).date()
 
 
 def zone_and_calendar(regime: str, jurisdiction: str) -> tuple[str | None, str | None]:

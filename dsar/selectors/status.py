@@ -4,8 +4,7 @@ closed) and dates, never the requester's contact, the subject's data or a reject
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, tzinfo
 
 from django.utils import timezone
 
@@ -14,6 +13,7 @@ from core.selectors import privacy_center_base_url
 from dsar.enums import NO_VERIFICATION_NEEDED, VERIFIED_OR_LATER, RequestStatus
 from dsar.models import DataSubjectRequest, RequestTransition
 from dsar.problems import StatusLinkInvalid
+from dsar.request_deadlines import deadline_zone
 from dsar.status_links import public_id_from_status_token
 
 
@@ -45,15 +45,6 @@ def _first_day(transitions: list[RequestTransition], to_status: str, zone: tzinf
     return timezone.localdate(found.at, zone) if found is not None else None
 
 
-def _deadline_zone(deadlines: object) -> tzinfo:
-    """The zone the request's deadlines are counted in (its receipt date and due date are days there)."""
-    name = deadlines.get("time_zone") if isinstance(deadlines, dict) else None
-    try:
-        return ZoneInfo(str(name)) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
 def request_status_of_link(token: str) -> RequestStatusView:
     """The status of the request a status link names; StatusLinkInvalid (400) or StatusLinkExpired (410)
     otherwise. Reads only."""
@@ -66,7 +57,7 @@ def request_status_of_link(token: str) -> RequestStatusView:
         raise StatusLinkInvalid("This status link is not valid.")
     transitions = list(RequestTransition.objects.filter(request=request).order_by("at", "id"))
     receipt = request.deadlines.get("receipt_date") if isinstance(request.deadlines, dict) else None
-    zone = _deadline_zone(request.deadlines)
+    zone = deadline_zone(request.deadlines)
     return RequestStatusView(
         organization=request.organization,
         public_id=request.public_id,

@@ -40,7 +40,7 @@ from dsar.export_links import LINK_LIFETIME
 from dsar.message_context import ErasureFacts, NamedOutcome
 from dsar.models import DataSubjectRequest, RequestTransition
 from dsar.problems import AlreadyExtended, IllegalTransition, RequestClosed, StatusChanged, deadline_problem
-from dsar.request_deadlines import extension_of, request_deadlines
+from dsar.request_deadlines import extension_of, request_deadlines, request_today
 from dsar.seal_contexts import request_key_owner, requester_context
 from dsar.selectors import (
     RequesterContact,
@@ -323,7 +323,7 @@ def dsar_extend(
         raise RequestClosed("A completed or rejected request cannot be extended.")
     if request.is_extended:
         raise AlreadyExtended("The request was extended already; the law allows one extension.")
-    if notice_sent_on > timezone.localdate():
+    if notice_sent_on > request_today(request):  # today where the request's days are counted
         raise InvalidInput(
             "notice_sent_on lies in the future.",
             errors=[{"pointer": "/notice_sent_on", "detail": "must not be in the future"}],

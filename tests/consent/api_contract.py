@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.http import HttpResponse
 from django.utils import timezone
@@ -241,7 +242,9 @@ def dsar_verify_body() -> dict[str, Any]:
 
 
 def dsar_extend_body() -> dict[str, Any]:
-    return {"reason_code": "complexity", "notice_sent_on": timezone.localdate().isoformat()}
+    # dated today where the world's requests (jurisdiction DE) count their days, as legal dates a notice
+    today_in_berlin = timezone.localtime(timezone.now(), ZoneInfo("Europe/Berlin")).date()
+    return {"reason_code": "complexity", "notice_sent_on": today_in_berlin.isoformat()}
 
 
 def dsar_transition_body() -> dict[str, Any]:

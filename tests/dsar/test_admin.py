@@ -14,6 +14,7 @@ from core.models import AuditLogEntry, Organization
 from dsar import services
 from dsar.admin import countdown_level
 from dsar.models import DataSubjectRequest, RequestTransition
+from dsar.request_deadlines import request_today
 
 pytestmark = pytest.mark.django_db
 
@@ -182,7 +183,7 @@ def test_extend_with_reason_writes_a_transition_through_the_service(
 ) -> None:
     request = queue["green"]
     before = request.due_on
-    today = timezone.localdate()
+    today = request_today(request)
 
     response = _action(
         admin_client,
@@ -209,7 +210,7 @@ def test_extend_with_reason_writes_a_transition_through_the_service(
 
 def test_extending_twice_is_reported_not_a_500(admin_client: Client, queue: dict[str, DataSubjectRequest]) -> None:
     request = queue["green"]
-    today = timezone.localdate().isoformat()
+    today = request_today(request).isoformat()
     _action(admin_client, "extend_requests", [request.pk], apply="yes", reason_code="volume", notice_sent_on=today)
 
     again = _action(

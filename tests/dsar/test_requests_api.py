@@ -17,6 +17,7 @@ from dsar import services
 from dsar.deadlines import SettingLayer, compute_deadlines
 from dsar.enums import DsarRegime
 from dsar.models import DataSubjectRequest, RequestTransition
+from dsar.request_deadlines import request_today
 from tests.consent.api_contract import assert_problem, dsar_body, pointers
 
 DEADLINE_KEYS = set(
@@ -178,7 +179,7 @@ def test_detail_shows_status_every_deadline_with_its_rule_and_the_history(
     services.dsar_transition(request=request, to_status="verified", actor="agent:1")
     services.dsar_transition(request=request, to_status="in_progress", actor="agent:1")
     services.dsar_extend(
-        request=request, reason_code="complexity", notice_sent_on=timezone.localdate(), actor="agent:1"
+        request=request, reason_code="complexity", notice_sent_on=request_today(request), actor="agent:1"
     )
 
     response = client.get(f"/api/v1/dsar/{request.public_id}")
@@ -186,7 +187,7 @@ def test_detail_shows_status_every_deadline_with_its_rule_and_the_history(
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "in_progress"
-    assert body["extension"] == {"reason_code": "complexity", "notice_sent_on": timezone.localdate().isoformat()}
+    assert body["extension"] == {"reason_code": "complexity", "notice_sent_on": request_today(request).isoformat()}
     deadlines = body["deadlines"]
     assert deadlines["enforced_key"] == "extended_due"
     assert body["due_on"] == deadlines["extended_due"] == deadlines["enforced_due"]

@@ -16,6 +16,7 @@ from dsar import services
 from dsar.deadlines import ExtensionNotice, SettingLayer, compute_deadlines
 from dsar.enums import RequestStatus
 from dsar.models import DataSubjectRequest, RequestTransition
+from dsar.request_deadlines import request_today
 from dsar.services import LEGAL_TRANSITIONS
 
 STATUSES = list(RequestStatus.values)
@@ -159,7 +160,7 @@ def test_identity_verification_is_recorded_as_a_pause_of_the_gdpr_clock(organiza
 
 def test_extension_moves_the_due_date_once_and_a_second_is_refused(organization: Organization) -> None:
     request = request_in(organization, "in_progress")
-    today = timezone.localdate()
+    today = request_today(request)
     expected = compute_deadlines(
         regime="gdpr",
         request_type="access",
@@ -188,7 +189,7 @@ def test_extension_moves_the_due_date_once_and_a_second_is_refused(organization:
 
 def test_the_extension_survives_later_transitions(organization: Organization) -> None:
     request = request_in(organization, "in_progress")
-    services.dsar_extend(request=request, reason_code="volume", notice_sent_on=timezone.localdate(), actor="agent:1")
+    services.dsar_extend(request=request, reason_code="volume", notice_sent_on=request_today(request), actor="agent:1")
     extended = request.due_on
 
     services.dsar_transition(request=request, to_status="awaiting_review", actor="agent:1")
@@ -208,7 +209,7 @@ def test_a_late_extension_notice_is_409_with_the_due_date_and_changes_nothing(or
 
     with pytest.raises(DomainError) as refused:
         services.dsar_extend(
-            request=request, reason_code="complexity", notice_sent_on=timezone.localdate(), actor="agent:1"
+            request=request, reason_code="complexity", notice_sent_on=request_today(request), actor="agent:1"
         )
 
     assert (refused.value.status, refused.value.slug) == (409, "extension-notice-late")
@@ -222,7 +223,7 @@ def test_a_ccpa_opt_out_has_no_extension(organization: Organization) -> None:
 
     with pytest.raises(DomainError) as refused:
         services.dsar_extend(
-            request=request, reason_code="volume", notice_sent_on=timezone.localdate(), actor="agent:1"
+            request=request, reason_code="volume", notice_sent_on=request_today(request), actor="agent:1"
         )
 
     assert (refused.value.status, refused.value.slug) == (422, "extension-not-available")
@@ -235,7 +236,7 @@ def test_a_closed_request_cannot_be_extended(organization: Organization, status:
 
     with pytest.raises(DomainError) as refused:
         services.dsar_extend(
-            request=request, reason_code="volume", notice_sent_on=timezone.localdate(), actor="agent:1"
+            request=request, reason_code="volume", notice_sent_on=request_today(request), actor="agent:1"
         )
 
     assert refused.value.status == 409
@@ -246,10 +247,10 @@ def test_an_unknown_extension_reason_or_a_future_notice_is_invalid(organization:
     before = snapshot(request)
 
     with pytest.raises(InvalidInput):
-        services.dsar_extend(request=request, reason_code="busy", notice_sent_on=timezone.localdate(), actor="a")
+        services.dsar_extend(request=request, reason_code="busy", notice_sent_on=request_today(request), actor="a")
     with pytest.raises(InvalidInput):
         services.dsar_extend(
-            request=request, reason_code="volume", notice_sent_on=timezone.localdate() + timedelta(days=2), actor="a"
+            request=request, reason_code="volume", notice_sent_on=request_today(request) + timedelta(days=2), actor="a"
         )
     assert snapshot(request) == before
 

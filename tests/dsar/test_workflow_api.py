@@ -17,6 +17,7 @@ from core.models import ApiKey, AuditLogEntry, Organization
 from core.services import api_key_create
 from dsar import services
 from dsar.models import DataSubjectRequest, FulfilmentStep, RequestTransition
+from dsar.request_deadlines import request_today
 from tests.consent.api_contract import assert_problem, pointers
 
 EMAIL = "ada@example.com"
@@ -250,7 +251,7 @@ def test_extend_moves_the_due_date_and_records_the_extension(
     client: APIClient, actor: str, make_request: Callable[..., DataSubjectRequest]
 ) -> None:
     request = make_request()
-    today = timezone.localdate().isoformat()
+    today = request_today(request).isoformat()
 
     response = client.post(
         url(request, "extend"), {"reason_code": "complexity", "notice_sent_on": today}, format="json"
@@ -274,7 +275,7 @@ def test_extension_notice_sent_too_late_is_409_with_the_due_date_and_changes_not
 
     response = client.post(
         url(request, "extend"),
-        {"reason_code": "volume", "notice_sent_on": timezone.localdate().isoformat()},
+        {"reason_code": "volume", "notice_sent_on": request_today(request).isoformat()},
         format="json",
     )
 
@@ -288,7 +289,7 @@ def test_second_extension_is_409_already_extended_and_changes_nothing(
     client: APIClient, make_request: Callable[..., DataSubjectRequest]
 ) -> None:
     request = make_request()
-    today = timezone.localdate().isoformat()
+    today = request_today(request).isoformat()
     first = client.post(url(request, "extend"), {"reason_code": "complexity", "notice_sent_on": today}, format="json")
     assert first.status_code == 200, first.content
     before = snapshot(request)
@@ -307,7 +308,7 @@ def test_extension_of_an_opt_out_is_422_not_available_and_changes_nothing(
 
     response = client.post(
         url(request, "extend"),
-        {"reason_code": "volume", "notice_sent_on": timezone.localdate().isoformat()},
+        {"reason_code": "volume", "notice_sent_on": request_today(request).isoformat()},
         format="json",
     )
 

@@ -13,6 +13,7 @@ from consent import services as consent_services
 from consent.models import Purpose, Source
 from core.models import Organization
 from dsar import services as dsar_services
+from dsar.request_deadlines import request_today
 from provenance.services.recipients import recipient_create
 from provenance.services.stamping import StampRequest, stamp_many
 from provenance.services.validation import ProvenanceClaim, provenance_record_validate
@@ -132,7 +133,7 @@ def dataset(organization: Organization, source: Source, purpose: Purpose) -> Org
         received_at=now - timedelta(days=2),
     )
     dsar_services.dsar_extend(
-        request=extended, reason_code="complexity", notice_sent_on=timezone.localdate(), actor="test"
+        request=extended, reason_code="complexity", notice_sent_on=request_today(extended), actor="test"
     )
     consent_services.ledger_integrity_check(organization=organization, actor="test")
     return organization
