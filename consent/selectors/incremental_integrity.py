@@ -99,7 +99,8 @@ def _check_from(
         events.append((subject_id, {**event, "prev_hash": prev_hash, "hash": stored}))
     if start + len(hashes) != size:
         return _problem("log_size", f"the log's head says {size} leaves; {start + len(hashes)} are stored"), 0, touched
-    broken = _chain_problem(events)
+    broken, last = _chain_problem(events)
+    broken = broken or _tip_problem(last)
     if broken is not None:
         return broken, len(hashes), touched
     made = merkle.new_perfect_nodes(start, hashes, frontier.__getitem__)
@@ -117,8 +118,11 @@ def _check_from(
     return found, len(hashes), touched
 
 
-def _chain_problem(events: list[tuple[int, dict[str, Any]]]) -> dict[str, Any] | None:
-    """Each new event links to its predecessor (in this batch, or the last verified one), positions without gap."""
+def _chain_problem(
+    events: list[tuple[int, dict[str, Any]]],
+) -> tuple[dict[str, Any] | None, dict[int, tuple[int, str]]]:
+    """Each new event links to its predecessor (in this batch, or the last verified one), positions without gap;
+    with the last (chain index, hash) of each touched subject."""
     last: dict[int, tuple[int, str]] = {}
     wanted = {(subject, event["chain_index"] - 1) for subject, event in events if event["chain_index"] > 1}
     if wanted:
@@ -136,28 +140,51 @@ def _chain_problem(events: list[tuple[int, dict[str, Any]]]) -> dict[str, Any] |
             else (predecessors.get((subject, index - 1)) if index > 1 else ledger.GENESIS_HASH)
         )
         if subject in last and last[subject][0] != index - 1:
-            return _problem("missing", f"expected chain position {last[subject][0] + 1}", event_id=event["event_id"])
+            return (
+                _problem("missing", f"expected chain position {last[subject][0] + 1}", event_id=event["event_id"]),
+                last,
+            )
         if expected_prev is None or event["prev_hash"] != expected_prev:
-            return _problem(
-                "relinked", "prev_hash does not match the previous event's hash", event_id=event["event_id"]
+            return (
+                _problem("relinked", "prev_hash does not match the previous event's hash", event_id=event["event_id"]),
+                last,
             )
         last[subject] = (index, event["hash"])
+    return None, last
+
+
+def _tip_problem(last: dict[int, tuple[int, str]]) -> dict[str, Any] | None:
+    """Each touched subject's stored chain tip is its last event (what the full walk checks for every subject), so
+    the chain-tip digest below may read the tips."""
+    tips = Subject.objects.filter(pk__in=last).values_list(
+        "pk", "external_id", "uuid", "ledger_length", "ledger_head_hash"
+    )
+    for pk, external_id, uuid, length, head in sorted(tips):
+        index, value = last[pk]
+        if (length, head) != (index, value):
+            problem = "tip_behind" if length < index else "truncated"
+            return _problem(
+                problem,
+                f"the subject's stored tip records {length} events ending in {head[:12]}…; its chain has {index} "
+                f"ending in {value[:12]}…",
+                subject_id=external_id,
+                subject_uuid=str(uuid),
+            )
     return None
 
 
 def _ledger_root(organization: Organization) -> str:
-    """The chain-tip digest of :func:`consent.ledger.ledger_root`, computed in the database from each subject's last
-    event: one index probe a subject (LATERAL on the chain's unique (subject, chain_index) index), never a read of
-    every event, and only the digest crosses the wire. Ordered by uuid (bytewise, the order of the lowercase hex
-    text ``ledger_root`` sorts), lines ``uuid:length:hash\n``; no events: the SHA-256 of nothing, as there."""
+    """The chain-tip digest of :func:`consent.ledger.ledger_root`, computed in the database from the subjects' stored
+    tips: those of the subjects the new events touched were just checked against their last event, the others by the
+    run this one starts from (changing them since is what the nightly full run finds). Only the digest crosses the
+    wire. Ordered by uuid (bytewise, the order of the lowercase hex text ``ledger_root`` sorts), lines
+    ``uuid:length:hash\n`` of subjects with events; none: the SHA-256 of nothing, as there."""
     subjects = connection.ops.quote_name(Subject._meta.db_table)
-    events = connection.ops.quote_name(ConsentEvent._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT encode(sha256(convert_to(coalesce(string_agg("  # noqa: S608 (our table names)
-            "s.uuid::text || ':' || last.chain_index || ':' || last.hash || E'\\n', '' ORDER BY s.uuid), ''), "
-            f"'UTF8')), 'hex') FROM {subjects} s CROSS JOIN LATERAL (SELECT e.chain_index, e.hash FROM {events} e "
-            "WHERE e.subject_id = s.id ORDER BY e.chain_index DESC LIMIT 1) last WHERE s.organization_id = %s",
+            "SELECT encode(sha256(convert_to(coalesce(string_agg("  # noqa: S608 (our table name)
+            "uuid::text || ':' || ledger_length || ':' || ledger_head_hash || E'\\n', '' ORDER BY uuid), ''), "
+            f"'UTF8')), 'hex') FROM {subjects} WHERE organization_id = %s AND ledger_length > 0",
             [organization.pk],
         )
         row = cursor.fetchone()

@@ -71,6 +71,14 @@ def roll_back() -> None:
     as_owner("UPDATE consent_ledgerloghead SET tree_size = 6")
 
 
+def roll_back_a_touched_tip() -> None:
+    tenth = new_event("cust-1", 10)
+    as_owner(
+        f"UPDATE consent_subject SET ledger_length = 10, ledger_head_hash = '{tenth.hash}' "
+        f"WHERE id = {tenth.subject_id}"
+    )
+
+
 def flip_a_touched_state() -> None:
     ConsentState.objects.filter(subject__external_id="cust-2").update(status="refused")
 
@@ -82,9 +90,17 @@ def flip_a_touched_state() -> None:
         (edit_a_new_leaf, "leaf_changed"),
         (rewrite_the_verified_tree, "log_rewritten"),
         (roll_back, "log_rolled_back"),
+        (roll_back_a_touched_tip, "tip_behind"),
         (flip_a_touched_state, "state_mismatch"),
     ],
-    ids=["a new event changed", "a new leaf edited", "the verified tree rewritten", "rolled back", "a state flipped"],
+    ids=[
+        "a new event changed",
+        "a new leaf edited",
+        "the verified tree rewritten",
+        "rolled back",
+        "a touched tip rolled back",
+        "a state flipped",
+    ],
 )
 def test_incremental_catches_tampering(verified: Organization, tamper: Callable[[], None], problem: str) -> None:
     tamper()
@@ -110,7 +126,7 @@ def test_without_a_base_the_check_is_full(organization: Organization, source: So
 def test_the_incremental_ledger_root_is_the_full_one_over_many_subjects(
     organization: Organization, source: Source, purpose: Purpose
 ) -> None:
-    """The digest computed in the database (uuid order, one probe a subject) is the one the full walk computes."""
+    """The digest computed in the database (uuid order, from the checked tips) is the one the full walk computes."""
     for n in range(30):
         record(organization, 1 + n % 3, f"person-{n}")
     services.ledger_integrity_check(organization=organization, actor="t")
