@@ -8,18 +8,18 @@ change nothing.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Final
 
 from django.conf import settings
 from django.core import signing
 
+from core.link_confirmations import confirmation_for
+from core.link_confirmations import is_confirmation_for as is_confirmation
 from core.problems import DomainError
 
 SALT: Final = "provenant.consent.preference-link"
 CONFIRMATION_SALT: Final = "provenant.consent.preference-confirmation"
-CONFIRMATION_LIFETIME: Final = timedelta(minutes=30)
 
 
 class PreferenceLinkInvalid(DomainError):
@@ -60,20 +60,10 @@ def public_id_from_token(token: str) -> str:
     return public_id
 
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
 def confirmation_value(token: str) -> str:
     """What the confirmation page's form posts back: bound to the link's token, valid for a short while."""
-    return signing.dumps({"t": _token_digest(token)}, salt=CONFIRMATION_SALT)
+    return confirmation_for(token, salt=CONFIRMATION_SALT)
 
 
 def is_confirmation_for(value: object, token: str) -> bool:
-    if not isinstance(value, str) or not value:
-        return False
-    try:
-        payload = signing.loads(value, salt=CONFIRMATION_SALT, max_age=CONFIRMATION_LIFETIME)
-    except signing.BadSignature:  # SignatureExpired included
-        return False
-    return isinstance(payload, dict) and payload.get("t") == _token_digest(token)
+    return is_confirmation(value, token, salt=CONFIRMATION_SALT)

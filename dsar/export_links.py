@@ -12,19 +12,18 @@ value signed under its own salt, bound to the export and to this very token, val
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Final
 
 from django.conf import settings
 from django.core import signing
 
+from core.link_confirmations import confirmation_for, is_confirmation_for
 from dsar.problems import DownloadConfirmationInvalid, ExportLinkExpired, ExportLinkInvalid
 
 SALT: Final = "provenant.dsar.export-download"
 LINK_LIFETIME: Final = timedelta(days=7)
 CONFIRMATION_SALT: Final = "provenant.dsar.export-download-confirmation"
-CONFIRMATION_LIFETIME: Final = timedelta(minutes=30)
 
 
 def issue_marker(issued_at: datetime) -> str:
@@ -62,13 +61,9 @@ def export_link_from_token(token: str) -> tuple[str, str]:
     return export_id, issued
 
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
 def download_confirmation(export_public_id: str, token: str) -> str:
     """The value the download page's form posts back: names the export and a digest of the link's token."""
-    return signing.dumps({"x": export_public_id, "t": _token_digest(token)}, salt=CONFIRMATION_SALT)
+    return confirmation_for(token, salt=CONFIRMATION_SALT, names=export_public_id)
 
 
 def check_download_confirmation(value: object, *, export_public_id: str, token: str) -> None:
@@ -76,15 +71,5 @@ def check_download_confirmation(value: object, *, export_public_id: str, token: 
     refusal = DownloadConfirmationInvalid(
         "Download from the page the link opens: this confirmation is missing, expired or not for this link."
     )
-    if not isinstance(value, str) or not value:
-        raise refusal
-    try:
-        payload = signing.loads(value, salt=CONFIRMATION_SALT, max_age=CONFIRMATION_LIFETIME)
-    except signing.BadSignature as exc:  # SignatureExpired included
-        raise refusal from exc
-    if (
-        not isinstance(payload, dict)
-        or payload.get("x") != export_public_id
-        or payload.get("t") != _token_digest(token)
-    ):
+    if not is_confirmation_for(value, token, salt=CONFIRMATION_SALT, names=export_public_id):
         raise refusal

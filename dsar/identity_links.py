@@ -6,13 +6,13 @@ requester's address is read from the sealed contact when a message goes out and 
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Final
 
 from django.conf import settings
 from django.core import signing
 
+from core.link_confirmations import confirmation_for, is_confirmation_for
 from dsar.problems import VerificationConfirmationInvalid, VerificationLinkExpired, VerificationLinkInvalid
 
 SALT: Final = "provenant.dsar.identity-verification"
@@ -20,7 +20,6 @@ SALT: Final = "provenant.dsar.identity-verification"
 # The page's form carries a confirmation value signed under its own salt, bound to the request and to this very
 # token, valid for a short while: a POST without one, or with one made for another link, changes nothing.
 CONFIRMATION_SALT: Final = "provenant.dsar.identity-confirmation"
-CONFIRMATION_LIFETIME: Final = timedelta(minutes=30)
 
 
 def link_lifetime() -> timedelta:
@@ -62,13 +61,9 @@ def reminder_days() -> tuple[int, ...]:
     return tuple(sorted({int(part) for part in str(raw).split(",") if part.strip()}))
 
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
 def confirmation_value(public_id: str, token: str) -> str:
     """The value the confirmation page's form posts back: names the request and a digest of the link's token."""
-    return signing.dumps({"r": public_id, "t": _token_digest(token)}, salt=CONFIRMATION_SALT)
+    return confirmation_for(token, salt=CONFIRMATION_SALT, names=public_id)
 
 
 def check_confirmation(value: object, *, public_id: str, token: str) -> None:
@@ -76,11 +71,5 @@ def check_confirmation(value: object, *, public_id: str, token: str) -> None:
     refusal = VerificationConfirmationInvalid(
         "Confirm from the page the link opens: this confirmation is missing, expired or not for this link."
     )
-    if not isinstance(value, str) or not value:
-        raise refusal
-    try:
-        payload = signing.loads(value, salt=CONFIRMATION_SALT, max_age=CONFIRMATION_LIFETIME)
-    except signing.BadSignature as exc:  # SignatureExpired included
-        raise refusal from exc
-    if not isinstance(payload, dict) or payload.get("r") != public_id or payload.get("t") != _token_digest(token):
+    if not is_confirmation_for(value, token, salt=CONFIRMATION_SALT, names=public_id):
         raise refusal

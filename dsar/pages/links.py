@@ -20,13 +20,12 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from core.link_confirmations import CONFIRMATION_LIFETIME
 from core.models import Organization
 from core.problems import DomainError, NotFound
 from dsar import selectors, services
 from dsar.enums import RequestType
 from dsar.erasure_review import erasure_cooling_off, erasure_review_mode
-from dsar.export_links import CONFIRMATION_LIFETIME as DOWNLOAD_CONFIRMATION_LIFETIME
-from dsar.identity_links import CONFIRMATION_LIFETIME
 from dsar.pages.rights import right_label
 from dsar.pages.site import TRANSLATED_LANGUAGES, PrivacyCenter, privacy_center_for, render_page
 from dsar.status_links import status_link_url
@@ -216,7 +215,7 @@ class ExportDownloadPage(View):
             "preview": preview,
             "is_portability": preview.request_type == RequestType.PORTABILITY,
             "size_kib": max(1, round(preview.size_bytes / 1024)),
-            "confirmation_minutes": _minutes(DOWNLOAD_CONFIRMATION_LIFETIME),
+            "confirmation_minutes": _minutes(CONFIRMATION_LIFETIME),
         }
         return private(render_page(request, center, "privacy_center/download.html", context))
 
