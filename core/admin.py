@@ -7,15 +7,22 @@ and a re-rendered form instead of a 500. Nothing is deleted from the admin.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from core.models import ApiKey, AuditLogEntry, Organization, PrivacyCenterBranding, StaffOrganizationScope
 from core.problems import DomainError
@@ -26,12 +33,34 @@ from core.services import (
     api_key_create,
     api_key_revoke,
     organization_create,
+    organization_update,
     privacy_center_branding_update,
 )
 
 admin.site.site_header = "Provenant"
 admin.site.site_title = "Provenant admin"
 admin.site.index_title = "Consent ledger administration"
+# The app list stays on the index page: on a 1366 px laptop the side bar took a quarter of every list's width.
+admin.site.enable_nav_sidebar = False
+
+WORKBENCH_CSS = "core/admin/workbench.css"
+ADMIN_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
+# Automatic tasks by the name in their audit actor (``task:<name>``), as the legal team calls them.
+TASK_LABELS = {
+    "consent.verify_all_ledgers": "nightly ledger verification",
+    "dsar.deadline_sweep": "deadline reminders and escalation",
+    "dsar.identity_sweep": "identity follow-up",
+    "dsar.messages": "messages to requesters",
+    "dsar.workflow": "request workflow",
+    "dsar.fulfil": "request fulfilment",
+    "dsar.purge_exports": "export retention",
+    "provenance.deliver": "deliveries to recipients",
+}
+REQUESTER_LABELS = {
+    "privacy-center": "the requester, in the privacy center",
+    "verification-link": "the requester, through the verification link",
+    "export-link": "the requester, through the download link",
+}
 
 _DOMAIN_ERROR_ATTR = "provenant_domain_error"
 
@@ -39,6 +68,90 @@ _DOMAIN_ERROR_ATTR = "provenant_domain_error"
 def admin_actor(request: HttpRequest) -> str:
     """The audit actor of an admin user: never their name or email (PII), only their id."""
     return f"user:{request.user.pk}"
+
+
+def admin_datetime(value: datetime | None) -> str:
+    """An instant as every admin page shows it: local date, time with seconds and the zone
+    (``2026-12-07 01:15:56 UTC``); ``—`` for none."""
+    if value is None:
+        return "—"
+    return timezone.localtime(value).strftime(ADMIN_DATETIME_FORMAT)
+
+
+def _user_label(user: Any) -> str:
+    full = user.get_full_name().strip()
+    return f"{full} ({user.username})" if full else str(user.username)
+
+
+def actor_labels(actors: Iterable[str]) -> dict[str, str]:
+    """Each audit actor as a reader names it: a staff user by name, an API key by its name, a task by what it
+    does (two queries for any number of actors)."""
+    wanted = {actor for actor in actors if actor}
+    user_ids = set()
+    for actor in wanted:
+        for part in actor.replace(" for ", " ").split():
+            kind, _, rest = part.partition(":")
+            if kind == "user" and rest.isdigit():
+                user_ids.add(int(rest))
+    prefixes = {actor.partition(":")[2] for actor in wanted if actor.startswith("api_key:")}
+    users = {user.pk: _user_label(user) for user in get_user_model().objects.filter(pk__in=user_ids)}
+    keys = dict(ApiKey.objects.filter(prefix__in=prefixes).values_list("prefix", "name")) if prefixes else {}
+    return {actor: _actor_label(actor, users, keys) for actor in wanted}
+
+
+def _actor_label(actor: str, users: dict[int, str], keys: dict[str, str]) -> str:
+    job, separator, requested_by = actor.partition(" for ")
+    if separator and job.startswith("job:"):
+        return f"background job for {_actor_label(requested_by, users, keys)}"
+    kind, _, rest = actor.partition(":")
+    if kind == "user" and rest.isdigit():
+        return users.get(int(rest), f"staff user #{rest} (removed)")
+    if kind == "api_key":
+        name = keys.get(rest)
+        return f"API key “{name}” ({rest}…)" if name else f"API key {rest}…"
+    if kind == "task":
+        return f"automatic: {TASK_LABELS.get(rest, rest)}"
+    if kind == "requester":
+        return REQUESTER_LABELS.get(rest, "the requester")
+    if kind == "cli":
+        return f"command line ({rest})" if rest else "command line"
+    if kind == "system":
+        return f"system ({rest.replace('-', ' ')})" if rest else "system"
+    return actor
+
+
+def actor_label(actor: str) -> str:
+    return actor_labels([actor]).get(actor, "—")
+
+
+def actor_column(field: str, description: str = "actor") -> Callable[[Any, Any], str]:
+    """A list column showing the audit actor in ``field`` by name; with :class:`ActorNamesMixin` the names of a
+    page are read at once."""
+
+    @admin.display(description=description, ordering=field)
+    def column(model_admin: Any, obj: Any) -> str:
+        actor = getattr(obj, field) or ""
+        labels = getattr(obj, "_actor_labels", None)
+        if labels is not None and actor in labels:
+            return str(labels[actor])
+        return actor_label(actor) if actor else "—"
+
+    return column
+
+
+class ActorNamesMixin(admin.ModelAdmin):
+    """Reads the actor names of a list page in one go (the fields named in ``actor_fields``)."""
+
+    actor_fields: tuple[str, ...] = ()
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)
+        labels = actor_labels(getattr(row, field) or "" for row in rows for field in self.actor_fields)
+        for row in rows:
+            row._actor_labels = labels
+        changelist.result_list = rows
+        return changelist
 
 
 def _adopt(target: Model, saved: Model) -> None:
@@ -73,6 +186,9 @@ class ServiceModelAdmin(admin.ModelAdmin):
     """A ModelAdmin whose writes are service calls. Deleting is never offered."""
 
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    class Media:
+        css = {"all": (WORKBENCH_CSS,)}
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
         raise NotImplementedError
@@ -133,6 +249,9 @@ class ReadOnlyModelAdmin(NoEditingMixin, admin.ModelAdmin):
 
     actions = None
 
+    class Media:
+        css = {"all": (WORKBENCH_CSS,)}
+
 
 class ReadOnlyTabularInline(NoEditingMixin, admin.TabularInline):
     """A history shown under its parent, never edited there."""
@@ -166,6 +285,9 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
     the model to its organization (``"subject__organization"``; ``"pk"`` for organizations)."""
 
     organization_lookup: str = "organization"
+
+    class Media:
+        css = {"all": (WORKBENCH_CSS,)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
@@ -214,9 +336,9 @@ def report_domain_errors(request: HttpRequest, label: str, error: DomainError) -
 
 @admin.register(Organization)
 class OrganizationAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
-    """Organizations are created, then viewed. The GPC setting changes only through the admin actions
-    in consent (its service writes the audit row and moves gpc.json's lastUpdate); ``site_domain`` has
-    no service yet and is shown read-only."""
+    """Organizations are created, then edited through ``organization_update`` (name, site domain; audited). The
+    GPC stance is edited where consent extends this admin (its service moves gpc.json's lastUpdate); branding
+    has its own page, linked from here."""
 
     organization_lookup = "pk"
     list_display = ("slug", "name", "honor_gpc_everywhere", "gpc_settings_updated_at", "site_domain", "created_at")
@@ -226,21 +348,47 @@ class OrganizationAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     detail_fields: tuple[str, ...] = (
         "slug",
         "name",
+        "site_domain",
         "honor_gpc_everywhere",
         "gpc_settings_updated_at",
-        "site_domain",
+        "branding",
         "created_at",
     )
-    readonly_fields = detail_fields
+    editable_fields: tuple[str, ...] = ("name", "site_domain")
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("slug", "name") if obj is None else self.detail_fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return () if obj is None else self.detail_fields
+        if obj is None:
+            return ()
+        if not self.has_change_permission(request, obj):
+            return self.detail_fields
+        return tuple(field for field in self.detail_fields if field not in self.editable_fields)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # no rename service yet: organizations are created, then viewed
+    @admin.display(description="privacy center branding")
+    def branding(self, obj: Organization) -> SafeString | str:
+        if obj.pk is None:
+            return "—"
+        existing = PrivacyCenterBranding.objects.filter(organization_id=obj.pk).values_list("pk", flat=True).first()
+        if existing is not None:
+            url = reverse("admin:core_privacycenterbranding_change", args=[existing])
+            return format_html('<a href="{}">Edit the privacy center branding</a>', url)
+        url = reverse("admin:core_privacycenterbranding_add")
+        return format_html('<a href="{}?organization={}">Set up the privacy center branding</a>', url, obj.pk)
+
+    def service_update(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> Model:
+        changed = set(form.changed_data)
+        if not changed & {"name", "site_domain"}:
+            return Organization.objects.get(pk=obj.pk)
+        data = form.cleaned_data
+        current = Organization.objects.get(pk=obj.pk)
+        return organization_update(
+            organization=current,
+            name=data.get("name", current.name),
+            site_domain=data.get("site_domain", current.site_domain),
+            actor=admin_actor(request),
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A staff user limited to some organizations can't create others.
@@ -405,14 +553,26 @@ class ApiKeyAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
-    list_display = ("occurred_at", "organization", "actor", "action", "object_type", "object_id")
+class AuditLogEntryAdmin(OrganizationScopedAdmin, ActorNamesMixin, ReadOnlyModelAdmin):
+    """Who did what: the actor by name (its key as recorded on the page), the action by its label."""
+
+    list_display = ("occurred_at", "organization", "actor_name", "action", "changed_object")
     list_filter = ("action", "object_type", "organization", ("occurred_at", admin.DateFieldListFilter))
     list_select_related = ("organization",)
     search_fields = ("=actor", "=object_id", "action")
     date_hierarchy = "occurred_at"
-    fields = ("occurred_at", "organization", "actor", "action", "object_type", "object_id", "data")
+    fields = ("occurred_at", "organization", "actor_name", "actor_key", "action", "object_type", "object_id", "data")
     readonly_fields = fields
+    actor_fields = ("actor",)
+    actor_name = actor_column("actor", "by")
+
+    @admin.display(description="actor as recorded")
+    def actor_key(self, obj: AuditLogEntry) -> str:
+        return obj.actor
+
+    @admin.display(description="object", ordering="object_type")
+    def changed_object(self, obj: AuditLogEntry) -> str:
+        return f"{obj.object_type.replace('_', ' ')} {obj.object_id}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ class AuditAction(TextChoices):
     # organizations and keys (core)
     ORGANIZATION_CREATED = "organization.created", "Organization created"
     ORGANIZATION_GPC_SETTINGS_CHANGED = "organization.gpc_settings_changed", "GPC settings changed"
+    ORGANIZATION_UPDATED = "organization.updated", "Organization changed (name or site domain)"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     PRIVACY_CENTER_BRANDING_CHANGED = "privacy_center.branding_changed", "Privacy center branding changed"
@@ -66,6 +67,7 @@ class AuditAction(TextChoices):
     DSAR_DEADLINE_SETTINGS_CHANGED = "dsar.deadline_settings_changed", "Deadline calendar and time zone changed"
     DSAR_CONNECTOR_CREATED = "dsar.connector_created", "Connector registered"
     DSAR_CONNECTOR_SECRET_ROTATED = "dsar.connector_secret_rotated", "Connector secret rotated"
+    DSAR_CONNECTOR_UPDATED = "dsar.connector_updated", "Connector changed"
     DSAR_MESSAGE_SENT = "dsar.message_sent", "Message sent to the requester"
     DSAR_MESSAGE_TEMPLATE_CHANGED = "dsar.message_template_changed", "Message template overridden or edited"
     DSAR_MESSAGE_TEMPLATE_RESET = "dsar.message_template_reset", "Message template reset to the default"

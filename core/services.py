@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -75,6 +76,49 @@ def organization_create(*, slug: str, name: str, actor: str) -> Organization:
             data={"slug": slug},
         )
         organization_created.send(sender=Organization, organization=organization, actor=actor)
+    return organization
+
+
+# A host name as a browser sends it in Host: labels of letters, digits and hyphens, at least one dot.
+_HOST_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$)(?:{_HOST_LABEL}\.)+{_HOST_LABEL}$")
+
+
+def organization_update(*, organization: Organization, name: str, site_domain: str, actor: str) -> Organization:
+    """Rename an organization or set the host whose /.well-known/gpc.json answers for it (one organization per
+    host). Audited with what changed; nothing changed, nothing written."""
+    name = name.strip()
+    site_domain = site_domain.strip().lower().rstrip(".")
+    errors = []
+    if not name:
+        errors.append({"pointer": "/name", "detail": "An organization needs a name."})
+    if site_domain and not _HOST_NAME.match(site_domain):
+        errors.append({"pointer": "/site_domain", "detail": "A host name such as www.example.com: no scheme or path."})
+    if errors:
+        raise InvalidInput(str(errors[0]["detail"]), errors=errors)
+    with transaction.atomic():
+        current = Organization.objects.select_for_update().get(pk=organization.pk)
+        if site_domain and Organization.objects.filter(site_domain=site_domain).exclude(pk=current.pk).exists():
+            raise Conflict(
+                f"Another organization answers for {site_domain}.",
+                errors=[{"pointer": "/site_domain", "detail": "Another organization answers for this host."}],
+            )
+        changed = {
+            field: {"from": getattr(current, field), "to": value}
+            for field, value in (("name", name), ("site_domain", site_domain))
+            if getattr(current, field) != value
+        }
+        if changed:
+            Organization.objects.filter(pk=current.pk).update(name=name, site_domain=site_domain)
+            audit_log(
+                actor=actor,
+                action=AuditAction.ORGANIZATION_UPDATED,
+                object_type="organization",
+                object_id=current.pk,
+                organization=current,
+                data=changed,
+            )
+    organization.refresh_from_db()
     return organization
 
 

@@ -79,7 +79,7 @@ ROLES: dict[str, frozenset[str]] = {
     PRIVACY_COUNSEL: frozenset(
         _view("core", "consent", "provenance", "dsar", "reports", exclude=_SECRET_MODELS)
         | {
-            "core.change_organization",  # the GPC stance actions
+            "core.change_organization",  # name, site domain and the GPC stance (form and actions)
             "core.add_privacycenterbranding",  # how the privacy center looks (issue #13)
             "core.change_privacycenterbranding",
             "consent.add_source",
@@ -138,6 +138,7 @@ ROLES: dict[str, frozenset[str]] = {
             "provenance.view_recipient",
             "provenance.rotate_webhook_secret",
             "dsar.view_connector",
+            "dsar.add_connector",  # registering one issues its signing secret
             "dsar.change_connector",
         }
     ),

@@ -142,3 +142,25 @@ MESSAGE_REQUIRED_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = {
     MessageKind.DENIAL: ("organization_name", "reason", "remedies"),
     MessageKind.UNVERIFIABLE: ("organization_name", "remedies"),
 }
+
+
+# What each date of a request's deadlines (dsar.deadlines.DATE_KEYS) is called on the legal team's pages.
+DEADLINE_LABELS: dict[str, str] = {
+    "receipt_date": "Received on",
+    "initial_due_unrolled": "One month from receipt (before moving off a weekend or holiday)",
+    "initial_due": "Response due",
+    "extension_notice_due": "Extension notice due",
+    "extended_due": "Response due, extended",
+    "alt_extended_due": "Extended due date, other reading",
+    "alt_due_inclusive_pause": "Due date counting both ends of the identity pause",
+    "alt_due_restart": "Due date restarting the month at the identity answer",
+    "identity_reminder_due": "Identity reminder due",
+    "identity_cutoff": "Identity answer due (else closed as unable to identify)",
+    "response_due": "Response due",
+    "response_sla_due": "Response due (internal target)",
+    "max_extended_due": "Latest response date with an extension",
+    "confirm_legal_due": "Confirmation of receipt due",
+    "confirm_sla_due": "Confirmation of receipt due (internal target)",
+    "optout_legal_due": "Opt-out honored by",
+    "optout_sla_due": "Opt-out honored by (internal target)",
+}

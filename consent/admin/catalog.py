@@ -48,6 +48,20 @@ from core.problems import DomainError
 
 class OrganizationLedgerAdmin(OrganizationAdmin):
     actions = ("verify_ledger", "honor_gpc_everywhere", "honor_gpc_where_required")
+    editable_fields = (*OrganizationAdmin.editable_fields, "honor_gpc_everywhere")
+
+    def service_update(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> Model:
+        """Name and site domain through core's service; the GPC stance through consent's (audited, and it
+        moves gpc.json's lastUpdate). Each writes only when its fields changed."""
+        organization = super().service_update(request, obj, form)
+        assert isinstance(organization, Organization)
+        if "honor_gpc_everywhere" in form.changed_data:
+            organization = organization_gpc_settings_update(
+                organization=organization,
+                honor_everywhere=bool(form.cleaned_data["honor_gpc_everywhere"]),
+                actor=admin_actor(request),
+            )
+        return organization
 
     def has_verify_ledger_permission(self, request: HttpRequest) -> bool:
         # The action stores a verification run (and its audit row): that needs the right to add runs, never
@@ -82,8 +96,7 @@ class OrganizationLedgerAdmin(OrganizationAdmin):
                 )
 
     def has_gpc_settings_permission(self, request: HttpRequest) -> bool:
-        # The admin never edits organizations in place (has_change_permission is False), so the
-        # settings actions ask for the model's change permission itself.
+        # The bulk settings actions ask for the model's change permission itself, as the change form does.
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 

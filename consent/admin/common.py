@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from consent.enums import ConsentStatus, LawfulBasis
 from consent.models import (
     Purpose,
     Subject,
@@ -19,6 +20,27 @@ from consent.models import (
 from core.jurisdictions import country_of
 
 HISTORY_PAGE_SIZE = 200
+# Why a purpose is or is not permitted (consent.permission.BASES), as the legal team reads it.
+PERMISSION_BASIS_LABELS: dict[str, str] = {
+    "explicit_opt_in": "consent on record",
+    "no_opt_out_on_record": "no opt-out on record",
+    "opted_out": "opted out",
+    "withdrawn": "consent withdrawn",
+    "expired": "consent expired",
+    "stale_policy": "consent given under an older notice",
+    "gpc_opt_out": "GPC opt-out",
+    "no_consent_on_record": "no consent on record",
+    "objected": "objected",
+    **{basis.value: str(basis.label) for basis in LawfulBasis if basis != LawfulBasis.CONSENT},
+}
+
+
+def consent_status_label(status: str) -> str:
+    return str(ConsentStatus(status).label) if status in ConsentStatus.values else status
+
+
+def permission_basis_label(basis: str) -> str:
+    return PERMISSION_BASIS_LABELS.get(basis, basis.replace("_", " "))
 
 
 def form_values(form: forms.ModelForm, names: list[str] | tuple[str, ...]) -> dict[str, Any]:

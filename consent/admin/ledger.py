@@ -14,7 +14,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.safestring import SafeString
 
-from consent.admin.common import HISTORY_PAGE_SIZE, JurisdictionFilter, mask_email, subject_change_link
+from consent.admin.common import (
+    HISTORY_PAGE_SIZE,
+    JurisdictionFilter,
+    consent_status_label,
+    mask_email,
+    permission_basis_label,
+    subject_change_link,
+)
 from consent.models import (
     ConsentEvent,
     ConsentState,
@@ -151,8 +158,12 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         except ValueError:
             after = 0
         events, has_more = consent_history(subject=subject, after_chain_index=after, limit=HISTORY_PAGE_SIZE)
+        states = consent_state_for_subject(organization=subject.organization, subject=subject)
         return {
-            "consent_states": consent_state_for_subject(organization=subject.organization, subject=subject),
+            "consent_states": states,
+            "consent_rows": [
+                (state, consent_status_label(state.status), permission_basis_label(state.basis)) for state in states
+            ],
             "history": events,
             "history_after": after,
             "history_next_after": events[-1].chain_index if has_more else None,

@@ -27,14 +27,16 @@ from core.admin import (
     OrganizationScopedAdmin,
     ReadOnlyTabularInline,
     ServiceModelAdmin,
+    actor_column,
     admin_actor,
+    admin_datetime,
     report_domain_errors,
 )
 from core.problems import DomainError
 from dsar.admin.forms import AssignForm, CancelErasureForm, DsarAddForm, ExtendForm, RejectForm, VerifyForm
 from dsar.admin.messages import RequestMessageInline
 from dsar.deadlines import DATE_KEYS
-from dsar.enums import FINAL_STATUSES, RequestStatus, RequestType
+from dsar.enums import DEADLINE_LABELS, FINAL_STATUSES, RequestStatus, RequestType
 from dsar.erasure_review import ErasureGate
 from dsar.models import DataSubjectRequest, DsarExport, RequestTransition
 from dsar.selectors import dsar_requester_masked, export_for_request
@@ -102,28 +104,23 @@ class TransitionInline(ReadOnlyTabularInline):
     """The audit trail: every transition, oldest first, read-only."""
 
     model = RequestTransition
-    fields = ("at", "actor", "from_status", "to_status", "reason")
+    fields = ("at", "actor_name", "from_label", "to_status", "reason")
     readonly_fields = fields
     ordering = ("at", "id")
     verbose_name_plural = "audit trail"
+    actor_name = actor_column("actor", "by")
+
+    @admin.display(description="from status")
+    def from_label(self, obj: RequestTransition) -> str:
+        return RequestStatus(obj.from_status).label if obj.from_status in RequestStatus.values else "—"
 
 
 @admin.register(DataSubjectRequest)
 class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     """The queue, nearest due date first, limited to the organizations the staff user may see."""
 
-    list_display = (
-        "public_id",
-        "organization",
-        "type",
-        "regime",
-        "status",
-        "due_on",
-        "countdown",
-        "received_at",
-        "channel",
-        "assignee",
-    )
+    # Type and regime, due date and countdown, receipt and channel share a column each: all fit 1366 px.
+    list_display = ("public_id", "organization", "request_kind", "status", "due", "received", "assigned_to")
     # organization: scoped choices (OrganizationScopedAdmin); assignee: only those of requests the user sees.
     list_filter = (
         "status",
@@ -183,13 +180,10 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
             return "—"
         if export.purged_at is not None:
             why = "when its subject was erased" if export.purge_reason == "erasure" else "after its retention period"
-            return f"— (the export was deleted on {export.purged_at:%Y-%m-%d}, {why})"
+            return f"— (the export was deleted on {admin_datetime(export.purged_at)}, {why})"
         if export.link_issued_at is None or export.link_expires_at is None:
             return "not issued: the link is signed and emailed to the requester when the request is approved"
-        return (
-            f"issued {timezone.localtime(export.link_issued_at):%Y-%m-%d %H:%M}, "
-            f"valid until {timezone.localtime(export.link_expires_at):%Y-%m-%d %H:%M}"
-        )
+        return f"issued {admin_datetime(export.link_issued_at)}, valid until {admin_datetime(export.link_expires_at)}"
 
     @admin.display(description="erasure")
     def erasure(self, obj: DataSubjectRequest) -> str:
@@ -207,10 +201,8 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
             return "ran"
         gate = request_erasure_gate(obj)
         return ERASURE_TEXT[gate].format(
-            not_before=f"{timezone.localtime(obj.erasure_not_before):%Y-%m-%d %H:%M}" if obj.erasure_not_before else "",
-            cancelled=f"{timezone.localtime(obj.erasure_cancelled_at):%Y-%m-%d %H:%M}"
-            if obj.erasure_cancelled_at
-            else "",
+            not_before=admin_datetime(obj.erasure_not_before) if obj.erasure_not_before else "",
+            cancelled=admin_datetime(obj.erasure_cancelled_at) if obj.erasure_cancelled_at else "",
         )
 
     # --- pages ---------------------------------------------------------------------------------------------
@@ -355,6 +347,30 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         colour = COUNTDOWN_COLOURS[level]
         return format_html('<strong class="dsar-countdown dsar-{}" style="color: {}">{}</strong>', level, colour, text)
 
+    @admin.display(description="request", ordering="type")
+    def request_kind(self, obj: DataSubjectRequest) -> SafeString:
+        return format_html(
+            '{}<br><span class="workbench-muted">{}</span>', obj.get_type_display(), obj.get_regime_display()
+        )
+
+    @admin.display(description="due", ordering="due_on")
+    def due(self, obj: DataSubjectRequest) -> SafeString:
+        return format_html('<span class="workbench-time">{}</span><br>{}', obj.due_on.isoformat(), self.countdown(obj))
+
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj: DataSubjectRequest) -> SafeString:
+        return format_html(
+            '{}<br><span class="workbench-muted">by {}</span>',
+            admin_datetime(obj.received_at),
+            obj.get_channel_display().lower(),
+        )
+
+    @admin.display(description="assignee", ordering="assignee__username")
+    def assigned_to(self, obj: DataSubjectRequest) -> str:
+        if obj.assignee is None:
+            return "—"
+        return obj.assignee.get_full_name() or obj.assignee.get_username()
+
     @admin.display(description="requester (masked)")
     def requester_contact(self, obj: DataSubjectRequest) -> str:
         masked = dsar_requester_masked(obj)
@@ -366,13 +382,15 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         rules = deadlines.get("rules") or {}
         enforced = deadlines.get("enforced_key")
         rows = [
-            (key, deadlines[key], "enforced" if key == enforced else "", rules.get(key, ""))
+            (DEADLINE_LABELS.get(key, key), key, deadlines[key], "enforced" if key == enforced else "", rules.get(key))
             for key in DATE_KEYS
             if deadlines.get(key)
         ]
         if not rows:
             return "—"
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        body = format_html_join(
+            "", '<tr><td>{}<br><span class="workbench-muted">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>', rows
+        )
         return format_html(
             '<table id="dsar-deadlines"><thead><tr><th>Deadline</th><th>Date</th><th></th><th>Rule</th></tr>'
             "</thead><tbody>{}</tbody></table>",

@@ -17,7 +17,12 @@ from dsar.problems import (
     StatusChanged,
     deadline_problem,
 )
-from dsar.services.connectors import connector_calls_record, connector_create, connector_secret_rotate
+from dsar.services.connectors import (
+    connector_calls_record,
+    connector_create,
+    connector_secret_rotate,
+    connector_update,
+)
 from dsar.services.deadline_settings import deadline_settings_update
 from dsar.services.deadline_sweep import dsar_deadline_sweep
 from dsar.services.erasure import dsar_erasure_cancel
@@ -83,6 +88,7 @@ __all__ = [
     "connector_calls_record",
     "connector_create",
     "connector_secret_rotate",
+    "connector_update",
     "deadline_problem",
     "deadline_settings_update",
     "dsar_assign",

@@ -93,3 +93,35 @@ def connector_calls_record(*, request: DataSubjectRequest, step: str, outcomes: 
                 "answer_sealed": sealed,
             },
         )
+
+
+def connector_update(*, connector: Connector, name: str, url: str, is_active: bool, actor: str) -> Connector:
+    """Rename a connector, point it at another URL (checked as at creation) or switch it off or on; its key
+    and secret stay. Audited with what changed; nothing changed, nothing written."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A connector needs a name.", errors=[{"pointer": "/name", "detail": "required"}])
+    problem = destination_url_problem(url)
+    if problem is not None:
+        raise InvalidInput(f"The connector URL is refused: {problem}.", errors=[{"pointer": "/url", "detail": problem}])
+    with transaction.atomic():
+        current = Connector.objects.select_for_update().get(pk=connector.pk)
+        changed = {
+            field: {"from": getattr(current, field), "to": value}
+            for field, value in (("name", name), ("url", url), ("is_active", is_active))
+            if getattr(current, field) != value
+        }
+        if changed:
+            Connector.objects.filter(pk=current.pk).update(
+                name=name, url=url, is_active=is_active, updated_at=timezone.now()
+            )
+            audit_log(
+                actor=actor,
+                action=AuditAction.DSAR_CONNECTOR_UPDATED,
+                object_type="connector",
+                object_id=current.pk,
+                organization=current.organization,
+                data={"key": current.key, **changed},
+            )
+    connector.refresh_from_db()
+    return connector

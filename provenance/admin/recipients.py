@@ -218,7 +218,6 @@ class StampRecordAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         "decision",
         "reason_summary",
         "jurisdiction",
-        "kid",
     )
     list_display_links = ("stamp_id",)
     list_filter = (

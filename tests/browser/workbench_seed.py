@@ -31,7 +31,7 @@ from provenance.services.recipients import recipient_update
 from provenance.services.stamping import StampRequest, stamp_many
 
 STAFF_USERNAME = "lena.legal"
-STAFF_PASSWORD = "workbench-demo-password"  # noqa: S105  (a throwaway account of a test database)
+STAFF_PASSWORD = "workbench-demo-password"
 ACTOR = "cli:seed_demo"
 
 
@@ -106,7 +106,10 @@ def seed_workbench() -> Workbench:
         failures=alert_failures(what="marketing-email", problem="withdrawn", detail="consent withdrawn 2 days ago"),
     )
     dsar_services.connector_create(
-        organization=organization, key="billing", name="Billing system", url="https://billing.demo.example/dsar",
+        organization=organization,
+        key="billing",
+        name="Billing system",
+        url="https://billing.demo.example/dsar",
         actor=ACTOR,
     )
     witness_create(organization=organization, name="Auditor Ltd", url="https://witness.demo.example/", actor=ACTOR)
