@@ -89,7 +89,7 @@ class DataSubjectRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.public_id} {self.type} ({self.regime}): {self.status}"
+        return f"{self.public_id} {self.get_type_display()} ({self.get_regime_display()}): {self.get_status_display()}"
 
 
 class RequestTransition(models.Model):

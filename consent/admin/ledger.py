@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from consent.admin.common import (
@@ -22,6 +23,7 @@ from consent.admin.common import (
     permission_basis_label,
     subject_change_link,
 )
+from consent.enums import ConsentStatus
 from consent.models import (
     ConsentEvent,
     ConsentState,
@@ -35,15 +37,20 @@ from consent.selectors import (
     GPC_NOT_RECEIVED,
     consent_history,
     consent_state_for_subject,
+    consent_state_status_now,
+    consent_states_by_status_now,
     subject_email,
     subject_gpc,
     subjects_by_gpc_status,
 )
 from consent.services import SubjectKeyUnavailable, consent_states_rebuild, subject_contact_reveal
 from core.admin import (
+    ActorNamesMixin,
     OrganizationScopedAdmin,
     ReadOnlyModelAdmin,
+    actor_column,
     admin_actor,
+    admin_datetime,
 )
 
 REVEAL_PERMISSION = "consent.reveal_subject_contact"
@@ -225,18 +232,8 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
 class ConsentEventAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     """The ledger is append-only (a database trigger refuses UPDATE and DELETE); the admin only reads it."""
 
-    list_display = (
-        "event_id",
-        "subject",
-        "purpose",
-        "action",
-        "source",
-        "jurisdiction",
-        "gpc",
-        "occurred_at",
-        "recorded_at",
-        "chain_index",
-    )
+    # Subject with its chain index, occurred with recorded: one column each, so the list fits 1366 px.
+    list_display = ("event_id", "subject_position", "purpose", "action", "source", "jurisdiction", "gpc", "occurred")
     list_filter = (
         "organization",
         "purpose",
@@ -281,6 +278,18 @@ class ConsentEventAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
             .select_related("organization", "subject", "purpose", "source", "policy_version__purpose", "supersedes")
         )
 
+    @admin.display(description="subject, chain index", ordering="subject__external_id")
+    def subject_position(self, obj: ConsentEvent) -> SafeString:
+        return format_html('{} <span class="workbench-muted">#{}</span>', obj.subject.external_id, obj.chain_index)
+
+    @admin.display(description="occurred / recorded", ordering="occurred_at")
+    def occurred(self, obj: ConsentEvent) -> SafeString:
+        return format_html(
+            '{}<br><span class="workbench-muted">{}</span>',
+            admin_datetime(obj.occurred_at),
+            admin_datetime(obj.recorded_at),
+        )
+
 
 class GpcConflictFilter(admin.SimpleListFilter):
     """The GPC conflicts list is this filter on consent states."""
@@ -299,25 +308,43 @@ class GpcConflictFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StatusNowFilter(admin.SimpleListFilter):
+    """Consent states by their status now, as the API reads it: a grant past its expiry is expired already."""
+
+    title = "status now"
+    parameter_name = "status_now"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        shown = [status for status in ConsentStatus if status not in (ConsentStatus.STALE, ConsentStatus.UNKNOWN)]
+        return [(status.value, str(status.label)) for status in shown]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ConsentState]) -> QuerySet[ConsentState]:
+        value = self.value()
+        if value not in ConsentStatus.values:
+            return queryset
+        return consent_states_by_status_now(queryset, value)
+
+
 @admin.register(ConsentState)
 class ConsentStateAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     """The consent projection, read-only; ``?gpc_conflict=yes`` is the GPC conflicts list: opt-ins a GPC
-    opt-out overrode (CCPA regs §7025(c)(3)). Statuses are as stored: expiry and staleness are applied
-    when read, on the subject page."""
+    opt-out overrode (CCPA regs §7025(c)(3)). The status is read as the API reads it (expiry and staleness
+    applied now, before the expiry sweep writes its event); the stored status is on the detail page."""
 
     list_display = (
         "subject_link",
         "purpose",
-        "status",
+        "status_now",
         "since",
+        "valid_until",
         "jurisdiction",
         "gpc",
         "gpc_conflict",
         "organization",
     )
-    list_display_links = ("status",)
-    list_filter = (GpcConflictFilter, "organization", "status", JurisdictionFilter, "gpc")
-    list_select_related = ("organization", "subject", "purpose")
+    list_display_links = ("status_now",)
+    list_filter = (GpcConflictFilter, "organization", StatusNowFilter, JurisdictionFilter, "gpc")
+    list_select_related = ("organization", "subject", "purpose", "basis_event__policy_version")
     search_fields = ("=subject__external_id",)
     ordering = ("-since", "-pk")
     show_full_result_count = False
@@ -325,7 +352,7 @@ class ConsentStateAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         "organization",
         "subject",
         "purpose",
-        "status",
+        "status_now",
         "since",
         "valid_until",
         "event",
@@ -342,6 +369,24 @@ class ConsentStateAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     @admin.display(description="subject", ordering="subject__external_id")
     def subject_link(self, obj: ConsentState) -> SafeString:
         return subject_change_link(obj.subject)
+
+    @admin.display(description="status (read now)", ordering="status")
+    def status_now(self, obj: ConsentState) -> SafeString:
+        status = consent_state_status_now(state=obj)
+        stored = "" if status == obj.status else f" (stored: {consent_status_label(obj.status).lower()})"
+        return format_html(
+            '<span class="consent-status-{}">{}</span><span class="workbench-muted">{}</span>',
+            status,
+            consent_status_label(status),
+            stored,
+        )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentState]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("organization", "subject", "purpose", "basis_event__policy_version")
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if request.GET.get(GpcConflictFilter.parameter_name) == "yes":
@@ -403,7 +448,7 @@ class GpcSignalReceiptAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
 
 
 @admin.register(LedgerVerificationRun)
-class LedgerVerificationRunAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
+class LedgerVerificationRunAdmin(OrganizationScopedAdmin, ActorNamesMixin, ReadOnlyModelAdmin):
     list_display = (
         "verified_at",
         "organization",
@@ -411,8 +456,10 @@ class LedgerVerificationRunAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         "subjects_checked",
         "events_checked",
         "root_prefix",
-        "triggered_by",
+        "triggered_by_name",
     )
+    actor_fields = ("triggered_by",)
+    triggered_by_name = actor_column("triggered_by", "triggered by")
     list_filter = ("is_valid", "organization", ("verified_at", admin.DateFieldListFilter))
     list_select_related = ("organization",)
     search_fields = ("=triggered_by", "=ledger_root")
@@ -420,7 +467,7 @@ class LedgerVerificationRunAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     fields = (
         "verified_at",
         "organization",
-        "triggered_by",
+        "triggered_by_name",
         "is_valid",
         "subjects_checked",
         "events_checked",

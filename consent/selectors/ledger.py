@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from consent.catalog import Catalog, organization_catalog
-from consent.enums import DPV_STATUS_IRIS, OPT_OUT_STATUSES, CollectionMethod, ConsentStatus
+from consent.enums import DPV_STATUS_IRIS, OPT_IN_STATUSES, OPT_OUT_STATUSES, CollectionMethod, ConsentStatus
 from consent.models import ConsentEvent, ConsentState, Purpose, Subject
 from consent.permission import effective_permission
 from consent.state import FoldedState, LedgerEntry, is_opt_in, replay, status_at
@@ -320,6 +321,37 @@ def consent_state_of_row(
     }
     regime = jurisdiction_rules().rule_for(subject.jurisdiction or state.jurisdiction).regime
     return _purpose_consent(purpose, row, moment, catalog.material_effective_at(purpose, moment), regime)
+
+
+def consent_state_status_now(*, state: ConsentState, at: datetime | None = None) -> str:
+    """A stored projection row's status as the API reads it (:func:`consent.state.status_at`): a grant past its
+    ``valid_until`` is expired before the expiry sweep writes its event; one under an older notice than the
+    purpose's material version is stale. Reads the organization's cached catalog; select
+    ``basis_event__policy_version`` and ``organization`` with the rows."""
+    moment = at or timezone.now()
+    catalog = organization_catalog(state.organization)
+    basis_version = state.basis_event.policy_version
+    return status_at(
+        stored_status=state.status,
+        valid_until=state.valid_until,
+        at=moment,
+        basis_policy_effective_at=basis_version.effective_at if basis_version is not None else None,
+        material_policy_effective_at=catalog.material_effective_at(state.purpose, moment),
+    )
+
+
+def consent_states_by_status_now(
+    queryset: QuerySet[ConsentState], status: str, at: datetime | None = None
+) -> QuerySet[ConsentState]:
+    """The rows whose status read at ``at`` is ``status`` as far as expiry decides it (staleness needs each
+    purpose's notices: a stale grant is listed with the grants)."""
+    moment = at or timezone.now()
+    lapsed = Q(status__in=OPT_IN_STATUSES, valid_until__lte=moment)
+    if status == ConsentStatus.EXPIRED:
+        return queryset.filter(Q(status=ConsentStatus.EXPIRED) | lapsed)
+    if status in OPT_IN_STATUSES:
+        return queryset.filter(status=status).exclude(lapsed)
+    return queryset.filter(status=status)
 
 
 def consent_event_by_id(*, organization: Organization, event_id: str) -> ConsentEvent | None:

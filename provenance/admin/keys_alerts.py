@@ -15,7 +15,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import OrganizationScopedAdmin, admin_actor, report_domain_errors
+from core.admin import ActorNamesMixin, OrganizationScopedAdmin, actor_column, admin_actor, report_domain_errors
 from core.models import Organization
 from core.problems import DomainError
 from core.selectors import staff_organization_ids
@@ -164,7 +164,7 @@ class AlertResolveForm(forms.Form):
 
 
 @admin.register(ProvenanceAlert)
-class ProvenanceAlertAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
+class ProvenanceAlertAdmin(OrganizationScopedAdmin, ActorNamesMixin, ViewOnlyWithActionsAdmin):
     """Alerts move open -> acknowledged -> resolved only through the triage services (audited)."""
 
     list_display = (
@@ -176,10 +176,11 @@ class ProvenanceAlertAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
         "subject_external_id",
         "source_key",
         "failure_summary",
-        "updated_at",
-        "resolved_by",
+        "resolved_by_name",
     )
     list_display_links = ("created_at",)
+    actor_fields = ("resolved_by",)
+    resolved_by_name = actor_column("resolved_by", "resolved by")
     list_filter = (
         "status",
         "kind",
@@ -204,7 +205,7 @@ class ProvenanceAlertAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
         "note",
         "created_at",
         "updated_at",
-        "resolved_by",
+        "resolved_by_name",
     )
     readonly_fields = fields
 

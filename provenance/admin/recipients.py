@@ -91,9 +91,8 @@ class RecipientAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         "organization",
         "role",
         "purpose_keys",
-        "endpoint_url",
-        "webhook_url",
-        "legacy_usp",
+        "endpoints",
+        "wants_usp",
         "is_active",
         "created_at",
     )
@@ -127,6 +126,19 @@ class RecipientAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     @admin.display(description="purposes")
     def purpose_keys(self, obj: Recipient) -> str:
         return ", ".join(purpose.key for purpose in obj.purposes.all()) or "—"
+
+    @admin.display(description="endpoint / webhook")
+    def endpoints(self, obj: Recipient) -> SafeString:
+        """Both URLs in one column (the list fits 1366 px); long URLs break anywhere."""
+        return format_html(
+            '<span class="workbench-id">{}</span><br><span class="workbench-muted workbench-id">{}</span>',
+            obj.endpoint_url or "—",
+            obj.webhook_url or "no webhook",
+        )
+
+    @admin.display(boolean=True, description="USP string", ordering="legacy_usp")
+    def wants_usp(self, obj: Recipient) -> bool:
+        return obj.legacy_usp
 
     @admin.display(boolean=True, description="webhook secret issued")
     def webhook_secret_issued(self, obj: Recipient) -> bool:

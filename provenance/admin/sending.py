@@ -156,14 +156,12 @@ class ConsentNoticeAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
         )
         messages.success(request, f"Re-queued {replayed} dead notice(s); others were not dead and are unchanged.")
 
+    # Recipient with its organization, and subject, purpose and change as one line: the list fits 1366 px.
     list_display = (
         "public_id",
         "created_at",
-        "organization",
-        "recipient",
-        "subject_external_id",
-        "purpose",
-        "change",
+        "sent_to",
+        "notice_about",
         "status",
         "legal_deadline",
         "notice_progress",
@@ -186,6 +184,19 @@ class ConsentNoticeAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
     ordering = ("-created_at", "-pk")
     show_full_result_count = False
     inlines = (NoticeAttemptInline,)
+
+    @admin.display(description="recipient", ordering="recipient__key")
+    def sent_to(self, obj: ConsentNotice) -> SafeString:
+        return format_html('{}<br><span class="workbench-muted">{}</span>', obj.recipient.key, obj.organization)
+
+    @admin.display(description="subject, purpose, change", ordering="subject_external_id")
+    def notice_about(self, obj: ConsentNotice) -> SafeString:
+        return format_html(
+            '{}<br><span class="workbench-muted">{} {}</span>',
+            obj.subject_external_id,
+            obj.purpose.key,
+            obj.change.replace("_", " "),
+        )
 
     @admin.display(description="attempts, sent, acknowledged", ordering="sent_at")
     def notice_progress(self, obj: ConsentNotice) -> SafeString:

@@ -97,6 +97,5 @@ def test_every_admin_list_and_the_subject_and_request_pages_fit_a_laptop_screen(
         "/admin/core/privacycenterbranding/",
         "/admin/dsar/messagetemplate/",
         "/admin/consent/ledgerwitnesspush/",
-        "/admin/provenance/consentnotice/",
         "/admin/consent/gpcsignalreceipt/",
     }, empty

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from consent.models import Subject
-from consent.services import witness_create
+from consent.services import ConsentEventInput, consent_record, witness_create
 from core.models import Organization
 from core.selectors import organization_by_slug
 from core.staff_roles import DSAR_OPERATOR, sync_staff_roles
@@ -27,6 +27,7 @@ from provenance.enums import AlertKind
 from provenance.models import Recipient
 from provenance.services.alerts import alert_failures, provenance_alert_open
 from provenance.services.deliveries import delivery_create
+from provenance.services.notices import consent_notices_scan
 from provenance.services.recipients import recipient_update
 from provenance.services.stamping import StampRequest, stamp_many
 
@@ -91,7 +92,26 @@ def seed_workbench() -> Workbench:
 
     # Stamps and deliveries to the CRM, a validation alert, a connector and a ledger witness.
     crm = Recipient.objects.get(organization=organization, key="crm")
-    recipient_update(recipient=crm, actor=ACTOR, endpoint_url="https://crm.demo.example/in")
+    recipient_update(
+        recipient=crm,
+        actor=ACTOR,
+        endpoint_url="https://crm.demo.example/in",
+        webhook_url="https://crm.demo.example/consent-hooks",
+    )
+    # A grant after the CRM's webhook was set: the notice scan turns it into a consent notice to the CRM.
+    consent_record(
+        organization=organization,
+        item=ConsentEventInput(
+            subject_id="demo-erin",
+            purpose="marketing-email",
+            action="grant",
+            occurred_at=timezone.now() - timedelta(minutes=5),
+            source="web-signup",
+            collection_method="web_form",
+            jurisdiction="IE",
+        ),
+    )
+    consent_notices_scan()
     stamps = [
         StampRequest(recipient="crm", purposes=("marketing-email",), subject_id=subject, data={"plan": "pro"})
         for subject in ("demo-alice", "demo-bob", "demo-carol")
