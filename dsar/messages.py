@@ -25,8 +25,8 @@ def gdpr_unable_to_identify_reason(*, requested_on: date, cutoff: date) -> str:
     return (
         "Unable to identify the data subject: the identity request of "
         f"{requested_on.isoformat()} was not answered by {cutoff.isoformat()} (GDPR Art. 12(2), 12(6); "
-        "REGULATORY.md A3). Art. 12(4) notice: we are not taking action on the request because we could not "
-        "identify you. You have the right to lodge a complaint with a supervisory authority and to seek a "
+        "EDPB Guidelines 01/2022 §159). Art. 12(4) notice: we are not taking action on the request because we could "
+        "not identify you. You have the right to lodge a complaint with a supervisory authority and to seek a "
         "judicial remedy."
     )
 

@@ -80,7 +80,7 @@ def compute_deadlines(
     warnings: list[str] = []
     if receipt != utc_date:
         warnings.append(
-            f"the receipt date is {receipt.isoformat()} in {zone_name}, not the UTC date {utc_date.isoformat()} (A8)"
+            f"the receipt date is {receipt.isoformat()} in {zone_name}, not the UTC date {utc_date.isoformat()}"
         )
     as_of_date = local_date(as_of, zone) if as_of is not None else None
     clock = sorted(
@@ -163,7 +163,8 @@ def _months_regime(c: _Context) -> DeadlineResult:
         computation = count_rule + "; next working day"
     where = f"calendar {c.calendar_id}" + (" + organisation holidays" if policy.extra_holidays else "")
     rules: dict[str, str] = {
-        "receipt_date": f"EDPB Guidelines 01/2022 §159; the date in {c.zone_name} (REGULATORY.md A1, A8)",
+        "receipt_date": f"EDPB Guidelines 01/2022 §159; the date in {c.zone_name}, the controller's Member State "
+        "(Reg. 1182/71 Art. 2(1))",
     }
     months = spec.response.months
 
@@ -179,7 +180,8 @@ def _months_regime(c: _Context) -> DeadlineResult:
         if delay > grace:
             c.warnings.append(
                 f"the identity request of {pause.requested.isoformat()} went out {delay} days after receipt, "
-                f"later than the {grace}-day grace: no suspension (A3)"
+                f"later than the {grace}-day grace: no suspension (EDPB Guidelines 01/2022 §159: only for an identity "
+                "request sent without undue delay)"
             )
             continue
         applied.append(pause)
@@ -188,17 +190,27 @@ def _months_regime(c: _Context) -> DeadlineResult:
         elif c.as_of is not None:
             assert identity_cutoff is not None
             paused_days += (min(c.as_of, identity_cutoff) - pause.requested).days
-            c.warnings.append("the identity request is unanswered: the deadline moves with every day it stays so (A3)")
+            c.warnings.append(
+                "the identity request is unanswered: the deadline moves with every day it stays so "
+                "(EDPB Guidelines 01/2022 §159)"
+            )
         else:
-            c.warnings.append("the identity request is unanswered and no as_of date was given: no days counted (A3)")
-    pause_rule = f"{cite.pause}; REGULATORY.md A3 (grace {grace} days), A4"
+            c.warnings.append(
+                "the identity request is unanswered and no as_of date was given: no days counted "
+                "(EDPB Guidelines 01/2022 §159)"
+            )
+    # A3, A4 of the ambiguity register: the grace, and the paused days added after the month count, before the roll.
+    pause_rule = (
+        f"{cite.pause}: for an identity request sent within {grace} days of receipt; the paused days are added "
+        "after the month is counted, before a weekend or holiday moves the date"
+    )
     rules["paused_days"] = rules["pause_applied"] = pause_rule
 
     # A4: month arithmetic first, then the paused days, then the roll.
     base = add_months(receipt, months)
     unrolled = base + timedelta(days=paused_days)
     initial_due = roll(unrolled, holidays)
-    paused_note = f" + {paused_days} paused days (A4)" if paused_days else ""
+    paused_note = f" + {paused_days} paused days" if paused_days else ""
     rules["initial_due_unrolled"] = f"{cite.response}; {count_rule}{paused_note}"
     rules["initial_due"] = f"{cite.response}; {computation}{paused_note}; {where}"
 
@@ -219,15 +231,18 @@ def _months_regime(c: _Context) -> DeadlineResult:
         # A3 alternatives, reported only: the UK-style inclusive count and a restart from the answer.
         inclusive = unrolled + timedelta(days=len(applied))
         result["alt_due_inclusive_pause"] = roll(inclusive, holidays)
-        rules["alt_due_inclusive_pause"] = "A3 alternative: both ends of each pause excluded (DPA 2018 s.54 style)"
+        rules["alt_due_inclusive_pause"] = "another reading: both ends of each pause excluded (DPA 2018 s.54 style)"
         restart_from = max(pause.resumed for pause in applied if pause.resumed is not None)
         result["alt_due_restart"] = roll(add_months(restart_from, months), holidays)
-        rules["alt_due_restart"] = "A3 alternative: the month restarts on the day the identity answer arrived"
+        rules["alt_due_restart"] = "another reading: the month restarts on the day the identity answer arrived"
     if open_pause is not None and identity_cutoff is not None:
         result["identity_reminder_due"] = open_pause.requested + timedelta(days=IDENTITY_REMINDER_DAY)
-        rules["identity_reminder_due"] = "REGULATORY.md A3: reminder on day 14 of the pause"
+        rules["identity_reminder_due"] = "EDPB Guidelines 01/2022 §159 (suspension): a reminder on day 14 of the pause"
         result["identity_cutoff"] = identity_cutoff
-        rules["identity_cutoff"] = "REGULATORY.md A3: no answer by add_months(id_request_date, 1) -> Art. 12(4) notice"
+        rules["identity_cutoff"] = (
+            "EDPB Guidelines 01/2022 §159 (suspension): no answer within a month of the identity request -> "
+            "Art. 12(4) notice"
+        )
 
     if c.notice is not None:
         if spec.extension is None:
@@ -239,11 +254,13 @@ def _months_regime(c: _Context) -> DeadlineResult:
         chain = roll(add_months(base, extra) + timedelta(days=paused_days), holidays)
         anchored = roll(add_months(receipt, months + extra) + timedelta(days=paused_days), holidays)
         chain_rule = (
-            f"{cite.extension}; A2 chain: add_months(add_months(receipt, {months}), {extra}){paused_note}; "
+            f"{cite.extension}; chained: {extra} further months from the end of the first "
+            f"(add_months(add_months(receipt, {months}), {extra})){paused_note}; "
             f"{computation}"
         )
         anchored_rule = (
-            f"{cite.extension}; A2 anchored: add_months(receipt, {months + extra}){paused_note}; {computation}"
+            f"{cite.extension}; anchored: {months + extra} months from receipt (add_months(receipt, {months + extra}))"
+            f"{paused_note}; {computation}"
         )
         if policy.gdpr_extension_mode == "chain":
             result.update(extended_due=chain, alt_extended_due=anchored)
@@ -276,9 +293,10 @@ def _days_regime(c: _Context) -> DeadlineResult:
     rolled = policy.ccpa_roll_calendar_days
     where = f"{c.calendar_id}" + (" + organisation holidays" if policy.extra_holidays else "")
     count_rule = (
-        f"receipt day excluded (Gov. Code §6800, A5); rolled past weekends and {where} holidays (A6 switch on)"
+        f"receipt day excluded (Cal. Gov. Code §6800); rolled past weekends and {where} holidays "
+        "(Cal. Gov. Code §6800, CCP §12, by the organization's choice)"
         if rolled
-        else "receipt day excluded (Gov. Code §6800, A5); not rolled (A6)"
+        else "receipt day excluded (Cal. Gov. Code §6800); not rolled past a weekend or holiday (no rule moves it)"
     )
 
     def calendar_days(days: int) -> date:
@@ -290,7 +308,7 @@ def _days_regime(c: _Context) -> DeadlineResult:
         return receipt + timedelta(days=max(days + offset, 0))
 
     rules: dict[str, str] = {
-        "receipt_date": f"the date in {c.zone_name}, the business's deadline time zone (REGULATORY.md §0, A8)",
+        "receipt_date": f"the date in {c.zone_name}, the business's deadline time zone",
         "paused_days": cite.pause or f"{cite.response}: identity verification does not stop the clock",
     }
     rules["pause_applied"] = rules["paused_days"]
@@ -308,15 +326,15 @@ def _days_regime(c: _Context) -> DeadlineResult:
             count = spec.optout_business_days
             result["optout_legal_due"] = business_days_after(receipt, count, legal)
             result["optout_sla_due"] = business_days_after(receipt, count, weekends)
-            rules["optout_legal_due"] = f"{optout_cite}; business days skip weekends and {where} holidays (A7)"
-            rules["optout_sla_due"] = f"{optout_cite}; internal SLA over {WEEKENDS_ONLY} (A7)"
+            rules["optout_legal_due"] = f"{optout_cite}; business days skip weekends and {where} holidays"
+            rules["optout_sla_due"] = f"{optout_cite}; internal target: business days skip weekends only"
         else:
             assert spec.optout_calendar_days is not None
             count = spec.optout_calendar_days
             result["optout_legal_due"] = calendar_days(count)
             result["optout_sla_due"] = sla_days(count)
             rules["optout_legal_due"] = f"{optout_cite}: {count} calendar days; {count_rule}"
-            rules["optout_sla_due"] = f"{optout_cite}; internal SLA offset {offset} days (A5)"
+            rules["optout_sla_due"] = f"{optout_cite}; internal target {-offset} day(s) before the legal date"
         if c.notice is not None:
             raise ExtensionNotAvailable(f"{spec.law} gives no extension for {c.request_type} requests")
         enforced_key = "optout_legal_due"
@@ -327,7 +345,7 @@ def _days_regime(c: _Context) -> DeadlineResult:
         result["response_due"] = calendar_days(days)
         rules["response_due"] = f"{cite.response}: {days} calendar days; {count_rule}"
         result["response_sla_due"] = sla_days(days)
-        rules["response_sla_due"] = f"{cite.response}; internal SLA offset {offset} days (A5)"
+        rules["response_sla_due"] = f"{cite.response}; internal target {-offset} day(s) before the legal date"
         if spec.notice_within is not None:
             result["extension_notice_due"] = calendar_days(spec.notice_within.days)
             rules["extension_notice_due"] = f"{cite.notice}; {count_rule}"
@@ -339,8 +357,8 @@ def _days_regime(c: _Context) -> DeadlineResult:
             count = spec.confirm_business_days
             result["confirm_legal_due"] = business_days_after(receipt, count, legal)
             result["confirm_sla_due"] = business_days_after(receipt, count, weekends)
-            rules["confirm_legal_due"] = f"{cite.confirm}; business days skip weekends and {where} holidays (A7)"
-            rules["confirm_sla_due"] = f"{cite.confirm}; internal SLA over {WEEKENDS_ONLY} (A7)"
+            rules["confirm_legal_due"] = f"{cite.confirm}; business days skip weekends and {where} holidays"
+            rules["confirm_sla_due"] = f"{cite.confirm}; internal target: business days skip weekends only"
         enforced_key = "response_due"
         if c.notice is not None:
             if spec.extension is None:

@@ -98,13 +98,13 @@ def resolve_zone_and_calendar(
 def _missing(spec: Regime, calendar_id: str | None, *, zone_known: bool) -> DeadlineSettingMissing:
     if calendar_id is None and zone_known:
         return DeadlineSettingMissing(
-            f"regime {spec.key!r} needs the controller's holiday calendar (REGULATORY.md A1) and the time zone "
+            f"regime {spec.key!r} needs the controller's holiday calendar (Reg. 1182/71 Art. 2(1)) and the time zone "
             "names no country the calendars know: send `calendar` or set the organization's deadline calendar",
             missing=("calendar",),
         )
     if calendar_id is None:
         return DeadlineSettingMissing(
-            f"regime {spec.key!r} needs the controller's holiday calendar and time zone (REGULATORY.md A1): send "
+            f"regime {spec.key!r} needs the controller's holiday calendar and time zone (Reg. 1182/71 Art. 2(1)): send "
             "`calendar` (a zone such as Europe/Dublin in `tz` implies its country's calendar), or set the "
             "organization's deadline calendar",
             missing=("calendar", "tz"),

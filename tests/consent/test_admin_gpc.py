@@ -99,7 +99,7 @@ def test_subject_page_shows_the_gpc_panel_after_a_signal(
     assert gpc_event.event_id in panel
     assert "No linked subjects." in panel
     state = _section(html, 'id="consent-state"', 'id="consent-history"')
-    assert "gpc_opt_out" in state
+    assert "GPC opt-out" in state
     assert "consent-not-permitted" in state
 
 
@@ -116,7 +116,7 @@ def test_subject_page_without_a_signal_says_not_received(
     assert "not received for this subject" in panel
     assert 'id="gpc-channel"' not in panel
     state = _section(html, 'id="consent-state"', 'id="consent-history"')
-    assert "explicit_opt_in" in state
+    assert "consent on record" in state
     assert "consent-permitted" in state
     assert "consent-gpc-conflict" not in state
 
@@ -443,7 +443,9 @@ def test_gpc_actions_need_the_change_permission(
     assert not AuditLogEntry.objects.filter(action="organization.gpc_settings_changed").exists()
 
 
-def test_organization_pages_show_the_gpc_settings_read_only(admin_client: Client, organization: Organization) -> None:
+def test_organization_pages_show_the_gpc_settings_in_the_edit_form(
+    admin_client: Client, organization: Organization
+) -> None:
     Organization.objects.filter(pk=organization.pk).update(site_domain="acme.example")
 
     changelist = admin_client.get("/admin/core/organization/?honor_gpc_everywhere__exact=1")
@@ -456,4 +458,5 @@ def test_organization_pages_show_the_gpc_settings_read_only(admin_client: Client
     assert "Honor GPC everywhere" in html
     assert "GPC settings last changed" in html
     assert "acme.example" in html
-    assert 'name="_save"' not in html
+    assert 'name="honor_gpc_everywhere"' in html  # edited through the GPC service (tests/core/test_admin_edits.py)
+    assert 'name="_save"' in html
