@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import re
 from typing import Any
 
 import pytest
@@ -130,10 +131,10 @@ def test_changelist_makes_no_query_per_row(
 
 
 def test_request_page_shows_the_contact_masked_every_deadline_rule_and_the_audit_trail(
-    admin_client: Client, queue: dict[str, DataSubjectRequest]
+    admin_client: Client, admin_user: Any, queue: dict[str, DataSubjectRequest]
 ) -> None:
     request = queue["green"]
-    services.dsar_transition(request=request, to_status="in_progress", actor="user:9")
+    services.dsar_transition(request=request, to_status="in_progress", actor=f"user:{admin_user.pk}")
 
     page = admin_client.get(f"{CHANGELIST}{request.pk}/change/").content.decode()
 
@@ -146,8 +147,11 @@ def test_request_page_shows_the_contact_masked_every_deadline_rule_and_the_audit
         if request.deadlines.get(key) and key not in ("receipt_date", "enforced_due"):
             assert key in page
             assert rule.split(";")[0] in page
-    assert "staff user #9 (removed)" in page  # the inline transition, its actor by name
-    assert "user:9" not in page
+    actors = re.findall(r'class="field-actor_name">\s*<p>([^<]*)</p>', page)
+    assert actors == ["test", admin_user.username]  # the audit trail names its actors
+    assert f"user:{admin_user.pk}" not in page
+    assert "Response due" in page  # deadlines by name, their keys beside them
+    assert "In progress" in page
     assert "audit trail" in page.lower()
 
 
