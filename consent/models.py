@@ -471,6 +471,7 @@ class LedgerWitness(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name_plural = "ledger witnesses"
         ordering = ["organization_id", "name"]
         constraints = [models.UniqueConstraint(fields=["organization", "url"], name="ledger_witness_url_unique")]
 

@@ -45,9 +45,11 @@ from consent.selectors import (
 )
 from consent.services import SubjectKeyUnavailable, consent_states_rebuild, subject_contact_reveal
 from core.admin import (
+    WORKBENCH_CSS,
     ActorNamesMixin,
     OrganizationScopedAdmin,
     ReadOnlyModelAdmin,
+    WorkbenchMedia,
     actor_column,
     admin_actor,
     admin_datetime,
@@ -343,6 +345,10 @@ class ConsentStateAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         "organization",
     )
     list_display_links = ("status_now",)
+
+    class Media(WorkbenchMedia):
+        css = {"all": (WORKBENCH_CSS, "consent/admin/subject.css")}  # the status colours
+
     list_filter = (GpcConflictFilter, "organization", StatusNowFilter, JurisdictionFilter, "gpc")
     list_select_related = ("organization", "subject", "purpose", "basis_event__policy_version")
     search_fields = ("=subject__external_id",)
