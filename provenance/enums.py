@@ -37,13 +37,13 @@ STAMP_ERROR: Final = "error"
 class StampReason(TextChoices):
     """Machine-readable reasons a stamp is refused; ``provenance.enforcement.RULES`` names the rule of each."""
 
-    NO_CONSENT = "NO_CONSENT"
-    CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
-    CONSENT_EXPIRED = "CONSENT_EXPIRED"
-    POLICY_STALE = "POLICY_STALE"
-    SALE_SHARE_OPTED_OUT = "SALE_SHARE_OPTED_OUT"
-    PURPOSE_NOT_REGISTERED = "PURPOSE_NOT_REGISTERED_FOR_RECIPIENT"
-    OBJECTED = "OBJECTED"
+    NO_CONSENT = "NO_CONSENT", "No consent on record"
+    CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN", "Consent withdrawn"
+    CONSENT_EXPIRED = "CONSENT_EXPIRED", "Consent expired"
+    POLICY_STALE = "POLICY_STALE", "Consent given under an older notice"
+    SALE_SHARE_OPTED_OUT = "SALE_SHARE_OPTED_OUT", "Opted out of sale/sharing"
+    PURPOSE_NOT_REGISTERED = "PURPOSE_NOT_REGISTERED_FOR_RECIPIENT", "Purpose not registered for the recipient"
+    OBJECTED = "OBJECTED", "Objected"
 
 
 class DeliveryStatus(TextChoices):

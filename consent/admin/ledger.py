@@ -337,7 +337,7 @@ class ConsentStateAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         "subject_link",
         "purpose",
         "status_now",
-        "since",
+        "since_now",
         "valid_until",
         "jurisdiction",
         "gpc",
@@ -386,6 +386,12 @@ class ConsentStateAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
             consent_status_label(status),
             stored,
         )
+
+    @admin.display(description="since", ordering="since")
+    def since_now(self, obj: ConsentState) -> str:
+        """As the API says it: a grant that lapsed is expired since its ``valid_until``."""
+        lapsed = consent_state_status_now(state=obj) == ConsentStatus.EXPIRED and obj.status != ConsentStatus.EXPIRED
+        return admin_datetime(obj.valid_until if lapsed else obj.since)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentState]:
         return (

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 REASON_CODES = tuple(StampReason.values)
 
 
+def reason_label(code: object) -> str:
+    """A stamp refusal reason in words (its code is what the API and the stamp carry)."""
+    return str(StampReason(code).label) if code in REASON_CODES else str(code)
+
+
 def recipient_label(recipient: Recipient) -> str:
     return f"{recipient.organization.slug} / {recipient.key}"
 
@@ -118,7 +123,7 @@ class StampReasonFilter(admin.SimpleListFilter):
     parameter_name = "reason"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(code, code) for code in REASON_CODES]
+        return [(code, reason_label(code)) for code in REASON_CODES]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[StampRecord]) -> QuerySet[StampRecord]:
         value = self.value()

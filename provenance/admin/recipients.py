@@ -28,6 +28,7 @@ from provenance.admin.common import (
     SubjectExternalIdFilter,
     SubjectFilter,
     admin_link,
+    reason_label,
     recipient_label,
 )
 from provenance.models import (
@@ -271,7 +272,7 @@ class StampRecordAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
 
     @admin.display(description="reasons")
     def reason_summary(self, obj: StampRecord) -> str:
-        return ", ".join(f"{item.get('purpose')}: {item.get('reason')}" for item in obj.reasons) or "—"
+        return ", ".join(f"{item.get('purpose')}: {reason_label(item.get('reason'))}" for item in obj.reasons) or "—"
 
     @admin.display(description="reasons")
     def reasons_table(self, obj: StampRecord) -> SafeString | str:
@@ -279,8 +280,11 @@ class StampRecordAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
             return "—"
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((item.get("purpose"), item.get("reason"), item.get("rule") or "") for item in obj.reasons),
+            '<tr><td>{}</td><td>{}<br><span class="workbench-muted">{}</span></td><td>{}</td></tr>',
+            (
+                (item.get("purpose"), reason_label(item.get("reason")), item.get("reason"), item.get("rule") or "")
+                for item in obj.reasons
+            ),
         )
         return format_html(
             "<table><thead><tr><th>Purpose</th><th>Reason</th><th>Rule</th></tr></thead><tbody>{}</tbody></table>",
