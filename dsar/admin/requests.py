@@ -208,7 +208,7 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     # --- pages ---------------------------------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DataSubjectRequest]:
-        return super().get_queryset(request).select_related("organization")
+        return super().get_queryset(request).select_related("organization", "assignee")  # the queue shows the assignee
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
