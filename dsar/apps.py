@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class DsarConfig(AppConfig):
     name = "dsar"
-    verbose_name = "Data-subject requests"
+    verbose_name = "DSAR"
 
     def ready(self) -> None:
         from core.key_custody import WrappedKeyColumn, register_wrapped_key_column
