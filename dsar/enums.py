@@ -142,3 +142,16 @@ MESSAGE_REQUIRED_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = {
     MessageKind.DENIAL: ("organization_name", "reason", "remedies"),
     MessageKind.UNVERIFIABLE: ("organization_name", "remedies"),
 }
+
+
+class LegalContactReceives(TextChoices):
+    """What a legal contact is sent by the deadline sweep: the daily digest (requests due within 7 days and
+    overdue), the escalation of a request that became overdue, or both."""
+
+    DIGEST = "digest", "Daily digest"
+    ESCALATION = "escalation", "Overdue escalation"
+    BOTH = "both", "Digest and escalation"
+
+
+DIGEST_RECEIVERS: Final = frozenset({LegalContactReceives.DIGEST, LegalContactReceives.BOTH})
+ESCALATION_RECEIVERS: Final = frozenset({LegalContactReceives.ESCALATION, LegalContactReceives.BOTH})

@@ -34,6 +34,7 @@ from dsar.services.identity import (
     dsar_identity_link_send,
     dsar_identity_sweep,
 )
+from dsar.services.legal_contacts import legal_contact_create, legal_contact_delete, legal_contact_update
 from dsar.services.message_templates import (
     message_template_check,
     message_template_preview,
@@ -108,6 +109,9 @@ __all__ = [
     "dsar_messages_sweep",
     "dsar_requester_reveal",
     "dsar_transition",
+    "legal_contact_create",
+    "legal_contact_delete",
+    "legal_contact_update",
     "message_deliver",
     "message_template_check",
     "message_template_preview",
