@@ -32,6 +32,8 @@ from core.services import (
 admin.site.site_header = "Provenant"
 admin.site.site_title = "Provenant admin"
 admin.site.index_title = "Consent ledger administration"
+# The index is the signed-in user's dashboard (core.dashboard: panels the apps register), above the app list.
+admin.site.index_template = "admin/dashboard_index.html"
 
 _DOMAIN_ERROR_ATTR = "provenant_domain_error"
 

@@ -19,7 +19,7 @@ from dsar.problems import (
 )
 from dsar.services.connectors import connector_calls_record, connector_create, connector_secret_rotate
 from dsar.services.deadline_settings import deadline_settings_update
-from dsar.services.deadline_sweep import dsar_deadline_sweep
+from dsar.services.deadline_sweep import deadline_claims_record, deadline_mail_send, dsar_deadline_sweep
 from dsar.services.erasure import dsar_erasure_cancel
 from dsar.services.exports import (
     ExportDownload,
@@ -84,6 +84,8 @@ __all__ = [
     "connector_calls_record",
     "connector_create",
     "connector_secret_rotate",
+    "deadline_claims_record",
+    "deadline_mail_send",
     "deadline_problem",
     "deadline_settings_update",
     "dsar_assign",
