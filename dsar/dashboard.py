@@ -58,7 +58,7 @@ def dsar_dashboard_panel(request: HttpRequest) -> DashboardPanel | None:
             DashboardItem(
                 label="open requests assigned to me",
                 value=count_text(figures["mine"]),
-                url=_requests_url(assignee__id__exact=user.pk, status__in=open_statuses),
+                url=_requests_url(assignee__id__exact=str(user.pk), status__in=open_statuses),
                 level="info",
             ),
         ]

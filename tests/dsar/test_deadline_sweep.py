@@ -93,7 +93,7 @@ def operator(django_user_model: Any, username: str, email: str, **extra: Any) ->
     return user
 
 
-# --- once each, to whom ------------------------------------------------------------------------------------------------
+# --- once each, to whom ------------------------------------------------------------------------------------------
 
 
 def test_reminders_7_3_1_days_before_and_escalation_each_once_across_runs(
@@ -106,7 +106,8 @@ def test_reminders_7_3_1_days_before_and_escalation_each_once_across_runs(
     for offset in range(-10, 4):
         day = due + timedelta(days=offset)
         before = len(mail.outbox)
-        first, second = sweep(day), sweep(day)
+        sweep(day)
+        second = sweep(day)
         assert (second["reminders"], second["overdue"], second["digests"], second["escalations"]) == (0, 0, 0, 0)
         sent += [(offset, message.subject) for message in mail.outbox[before:]]
 
@@ -192,7 +193,8 @@ def test_the_digest_lists_every_request_due_within_7_days_and_every_overdue_one_
     # Not only the request that crossed a threshold today: everything due within 7 days and everything overdue.
     for request in (in_five, overdue, crossing):
         assert f"{BASE}/admin/dsar/datasubjectrequest/{request.pk}/change/" in body
-    assert "Deletion (GDPR)" in body and "Access (GDPR)" in body
+    assert "Deletion (GDPR)" in body
+    assert "Access (GDPR)" in body
     assert f"due {in_five.due_on.isoformat()}, 5 days left" in body
     assert f"due {overdue.due_on.isoformat()}, 3 days overdue" in body
     assert f"due {crossing.due_on.isoformat()}, 7 days left (new: 7-day reminder)" in body
@@ -314,7 +316,8 @@ def test_a_refusing_smtp_server_leaves_the_claims_unsent_until_it_accepts(
     refused = sweep(TODAY)
 
     assert (refused["reminders"], refused["digests"], refused["undelivered"]) == (1, 0, 1)
-    assert smtp_server.connections == 1 and smtp_server.received == []
+    assert smtp_server.connections == 1
+    assert smtp_server.received == []
     assert unsent(request) == [("deadline.3", 1, "SMTPSenderRefused 554")]
     [audit] = undelivered_audits(organization)
     assert (audit["mail"], audit["reason"], audit["requests"], audit["attempt"]) == (
