@@ -4,6 +4,7 @@ every request due within 7 days and every overdue one; and no reminder recorded 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.db import connections
 
 from core.models import AuditLogEntry, Organization, StaffOrganizationScope
 from core.staff_roles import DSAR_OPERATOR
@@ -367,3 +369,32 @@ def test_a_worker_that_died_between_claim_and_send_loses_nothing(
     assert (result["reminders"], result["digests"]) == (0, 1)
     assert unsent(request) == []
     assert request.public_id in mail.outbox[0].body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_sweeps_send_each_owed_digest_once(
+    organization: Organization, request_due: Callable[..., DataSubjectRequest], smtp_server: SmtpServer
+) -> None:
+    services.legal_contact_create(organization=organization, email="legal@acme.test", actor="test")
+    request = request_due(TODAY + timedelta(days=1))
+    services.deadline_claims_record(now=at(TODAY))
+    results: list[dict[str, int]] = []
+    barrier = threading.Barrier(3)
+
+    def sender() -> None:
+        try:
+            barrier.wait()
+            results.append(services.deadline_mail_send(now=at(TODAY)))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(result["digests"] for result in results) == [0, 0, 1]
+    assert [m.recipients for m in smtp_server.received if m.recipients != ["ada@example.com"]] == [["legal@acme.test"]]
+    assert unsent(request) == []
+    assert AuditLogEntry.objects.filter(action="dsar.deadline_sweep", organization=organization).count() == 1
