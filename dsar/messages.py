@@ -11,7 +11,6 @@ from typing import Final
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db.models import TextChoices
 
 from dsar.enums import DsarRegime, RequestType
 from dsar.selectors import DigestLine
@@ -50,8 +49,8 @@ def ccpa_unverified_reason(*, requested_on: date, day_45: date) -> str:
     )
 
 
-def _label(choices: type[TextChoices], value: str) -> str:
-    return str(choices(value).label) if value in choices.values else value
+_TYPE_LABELS: Final = {value: str(label) for value, label in RequestType.choices}
+_REGIME_LABELS: Final = {value: str(label) for value, label in DsarRegime.choices}
 
 
 def _days(due_on: date, today: date) -> str:
@@ -63,10 +62,11 @@ def _days(due_on: date, today: date) -> str:
     return f"{days} day{'s' if days != 1 else ''} left"
 
 
-def _line(line: DigestLine, *, today: date, link: Callable[[str], str], new: str) -> list[str]:
-    head = f"  {line.public_id}  {_label(RequestType, line.request_type)} ({_label(DsarRegime, line.regime)})"
+def _line(line: DigestLine, *, today: date, link: Callable[[DigestLine], str], new: str) -> list[str]:
+    request_type = _TYPE_LABELS.get(line.request_type, line.request_type)
+    head = f"  {line.public_id}  {request_type} ({_REGIME_LABELS.get(line.regime, line.regime)})"
     detail = f"    due {line.due_on.isoformat()}, {_days(line.due_on, today)}{new}"
-    return [head, detail, f"    {link(line.public_id)}"]
+    return [head, detail, f"    {link(line)}"]
 
 
 def deadline_digest_message(
@@ -75,7 +75,7 @@ def deadline_digest_message(
     lines: list[DigestLine],
     today: date,
     new: Mapping[str, str],
-    link: Callable[[str], str],
+    link: Callable[[DigestLine], str],
 ) -> Message:
     """One organization's digest for legal: every open request that is overdue, then every one due within
     ``DIGEST_DAYS`` days, each with its type and regime, due date, days left or overdue and the link to its admin
@@ -101,7 +101,7 @@ def deadline_digest_message(
 
 
 def deadline_escalation_message(
-    *, organization_name: str, lines: list[DigestLine], today: date, link: Callable[[str], str]
+    *, organization_name: str, lines: list[DigestLine], today: date, link: Callable[[DigestLine], str]
 ) -> Message:
     """The escalation of the requests that became overdue: each with its due date and link."""
     body = [

@@ -32,6 +32,7 @@ class DeadlineRecipients:
 class DigestLine:
     """One open request a digest lists (no requester data: the id, type, regime and due date)."""
 
+    pk: int
     organization_id: int
     public_id: str
     request_type: str
@@ -115,11 +116,9 @@ def digest_lines(*, organization_ids: Iterable[int], until: date) -> dict[int, l
             organization_id__in=list(organization_ids), status__in=OPEN_STATUSES, due_on__lte=until
         )
         .order_by("due_on", "public_id")
-        .values_list("organization_id", "public_id", "type", "regime", "due_on")
+        .values_list("pk", "organization_id", "public_id", "type", "regime", "due_on")
     )
     lines: dict[int, list[DigestLine]] = {}
-    for organization_id, public_id, request_type, regime, due_on in rows:
-        lines.setdefault(organization_id, []).append(
-            DigestLine(organization_id, public_id, request_type, regime, due_on)
-        )
+    for row in rows:
+        lines.setdefault(row[1], []).append(DigestLine(*row))
     return lines

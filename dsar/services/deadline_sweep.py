@@ -10,6 +10,7 @@ sweep (hourly) sends them: at least once, never recorded as sent when nobody rec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -38,6 +39,8 @@ from dsar.models import DataSubjectRequest, RequestNotice
 from dsar.selectors import DeadlineRecipients, DigestLine, deadline_recipients, digest_lines
 
 DEADLINE_SWEEP_ACTOR: Final = "task:dsar.deadline_sweep"
+# An audit row names at most this many requests (and counts them all): a mail retried hourly stays small.
+AUDITED_REQUESTS: Final = 100
 REMINDER_KINDS: Final = ("deadline.7", "deadline.3", "deadline.1")
 # The digest carries the reminders and the overdue marks; the escalation carries the escalations.
 DIGEST_CLAIMS: Final = (*REMINDER_KINDS, OVERDUE_KIND)
@@ -108,11 +111,45 @@ def deadline_claims_record(*, now: datetime) -> _Claimed:
     return _Claimed(reminders=reminders, overdue=overdue // 2, marked_overdue=marked)
 
 
-def request_admin_url(public_id: str, pk: int) -> str:
-    """The absolute address of a request's admin page (``PROVENANT_PUBLIC_BASE_URL``: where this deployment
-    answers)."""
-    path = reverse("admin:dsar_datasubjectrequest_change", args=[pk])
-    return urljoin(str(settings.PROVENANT_PUBLIC_BASE_URL).rstrip("/") + "/", path.lstrip("/"))
+def request_admin_link() -> Callable[[DigestLine], str]:
+    """The absolute address of a request's admin page, under ``PROVENANT_PUBLIC_BASE_URL`` (where this deployment
+    answers); the URL is reversed once, not once a line."""
+    marker = "0000000000"
+    path = reverse("admin:dsar_datasubjectrequest_change", args=[marker])
+    head, tail = urljoin(str(settings.PROVENANT_PUBLIC_BASE_URL).rstrip("/") + "/", path.lstrip("/")).split(marker)
+    return lambda line: f"{head}{line.pk}{tail}"
+
+
+@dataclass(frozen=True)
+class _Claim:
+    pk: int
+    kind: str
+    attempts: int
+    line: DigestLine
+
+
+def _locked_claims(organization: Organization, kinds: tuple[str, ...]) -> list[_Claim]:
+    """The organization's unsent claims of ``kinds``, locked until the transaction ends; those another sweep
+    holds are skipped (it is sending them)."""
+    rows = (
+        RequestNotice.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(request__organization=organization, kind__in=kinds, sent_at__isnull=True)
+        .order_by("id")
+        .values_list(
+            "pk",
+            "kind",
+            "attempts",
+            "request_id",
+            "request__public_id",
+            "request__type",
+            "request__regime",
+            "request__due_on",
+        )
+    )
+    return [
+        _Claim(pk, kind, attempts, DigestLine(request_id, organization.pk, public_id, request_type, regime, due_on))
+        for pk, kind, attempts, request_id, public_id, request_type, regime, due_on in rows
+    ]
 
 
 def _send_one(
@@ -122,36 +159,32 @@ def _send_one(
     kinds: tuple[str, ...],
     to: list[str],
     fallback: bool,
-    compose: Any,
+    compose: Callable[[list[_Claim]], Message],
     now: datetime,
 ) -> str:
     """Send one kind of mail for the organization's unsent claims of ``kinds``: ``sent``, ``undelivered`` or
     ``nothing`` (no unsent claim, or another sweep holds them)."""
     with transaction.atomic():
-        claims = list(
-            RequestNotice.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(request__organization=organization, kind__in=kinds, sent_at__isnull=True)
-            .select_related("request")
-            .order_by("id")
-        )
+        claims = _locked_claims(organization, kinds)
         if not claims:
             return "nothing"
         pks = [claim.pk for claim in claims]
-        message: Message = compose(claims)
         error = "" if to else "no recipients"
         if to:
             try:
-                message_send(to, message)
+                message_send(to, compose(claims))
             except OSError as exc:  # smtplib.SMTPException is an OSError: refused, unreachable, timed out
                 code = getattr(exc, "smtp_code", None)
                 error = f"{type(exc).__name__}{f' {code}' if code else ''}"
-        attempts = max(claim.attempts for claim in claims) + 1
+        requests = sorted({claim.line.public_id for claim in claims})
         common = {
             "mail": mail,
             "claims": len(claims),
-            "requests": sorted({claim.request.public_id for claim in claims}),
+            "requests": requests[:AUDITED_REQUESTS],
+            "requests_total": len(requests),
             "recipients": len(to),
             "fallback": fallback,
+            "attempt": max(claim.attempts for claim in claims) + 1,
         }
         if error:
             RequestNotice.objects.filter(pk__in=pks).update(attempts=F("attempts") + 1, last_error=error[:200])
@@ -161,7 +194,7 @@ def _send_one(
                 object_type="organization",
                 object_id=organization.slug,
                 organization=organization,
-                data={**common, "reason": error, "attempt": attempts, "retry": "next sweep"},
+                data={**common, "reason": error, "retry": "next sweep"},
             )
             return "undelivered"
         RequestNotice.objects.filter(pk__in=pks).update(sent_at=now, attempts=F("attempts") + 1, last_error="")
@@ -174,9 +207,8 @@ def _send_one(
             data={
                 **common,
                 "reminders": sum(1 for claim in claims if claim.kind in REMINDER_KINDS),
-                "overdue": sorted({claim.request.public_id for claim in claims if claim.kind not in REMINDER_KINDS}),
+                "overdue": sorted({claim.line.public_id for claim in claims if claim.kind not in REMINDER_KINDS}),
                 "digest_sent": mail == "digest",
-                "attempt": attempts,
             },
         )
         return "sent"
@@ -192,47 +224,30 @@ def deadline_mail_send(*, now: datetime) -> dict[str, int]:
             ).values_list("request__organization_id", flat=True)
         )
     )
+    counts = {"digests": 0, "escalations": 0, "undelivered": 0}
     if not organization_ids:
-        return {"digests": 0, "escalations": 0, "undelivered": 0}
+        return counts
     organizations = Organization.objects.in_bulk(organization_ids)
     recipients: dict[int, DeadlineRecipients] = deadline_recipients(organization_ids)
     listed = digest_lines(organization_ids=organization_ids, until=today + timedelta(days=DIGEST_DAYS))
-    pks = dict(
-        DataSubjectRequest.objects.filter(
-            public_id__in=[line.public_id for lines in listed.values() for line in lines]
-        ).values_list("public_id", "pk")
-    )
+    link = request_admin_link()
 
-    def link(public_id: str) -> str:
-        return request_admin_url(public_id, pks[public_id])
-
-    counts = {"digests": 0, "escalations": 0, "undelivered": 0}
     for organization_id in organization_ids:
         organization = organizations[organization_id]
         to = recipients[organization_id]
+        name = organization.name
         lines = listed.get(organization_id, [])
 
-        def digest(
-            claims: list[RequestNotice], lines: list[DigestLine] = lines, name: str = organization.name
-        ) -> Message:
-            new = {claim.request.public_id: _NEW_LABELS[claim.kind] for claim in claims if claim.kind in _NEW_LABELS}
+        def digest(claims: list[_Claim], lines: list[DigestLine] = lines, name: str = name) -> Message:
+            new = {claim.line.public_id: _NEW_LABELS[claim.kind] for claim in claims if claim.kind in _NEW_LABELS}
             return deadline_digest_message(organization_name=name, lines=lines, today=today, new=new, link=link)
 
-        def escalation(claims: list[RequestNotice], name: str = organization.name) -> Message:
-            requests = {claim.request.public_id: claim.request for claim in claims}
+        def escalation(claims: list[_Claim], name: str = name) -> Message:
             escalated = sorted(
-                (
-                    DigestLine(request.organization_id, public_id, request.type, request.regime, request.due_on)
-                    for public_id, request in requests.items()
-                ),
+                {claim.line.public_id: claim.line for claim in claims}.values(),
                 key=lambda line: (line.due_on, line.public_id),
             )
-            return deadline_escalation_message(
-                organization_name=name,
-                lines=escalated,
-                today=today,
-                link=lambda public_id: request_admin_url(public_id, requests[public_id].pk),
-            )
+            return deadline_escalation_message(organization_name=name, lines=escalated, today=today, link=link)
 
         for mail, kinds, address, fallback, compose, counter in (
             ("digest", DIGEST_CLAIMS, to.digest, to.digest_fallback, digest, "digests"),
