@@ -16,7 +16,7 @@ from core.dashboard import DashboardBanner, DashboardItem, DashboardPanel, count
 from core.selectors import organizations_visible_to
 from dsar.enums import OPEN_STATUSES
 from dsar.messages import DIGEST_DAYS
-from dsar.models import DataSubjectRequest
+from dsar.models import DataSubjectRequest, RequestNotice
 from dsar.selectors import organizations_without_legal_contact
 
 
@@ -62,6 +62,24 @@ def dsar_dashboard_panel(request: HttpRequest) -> DashboardPanel | None:
                 level="info",
             ),
         ]
+        # Deadline mail that reached nobody yet (no recipient, refused): the sweep retries it hourly.
+        owed = scoped(
+            RequestNotice.objects.filter(sent_at__isnull=True, kind__startswith="deadline."),
+            request,
+            "request__organization",
+        ).count()
+        if owed:
+            items.append(
+                DashboardItem(
+                    label="deadline reminders not delivered yet",
+                    value=count_text(owed),
+                    url=f"{reverse('admin:core_auditlogentry_changelist')}?action__exact=dsar.deadline_mail_undelivered"
+                    if user.has_perm("core.view_auditlogentry")
+                    else "",
+                    level="danger",
+                    detail="retried by every sweep; see who they go to under Legal contacts",
+                )
+            )
     banners = []
     can_add = user.has_perm("dsar.add_dsarlegalcontact")
     for organization in organizations_without_legal_contact(organizations_visible_to(user)):

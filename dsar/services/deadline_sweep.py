@@ -54,7 +54,10 @@ _NEW_LABELS: Final = {
 
 
 @dataclass(frozen=True)
-class _Claimed:
+class DeadlineClaims:
+    """What one claim step recorded: reminders and overdue requests newly owed a mail, and requests marked
+    overdue."""
+
     reminders: int
     overdue: int
     marked_overdue: int
@@ -66,7 +69,7 @@ def _inserted(sql: str, params: list[Any]) -> int:
         return len(cursor.fetchall())
 
 
-def deadline_claims_record(*, now: datetime) -> _Claimed:
+def deadline_claims_record(*, now: datetime) -> DeadlineClaims:
     """Record, unsent, every reminder and escalation owed today, and mark overdue requests; a rerun the same day
     inserts nothing."""
     today = timezone.localdate(now)
@@ -108,7 +111,7 @@ def deadline_claims_record(*, now: datetime) -> _Claimed:
         marked = DataSubjectRequest.objects.filter(
             status__in=OPEN_STATUSES, due_on__lt=today, overdue_on__isnull=True
         ).update(overdue_on=today, updated_at=now)
-    return _Claimed(reminders=reminders, overdue=overdue // 2, marked_overdue=marked)
+    return DeadlineClaims(reminders=reminders, overdue=overdue // 2, marked_overdue=marked)
 
 
 def request_admin_link() -> Callable[[DigestLine], str]:

@@ -211,3 +211,24 @@ def test_the_apps_register_their_panels_and_ages_read_plainly() -> None:
         "3 hours ago",
         "2 days ago",
     ]
+
+
+def test_deadline_mail_that_reached_nobody_shows_until_the_sweep_delivers_it(
+    django_user_model: Any, client: Client, organization: Organization, settings: Any
+) -> None:
+    settings.ADMINS = []
+    staff(django_user_model, client, PRIVACY_COUNSEL)
+    request_due(organization, 1)
+    dsar_services.dsar_deadline_sweep()  # nobody to send to: owed
+
+    owed = figures(client.get("/admin/").content.decode())["deadline reminders not delivered yet"]
+    assert owed[0] == "1"
+    audit_list = client.get(owed[1])
+    assert audit_list.status_code == 200
+    assert list(audit_list.context["cl"].result_list.values_list("action", flat=True)) == [
+        "dsar.deadline_mail_undelivered"
+    ]
+
+    dsar_services.legal_contact_create(organization=organization, email="legal@acme.test", actor="test")
+    dsar_services.dsar_deadline_sweep()
+    assert "deadline reminders not delivered yet" not in figures(client.get("/admin/").content.decode())
