@@ -34,10 +34,11 @@ def seed(count: int) -> float:
 
     from core.crypto import new_data_key
     from core.services import organization_create
-    from dsar.models import DataSubjectRequest, DsarLegalContact
+    from dsar.models import DataSubjectRequest
+    from dsar.services import legal_contact_create
 
     organizations = [organization_create(slug=f"bench-{n}", name=f"Bench {n}", actor="bench") for n in range(2)]
-    DsarLegalContact.objects.create(organization=organizations[0], email="legal@bench.test")
+    legal_contact_create(organization=organizations[0], email="legal@bench.test", actor="bench")
     _, wrapped = new_data_key()
     now = timezone.now()
     today = timezone.localdate(now)

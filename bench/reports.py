@@ -314,11 +314,11 @@ def seed_organization(
 
     from consent.models import LedgerVerificationRun
     from core.services import organization_create
-    from dsar.models import DsarLegalContact
+    from dsar.services import legal_contact_create
     from provenance.enforcement import RULES
 
     organization = organization_create(slug=slug, name=name, actor="bench")
-    DsarLegalContact.objects.create(organization=organization, email=f"legal@{slug}.test")
+    legal_contact_create(organization=organization, email=f"legal@{slug}.test", actor="bench")
     catalog = _catalog(organization, now)
     subjects = max(1, events // EVENTS_PER_SUBJECT)
     params: dict[str, Any] = {

@@ -63,6 +63,8 @@ REQUESTER_LABELS = {
     "verification-link": "the requester, through the verification link",
     "export-link": "the requester, through the download link",
 }
+# The index is the signed-in user's dashboard (core.dashboard: panels the apps register), above the app list.
+admin.site.index_template = "admin/dashboard_index.html"
 
 _DOMAIN_ERROR_ATTR = "provenant_domain_error"
 

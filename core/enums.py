@@ -71,6 +71,10 @@ class AuditAction(TextChoices):
     DSAR_MESSAGE_SENT = "dsar.message_sent", "Message sent to the requester"
     DSAR_MESSAGE_TEMPLATE_CHANGED = "dsar.message_template_changed", "Message template overridden or edited"
     DSAR_MESSAGE_TEMPLATE_RESET = "dsar.message_template_reset", "Message template reset to the default"
+    DSAR_LEGAL_CONTACT_ADDED = "dsar.legal_contact_added", "Legal contact added"
+    DSAR_LEGAL_CONTACT_CHANGED = "dsar.legal_contact_changed", "Legal contact changed"
+    DSAR_LEGAL_CONTACT_REMOVED = "dsar.legal_contact_removed", "Legal contact removed"
+    DSAR_DEADLINE_MAIL_UNDELIVERED = "dsar.deadline_mail_undelivered", "Deadline digest or escalation reached nobody"
     # client users of the compliance reports (reports)
     CLIENT_USER_CREATED = "client_user.created", "Client user created"
     CLIENT_USER_DEACTIVATED = "client_user.deactivated", "Client user deactivated"

@@ -11,7 +11,7 @@ SCOPES: dict[str, str] = {
     "deliver": "Have Provenant deliver stamped payloads to recipients",
     "dsar:read": "Read data-subject requests and compute DSAR deadlines",
     "dsar:write": "Record data-subject requests",
-    "dsar:configure": "Change the organization's DSAR deadline calendar and time zone",
+    "dsar:configure": "Change the organization's DSAR deadline calendar and time zone, and its legal contacts",
     "reports:read": "Read compliance report figures",
 }
 

@@ -103,6 +103,7 @@ ROLES: dict[str, frozenset[str]] = {
             "dsar.cancel_erasure",
             "dsar.add_dsarlegalcontact",
             "dsar.change_dsarlegalcontact",
+            "dsar.delete_dsarlegalcontact",  # someone who left the legal team (the removal is audited)
             "dsar.add_deadlinesettings",
             "dsar.change_deadlinesettings",
             "dsar.add_messagetemplate",  # the organization's wording of the messages to requesters

@@ -6,8 +6,10 @@ class DsarConfig(AppConfig):
     verbose_name = "DSAR"
 
     def ready(self) -> None:
+        from core.dashboard import register_panel
         from core.key_custody import WrappedKeyColumn, register_wrapped_key_column
         from dsar import checks  # noqa: F401  (registers the DSAR settings checks)
+        from dsar.dashboard import dsar_dashboard_panel
         from dsar.models import Connector, DataSubjectRequest, DsarExport
         from dsar.seal_contexts import CONNECTOR_SECRET_PURPOSE, DATA_KEY_PURPOSE
 
@@ -21,3 +23,6 @@ class DsarConfig(AppConfig):
             ),
         ):
             register_wrapped_key_column(column)
+
+        # The admin index's dashboard (core renders the panel without importing this app).
+        register_panel("dsar", dsar_dashboard_panel, order=10)

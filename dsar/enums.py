@@ -164,3 +164,16 @@ DEADLINE_LABELS: dict[str, str] = {
     "optout_legal_due": "Opt-out honored by",
     "optout_sla_due": "Opt-out honored by (internal target)",
 }
+
+
+class LegalContactReceives(TextChoices):
+    """What a legal contact is sent by the deadline sweep: the daily digest (requests due within 7 days and
+    overdue), the escalation of a request that became overdue, or both."""
+
+    DIGEST = "digest", "Daily digest"
+    ESCALATION = "escalation", "Overdue escalation"
+    BOTH = "both", "Digest and escalation"
+
+
+DIGEST_RECEIVERS: Final = frozenset({LegalContactReceives.DIGEST, LegalContactReceives.BOTH})
+ESCALATION_RECEIVERS: Final = frozenset({LegalContactReceives.ESCALATION, LegalContactReceives.BOTH})

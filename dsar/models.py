@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.models import Organization
@@ -12,6 +13,7 @@ from dsar.enums import (
     ConnectorCallStatus,
     DsarRegime,
     FulfilmentStepStatus,
+    LegalContactReceives,
     MessageKind,
     MessageStatus,
     RequestStatus,
@@ -130,17 +132,30 @@ class RequestNotice(models.Model):
     The unique key makes every send a claim: a sweep inserts the row with ON CONFLICT DO NOTHING and sends only
     what it inserted, so a rerun sends nothing twice. ``for_date`` is the date the message is about (the identity
     request's date or the due date), so a new identity request or a moved due date gets its own messages.
+
+    The deadline sweep's claims (``deadline.*``) are inserted with ``sent_at`` empty and stamped only once the
+    mail server accepted the digest or escalation that carries them: a claim nobody received (no recipient, the
+    server refused, the worker died) stays unsent and the next sweep sends it. Other notices are sent when
+    recorded (``sent_at`` defaults to the insert time in the database).
     """
 
     request = models.ForeignKey(DataSubjectRequest, on_delete=models.CASCADE, related_name="notices")
     kind = models.CharField(max_length=40, help_text="Dotted: identity.link, identity.reminder.2, deadline.7, ...")
     for_date = models.DateField()
     created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, db_default=Now(), help_text="When the mail carrying it was accepted; empty: owed"
+    )
+    attempts = models.PositiveIntegerField(db_default=0, help_text="Sends tried for a deadline claim")
+    last_error = models.CharField(max_length=200, blank=True, db_default="", help_text="Why the last try failed")
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["request", "kind", "for_date"], name="dsar_notice_once"),
+        ]
+        indexes = [
+            models.Index(fields=["request"], condition=models.Q(sent_at__isnull=True), name="dsar_notice_unsent"),
         ]
 
     def __str__(self) -> str:
@@ -148,13 +163,28 @@ class RequestNotice(models.Model):
 
 
 class DsarLegalContact(models.Model):
-    """Where an organization's deadline digests go; without one they go to the deployment's ADMINS."""
+    """Someone on an organization's legal team the deadline sweep writes to: the daily digest, the overdue
+    escalation, or both. An organization may have several; with none for a kind of message, it goes to the staff
+    holding the DSAR-operator role for the organization and to the deployment's ADMINS. Written only through
+    ``services.legal_contact_*`` (audited)."""
 
-    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
-    email = models.EmailField(max_length=254)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    public_id = models.CharField(max_length=26, unique=True, editable=False, help_text="ULID; the id the API shows")
+    email = models.EmailField(max_length=254, help_text="A work address of the legal team (not a requester's)")
+    name = models.CharField(max_length=200, blank=True)
+    receives = models.CharField(max_length=16, choices=LegalContactReceives.choices, default=LegalContactReceives.BOTH)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "legal contact"
+        ordering = ["organization_id", "email"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "email"], name="dsar_legal_contact_once"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.organization_id}: {self.email}"
+        return f"{self.name} <{self.email}>" if self.name else self.email
 
 
 class DeadlineSettings(models.Model):

@@ -4,6 +4,7 @@ the messages to requesters (messages). Importing the
 package registers them."""
 
 from dsar.admin.connectors import ConnectorAdmin
+from dsar.admin.legal_contacts import LegalContactAdmin
 from dsar.admin.messages import MessageTemplateAdmin
 from dsar.admin.requests import DataSubjectRequestAdmin, countdown_level, days_left
 from dsar.admin.settings import DeadlineSettingsAdmin
@@ -12,6 +13,7 @@ __all__ = [
     "ConnectorAdmin",
     "DataSubjectRequestAdmin",
     "DeadlineSettingsAdmin",
+    "LegalContactAdmin",
     "MessageTemplateAdmin",
     "countdown_level",
     "days_left",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dsar.api import certificate, exports, identity_link, views, workflow
+from dsar.api import certificate, exports, identity_link, legal_contacts, views, workflow
 
 urlpatterns = [
     path("dsar/verify/<str:token>", identity_link.DsarVerifyLinkApi.as_view(), name="dsar-verify-link"),
@@ -14,4 +14,8 @@ urlpatterns = [
     path("dsar/<str:request_id>/extend", workflow.DsarExtendApi.as_view(), name="dsar-extend"),
     path("dsar/<str:request_id>/transitions", workflow.DsarTransitionApi.as_view(), name="dsar-transitions"),
     path("dsar/exports/<str:token>", exports.DsarExportDownloadApi.as_view(), name="dsar-export-download"),
+    path("legal-contacts", legal_contacts.LegalContactListCreateApi.as_view(), name="legal-contact-list"),
+    path(
+        "legal-contacts/<str:contact_id>", legal_contacts.LegalContactDetailApi.as_view(), name="legal-contact-detail"
+    ),
 ]

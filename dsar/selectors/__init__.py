@@ -24,6 +24,15 @@ from dsar.selectors.exports import (
     export_purged_problem,
     export_retention,
 )
+from dsar.selectors.legal_contacts import (
+    DeadlineRecipients,
+    DigestLine,
+    deadline_recipients,
+    digest_lines,
+    legal_contact_by_public_id,
+    legal_contact_list,
+    organizations_without_legal_contact,
+)
 from dsar.selectors.messages import (
     ChosenTemplate,
     ErasureOutcome,
@@ -51,7 +60,6 @@ from dsar.selectors.requests import (
     dsar_requester_masked,
     dsar_status,
     dsars_identity_pending,
-    legal_recipients,
 )
 from dsar.selectors.status import RequestStatusView, privacy_center_url, request_status_of_link
 from dsar.selectors.subject_data import (
@@ -65,6 +73,8 @@ from dsar.selectors.subject_data import (
 
 __all__ = [
     "ChosenTemplate",
+    "DeadlineRecipients",
+    "DigestLine",
     "ErasureOutcome",
     "ExportLinkPreview",
     "MaskedRequester",
@@ -74,9 +84,11 @@ __all__ = [
     "connector_secret",
     "connectors_active",
     "cover_letter_facts",
+    "deadline_recipients",
     "deadline_settings_of",
     "deadline_settings_summary",
     "deadlines_what_if",
+    "digest_lines",
     "dsar_by_pk",
     "dsar_by_public_id",
     "dsar_certificate_facts",
@@ -99,13 +111,15 @@ __all__ = [
     "export_purged_problem",
     "export_retention",
     "failed_call_keys",
-    "legal_recipients",
+    "legal_contact_by_public_id",
+    "legal_contact_list",
     "message_exists",
     "message_ids_due",
     "message_template_default",
     "message_template_for",
     "opted_out_purposes",
     "organization_deadline_layer",
+    "organizations_without_legal_contact",
     "privacy_center_url",
     "recipients_with_webhook",
     "request_contact_email",

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from core.crypto import CryptoError, unseal, unwrap_data_key
@@ -15,7 +14,7 @@ from core.models import Organization
 from dsar.certificate import CertificateFacts, CertificateStep
 from dsar.deadlines import ClockEvent, DeadlineError, DeadlineResult, ExtensionNotice, compute_deadlines
 from dsar.enums import FulfilmentStepStatus, RequestStatus, RequestType
-from dsar.models import DataSubjectRequest, DsarLegalContact, FulfilmentStep, RequestTransition
+from dsar.models import DataSubjectRequest, FulfilmentStep, RequestTransition
 from dsar.problems import deadline_problem
 from dsar.seal_contexts import request_key_owner, requester_context
 from dsar.selectors.deadline_settings import organization_deadline_layer
@@ -103,17 +102,6 @@ def dsar_ids_erasure_due(*, now: datetime) -> list[int]:
         .order_by("id")
         .values_list("pk", flat=True)
     )
-
-
-def legal_recipients(organization_ids: Iterable[int]) -> dict[int, list[str]]:
-    """Where each organization's deadline digest goes: its legal contact, else the deployment's ADMINS."""
-    contacts = dict(
-        DsarLegalContact.objects.filter(organization_id__in=list(organization_ids)).values_list(
-            "organization_id", "email"
-        )
-    )
-    admins = [str(admin[1]) for admin in settings.ADMINS]
-    return {org_id: [contacts[org_id]] if org_id in contacts else admins for org_id in organization_ids}
 
 
 # --- the compliance certificate --------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dsar.services.connectors import (
     connector_update,
 )
 from dsar.services.deadline_settings import deadline_settings_update
-from dsar.services.deadline_sweep import dsar_deadline_sweep
+from dsar.services.deadline_sweep import deadline_claims_record, deadline_mail_send, dsar_deadline_sweep
 from dsar.services.erasure import dsar_erasure_cancel
 from dsar.services.exports import (
     ExportDownload,
@@ -39,6 +39,7 @@ from dsar.services.identity import (
     dsar_identity_link_send,
     dsar_identity_sweep,
 )
+from dsar.services.legal_contacts import legal_contact_create, legal_contact_delete, legal_contact_update
 from dsar.services.message_templates import (
     message_template_check,
     message_template_preview,
@@ -89,6 +90,8 @@ __all__ = [
     "connector_create",
     "connector_secret_rotate",
     "connector_update",
+    "deadline_claims_record",
+    "deadline_mail_send",
     "deadline_problem",
     "deadline_settings_update",
     "dsar_assign",
@@ -114,6 +117,9 @@ __all__ = [
     "dsar_messages_sweep",
     "dsar_requester_reveal",
     "dsar_transition",
+    "legal_contact_create",
+    "legal_contact_delete",
+    "legal_contact_update",
     "message_deliver",
     "message_template_check",
     "message_template_preview",

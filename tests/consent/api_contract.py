@@ -17,7 +17,7 @@ from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, S
 from core.models import AuditLogEntry, Organization
 from core.problems import PROBLEM_CONTENT_TYPE, problem_type
 from dsar import services as dsar_services
-from dsar.models import DataSubjectRequest, RequestTransition
+from dsar.models import DataSubjectRequest, DsarLegalContact, RequestTransition
 from provenance.models import Delivery, Recipient, StampRecord
 from provenance.services.deliveries import delivery_create
 from provenance.services.recipients import recipient_create
@@ -124,6 +124,7 @@ class World:
     dsar_id: str = ""
     verified_dsar_id: str = ""
     verification_job_id: str = ""
+    legal_contact_id: str = ""
 
 
 def seed_world(organization: Organization, source: Source, purpose: Purpose) -> World:
@@ -163,6 +164,7 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
     consent_services.ledger_sequence(organization)  # the seed event is leaf 0 of the organization's log
     consent_services.ledger_checkpoint(organization)
     job = consent_services.verification_job_create(organization=organization, actor="test")
+    contact = dsar_services.legal_contact_create(organization=organization, email="legal@acme.test", actor="test")
     return World(
         organization,
         source,
@@ -173,6 +175,7 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
         dsar_id=dsar.public_id,
         verified_dsar_id=verified.public_id,
         verification_job_id=job.public_id,
+        legal_contact_id=contact.public_id,
     )
 
 
@@ -214,6 +217,7 @@ class Endpoint:
             .replace("<str:key>", key)
             .replace("<str:request_id>", world.dsar_id)
             .replace("<str:job_id>", world.verification_job_id)
+            .replace("<str:contact_id>", world.legal_contact_id)
         )
         return f"/api/v1/{path}?{self.query}" if self.query else f"/api/v1/{path}"
 
@@ -311,6 +315,12 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "deadlines/compute", DSAR_READ, 200, deadline_compute_body),
     Endpoint("GET", "deadlines/settings", DSAR_READ, 200),
     Endpoint("PUT", "deadlines/settings", "dsar:configure", 200, lambda: {"calendar": "IE", "time_zone": None}),
+    Endpoint("GET", "legal-contacts", DSAR_READ, 200),
+    Endpoint("POST", "legal-contacts", "dsar:configure", 201, lambda: {"email": "dpo@acme.test", "receives": "digest"}),
+    Endpoint("GET", "legal-contacts/<str:contact_id>", DSAR_READ, 200),
+    Endpoint("PUT", "legal-contacts/<str:contact_id>", "dsar:configure", 200, lambda: {"email": "counsel@acme.test"}),
+    Endpoint("PATCH", "legal-contacts/<str:contact_id>", "dsar:configure", 200, lambda: {"receives": "escalation"}),
+    Endpoint("DELETE", "legal-contacts/<str:contact_id>", "dsar:configure", 200),
     # dsar/api/certificate_urls.py
     Endpoint("GET", "dsar/<str:request_id>/certificate", DSAR_READ, 200),
     # dsar/api/workflow_urls.py
@@ -371,5 +381,6 @@ def row_counts() -> dict[str, int]:
         Delivery,
         DataSubjectRequest,
         RequestTransition,
+        DsarLegalContact,
     ]
     return {model.__name__: model.objects.count() for model in models}
