@@ -76,6 +76,9 @@ def seed_workbench() -> Workbench:
         is_superuser=True,
     )
     staff.groups.add(*Group.objects.filter(name=DSAR_OPERATOR))
+    dsar_services.legal_contact_create(
+        organization=organization, email="legal@demo.example", name="Legal team", actor=ACTOR
+    )
 
     # Requests in every colour of the countdown, and a closed one.
     overdue = _request(organization, days_ago=50, subject_external_id="demo-alice")

@@ -225,9 +225,7 @@ def test_deadline_mail_that_reached_nobody_shows_until_the_sweep_delivers_it(
     assert owed[0] == "1"
     audit_list = client.get(owed[1])
     assert audit_list.status_code == 200
-    assert list(audit_list.context["cl"].result_list.values_list("action", flat=True)) == [
-        "dsar.deadline_mail_undelivered"
-    ]
+    assert [entry.action for entry in audit_list.context["cl"].result_list] == ["dsar.deadline_mail_undelivered"]
 
     dsar_services.legal_contact_create(organization=organization, email="legal@acme.test", actor="test")
     dsar_services.dsar_deadline_sweep()
