@@ -119,6 +119,7 @@ class MessageKind(TextChoices):
     COMPLETION = "completion", "Completion"
     DENIAL = "denial", "Denial with reasons and remedies"
     UNVERIFIABLE = "unverifiable", "Closure as unverifiable"
+    STAFF = "staff", "Message written by the legal team"
 
 
 class MessageStatus(TextChoices):

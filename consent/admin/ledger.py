@@ -15,6 +15,7 @@ from django.urls import URLPattern, path
 from django.utils.safestring import SafeString
 
 from consent.admin.common import HISTORY_PAGE_SIZE, JurisdictionFilter, mask_email, subject_change_link
+from consent.admin.related import SubjectSearchAdmin, subject_sections
 from consent.models import (
     ConsentEvent,
     ConsentState,
@@ -64,7 +65,7 @@ class GpcHonoredFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subject)
-class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
+class SubjectAdmin(OrganizationScopedAdmin, SubjectSearchAdmin, ReadOnlyModelAdmin):
     """A subject's consent per purpose beside its ledger (template admin/consent/subject/change_form.html).
     The email is shown masked; revealing it is a POST that needs ``consent.reveal_subject_contact`` and is
     audited (``subject.contact_revealed``)."""
@@ -159,6 +160,7 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
             **self._contact_context(request, subject),
             "subject_is_erased": subject.is_erased,
             "gpc": subject_gpc(organization=subject.organization, subject=subject),
+            "related_sections": subject_sections(request, subject),
         }
 
     def _contact_context(self, request: HttpRequest, subject: Subject) -> dict[str, Any]:
@@ -211,7 +213,7 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
+class ConsentEventAdmin(OrganizationScopedAdmin, SubjectSearchAdmin, ReadOnlyModelAdmin):
     """The ledger is append-only (a database trigger refuses UPDATE and DELETE); the admin only reads it."""
 
     list_display = (
@@ -239,6 +241,7 @@ class ConsentEventAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     )
     list_select_related = ("subject", "purpose", "source")
     search_fields = ("=event_id", "=subject__external_id")
+    subject_path = "subject__"
     date_hierarchy = "occurred_at"
     show_full_result_count = False
     fields = (

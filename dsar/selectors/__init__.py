@@ -53,6 +53,14 @@ from dsar.selectors.requests import (
     dsars_identity_pending,
     legal_recipients,
 )
+from dsar.selectors.review import (
+    ApprovalPreview,
+    approval_preview,
+    dsar_engine_warnings,
+    dsar_review_warnings,
+    dsars_of_subject,
+    subjects_of_request_id,
+)
 from dsar.selectors.status import RequestStatusView, privacy_center_url, request_status_of_link
 from dsar.selectors.subject_data import (
     cover_letter_facts,
@@ -60,16 +68,19 @@ from dsar.selectors.subject_data import (
     request_subject,
     sale_purposes,
     subject_external_id_for_email,
+    subject_of_external_id,
     subject_tables,
 )
 
 __all__ = [
+    "ApprovalPreview",
     "ChosenTemplate",
     "ErasureOutcome",
     "ExportLinkPreview",
     "MaskedRequester",
     "RequestStatusView",
     "RequesterContact",
+    "approval_preview",
     "connector_call_answer",
     "connector_secret",
     "connectors_active",
@@ -80,6 +91,7 @@ __all__ = [
     "dsar_by_pk",
     "dsar_by_public_id",
     "dsar_certificate_facts",
+    "dsar_engine_warnings",
     "dsar_for_organization",
     "dsar_history",
     "dsar_ids_erasure_due",
@@ -87,8 +99,10 @@ __all__ = [
     "dsar_requester_contact",
     "dsar_requester_email",
     "dsar_requester_masked",
+    "dsar_review_warnings",
     "dsar_status",
     "dsars_identity_pending",
+    "dsars_of_subject",
     "erasure_outcome",
     "export_by_public_id",
     "export_for_request",
@@ -114,5 +128,7 @@ __all__ = [
     "request_subject",
     "sale_purposes",
     "subject_external_id_for_email",
+    "subject_of_external_id",
     "subject_tables",
+    "subjects_of_request_id",
 ]
