@@ -102,8 +102,8 @@ class SubjectLinkForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["subject"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = subjects.filter(organization_id=organization_id)
         field.widget = SubjectAutocomplete(admin_site, organization_id=organization_id)
+        field.queryset = subjects.filter(organization_id=organization_id)  # also gives the widget its choices
         field.help_text = f"{SUBJECT_HELP} Leave empty to unlink."
 
 

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('consent', '0014_preference_links'),
-        ('core', '0011_alter_auditlogentry_action'),
+        ('core', '0011_audit_actions_dsar_casework'),
         ('dsar', '0013_messages_to_requesters'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
