@@ -254,7 +254,8 @@ def test_approve_completes_open_work_and_reports_illegal_moves(
     services.dsar_transition(request=working, to_status="in_progress", actor="test")
 
     preview = _action(admin_client, "approve_requests", [working.pk, fresh.pk])
-    assert preview.status_code == 200 and 'id="preview-' in preview.content.decode()  # nothing sent yet
+    assert preview.status_code == 200
+    assert 'id="preview-' in preview.content.decode()
     response = _action(admin_client, "approve_requests", [working.pk, fresh.pk], apply="yes", confirm_warnings="on")
 
     working.refresh_from_db()

@@ -198,7 +198,8 @@ def test_intake_in_the_admin_takes_a_subject_and_records_its_external_id(
     admin_client: Client, organization: Organization, ada: Subject
 ) -> None:
     add = admin_client.get(f"{REQUESTS}add/").content.decode()
-    assert 'data-organization-field="id_organization"' in add and "subject_autocomplete.js" in add
+    assert 'data-organization-field="id_organization"' in add
+    assert "subject_autocomplete.js" in add
 
     response = admin_client.post(
         f"{REQUESTS}add/",
@@ -272,15 +273,18 @@ def test_link_subject_shows_its_form_on_get_and_links_on_post_audited(
 
     form = admin_client.get(tool(request, "link_subject"))
     request.refresh_from_db()
-    assert form.status_code == 200 and f'data-organization="{organization.pk}"' in form.content.decode()
-    assert request.subject_id is None and AuditLogEntry.objects.count() == audit_before  # a GET writes nothing
+    assert form.status_code == 200
+    assert f'data-organization="{organization.pk}"' in form.content.decode()
+    assert request.subject_id is None
+    assert AuditLogEntry.objects.count() == audit_before
 
     response = admin_client.post(tool(request, "link_subject"), {"apply": "yes", "subject": ada.pk}, follow=True)
 
     request.refresh_from_db()
     assert (request.subject_id, request.subject_external_id) == (ada.pk, "cust-1")
     linked = AuditLogEntry.objects.get(action="dsar.subject_linked", object_id=request.public_id)
-    assert linked.actor.startswith("user:") and linked.data["subject"] == str(ada.uuid)
+    assert linked.actor.startswith("user:")
+    assert linked.data["subject"] == str(ada.uuid)
     assert any("linked to cust-1" in message for message in messages_of(response))
 
 
@@ -343,7 +347,8 @@ def test_verify_and_reject_buttons_run_the_list_actions_forms_for_one_request(
     other = letter(organization)
 
     form = admin_client.get(tool(request, "verify_requests"))
-    assert form.status_code == 200 and 'name="note"' in form.content.decode()
+    assert form.status_code == 200
+    assert 'name="note"' in form.content.decode()
     verified = admin_client.post(tool(request, "verify_requests"), {"apply": "yes", "note": "ID seen"}, follow=True)
 
     request.refresh_from_db()
@@ -354,7 +359,8 @@ def test_verify_and_reject_buttons_run_the_list_actions_forms_for_one_request(
 
     admin_client.post(tool(other, "reject_requests"), {"apply": "yes", "reason": "not a customer"})
     other.refresh_from_db()
-    assert other.status == "rejected" and other.rejection_reason.startswith("not a customer")
+    assert other.status == "rejected"
+    assert other.rejection_reason.startswith("not a customer")
 
 
 def test_extend_and_assign_buttons(admin_client: Client, organization: Organization, admin_user: Any) -> None:
@@ -368,7 +374,8 @@ def test_extend_and_assign_buttons(admin_client: Client, organization: Organizat
     admin_client.post(tool(request, "assign_requests"), {"apply": "yes", "assignee": admin_user.pk})
 
     request.refresh_from_db()
-    assert request.is_extended and request.due_on > due
+    assert request.is_extended
+    assert request.due_on > due
     assert request.assignee_id == admin_user.pk
 
 
@@ -386,12 +393,14 @@ def test_send_a_message_goes_through_the_outbox_and_is_audited(
         )
 
     message = RequestMessage.objects.get(request=request, kind="staff")
-    assert message.status == "sent" and message.content_sealed == ""
+    assert message.status == "sent"
+    assert message.content_sealed == ""
     assert [m.to for m in mail.outbox] == [["Requester@Example.org"]]
     assert "Please send a copy of your ID card." in mail.outbox[0].body
     assert request.public_id in mail.outbox[0].subject
     written = AuditLogEntry.objects.get(action="dsar.message_written", object_id=request.public_id)
-    assert written.actor.startswith("user:") and written.data["sha256"] == message.sha256
+    assert written.actor.startswith("user:")
+    assert written.data["sha256"] == message.sha256
     assert "ID card" not in json.dumps(written.data)
     assert any("Message queued" in text for text in messages_of(response))
 
@@ -438,8 +447,10 @@ def test_approve_previews_the_export_and_its_masked_recipient_then_sends_the_lin
     html = preview.content.decode()
 
     request.refresh_from_db()
-    assert request.status == "awaiting_review" and mail.outbox == []
-    assert "To: R***@Example.org" in html and "Requester@Example.org" not in html
+    assert request.status == "awaiting_review"
+    assert mail.outbox == []
+    assert "To: R***@Example.org" in html
+    assert "Requester@Example.org" not in html
     for name in selectors.export_for_request(request).files:  # type: ignore[union-attr]
         assert f"<td>{name}</td>" in html
     assert "<td>consent records</td><td>1</td>" in html
@@ -465,11 +476,13 @@ def test_an_access_request_without_subject_stops_at_review_with_a_warning_and_ne
     request = carried_out(request, django_capture_on_commit_callbacks)
     html = admin_client.get(page(request)).content.decode()
 
-    assert 'id="dsar-review-warnings"' in html and "The export is empty" in html
+    assert 'id="dsar-review-warnings"' in html
+    assert "The export is empty" in html
     assert request.transitions.filter(to_status="awaiting_review", reason__contains="EMPTY").exists()
     refused = admin_client.post(tool(request, "approve_requests"), {"apply": "yes"})
     request.refresh_from_db()
-    assert refused.status_code == 200 and request.status == "awaiting_review"
+    assert refused.status_code == 200
+    assert request.status == "awaiting_review"
     assert "Read the warnings and confirm them to approve." in refused.content.decode()
 
     admin_client.post(tool(request, "approve_requests"), {"apply": "yes", "confirm_warnings": "on"})
