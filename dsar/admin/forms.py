@@ -42,7 +42,9 @@ class SubjectAutocomplete(AutocompleteSelect):
 
     @property
     def media(self) -> forms.Media:
-        return super().media + forms.Media(js=("dsar/admin/subject_autocomplete.js",))
+        # One list, so every merge keeps it after Django's autocomplete.js (whose function it wraps).
+        django_media = super().media
+        return forms.Media(js=[*django_media._js, "dsar/admin/subject_autocomplete.js"], css=django_media._css)
 
 
 def check_subject_organization(subject: Subject | None, organization_id: int | None) -> None:
