@@ -44,7 +44,8 @@ class SubjectAutocomplete(AutocompleteSelect):
     def media(self) -> forms.Media:
         # One list, so every merge keeps it after Django's autocomplete.js (whose function it wraps).
         django_media = super().media
-        return forms.Media(js=[*django_media._js, "dsar/admin/subject_autocomplete.js"], css=django_media._css)
+        js, css = django_media._js, django_media._css  # type: ignore[attr-defined]  # its merged lists
+        return forms.Media(js=[*js, "dsar/admin/subject_autocomplete.js"], css=css)
 
 
 def check_subject_organization(subject: Subject | None, organization_id: int | None) -> None:
