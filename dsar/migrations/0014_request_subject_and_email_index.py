@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 def link_subjects(apps, schema_editor):
     """Requests naming a subject's external id get the link (no decryption needed). The requester email's blind
-    index is not filled for older requests: it would need each request's sealed address opened at migrate time."""
+    index is not filled here: that needs each sealed address opened (manage.py reindex_blind_indexes does it)."""
     DataSubjectRequest = apps.get_model("dsar", "DataSubjectRequest")
     Subject = apps.get_model("consent", "Subject")
     for request in DataSubjectRequest.objects.exclude(subject_external_id="").filter(subject__isnull=True).iterator():

@@ -52,6 +52,8 @@ from dsar.selectors.requests import (
     dsar_status,
     dsars_identity_pending,
     legal_recipients,
+    requester_email_index,
+    requester_email_reindexed,
 )
 from dsar.selectors.review import (
     ApprovalPreview,
@@ -126,6 +128,8 @@ __all__ = [
     "request_messages",
     "request_status_of_link",
     "request_subject",
+    "requester_email_index",
+    "requester_email_reindexed",
     "sale_purposes",
     "subject_external_id_for_email",
     "subject_of_external_id",

@@ -17,8 +17,7 @@ from django.utils import timezone
 from ulid import ULID
 
 from consent.models import Subject
-from consent.subject_ids import email_index
-from core.crypto import new_data_key, normalize_email, seal
+from core.crypto import new_data_key, seal
 from core.enums import AuditAction
 from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
 from core.jurisdictions import normalize_jurisdiction
@@ -52,6 +51,7 @@ from dsar.selectors import (
     erasure_outcome,
     opted_out_purposes,
     organization_deadline_layer,
+    requester_email_index,
     subject_of_external_id,
 )
 from dsar.services.exports import export_link_issue
@@ -165,7 +165,7 @@ def dsar_intake(
             received_at=received_at,
             requester_email_sealed=sealed(requester.email, "email"),
             requester_name_sealed=sealed(requester.name, "name"),
-            requester_email_index=requester_email_index(organization, requester.email),
+            requester_email_index=requester_email_index(organization.pk, requester.email),
             wrapped_data_key=wrapped,
             deadlines=result.to_dict(),
             due_on=result.enforced_due,
@@ -191,12 +191,6 @@ def dsar_intake(
         # CCPA regs §7021(a): confirm receipt within 10 business days, saying how we verify and when we answer.
         message_queue(request=request, kind=MessageKind.RECEIPT, key="receipt", facts=message_facts(request))
     return request
-
-
-def requester_email_index(organization: Organization, email: str) -> str:
-    """The requester's email as ``Subject.email_index`` is computed (normalized, keyed per organization), so
-    staff find the request by typing the address; blank without one."""
-    return email_index(organization.pk, normalize_email(email)) if email.strip() else ""
 
 
 def request_subject_of(

@@ -5,6 +5,7 @@ the review and deadline-engine warnings. Django's test client as staff, on Postg
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -159,6 +161,20 @@ def test_requests_are_found_by_requester_email_subject_email_external_id_and_req
     assert found(EMAIL) == {about_ada.pk}  # through the linked subject's index
     assert found("cust-1") == {about_ada.pk}
     assert found(by_requester.public_id.lower()) == {by_requester.pk}
+
+
+def test_reindexing_fills_the_requester_email_index_of_requests_filed_before_it_was_kept(
+    admin_client: Client, organization: Organization
+) -> None:
+    older = letter(organization)
+    DataSubjectRequest.objects.filter(pk=older.pk).update(requester_email_index="")  # as the migration leaves it
+    assert listed(admin_client.get(REQUESTS, {"q": "requester@example.org"})) == []
+
+    call_command("reindex_blind_indexes", stdout=io.StringIO())
+
+    older.refresh_from_db()
+    assert older.requester_email_index == email_index(organization.pk, "requester@example.org")
+    assert [item.pk for item in listed(admin_client.get(REQUESTS, {"q": "requester@example.org"}))] == [older.pk]
 
 
 # --- linking ---------------------------------------------------------------------------------------------------
