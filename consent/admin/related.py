@@ -64,7 +64,8 @@ def email_search_indexes(request: HttpRequest, term: str) -> list[str]:
     if ids is None:
         ids = Organization.objects.values_list("pk", flat=True)
     email = normalize_email(term)
-    return [index for organization_id in ids for index in email_index_candidates(organization_id, email)]
+    found = (index for organization_id in ids for index in email_index_candidates(organization_id, email))
+    return list(dict.fromkeys(found))  # the untenanted form is the same in every organization
 
 
 class SubjectSearchAdmin(admin.ModelAdmin):
