@@ -142,4 +142,5 @@ MESSAGE_REQUIRED_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = {
     MessageKind.COMPLETION: ("organization_name", "download_url"),
     MessageKind.DENIAL: ("organization_name", "reason", "remedies"),
     MessageKind.UNVERIFIABLE: ("organization_name", "remedies"),
+    MessageKind.STAFF: ("organization_name", "staff_text"),
 }
