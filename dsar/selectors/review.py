@@ -39,6 +39,7 @@ NO_SUBJECT_ERASURE: Final = (
     "No subject was found in the ledger: nothing was erased there (the requester's identifiers were suppressed and "
     "the connectors called). Check that the request names the right person before closing it."
 )
+NO_EXPORT_YET: Final = "No export has been built for this request yet: approving now sends the requester no data."
 NO_SUBJECT_OPT_OUT: Final = "The request names no subject: no opt-out was recorded. Link the subject or reject it."
 
 
@@ -97,6 +98,9 @@ def approval_preview(request: DataSubjectRequest) -> ApprovalPreview:
         else None
     )
     rows: dict[str, int] = (_step_results(request).get("export") or {}).get("rows") or {}
+    warnings = dsar_review_warnings(request)
+    if request.type in EXPORTING_TYPES and export is None:
+        warnings.append(NO_EXPORT_YET)
     return ApprovalPreview(
         public_id=request.public_id,
         request_type=request.type,
@@ -106,7 +110,7 @@ def approval_preview(request: DataSubjectRequest) -> ApprovalPreview:
         categories=[(TABLE_LABELS.get(name, name), count) for name, count in rows.items()],
         size_bytes=export.size_bytes if export is not None else None,
         is_purged=export is not None and export.purged_at is not None,
-        warnings=dsar_review_warnings(request),
+        warnings=warnings,
     )
 
 

@@ -31,9 +31,13 @@ def dsar_subject_link(*, request: DataSubjectRequest, subject: Subject | None, a
         raise RequestClosed("A completed or rejected request keeps the subject it was carried out for.")
     linked, external_id = request_subject_of(request.organization, subject, "")
     with transaction.atomic():
-        DataSubjectRequest.objects.filter(pk=request.pk).update(
-            subject=linked, subject_external_id=external_id, updated_at=timezone.now()
+        claimed = (
+            DataSubjectRequest.objects.filter(pk=request.pk)
+            .exclude(status__in=FINAL_STATUSES)
+            .update(subject=linked, subject_external_id=external_id, updated_at=timezone.now())
         )
+        if not claimed:
+            raise RequestClosed("A completed or rejected request keeps the subject it was carried out for.")
         audit_log(
             actor=actor,
             action=AuditAction.DSAR_SUBJECT_LINKED,

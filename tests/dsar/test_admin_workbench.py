@@ -506,6 +506,21 @@ def test_an_access_request_without_subject_stops_at_review_with_a_warning_and_ne
     assert request.status == "completed"
 
 
+def test_approving_an_access_request_before_its_export_exists_warns_and_needs_confirming(
+    admin_client: Client, organization: Organization, ada: Subject
+) -> None:
+    request = letter(organization, subject=ada)
+    services.dsar_transition(request=request, to_status="in_progress", actor="test")  # moved by hand, no export
+
+    preview = admin_client.get(tool(request, "approve_requests")).content.decode()
+    refused = admin_client.post(tool(request, "approve_requests"), {"apply": "yes"})
+
+    request.refresh_from_db()
+    assert "No export has been built for this request yet" in preview
+    assert refused.status_code == 200
+    assert request.status == "in_progress"
+
+
 @pytest.mark.usefixtures("inline_tasks")
 def test_a_deletion_without_subject_stops_at_review_instead_of_completing(
     admin_client: Client, organization: Organization, django_capture_on_commit_callbacks: Any, settings: Any
