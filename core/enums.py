@@ -69,6 +69,8 @@ class AuditAction(TextChoices):
     DSAR_CONNECTOR_SECRET_ROTATED = "dsar.connector_secret_rotated", "Connector secret rotated"
     DSAR_CONNECTOR_UPDATED = "dsar.connector_updated", "Connector changed"
     DSAR_MESSAGE_SENT = "dsar.message_sent", "Message sent to the requester"
+    DSAR_MESSAGE_WRITTEN = "dsar.message_written", "Message to the requester written by staff"
+    DSAR_SUBJECT_LINKED = "dsar.subject_linked", "Request linked to a subject"
     DSAR_MESSAGE_TEMPLATE_CHANGED = "dsar.message_template_changed", "Message template overridden or edited"
     DSAR_MESSAGE_TEMPLATE_RESET = "dsar.message_template_reset", "Message template reset to the default"
     DSAR_LEGAL_CONTACT_ADDED = "dsar.legal_contact_added", "Legal contact added"

@@ -119,6 +119,7 @@ class MessageKind(TextChoices):
     COMPLETION = "completion", "Completion"
     DENIAL = "denial", "Denial with reasons and remedies"
     UNVERIFIABLE = "unverifiable", "Closure as unverifiable"
+    STAFF = "staff", "Message written by the legal team"
 
 
 class MessageStatus(TextChoices):
@@ -141,6 +142,7 @@ MESSAGE_REQUIRED_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = {
     MessageKind.COMPLETION: ("organization_name", "download_url"),
     MessageKind.DENIAL: ("organization_name", "reason", "remedies"),
     MessageKind.UNVERIFIABLE: ("organization_name", "remedies"),
+    MessageKind.STAFF: ("organization_name", "staff_text"),
 }
 
 

@@ -168,6 +168,7 @@ class MessageFacts:
     recipients: Sequence[NamedOutcome] = ()
     opted_out_purposes: Sequence[str] = ()
     reason: str = ""
+    staff_text: str = ""
     appeal_response_days: int | None = None
     identity_requested_on: date | None = None
     identity_cutoff: date | None = None
@@ -201,6 +202,7 @@ def message_context(facts: MessageFacts, *, language: str) -> dict[str, Any]:
         "recipients": [{"name": item.name, "confirmed": item.confirmed} for item in facts.recipients],
         "opted_out_purposes": list(facts.opted_out_purposes),
         "reason": facts.reason,
+        "staff_text": facts.staff_text,
         "remedies": remedies(regime=facts.regime, language=lang, appeal_response_days=facts.appeal_response_days),
         "closure_rule": closure_rule(facts.regime),
         "identity_requested_on": facts.identity_requested_on,
@@ -238,6 +240,7 @@ def sample_facts(*, kind: str, organization_name: str) -> MessageFacts:
         recipients=(NamedOutcome("Sample CRM", True),),
         opted_out_purposes=("marketing-email",),
         reason="Sample reason for a refusal.",
+        staff_text="Sample message from the legal team.",
         appeal_response_days=60,
         identity_requested_on=date(2026, 3, 6),
         identity_cutoff=date(2026, 4, 6),

@@ -106,6 +106,10 @@ EN: Final[dict[str, TemplateSource]] = {
             "You can make a new request at any time.\n\n{{ remedies }}" + _SIGN_EN
         ),
     ),
+    MessageKind.STAFF: TemplateSource(
+        subject="{{ organization_name }}: about your privacy request {{ request_id }}",
+        body_text="Hello,\n\n{{ staff_text }}" + _SIGN_EN,
+    ),
 }
 
 DE: Final[dict[str, TemplateSource]] = {
@@ -203,6 +207,10 @@ DE: Final[dict[str, TemplateSource]] = {
             '{{ identity_cutoff|date:"j. F Y" }} unbeantwortet ({{ closure_rule }}).\n\n'
             "Sie können jederzeit eine neue Anfrage stellen.\n\n{{ remedies }}" + _SIGN_DE
         ),
+    ),
+    MessageKind.STAFF: TemplateSource(
+        subject="{{ organization_name }}: zu Ihrer Datenschutzanfrage {{ request_id }}",
+        body_text="Guten Tag,\n\n{{ staff_text }}" + _SIGN_DE,
     ),
 }
 

@@ -27,6 +27,14 @@ class DataSubjectRequest(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     public_id = models.CharField(max_length=26, unique=True, help_text="ULID; the id the API shows")
     subject_external_id = models.CharField(max_length=255, blank=True, help_text="Blank while unknown")
+    subject = models.ForeignKey(
+        "consent.Subject",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The ledger's subject the request is about (its external id is kept in subject_external_id)",
+    )
     type = models.CharField(max_length=20, choices=RequestType.choices)
     regime = models.CharField(max_length=20, choices=DsarRegime.choices)
     jurisdiction = models.CharField(max_length=6, blank=True)
@@ -37,6 +45,13 @@ class DataSubjectRequest(models.Model):
     received_at = models.DateTimeField()
     requester_email_sealed = models.TextField(blank=True, editable=False)
     requester_name_sealed = models.TextField(blank=True, editable=False)
+    requester_email_index = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Keyed hash (blind index) of the requester's email, for exact-match search; blank for requests "
+        "filed before it was kept",
+    )
     wrapped_data_key = models.BinaryField(editable=False)
     status = models.CharField(max_length=20, choices=RequestStatus.choices, default=RequestStatus.RECEIVED)
     rejection_reason = models.TextField(blank=True)
@@ -68,7 +83,14 @@ class DataSubjectRequest(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["organization", "status"], name="dsar_org_status")]
+        indexes = [
+            models.Index(fields=["organization", "status"], name="dsar_org_status"),
+            models.Index(
+                fields=["requester_email_index"],
+                condition=~models.Q(requester_email_index=""),
+                name="dsar_requester_email_index",
+            ),
+        ]
         permissions = [
             ("reveal_requester_contact", "Can reveal a requester's contact data (each reveal is audited)"),
             ("approve_erasure", "Can approve the erasure of a verified deletion request (audited)"),

@@ -23,6 +23,7 @@ from consent.admin.common import (
     permission_basis_label,
     subject_change_link,
 )
+from consent.admin.related import SubjectSearchAdmin, subject_sections
 from consent.enums import ConsentStatus
 from consent.models import (
     ConsentEvent,
@@ -80,7 +81,7 @@ class GpcHonoredFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subject)
-class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
+class SubjectAdmin(OrganizationScopedAdmin, SubjectSearchAdmin, ReadOnlyModelAdmin):
     """A subject's consent per purpose beside its ledger (template admin/consent/subject/change_form.html).
     The email is shown masked; revealing it is a POST that needs ``consent.reveal_subject_contact`` and is
     audited (``subject.contact_revealed``)."""
@@ -179,6 +180,7 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
             **self._contact_context(request, subject),
             "subject_is_erased": subject.is_erased,
             "gpc": subject_gpc(organization=subject.organization, subject=subject),
+            "related_sections": subject_sections(request, subject),
         }
 
     def _contact_context(self, request: HttpRequest, subject: Subject) -> dict[str, Any]:
@@ -231,7 +233,7 @@ class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
+class ConsentEventAdmin(OrganizationScopedAdmin, SubjectSearchAdmin, ReadOnlyModelAdmin):
     """The ledger is append-only (a database trigger refuses UPDATE and DELETE); the admin only reads it."""
 
     # Subject with its chain index, occurred with recorded: one column each, so the list fits 1366 px.
@@ -249,6 +251,7 @@ class ConsentEventAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
     )
     list_select_related = ("subject", "purpose", "source")
     search_fields = ("=event_id", "=subject__external_id")
+    subject_path = "subject__"
     date_hierarchy = "occurred_at"
     show_full_result_count = False
     fields = (

@@ -3,15 +3,54 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from django import forms
-from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime
+from django.contrib.admin.sites import AdminSite
+from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime, AutocompleteSelect
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.urls import reverse
 
+from consent.models import Subject
 from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 from dsar.deadlines import EXTENSION_REASON_CODES
 from dsar.enums import DsarRegime
 from dsar.models import DataSubjectRequest
+from dsar.services.casework import STAFF_MESSAGE_MAX_CHARS
+
+SUBJECT_AUTOCOMPLETE_URL = "admin:dsar_datasubjectrequest_subject_autocomplete"
+SUBJECT_HELP = "Type an external id or the person's email (matched exactly, never decrypted)."
+
+
+class SubjectAutocomplete(AutocompleteSelect):
+    """The admin's autocomplete on the request's subject, narrowed to one organization: the one chosen on the form
+    (``organization_field``, the add form) or the request's own (``organization_id``)."""
+
+    def __init__(
+        self, admin_site: AdminSite, *, organization_field: str = "", organization_id: int | None = None
+    ) -> None:
+        attrs: dict[str, Any] = {"style": "width: 30em"}
+        if organization_field:
+            attrs["data-organization-field"] = organization_field
+        if organization_id is not None:
+            attrs["data-organization"] = str(organization_id)
+        super().__init__(DataSubjectRequest._meta.get_field("subject"), admin_site, attrs=attrs)
+
+    def get_url(self) -> str:
+        return reverse(SUBJECT_AUTOCOMPLETE_URL)
+
+    @property
+    def media(self) -> forms.Media:
+        # One list, so every merge keeps it after Django's autocomplete.js (whose function it wraps).
+        django_media = super().media
+        js, css = django_media._js, django_media._css  # type: ignore[attr-defined]  # its merged lists
+        return forms.Media(js=[*js, "dsar/admin/subject_autocomplete.js"], css=css)
+
+
+def check_subject_organization(subject: Subject | None, organization_id: int | None) -> None:
+    if subject is not None and organization_id is not None and subject.organization_id != organization_id:
+        raise forms.ValidationError("This subject belongs to another organization.")
 
 
 def validate_accepted_date(value: date | datetime | None) -> None:
@@ -42,7 +81,66 @@ class DsarAddForm(forms.ModelForm):
 
     class Meta:
         model = DataSubjectRequest
-        fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at")
+        fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at", "subject")
+        help_texts = {"subject": SUBJECT_HELP}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        organization = cleaned.get("organization")
+        try:
+            check_subject_organization(cleaned.get("subject"), organization.pk if organization else None)
+        except forms.ValidationError as exc:
+            self.add_error("subject", exc)
+        return cleaned
+
+
+class SubjectLinkForm(forms.Form):
+    """The subject a request is about, chosen among its organization's subjects (the admin's autocomplete)."""
+
+    subject = forms.ModelChoiceField(queryset=Subject.objects.none(), required=False, help_text=SUBJECT_HELP)
+
+    def __init__(
+        self, *args: Any, admin_site: AdminSite, organization_id: int, subjects: QuerySet[Subject], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["subject"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.widget = SubjectAutocomplete(admin_site, organization_id=organization_id)
+        field.queryset = subjects.filter(organization_id=organization_id)  # also gives the widget its choices
+        field.help_text = f"{SUBJECT_HELP} Leave empty to unlink."
+
+
+class ApproveForm(forms.Form):
+    """Approving closes the request and sends what the preview shows; with review warnings, only once confirmed."""
+
+    confirm_warnings = forms.BooleanField(
+        required=False,
+        label="I have read the warnings",
+        help_text="The request has review warnings (above); approve it anyway.",
+    )
+
+    def __init__(self, *args: Any, has_warnings: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.has_warnings = has_warnings
+        if not has_warnings:
+            del self.fields["confirm_warnings"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.has_warnings and not cleaned.get("confirm_warnings"):
+            self.add_error("confirm_warnings", "Read the warnings and confirm them to approve.")
+        return cleaned
+
+
+class MessageForm(forms.Form):
+    text = forms.CharField(
+        label="Message",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        strip=True,
+        max_length=STAFF_MESSAGE_MAX_CHARS,
+        help_text="Sent to the requester by email through the outbox (their language's greeting and our signature "
+        "added); the text is kept sealed until sent, then only its digest. Audited.",
+    )
 
 
 class ExtendForm(forms.Form):

@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -23,6 +24,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from consent.admin.related import email_search_indexes, looks_like_email
+from consent.models import Subject
 from core.admin import (
     OrganizationScopedAdmin,
     ReadOnlyTabularInline,
@@ -33,13 +36,30 @@ from core.admin import (
     report_domain_errors,
 )
 from core.problems import DomainError
-from dsar.admin.forms import AssignForm, CancelErasureForm, DsarAddForm, ExtendForm, RejectForm, VerifyForm
+from dsar.admin.forms import (
+    ApproveForm,
+    AssignForm,
+    CancelErasureForm,
+    DsarAddForm,
+    ExtendForm,
+    MessageForm,
+    RejectForm,
+    SubjectAutocomplete,
+    SubjectLinkForm,
+    VerifyForm,
+)
 from dsar.admin.messages import RequestMessageInline
 from dsar.deadlines import DATE_KEYS
 from dsar.enums import DEADLINE_LABELS, FINAL_STATUSES, RequestStatus, RequestType
 from dsar.erasure_review import ErasureGate
 from dsar.models import DataSubjectRequest, DsarExport, RequestTransition
-from dsar.selectors import dsar_requester_masked, export_for_request
+from dsar.selectors import (
+    approval_preview,
+    dsar_engine_warnings,
+    dsar_requester_masked,
+    dsar_review_warnings,
+    export_for_request,
+)
 from dsar.services import (
     Requester,
     dsar_assign,
@@ -49,7 +69,9 @@ from dsar.services import (
     dsar_export_download_by_staff,
     dsar_extend,
     dsar_identity_verify,
+    dsar_message_write,
     dsar_requester_reveal,
+    dsar_subject_link,
     dsar_transition,
 )
 from dsar.services.fulfilment import request_erasure_gate
@@ -61,6 +83,18 @@ ACTION_FORM_TEMPLATE = "admin/dsar/datasubjectrequest/action_form.html"
 REVEAL_TEMPLATE = "admin/dsar/datasubjectrequest/requester_contact.html"
 REVEAL_PERMISSION = "dsar.reveal_requester_contact"
 DOWNLOAD_PERMISSION = "dsar.download_dsarexport"
+# The request page's own buttons (object tools): each opens the form its list action uses, for this request only.
+# Shown in the statuses where the workflow allows them; each still checks its permission and the service its rules.
+OPEN_TOOLS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("verify_requests", "Verify", frozenset({RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING})),
+    ("extend_requests", "Extend", frozenset(set(RequestStatus.values) - FINAL_STATUSES)),
+    ("approve_requests", "Approve", frozenset({RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_REVIEW})),
+    ("reject_requests", "Reject", frozenset(set(RequestStatus.values) - FINAL_STATUSES)),
+    ("assign_requests", "Assign", frozenset(RequestStatus.values)),
+    ("message_requester", "Send a message", frozenset(RequestStatus.values)),
+    ("link_subject", "Link subject", frozenset(set(RequestStatus.values) - FINAL_STATUSES)),
+)
+OBJECT_ONLY_TOOLS = frozenset({"link_subject"})
 ERASURE_TEXT = {
     ErasureGate.AWAITING_APPROVAL: "waiting for approval (Approve erasure / Cancel erasure)",
     ErasureGate.COOLING_OFF: "cooling off until {not_before} (Approve erasure runs it now; Cancel erasure stops it)",
@@ -131,7 +165,8 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         ("assignee", admin.RelatedOnlyFieldListFilter),
     )
     list_select_related = ("organization", "assignee")
-    search_fields = ("=public_id", "=subject_external_id")
+    # An email is matched through the blind indexes (requester's, and the linked subject's): see get_search_results.
+    search_fields = ("=public_id", "=subject_external_id", "=subject__external_id")
     ordering = ("due_on", "id")
     show_full_result_count = False
     actions = (
@@ -140,11 +175,12 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         "approve_requests",
         "reject_requests",
         "assign_requests",
+        "message_requester",
         "approve_erasure",
         "cancel_erasure",
     )
     inlines = (TransitionInline, RequestMessageInline)
-    add_fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at")
+    add_fields = ("organization", "type", "jurisdiction", "regime", "channel", "received_at", "subject")
     detail_fields = (
         "public_id",
         "organization",
@@ -155,6 +191,7 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         "status",
         "received_at",
         "requester_contact",
+        "subject_link",
         "subject_external_id",
         "due_on",
         "countdown",
@@ -170,6 +207,17 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         "created_at",
         "updated_at",
     )
+
+    @admin.display(description="subject")
+    def subject_link(self, obj: DataSubjectRequest) -> SafeString | str:
+        """The ledger's subject page; without a link, how to make one."""
+        if obj.subject_id is None:
+            return "— (not linked: use Link subject)"
+        return format_html(
+            '<a href="{}" id="dsar-subject-link">{}</a>',
+            reverse("admin:consent_subject_change", args=[obj.subject_id]),
+            obj.subject.external_id if obj.subject is not None else obj.subject_id,
+        )
 
     @admin.display(description="export download link")
     def export_link(self, obj: DataSubjectRequest) -> str:
@@ -208,7 +256,32 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
     # --- pages ---------------------------------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DataSubjectRequest]:
-        return super().get_queryset(request).select_related("organization", "assignee")  # the queue shows the assignee
+        # The queue shows the assignee and links the subject.
+        return super().get_queryset(request).select_related("organization", "subject", "assignee")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest], search_term: str
+    ) -> tuple[QuerySet[DataSubjectRequest], bool]:
+        """Public id and external id exactly; an email through the blind indexes of the requester's address and of
+        the linked subject's (the typed address is hashed as they were; nothing is decrypted)."""
+        term = search_term.strip()
+        results, may_have_duplicates = super().get_search_results(request, queryset, term.upper())
+        if term and term.upper() != term:
+            by_id, _ = super().get_search_results(request, queryset, term)
+            results = results | by_id
+        if looks_like_email(term):
+            indexes = email_search_indexes(request, term)
+            results = (
+                results
+                | queryset.filter(requester_email_index__in=indexes)
+                | queryset.filter(subject__email_index__in=indexes)
+            )
+        return results, may_have_duplicates
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "subject":
+            kwargs["widget"] = SubjectAutocomplete(self.admin_site, organization_field="id_organization")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
@@ -256,6 +329,16 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
                 "<path:object_id>/download-export/",
                 self.admin_site.admin_view(self.download_export_view),
                 name=f"{prefix}_download_export",
+            ),
+            path(
+                "subject-autocomplete/",
+                self.admin_site.admin_view(SubjectAutocompleteView.as_view(admin_site=self.admin_site)),
+                name=f"{prefix}_subject_autocomplete",
+            ),
+            path(
+                "<path:object_id>/tools/<slug:tool>/",
+                self.admin_site.admin_view(self.tool_view),
+                name=f"{prefix}_tool",
             ),
         ]
         return own + super().get_urls()
@@ -307,11 +390,46 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
+    def request_tools(self, request: HttpRequest, obj: DataSubjectRequest) -> list[tuple[str, str]]:
+        """The (label, url) of the buttons this user may use on this request in its status."""
+        allowed = set(self.get_actions(request)) | (
+            OBJECT_ONLY_TOOLS if self.has_workflow_permission(request) else set()
+        )
+        return [
+            (label, reverse("admin:dsar_datasubjectrequest_tool", args=[obj.pk, name]))
+            for name, label, statuses in OPEN_TOOLS
+            if name in allowed and obj.status in statuses
+        ]
+
+    def tool_view(self, request: HttpRequest, object_id: str, tool: str) -> HttpResponse:
+        """One request's button: the list action's own form (GET shows it; nothing is written), then its effect
+        (POST), with the action's permission checked as the list checks it."""
+        if tool not in {name for name, _, _ in OPEN_TOOLS}:
+            raise Http404("No such tool.")
+        if tool in OBJECT_ONLY_TOOLS:
+            permitted = self.has_workflow_permission(request)
+        else:
+            permitted = tool in self.get_actions(request)  # the action's own permission check
+        if not permitted:
+            raise PermissionDenied
+        obj = self._scoped_object(request, object_id)
+        run = getattr(self, tool)
+        if request.method not in ("GET", "POST"):  # a GET only shows the form: it is unbound
+            return HttpResponseNotAllowed(["GET", "POST"])
+        response = run(request, self.get_queryset(request).filter(pk=obj.pk))
+        if response is not None:
+            return response
+        return HttpResponseRedirect(reverse("admin:dsar_datasubjectrequest_change", args=[obj.pk]))
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        obj = self.get_object(request, object_id) if str(object_id).isdigit() else None
         extra = {
             **(extra_context or {}),
+            "request_tools": self.request_tools(request, obj) if obj is not None else [],
+            "review_warnings": dsar_review_warnings(obj) if obj is not None else [],
+            "engine_warnings": dsar_engine_warnings(obj) if obj is not None else [],
             "may_reveal_contact": request.user.has_perm(REVEAL_PERMISSION),
             "may_download_export": request.user.has_perm(DOWNLOAD_PERMISSION)
             and str(object_id).isdigit()
@@ -330,6 +448,7 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
             regime=data.get("regime") or None,
             received_at=data.get("received_at"),
             requester=Requester(email=data.get("requester_email") or "", name=data.get("requester_name") or ""),
+            subject=data.get("subject"),
         )
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
@@ -409,6 +528,7 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         title: str,
         intro: str,
         button: str,
+        previews: list[Any] | None = None,
     ) -> TemplateResponse:
         return TemplateResponse(
             request,
@@ -423,6 +543,8 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
                 "form": form,
                 "action_name": action,
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "previews": previews or [],
+                "may_reveal_contact": request.user.has_perm(REVEAL_PERMISSION),
             },
         )
 
@@ -486,9 +608,86 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
             messages.warning(request, "No request was extended.")
         return None
 
-    @admin.action(description="Approve selected requests (completed)", permissions=["workflow"])
-    def approve_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> None:
+    @admin.action(
+        description="Approve selected requests (preview what is sent, then complete)", permissions=["workflow"]
+    )
+    def approve_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
+        selected = list(queryset.select_related("organization"))
+        previews = [approval_preview(dsar) for dsar in selected]
+        form = ApproveForm(
+            request.POST if "apply" in request.POST else None,
+            has_warnings=any(preview.warnings for preview in previews),
+        )
+        if not (form.is_bound and form.is_valid()):
+            return self._action_form(
+                request,
+                queryset,
+                form=form,
+                action="approve_requests",
+                title="Approve data-subject requests",
+                intro="Approving completes each request and emails the requester what the preview shows: for an "
+                "export, its one download link (valid for a limited time).",
+                button="Approve and send",
+                previews=previews,
+            )
         self._transition(request, queryset, to_status=RequestStatus.COMPLETED, reason="")
+        return None
+
+    @admin.action(description="Send a message to the requesters of selected requests", permissions=["workflow"])
+    def message_requester(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
+        form = MessageForm(request.POST if "apply" in request.POST else None)
+        if not (form.is_bound and form.is_valid()):
+            return self._action_form(
+                request,
+                queryset,
+                form=form,
+                action="message_requester",
+                title="Write to the requester",
+                intro="The message goes to each selected request's requester by email, through the outbox; it is "
+                "recorded in the request's messages and the audit log with you as its author.",
+                button="Send",
+            )
+        sent = 0
+        for dsar in queryset.select_related("organization"):
+            try:
+                dsar_message_write(request=dsar, text=form.cleaned_data["text"], actor=admin_actor(request))
+            except DomainError as exc:
+                report_domain_errors(request, dsar.public_id, exc)
+            else:
+                sent += 1
+        if sent:
+            messages.success(request, f"Message queued to the requester of {sent} request(s).")
+        return None
+
+    def link_subject(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
+        """The request page's "Link subject": the ledger's subject the request is about (its organization's)."""
+        dsar = queryset.select_related("organization").get()
+        form = SubjectLinkForm(
+            request.POST if "apply" in request.POST else None,
+            initial={"subject": dsar.subject_id},
+            admin_site=self.admin_site,
+            organization_id=dsar.organization_id,
+            subjects=self.admin_site.get_model_admin(Subject).get_queryset(request),
+        )
+        if not (form.is_bound and form.is_valid()):
+            return self._action_form(
+                request,
+                queryset,
+                form=form,
+                action="link_subject",
+                title="Link the request to a subject",
+                intro="The export and the erasure work on the subject linked here; the subject's page lists its "
+                "requests.",
+                button="Link",
+            )
+        subject = form.cleaned_data["subject"]
+        try:
+            dsar_subject_link(request=dsar, subject=subject, actor=admin_actor(request))
+        except DomainError as exc:
+            report_domain_errors(request, dsar.public_id, exc)
+        else:
+            messages.success(request, f"{dsar.public_id}: linked to {subject}." if subject else "Subject unlinked.")
+        return None
 
     @admin.action(description="Reject selected requests (with a reason)", permissions=["workflow"])
     def reject_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
@@ -599,3 +798,14 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
                 moved += 1
         if moved:
             messages.success(request, f"{moved} request(s) now {RequestStatus(to_status).label.lower()}.")
+
+
+class SubjectAutocompleteView(AutocompleteJsonView):
+    """The admin's subject autocomplete (the subject list's own search: external id, or an email through its blind
+    index), narrowed to the organization the request form names (``?organization=``): nothing without one."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        organization = self.request.GET.get("organization", "")
+        if not organization.isdigit():
+            return super().get_queryset().none()
+        return super().get_queryset().filter(organization_id=int(organization))

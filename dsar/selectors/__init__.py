@@ -60,6 +60,16 @@ from dsar.selectors.requests import (
     dsar_requester_masked,
     dsar_status,
     dsars_identity_pending,
+    requester_email_index,
+    requester_email_reindexed,
+)
+from dsar.selectors.review import (
+    ApprovalPreview,
+    approval_preview,
+    dsar_engine_warnings,
+    dsar_review_warnings,
+    dsars_of_subject,
+    subjects_of_request_id,
 )
 from dsar.selectors.status import RequestStatusView, privacy_center_url, request_status_of_link
 from dsar.selectors.subject_data import (
@@ -68,10 +78,12 @@ from dsar.selectors.subject_data import (
     request_subject,
     sale_purposes,
     subject_external_id_for_email,
+    subject_of_external_id,
     subject_tables,
 )
 
 __all__ = [
+    "ApprovalPreview",
     "ChosenTemplate",
     "DeadlineRecipients",
     "DigestLine",
@@ -80,6 +92,7 @@ __all__ = [
     "MaskedRequester",
     "RequestStatusView",
     "RequesterContact",
+    "approval_preview",
     "connector_call_answer",
     "connector_secret",
     "connectors_active",
@@ -92,6 +105,7 @@ __all__ = [
     "dsar_by_pk",
     "dsar_by_public_id",
     "dsar_certificate_facts",
+    "dsar_engine_warnings",
     "dsar_for_organization",
     "dsar_history",
     "dsar_ids_erasure_due",
@@ -99,8 +113,10 @@ __all__ = [
     "dsar_requester_contact",
     "dsar_requester_email",
     "dsar_requester_masked",
+    "dsar_review_warnings",
     "dsar_status",
     "dsars_identity_pending",
+    "dsars_of_subject",
     "erasure_outcome",
     "export_by_public_id",
     "export_for_request",
@@ -126,7 +142,11 @@ __all__ = [
     "request_messages",
     "request_status_of_link",
     "request_subject",
+    "requester_email_index",
+    "requester_email_reindexed",
     "sale_purposes",
     "subject_external_id_for_email",
+    "subject_of_external_id",
     "subject_tables",
+    "subjects_of_request_id",
 ]

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from core.crypto import CryptoError, unseal, unwrap_data_key
+from consent.subject_ids import email_index
+from core.crypto import CryptoError, normalize_email, unseal, unwrap_data_key
 from core.models import Organization
 from dsar.certificate import CertificateFacts, CertificateStep
 from dsar.deadlines import ClockEvent, DeadlineError, DeadlineResult, ExtensionNotice, compute_deadlines
@@ -143,6 +145,22 @@ def dsar_requester_email(request: DataSubjectRequest) -> str:
         return unseal(data_key, request.requester_email_sealed, context=requester_context(request.public_id, "email"))
     except CryptoError:
         return ""
+
+
+def requester_email_index(organization_id: int, email: str) -> str:
+    """The requester's email hashed as ``Subject.email_index`` is (normalized, keyed per organization), so staff
+    find the request by typing the address and nothing is decrypted to search; blank without one."""
+    return email_index(organization_id, normalize_email(email)) if email.strip() else ""
+
+
+def requester_email_reindexed(request: Any) -> dict[str, str] | None:
+    """``manage.py reindex_blind_indexes``: the requester email's index under the current key (this also fills it
+    for requests filed before it was kept); None without an address or once the request's key is gone."""
+    if not request.requester_email_sealed:
+        return None
+    data_key = unwrap_data_key(request.wrapped_data_key, owner=request_key_owner(request.public_id))
+    email = unseal(data_key, request.requester_email_sealed, context=requester_context(request.public_id, "email"))
+    return {"requester_email_index": requester_email_index(request.organization_id, email)}
 
 
 @dataclass(frozen=True)

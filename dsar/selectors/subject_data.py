@@ -175,10 +175,18 @@ def subject_tables(*, organization: Organization, subject: Subject | None) -> li
 
 
 def request_subject(request: DataSubjectRequest) -> Subject | None:
-    """The ledger's subject the request names, or None when it names none or the ledger has none."""
+    """The ledger's subject the request is linked to, else the one its external id names; None when it names
+    none or the ledger has none."""
+    if request.subject_id is not None:
+        return Subject.objects.select_related("organization").filter(pk=request.subject_id).first()
     if not request.subject_external_id:
         return None
     return subject_by_external_id(organization=request.organization, external_id=request.subject_external_id)
+
+
+def subject_of_external_id(*, organization: Organization, external_id: str) -> Subject | None:
+    """The organization's subject of that external id (an erased one by its original id too), or None."""
+    return subject_by_external_id(organization=organization, external_id=external_id)
 
 
 def subject_external_id_for_email(*, organization: Organization, email: str) -> str:

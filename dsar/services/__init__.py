@@ -1,8 +1,9 @@
 """Writes for data-subject requests, one direction: workflow (intake, transitions, the one extension, assignment)
 <- identity (identity verification and its sweep) <- fulfilment (the steps that carry a request out) <- pipeline
 (the hops after a commit: the only module that enqueues tasks) <- privacy_center (the person's request form);
-connectors, exports, the deadline sweep, the messages to the requester (messaging: the outbox) and their templates
-(message_templates) beside them. Import from here."""
+connectors, exports, the deadline sweep, the messages to the requester (messaging: the outbox), their templates
+(message_templates) and legal's casework (casework: linking the subject, writing to the requester) beside them.
+Import from here."""
 
 from dsar.enums import FINAL_STATUSES, LEGAL_TRANSITIONS, NO_VERIFICATION_NEEDED, OPEN_STATUSES
 from dsar.problems import (
@@ -17,6 +18,7 @@ from dsar.problems import (
     StatusChanged,
     deadline_problem,
 )
+from dsar.services.casework import dsar_message_write, dsar_subject_link
 from dsar.services.connectors import (
     connector_calls_record,
     connector_create,
@@ -114,8 +116,10 @@ __all__ = [
     "dsar_identity_sweep",
     "dsar_identity_verify",
     "dsar_identity_verify_by_link",
+    "dsar_message_write",
     "dsar_messages_sweep",
     "dsar_requester_reveal",
+    "dsar_subject_link",
     "dsar_transition",
     "legal_contact_create",
     "legal_contact_delete",

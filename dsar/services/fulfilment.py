@@ -179,10 +179,15 @@ def _step_export(request: DataSubjectRequest, step: FulfilmentStep, attempt: int
     )
     export_id = str(ULID())
     sealed, wrapped = seal_archive(archive.content, export_public_id=export_id)
+    rows = {table.name: len(table.rows) for table in tables}
     result: dict[str, Any] = {
         "export_id": export_id,
         "files": len(archive.files),
         "size_bytes": len(archive.content),
+        "subject_found": subject is not None,
+        "rows": rows,
+        # Nothing about the person: no ledger rows and no connector answered. Review says so before approval.
+        "empty": not any(rows.values()) and not answered,
     }
     if calls:
         result["connectors"] = calls_summary(calls)
@@ -257,7 +262,11 @@ def _step_opt_out(request: DataSubjectRequest, step: FulfilmentStep, attempt: in
     purposes = sale_purposes(request.organization)
     subject = request_subject(request)
     if not request.subject_external_id or not purposes:
-        result: dict[str, Any] = {"events": 0, "reason": "no subject id" if purposes else "no sale purposes"}
+        result: dict[str, Any] = {
+            "events": 0,
+            "reason": "no subject id" if purposes else "no sale purposes",
+            "subject_found": bool(request.subject_external_id),
+        }
         with transaction.atomic():
             _finish(step, attempt, result, request)
         return result
@@ -311,6 +320,9 @@ def _step_review(request: DataSubjectRequest, step: FulfilmentStep, attempt: int
         RequestType.CORRECTION: "requested correction recorded; legal decides",
     }
     reason = reasons.get(request.type, "ready for review")
+    export = FulfilmentStep.objects.filter(request=request, step="export").values_list("result", flat=True).first()
+    if export and export.get("empty"):
+        reason = "export ready for review: it is EMPTY (no data about the subject was found)"
     with transaction.atomic():
         result = _move(request, RequestStatus.AWAITING_REVIEW, reason)
         _finish(step, attempt, result, request)
@@ -321,10 +333,16 @@ def _step_complete(request: DataSubjectRequest, step: FulfilmentStep, attempt: i
     done = FulfilmentStep.objects.filter(request=request, status=FulfilmentStepStatus.DONE).exclude(pk=step.pk)
     summary = "; ".join(f"{name}: {result}" for name, result in done.values_list("step", "result"))
     failed = failed_call_keys(request)
+    # No subject: the person may be under another id; legal checks before the request is closed (issue #14).
+    no_subject = any(result.get("subject_found") is False for result in done.values_list("result", flat=True))
     with transaction.atomic():
         if failed:
             # An outside system may still hold the data: legal follows up before the request is closed.
             result = _move(request, RequestStatus.AWAITING_REVIEW, f"unconfirmed by {', '.join(failed)} ({summary})")
+        elif no_subject:
+            result = _move(
+                request, RequestStatus.AWAITING_REVIEW, f"no subject found: review before closing ({summary})"
+            )
         else:
             result = _move(request, RequestStatus.COMPLETED, f"fulfilled ({summary})" if summary else "fulfilled")
         _finish(step, attempt, result, request)

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from consent.models import Subject
 from core.models import Organization
 from core.tasks import enqueue, enqueue_after_commit
 from dsar.enums import FINAL_STATUSES, NO_VERIFICATION_NEEDED, VERIFIED_OR_LATER, RequestStatus
@@ -51,6 +52,7 @@ def dsar_create(
     received_at: datetime | None = None,
     requester: Requester | None = None,
     language: str = "",
+    subject: Subject | None = None,
 ) -> DataSubjectRequest:
     """Record a new request, its deadlines, the intake step of its history and the receipt confirmation; after
     the commit an opt-out or limit request starts at once and any other request with a requester email gets its
@@ -67,6 +69,7 @@ def dsar_create(
         received_at=received_at,
         requester=requester,
         language=language,
+        subject=subject,
     )
     _advance_after_commit(request.pk, has_email=bool(requester.email))
     if not transaction.get_connection().in_atomic_block:  # the auto-wiring ran: show where it left the request

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from ulid import ULID
 
+from consent.models import Subject
 from core.crypto import new_data_key, seal
 from core.enums import AuditAction
 from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
@@ -50,6 +51,8 @@ from dsar.selectors import (
     erasure_outcome,
     opted_out_purposes,
     organization_deadline_layer,
+    requester_email_index,
+    subject_of_external_id,
 )
 from dsar.services.exports import export_link_issue
 from dsar.services.messaging import message_facts, message_queue
@@ -100,10 +103,14 @@ def dsar_intake(
     received_at: datetime | None = None,
     requester: Requester | None = None,
     language: str = "",
+    subject: Subject | None = None,
 ) -> DataSubjectRequest:
     """Record a new request, its deadlines, the intake step of its history and the receipt confirmation to the
-    requester (``services.pipeline.dsar_create`` adds what happens after the commit)."""
+    requester (``services.pipeline.dsar_create`` adds what happens after the commit). ``subject``: the ledger's
+    subject legal chose (its external id is recorded with it); else the one ``subject_external_id`` names, if any.
+    """
     now = timezone.now()
+    subject, subject_external_id = request_subject_of(organization, subject, subject_external_id)
     language = normalize_language(language)
     if jurisdiction:
         try:
@@ -149,6 +156,7 @@ def dsar_intake(
             organization=organization,
             public_id=public_id,
             subject_external_id=subject_external_id,
+            subject=subject,
             type=request_type,
             regime=resolved_regime,
             jurisdiction=jurisdiction,
@@ -157,6 +165,7 @@ def dsar_intake(
             received_at=received_at,
             requester_email_sealed=sealed(requester.email, "email"),
             requester_name_sealed=sealed(requester.name, "name"),
+            requester_email_index=requester_email_index(organization.pk, requester.email),
             wrapped_data_key=wrapped,
             deadlines=result.to_dict(),
             due_on=result.enforced_due,
@@ -182,6 +191,23 @@ def dsar_intake(
         # CCPA regs §7021(a): confirm receipt within 10 business days, saying how we verify and when we answer.
         message_queue(request=request, kind=MessageKind.RECEIPT, key="receipt", facts=message_facts(request))
     return request
+
+
+def request_subject_of(
+    organization: Organization, subject: Subject | None, subject_external_id: str
+) -> tuple[Subject | None, str]:
+    """The subject a request is about and the external id recorded with it, kept consistent: the chosen subject's
+    id, else the subject the given id names (None while the ledger has none)."""
+    if subject is not None:
+        if subject.organization_id != organization.pk:
+            raise InvalidInput(
+                "The subject belongs to another organization.",
+                errors=[{"pointer": "/subject", "detail": "not a subject of this organization"}],
+            )
+        return subject, subject.external_id
+    if subject_external_id:
+        return subject_of_external_id(organization=organization, external_id=subject_external_id), subject_external_id
+    return None, ""
 
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8}){0,3}$")

@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
@@ -45,7 +46,7 @@ class Workbench:
 
 
 def _request(
-    organization: Organization, *, days_ago: int, request_type: str = "access", regime: str = "ccpa", **extra: str
+    organization: Organization, *, days_ago: int, request_type: str = "access", regime: str = "ccpa", **extra: Any
 ) -> DataSubjectRequest:
     return dsar_services.dsar_create(
         organization=organization,

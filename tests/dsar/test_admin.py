@@ -258,7 +258,10 @@ def test_approve_completes_open_work_and_reports_illegal_moves(
     working, fresh = queue["orange"], queue["green"]
     services.dsar_transition(request=working, to_status="in_progress", actor="test")
 
-    response = _action(admin_client, "approve_requests", [working.pk, fresh.pk])
+    preview = _action(admin_client, "approve_requests", [working.pk, fresh.pk])
+    assert preview.status_code == 200
+    assert 'id="preview-' in preview.content.decode()
+    response = _action(admin_client, "approve_requests", [working.pk, fresh.pk], apply="yes", confirm_warnings="on")
 
     working.refresh_from_db()
     fresh.refresh_from_db()
