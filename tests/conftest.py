@@ -109,3 +109,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif suite == ("browser",):
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture
+def migrations_restored() -> Any:
+    """For migration tests: after the test, every app is migrated to its latest migration again."""
+    from tests.migration_steps import migrate_to_latest
+
+    yield
+    migrate_to_latest()

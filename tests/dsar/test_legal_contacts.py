@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -20,6 +18,7 @@ from core.staff_roles import DSAR_OPERATOR, PRIVACY_COUNSEL
 from dsar import services
 from dsar.models import DsarLegalContact, RequestNotice
 from tests.consent.api_contract import assert_problem
+from tests.migration_steps import migrate
 
 pytestmark = pytest.mark.django_db
 
@@ -235,14 +234,8 @@ BEFORE = [("dsar", "0013_messages_to_requesters")]
 AFTER = [("dsar", "0014_legal_contacts_and_unsent_notices")]
 
 
-def migrate(targets: list[tuple[str, str]]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("migrations_restored")
 def test_the_migration_keeps_each_organizations_one_contact_receiving_both_and_past_notices_count_as_sent() -> None:
     old = migrate(BEFORE)
     organization = old.get_model("core", "Organization").objects.create(slug="acme", name="Acme")

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from core.crypto import WRAP_FORMAT_BOUND, master_keyring
@@ -20,16 +18,10 @@ from provenance import selectors
 from provenance.models import ProvenanceAlert, SigningKey
 from provenance.services.keys import signing_key_owner
 from provenance.verify import Reason, data_digest, sign_stamp, verify_stamp
+from tests.migration_steps import migrate
 
 BEFORE = [("provenance", "0003_delivery_idempotency_webhook_secret_overlap")]
 AFTER = [("provenance", "0006_signing_key_organization_required")]
-
-
-def migrate(targets: list[tuple[str, str]]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def legacy_key(apps: Any, kid: str, *, current: bool) -> tuple[Any, Ed25519PrivateKey]:
@@ -54,6 +46,7 @@ def stamped(issuer: str) -> dict[str, Any]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("migrations_restored")
 def test_existing_organizations_get_their_own_key_and_old_stamps_still_verify_bound_to_their_issuer() -> None:
     old = migrate(BEFORE)
     old_organization = old.get_model("core", "Organization")
