@@ -245,6 +245,8 @@ class StampRecordAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         "purposes",
         "decision",
         "reasons_table",
+        "relied_on",
+        "categories_sent",
         "jurisdiction",
         "kid",
         "data_digest",
@@ -275,6 +277,14 @@ class StampRecordAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
             "<table><thead><tr><th>Purpose</th><th>Reason</th><th>Rule</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
+
+    @admin.display(description="consent events relied on")
+    def relied_on(self, obj: StampRecord) -> str:
+        return ", ".join(obj.relied_on_event_ids) or "—"
+
+    @admin.display(description="data categories sent")
+    def categories_sent(self, obj: StampRecord) -> str:
+        return ", ".join(obj.data_categories) or "—"
 
     @admin.display(description="recipient")
     def recipient_link(self, obj: StampRecord) -> SafeString:
