@@ -30,7 +30,7 @@ from provenance.selectors import jwks
 from provenance.services.keys import active_signing_key
 from provenance.services.recipients import recipient_create
 from provenance.services.stamping import StampRequest, stamp_many
-from provenance.verify import verify_stamp
+from provenance.verify import Reason, verify_stamp
 from tests.conftest import event_input
 from tests.consent.api_contract import assert_problem
 
@@ -301,8 +301,9 @@ def test_a_pack_never_passes_for_a_stamp_or_a_receipt_nor_they_for_a_pack(
     receipt = receipt_jws({"consentReceiptID": "x"}, private_key=key.private_key, kid=key.kid)
 
     assert verify_evidence_pack(receipt, keys) is None
-    header, payload, signature = body["jws"].split(".")
-    assert not verify_stamp({"data": {}, "privacy": {}}, f"{header}..{signature}", keys).valid
+    header, _payload, signature = body["jws"].split(".")
+    as_stamp = verify_stamp({"data": {}, "privacy": {}}, f"{header}..{signature}", keys)
+    assert (as_stamp.valid, as_stamp.reason) == (False, Reason.MALFORMED)  # the typ is not a stamp's
     assert EVIDENCE_PACK_JWS_TYPE not in ("privacy-stamp+jws", "consent-receipt+jws", "dsar-certificate+jws")
 
 
