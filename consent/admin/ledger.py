@@ -15,6 +15,7 @@ from django.urls import URLPattern, path
 from django.utils.safestring import SafeString
 
 from consent.admin.common import HISTORY_PAGE_SIZE, JurisdictionFilter, mask_email, subject_change_link
+from consent.admin.recording import SubjectConsentFactsAdminMixin
 from consent.models import (
     ConsentEvent,
     ConsentState,
@@ -64,7 +65,7 @@ class GpcHonoredFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subject)
-class SubjectAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
+class SubjectAdmin(SubjectConsentFactsAdminMixin, OrganizationScopedAdmin, ReadOnlyModelAdmin):
     """A subject's consent per purpose beside its ledger (template admin/consent/subject/change_form.html).
     The email is shown masked; revealing it is a POST that needs ``consent.reveal_subject_contact`` and is
     audited (``subject.contact_revealed``)."""
