@@ -1,6 +1,6 @@
-"""One-click proof in a real browser (Debian's Chromium, headless) against a live server on 127.0.0.1 (issue #14): privacy
-counsel records a withdrawal received by letter on the subject page (uploading the scan), then produces the subject's
-evidence pack from the "Evidence pack" button, as PDF and as JSON. The signature is checked independently of
+"""One-click proof in a real browser (Debian's Chromium, headless) against a live server on 127.0.0.1 (issue #14):
+privacy counsel records a withdrawal received by letter on the subject page (uploading the scan), then produces the
+subject's evidence pack from the "Evidence pack" button, as PDF and as JSON. The signature is checked independently of
 Provenant's code: the JWKS is fetched from the live server and the JWS verified with ``cryptography`` directly; the
 PDF prints the same JWS it carries as its attachment, and the pack shows the letter.
 
