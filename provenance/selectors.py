@@ -363,7 +363,8 @@ def evidence_facts(
         .order_by("created_at", "pk")
         if set(delivery.purposes) & set(purposes)
     ]
-    recipients = {row.recipient.pk: row.recipient for row in [*stamp_rows, *delivery_rows]}
+    recipients = {row.recipient.pk: row.recipient for row in stamp_rows}
+    recipients.update({row.recipient.pk: row.recipient for row in delivery_rows})
     checkpoint = ledger_checkpoint_at(organization)
     return EvidenceFacts(
         issuer=organization.slug,

@@ -35,7 +35,7 @@ class EvidenceStateSerializer(serializers.Serializer):
     basis = serializers.CharField()
     since = serializers.CharField(allow_null=True)
     valid_until = serializers.CharField(allow_null=True)
-    source = serializers.CharField(allow_null=True)
+    source = serializers.CharField(allow_null=True)  # type: ignore[assignment]
     policy_version = serializers.CharField(allow_null=True)
     jurisdiction = serializers.CharField(allow_null=True)
     gpc = serializers.BooleanField()
@@ -50,7 +50,7 @@ class EvidenceEventSerializer(serializers.Serializer):
     occurred_at = serializers.CharField()
     recorded_at = serializers.CharField()
     valid_until = serializers.CharField(allow_null=True)
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     collection_method = serializers.CharField()
     policy_version = serializers.CharField(allow_null=True)
     jurisdiction = serializers.CharField()
