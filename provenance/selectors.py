@@ -1,5 +1,5 @@
 """Reads of the provenance app, scoped by organization: recipients, signing keys, deliveries and the outbox's due
-rows, and the facts that receipts and inbound validation are built from."""
+rows, and the facts that receipts, inbound validation and evidence packs are built from."""
 
 from __future__ import annotations
 

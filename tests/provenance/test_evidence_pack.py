@@ -228,6 +228,18 @@ def test_evidence_pack_at_a_past_date_shows_the_consent_and_the_stamps_of_that_d
     assert body["recipients"] == []  # the stamps were made today, after that date
 
 
+def test_evidence_pack_for_today_is_as_of_now(
+    organization: Organization, history: dict[str, Any], evidence_client: APIClient
+) -> None:
+    today = timezone.now().date().isoformat()
+
+    response = evidence_client.get(f"/api/v1/subjects/cust-1/evidence?at={today}")
+
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["at"].startswith(today)
+    assert [s["status"] for s in response.json()["state"]] == ["withdrawn"]
+
+
 def test_evidence_pack_is_audited_without_personal_data(
     organization: Organization, history: dict[str, Any], evidence_client: APIClient
 ) -> None:
