@@ -3,6 +3,7 @@ that document its answer."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.http import HttpResponse
@@ -177,8 +178,8 @@ def evidence_query(request: Request) -> tuple[Any, list[str]]:
         at = parse_evidence_at(raw_at)
         if at is None:
             errors.append({"pointer": "?at", "detail": "expected a date (2026-03-03) or an RFC 3339 instant"})
-        elif len(raw_at.strip()) == 10:
-            at = min(at, timezone.now())  # today: as of now, the end of the day is still to come
+        elif len(raw_at.strip()) == 10 and at.date() == timezone.now().astimezone(UTC).date():
+            at = timezone.now()  # today: as of now, the end of the day is still to come
     purposes = [
         key.strip() for value in request.query_params.getlist("purposes") for key in value.split(",") if key.strip()
     ]
