@@ -65,6 +65,20 @@ class CollectionMethod(TextChoices):
     SYSTEM = "system", "Provenant (system)"
 
 
+class ReceivedBy(TextChoices):
+    """How a consent fact recorded by the legal team in the admin reached them."""
+
+    LETTER = "letter", "Letter"
+    PHONE = "phone", "Phone call"
+    EMAIL = "email", "Email"
+    IN_PERSON = "in_person", "In person"
+
+
+# What the legal team may record from the admin: the person's withdrawal or refusal, never a grant on their behalf.
+STAFF_ACTIONS = (Action.WITHDRAW, Action.REFUSE)
+STAFF_ACTION_CHOICES = [(action.value, action.label) for action in STAFF_ACTIONS]
+
+
 class LawfulBasis(TextChoices):
     CONSENT = "consent", "Consent (GDPR Art. 6(1)(a))"
     CONTRACT = "contract", "Contract (Art. 6(1)(b))"

@@ -7,6 +7,7 @@ SCOPES: dict[str, str] = {
     "consent:write": "Record consent events; manage sources, purposes and policy versions",
     "provenance:read": "Read recipients, stamp records, deliveries and provenance alerts",
     "provenance:write": "Manage recipients; acknowledge consent notices",
+    "evidence:read": "Produce evidence packs: consent history with its evidence decrypted (each pack audited)",
     "stamp": "Stamp payloads and verify stamps",
     "deliver": "Have Provenant deliver stamped payloads to recipients",
     "dsar:read": "Read data-subject requests and compute DSAR deadlines",

@@ -5,9 +5,10 @@ a staff organization scope). The groups are managed here: their permissions are 
 ``migrate``; for a variation, make your own group. Permission names are ``app_label.codename`` strings, so
 core names every app's permissions without importing them.
 
-- **Privacy counsel**: everything the legal team does (catalog, GPC stance, DSAR workflow, approving and
-  cancelling erasures, the wording of the messages to requesters, alerts, revealing contact data, downloading
-  exports, the reports); no API keys, signing keys, connectors' secrets or scopes.
+- **Privacy counsel**: everything the legal team does (catalog, GPC stance, recording withdrawals received by letter
+  or phone, evidence packs, DSAR workflow, approving and cancelling erasures, the wording of the messages to
+  requesters, alerts, revealing contact data, downloading exports, the reports); no API keys, signing keys,
+  connectors' secrets or scopes.
 - **DSAR operator**: requests end to end (cancelling an erasure, not approving one), with the subjects and
   consent they touch; nothing else.
 - **Key administrator**: API keys (including write scopes and revocation), signing-key rotation, webhook and
@@ -88,6 +89,7 @@ ROLES: dict[str, frozenset[str]] = {
             "consent.change_purpose",
             "consent.add_policyversion",
             "consent.reveal_subject_contact",
+            "consent.add_consentevent",  # a withdrawal or refusal received by letter or phone, with its document
             "consent.add_ledgerverificationrun",  # the "verify ledger" action keeps a run
             "consent.rebuild_consent_state",  # a state verification found tampered, folded again from the ledger
             "consent.add_ledgerwitness",  # where the ledger's signed checkpoints are pushed
@@ -95,6 +97,7 @@ ROLES: dict[str, frozenset[str]] = {
             "provenance.add_recipient",
             "provenance.change_recipient",
             "provenance.change_provenancealert",
+            "provenance.produce_evidence_pack",  # decrypts the subject's evidence; audited
             "dsar.add_datasubjectrequest",
             "dsar.change_datasubjectrequest",
             "dsar.reveal_requester_contact",

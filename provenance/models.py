@@ -125,10 +125,24 @@ class StampRecord(models.Model):
     has_source = models.BooleanField(default=False)
     has_consent_timestamp = models.BooleanField(default=False)
     has_policy_version = models.BooleanField(default=False)
+    relied_on_event_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The ledger events the decision rested on: for each purpose asked, the event its consent state "
+        "stood on when stamped",
+    )
+    data_categories = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The categories of data sent (the recipient's, as registered when stamped); empty when blocked",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("produce_evidence_pack", "Can produce a subject's evidence pack, its evidence decrypted (audited)")
+        ]
         indexes = [
             models.Index(fields=["organization", "created_at"], name="stamp_org_created"),
             models.Index(fields=["organization", "recipient", "decision"], name="stamp_org_recipient_decision"),

@@ -1,24 +1,34 @@
 """Reads of the provenance app, scoped by organization: recipients, signing keys, deliveries and the outbox's due
-rows, and the facts that receipts and inbound validation are built from."""
+rows, and the facts that receipts, inbound validation and evidence packs are built from."""
 
 from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db.models import Prefetch, Q, QuerySet
 
 from consent.catalog import organization_catalog
 from consent.enums import Action
-from consent.models import ConsentEvent
-from consent.selectors import consent_state_for_subject, event_placement, subject_by_external_id
+from consent.ledger import GENESIS_HASH
+from consent.models import ConsentEvent, PolicyVersion, Purpose, Subject
+from consent.selectors import (
+    PurposeConsent,
+    consent_state_for_subject,
+    event_evidence,
+    event_placement,
+    ledger_checkpoint_at,
+    subject_by_external_id,
+)
+from consent.subject_keys import SubjectKeyUnavailable
 from core.models import Organization
 from provenance.claims import LedgerFacts, LedgerGrant, ProvenanceClaim
 from provenance.enums import NOTICE_OPEN_STATUSES, THIRD_PARTY_ROLES, DeliveryStatus
-from provenance.models import ConsentNotice, Delivery, DeliveryAttempt, Recipient, SigningKey
-from provenance.receipts import ReceiptFacts
+from provenance.evidence import EvidenceFacts, instant
+from provenance.models import ConsentNotice, Delivery, DeliveryAttempt, Recipient, SigningKey, StampRecord
+from provenance.receipts import RECEIPT_FORMATS, ReceiptFacts, build_receipt
 from provenance.verify import public_jwk
 
 # ---------------------------------------------------------------------------------------------------
@@ -121,8 +131,11 @@ def receipt_facts(*, organization: Organization, event_id: str) -> ReceiptFacts 
     )
     if event is None:
         return None
-    purpose, version = event.purpose, event.policy_version
-    third_parties = tuple(
+    return _receipt_facts_of(organization, event, _third_parties(organization, event.purpose))
+
+
+def _third_parties(organization: Organization, purpose: Purpose) -> tuple[str, ...]:
+    return tuple(
         Recipient.objects.filter(
             organization=organization,
             purposes=purpose,
@@ -132,6 +145,15 @@ def receipt_facts(*, organization: Organization, event_id: str) -> ReceiptFacts 
         .order_by("name")
         .values_list("name", flat=True)
     )
+
+
+def _receipt_facts_of(
+    organization: Organization,
+    event: ConsentEvent,
+    third_parties: tuple[str, ...],
+    placement: dict[str, object] | Literal[False] | None = False,
+) -> ReceiptFacts:
+    purpose, version = event.purpose, event.policy_version
     return ReceiptFacts(
         event_id=event.event_id,
         action=event.action,
@@ -157,7 +179,7 @@ def receipt_facts(*, organization: Organization, event_id: str) -> ReceiptFacts 
         notice_url=version.notice_url if version else "",
         notice_sha256=version.notice_sha256 if version else None,
         third_parties=third_parties,
-        ledger_log=_placement(organization, event),
+        ledger_log=_placement(organization, event) if placement is False else placement,
     )
 
 
@@ -201,4 +223,209 @@ def ledger_facts(*, organization: Organization, claim: ProvenanceClaim) -> Ledge
             key: frozenset(version for (purpose_id, version) in catalog.versions if purpose_id == purpose.pk)
             for key, purpose in purposes.items()
         },
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Evidence packs
+
+
+def _evidence_in_clear(event: ConsentEvent) -> tuple[str, dict[str, Any] | None]:
+    """The event's evidence for a pack, and what became of it: recorded and decrypted, none recorded, shredded with
+    the erased subject, or a data key that does not open for this subject."""
+    if not event.evidence_sealed:
+        return "none", None
+    if event.subject.wrapped_data_key is None:
+        return "erased", None
+    try:
+        evidence = event_evidence(event)
+    except SubjectKeyUnavailable:
+        return "unavailable", None
+    return ("decrypted", evidence) if evidence is not None else ("unavailable", None)
+
+
+def _notice(version: PolicyVersion, purpose_key: str) -> dict[str, Any]:
+    return {
+        "purpose": purpose_key,
+        "version": version.version,
+        "effective_at": instant(version.effective_at),
+        "is_material": version.is_material,
+        "notice_sha256": version.notice_sha256,
+        "notice_url": version.notice_url or None,
+        "notice_text": version.notice_text or None,
+    }
+
+
+def _event_entry(organization: Organization, event: ConsentEvent, third_parties: tuple[str, ...]) -> dict[str, Any]:
+    status, evidence = _evidence_in_clear(event)
+    placement = _placement(organization, event)
+    facts = _receipt_facts_of(organization, event, third_parties, placement)
+    version = event.policy_version
+    return {
+        "event_id": event.event_id,
+        "chain_index": event.chain_index,
+        "purpose": event.purpose.key,
+        "action": event.action,
+        "occurred_at": instant(event.occurred_at),
+        "recorded_at": instant(event.recorded_at),
+        "valid_until": instant(event.valid_until),
+        "source": event.source.key,
+        "collection_method": event.collection_method,
+        "policy_version": version.version if version else None,
+        "jurisdiction": event.jurisdiction,
+        "gpc": event.gpc,
+        "explicit_confirmation": event.explicit_confirmation,
+        "supersedes": event.supersedes.event_id if event.supersedes else None,
+        "evidence_status": status,
+        "evidence": evidence,
+        "evidence_sealed": event.evidence_sealed or None,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+        "ledger_log": placement,
+        "receipts": {name: build_receipt(facts, name) for name in RECEIPT_FORMATS},
+    }
+
+
+def _state_entry(state: PurposeConsent) -> dict[str, Any]:
+    return {
+        "purpose": state.purpose,
+        "status": state.status,
+        "permitted": state.permitted,
+        "basis": state.basis,
+        "since": instant(state.since),
+        "valid_until": instant(state.valid_until),
+        "source": state.source,
+        "policy_version": state.policy_version,
+        "jurisdiction": state.jurisdiction,
+        "gpc": state.gpc,
+        "event_id": state.event_id,
+    }
+
+
+def evidence_facts(
+    *, organization: Organization, subject: Subject, at: datetime, purposes: list[str], jwks_url: str
+) -> EvidenceFacts:
+    """Everything a subject's evidence pack states for ``purposes`` as of ``at``: the state replayed from the ledger,
+    every event that occurred by then with its evidence in clear, its place in the log and its receipts, the notices
+    in force, the chain from the genesis hash, and every stamp and delivery about the subject made by then."""
+    catalog = organization_catalog(organization)
+    chosen = [catalog.purposes[key] for key in purposes]
+    states = [
+        _state_entry(state)
+        for state in consent_state_for_subject(organization=organization, subject=subject, at=at)
+        if state.purpose in purposes
+    ]
+    events = list(
+        ConsentEvent.objects.filter(subject=subject, purpose__in=chosen, occurred_at__lte=at)
+        .select_related("subject", "purpose", "source", "policy_version", "supersedes")
+        .order_by("chain_index")
+    )
+    third_parties = {purpose.pk: _third_parties(organization, purpose) for purpose in chosen}
+    entries = [_event_entry(organization, event, third_parties[event.purpose_id]) for event in events]
+    last_index = max((event.chain_index for event in events), default=0)
+    chain = [
+        {"chain_index": index, "event_id": event_id, "prev_hash": prev_hash, "hash": event_hash}
+        for index, event_id, prev_hash, event_hash in ConsentEvent.objects.filter(
+            subject=subject, chain_index__lte=last_index
+        )
+        .order_by("chain_index")
+        .values_list("chain_index", "event_id", "prev_hash", "hash")
+    ]
+    purpose_keys = {purpose.pk: purpose.key for purpose in chosen}
+    versions: dict[int, PolicyVersion] = {}
+    in_force: set[int] = set()
+    for purpose in chosen:
+        version = catalog.current_version(purpose, at)
+        if version is not None:
+            versions[version.pk] = version
+            in_force.add(version.pk)
+    for event in events:
+        if event.policy_version is not None:
+            versions.setdefault(event.policy_version.pk, event.policy_version)
+    notices = [
+        {**_notice(version, purpose_keys[version.purpose_id]), "in_force_at_pack_date": version.pk in in_force}
+        for version in sorted(versions.values(), key=lambda v: (purpose_keys[v.purpose_id], v.effective_at, v.pk))
+    ]
+    about_subject = Q(subject=subject) | Q(subject_external_id=subject.external_id)
+    stamp_rows = [
+        record
+        for record in StampRecord.objects.filter(about_subject, organization=organization, created_at__lte=at)
+        .select_related("recipient")
+        .order_by("created_at", "pk")
+        if set(record.purposes) & set(purposes)
+    ]
+    delivery_rows = [
+        delivery
+        for delivery in Delivery.objects.filter(
+            organization=organization, subject_external_id=subject.external_id, created_at__lte=at
+        )
+        .select_related("recipient")
+        .order_by("created_at", "pk")
+        if set(delivery.purposes) & set(purposes)
+    ]
+    recipients = {row.recipient.pk: row.recipient for row in stamp_rows}
+    recipients.update({row.recipient.pk: row.recipient for row in delivery_rows})
+    checkpoint = ledger_checkpoint_at(organization)
+    return EvidenceFacts(
+        issuer=organization.slug,
+        organization_name=organization.name,
+        jwks_url=jwks_url,
+        subject={
+            "id": subject.external_id,
+            "uuid": str(subject.uuid),
+            "jurisdiction": subject.jurisdiction or None,
+            "is_erased": subject.is_erased,
+        },
+        at=at,
+        purposes=purposes,
+        state=states,
+        events=entries,
+        notices=notices,
+        chain=chain,
+        recipients=[
+            {
+                "key": recipient.key,
+                "name": recipient.name,
+                "role": recipient.role,
+                "is_third_party": recipient.is_third_party,
+                "data_categories": list(recipient.data_categories),
+            }
+            for recipient in recipients.values()
+        ],
+        stamps=[
+            {
+                "stamp_id": record.stamp_id,
+                "stamped_at": instant(record.created_at),
+                "recipient": record.recipient.key,
+                "purposes": list(record.purposes),
+                "decision": record.decision,
+                "reasons": list(record.reasons),
+                "relied_on_event_ids": list(record.relied_on_event_ids),
+                "data_categories": list(record.data_categories),
+                "data_digest": record.data_digest,
+                "kid": record.kid or None,
+                "jurisdiction": record.jurisdiction or None,
+            }
+            for record in stamp_rows
+        ],
+        deliveries=[
+            {
+                "delivery_id": delivery.public_id,
+                "created_at": instant(delivery.created_at),
+                "finished_at": instant(delivery.finished_at),
+                "recipient": delivery.recipient.key,
+                "purposes": list(delivery.purposes),
+                "status": delivery.status,
+                "attempts": delivery.attempts,
+                "stamp_id": delivery.stamp_id or None,
+            }
+            for delivery in delivery_rows
+        ],
+        genesis_hash=GENESIS_HASH,
+        log_checkpoint=checkpoint.note if checkpoint is not None else None,
+        warnings=(
+            ["The subject was erased: evidence recorded for it can no longer be decrypted."]
+            if subject.is_erased
+            else []
+        ),
     )

@@ -23,6 +23,7 @@ from consent.admin.common import (
     permission_basis_label,
     subject_change_link,
 )
+from consent.admin.recording import SubjectConsentFactsAdminMixin
 from consent.admin.related import SubjectSearchAdmin, subject_sections
 from consent.enums import ConsentStatus
 from consent.models import (
@@ -81,7 +82,7 @@ class GpcHonoredFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subject)
-class SubjectAdmin(OrganizationScopedAdmin, SubjectSearchAdmin, ReadOnlyModelAdmin):
+class SubjectAdmin(SubjectConsentFactsAdminMixin, OrganizationScopedAdmin, SubjectSearchAdmin, ReadOnlyModelAdmin):
     """A subject's consent per purpose beside its ledger (template admin/consent/subject/change_form.html).
     The email is shown masked; revealing it is a POST that needs ``consent.reveal_subject_contact`` and is
     audited (``subject.contact_revealed``)."""

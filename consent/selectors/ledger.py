@@ -375,7 +375,7 @@ def consent_history(
     return events[:limit], len(events) > limit
 
 
-def event_evidence(event: ConsentEvent) -> dict[str, str] | None:
+def event_evidence(event: ConsentEvent) -> dict[str, Any] | None:
     """The event's evidence in clear, or None when there is none or the subject was erased."""
     if not event.evidence_sealed:
         return None

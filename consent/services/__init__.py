@@ -4,6 +4,7 @@ from consent.gpc import GpcOutcome
 from consent.services.appending import RecordedEvent
 from consent.services.builtin_sources import (
     GPC_SOURCE_KEY,
+    LEGAL_TEAM_SOURCE_KEY,
     PRIVACY_CENTER_SOURCE_KEY,
     SYSTEM_SOURCE_KEY,
     UNSUBSCRIBE_SOURCE_KEY,
@@ -52,6 +53,7 @@ from consent.services.recording import (
     consent_record_with_signals,
 )
 from consent.services.sequencing import SequencingReport, ledger_sequence, ledger_sequence_all
+from consent.services.staff_recording import consent_record_by_staff
 from consent.services.subjects import (
     subject_contact_reveal,
     subject_erase,
@@ -60,8 +62,10 @@ from consent.services.subjects import (
 )
 from consent.services.validation import (
     ConsentEventInput,
+    EvidenceDocument,
     IdempotencyKeyReused,
     OccurredInFuture,
+    StaffRecord,
     SubjectErased,
     SubjectSuppressed,
     UnknownSource,
@@ -81,11 +85,13 @@ from consent.subject_keys import SubjectKeyUnavailable
 
 __all__ = [
     "GPC_SOURCE_KEY",
+    "LEGAL_TEAM_SOURCE_KEY",
     "PRIVACY_CENTER_SOURCE_KEY",
     "SYSTEM_SOURCE_KEY",
     "UNSUBSCRIBE_SOURCE_KEY",
     "CheckpointKey",
     "ConsentEventInput",
+    "EvidenceDocument",
     "GpcOutcome",
     "IdempotencyKeyReused",
     "OccurredInFuture",
@@ -93,6 +99,7 @@ __all__ = [
     "RecordedEvent",
     "SequencingReport",
     "SignalledRecording",
+    "StaffRecord",
     "SubjectErased",
     "SubjectKeyUnavailable",
     "SubjectSuppressed",
@@ -105,6 +112,7 @@ __all__ = [
     "checkpoint_signer",
     "consent_expire_lapsed",
     "consent_record",
+    "consent_record_by_staff",
     "consent_record_many",
     "consent_record_with_signals",
     "consent_states_rebuild",

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from ulid import ULID
@@ -192,7 +192,11 @@ def append_events(
             valid_until = add_duration(item.occurred_at, parse_iso_duration(purpose.validity))
 
         event_id = str(ULID())
-        evidence = {k: v for k, v in (("ip_address", item.ip_address), ("user_agent", item.user_agent)) if v}
+        evidence: dict[str, Any] = {
+            k: v for k, v in (("ip_address", item.ip_address), ("user_agent", item.user_agent)) if v
+        }
+        if item.staff_record is not None:
+            evidence.update(item.staff_record.evidence())
         needs_key = bool(evidence) or bool(item.subject_email)
         if needs_key and subject.wrapped_data_key is None:
             raise SubjectErased(

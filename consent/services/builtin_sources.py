@@ -1,6 +1,7 @@
 """The built-in sources every organization has: ``provenant`` for events the system writes (expiry), ``gpc`` for
 opt-outs recorded from Global Privacy Control signals, ``privacy_center`` for choices people make in the privacy
-center and ``unsubscribe_link`` for withdrawals through the unsubscribe links recipients put in their emails.
+center, ``unsubscribe_link`` for withdrawals through the unsubscribe links recipients put in their emails and
+``legal_team`` for withdrawals and refusals the legal team records in the admin (a letter, a call).
 Created on first use; reserved (kind ``system``): API clients can't record events in their name."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ SYSTEM_SOURCE_KEY = "provenant"
 GPC_SOURCE_KEY = "gpc"
 PRIVACY_CENTER_SOURCE_KEY = "privacy_center"
 UNSUBSCRIBE_SOURCE_KEY = "unsubscribe_link"
+LEGAL_TEAM_SOURCE_KEY = "legal_team"
 
 _BUILTIN_SOURCES = {
     SYSTEM_SOURCE_KEY: {
@@ -30,6 +32,11 @@ _BUILTIN_SOURCES = {
     UNSUBSCRIBE_SOURCE_KEY: {
         "name": "Unsubscribe link",
         "collection_point": "A signed unsubscribe link in an email (List-Unsubscribe, RFC 8058 one-click).",
+    },
+    LEGAL_TEAM_SOURCE_KEY: {
+        "name": "Legal team (admin)",
+        "collection_point": "Withdrawals and refusals the legal team received by letter, phone or email and "
+        "recorded in the admin, with the document as evidence.",
     },
 }
 

@@ -3,6 +3,7 @@ anything is written (clock skew, the catalog, suppression, idempotent replays, t
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Sequence
@@ -48,6 +49,47 @@ class SubjectErased(Conflict):
 
 
 @dataclass(frozen=True)
+class EvidenceDocument:
+    """A document kept as an event's evidence (a letter, a call note), sealed with the rest of the evidence."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": len(self.content),
+            "sha256": self.sha256,
+            "content_base64": base64.b64encode(self.content).decode("ascii"),
+        }
+
+
+@dataclass(frozen=True)
+class StaffRecord:
+    """What the legal team adds to an event it records from the admin: how the fact reached them (``received_by``),
+    who recorded it (the audit actor, never a name), a note and the document."""
+
+    received_by: str
+    recorded_by: str
+    note: str = ""
+    document: EvidenceDocument | None = None
+
+    def evidence(self) -> dict[str, Any]:
+        evidence: dict[str, Any] = {"received_by": self.received_by, "recorded_by": self.recorded_by}
+        if self.note:
+            evidence["note"] = self.note
+        if self.document is not None:
+            evidence["document"] = self.document.evidence()
+        return evidence
+
+
+@dataclass(frozen=True)
 class ConsentEventInput:
     """One event as a client (or the system) reports it. ``pointer`` locates it in the request body."""
 
@@ -68,6 +110,7 @@ class ConsentEventInput:
     idempotency_key: str | None = None
     request_digest: str = ""
     pointer: str = ""
+    staff_record: StaffRecord | None = None
 
 
 def request_digest(payload: Any) -> str:

@@ -48,3 +48,16 @@ class FormatParameterNegotiation(DefaultContentNegotiation):
     """Negotiation by ``Accept`` only: here ``?format=`` names the document's format, not a DRF renderer."""
 
     settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)  # type: ignore[assignment]
+
+
+class PdfRenderer(BaseRenderer):
+    """``application/pdf``: a rendered document as is (its bytes); anything else (a problem document) as JSON."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if isinstance(data, bytes):
+            return data
+        return JSONRenderer().render(data, accepted_media_type, renderer_context)

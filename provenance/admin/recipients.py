@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import ManyToManyField, Model, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -31,6 +32,7 @@ from provenance.admin.common import (
     reason_label,
     recipient_label,
 )
+from provenance.admin.evidence import evidence_pack_view
 from provenance.models import (
     Recipient,
     StampRecord,
@@ -257,6 +259,8 @@ class StampRecordAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
         "purposes",
         "decision",
         "reasons_table",
+        "relied_on",
+        "categories_sent",
         "jurisdiction",
         "kid",
         "data_digest",
@@ -291,6 +295,14 @@ class StampRecordAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
             rows,
         )
 
+    @admin.display(description="consent events relied on")
+    def relied_on(self, obj: StampRecord) -> str:
+        return ", ".join(obj.relied_on_event_ids) or "—"
+
+    @admin.display(description="data categories sent")
+    def categories_sent(self, obj: StampRecord) -> str:
+        return ", ".join(obj.data_categories) or "—"
+
     @admin.display(description="recipient")
     def recipient_link(self, obj: StampRecord) -> SafeString:
         return admin_link("admin:provenance_recipient_change", obj.recipient_id, recipient_label(obj.recipient))
@@ -303,3 +315,15 @@ class StampRecordAdmin(OrganizationScopedAdmin, ReadOnlyModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StampRecord]:
         return super().get_queryset(request).select_related("organization", "recipient__organization")
+
+    def get_urls(self) -> list[URLPattern]:
+        """The subject page's evidence pack (consent's subject admin can't import provenance: it lives here)."""
+        pack = path(
+            "evidence-pack/<str:subject_pk>/",
+            self.admin_site.admin_view(self.evidence_pack),
+            name="provenance_subject_evidence_pack",
+        )
+        return [pack, *super().get_urls()]
+
+    def evidence_pack(self, request: HttpRequest, subject_pk: str) -> HttpResponse:
+        return evidence_pack_view(request, subject_pk, admin_context=self.admin_site.each_context(request))

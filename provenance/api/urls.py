@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provenance.api import deliveries, receipts, validation, views
+from provenance.api import deliveries, evidence, receipts, validation, views
 
 urlpatterns = [
     path("recipients", views.RecipientListCreateApi.as_view(), name="recipient-list"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("stamps/batch", views.StampBatchApi.as_view(), name="stamp-batch"),
     path("stamps/verify", views.StampVerifyApi.as_view(), name="stamp-verify"),
     path("consent-events/<str:event_id>/receipt", receipts.ConsentReceiptApi.as_view(), name="consent-event-receipt"),
+    path("subjects/<str:subject_id>/evidence", evidence.SubjectEvidenceApi.as_view(), name="subject-evidence"),
     path("provenance/validate", validation.ProvenanceValidateApi.as_view(), name="provenance-validate"),
     path("deliveries", deliveries.DeliveryCreateApi.as_view(), name="delivery-create"),
     path("deliveries/<str:public_id>", deliveries.DeliveryDetailApi.as_view(), name="delivery-detail"),

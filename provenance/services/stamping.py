@@ -166,6 +166,8 @@ def stamp_many(
                 bool(privacy and privacy["sources"]) or bool(request.provenance),
                 bool(privacy and all(p["since"] for p in privacy["purposes"])),
                 bool(privacy and all(p["policy_version"] for p in privacy["purposes"])),
+                relied_on_event_ids(request.purposes, subject_states) if subject is not None else [],
+                list(recipient.data_categories) if result.decision == StampDecision.ALLOW else [],
                 now,
             )
         )
@@ -188,8 +190,18 @@ _RECORD_COLUMNS = (
     "has_source",
     "has_consent_timestamp",
     "has_policy_version",
+    "relied_on_event_ids",
+    "data_categories",
     "created_at",
 )
+
+
+def relied_on_event_ids(purposes: Sequence[str], states: list[PurposeConsent]) -> list[str]:
+    """The events a decision rested on: for each purpose asked (in order, each once), the event its state stood
+    on, from the state read the decision was made with (no query of its own)."""
+    by_purpose = {state.purpose: state.event_id for state in states}
+    found = (by_purpose.get(key) for key in purposes)
+    return list(dict.fromkeys(event_id for event_id in found if event_id))
 
 
 def _invalid(request: StampRequest, recipients: dict[str, Recipient], purposes: dict[str, Any]) -> dict[str, Any]:

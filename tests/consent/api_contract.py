@@ -306,6 +306,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "deliveries", "deliver", 202, stamp_body),
     Endpoint("GET", "deliveries/<str:public_id>", "deliver", 200),
     Endpoint("POST", "recipients/<str:key>/webhook-secret", PROVENANCE_WRITE, 200),
+    # provenance/api/evidence.py
+    Endpoint("GET", "subjects/<str:subject_id>/evidence", "evidence:read", 200, query="purposes=marketing-email"),
     Endpoint(
         "POST", "provenance/validate", STAMP, 200, lambda: {"subject_id": "cust-1", "purposes": ["marketing-email"]}
     ),

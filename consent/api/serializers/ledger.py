@@ -172,9 +172,23 @@ class SubjectConsentOutputSerializer(serializers.Serializer):
     gpc_signal_on_read = GpcSignalOnReadSerializer(allow_null=True, help_text=GPC_SIGNAL_ON_READ_HELP)
 
 
+class EvidenceDocumentOutputSerializer(serializers.Serializer):
+    filename = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField(help_text="Bytes")
+    sha256 = serializers.CharField(help_text="SHA-256 of the document, hex")
+    content_base64 = serializers.CharField(help_text="The document, standard base64")
+
+
 class EvidenceOutputSerializer(serializers.Serializer):
     ip_address = serializers.CharField(required=False)
     user_agent = serializers.CharField(required=False)
+    received_by = serializers.CharField(
+        required=False, help_text="Recorded by the legal team in the admin: letter, phone, email or in_person"
+    )
+    recorded_by = serializers.CharField(required=False, help_text="The staff user who recorded it (user:<id>)")
+    note = serializers.CharField(required=False)
+    document = EvidenceDocumentOutputSerializer(required=False, help_text="The letter or call note, as uploaded")
 
 
 class ConsentEventOutputSerializer(serializers.Serializer):
