@@ -42,7 +42,7 @@ def dsar_dashboard_panel(request: HttpRequest) -> DashboardPanel | None:
         open_statuses = ",".join(OPEN_STATUSES)
         items = [
             DashboardItem(
-                label=f"requests due within {DIGEST_DAYS} days",
+                label=f"due within {DIGEST_DAYS} days",
                 value=count_text(figures["due"]),
                 url=_requests_url(
                     due_on__gte=today.isoformat(), due_on__lte=week_end.isoformat(), status__in=open_statuses
@@ -50,13 +50,13 @@ def dsar_dashboard_panel(request: HttpRequest) -> DashboardPanel | None:
                 level="warning" if figures["due"] else "ok",
             ),
             DashboardItem(
-                label="requests overdue",
+                label="overdue",
                 value=count_text(figures["overdue"]),
                 url=_requests_url(overdue="yes"),
                 level="danger" if figures["overdue"] else "ok",
             ),
             DashboardItem(
-                label="open requests assigned to me",
+                label="open, assigned to me",
                 value=count_text(figures["mine"]),
                 url=_requests_url(assignee__id__exact=str(user.pk), status__in=open_statuses),
                 level="info",

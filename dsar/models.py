@@ -67,7 +67,9 @@ class DataSubjectRequest(models.Model):
     extension_reason_code = models.CharField(max_length=20, blank=True)
     extension_notice_sent_on = models.DateField(null=True, blank=True)
     deadlines = models.JSONField(default=dict, help_text="DeadlineResult.to_dict(), recomputed on every change")
-    due_on = models.DateField(db_index=True, help_text="The enforced due date (deadlines.enforced_due)")
+    due_on = models.DateField(
+        db_index=True, help_text="The date the answer is due by law (the extended date once extended)"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
     overdue_on = models.DateField(

@@ -18,7 +18,7 @@ def provenance_dashboard_panel(request: HttpRequest) -> DashboardPanel | None:
         alerts = scoped(ProvenanceAlert.objects.filter(status=AlertStatus.OPEN), request).count()
         items.append(
             DashboardItem(
-                label="open provenance alerts",
+                label="open alerts",
                 value=count_text(alerts),
                 url=f"{reverse('admin:provenance_provenancealert_changelist')}?status__exact={AlertStatus.OPEN}",
                 level="danger" if alerts else "ok",

@@ -107,27 +107,27 @@ def test_the_dashboard_counts_what_the_user_may_see_with_links_to_the_filtered_l
 
     shown = figures(html)
     assert {label: value for label, (value, _) in shown.items()} == {
-        "requests due within 7 days": "3",
-        "requests overdue": "1",
-        "open requests assigned to me": "2",
-        "open provenance alerts": "1",
+        "due within 7 days": "3",
+        "overdue": "1",
+        "open, assigned to me": "2",
+        "open alerts": "1",
         "dead-lettered deliveries": "1",
         "last ledger verification": "valid",
     }
     assert "just now" in html
     # Each link opens the list it counts, filtered the same way.
-    week = client.get(shown["requests due within 7 days"][1])
+    week = client.get(shown["due within 7 days"][1])
     assert week.status_code == 200
     assert {r.public_id for r in due_soon} == set(re.findall(r"\b[0-9A-Z]{26}\b", week.content.decode())) & {
         r.public_id for r in DataSubjectRequest.objects.all()
     }
-    overdue = client.get(shown["requests overdue"][1]).content.decode()
+    overdue = client.get(shown["overdue"][1]).content.decode()
     assert late.public_id in overdue
-    mine = client.get(shown["open requests assigned to me"][1]).content.decode()
+    mine = client.get(shown["open, assigned to me"][1]).content.decode()
     assert due_soon[1].public_id in mine
     assert late.public_id in mine
     assert due_soon[0].public_id not in mine
-    alerts = client.get(shown["open provenance alerts"][1])
+    alerts = client.get(shown["open alerts"][1])
     assert alerts.status_code == 200
     assert "1 provenance alert" in alerts.content.decode()
     assert client.get(shown["dead-lettered deliveries"][1]).status_code == 200
@@ -143,7 +143,7 @@ def test_panels_follow_the_users_view_permissions(
 
     shown = figures(client.get("/admin/").content.decode())
 
-    assert set(shown) == {"requests due within 7 days", "requests overdue", "open requests assigned to me"}
+    assert set(shown) == {"due within 7 days", "overdue", "open, assigned to me"}
 
 
 def test_the_dashboard_renders_in_a_few_queries(
