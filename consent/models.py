@@ -551,3 +551,21 @@ class PreferenceLink(models.Model):
 
     def __str__(self) -> str:
         return f"preference link {self.public_id}"
+
+
+class EvidenceDocument(models.Model):
+    """A document the legal team kept as an event's evidence (a scanned letter, a call note), kept apart from the
+    ledger row so that reading the ledger (the API, the admin, every verification) never carries it.
+
+    The event's evidence, which the hash chain covers, names the document's SHA-256, size, type and filename; the
+    content is here, sealed under the subject's data key (so erasing the subject shreds it) and bound to the event
+    (``evidence-document:<event_id>``). A reader checks the content against the digest the chain covers."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="+")
+    event_id = models.CharField(max_length=26, unique=True, editable=False)
+    sha256 = models.CharField(max_length=64, editable=False)
+    content_sealed = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"document of {self.event_id}"

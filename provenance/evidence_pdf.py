@@ -37,7 +37,7 @@ def evidence_pack_pdf(pack: dict[str, Any], *, jws: str, kid: str) -> bytes:
     ]
     for event in pack.get("events") or []:
         document = (event.get("evidence") or {}).get("document")
-        if document:
+        if document and document.get("content_base64"):
             attachments.append(
                 Attachment(
                     string=base64.b64decode(document["content_base64"]),

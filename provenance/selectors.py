@@ -19,6 +19,7 @@ from consent.selectors import (
     consent_state_for_subject,
     event_evidence,
     event_placement,
+    evidence_document_content,
     ledger_checkpoint_at,
     subject_by_external_id,
 )
@@ -239,6 +240,12 @@ def _evidence_in_clear(event: ConsentEvent) -> tuple[str, dict[str, Any] | None]
         return "erased", None
     try:
         evidence = event_evidence(event)
+        document = (evidence or {}).get("document")
+        if isinstance(document, dict):
+            # The content is kept apart from the ledger row; the pack carries it, checked against the chained digest.
+            content = evidence_document_content(event, document)
+            if content is not None:
+                document["content_base64"] = base64.b64encode(content).decode("ascii")
     except SubjectKeyUnavailable:
         return "unavailable", None
     return ("decrypted", evidence) if evidence is not None else ("unavailable", None)

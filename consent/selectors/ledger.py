@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from django.utils import timezone
 
 from consent.catalog import Catalog, organization_catalog
 from consent.enums import DPV_STATUS_IRIS, OPT_IN_STATUSES, OPT_OUT_STATUSES, CollectionMethod, ConsentStatus
-from consent.models import ConsentEvent, ConsentState, Purpose, Subject
+from consent.models import ConsentEvent, ConsentState, EvidenceDocument, Purpose, Subject
 from consent.permission import effective_permission
 from consent.state import FoldedState, LedgerEntry, is_opt_in, replay, status_at
 from consent.subject_ids import external_id_forms
@@ -386,6 +388,42 @@ def event_evidence(event: ConsentEvent) -> dict[str, Any] | None:
         return json.loads(unseal(data_key, event.evidence_sealed, context=f"evidence:{event.event_id}"))
     except CryptoError:
         return None
+
+
+# What the legal team adds to the evidence of an event it records (consent.services.staff_recording) for its own
+# file: shown in an evidence pack (audited), left out of the ledger's reads and of the requester's export.
+STAFF_INTERNAL_EVIDENCE_KEYS = ("note", "recorded_by")
+
+
+def shared_evidence(evidence: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The evidence as the ledger's reads and a DSAR export show it: without the legal team's internal note and the
+    recording staff user (the evidence pack has them)."""
+    if evidence is None:
+        return None
+    return {key: value for key, value in evidence.items() if key not in STAFF_INTERNAL_EVIDENCE_KEYS}
+
+
+def evidence_document_context(event_id: str) -> str:
+    """What a kept document's seal is bound to: its event."""
+    return f"evidence-document:{event_id}"
+
+
+def evidence_document_content(event: ConsentEvent, described: dict[str, Any]) -> bytes | None:
+    """The document an event's evidence describes (``described``: its filename, type, size and SHA-256), in clear;
+    None when it is not kept, the subject was erased, or the content is not what the chained digest says."""
+    if event.subject.wrapped_data_key is None:
+        return None
+    stored = EvidenceDocument.objects.filter(event_id=event.event_id).first()
+    if stored is None or stored.sha256 != described.get("sha256"):
+        return None
+    try:
+        encoded = unseal(
+            subject_data_key(event.subject), stored.content_sealed, context=evidence_document_context(event.event_id)
+        )
+    except CryptoError:
+        return None
+    content = base64.b64decode(encoded)
+    return content if hashlib.sha256(content).hexdigest() == described.get("sha256") else None
 
 
 def subject_email(subject: Subject) -> str | None:

@@ -1,25 +1,31 @@
 """Consent facts the legal team records from the admin: a withdrawal or refusal that reached it by letter, phone or
 email, with the document as evidence. Written through the ledger's own append (the API's path), with collection
-method ``admin``, the built-in ``legal_team`` source and the staff user as the recorded actor; the document is sealed
-with the event's evidence under the subject's data key, so erasing the subject shreds it too. Audited in the same
+method ``admin``, the built-in ``legal_team`` source and the staff user as the recorded actor; the evidence (which
+the chain covers) names the document's digest, and the document is sealed apart (``EvidenceDocument``) under the
+subject's data key, so erasing the subject shreds it too and ledger reads never carry it. Audited in the same
 transaction (``consent.recorded_by_staff``)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 
 from django.utils import timezone
 
 from consent.enums import STAFF_ACTIONS, CollectionMethod, ReceivedBy
+from consent.models import EvidenceDocument as StoredEvidenceDocument
 from consent.models import Subject
+from consent.selectors.ledger import evidence_document_context
 from consent.services.appending import RecordedEvent, append_events, atomic_with_retries
 from consent.services.builtin_sources import LEGAL_TEAM_SOURCE_KEY, builtin_source
 from consent.services.validation import ConsentEventInput, EvidenceDocument, StaffRecord, SubjectErased
+from consent.subject_keys import subject_data_key
+from core.crypto import seal
 from core.enums import AuditAction
 from core.problems import InvalidInput
 from core.services import audit_log
 
-# A scanned letter fits; the document lives sealed in the event row, which every full verification reads.
+# A scanned letter fits; it is kept apart from the ledger row (EvidenceDocument), only its digest in the chain.
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 MAX_NOTE_CHARS = 2000
 
@@ -71,6 +77,18 @@ def consent_record_by_staff(
     def write() -> RecordedEvent:
         # The legal team writes as the controller (a reserved source), as the privacy center does.
         recorded = append_events(organization=organization, items=[item], allow_system_actions=True, now=moment)[0]
+        if document is not None:
+            event_id = recorded.event.event_id
+            StoredEvidenceDocument.objects.create(
+                subject=subject,
+                event_id=event_id,
+                sha256=document.sha256,
+                content_sealed=seal(
+                    subject_data_key(subject),
+                    base64.b64encode(document.content).decode("ascii"),
+                    context=evidence_document_context(event_id),
+                ),
+            )
         audit_log(
             actor=actor,
             action=AuditAction.CONSENT_RECORDED_BY_STAFF,

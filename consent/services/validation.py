@@ -3,7 +3,6 @@ anything is written (clock skew, the catalog, suppression, idempotent replays, t
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Sequence
@@ -50,7 +49,8 @@ class SubjectErased(Conflict):
 
 @dataclass(frozen=True)
 class EvidenceDocument:
-    """A document kept as an event's evidence (a letter, a call note), sealed with the rest of the evidence."""
+    """A document kept as an event's evidence (a letter, a call note): described in the sealed evidence, its content
+    sealed apart."""
 
     filename: str
     content_type: str
@@ -61,12 +61,13 @@ class EvidenceDocument:
         return hashlib.sha256(self.content).hexdigest()
 
     def evidence(self) -> dict[str, Any]:
+        """What the event's evidence (and so the hash chain) says of the document; the content is kept apart
+        (``consent.models.EvidenceDocument``)."""
         return {
             "filename": self.filename,
             "content_type": self.content_type,
             "size": len(self.content),
             "sha256": self.sha256,
-            "content_base64": base64.b64encode(self.content).decode("ascii"),
         }
 
 

@@ -15,6 +15,7 @@ from consent.selectors.ledger import (
     consent_history,
     consent_state_for_subject,
     event_evidence,
+    shared_evidence,
     subject_by_external_id,
     subject_email,
 )
@@ -50,7 +51,7 @@ def _event_row(event: ConsentEvent) -> dict[str, Any]:
         "jurisdiction": event.jurisdiction,
         "gpc": event.gpc,
         "supersedes": event.supersedes.event_id if event.supersedes else None,
-        "evidence": event_evidence(event),
+        "evidence": shared_evidence(event_evidence(event)),
         "hash": event.hash,
     }
 

@@ -5,6 +5,7 @@ user's organizations), and the subject page's "Evidence pack" form (POST, its ow
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 from datetime import timedelta
@@ -18,11 +19,12 @@ from django.utils import timezone
 
 from consent import services as consent_services
 from consent.enums import CollectionMethod
-from consent.models import ConsentEvent, Purpose, Source, Subject
-from consent.selectors import consent_state_for_subject, event_evidence
+from consent.models import ConsentEvent, EvidenceDocument, Purpose, Source, Subject
+from consent.selectors import consent_state_for_subject, event_evidence, evidence_document_content
 from core.enums import AuditAction
 from core.models import AuditLogEntry, Organization, StaffOrganizationScope
 from core.staff_roles import AUDITOR, PRIVACY_COUNSEL
+from dsar.selectors.subject_data import subject_tables
 from provenance.evidence import PDF_ATTACHMENT_NAME, verify_evidence_pack
 from provenance.selectors import jwks
 from tests.conftest import event_input
@@ -91,13 +93,48 @@ def test_counsel_records_a_withdrawal_received_by_letter_with_the_document_seale
     assert evidence is not None
     assert evidence["recorded_by"] == f"user:{user.pk}"
     assert evidence["received_by"] == "letter"
-    assert evidence["document"]["filename"] == "scan_of_letter.pdf"
-    assert base64.b64decode(evidence["document"]["content_base64"]) == LETTER
+    assert evidence["document"] == {
+        "filename": "scan_of_letter.pdf",
+        "content_type": "application/pdf",
+        "size": len(LETTER),
+        "sha256": hashlib.sha256(LETTER).hexdigest(),
+    }
+    # The chain covers the digest; the document is kept apart, sealed under the subject's key and bound to the event.
+    kept = EvidenceDocument.objects.get(event_id=event.event_id)
+    assert base64.b64encode(LETTER).decode() not in kept.content_sealed
+    assert evidence_document_content(event, evidence["document"]) == LETTER
     audit = AuditLogEntry.objects.get(action=AuditAction.CONSENT_RECORDED_BY_STAFF)
     assert (audit.actor, audit.object_id) == (f"user:{user.pk}", event.event_id)
     assert "Ada" not in json.dumps(audit.data)
     (marketing,) = consent_state_for_subject(organization=subject.organization, subject=subject)
     assert (marketing.status, marketing.permitted) == ("withdrawn", False)
+
+
+def test_the_ledger_api_and_the_requesters_export_name_the_letter_but_never_carry_it_or_the_staff_note(
+    client: Client, django_user_model: Any, subject: Subject, api_client_for: Any
+) -> None:
+    login(client, django_user_model, groups=(PRIVACY_COUNSEL,))
+    client.post(f"/admin/consent/subject/{subject.pk}/record-consent/", letter_form())
+    event = ConsentEvent.objects.filter(subject=subject).order_by("-chain_index").first()
+    assert event is not None
+    api = api_client_for(subject.organization, "consent:read")
+
+    detail = api.get(f"/api/v1/consent-events/{event.event_id}").json()
+    history = api.get(f"/api/v1/subjects/{subject.external_id}/consent-events").json()
+    tables = subject_tables(organization=subject.organization, subject=subject)
+    export_events = next(table.rows for table in tables if table.name == "consent_history")
+
+    for evidence in (
+        detail["evidence"],
+        next(e for e in history["results"] if e["event_id"] == event.event_id)["evidence"],
+        next(e for e in export_events if e["event_id"] == event.event_id)["evidence"],
+    ):
+        assert evidence["received_by"] == "letter"
+        assert evidence["document"]["sha256"] == hashlib.sha256(LETTER).hexdigest()
+        assert "content_base64" not in evidence["document"]
+        assert "note" not in evidence
+        assert "recorded_by" not in evidence
+    assert LETTER not in json.dumps(detail).encode()
 
 
 def test_without_the_permission_nothing_is_recorded(client: Client, django_user_model: Any, subject: Subject) -> None:

@@ -13,7 +13,7 @@ from consent.enums import CLIENT_ACTIONS, Action, CollectionMethod, ConsentStatu
 from consent.ledger import format_instant
 from consent.models import ConsentEvent
 from consent.permission import BASES
-from consent.selectors import PurposeConsent, event_evidence
+from consent.selectors import PurposeConsent, event_evidence, shared_evidence
 from consent.services import ConsentEventInput, request_digest
 from core.api.fields import (
     AwareDateTimeField,
@@ -177,7 +177,11 @@ class EvidenceDocumentOutputSerializer(serializers.Serializer):
     content_type = serializers.CharField()
     size = serializers.IntegerField(help_text="Bytes")
     sha256 = serializers.CharField(help_text="SHA-256 of the document, hex")
-    content_base64 = serializers.CharField(help_text="The document, standard base64")
+    content_base64 = serializers.CharField(
+        required=False,
+        help_text="The document, standard base64: only in an evidence pack (the ledger's reads name the document, "
+        "they never carry it)",
+    )
 
 
 class EvidenceOutputSerializer(serializers.Serializer):
@@ -186,8 +190,10 @@ class EvidenceOutputSerializer(serializers.Serializer):
     received_by = serializers.CharField(
         required=False, help_text="Recorded by the legal team in the admin: letter, phone, email or in_person"
     )
-    recorded_by = serializers.CharField(required=False, help_text="The staff user who recorded it (user:<id>)")
-    note = serializers.CharField(required=False)
+    recorded_by = serializers.CharField(
+        required=False, help_text="The staff user who recorded it (user:<id>): only in an evidence pack"
+    )
+    note = serializers.CharField(required=False, help_text="The legal team's note: only in an evidence pack")
     document = EvidenceDocumentOutputSerializer(required=False, help_text="The letter or call note, as uploaded")
 
 
@@ -259,7 +265,7 @@ def event_representation(event: ConsentEvent, *, with_evidence: bool = False) ->
         "explicit_confirmation": event.explicit_confirmation,
         "lifts_gpc_opt_out": event.lifts_gpc_opt_out,
         "supersedes": event.supersedes.event_id if event.supersedes else None,
-        "evidence": event_evidence(event) if with_evidence else None,
+        "evidence": shared_evidence(event_evidence(event)) if with_evidence else None,
         "evidence_sealed": event.evidence_sealed or None,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
