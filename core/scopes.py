@@ -16,10 +16,11 @@ SCOPES: dict[str, str] = {
     "reports:read": "Read compliance report figures",
 }
 
-# Scopes that let a key change something. Issuing a key that holds one needs the staff permission
-# core.issue_write_scopes (the key administrator role); read scopes need only core.add_apikey.
+# Scopes that let a key change something, and evidence:read, which decrypts every subject's evidence (IP addresses,
+# user agents, letters). Issuing a key that holds one needs the staff permission core.issue_write_scopes (the key
+# administrator role); the other read scopes need only core.add_apikey.
 WRITE_SCOPES: frozenset[str] = frozenset(
-    {"consent:write", "provenance:write", "stamp", "deliver", "dsar:write", "dsar:configure"}
+    {"consent:write", "provenance:write", "stamp", "deliver", "dsar:write", "dsar:configure", "evidence:read"}
 )
 
 

@@ -6,6 +6,7 @@ import io
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,9 +59,20 @@ def audit_log(
     )
 
 
+def has_control_characters(text: str) -> bool:
+    """Line breaks, tabs and the other control or format characters: never in a name that goes into a mail header,
+    a log line or a page title."""
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in text)
+
+
 def organization_create(*, slug: str, name: str, actor: str) -> Organization:
     """Create an organization. The apps provision what it needs from the start (its signing key) on
     ``core.signals.organization_created``, in the same transaction; built-in sources come lazily."""
+    if has_control_characters(name):
+        raise InvalidInput(
+            "A name on one line, without control characters.",
+            errors=[{"pointer": "/name", "detail": "A name on one line, without control characters."}],
+        )
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -92,6 +104,8 @@ def organization_update(*, organization: Organization, name: str, site_domain: s
     errors = []
     if not name:
         errors.append({"pointer": "/name", "detail": "An organization needs a name."})
+    elif has_control_characters(name):
+        errors.append({"pointer": "/name", "detail": "A name on one line, without control characters."})
     if site_domain and not _HOST_NAME.match(site_domain):
         errors.append({"pointer": "/site_domain", "detail": "A host name such as www.example.com: no scheme or path."})
     if errors:

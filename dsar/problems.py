@@ -29,6 +29,11 @@ class RequestClosed(Conflict):
     title = "The request is closed"
 
 
+class SubjectFixed(Conflict):
+    slug = "subject-fixed"
+    title = "The request's subject can no longer change"
+
+
 class RequesterUnreachable(DomainError):
     slug = "requester-unreachable"
     title = "The requester cannot be reached"

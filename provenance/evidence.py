@@ -76,9 +76,12 @@ def parse_evidence_at(value: str) -> datetime | None:
         if len(text) == 10:
             return end_of_day(date.fromisoformat(text))
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        parsed.astimezone(UTC)  # 0001-01-01T00:00+01:00 has no UTC instant
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else None
+    return parsed
 
 
 def _stamps_by_recipient(stamps: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -329,6 +329,9 @@ def evidence_facts(
     )
     third_parties = {purpose.pk: _third_parties(organization, purpose) for purpose in chosen}
     entries = [_event_entry(organization, event, third_parties[event.purpose_id]) for event in events]
+    for entry, event in zip(entries, events, strict=True):
+        # A letter dated before the pack's date but entered after it: in the pack (it is what happened), and said.
+        entry["recorded_after_at"] = event.recorded_at > at
     last_index = max((event.chain_index for event in events), default=0)
     chain = [
         {"chain_index": index, "event_id": event_id, "prev_hash": prev_hash, "hash": event_hash}

@@ -17,6 +17,7 @@ from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 from dsar.deadlines import EXTENSION_REASON_CODES
 from dsar.enums import DsarRegime
 from dsar.models import DataSubjectRequest
+from dsar.selectors import staff_who_may_handle
 from dsar.services.casework import STAFF_MESSAGE_MAX_CHARS
 
 SUBJECT_AUTOCOMPLETE_URL = "admin:dsar_datasubjectrequest_subject_autocomplete"
@@ -172,12 +173,26 @@ class RejectForm(forms.Form):
     )
 
 
+class StaffChoiceField(forms.ModelChoiceField):
+    """Staff users by name (the username when none is recorded)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.get_full_name() or obj.get_username())
+
+
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(
-        queryset=get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username"),
+    assignee = StaffChoiceField(
+        queryset=get_user_model().objects.none(),
         required=False,
-        help_text="Leave empty to unassign.",
+        help_text="Leave empty to unassign. Only staff who may work requests and see every selected request's "
+        "organization are offered.",
     )
+
+    def __init__(self, *args: Any, organization_ids: set[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["assignee"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = staff_who_may_handle(organization_ids)
 
 
 class CancelErasureForm(forms.Form):

@@ -74,6 +74,7 @@ from dsar.services import (
     dsar_subject_link,
     dsar_transition,
 )
+from dsar.services.casework import LINKABLE_STATUSES
 from dsar.services.fulfilment import request_erasure_gate
 
 # Days left at or below which the countdown turns orange (overdue is red).
@@ -91,7 +92,7 @@ OPEN_TOOLS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("reject_requests", "Reject", frozenset(set(RequestStatus.values) - FINAL_STATUSES)),
     ("assign_requests", "Assign", frozenset(RequestStatus.values)),
     ("message_requester", "Send a message", frozenset(RequestStatus.values)),
-    ("link_subject", "Link subject", frozenset(set(RequestStatus.values) - FINAL_STATUSES)),
+    ("link_subject", "Link subject", LINKABLE_STATUSES),
 )
 OBJECT_ONLY_TOOLS = frozenset({"link_subject"})
 ERASURE_TEXT = {
@@ -740,7 +741,10 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
 
     @admin.action(description="Assign selected requests to a staff user", permissions=["workflow"])
     def assign_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
-        form = AssignForm(request.POST if "apply" in request.POST else None)
+        form = AssignForm(
+            request.POST if "apply" in request.POST else None,
+            organization_ids=set(queryset.values_list("organization_id", flat=True)),
+        )
         if not (form.is_bound and form.is_valid()):
             return self._action_form(
                 request,

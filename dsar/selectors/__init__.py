@@ -69,6 +69,7 @@ from dsar.selectors.review import (
     dsar_engine_warnings,
     dsar_review_warnings,
     dsars_of_subject,
+    staff_who_may_handle,
     subjects_of_request_id,
 )
 from dsar.selectors.status import RequestStatusView, privacy_center_url, request_status_of_link
@@ -145,6 +146,7 @@ __all__ = [
     "requester_email_index",
     "requester_email_reindexed",
     "sale_purposes",
+    "staff_who_may_handle",
     "subject_external_id_for_email",
     "subject_of_external_id",
     "subject_tables",

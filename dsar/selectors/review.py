@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet
 
 from consent.models import Subject
+from core.models import StaffOrganizationScope
 from dsar.enums import EXPORTING_TYPES, FINAL_STATUSES, RequestStatus
 from dsar.models import DataSubjectRequest, DsarExport, FulfilmentStep
 from dsar.selectors.requests import dsar_requester_masked
@@ -130,3 +133,25 @@ def subjects_of_request_id(public_id: str) -> QuerySet[Subject]:
     """The subject a request (by its public id) is linked to, as a query; empty when it names none."""
     linked = DataSubjectRequest.objects.filter(public_id=public_id.strip().upper(), subject__isnull=False)
     return Subject.objects.filter(pk__in=linked.values("subject_id"))
+
+
+def staff_who_may_handle(organization_ids: set[int]) -> QuerySet[Any]:
+    """The active staff who may work requests (``dsar.change_datasubjectrequest``, through a group, their own
+    permissions or as superusers) and see every one of ``organization_ids`` (no organization scope, or one that
+    holds them all): whom a request may be assigned to."""
+    permission = Permission.objects.filter(content_type__app_label="dsar", codename="change_datasubjectrequest")
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(Q(is_superuser=True) | Q(groups__permissions__in=permission) | Q(user_permissions__in=permission))
+        .distinct()
+    )
+    excluded = [
+        scope.user_id
+        for scope in StaffOrganizationScope.objects.filter(user__in=users)
+        .select_related("user")
+        .prefetch_related("organizations")
+        if not organization_ids <= {organization.pk for organization in scope.organizations.all()}
+        and not scope.user.is_superuser
+    ]
+    return users.exclude(pk__in=excluded).order_by("first_name", "last_name", "username")

@@ -14,9 +14,9 @@ from consent.models import Subject
 from core.enums import AuditAction
 from core.problems import InvalidInput
 from core.services import audit_log
-from dsar.enums import FINAL_STATUSES, MessageKind
+from dsar.enums import MessageKind, RequestStatus
 from dsar.models import DataSubjectRequest, RequestMessage
-from dsar.problems import RequestClosed, RequesterUnreachable
+from dsar.problems import RequesterUnreachable, SubjectFixed
 from dsar.selectors import dsar_requester_email
 from dsar.services.messaging import message_facts, message_queue
 from dsar.services.workflow import request_subject_of
@@ -24,20 +24,32 @@ from dsar.services.workflow import request_subject_of
 STAFF_MESSAGE_MAX_CHARS: Final = 5000
 
 
+# A request's subject may change only until fulfilment starts: an export built, or an erasure waiting for approval,
+# is for the subject it started with (relinking then would send one person's data or erase another's).
+LINKABLE_STATUSES: Final = frozenset({RequestStatus.RECEIVED, RequestStatus.IDENTITY_PENDING, RequestStatus.VERIFIED})
+NOT_LINKABLE = (
+    "The subject can change only until fulfilment starts: what was built or is waiting for approval is for the "
+    "subject it started with. Reject the request and file a new one for the right person."
+)
+
+
 def dsar_subject_link(*, request: DataSubjectRequest, subject: Subject | None, actor: str) -> DataSubjectRequest:
-    """Link the request to the ledger's subject (None: unlink), keeping ``subject_external_id`` its id. Refused
-    for a closed request (what was done for it stands). Audited with the subject's ids, never its PII."""
-    if request.status in FINAL_STATUSES:
-        raise RequestClosed("A completed or rejected request keeps the subject it was carried out for.")
-    linked, external_id = request_subject_of(request.organization, subject, "")
+    """Link the request to the ledger's subject (None: unlink). Linking sets ``subject_external_id`` to the
+    subject's id; unlinking keeps the id given at intake. Only until fulfilment starts (``LINKABLE_STATUSES``,
+    compare-and-set). Audited with the subject's ids before and after, never its PII."""
+    if request.status not in LINKABLE_STATUSES:
+        raise SubjectFixed(NOT_LINKABLE)
+    if subject is None:
+        linked, external_id = None, request.subject_external_id
+    else:
+        linked, external_id = request_subject_of(request.organization, subject, "")
+    previous = {"subject_id": request.subject_id, "subject_external_id": request.subject_external_id}
     with transaction.atomic():
-        claimed = (
-            DataSubjectRequest.objects.filter(pk=request.pk)
-            .exclude(status__in=FINAL_STATUSES)
-            .update(subject=linked, subject_external_id=external_id, updated_at=timezone.now())
+        claimed = DataSubjectRequest.objects.filter(pk=request.pk, status__in=LINKABLE_STATUSES).update(
+            subject=linked, subject_external_id=external_id, updated_at=timezone.now()
         )
         if not claimed:
-            raise RequestClosed("A completed or rejected request keeps the subject it was carried out for.")
+            raise SubjectFixed(NOT_LINKABLE)
         audit_log(
             actor=actor,
             action=AuditAction.DSAR_SUBJECT_LINKED,
@@ -46,7 +58,9 @@ def dsar_subject_link(*, request: DataSubjectRequest, subject: Subject | None, a
             organization=request.organization,
             data={
                 "subject": str(linked.uuid) if linked is not None else None,
-                "previous_subject_id": request.subject_id,
+                "subject_external_id": external_id,
+                "previous_subject_id": previous["subject_id"],
+                "previous_subject_external_id": previous["subject_external_id"],
             },
         )
     request.subject, request.subject_external_id = linked, external_id

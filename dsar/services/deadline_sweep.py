@@ -176,7 +176,10 @@ def _send_one(
         if to:
             try:
                 message_send(to, compose(claims))
-            except OSError as exc:  # smtplib.SMTPException is an OSError: refused, unreachable, timed out
+            # smtplib.SMTPException is an OSError (refused, unreachable, timed out); a header the mail library
+            # refuses (BadHeaderError, a ValueError) or any other failure of one organization's mail must not stop
+            # the others': it stays owed and is retried.
+            except Exception as exc:
                 code = getattr(exc, "smtp_code", None)
                 error = f"{type(exc).__name__}{f' {code}' if code else ''}"
         requests = sorted({claim.line.public_id for claim in claims})

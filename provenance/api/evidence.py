@@ -67,6 +67,9 @@ class EvidenceEventSerializer(serializers.Serializer):
     prev_hash = serializers.CharField()
     hash = serializers.CharField()
     ledger_log = EventLogPlacementSerializer(allow_null=True, help_text="Inclusion proof; null until sequenced")
+    recorded_after_at = serializers.BooleanField(
+        help_text="Occurred by the pack's date but recorded after it (e.g. a letter entered later)"
+    )
     receipts = serializers.DictField(
         child=serializers.DictField(), help_text="The event's consent receipts by format: kantara-1.1 and iso27560"
     )

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
+from consent.models import LedgerVerificationRun
 from consent.services import ledger_integrity_check
 from core.dashboard import age_text, registered_panels
 from core.models import Organization, StaffOrganizationScope
@@ -230,3 +231,38 @@ def test_deadline_mail_that_reached_nobody_shows_until_the_sweep_delivers_it(
     dsar_services.legal_contact_create(organization=organization, email="legal@acme.test", actor="test")
     dsar_services.dsar_deadline_sweep()
     assert "deadline reminders not delivered yet" not in figures(client.get("/admin/").content.decode())
+
+
+def test_the_ledger_line_shows_any_organization_whose_last_run_broke_before_a_newer_valid_one_elsewhere(
+    client: Client, django_user_model: Any, organization: Organization, other_organization: Organization
+) -> None:
+    """The newest run over all organizations used to be shown alone: a valid run of one organization hid the
+    broken ledger of another, verified an hour earlier."""
+    staff(django_user_model, client, PRIVACY_COUNSEL)
+    now = timezone.now()
+    for org, valid, hours_ago in ((organization, False, 2), (other_organization, True, 1)):
+        LedgerVerificationRun.objects.create(
+            organization=org,
+            verified_at=now - timedelta(hours=hours_ago),
+            triggered_by="test",
+            is_valid=valid,
+            subjects_checked=1,
+            events_checked=1,
+            ledger_root="0" * 64,
+        )
+
+    html = client.get("/admin/").content.decode()
+
+    assert figures(html)["last ledger verification"][0] == "BROKEN"
+    assert organization.name in html
+
+    LedgerVerificationRun.objects.create(
+        organization=organization,
+        verified_at=now,
+        triggered_by="test",
+        is_valid=True,
+        subjects_checked=1,
+        events_checked=1,
+        ledger_root="0" * 64,
+    )
+    assert figures(client.get("/admin/").content.decode())["last ledger verification"][0] == "valid"

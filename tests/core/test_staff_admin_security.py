@@ -105,11 +105,16 @@ def test_add_apikey_alone_cannot_mint_for_another_organization_or_write_scopes(
     writing = client.post(
         "/admin/core/apikey/add/", {"organization": organization.pk, "name": "y", "scopes": ["consent:write"]}
     )
+    # evidence:read decrypts every subject's evidence: issued like a write scope.
+    decrypting = client.post(
+        "/admin/core/apikey/add/", {"organization": organization.pk, "name": "e", "scopes": ["evidence:read"]}
+    )
 
     assert elsewhere.status_code == 200
     assert "Select a valid choice" in elsewhere.content.decode()
-    assert writing.status_code == 200
-    assert "read scopes only" in writing.content.decode()
+    for refused in (writing, decrypting):
+        assert refused.status_code == 200
+        assert "read scopes only" in refused.content.decode()
     assert not ApiKey.objects.exists()
 
     reading = client.post(

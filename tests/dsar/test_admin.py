@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.utils import timezone
 
-from core.models import AuditLogEntry, Organization
+from core.models import AuditLogEntry, Organization, StaffOrganizationScope
+from core.staff_roles import DSAR_OPERATOR
 from dsar import services
 from dsar.admin import countdown_level
 from dsar.models import DataSubjectRequest, RequestTransition
@@ -362,6 +363,7 @@ def test_assign_hands_requests_to_a_staff_member_and_is_audited(
     admin_client: Client, queue: dict[str, DataSubjectRequest], django_user_model: Any
 ) -> None:
     lawyer = django_user_model.objects.create_user("lawyer", password="x", is_staff=True)
+    lawyer.groups.add(Group.objects.get(name=DSAR_OPERATOR))
     request = next(iter(queue.values()))
 
     _action(admin_client, "assign_requests", [request.pk], apply="yes", assignee=str(lawyer.pk))
@@ -373,6 +375,32 @@ def test_assign_hands_requests_to_a_staff_member_and_is_audited(
     _action(admin_client, "assign_requests", [request.pk], apply="yes", assignee="")
     request.refresh_from_db()
     assert request.assignee is None
+
+
+def test_only_staff_who_may_work_the_request_and_see_its_organization_are_offered(
+    admin_client: Client,
+    queue: dict[str, DataSubjectRequest],
+    django_user_model: Any,
+    other_organization: Organization,
+) -> None:
+    request = queue["green"]
+    operator = django_user_model.objects.create_user("operator", password="x", is_staff=True, first_name="Olga")
+    operator.groups.add(Group.objects.get(name=DSAR_OPERATOR))
+    elsewhere = django_user_model.objects.create_user("elsewhere", password="x", is_staff=True)
+    elsewhere.groups.add(Group.objects.get(name=DSAR_OPERATOR))
+    StaffOrganizationScope.objects.create(user=elsewhere).organizations.set([other_organization])
+    bystander = django_user_model.objects.create_user("bystander", password="x", is_staff=True)
+
+    form = _action(admin_client, "assign_requests", [request.pk]).content.decode()
+    refused = _action(admin_client, "assign_requests", [request.pk], apply="yes", assignee=str(elsewhere.pk))
+
+    assert f'value="{operator.pk}">Olga<' in form
+    assert f'value="{elsewhere.pk}"' not in form  # cannot see the request's organization
+    assert f'value="{bystander.pk}"' not in form  # may not work requests
+    request.refresh_from_db()
+    assert request.assignee is None
+    assert refused.status_code == 200
+    assert "Select a valid choice" in refused.content.decode()
 
 
 def test_only_staff_can_be_assigned(queue: dict[str, DataSubjectRequest], django_user_model: Any) -> None:

@@ -27,6 +27,7 @@ from core.crypto import normalize_email
 from core.models import AuditLogEntry, Organization, StaffOrganizationScope
 from dsar import selectors, services
 from dsar.models import DataSubjectRequest, RequestMessage
+from dsar.problems import SubjectFixed
 from tests.conftest import event_input
 
 pytestmark = pytest.mark.django_db
@@ -304,15 +305,45 @@ def test_link_subject_shows_its_form_on_get_and_links_on_post_audited(
     assert any("linked to cust-1" in message for message in messages_of(response))
 
 
-def test_a_closed_request_keeps_its_subject(admin_client: Client, organization: Organization, ada: Subject) -> None:
+@pytest.mark.parametrize("status", ["in_progress", "rejected"])
+def test_once_fulfilment_started_the_subject_stays(
+    admin_client: Client, organization: Organization, ada: Subject, status: str
+) -> None:
+    """An export built or an erasure waiting for approval is for the subject it started with: relinking then would
+    send one person's data, or erase another's."""
     request = letter(organization)
-    services.dsar_transition(request=request, to_status="rejected", actor="test", reason="not ours")
+    if status == "rejected":
+        services.dsar_transition(request=request, to_status="rejected", actor="test", reason="not ours")
+    else:
+        DataSubjectRequest.objects.filter(pk=request.pk).update(status=status)
+        request.refresh_from_db()
 
+    page_html = admin_client.get(page(request)).content.decode()
     response = admin_client.post(tool(request, "link_subject"), {"apply": "yes", "subject": ada.pk}, follow=True)
 
     request.refresh_from_db()
+    assert tool(request, "link_subject") not in page_html
     assert request.subject_id is None
-    assert any("keeps the subject" in message for message in messages_of(response))
+    assert not AuditLogEntry.objects.filter(action="dsar.subject_linked").exists()
+    with pytest.raises(SubjectFixed):
+        services.dsar_subject_link(request=request, subject=ada, actor="test")
+    assert response.status_code in (200, 302, 403)
+
+
+def test_unlinking_keeps_the_external_id_given_at_intake_and_the_audit_names_both(
+    organization: Organization, ada: Subject
+) -> None:
+    request = letter(organization)
+    services.dsar_subject_link(request=request, subject=ada, actor="test")
+
+    services.dsar_subject_link(request=request, subject=None, actor="test")
+
+    request.refresh_from_db()
+    assert (request.subject_id, request.subject_external_id) == (None, "cust-1")
+    unlinked = AuditLogEntry.objects.filter(action="dsar.subject_linked").order_by("-id").first()
+    assert unlinked is not None
+    assert (unlinked.data["subject"], unlinked.data["previous_subject_id"]) == (None, ada.pk)
+    assert unlinked.data["previous_subject_external_id"] == "cust-1"
 
 
 # --- the request page's buttons --------------------------------------------------------------------------------

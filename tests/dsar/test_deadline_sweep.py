@@ -15,6 +15,8 @@ from django.core import mail
 from django.db import connections
 
 from core.models import AuditLogEntry, Organization, StaffOrganizationScope
+from core.problems import InvalidInput
+from core.services import organization_create
 from core.staff_roles import DSAR_OPERATOR
 from dsar import services, tasks
 from dsar.models import DataSubjectRequest, RequestNotice
@@ -398,3 +400,30 @@ def test_racing_sweeps_send_each_owed_digest_once(
     assert [m.recipients for m in smtp_server.received if m.recipients != ["ada@example.com"]] == [["legal@acme.test"]]
     assert unsent(request) == []
     assert AuditLogEntry.objects.filter(action="dsar.deadline_sweep", organization=organization).count() == 1
+
+
+def test_one_organizations_mail_that_fails_to_build_does_not_stop_the_others(
+    organization: Organization, other_organization: Organization, request_due: Callable[..., DataSubjectRequest]
+) -> None:
+    """A name with a line break (written before names were checked) makes the mail library refuse the subject
+    header (BadHeaderError, a ValueError, not an OSError): that organization's mail stays owed and the next
+    organization's digest still goes."""
+    Organization.objects.filter(pk=organization.pk).update(name="Acme\nBcc: someone@example.com")
+    services.legal_contact_create(organization=organization, email="legal@acme.test", actor="test")
+    services.legal_contact_create(organization=other_organization, email="legal@globex.test", actor="test")
+    broken = request_due(TODAY + timedelta(days=3))
+    request_due(TODAY + timedelta(days=3), organization_=other_organization)
+
+    result = sweep(TODAY)
+
+    assert [tuple(message.to) for message in mail.outbox] == [("legal@globex.test",)]
+    assert result["undelivered"] == 1
+    assert [(kind, attempts, error) for kind, attempts, error in unsent(broken)] == [
+        ("deadline.3", 1, "BadHeaderError")
+    ]
+
+
+@pytest.mark.django_db
+def test_an_organization_name_is_one_line() -> None:
+    with pytest.raises(InvalidInput):
+        organization_create(slug="crlf", name="Acme\r\nBcc: x@example.com", actor="test")

@@ -330,3 +330,16 @@ def test_a_tampered_pack_does_not_verify(organization: Organization) -> None:
     assert verify_evidence_pack(jws, jwks(organization=organization)) is not None
     assert verify_evidence_pack(f"{header}.{forged.split('.')[1]}.{signature}", jwks(organization=organization)) is None
     assert verify_evidence_pack("not.a.jws", jwks(organization=organization)) is None
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_an_at_with_no_utc_instant_is_a_422_not_a_500(
+    organization: Organization, source: Source, purpose: Purpose, api_client_for: Any, at: str
+) -> None:
+    consent_services.consent_record(organization=organization, item=event_input())
+    api = api_client_for(organization, "evidence:read")
+
+    response = api.get("/api/v1/subjects/cust-1/evidence", {"at": at})
+
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("application/problem+json")
