@@ -47,9 +47,9 @@ def environment_reads(path: Path) -> set[str]:
             if isinstance(function, ast.Attribute) and function.attr in {"get", "setdefault", "pop"}:
                 if _is_os_environ(function.value):
                     add(node.args[0])
-            elif isinstance(function, ast.Name) and function.id in _READERS:
-                add(node.args[0])
-            elif isinstance(function, ast.Attribute) and function.attr == "getenv":
+            elif (isinstance(function, ast.Name) and function.id in _READERS) or (
+                isinstance(function, ast.Attribute) and function.attr == "getenv"
+            ):
                 add(node.args[0])
         elif isinstance(node, ast.Subscript) and _is_os_environ(node.value):
             add(node.slice)

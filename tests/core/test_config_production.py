@@ -45,7 +45,7 @@ def load_production(environment: dict[str, str], tmp_path: Path) -> subprocess.C
         "PROVENANT_VAR_DIR": str(tmp_path / "var"),
         **environment,
     }
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-c", _PRINT_SETTINGS], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
     )
 

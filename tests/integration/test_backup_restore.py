@@ -88,7 +88,7 @@ def fresh_database() -> Iterator[str]:
 
 def _run(command: list[str], **environment: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": str(ROOT), **environment}
-    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)  # noqa: S603
+    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -136,7 +136,9 @@ def test_a_database_dump_restores_whole_with_its_escrowed_keys(
     # Without the escrowed master key the dump is hash chains and ciphertext: nothing personal opens, and no
     # stamp can be signed.
     other_key = base64.b64encode(os.urandom(32)).decode()
-    locked_out = _run([sys.executable, "-c", _CHECK_RESTORED], DATABASE_URL=fresh_database, PROVENANT_MASTER_KEY=other_key)
+    locked_out = _run(
+        [sys.executable, "-c", _CHECK_RESTORED], DATABASE_URL=fresh_database, PROVENANT_MASTER_KEY=other_key
+    )
     assert locked_out.returncode == 0, locked_out.stderr
     locked = json.loads(locked_out.stdout)
     assert all("email" not in locked[subject_id] for subject_id in EMAILS)
