@@ -8,8 +8,13 @@ PY := $(BIN)/python
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
-# Rebuilt whenever pyproject.toml changes (or .venv is deleted).
+# Rebuilt whenever the lock or pyproject.toml changes (or .venv is deleted).
 INSTALLED := $(VENV)/.provenant-installed
+# Every dependency pinned with its hashes (pip-tools): base.lock the runtime (the Docker image), dev.lock runtime
+# + dev (make run, make test). `make lock` regenerates both from pyproject.toml.
+BASE_LOCK := requirements/base.lock
+DEV_LOCK := requirements/dev.lock
+PIP_COMPILE_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 # Debian packages: Pango and fonts for the PDF report (WeasyPrint); Chromium for the browser tests, driven by
 # Playwright for Python (never a browser Playwright downloads itself).
 RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core
@@ -35,7 +40,7 @@ define debian_packages
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages test-system-packages run test test-fast lint typecheck bench clean distclean
+.PHONY: help install lock lock-upgrade system-packages test-system-packages run test test-fast lint typecheck bench clean distclean
 
 help:
 	@echo "make run        migrate, seed the demo organization, serve on 127.0.0.1:$(PORT) with a Celery worker"
@@ -44,15 +49,28 @@ help:
 	@echo "make test-fast  the inner loop: ruff and pytest without the integration and browser suites"
 	@echo "make lint       ruff only;  make typecheck: mypy"
 	@echo "make bench      consent-ingest benchmark (bench/*.py has the others)"
+	@echo "make lock       re-pin requirements/*.lock (with hashes) after editing pyproject.toml; lock-upgrade: newest"
 	@echo "make clean      caches and collected static files;  make distclean: also .venv and var/"
 
-$(INSTALLED): pyproject.toml
+# Only what the lock names, each file checked against its hash; then the project itself, without dependencies and
+# with the locked setuptools as its build backend.
+$(INSTALLED): pyproject.toml $(DEV_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(DEV_LOCK)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(INSTALLED)
+
+# Re-pins after a change to pyproject.toml, keeping every version that still fits; lock-upgrade takes the newest
+# of everything. Commit both files. Needs pip-tools (in the dev extra): bootstraps it in .venv when missing.
+lock:
+	test -x $(BIN)/pip-compile || { test -x $(PY) || $(PYTHON) -m venv $(VENV); $(PY) -m pip install --quiet pip-tools; }
+	$(BIN)/pip-compile $(PIP_COMPILE_FLAGS) --output-file $(BASE_LOCK) pyproject.toml requirements/build.in
+	$(BIN)/pip-compile $(PIP_COMPILE_FLAGS) --extra dev --output-file $(DEV_LOCK) pyproject.toml requirements/build.in
+
+lock-upgrade:
+	$(MAKE) lock PIP_COMPILE_FLAGS="$(PIP_COMPILE_FLAGS) --upgrade"
 
 system-packages:
 	$(call debian_packages,$(RUN_PACKAGES))

@@ -14,6 +14,7 @@ import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
+from config.environment import cache_settings, email_settings, is_shared_redis_url
 from core.secrets import development_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -278,10 +279,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 
+# --- Shared cache (issue #15) ---------------------------------------------------------------------------------
+# Django's cache: Redis (RedisCache) when CACHE_URL or REDIS_URL is set, shared by every web and worker process
+# (throttles, sign-in counts, rate limits); one process's memory otherwise (make run). Required in production.
+CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or ""
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "provenant")
+CACHES = {"default": cache_settings(CACHE_URL, key_prefix=CACHE_KEY_PREFIX)}
+
 # The privacy center (issue #13). Public forms are throttled per client address and per email; the counts live
-# in Redis (by default the broker's) so every web process shares them, in memory without Redis (make run).
-PROVENANT_THROTTLE_STORAGE_URI = os.environ.get("PROVENANT_THROTTLE_STORAGE_URI") or (
-    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "memory://"
+# in Redis (the cache's, else the broker's) so every web process shares them, in memory without Redis (make run).
+PROVENANT_THROTTLE_STORAGE_URI = os.environ.get("PROVENANT_THROTTLE_STORAGE_URI") or next(
+    (url for url in (CACHE_URL, CELERY_BROKER_URL) if is_shared_redis_url(url)), "memory://"
 )
 PROVENANT_THROTTLE_KEY_PREFIX = os.environ.get("PROVENANT_THROTTLE_KEY_PREFIX", "provenant-throttle")
 PROVENANT_PRIVACY_CENTER_THROTTLE_PER_ADDRESS = os.environ.get(
@@ -413,5 +421,31 @@ LOGGING = {
     },
 }
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# --- Email (issue #15) ------------------------------------------------------------------------------------------
+# EMAIL_URL (smtp+tls://user:password@host:587, smtp+ssl://, smtp://, console://, locmem://) or the explicit
+# variables (EMAIL_HOST and companions); the console without either. Production settings refuse a backend that
+# delivers nothing (config.environment.production_problems).
+_email = email_settings(
+    url=os.environ.get("EMAIL_URL", ""),
+    backend=os.environ.get("EMAIL_BACKEND", ""),
+    host=os.environ.get("EMAIL_HOST", ""),
+    port=os.environ.get("EMAIL_PORT", ""),
+    user=os.environ.get("EMAIL_HOST_USER", ""),
+    password=os.environ.get("EMAIL_HOST_PASSWORD", ""),
+    use_tls=env_bool("EMAIL_USE_TLS", False),
+    use_ssl=env_bool("EMAIL_USE_SSL", False),
+    timeout=os.environ.get("EMAIL_TIMEOUT", "30"),
+)
+EMAIL_BACKEND: str = _email["EMAIL_BACKEND"]
+EMAIL_HOST: str = _email.get("EMAIL_HOST", "localhost")
+EMAIL_PORT: int = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER: str = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD: str = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS: bool = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL: bool = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT: float | None = _email.get("EMAIL_TIMEOUT")
+if "EMAIL_FILE_PATH" in _email:
+    EMAIL_FILE_PATH: str = _email["EMAIL_FILE_PATH"]
+del _email
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "privacy@provenant.local")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)

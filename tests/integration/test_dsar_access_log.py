@@ -56,6 +56,11 @@ class Front:
             "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
             "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the confirmation enqueues goes to this test's own queue
             "GUNICORN_FORWARDED_ALLOW_IPS": "127.0.0.1",
+            # What production settings require besides the secrets (issue #15): a delivering email backend (nothing
+            # is sent here), a public https address and a shared Redis cache.
+            "EMAIL_URL": "smtp://127.0.0.1:25",
+            "PROVENANT_PUBLIC_BASE_URL": "https://privacy.example.test",
+            "REDIS_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15"),
             "WEB_CONCURRENCY": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }

@@ -39,6 +39,11 @@ class Gunicorn:
             "PROVENANT_BLIND_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
             "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/provenant"),
             "GUNICORN_FORWARDED_ALLOW_IPS": trusted_proxies,
+            # What production settings require besides the secrets (issue #15): a delivering email backend (nothing
+            # is sent here), a public https address and a shared Redis cache.
+            "EMAIL_URL": "smtp://127.0.0.1:25",
+            "PROVENANT_PUBLIC_BASE_URL": "https://privacy.example.test",
+            "REDIS_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15"),
             "WEB_CONCURRENCY": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
