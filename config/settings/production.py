@@ -11,6 +11,7 @@ for _required in ("DJANGO_SECRET_KEY", "PROVENANT_MASTER_KEY", "PROVENANT_BLIND_
         raise ImproperlyConfigured(f"{_required} must be set in production")
 
 os.environ.setdefault("DJANGO_DEBUG", "false")
+os.environ.setdefault("PROVENANT_LOG_FORMAT", "json")  # issue #15 (engineer G): structured logs in production
 
 from config.settings.base import *  # noqa: E402,F403
 
@@ -21,7 +22,11 @@ DEBUG = False
 # would trust that header from every client.
 SECURE_PROXY_SSL_HEADER = None
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)  # noqa: F405
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the orchestrator's probe speaks plain HTTP inside the network
+SECURE_REDIRECT_EXEMPT = [
+    r"^healthz$",
+    r"^readyz$",
+    r"^metrics$",
+]  # the orchestrator's probe speaks plain HTTP inside the network
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
