@@ -89,7 +89,9 @@ def test_counters_move_with_real_traffic(
     )
     before = scrape(client)
 
-    assert client_rw.post("/api/v1/consent-events", event_body(subject_id="metrics-1"), format="json").status_code == 201
+    assert (
+        client_rw.post("/api/v1/consent-events", event_body(subject_id="metrics-1"), format="json").status_code == 201
+    )
     stamper = api_client_for(organization, "stamp")
     allowed = stamper.post(
         "/api/v1/stamps",
@@ -118,7 +120,8 @@ def test_counters_move_with_real_traffic(
     assert moved('provenant_stamps_total{decision="allow"}') == 1
     assert moved('provenant_stamps_total{decision="block"}') == 1
     assert moved('provenant_stamp_block_reasons_total{reason="NO_CONSENT"}') == 1
-    assert "provenant_dsar_overdue{}" in after and "provenant_dsar_due_within_7_days{}" in after
+    assert "provenant_dsar_overdue{}" in after
+    assert "provenant_dsar_due_within_7_days{}" in after
     assert 'provenant_celery_queue_length{queue="celery"}' in after
     # The route pattern, never the path: the subject id in the URL is nowhere in the scrape.
     text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
@@ -169,4 +172,5 @@ def test_the_dashboard_queries_only_exposed_metrics(metrics_on: None) -> None:
     assert len(expressions) >= 8
     for expression in expressions:
         metrics = set(re.findall(r"\b(provenant_[a-z0-9_]+)", expression))
-        assert metrics and metrics <= exposed, (expression, metrics - exposed)
+        assert metrics, expression
+        assert metrics <= exposed, (expression, metrics - exposed)
