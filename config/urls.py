@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from config import metrics as domain_metrics
 from consent.api.views import GpcWellKnownView
+from core.api.docs import api_docs
 from core.health import healthz, readyz
 from core.metrics import metrics_view
 from provenance.api.views import JwksView, OrganizationJwksView, StampSchemaView
@@ -19,7 +20,7 @@ urlpatterns = [
     path("reports/", include("reports.pages.urls")),
     path("privacy/", include("dsar.pages.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", api_docs, name="swagger-ui"),
     path("healthz", healthz, name="health"),
     path("readyz", readyz, name="ready"),
     path("metrics", metrics_view, name="metrics"),
