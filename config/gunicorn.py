@@ -19,7 +19,7 @@ graceful_timeout = 10
 # Recycle workers now and then so a slow leak never takes the service down.
 max_requests = 2000
 max_requests_jitter = 200
-accesslog = "-"
+accesslog: str | None = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
 # The path is logged as its route (tokens and subject ids are never written), control characters escaped,

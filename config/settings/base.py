@@ -403,10 +403,10 @@ PROVENANT_METRICS_QUEUES = env_list("PROVENANT_METRICS_QUEUES")
 # Retry-After (seconds) on the 503 answered while the database (or, on /readyz, a dependency) is unavailable.
 PROVENANT_RETRY_AFTER_SECONDS = int(os.environ.get("PROVENANT_RETRY_AFTER_SECONDS", "5"))
 # /api/docs/: every operation with a body gets a working example for the demo organization (config.api_examples).
-SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
-    *SPECTACULAR_SETTINGS.get("POSTPROCESSING_HOOKS", ["drf_spectacular.hooks.postprocess_schema_enums"]),  # type: ignore[list-item]
-    "config.api_examples.add_examples",
-]
+_hooks: list[str] = list(
+    SPECTACULAR_SETTINGS.get("POSTPROCESSING_HOOKS") or ["drf_spectacular.hooks.postprocess_schema_enums"]
+)  # type: ignore[call-overload]
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [*_hooks, "config.api_examples.add_examples"]
 # --- end of health, metrics, logs ----------------------------------------------------------------------
 
 LOGGING = {
