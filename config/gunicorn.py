@@ -41,6 +41,16 @@ if _log_format == "json":
     accesslog = None
 
 
+def on_starting(server: object) -> None:
+    """Metrics (issue #15): the multiprocess directory starts empty, so samples of an earlier run don't add up."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
 def child_exit(server: object, worker: object) -> None:
     """Metrics (issue #15): with PROMETHEUS_MULTIPROC_DIR set, each worker writes its samples there; a dead
     worker's live gauges are dropped (its counters stay summed)."""

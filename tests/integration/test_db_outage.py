@@ -24,7 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "outage-admin-password-1"
 
 
-def _environment(cluster: PostgresCluster) -> dict[str, str]:
+METRICS_TOKEN = "outage-metrics-token"
+
+
+def _environment(cluster: PostgresCluster, metrics_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -36,6 +39,9 @@ def _environment(cluster: PostgresCluster) -> dict[str, str]:
         "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
         "PROVENANT_RETRY_AFTER_SECONDS": "7",
         "WEB_CONCURRENCY": "2",
+        # Two workers, one scrape: prometheus_client's multiprocess mode sums them (config/gunicorn.py).
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PROVENANT_METRICS_TOKEN": METRICS_TOKEN,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
 
@@ -90,7 +96,7 @@ def outage_stack(tmp_path: Path) -> Iterator[tuple[PostgresCluster, Server, str]
     server: Server | None = None
     try:
         cluster.create_database()
-        env = _environment(cluster)
+        env = _environment(cluster, tmp_path / "prometheus")
         _manage(env, "migrate", "--noinput")
         _manage(env, "create_organization", "acme", "--name", "Acme")
         secret = _manage(env, "create_api_key", "--organization", "acme", "--scope", "consent:read")
@@ -195,6 +201,23 @@ def test_a_database_outage_answers_503_with_retry_after_everywhere_and_recovers(
     assert set(health) == {200}
     assert seen[-1] == 200
     assert server_ready(server)["checks"]["database"]["status"] == "ok"
+
+    # The outage is on the dashboard: every 503 the traffic met is counted, across both gunicorn workers.
+    scrape = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=15)
+    assert scrape.status_code == 200
+    counted = _sample(scrape.text, 'provenant_http_requests_total{method="GET",route="/api/v1/sources",status="503"}')
+    assert counted >= seen.count(503) + 1  # the traffic's and requests()'s own
+    assert _sample(scrape.text, 'provenant_http_requests_total{method="GET",route="/healthz",status="200"}') >= len(
+        health
+    )
+
+
+def _sample(text: str, series: str) -> float:
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == series:
+            return float(value)
+    return 0.0
 
 
 def server_ready(server: Server) -> dict[str, object]:
