@@ -37,12 +37,19 @@ def check_database() -> None:
         cursor.execute("SELECT 1")
 
 
+_migrations_applied = False  # once all are, a running process never sees one unapplied again: not rechecked
+
+
 def check_migrations() -> None:
+    global _migrations_applied
+    if _migrations_applied:
+        return
     executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     if plan:
         names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, _ in plan[:5])
         raise RuntimeError(f"{len(plan)} migration(s) not applied: {names}")
+    _migrations_applied = True
 
 
 def check_broker() -> None:
