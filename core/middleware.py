@@ -12,9 +12,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
 from core.authentication import ApiClient
-from core.logging import route_pattern
+from core.logging import route_of, route_pattern
 from core.metrics import observe_request
 from core.problems import PROBLEM_CONTENT_TYPE, database_unavailable_response, is_database_unavailable, problem_body
 from core.request_context import reset_request_id, set_request_id
@@ -111,11 +112,19 @@ class DatabaseUnavailableMiddleware:
         return None
 
 
-def request_route(request: HttpRequest) -> str:
-    """The route pattern the request resolved to (``/api/v1/subjects/{subject_id}/state``), ``unmatched``
-    when none did: a label with few values, never the path with its tokens and subject ids."""
+def request_route(request: HttpRequest) -> str | None:
+    """The route pattern the request resolves to (``/api/v1/subjects/{subject_id}/state``), also when a
+    middleware answered before the view (a redirect to HTTPS), ``None`` when no route matches: never the path
+    with its tokens and subject ids."""
     match = getattr(request, "resolver_match", None)
-    return route_pattern(match.route) if match is not None else "unmatched"
+    if match is None:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+        except Exception:  # a path the resolver can't read
+            return None
+    return route_pattern(match.route)
 
 
 def request_organization(request: HttpRequest) -> str:
@@ -138,7 +147,7 @@ class MetricsMiddleware:
         response = self.get_response(request)
         observe_request(
             method=request.method or "-",
-            route=request_route(request),
+            route=request_route(request) or "unmatched",  # unmatched paths are not labels: unbounded
             status=response.status_code,
             seconds=time.perf_counter() - started,
         )
@@ -159,7 +168,7 @@ class AccessLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        route = request_route(request)
+        route = request_route(request) or route_of(request.path_info)
         method = request.method or "-"
         access_logger.info(
             "%s %s %s %sms",
