@@ -19,7 +19,7 @@ graceful_timeout = 10
 # Recycle workers now and then so a slow leak never takes the service down.
 max_requests = 2000
 max_requests_jitter = 200
-accesslog = "-"
+accesslog: str | None = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
 # The path is logged as its route (tokens and subject ids are never written), control characters escaped,
@@ -30,3 +30,31 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1"
 # Gunicorn 25.1+ opens a control socket under $HOME by default; two servers on one machine would
 # share it. Nothing here uses gunicornc (older versions ignore this unknown name).
 control_socket_disable = True
+
+# Structured logs (issue #15): under PROVENANT_LOG_FORMAT=json (production's default) Django's access line
+# (core.middleware.AccessLogMiddleware: route, status, latency, request id, organization) is the one line a
+# request; gunicorn's own access log stays on for the text format.
+_log_format = os.environ.get("PROVENANT_LOG_FORMAT") or (
+    "json" if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith("production") else "text"
+)
+if _log_format == "json":
+    accesslog = None
+
+
+def on_starting(server: object) -> None:
+    """Metrics (issue #15): the multiprocess directory starts empty, so samples of an earlier run don't add up."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Metrics (issue #15): with PROMETHEUS_MULTIPROC_DIR set, each worker writes its samples there; a dead
+    worker's live gauges are dropped (its counters stay summed)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -1,15 +1,15 @@
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
+from config import metrics as domain_metrics
 from consent.api.views import GpcWellKnownView
+from core.api.docs import api_docs
+from core.health import healthz, readyz
+from core.metrics import metrics_view
 from provenance.api.views import JwksView, OrganizationJwksView, StampSchemaView
 
-
-def health(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
-
+domain_metrics.register()
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,8 +20,10 @@ urlpatterns = [
     path("reports/", include("reports.pages.urls")),
     path("privacy/", include("dsar.pages.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
-    path("healthz", health, name="health"),
+    path("api/docs/", api_docs, name="swagger-ui"),
+    path("healthz", healthz, name="health"),
+    path("readyz", readyz, name="ready"),
+    path("metrics", metrics_view, name="metrics"),
     path(".well-known/gpc.json", GpcWellKnownView.as_view(), name="gpc-well-known"),
     path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
     path(".well-known/jwks/<slug:issuer>.json", OrganizationJwksView.as_view(), name="organization-jwks"),

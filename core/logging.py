@@ -13,6 +13,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatterBase
+
 from core.request_context import current_request_id
 
 _PARAMETER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
@@ -62,9 +64,15 @@ def route_of(path: str) -> str:
         return _known_words_only(path)
     except Exception:  # Django not set up (gunicorn's master), or a path the resolver can't read
         return _known_words_only(path, known=frozenset())
-    route = _REGEX_GROUP.sub(r"{\1}", match.route or "")
-    route = _PARAMETER.sub(r"{\1}", route).replace("^", "").replace("$", "").replace("\\", "")
-    return "/" + route
+    return route_pattern(match.route)
+
+
+def route_pattern(route: str | None) -> str:
+    """A resolver match's ``route`` (``api/v1/subjects/<str:subject_id>/state``) as logged and measured:
+    ``/api/v1/subjects/{subject_id}/state``. Never the path: its values may be tokens or subject ids."""
+    text = _REGEX_GROUP.sub(r"{\1}", route or "")
+    text = _PARAMETER.sub(r"{\1}", text).replace("^", "").replace("$", "").replace("\\", "")
+    return "/" + text
 
 
 def _known_words_only(path: str, known: frozenset[str] | None = None) -> str:
@@ -97,9 +105,71 @@ def _route_words() -> frozenset[str]:
 
 
 class RequestIdFilter(logging.Filter):
+    """Adds the request id (of the request served, or of the one that enqueued the running task) and the
+    running Celery task's id to every record."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id() or "-"
+        if not hasattr(record, "task_id"):
+            record.task_id = current_task_id()
         return True
+
+
+def current_task_id() -> str:
+    try:
+        from celery import current_task
+    except ImportError:  # pragma: no cover - celery is a dependency
+        return "-"
+    task_id = getattr(getattr(current_task, "request", None), "id", None) if current_task else None
+    return str(task_id) if task_id else "-"
+
+
+# What a JSON log line may hold: the record's own fields and the access line's. Nothing else a caller passes in
+# ``extra`` (Django passes the request object itself, whose repr holds the path) is written.
+JSON_LOG_FIELDS = frozenset(
+    {
+        "time",
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "task_id",
+        "organization",
+        "method",
+        "route",
+        "status",
+        "status_code",
+        "latency_ms",
+        "exc_info",
+        "stack_info",
+    }
+)
+
+
+class JsonFormatter(_JsonFormatterBase):  # type: ignore[misc,valid-type]
+    """One JSON object a line (``PROVENANT_LOG_FORMAT=json``): time (ISO 8601, UTC), level, logger, message,
+    request id, task id, and for the access line organization, method, route, status and latency in ms. The
+    message is redacted as the text format's is (a request's path becomes its route)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("timestamp", "time")
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s")
+        super().__init__(*args, **kwargs)
+
+    def format(self, record: logging.LogRecord) -> str:
+        original = (record.msg, record.args)
+        record.msg, record.args = redacted_message(record), None
+        try:
+            return str(super().format(record))
+        finally:
+            record.msg, record.args = original
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        super().add_fields(log_data, record, message_dict)
+        for key in list(log_data):
+            if key not in JSON_LOG_FIELDS:
+                del log_data[key]
 
 
 class RedactingFormatter(logging.Formatter):

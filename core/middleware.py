@@ -1,16 +1,23 @@
-"""Request id on every response; oversize API bodies refused before they are read."""
+"""Request id on every response; oversize API bodies refused before they are read; database outages answered
+503; every request measured (core.metrics) and logged once (the access line)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
-from core.problems import PROBLEM_CONTENT_TYPE, problem_body
+from core.authentication import ApiClient
+from core.logging import route_of, route_pattern
+from core.metrics import observe_request
+from core.problems import PROBLEM_CONTENT_TYPE, database_unavailable_response, is_database_unavailable, problem_body
 from core.request_context import reset_request_id, set_request_id
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -86,3 +93,95 @@ class ApiGuardMiddleware:
 def _problem(status: int, *, slug: str, title: str, detail: str, **extra: object) -> HttpResponse:
     body = problem_body(slug=slug, title=title, status=status, detail=detail, **extra)
     return HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (API, admin, privacy-center page) that meets a database outage answers 503 problem+json with
+    Retry-After, never 500. What a middleware meets outside a view reaches ``core.problems.handler500``, which
+    answers the same."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_database_unavailable(exception):
+            return database_unavailable_response()
+        return None
+
+
+def request_route(request: HttpRequest) -> str | None:
+    """The route pattern the request resolves to (``/api/v1/subjects/{subject_id}/state``), also when a
+    middleware answered before the view (a redirect to HTTPS), ``None`` when no route matches: never the path
+    with its tokens and subject ids."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+        except Exception:  # a path the resolver can't read
+            return None
+    return route_pattern(match.route)
+
+
+def request_organization(request: HttpRequest) -> str:
+    """The slug of the organization an API key authenticated as, ``-`` otherwise. Read without touching a lazy
+    session user (which would query the database)."""
+    user = request.__dict__.get("user")
+    if type(user) is ApiClient:
+        return user.organization.slug
+    return "-"
+
+
+class MetricsMiddleware:
+    """Counts and times every request by route pattern (core.metrics)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        observe_request(
+            method=request.method or "-",
+            route=request_route(request) or "unmatched",  # unmatched paths are not labels: unbounded
+            status=response.status_code,
+            seconds=time.perf_counter() - started,
+        )
+        return response
+
+
+access_logger = logging.getLogger("provenant.access")
+
+
+class AccessLogMiddleware:
+    """One log line per request: method, route pattern, status, latency, organization (the request id comes
+    from core.logging's filter). The path, query and headers are never logged: they carry tokens and keys."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        route = request_route(request) or route_of(request.path_info)
+        method = request.method or "-"
+        access_logger.info(
+            "%s %s %s %sms",
+            method,
+            route,
+            response.status_code,
+            latency_ms,
+            extra={
+                "method": method,
+                "route": route,
+                "status": response.status_code,
+                "latency_ms": latency_ms,
+                "organization": request_organization(request),
+            },
+        )
+        return response

@@ -7,10 +7,15 @@ handler) and the Django-level handlers turn them and framework errors into
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError as DjangoInterfaceError
+from django.db import OperationalError as DjangoOperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
@@ -130,7 +135,49 @@ _DRF_PROBLEMS: list[tuple[type[Exception], str, str]] = [
 ]
 
 
+_UNAVAILABLE = DjangoOperationalError | DjangoInterfaceError
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the database can't be reached or lost the connection (an outage, a restart, a
+    failover), as opposed to a fault of the request: such requests are answered 503 with Retry-After."""
+    import psycopg
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(
+            exc, DjangoOperationalError | DjangoInterfaceError | psycopg.OperationalError | psycopg.InterfaceError
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def database_unavailable_body() -> dict[str, Any]:
+    return problem_body(
+        slug="service-unavailable",
+        title="Service unavailable",
+        status=503,
+        detail="The database is unavailable; nothing was changed that you were not told about. Retry later.",
+        unavailable="database",
+    )
+
+
+def database_unavailable_response() -> HttpResponse:
+    """503 problem+json with Retry-After, for any request that met a database outage (API, admin, pages)."""
+    logger.warning("database unavailable: answered 503")
+    response = HttpResponse(json.dumps(database_unavailable_body()), status=503, content_type=PROBLEM_CONTENT_TYPE)
+    response["Retry-After"] = str(settings.PROVENANT_RETRY_AFTER_SECONDS)
+    return response
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable: answered 503")
+        response = Response(database_unavailable_body(), status=503, content_type=PROBLEM_CONTENT_TYPE)
+        response["Retry-After"] = str(settings.PROVENANT_RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, DomainError):
         response = problem_response(slug=exc.slug, title=exc.title, status=exc.status, detail=exc.detail, **exc.extra)
         if isinstance(exc.extra.get("retry_after"), int):  # a refusal that passes with time says when
@@ -191,6 +238,10 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Called inside Django's except block: an outage met in a middleware (a session saved, a key looked up)
+    # lands here, and is a 503 to retry rather than a 500.
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response()
     if not _is_api(request):
         return defaults.server_error(request)
     return _plain_problem(500, "internal-error", "Internal error", "The error was logged; quote the request id.")

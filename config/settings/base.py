@@ -56,6 +56,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    # Health, metrics, logs (issue #15): every request measured and logged once; outages answered 503.
+    "core.middleware.AccessLogMiddleware",
+    "core.middleware.MetricsMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
     "core.middleware.ApiGuardMiddleware",
     "consent.middleware.GpcMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -393,6 +397,26 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Health, metrics, logs (issue #15; engineer G) -------------------------------------------------------
+# Log lines as JSON objects (time, level, logger, message, request_id, task_id; the access line adds
+# organization, method, route, status, latency_ms) or as text. Production defaults to json.
+PROVENANT_LOG_FORMAT = os.environ.get("PROVENANT_LOG_FORMAT", "text").strip().lower()
+if PROVENANT_LOG_FORMAT not in {"json", "text"}:
+    raise ValueError("PROVENANT_LOG_FORMAT must be json or text")
+# /metrics answers only to "Authorization: Bearer <this token>"; unset, the endpoint does not exist (404).
+# Under gunicorn set PROMETHEUS_MULTIPROC_DIR to an empty directory shared by its workers (README).
+PROVENANT_METRICS_TOKEN = os.environ.get("PROVENANT_METRICS_TOKEN", "")
+# Celery queues whose depth and oldest message age /metrics reports, besides CELERY_TASK_DEFAULT_QUEUE.
+PROVENANT_METRICS_QUEUES = env_list("PROVENANT_METRICS_QUEUES")
+# Retry-After (seconds) on the 503 answered while the database (or, on /readyz, a dependency) is unavailable.
+PROVENANT_RETRY_AFTER_SECONDS = int(os.environ.get("PROVENANT_RETRY_AFTER_SECONDS", "5"))
+# /api/docs/: every operation with a body gets a working example for the demo organization (config.api_examples).
+_hooks: list[str] = list(
+    SPECTACULAR_SETTINGS.get("POSTPROCESSING_HOOKS") or ["drf_spectacular.hooks.postprocess_schema_enums"]
+)  # type: ignore[call-overload]
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [*_hooks, "config.api_examples.add_examples"]
+# --- end of health, metrics, logs ----------------------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -404,11 +428,12 @@ LOGGING = {
             "()": "core.logging.RedactingFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
         },
+        "json": {"()": "core.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "json" if PROVENANT_LOG_FORMAT == "json" else "plain",
             "filters": ["request_id"],
         },
     },

@@ -13,6 +13,7 @@ for _required in ("DJANGO_SECRET_KEY", "PROVENANT_MASTER_KEY", "PROVENANT_BLIND_
         raise ImproperlyConfigured(f"{_required} must be set in production")
 
 os.environ.setdefault("DJANGO_DEBUG", "false")
+os.environ.setdefault("PROVENANT_LOG_FORMAT", "json")  # issue #15 (engineer G): structured logs in production
 
 from config.settings.base import *  # noqa: E402,F403
 
