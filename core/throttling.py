@@ -8,6 +8,7 @@ keyed hash (``core.crypto.blind_index``), never in clear: the store holds no ema
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -54,10 +55,35 @@ def _rate(notation: str) -> RateLimitItem:
     return parse(notation)
 
 
+@lru_cache(maxsize=8)
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def _is_trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
+
+
 def client_address(request: HttpRequest) -> str:
-    """The address the request came from, as the web server saw it (gunicorn sets REMOTE_ADDR from a trusted
-    proxy's header only when configured to: forwarded-allow-ips)."""
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """The address the request came from: REMOTE_ADDR, unless REMOTE_ADDR is one of PROVENANT_TRUSTED_PROXIES;
+    then the right-most X-Forwarded-For entry that is not a trusted proxy (entries left of it are whatever the
+    client wrote, so they are never believed). Without trusted proxies X-Forwarded-For is ignored."""
+    remote = str(request.META.get("REMOTE_ADDR") or "unknown")
+    networks = _trusted_networks(tuple(settings.PROVENANT_TRUSTED_PROXIES))
+    if not networks or not _is_trusted(remote, networks):
+        return remote
+    forwarded = [entry.strip() for entry in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
+    for entry in reversed([entry for entry in forwarded if entry]):
+        if not _is_trusted(entry, networks):
+            try:
+                return str(ipaddress.ip_address(entry))
+            except ValueError:
+                return remote  # garbage from the client side of the proxy: count it against the proxy
+    return remote
 
 
 def identifier_key(identifier: str) -> str:
