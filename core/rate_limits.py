@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from axes.handlers.cache import AxesCacheHandler
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from limits import RateLimitItemPerMinute
@@ -159,6 +160,20 @@ def too_many_requests(state: RateLimitState) -> HttpResponse:
     for name, value in state.headers().items():
         response[name] = value
     return response
+
+
+class AdminSignInHandler(AxesCacheHandler):
+    """django-axes' cache handler for the admin's sign-in only: AXES_ONLY_ADMIN_SITE stops axes refusing other
+    sign-ins, but its cache handler still counts their failures (and would lock client users out on its own
+    terms); client users have their own counter (reports.signin)."""
+
+    def user_login_failed(self, sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+        if request is not None and self.is_admin_request(request):
+            super().user_login_failed(sender, credentials, request, **kwargs)
+
+    def user_logged_in(self, sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+        if request is not None and self.is_admin_request(request):
+            super().user_logged_in(sender, request, user, **kwargs)
 
 
 def admin_lockout_response(

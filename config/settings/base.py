@@ -331,8 +331,6 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
-if not PROVENANT_CACHE_URL:
-    SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "axes.W001"]  # one process: fine
 # Admin sign-in (django-axes): after PROVENANT_ADMIN_LOGIN_FAILURE_LIMIT failures for one user name from one
 # client address, that pair is refused (429 with Retry-After) for PROVENANT_ADMIN_LOGIN_LOCKOUT_MINUTES; a
 # success resets the count. Keyed by name and address together, so one address cannot lock everyone out.
@@ -340,7 +338,7 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"  # counts in the shared cache, hashed: no name at rest
+AXES_HANDLER = "core.rate_limits.AdminSignInHandler"  # axes' cache handler: hashed counts, no name at rest
 AXES_ONLY_ADMIN_SITE = True  # client users' sign-in has its own counter (reports.signin)
 AXES_ENABLE_ADMIN = False
 AXES_FAILURE_LIMIT = int(os.environ.get("PROVENANT_ADMIN_LOGIN_FAILURE_LIMIT", "5"))
