@@ -16,9 +16,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 
+from core.models import Organization
 from core.problems import PROBLEM_CONTENT_TYPE, problem_type
 from core.throttling import throttle_reset
-from core.models import Organization
+from tests.reports.fixtures import CLIENT_PASSWORD
 
 PASSWORD = "correct horse battery staple"
 
@@ -106,7 +107,6 @@ def test_client_sign_in_failures_are_counted_across_connections_and_answered_wit
     dataset: Organization, client_user_of: Any
 ) -> None:
     client_user_of(dataset)
-    from tests.reports.test_report_pages import CLIENT_PASSWORD
 
     # Failures made in other threads, each with its own cache connection (Django's caches are per thread),
     # count for this one: the counts are in Redis, not in a process's memory.
