@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.cache import AxesCacheHandler
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from limits import RateLimitItemPerMinute
 from limits.strategies import SlidingWindowCounterRateLimiter
 from rest_framework.throttling import BaseThrottle
@@ -176,6 +179,18 @@ class AdminSignInHandler(AxesCacheHandler):
             super().user_logged_in(sender, request, user, **kwargs)
 
 
+class AdminSignInBackend(AxesStandaloneBackend):
+    """django-axes' backend, for sign-ins that come with a request (the admin's form): a check of a password
+    without one (a management command, ``authenticate()`` in a script) has no client to lock out."""
+
+    def authenticate(
+        self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)  # type: ignore[no-any-return]
+
+
 def admin_lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
 ) -> HttpResponse:
@@ -210,6 +225,17 @@ _HEADER_DESCRIPTIONS = {
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
+def _is_expensive_operation(path: str, method: str) -> bool:
+    try:
+        match = resolve(re.sub(r"\{[^}]+\}", "x", path))
+    except Resolver404:
+        return False
+    if match.url_name not in EXPENSIVE_OPERATIONS:
+        return False
+    methods = EXPENSIVE_OPERATIONS[match.url_name]
+    return methods is None or method.upper() in methods
+
+
 def rate_limit_schema_hook(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: rate-limit headers on every response and a 429 on every operation."""
     components = result.setdefault("components", {})
@@ -221,12 +247,27 @@ def rate_limit_schema_hook(result: dict[str, Any], generator: Any, request: Any,
         "schema": {"type": "integer"},
         "required": True,
     }
+    info = result.setdefault("info", {})
+    info["description"] = (
+        f"{info.get('description', '')}\n\n**Rate limits.** Each API key has a budget of requests a minute (its own, "
+        "or the deployment's default), shared by every server; the expensive operations (marked "
+        "`x-rate-limit-bucket: expensive`) have a lower budget of their own per key, and calls without a key are "
+        "counted per client address. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining`, "
+        "`RateLimit-Reset` (seconds) and `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` "
+        "(Unix time); a spent budget answers 429 `rate-limited` with `Retry-After` (seconds)."
+    ).strip()
     header_refs = {name: {"$ref": f"#/components/headers/{name}"} for name in _HEADER_DESCRIPTIONS}
     problem_schema = {"$ref": "#/components/schemas/Problem"}
-    for path_item in result.get("paths", {}).values():
+    for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():
             if method not in _HTTP_METHODS:
                 continue
+            if _is_expensive_operation(path, method):
+                operation["x-rate-limit-bucket"] = "expensive"
+                operation["description"] = (
+                    f"{operation.get('description', '')}\n\n**Rate limit:** an expensive operation, counted in "
+                    "the key's expensive budget as well as its general one."
+                ).strip()
             responses = operation.setdefault("responses", {})
             responses.setdefault(
                 "429",

@@ -335,7 +335,7 @@ CACHES = {
 # client address, that pair is refused (429 with Retry-After) for PROVENANT_ADMIN_LOGIN_LOCKOUT_MINUTES; a
 # success resets the count. Keyed by name and address together, so one address cannot lock everyone out.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "core.rate_limits.AdminSignInBackend",  # django-axes' AxesStandaloneBackend
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_HANDLER = "core.rate_limits.AdminSignInHandler"  # axes' cache handler: hashed counts, no name at rest

@@ -248,3 +248,7 @@ def test_the_openapi_schema_documents_the_headers_and_the_429_on_every_operation
         assert too_many["headers"]["Retry-After"] == {"$ref": "#/components/headers/Retry-After"}
         for status, response in responses.items():
             assert set(RATE_HEADERS) <= set(response.get("headers", {})), (path, method, status)
+    assert schema["paths"]["/api/v1/ledger/verify"]["get"]["x-rate-limit-bucket"] == "expensive"
+    assert schema["paths"]["/api/v1/subjects/{subject_id}/evidence"]["get"]["x-rate-limit-bucket"] == "expensive"
+    assert "x-rate-limit-bucket" not in schema["paths"]["/api/v1/sources"]["get"]
+    assert "Retry-After" in schema["info"]["description"]
