@@ -10,6 +10,7 @@ Every API answer says where its caller stands (``RateLimit-*`` and ``X-RateLimit
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from limits import RateLimitItemPerMinute
+from limits.errors import StorageError
 from limits.strategies import SlidingWindowCounterRateLimiter
 from rest_framework.throttling import BaseThrottle
 
@@ -52,6 +54,7 @@ EXPENSIVE_OPERATIONS: dict[str, frozenset[str] | None] = {
 PUBLIC_PATH_PREFIXES = ("/privacy/", "/.well-known/", "/schemas/", "/reports/login/")
 
 _STATE_ATTRIBUTE = "rate_limit_state"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,13 @@ def rate_limit_hit(bucket: str, identity: str, per_minute: int) -> tuple[bool, R
     """Count one request of ``identity`` in ``bucket`` and say whether it is within ``per_minute``."""
     limiter = SlidingWindowCounterRateLimiter(throttle_storage())
     item = RateLimitItemPerMinute(max(1, per_minute))
-    allowed = limiter.hit(item, "rate", bucket, identity)
-    stats = limiter.get_window_stats(item, "rate", bucket, identity)
+    try:
+        allowed = limiter.hit(item, "rate", bucket, identity)
+        stats = limiter.get_window_stats(item, "rate", bucket, identity)
+    except StorageError:
+        # Redis down: serve (issue #15: consent writes and DSAR intake succeed without it), uncounted.
+        logger.warning("rate-limit storage unreachable: %s request allowed without counting", bucket)
+        return True, RateLimitState(limit=item.amount, remaining=item.amount, reset_at=time.time() + 60)
     return allowed, RateLimitState(limit=item.amount, remaining=max(0, stats.remaining), reset_at=stats.reset_time)
 
 

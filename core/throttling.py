@@ -9,18 +9,21 @@ keyed hash (``core.crypto.blind_index``), never in clear: the store holds no ema
 from __future__ import annotations
 
 import ipaddress
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from core.crypto import blind_index
 
 _IDENTIFIER_NAMESPACE = "throttle-identifier"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,9 @@ class Throttle:
 
 @lru_cache(maxsize=4)
 def _storage(uri: str, prefix: str) -> Storage:
-    options = {"key_prefix": prefix} if uri.startswith(("redis://", "rediss://")) else {}
+    options: dict[str, str | bool] = {"wrap_exceptions": True}  # an unreachable store raises limits' StorageError
+    if uri.startswith(("redis://", "rediss://")):
+        options["key_prefix"] = prefix
     storage = storage_from_string(uri, **options)
     if not isinstance(storage, Storage):
         raise TypeError(f"PROVENANT_THROTTLE_STORAGE_URI names an async storage: {uri.split(':', 1)[0]}")
@@ -94,6 +99,17 @@ def throttle_allows(request: HttpRequest, throttle: Throttle, *, identifier: str
     """Count one attempt and say whether it is within both limits. Every attempt counts, also a refused one,
     so hammering keeps the door shut."""
     limiter = _limiter()
+    try:
+        return _throttle_hits(limiter, request, throttle, identifier)
+    except StorageError:
+        # The forms keep working while Redis is down (issue #15: intake succeeds without it), unthrottled.
+        logger.warning("throttle storage unreachable: %s allowed without counting", throttle.name)
+        return True
+
+
+def _throttle_hits(
+    limiter: SlidingWindowCounterRateLimiter, request: HttpRequest, throttle: Throttle, identifier: str | None
+) -> bool:
     allowed = limiter.hit(_rate(throttle.per_address), throttle.name, "address", client_address(request))
     if throttle.per_identifier and identifier:
         allowed = (

@@ -252,3 +252,14 @@ def test_the_openapi_schema_documents_the_headers_and_the_429_on_every_operation
     assert schema["paths"]["/api/v1/subjects/{subject_id}/evidence"]["get"]["x-rate-limit-bucket"] == "expensive"
     assert "x-rate-limit-bucket" not in schema["paths"]["/api/v1/sources"]["get"]
     assert "Retry-After" in schema["info"]["description"]
+
+
+def test_with_the_store_unreachable_the_api_serves_uncounted(
+    limits: Any, organization: Organization, api_client_for: Callable[..., APIClient]
+) -> None:
+    limits.PROVENANT_THROTTLE_STORAGE_URI = "redis://127.0.0.1:1/0"  # nothing listens there
+    client = api_client_for(organization, "consent:read")
+    answers = [client.get("/api/v1/sources") for _ in range(7)]  # more than the budget of 5
+    assert [answer.status_code for answer in answers] == [200] * 7
+    assert_rate_headers(answers[-1], limit=5, remaining=5)
+    assert Client().get("/.well-known/jwks.json").status_code == 200
