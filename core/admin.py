@@ -425,7 +425,7 @@ class ApiKeyCreateForm(forms.ModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ("organization", "name", "scopes")
+        fields = ("organization", "name", "scopes", "rate_limit_per_minute")
 
     def clean_scopes(self) -> list[str]:
         scopes = list(self.cleaned_data["scopes"])
@@ -475,6 +475,7 @@ class ApiKeyAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         "name",
         "prefix",
         "scopes",
+        "rate_limit_per_minute",
         "created_at",
         "created_by",
         "last_used_at",
@@ -512,6 +513,7 @@ class ApiKeyAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
             organization=form.cleaned_data["organization"],
             name=form.cleaned_data["name"],
             scopes=list(form.cleaned_data["scopes"]),
+            rate_limit_per_minute=form.cleaned_data.get("rate_limit_per_minute"),
             actor=admin_actor(request),
             created_by=request.user,
         )

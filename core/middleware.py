@@ -1,5 +1,5 @@
 """Request id on every response; oversize API bodies refused before they are read; database outages answered
-503; every request measured (core.metrics) and logged once (the access line)."""
+503; every request measured (core.metrics) and logged once (the access line); rate-limit headers."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ from core.authentication import ApiClient
 from core.logging import route_of, route_pattern
 from core.metrics import observe_request
 from core.problems import PROBLEM_CONTENT_TYPE, database_unavailable_response, is_database_unavailable, problem_body
+from core.rate_limits import (
+    PUBLIC_PATH_PREFIXES,
+    api_key_hit,
+    public_hit,
+    record_state,
+    recorded_state,
+    too_many_requests,
+)
 from core.request_context import reset_request_id, set_request_id
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -184,4 +192,41 @@ class AccessLogMiddleware:
                 "organization": request_organization(request),
             },
         )
+        return response
+
+
+class RateLimitMiddleware:
+    """Per-address budget of the unauthenticated pages and API calls (counted before they run), and the
+    ``RateLimit-*`` / ``X-RateLimit-*`` headers on every API answer. Keyed API calls are counted by the API's
+    throttle (``core.rate_limits.ApiRateThrottle``); one that never reached it (an unknown key, a missing scope,
+    an unknown path) is counted here, after the fact, so that every API answer says where its caller stands."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        is_api = request.path.startswith("/api/")
+        has_credentials = bool(request.META.get("HTTP_AUTHORIZATION"))
+        if (is_api and not has_credentials) or request.path.startswith(PUBLIC_PATH_PREFIXES):
+            allowed, counted = public_hit(request)
+            if not allowed:
+                return too_many_requests(counted)
+            record_state(request, counted)
+        response = self.get_response(request)
+        state = recorded_state(request)
+        if state is None and is_api:
+            # DRF sets the API client on the underlying request; an unauthenticated one is still Django's lazy
+            # session user, which is not evaluated here (type, not isinstance).
+            client = request.__dict__.get("user")
+            if type(client) is ApiClient:
+                allowed, state = api_key_hit(request, client.api_key)
+            else:
+                allowed, state = public_hit(request)
+                if not allowed:
+                    return too_many_requests(state)
+        if state is not None:
+            for name, value in state.headers().items():
+                response[name] = value
+        if response.status_code == 429 and "Retry-After" not in response:
+            response["Retry-After"] = str(state.retry_after if state is not None else 60)  # every 429 says when
         return response

@@ -137,14 +137,23 @@ def organization_update(*, organization: Organization, name: str, site_domain: s
 
 
 def api_key_create(
-    *, organization: Organization, name: str, scopes: list[str], actor: str, created_by: Any = None
+    *,
+    organization: Organization,
+    name: str,
+    scopes: list[str],
+    actor: str,
+    created_by: Any = None,
+    rate_limit_per_minute: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with its secret. The secret is never stored and never shown again."""
+    """Create a key and return it with its secret. The secret is never stored and never shown again.
+    ``rate_limit_per_minute`` overrides PROVENANT_API_RATE_LIMIT_PER_MINUTE for this key (None: the default)."""
     unknown = unknown_scopes(scopes)
     if unknown:
         raise InvalidInput(f"Unknown scopes: {', '.join(unknown)}.", unknown_scopes=unknown)
     if not scopes:
         raise InvalidInput("An API key needs at least one scope.")
+    if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= 1_000_000:
+        raise InvalidInput("A key's rate limit is between 1 and 1,000,000 requests a minute.")
     prefix = secrets.token_hex(4)
     secret = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
@@ -155,6 +164,7 @@ def api_key_create(
             digest=api_key_digest(secret),
             scopes=sorted(set(scopes)),
             created_by=created_by,
+            rate_limit_per_minute=rate_limit_per_minute,
         )
         audit_log(
             actor=actor,
@@ -162,7 +172,12 @@ def api_key_create(
             object_type="api_key",
             object_id=api_key.pk,
             organization=organization,
-            data={"prefix": prefix, "scopes": api_key.scopes, "name": name},
+            data={
+                "prefix": prefix,
+                "scopes": api_key.scopes,
+                "name": name,
+                "rate_limit_per_minute": rate_limit_per_minute,
+            },
         )
     return api_key, secret
 

@@ -8,18 +8,22 @@ keyed hash (``core.crypto.blind_index``), never in clear: the store holds no ema
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from core.crypto import blind_index
 
 _IDENTIFIER_NAMESPACE = "throttle-identifier"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,9 @@ class Throttle:
 
 @lru_cache(maxsize=4)
 def _storage(uri: str, prefix: str) -> Storage:
-    options = {"key_prefix": prefix} if uri.startswith(("redis://", "rediss://")) else {}
+    options: dict[str, str | bool] = {"wrap_exceptions": True}  # an unreachable store raises limits' StorageError
+    if uri.startswith(("redis://", "rediss://")):
+        options["key_prefix"] = prefix
     storage = storage_from_string(uri, **options)
     if not isinstance(storage, Storage):
         raise TypeError(f"PROVENANT_THROTTLE_STORAGE_URI names an async storage: {uri.split(':', 1)[0]}")
@@ -54,10 +60,35 @@ def _rate(notation: str) -> RateLimitItem:
     return parse(notation)
 
 
+@lru_cache(maxsize=8)
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def _is_trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
+
+
 def client_address(request: HttpRequest) -> str:
-    """The address the request came from, as the web server saw it (gunicorn sets REMOTE_ADDR from a trusted
-    proxy's header only when configured to: forwarded-allow-ips)."""
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """The address the request came from: REMOTE_ADDR, unless REMOTE_ADDR is one of PROVENANT_TRUSTED_PROXIES;
+    then the right-most X-Forwarded-For entry that is not a trusted proxy (entries left of it are whatever the
+    client wrote, so they are never believed). Without trusted proxies X-Forwarded-For is ignored."""
+    remote = str(request.META.get("REMOTE_ADDR") or "unknown")
+    networks = _trusted_networks(tuple(settings.PROVENANT_TRUSTED_PROXIES))
+    if not networks or not _is_trusted(remote, networks):
+        return remote
+    forwarded = [entry.strip() for entry in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
+    for entry in reversed([entry for entry in forwarded if entry]):
+        if not _is_trusted(entry, networks):
+            try:
+                return str(ipaddress.ip_address(entry))
+            except ValueError:
+                return remote  # garbage from the client side of the proxy: count it against the proxy
+    return remote
 
 
 def identifier_key(identifier: str) -> str:
@@ -68,6 +99,17 @@ def throttle_allows(request: HttpRequest, throttle: Throttle, *, identifier: str
     """Count one attempt and say whether it is within both limits. Every attempt counts, also a refused one,
     so hammering keeps the door shut."""
     limiter = _limiter()
+    try:
+        return _throttle_hits(limiter, request, throttle, identifier)
+    except StorageError:
+        # The forms keep working while Redis is down (issue #15: intake succeeds without it), unthrottled.
+        logger.warning("throttle storage unreachable: %s allowed without counting", throttle.name)
+        return True
+
+
+def _throttle_hits(
+    limiter: SlidingWindowCounterRateLimiter, request: HttpRequest, throttle: Throttle, identifier: str | None
+) -> bool:
     allowed = limiter.hit(_rate(throttle.per_address), throttle.name, "address", client_address(request))
     if throttle.per_identifier and identifier:
         allowed = (

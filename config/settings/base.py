@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "provenance",
     "dsar",
     "reports",
+    "axes",  # admin sign-in lockout (see "Limits" below)
 ]
 
 MIDDLEWARE = [
@@ -71,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.RateLimitMiddleware",  # rate-limit headers on API answers; per-address public limits
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -152,6 +155,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["core.rate_limits.ApiRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -188,6 +192,11 @@ SPECTACULAR_SETTINGS = {
     "APPEND_COMPONENTS": {
         "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer", "description": "Provenant API key"}}
     },
+    # RateLimit-* / X-RateLimit-* headers and the 429 answer on every operation (core.rate_limits).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.rate_limits.rate_limit_schema_hook",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ConsentActionEnum": "consent.enums.Action.choices",
         "ClientConsentActionEnum": "consent.enums.CLIENT_ACTION_CHOICES",
@@ -300,6 +309,46 @@ PROVENANT_PRIVACY_CENTER_THROTTLE_PER_ADDRESS = os.environ.get(
     "PROVENANT_PRIVACY_CENTER_THROTTLE_PER_ADDRESS", "30/hour"
 )
 PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL = os.environ.get("PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL", "5/hour")
+# ---------------------------------------------------------------------------------------------------------------
+# Limits (issue #15): API rate limits, per-address limits of the public pages, sign-in lockouts.
+# Counts live in PROVENANT_THROTTLE_STORAGE_URI (Redis: shared by every worker; memory without Redis).
+# ---------------------------------------------------------------------------------------------------------------
+# Requests per minute of one API key (an API key's own "rate limit per minute" in the admin overrides it).
+PROVENANT_API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("PROVENANT_API_RATE_LIMIT_PER_MINUTE", "600"))
+# Expensive operations (ledger verification and export, report rendering, the evidence pack, DSAR certificates):
+# their own, lower budget per key and minute, on top of the key's general one.
+PROVENANT_API_EXPENSIVE_RATE_LIMIT_PER_MINUTE = int(
+    os.environ.get("PROVENANT_API_EXPENSIVE_RATE_LIMIT_PER_MINUTE", "10")
+)
+# Requests per minute from one client address to unauthenticated endpoints: API calls without a valid key, the
+# privacy center, verification links, export downloads, /.well-known/ files, the sign-in pages.
+PROVENANT_PUBLIC_RATE_LIMIT_PER_MINUTE = int(os.environ.get("PROVENANT_PUBLIC_RATE_LIMIT_PER_MINUTE", "120"))
+# Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs, e.g. "10.0.0.0/8").
+# Empty: the client address is REMOTE_ADDR. Otherwise, when REMOTE_ADDR is one of them, the client address is the
+# right-most X-Forwarded-For entry that is not a trusted proxy (a client cannot forge its way past the proxy).
+PROVENANT_TRUSTED_PROXIES = env_list("PROVENANT_TRUSTED_PROXIES")
+# Sign-in failure counts and lockouts live in Django's cache (the shared Redis of CACHE_URL/REDIS_URL above).
+# Admin sign-in (django-axes): after PROVENANT_ADMIN_LOGIN_FAILURE_LIMIT failures for one user name from one
+# client address, that pair is refused (429 with Retry-After) for PROVENANT_ADMIN_LOGIN_LOCKOUT_MINUTES; a
+# success resets the count. Keyed by name and address together, so one address cannot lock everyone out.
+AUTHENTICATION_BACKENDS = [
+    "core.rate_limits.AdminSignInBackend",  # django-axes' AxesStandaloneBackend
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "core.rate_limits.AdminSignInHandler"  # axes' cache handler: hashed counts, no name at rest
+AXES_ONLY_ADMIN_SITE = True  # client users' sign-in has its own counter (reports.signin)
+AXES_ENABLE_ADMIN = False
+AXES_FAILURE_LIMIT = int(os.environ.get("PROVENANT_ADMIN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("PROVENANT_ADMIN_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "core.rate_limits.admin_lockout_response"
+AXES_VERBOSE = False  # its log lines name the user and the address
+# Client users' sign-in (reports/): failures per user name and client address before a lockout, and for how long.
+PROVENANT_CLIENT_LOGIN_FAILURE_LIMIT = int(os.environ.get("PROVENANT_CLIENT_LOGIN_FAILURE_LIMIT", "5"))
+PROVENANT_CLIENT_LOGIN_LOCKOUT_MINUTES = int(os.environ.get("PROVENANT_CLIENT_LOGIN_LOCKOUT_MINUTES", "15"))
+# ---------------------------------------------------------------------------------------------------------------
 # The preference center's magic link is valid this many minutes (and once); the session it opens this many.
 PROVENANT_PRIVACY_CENTER_LINK_MINUTES = int(os.environ.get("PROVENANT_PRIVACY_CENTER_LINK_MINUTES", "30"))
 PROVENANT_PRIVACY_CENTER_SESSION_MINUTES = int(os.environ.get("PROVENANT_PRIVACY_CENTER_SESSION_MINUTES", "30"))

@@ -24,3 +24,9 @@ PROVENANT_OUTBOUND_ALLOW_PRIVATE = True  # the receivers of the test suite liste
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c provenant.allow_truncate=on"  # noqa: F405
 # Each pytest-xdist worker counts its own throttles (the tests reset them).
 PROVENANT_THROTTLE_KEY_PREFIX = f"provenant-throttle-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+# Limits (issue #15): generous budgets so the suite is never throttled (tests/core/test_rate_limits.py sets its own);
+# the cache in process memory so tests that clear it clear nothing shared (the limit tests override CACHES to Redis).
+PROVENANT_API_RATE_LIMIT_PER_MINUTE = 1_000_000
+PROVENANT_API_EXPENSIVE_RATE_LIMIT_PER_MINUTE = 1_000_000
+PROVENANT_PUBLIC_RATE_LIMIT_PER_MINUTE = 1_000_000
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

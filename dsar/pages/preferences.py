@@ -108,7 +108,9 @@ def preferences(request: HttpRequest, slug: str) -> HttpResponse:
     email = form.cleaned_data["email"] if form.is_valid() else None
     if not throttle_allows(request, link_throttle(), identifier=email):
         context.update(form=form, throttled=True)
-        return render_page(request, center, "privacy_center/preferences_request.html", context, status=429)
+        response = render_page(request, center, "privacy_center/preferences_request.html", context, status=429)
+        response["Retry-After"] = "3600"  # the throttles count per hour
+        return response
     if email is None:
         return render_page(
             request, center, "privacy_center/preferences_request.html", {**context, "form": form}, status=400

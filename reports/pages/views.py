@@ -27,7 +27,7 @@ from reports.downloads import report_pdf, table_csv
 from reports.layout import PRINTED_ROWS, report_table
 from reports.periods import report_period
 from reports.sections import TABLE_SECTIONS, report_sections
-from reports.signin import signin_failed, signin_is_locked, signin_succeeded
+from reports.signin import signin_failed, signin_is_locked, signin_retry_after, signin_succeeded
 
 STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "reports" / "report.css"
 # Nothing but our own stylesheet; forms post only to us; never framed.
@@ -54,7 +54,9 @@ class ClientLoginView(auth_views.LoginView):
         username = str(request.POST.get("username", ""))[:150]
         if signin_is_locked(request, username):
             context = self.get_context_data(form=self.get_form(), locked=True)
-            return self.render_to_response(context, status=429)
+            response = self.render_to_response(context, status=429)
+            response["Retry-After"] = str(signin_retry_after(request, username))
+            return response
         response = super().post(request, *args, **kwargs)
         if request.user.is_authenticated:
             signin_succeeded(request, username)

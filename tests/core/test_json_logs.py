@@ -134,6 +134,10 @@ def test_the_format_is_chosen_by_the_environment_and_production_defaults_to_json
         "DJANGO_SECRET_KEY": "x" * 50,
         "PROVENANT_MASTER_KEY": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
         "PROVENANT_BLIND_INDEX_KEY": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+        # What production refuses to start without (tests/core/test_config_production.py).
+        "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+        "PROVENANT_PUBLIC_BASE_URL": "https://privacy.example.com",
+        "REDIS_URL": "redis://127.0.0.1:6379/1",
     }
     assert formatter("config.settings.test") == "RedactingFormatter"
     assert formatter("config.settings.test", PROVENANT_LOG_FORMAT="json") == "JsonFormatter"
