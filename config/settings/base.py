@@ -256,6 +256,8 @@ PROVENANT_PUBLIC_BASE_URL = os.environ.get("PROVENANT_PUBLIC_BASE_URL", "http://
 # taken over and redone whole; it is still done once (the first run's commit is refused).
 PROVENANT_DSAR_STEP_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_STEP_LEASE_SECONDS", "120"))
 PROVENANT_DSAR_RESUME_SWEEP_SECONDS = int(os.environ.get("PROVENANT_DSAR_RESUME_SWEEP_SECONDS", "60"))
+# The identity sweep (lost links, reminders, unverifiable closures; a rerun sends nothing) runs this often.
+PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS = int(os.environ.get("PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS", "60"))
 # Messages to requesters: a sender that dies mid-send holds its claim this long before the sweep sends again.
 PROVENANT_DSAR_MESSAGE_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_MESSAGE_LEASE_SECONDS", "300"))
 PROVENANT_DSAR_FULFIL_STUCK_MINUTES = float(os.environ.get("PROVENANT_DSAR_FULFIL_STUCK_MINUTES", "2"))
@@ -374,10 +376,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 60 * 60},
     },
+    # Every minute (issue #15): a link whose message was lost with the broker goes out within a minute of its return.
     "dsar-identity-sweep": {
         "task": "dsar.tasks.identity_sweep",
-        "schedule": timedelta(hours=1),
-        "options": {"expires": 60 * 60},
+        "schedule": timedelta(seconds=PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS),
+        "options": {"expires": PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS},
     },
     # Messages to requesters whose delivery after commit was lost or failed, or whose sender died mid-send.
     "dsar-messages-sweep": {

@@ -29,11 +29,12 @@ from dsar.problems import (
 from dsar.selectors import dsar_by_pk, dsar_by_public_id, dsar_ids_erasure_due, dsar_ids_stuck
 from dsar.services.erasure import dsar_erasure_approve as erasure_approve
 from dsar.services.fulfilment import dsar_fulfil_begin
-from dsar.services.identity import LINK_ACTOR, dsar_identity_confirm, dsar_identity_link_send, dsar_identity_pending
+from dsar.services.identity import LINK_ACTOR, dsar_identity_confirm, dsar_identity_pending
 from dsar.services.workflow import Requester, dsar_intake
 
 AUTOWIRE_ACTOR: Final = "task:dsar.workflow"
 FULFIL_TASK: Final = "dsar.tasks.fulfil"
+SEND_IDENTITY_LINK_TASK: Final = "dsar.tasks.send_verification_link"
 
 
 # --- intake ----------------------------------------------------------------------------------------------------
@@ -99,13 +100,10 @@ def _advance_after_commit(request_id: int, *, has_email: bool) -> None:
 
 
 def dsar_identity_request(*, request: DataSubjectRequest, actor: str) -> DataSubjectRequest:
-    """Ask the requester to prove who they are: identity_pending, and the signed link emailed after commit.
-
-    The link's message row is written in this transaction (an outbox): with the broker down the email waits for
-    the messages sweep (every minute) once it is back, instead of the hourly identity sweep (issue #15)."""
+    """Ask the requester to prove who they are: identity_pending, and the signed link emailed after commit."""
     with transaction.atomic():
         dsar_identity_pending(request=request, actor=actor)
-        dsar_identity_link_send(request_id=request.pk)
+        enqueue_after_commit(SEND_IDENTITY_LINK_TASK, request.pk)
     return request
 
 
