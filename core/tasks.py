@@ -7,6 +7,7 @@ The queue is Celery's own ``CELERY_TASK_DEFAULT_QUEUE`` setting, read when the m
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
@@ -14,6 +15,9 @@ from typing import Any, Final
 from celery import current_app
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+logger = logging.getLogger(__name__)
 
 # The retry policy of every task that only reads and writes the database: a lost connection or a database
 # restart is transient; anything else is a bug or bad data and is not retried blindly.
@@ -36,10 +40,21 @@ def enqueue(task_name: str, *args: Any, eta: datetime | None = None) -> None:
     app.send_task(task_name, args=args, queue=settings.CELERY_TASK_DEFAULT_QUEUE, eta=eta)
 
 
+def enqueue_or_defer(task_name: str, *args: Any, eta: datetime | None = None) -> bool:
+    """Send ``task_name``; with the broker down, log it and carry on (False). For work whose rows are committed
+    and that a beat sweep finds again (issue #15: an API call succeeds while Redis is down)."""
+    try:
+        enqueue(task_name, *args, eta=eta)
+    except BrokerUnavailable as exc:
+        logger.warning("broker unavailable, %s left to its sweep: %s", task_name, type(exc).__name__)
+        return False
+    return True
+
+
 def enqueue_after_commit(task_name: str, *args: Any, eta: datetime | None = None) -> None:
     """Send ``task_name`` once the surrounding transaction commits (at once when there is none). A message
-    lost after that is found again by the task's sweep: every task here is idempotent."""
-    transaction.on_commit(lambda: enqueue(task_name, *args, eta=eta), robust=True)
+    lost after that (the broker down, a crash) is found again by the task's sweep: every task here is idempotent."""
+    transaction.on_commit(lambda: enqueue_or_defer(task_name, *args, eta=eta), robust=True)
 
 
 def enqueue_each_after_commit(task_name: str, object_ids: Iterable[int], *, eta: datetime | None = None) -> None:
@@ -50,6 +65,7 @@ def enqueue_each_after_commit(task_name: str, object_ids: Iterable[int], *, eta:
 
     def send() -> None:
         for object_id in ids:
-            enqueue(task_name, object_id, eta=eta)
+            if not enqueue_or_defer(task_name, object_id, eta=eta):
+                return  # the broker is down: the sweep sends the rest too
 
     transaction.on_commit(send, robust=True)

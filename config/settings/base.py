@@ -262,11 +262,19 @@ PROVENANT_DSAR_VERIFICATION_LINK_HOURS = int(os.environ.get("PROVENANT_DSAR_VERI
 PROVENANT_PUBLIC_BASE_URL = os.environ.get("PROVENANT_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # DSAR fulfilment: a step's lease (a worker that dies holding it is replaced after this) and when a
-# request with unfinished steps counts as stuck and is re-enqueued by beat.
-PROVENANT_DSAR_STEP_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_STEP_LEASE_SECONDS", "600"))
+# request with unfinished steps counts as stuck and is re-enqueued by beat (dsar-resume-stuck, every
+# PROVENANT_DSAR_RESUME_SWEEP_SECONDS). A worker killed mid-step: its lease runs out after at most 120 s, the
+# request is stuck once quiet for 2 min (counted from the last step's start, so at the lease's end at the latest),
+# the next sweep (<= 60 s later) enqueues it: resumed within 120 + 60 s = 3 min, done within 5 min (issue #15).
+# A step that outlives its lease (a connector slower than 3 attempts x PROVENANT_OUTBOUND_TIMEOUT_SECONDS) may be
+# taken over and redone whole; it is still done once (the first run's commit is refused).
+PROVENANT_DSAR_STEP_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_STEP_LEASE_SECONDS", "120"))
+PROVENANT_DSAR_RESUME_SWEEP_SECONDS = int(os.environ.get("PROVENANT_DSAR_RESUME_SWEEP_SECONDS", "60"))
+# The identity sweep (lost links, reminders, unverifiable closures; a rerun sends nothing) runs this often.
+PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS = int(os.environ.get("PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS", "60"))
 # Messages to requesters: a sender that dies mid-send holds its claim this long before the sweep sends again.
 PROVENANT_DSAR_MESSAGE_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_MESSAGE_LEASE_SECONDS", "300"))
-PROVENANT_DSAR_FULFIL_STUCK_MINUTES = int(os.environ.get("PROVENANT_DSAR_FULFIL_STUCK_MINUTES", "15"))
+PROVENANT_DSAR_FULFIL_STUCK_MINUTES = float(os.environ.get("PROVENANT_DSAR_FULFIL_STUCK_MINUTES", "2"))
 # Calls to HTTP connectors during collection and erasure: attempts and jittered backoff base.
 PROVENANT_DSAR_CONNECTOR_ATTEMPTS = int(os.environ.get("PROVENANT_DSAR_CONNECTOR_ATTEMPTS", "3"))
 PROVENANT_DSAR_CONNECTOR_RETRY_SECONDS = float(os.environ.get("PROVENANT_DSAR_CONNECTOR_RETRY_SECONDS", "1"))
@@ -291,6 +299,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+
+# Faults (issue #15). Redis redelivers a message a dead worker held (acks_late) after the visibility timeout; kept
+# at Redis's one hour, longer than the countdowns the outboxes use, so a waiting message is not copied. Recovery
+# from a killed worker does not wait for it: the DSAR stuck sweep (above) and the outbox sweeps (every minute)
+# enqueue the work again. Publishing while the broker is down gives up after about a second (the row written in
+# the request's transaction is the outbox the sweeps read), so an API call never waits on a dead broker.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", "3600")),
+        "socket_connect_timeout": 1,
+        "socket_timeout": 5,
+    }
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 # --- Shared cache (issue #15) ---------------------------------------------------------------------------------
 # Django's cache: Redis (RedisCache) when CACHE_URL or REDIS_URL is set, shared by every web and worker process
@@ -416,10 +437,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 60 * 60},
     },
+    # Every minute (issue #15): a link whose message was lost with the broker goes out within a minute of its return.
     "dsar-identity-sweep": {
         "task": "dsar.tasks.identity_sweep",
-        "schedule": timedelta(hours=1),
-        "options": {"expires": 60 * 60},
+        "schedule": timedelta(seconds=PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS),
+        "options": {"expires": PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS},
     },
     # Messages to requesters whose delivery after commit was lost or failed, or whose sender died mid-send.
     "dsar-messages-sweep": {
@@ -441,8 +463,8 @@ CELERY_BEAT_SCHEDULE = {
     # DSAR fulfilment whose message was lost or whose worker died: enqueued again (steps are idempotent).
     "dsar-resume-stuck": {
         "task": "dsar.tasks.resume_stuck",
-        "schedule": timedelta(minutes=5),
-        "options": {"expires": 5 * 60},
+        "schedule": timedelta(seconds=PROVENANT_DSAR_RESUME_SWEEP_SECONDS),
+        "options": {"expires": PROVENANT_DSAR_RESUME_SWEEP_SECONDS},
     },
 }
 

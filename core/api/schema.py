@@ -38,6 +38,9 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 SUBJECT_ID = OpenApiParameter("subject_id", OpenApiTypes.STR, OpenApiParameter.PATH)
 
 _STANDARD = {
+    # Before any view logic: a body that is not JSON (`malformed-request`) or a NUL character in an identifier or
+    # query parameter (`bad-request`). Found by schemathesis (issue #15).
+    400: "The body could not be parsed, or an identifier or parameter holds a NUL character.",
     401: "Missing, unknown or revoked API key (`unauthenticated`).",
     403: "The API key lacks the scope (`insufficient-scope`).",
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -170,6 +170,7 @@ class StampVerifyApi(OrganizationApi):
         "UNKNOWN_KEY (also a revoked key), BAD_SIGNATURE, DATA_DIGEST_MISMATCH, ENVELOPE_CHANGED or MALFORMED.",
         request=s.StampVerifyInputSerializer,
         responses={200: s.StampVerifyOutputSerializer},
+        problems={422: "A field missing or of the wrong type (`validation-error`)."},
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.StampVerifyInputSerializer, request.data)
@@ -231,7 +232,7 @@ class JwksView(APIView):
         summary="Stamp signing keys of every organization (JWKS)",
         description="Kept for receivers that fetched it before per-organization keys. Prefer the issuer's "
         "own set, /.well-known/jwks/{issuer}.json, and check `privacy.issuer` (verify_stamp's `expected_issuer`).",
-        responses={200: OpenApiTypes.OBJECT},
+        responses={(200, "application/jwk-set+json"): OpenApiTypes.OBJECT},
         auth=[],
     )
     def get(self, request: Request) -> Response:
@@ -251,7 +252,10 @@ class OrganizationJwksView(APIView):
         description="The keys that sign the stamps, receipts and certificates whose `issuer` is `{issuer}` "
         "(the organization's public identifier). A receiver that verifies with this set accepts no other "
         "organization's key. An unknown issuer has an empty set.",
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            (200, "application/jwk-set+json"): OpenApiTypes.OBJECT,
+            404: OpenApiResponse(description="An issuer that is not a public identifier (no such URL)."),
+        },
         auth=[],
     )
     def get(self, request: Request, issuer: str) -> Response:
@@ -270,7 +274,11 @@ class StampSchemaView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="JSON Schema of privacy stamps, version 1", responses={200: OpenApiTypes.OBJECT}, auth=[])
+    @extend_schema(
+        summary="JSON Schema of privacy stamps, version 1",
+        responses={(200, "application/schema+json"): OpenApiTypes.OBJECT},
+        auth=[],
+    )
     def get(self, request: Request) -> Response:
         response = Response(json.loads(SCHEMA_FILE.read_text()), content_type="application/schema+json")
         response["Cache-Control"] = "public, max-age=86400"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -127,7 +126,7 @@ class SolicitationApi(ConsentApi):
         summary="Whether the person may be asked to opt in to a purpose now",
         description="After an opt-out of sale or sharing the person may not be asked to opt in again for "
         "12 months (Cal. Civ. Code §1798.135); `earliest` is the first date it may.",
-        parameters=[SUBJECT_ID, OpenApiParameter("purpose", OpenApiTypes.STR, required=True)],
+        parameters=[SUBJECT_ID, OpenApiParameter("purpose", {"type": "string", "minLength": 1}, required=True)],
         responses={200: s.SolicitationOutputSerializer},
         problems={404: "No such subject in your organization.", 422: "Missing or unknown `purpose`."},
     )
@@ -194,7 +193,7 @@ class UnsubscribeLinkApi(ConsentApi):
         "`email`); a GET shows a page that asks to confirm. Replays change nothing. The link stays valid for "
         "PROVENANT_UNSUBSCRIBE_LINK_DAYS and carries no personal data. Nothing is stored by this call: it needs "
         "`consent:write` because the link can record a withdrawal.",
-        parameters=[SUBJECT_ID, OpenApiParameter("purpose", OpenApiTypes.STR, required=True)],
+        parameters=[SUBJECT_ID, OpenApiParameter("purpose", {"type": "string", "minLength": 1}, required=True)],
         responses={200: s.UnsubscribeLinkOutputSerializer},
         problems={404: "No such subject in your organization.", 422: "Missing or unknown `purpose`."},
     )

@@ -228,7 +228,7 @@ class SubjectConsentEventsApi(ConsentApi):
         parameters=[
             SUBJECT_ID,
             OpenApiParameter("cursor", OpenApiTypes.STR),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1-500, default 50"),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="Default 50"),
         ],
         responses={200: s.ConsentHistoryOutputSerializer},
         problems={404: "No such subject in your organization.", 422: "Bad cursor or limit."},

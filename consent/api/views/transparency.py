@@ -88,7 +88,9 @@ class LedgerCheckpointApi(ConsentApi):
         "hash, signed with the organization's Ed25519 key (`— <key name> <base64(key hash || signature)>`). "
         "Keep it outside our systems; any later checkpoint must be consistent with it "
         "(GET /ledger/proofs/consistency).",
-        parameters=[OpenApiParameter("tree_size", OpenApiTypes.INT, description="Default: the latest")],
+        parameters=[
+            OpenApiParameter("tree_size", {"type": "integer", "minimum": 0}, description="Default: the latest")
+        ],
         responses={(200, "text/plain"): OpenApiTypes.STR},
         problems={404: "No checkpoint (of that size) yet.", 422: "A malformed tree_size."},
     )
@@ -111,9 +113,11 @@ class LedgerExportApi(ConsentApi):
         "leaf in order: `leaf_index` and the event's canonical fields with `prev_hash` and `hash` (sealed values "
         "stay ciphertext). `consent/ledger_audit.py` (standard library and `cryptography`) checks it against "
         "checkpoints you kept and the JWKS. Default: the log's current size; `tree_size` for a prefix.",
-        parameters=[OpenApiParameter("tree_size", OpenApiTypes.INT, description="Default: the log's size")],
+        parameters=[
+            OpenApiParameter("tree_size", {"type": "integer", "minimum": 0}, description="Default: the log's size")
+        ],
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
-        problems={422: "tree_size beyond the log or malformed."},
+        problems={404: "An unknown `format`.", 422: "tree_size beyond the log or malformed."},
     )
     def get(self, request: Request) -> HttpResponseBase:
         tree_size = _size_param(request, "tree_size", required=False)
@@ -144,8 +148,10 @@ class LedgerInclusionProofApi(ConsentApi):
         description="The event's leaf and the RFC 9162 inclusion path to the root of the tree of `tree_size` "
         "(default: the log's size). Verify with any RFC 9162 implementation.",
         parameters=[
-            OpenApiParameter("event_id", OpenApiTypes.STR, required=True),
-            OpenApiParameter("tree_size", OpenApiTypes.INT, description="Default: the log's current size"),
+            OpenApiParameter("event_id", {"type": "string", "minLength": 1}, required=True),
+            OpenApiParameter(
+                "tree_size", {"type": "integer", "minimum": 0}, description="Default: the log's current size"
+            ),
         ],
         responses={200: InclusionProofOutputSerializer},
         problems={
@@ -184,7 +190,9 @@ class LedgerConsistencyProofApi(ConsentApi):
         "`from`: nothing in the first `from` leaves was changed, removed or reordered. Check it against a root "
         "you kept.",
         parameters=[
-            OpenApiParameter("from", OpenApiTypes.INT, required=True, description="The older tree size, >= 1"),
+            OpenApiParameter(
+                "from", {"type": "integer", "minimum": 1}, required=True, description="The older tree size, >= 1"
+            ),
             OpenApiParameter("to", OpenApiTypes.INT, description="The newer tree size; default: the log's size"),
         ],
         responses={200: ConsistencyProofOutputSerializer},
