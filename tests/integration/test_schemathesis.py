@@ -53,6 +53,17 @@ DOMAIN_RULES: frozenset[str] = frozenset(
         "POST /api/v1/dsar/{request_id}/verify",
         "POST /api/v1/deadlines/compute",  # calendar ids and IANA time zones
         "PUT /api/v1/deadlines/settings",
+        # The schema's examples (config.api_examples) name the demo organization's real keys, so generated bodies
+        # reach the same rules as the creating POSTs above instead of a 404 for an unknown key.
+        "PUT /api/v1/purposes/{key}",  # DPV IRIs from the vocabulary
+        "PATCH /api/v1/purposes/{key}",
+        "POST /api/v1/purposes/{key}/policy-versions",  # a version not published yet; the notice's digest
+        "PUT /api/v1/recipients/{key}",  # webhook URLs that resolve to a public address; purposes that exist
+        "PATCH /api/v1/recipients/{key}",
+        "PUT /api/v1/sources/{key}",  # as POST sources
+        "PATCH /api/v1/sources/{key}",
+        "GET /api/v1/subjects/{subject_id}/solicitation",  # `purpose` a key that exists
+        "GET /api/v1/subjects/{subject_id}/unsubscribe-link",  # the same
     }
 )
 # Operations that accept some input the schema rules out (DRF's CharField takes a number as its text, a JSON
