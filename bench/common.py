@@ -36,6 +36,15 @@ def prepare_environment(database_url: str) -> dict[str, str]:
             "LOG_LEVEL": "WARNING",
             "PROVENANT_VAR_DIR": str(ROOT / "var" / "bench"),
             "DJANGO_STATIC_ROOT": str(ROOT / "var" / "bench" / "static"),
+            # A benchmark measures the server, not the rate limits (issue #15): budgets far above any bench's
+            # rate, unless the caller sets them (to measure the limiter itself).
+            "PROVENANT_API_RATE_LIMIT_PER_MINUTE": os.environ.get("PROVENANT_API_RATE_LIMIT_PER_MINUTE", "100000000"),
+            "PROVENANT_API_EXPENSIVE_RATE_LIMIT_PER_MINUTE": os.environ.get(
+                "PROVENANT_API_EXPENSIVE_RATE_LIMIT_PER_MINUTE", "100000000"
+            ),
+            "PROVENANT_PUBLIC_RATE_LIMIT_PER_MINUTE": os.environ.get(
+                "PROVENANT_PUBLIC_RATE_LIMIT_PER_MINUTE", "100000000"
+            ),
         }
     )
     (ROOT / "var" / "bench" / "static").mkdir(parents=True, exist_ok=True)
