@@ -16,6 +16,14 @@ from dsar import selectors, services
 from dsar.enums import LegalContactReceives
 from dsar.models import DsarLegalContact
 
+# What replacing or changing a contact may answer besides 200.
+CHANGE_PROBLEMS = {
+    400: "Malformed JSON.",
+    404: "No such legal contact in your organization.",
+    409: "Another legal contact of the organization has this email address.",
+    422: "Invalid fields (`validation-error`).",
+}
+
 
 class LegalContactSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id", help_text="The contact's id (ULID)")
@@ -115,12 +123,7 @@ class LegalContactDetailApi(OrganizationApi):
         description="Audited. Omitted `name` and `receives` take their defaults (empty, `both`).",
         request=LegalContactInputSerializer,
         responses={200: LegalContactSerializer},
-        problems={
-            400: "Malformed JSON.",
-            404: "No such legal contact in your organization.",
-            409: "Another legal contact of the organization has this email address.",
-            422: "Invalid fields (`validation-error`).",
-        },
+        problems=CHANGE_PROBLEMS,
     )
     def put(self, request: Request, contact_id: str) -> Response:
         contact = self.contact_or_404(contact_id)
@@ -133,12 +136,7 @@ class LegalContactDetailApi(OrganizationApi):
         description="Audited. Only the fields given change.",
         request=LegalContactPatchSerializer,
         responses={200: LegalContactSerializer},
-        problems={
-            400: "Malformed JSON.",
-            404: "No such legal contact in your organization.",
-            409: "Another legal contact of the organization has this email address.",
-            422: "Invalid fields (`validation-error`).",
-        },
+        problems=CHANGE_PROBLEMS,
     )
     def patch(self, request: Request, contact_id: str) -> Response:
         contact = self.contact_or_404(contact_id)
