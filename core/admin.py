@@ -31,6 +31,7 @@ from core.selectors import staff_organization_ids
 from core.services import (
     BrandingInput,
     api_key_create,
+    api_key_rate_limit_update,
     api_key_revoke,
     organization_create,
     organization_update,
@@ -438,6 +439,14 @@ class ApiKeyCreateForm(forms.ModelForm):
         return scopes
 
 
+class ApiKeyRateLimitForm(forms.ModelForm):
+    """An existing key's one editable field: its requests a minute (empty: the deployment's default)."""
+
+    class Meta:
+        model = ApiKey
+        fields = ("rate_limit_per_minute",)
+
+
 class ApiKeyStatusFilter(admin.SimpleListFilter):
     title = "status"
     parameter_name = "status"
@@ -493,7 +502,11 @@ class ApiKeyAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
         return ApiKeyCreateForm.Meta.fields if obj is None else self.detail_fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return () if obj is None else self.detail_fields
+        if obj is None:
+            return ()
+        if self.has_change_permission(request, obj):
+            return tuple(name for name in self.detail_fields if name != "rate_limit_per_minute")
+        return self.detail_fields
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -502,11 +515,22 @@ class ApiKeyAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
             may_issue = request.user.has_perm("core.issue_write_scopes")
             kwargs["form"] = type("ApiKeyCreateForm", (ApiKeyCreateForm,), {"may_issue_write_scopes": may_issue})
         else:
-            kwargs["form"] = forms.ModelForm
+            kwargs["form"] = ApiKeyRateLimitForm
         return super().get_form(request, obj, change, **kwargs)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        # The only change a key allows is its rate limit (``core.change_apikey``: key administrators); a revoked
+        # key changes no more.
+        if obj is not None and obj.revoked_at is not None:
+            return False
+        return request.user.has_perm("core.change_apikey")
+
+    def service_update(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> Model:
+        return api_key_rate_limit_update(
+            api_key=obj,
+            rate_limit_per_minute=form.cleaned_data.get("rate_limit_per_minute"),
+            actor=admin_actor(request),
+        )
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Model:
         api_key, secret = api_key_create(

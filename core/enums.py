@@ -16,6 +16,7 @@ class AuditAction(TextChoices):
     ORGANIZATION_UPDATED = "organization.updated", "Organization changed (name or site domain)"
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    API_KEY_RATE_LIMIT_CHANGED = "api_key.rate_limit_changed", "API key's rate limit changed"
     PRIVACY_CENTER_BRANDING_CHANGED = "privacy_center.branding_changed", "Privacy center branding changed"
     # the consent catalog and subjects (consent)
     SOURCE_CREATED = "source.created", "Source registered"

@@ -182,6 +182,30 @@ def api_key_create(
     return api_key, secret
 
 
+def api_key_rate_limit_update(*, api_key: ApiKey, rate_limit_per_minute: int | None, actor: str) -> ApiKey:
+    """Set a key's own budget of requests a minute (None: the deployment's default). The limiter reads the key
+    with every request (core.selectors.api_key_for_secret, no cache), so the next request counts against it."""
+    if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= 1_000_000:  # the model's validators
+        raise InvalidInput("A key's rate limit is between 1 and 1,000,000 requests a minute.")
+    with transaction.atomic():
+        current = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+        if current.revoked_at is not None:
+            raise InvalidInput("A revoked key's rate limit cannot be changed.")
+        previous = current.rate_limit_per_minute
+        if previous != rate_limit_per_minute:
+            ApiKey.objects.filter(pk=current.pk).update(rate_limit_per_minute=rate_limit_per_minute)
+            audit_log(
+                actor=actor,
+                action=AuditAction.API_KEY_RATE_LIMIT_CHANGED,
+                object_type="api_key",
+                object_id=current.pk,
+                organization=current.organization,
+                data={"prefix": current.prefix, "from": previous, "to": rate_limit_per_minute},
+            )
+    api_key.refresh_from_db()
+    return api_key
+
+
 def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
     with transaction.atomic():
         updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

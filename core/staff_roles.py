@@ -11,8 +11,8 @@ core names every app's permissions without importing them.
   connectors' secrets or scopes.
 - **DSAR operator**: requests end to end (cancelling an erasure, not approving one), with the subjects and
   consent they touch; nothing else.
-- **Key administrator**: API keys (including write scopes and revocation), signing-key rotation, webhook and
-  connector secrets; no personal data.
+- **Key administrator**: API keys (including write scopes, per-key rate limits and revocation), signing-key
+  rotation, webhook and connector secrets; no personal data.
 - **Auditor**: reads everything, including the audit log and ledger verification runs; changes nothing and
   reveals no contact data.
 """
@@ -134,6 +134,7 @@ ROLES: dict[str, frozenset[str]] = {
             "core.view_organization",
             "core.view_apikey",
             "core.add_apikey",
+            "core.change_apikey",  # a key's rate limit, its one editable field
             "core.revoke_apikey",
             "core.issue_write_scopes",
             "provenance.view_signingkey",
