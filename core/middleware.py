@@ -104,9 +104,9 @@ def _problem(status: int, *, slug: str, title: str, detail: str, **extra: object
 
 
 class DatabaseUnavailableMiddleware:
-    """A view (API, admin, privacy-center page) that meets a database outage answers 503 problem+json with
-    Retry-After, never 500. What a middleware meets outside a view reaches ``core.problems.handler500``, which
-    answers the same."""
+    """A view that meets a database outage answers 503 with Retry-After, never 500: problem+json for the API, a
+    small HTML page for a browser's page (privacy center, client reports, admin). What a middleware meets outside
+    a view reaches ``core.problems.handler500``, which answers the same."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -116,7 +116,7 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if is_database_unavailable(exception):
-            return database_unavailable_response()
+            return database_unavailable_response(request)
         return None
 
 

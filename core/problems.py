@@ -164,11 +164,39 @@ def database_unavailable_body() -> dict[str, Any]:
     )
 
 
-def database_unavailable_response() -> HttpResponse:
-    """503 problem+json with Retry-After, for any request that met a database outage (API, admin, pages)."""
+# A browser's page for the outage: plain markup, no template (a template's context processors may read the
+# database, the one thing that is down).
+_DATABASE_UNAVAILABLE_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>Service unavailable</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}}</style>
+</head><body><h1>Service unavailable</h1>
+<p>This service cannot reach its database at the moment. Nothing you sent was saved unless you were told so.</p>
+<p>Please try again in {seconds} seconds.</p></body></html>
+"""
+
+
+def wants_html(request: HttpRequest | None) -> bool:
+    """A browser's page request (it names text/html before any JSON type), never an API path."""
+    if request is None or _is_api(request) or "text/html" not in request.META.get("HTTP_ACCEPT", ""):
+        return False
+    return request.get_preferred_type(["text/html", PROBLEM_CONTENT_TYPE, "application/json"]) == "text/html"
+
+
+def database_unavailable_response(request: HttpRequest | None = None) -> HttpResponse:
+    """503 with Retry-After, for any request that met a database outage: problem+json for the API and any client
+    that does not ask for HTML, a small HTML page for browsers (privacy center, client reports, admin)."""
     logger.warning("database unavailable: answered 503")
-    response = HttpResponse(json.dumps(database_unavailable_body()), status=503, content_type=PROBLEM_CONTENT_TYPE)
-    response["Retry-After"] = str(settings.PROVENANT_RETRY_AFTER_SECONDS)
+    seconds = int(settings.PROVENANT_RETRY_AFTER_SECONDS)
+    if wants_html(request):
+        response = HttpResponse(
+            _DATABASE_UNAVAILABLE_HTML.format(seconds=seconds), status=503, content_type="text/html; charset=utf-8"
+        )
+        response["Cache-Control"] = "no-store"
+    else:
+        body = json.dumps(database_unavailable_body())
+        response = HttpResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+    response["Retry-After"] = str(seconds)
     return response
 
 
@@ -241,7 +269,7 @@ def handler500(request: HttpRequest) -> HttpResponse:
     # Called inside Django's except block: an outage met in a middleware (a session saved, a key looked up)
     # lands here, and is a 503 to retry rather than a 500.
     if is_database_unavailable(sys.exc_info()[1]):
-        return database_unavailable_response()
+        return database_unavailable_response(request)
     if not _is_api(request):
         return defaults.server_error(request)
     return _plain_problem(500, "internal-error", "Internal error", "The error was logged; quote the request id.")

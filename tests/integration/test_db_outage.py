@@ -1,5 +1,6 @@
 """A database outage (issue #15): gunicorn on a PostgreSQL cluster of the test's own, stopped mid-traffic.
-Every endpoint (API, admin, privacy-center pages) answers 503 problem+json with Retry-After, never 500;
+Every endpoint (API, admin, privacy-center pages) answers 503 with Retry-After, never 500: problem+json, or a
+small HTML page to a browser asking for a page;
 /readyz names the database; /healthz stays 200 throughout; once the cluster is back, everything answers as
 before."""
 
@@ -25,6 +26,7 @@ ADMIN_PASSWORD = "outage-admin-password-1"
 
 
 METRICS_TOKEN = "outage-metrics-token"
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 def _environment(cluster: PostgresCluster, metrics_dir: Path) -> dict[str, str]:
@@ -174,6 +176,22 @@ def test_a_database_outage_answers_503_with_retry_after_everywhere_and_recovers(
             body = response.json()
             assert body["type"].endswith("/service-unavailable"), name
             assert body["status"] == 503
+        # A browser asking for a page gets a small HTML page instead (no database, no template), same status.
+        pages = {
+            "privacy-center": public.get("/privacy/acme/", headers=BROWSER),
+            "reports": admin.get("/reports/", headers=BROWSER),
+            "admin": admin.get("/admin/core/organization/", headers=BROWSER),
+            "api": api.get("/api/v1/sources", headers=BROWSER),  # the API answers problem+json whatever it is asked
+        }
+        for name, response in pages.items():
+            assert response.status_code == 503, (name, response.status_code, response.text[:300])
+            assert response.headers["retry-after"] == "7", name
+            if name == "api":
+                assert response.headers["content-type"] == "application/problem+json"
+                continue
+            assert response.headers["content-type"] == "text/html; charset=utf-8", name
+            assert "<h1>Service unavailable</h1>" in response.text, name
+            assert "7 seconds" in response.text, name
         ready = httpx.get(f"{server.url}/readyz", timeout=15)
         assert ready.status_code == 503
         assert ready.headers["content-type"] == "application/problem+json"
