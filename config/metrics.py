@@ -1,4 +1,5 @@
-"""The domain's figures on ``/metrics``, computed at scrape time with aggregate queries (one each).
+"""The domain's figures on ``/metrics``, computed with aggregate queries (one each) at most once per
+PROVENANT_METRICS_CACHE_SECONDS (default 30) in each process: a scrape in between answers the last figures.
 
 Here, in the composition root, because they read every app's tables and core never imports a domain app.
 Counters are counts of rows that are never deleted (ledger events, stamp records, GPC receipts), so they only
@@ -90,4 +91,4 @@ def dsar_metrics() -> Iterable[Metric]:
 
 def register() -> None:
     for collector in (consent_metrics, provenance_metrics, dsar_metrics):
-        register_scrape_collector(collector)
+        register_scrape_collector(collector, cached=True)

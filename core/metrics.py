@@ -4,9 +4,10 @@ figures (registered by the composition root, ``config.metrics``, so core never i
 Request metrics live in the process that served the request. Under gunicorn each worker is a process:
 set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory writable by all of them (cleared at start; gunicorn's
 ``child_exit`` hook marks dead workers) and the scrape sums them. Task counters are kept in Redis (the
-broker), so web and workers on different hosts add up; the domain figures and queue depths are computed at
-scrape time with aggregate queries. The endpoint answers 404 unless ``PROVENANT_METRICS_TOKEN`` is set, and
-then only to ``Authorization: Bearer <token>``.
+broker), so web and workers on different hosts add up; queue depths are read at scrape time, and the domain
+figures are computed with aggregate queries at most once per PROVENANT_METRICS_CACHE_SECONDS in each process
+(a scrape in between answers what was last counted). The endpoint answers 404 unless ``PROVENANT_METRICS_TOKEN``
+is set, and then only to ``Authorization: Bearer <token>``.
 """
 
 from __future__ import annotations
@@ -51,13 +52,34 @@ _TASK_HASH = "provenant:metrics:tasks"
 
 ScrapeCollector = Callable[[], Iterable[Metric]]
 _scrape_collectors: list[ScrapeCollector] = []
+_cached_collectors: set[ScrapeCollector] = set()
+# collector -> (time.monotonic() when computed, what it yielded); one process's, so no lock across processes
+_computed: dict[ScrapeCollector, tuple[float, list[Metric]]] = {}
 
 
-def register_scrape_collector(collector: ScrapeCollector) -> ScrapeCollector:
-    """Add a function computing metrics at scrape time (domain figures). Usable as a decorator."""
+def register_scrape_collector(collector: ScrapeCollector, *, cached: bool = False) -> ScrapeCollector:
+    """Add a function computing metrics at scrape time. ``cached``: its figures cost queries (counts over the
+    domain's tables), so it runs at most once per PROVENANT_METRICS_CACHE_SECONDS and scrapes in between reuse
+    what it yielded."""
     if collector not in _scrape_collectors:
         _scrape_collectors.append(collector)
+    if cached:
+        _cached_collectors.add(collector)
     return collector
+
+
+def collected(collector: ScrapeCollector) -> Iterable[Metric]:
+    """What ``collector`` yields now, or for a cached one what it yielded less than the cache period ago."""
+    seconds = float(settings.PROVENANT_METRICS_CACHE_SECONDS)
+    if collector not in _cached_collectors or seconds <= 0:
+        return collector()
+    now = time.monotonic()
+    previous = _computed.get(collector)
+    if previous is not None and now - previous[0] < seconds:
+        return previous[1]
+    metrics = list(collector())
+    _computed[collector] = (now, metrics)
+    return metrics
 
 
 def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
@@ -139,7 +161,7 @@ class _ScrapeTimeCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         for collector in list(_scrape_collectors):
             try:
-                yield from collector()
+                yield from collected(collector)
             except Exception:  # one failing source (the broker down) must not blank the others
                 logger.warning("metrics collector %s failed", getattr(collector, "__name__", collector), exc_info=True)
 

@@ -479,6 +479,9 @@ if PROVENANT_LOG_FORMAT not in {"json", "text"}:
 PROVENANT_METRICS_TOKEN = os.environ.get("PROVENANT_METRICS_TOKEN", "")
 # Celery queues whose depth and oldest message age /metrics reports, besides CELERY_TASK_DEFAULT_QUEUE.
 PROVENANT_METRICS_QUEUES = env_list("PROVENANT_METRICS_QUEUES")
+# The domain figures on /metrics (DSARs open, due and overdue, dead letters, ledger counts, verification age) are
+# computed at most once per this many seconds in each web process; scrapes in between reuse them (0: every scrape).
+PROVENANT_METRICS_CACHE_SECONDS = int(os.environ.get("PROVENANT_METRICS_CACHE_SECONDS", "30"))
 # Retry-After (seconds) on the 503 answered while the database (or, on /readyz, a dependency) is unavailable.
 PROVENANT_RETRY_AFTER_SECONDS = int(os.environ.get("PROVENANT_RETRY_AFTER_SECONDS", "5"))
 # /api/docs/: every operation with a body gets a working example for the demo organization (config.api_examples).

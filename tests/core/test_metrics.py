@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
@@ -55,6 +57,7 @@ def exposed_metrics() -> set[str]:
 @pytest.fixture
 def metrics_on(settings: Any) -> None:
     settings.PROVENANT_METRICS_TOKEN = TOKEN
+    settings.PROVENANT_METRICS_CACHE_SECONDS = 0  # every scrape counts afresh: the tests watch figures move
 
 
 @pytest.mark.django_db
@@ -174,3 +177,27 @@ def test_the_dashboard_queries_only_exposed_metrics(metrics_on: None) -> None:
         metrics = set(re.findall(r"\b(provenant_[a-z0-9_]+)", expression))
         assert metrics, expression
         assert metrics <= exposed, (expression, metrics - exposed)
+
+
+DOMAIN_TABLES = ("consent_", "provenance_", "dsar_")
+
+
+def domain_queries(queries: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in queries.captured_queries if any(t in query["sql"] for t in DOMAIN_TABLES)]
+
+
+@pytest.mark.django_db
+def test_a_second_scrape_within_the_cache_period_counts_nothing_again(metrics_on: None, settings: Any) -> None:
+    client = Client()
+    with CaptureQueriesContext(connection) as uncached:
+        first = scrape(client)
+    assert len(domain_queries(uncached)) >= 5  # with 0 seconds: counted on the scrape
+    settings.PROVENANT_METRICS_CACHE_SECONDS = 30
+    scrape(client)  # counts, and keeps the figures
+
+    with CaptureQueriesContext(connection) as cached:
+        second = scrape(client)
+
+    assert domain_queries(cached) == []
+    for name in ("provenant_dsar_open{}", "provenant_dsar_overdue{}", "provenant_deliveries_dead_lettered_total{}"):
+        assert second[name] == first[name]
