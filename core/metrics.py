@@ -47,6 +47,13 @@ HTTP_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+SIGNIN_COUNTS_UNAVAILABLE = Counter(
+    "provenant_signin_counts_unavailable",
+    "Sign-in attempts checked on the password alone because the shared cache holding failure counts was "
+    "unreachable, by sign-in (admin, client)",
+    ["signin"],
+)
+
 TASK_OUTCOMES = ("started", "succeeded", "retried", "failed")
 _TASK_HASH = "provenant:metrics:tasks"
 

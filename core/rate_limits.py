@@ -26,8 +26,10 @@ from django.urls import Resolver404, resolve
 from limits import RateLimitItemPerMinute
 from limits.errors import StorageError
 from limits.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
+from core.metrics import SIGNIN_COUNTS_UNAVAILABLE
 from core.models import ApiKey
 from core.problems import PROBLEM_CONTENT_TYPE, problem_body
 from core.throttling import client_address, throttle_storage
@@ -55,6 +57,16 @@ PUBLIC_PATH_PREFIXES = ("/privacy/", "/.well-known/", "/schemas/", "/reports/log
 
 _STATE_ATTRIBUTE = "rate_limit_state"
 logger = logging.getLogger(__name__)
+
+# What Django's cache raises when its Redis is unreachable (refused, reset, timed out).
+CACHE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
+
+
+def signin_counts_unavailable(signin: str) -> None:
+    """Sign-in failure counts could not be read or written (the shared cache is down): the sign-in goes on with
+    the password check alone, like the API limits (issue #15), logged and counted so the outage is seen."""
+    logger.warning("sign-in failure counts unreachable: %s sign-in checked on the password alone", signin)
+    SIGNIN_COUNTS_UNAVAILABLE.labels(signin).inc()
 
 
 @dataclass(frozen=True)
@@ -176,15 +188,29 @@ def too_many_requests(state: RateLimitState) -> HttpResponse:
 class AdminSignInHandler(AxesCacheHandler):
     """django-axes' cache handler for the admin's sign-in only: AXES_ONLY_ADMIN_SITE stops axes refusing other
     sign-ins, but its cache handler still counts their failures (and would lock client users out on its own
-    terms); client users have their own counter (reports.signin)."""
+    terms); client users have their own counter (reports.signin). With the cache unreachable it fails open: no
+    lockout, the password decides (``signin_counts_unavailable``)."""
+
+    def get_failures(self, request: Any, credentials: dict[str, Any] | None = None) -> int:
+        try:
+            return int(super().get_failures(request, credentials))
+        except CACHE_UNAVAILABLE_ERRORS:
+            signin_counts_unavailable("admin")
+            return 0
 
     def user_login_failed(self, sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
         if request is not None and self.is_admin_request(request):
-            super().user_login_failed(sender, credentials, request, **kwargs)
+            try:
+                super().user_login_failed(sender, credentials, request, **kwargs)
+            except CACHE_UNAVAILABLE_ERRORS:
+                signin_counts_unavailable("admin")
 
     def user_logged_in(self, sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         if request is not None and self.is_admin_request(request):
-            super().user_logged_in(sender, request, user, **kwargs)
+            try:
+                super().user_logged_in(sender, request, user, **kwargs)
+            except CACHE_UNAVAILABLE_ERRORS:
+                signin_counts_unavailable("admin")
 
 
 class AdminSignInBackend(AxesStandaloneBackend):

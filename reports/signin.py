@@ -5,6 +5,9 @@ Counts live in Django's cache, Redis in production (CACHE_URL or REDIS_URL), so 
 a digest of the lower-cased user name and the client address (``core.throttling.client_address``: behind a
 trusted proxy, the forwarded address), never by the name itself. Keyed by both, so one address cannot lock
 everyone out and one name is not locked for every address.
+
+With the cache unreachable the counter fails open, like the API limits: nobody is locked, the password decides,
+and each such sign-in is logged and counted (``core.rate_limits.signin_counts_unavailable``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from core.rate_limits import CACHE_UNAVAILABLE_ERRORS, signin_counts_unavailable
 from core.throttling import client_address
+
+SIGNIN = "client"
 
 
 def _window_seconds() -> int:
@@ -30,20 +36,34 @@ def _key(request: HttpRequest, username: str) -> str:
 
 
 def signin_is_locked(request: HttpRequest, username: str) -> bool:
-    return int(cache.get(_key(request, username), 0)) >= int(settings.PROVENANT_CLIENT_LOGIN_FAILURE_LIMIT)
+    try:
+        failures = cache.get(_key(request, username), 0)
+    except CACHE_UNAVAILABLE_ERRORS:
+        signin_counts_unavailable(SIGNIN)
+        return False
+    return int(failures) >= int(settings.PROVENANT_CLIENT_LOGIN_FAILURE_LIMIT)
 
 
 def signin_retry_after(request: HttpRequest, username: str) -> int:
     """Seconds until a locked name may sign in again from this address (the window opened at the first failure)."""
-    started = cache.get(_key(request, username) + ":since")
+    try:
+        started = cache.get(_key(request, username) + ":since")
+    except CACHE_UNAVAILABLE_ERRORS:
+        signin_counts_unavailable(SIGNIN)
+        started = None
     if not isinstance(started, int | float):
         return _window_seconds()
     return max(1, math.ceil(started + _window_seconds() - time.time()))
 
 
 def signin_failed(request: HttpRequest, username: str) -> None:
-    key = _key(request, username)
-    window = _window_seconds()
+    try:
+        _count_failure(_key(request, username), _window_seconds())
+    except CACHE_UNAVAILABLE_ERRORS:
+        signin_counts_unavailable(SIGNIN)
+
+
+def _count_failure(key: str, window: int) -> None:
     if cache.add(key, 1, window):
         cache.set(key + ":since", time.time(), window)
         return
@@ -56,4 +76,7 @@ def signin_failed(request: HttpRequest, username: str) -> None:
 
 def signin_succeeded(request: HttpRequest, username: str) -> None:
     key = _key(request, username)
-    cache.delete_many([key, key + ":since"])
+    try:
+        cache.delete_many([key, key + ":since"])
+    except CACHE_UNAVAILABLE_ERRORS:
+        signin_counts_unavailable(SIGNIN)
