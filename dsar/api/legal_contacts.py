@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.fields import StrictCharField
 from core.api.schema import StrictSerializer, api_operation
 from core.api.views import OrganizationApi
 from core.problems import NotFound
@@ -40,7 +41,7 @@ class LegalContactSerializer(serializers.Serializer):
 
 class LegalContactInputSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=254)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     receives = serializers.ChoiceField(
         choices=LegalContactReceives.choices, required=False, default=LegalContactReceives.BOTH
     )
@@ -48,7 +49,7 @@ class LegalContactInputSerializer(StrictSerializer):
 
 class LegalContactPatchSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=254, required=False)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False, allow_blank=True)
     receives = serializers.ChoiceField(choices=LegalContactReceives.choices, required=False)
 
 

@@ -109,3 +109,56 @@ def test_query_bounds_the_server_enforces_are_in_the_schema(
     response = client.get(path.replace("{subject_id}", "cust-1"), {name: bad})
     assert response.status_code in (404, 422)  # refused: an unknown subject may answer first
     assert response.status_code != 200
+
+
+def request_schema(openapi: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    reference = operation(openapi, method, path)["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return dict(openapi["components"]["schemas"][reference.rsplit("/", 1)[-1]])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/legal-contacts", {"email": "dpo@example.com", "unknown": 1}),
+        ("/api/v1/provenance/validate", {"subject_id": "cust-1", "purposes": ["marketing"], "unknown": 1}),
+        ("/api/v1/signals", {"subject_id": "cust-1", "jurisdiction": "DE", "unknown": 1}),
+    ],
+)
+def test_an_unknown_field_is_refused_and_the_schema_says_so(
+    organization: Organization,
+    api_client_for: Callable[..., APIClient],
+    openapi: dict[str, Any],
+    path: str,
+    body: dict[str, Any],
+) -> None:
+    client = api_client_for(organization, "consent:write", "stamp", "dsar:configure")
+
+    response = client.post(path, body, format="json")
+
+    assert response.status_code == 422
+    assert "unknown" in response.json()["errors"] or "unknown" in response.content.decode()
+    assert request_schema(openapi, "POST", path)["additionalProperties"] is False
+
+
+@pytest.mark.django_db
+def test_a_legal_contacts_name_must_be_text(
+    organization: Organization, api_client_for: Callable[..., APIClient], openapi: dict[str, Any]
+) -> None:
+    client = api_client_for(organization, "dsar:configure")
+
+    response = client.post("/api/v1/legal-contacts", {"email": "dpo@example.com", "name": 0}, format="json")
+
+    assert response.status_code == 422
+    assert request_schema(openapi, "POST", "/api/v1/legal-contacts")["properties"]["name"]["type"] == "string"
+    assert client.post("/api/v1/legal-contacts", {"email": "dpo@example.com"}, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ["null", "[]", "0"])
+def test_a_verification_job_body_must_be_an_object(client: APIClient, openapi: dict[str, Any], body: str) -> None:
+    response = client.generic("POST", "/api/v1/ledger/verifications", body, content_type="application/json")
+
+    assert response.status_code == 422
+    assert request_schema(openapi, "POST", "/api/v1/ledger/verifications")["type"] == "object"
+    assert client.post("/api/v1/ledger/verifications").status_code == 202  # no body: the defaults

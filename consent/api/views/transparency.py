@@ -222,10 +222,11 @@ class LedgerVerificationJobsApi(ConsentApi):
         "large ledger: it never runs inside a web request.",
         request=VerificationJobInputSerializer,
         responses={202: VerificationJobOutputSerializer},
-        problems={422: "An unknown mode."},
+        problems={422: "An unknown mode, or a body that is not a JSON object (no body: the defaults)."},
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(VerificationJobInputSerializer, request.data or {})
+        # No body parses as an empty mapping; a JSON `null`, list or scalar is refused, as the schema says.
+        data = self.validated(VerificationJobInputSerializer, request.data)
         job = services.verification_job_create(
             organization=self.organization, actor=self.client.actor, mode=data["mode"]
         )
