@@ -537,14 +537,16 @@ def test_api_key_needs_a_known_scope(admin_client: Client, organization: Organiz
     assert not ApiKey.objects.exists()
 
 
-def test_api_keys_are_never_edited(admin_client: Client, organization: Organization) -> None:
+def test_an_api_keys_name_and_scopes_are_never_edited(admin_client: Client, organization: Organization) -> None:
     api_key, _ = api_key_create(organization=organization, name="k", scopes=["consent:read"], actor="test")
 
+    # The change page edits the rate limit only (tests/core/test_api_key_rate_limit_edit.py); other fields are
+    # read-only and ignored when posted.
     response = admin_client.post(f"/admin/core/apikey/{api_key.pk}/change/", {"name": "x", "scopes": ["consent:write"]})
 
-    assert response.status_code == 403
+    assert response.status_code == 302
     api_key.refresh_from_db()
-    assert (api_key.name, api_key.scopes) == ("k", ["consent:read"])
+    assert (api_key.name, api_key.scopes, api_key.rate_limit_per_minute) == ("k", ["consent:read"], None)
 
 
 def test_revoke_action_revokes_through_the_service(
