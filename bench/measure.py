@@ -10,13 +10,14 @@ transactions per operation, a reference endpoint measured in the same run, and o
   used when last seen (the part after that last look is lost, and the backends that appeared or vanished are
   counted and printed). Fork cost of new backends is the postmaster's and is not counted.
 * **Round trips** (:class:`WireCounter`): a TCP proxy in the bench process between the app and PostgreSQL
-  (127.0.0.1, a free port) that parses the frontend stream and counts the messages after which the client
-  waits for an answer: simple ``Query`` ('Q'), extended-protocol ``Sync`` ('S') and ``FunctionCall`` ('F').
-  BEGIN, COMMIT, SAVEPOINT and connection health checks cross the wire as such messages, so they count.
-  It also counts *exchanges* (the times a client speaks again after the server answered), which equals round
-  trips when nothing is pipelined. SSL is refused on the proxied URL (``sslmode=disable``) so the stream is
-  readable. The proxy costs latency, so round trips are measured in a separate short phase against a second
-  server started through the proxy, never in the phase whose CPU and rate are reported.
+  (127.0.0.1, a free port). A round trip is counted each time the client speaks again after the server has
+  answered (so a BEGIN, a COMMIT, a health check or a pipelined batch each count for what really waits on the
+  wire). It also parses the frontend stream and counts the messages after which the client waits for an
+  answer: simple ``Query`` ('Q'), extended-protocol ``Sync`` ('S') and ``FunctionCall`` ('F'), printed as
+  "waits" (equal to round trips when nothing is pipelined; fewer when psycopg pipelines, which flushes
+  without Sync). SSL is refused on the proxied URL (``sslmode=disable``) so the stream is readable. The proxy
+  costs latency, so round trips are measured in a separate short phase against a second server started
+  through the proxy, never in the phase whose CPU and rate are reported.
 * **Transactions**: counted on the same wire: every ReadyForQuery that reports the connection idle ends a
   transaction (explicit, or the implicit one of a lone statement such as a health check). Cross-checked over
   a whole run against ``xact_commit + xact_rollback`` of the bench database in ``pg_stat_database``
@@ -268,7 +269,7 @@ class WireCounter:
         self.port = self.listener.getsockname()[1]
         self._lock = threading.Lock()
         self.round_trips = 0
-        self.exchanges = 0
+        self.waits = 0
         self.connections = 0
         self.transactions = 0
         self.total_transactions = 0  # never reset: compared with pg_stat_database over a whole run
@@ -285,7 +286,7 @@ class WireCounter:
 
     def add_waiting(self) -> None:
         with self._lock:
-            self.round_trips += 1
+            self.waits += 1
 
     def add_transaction(self) -> None:
         with self._lock:
@@ -294,11 +295,11 @@ class WireCounter:
 
     def reset(self) -> None:
         with self._lock:
-            self.round_trips = self.exchanges = self.connections = self.transactions = 0
+            self.waits = self.round_trips = self.connections = self.transactions = 0
 
     def snapshot(self) -> tuple[int, int, int, int]:
         with self._lock:
-            return self.round_trips, self.exchanges, self.connections, self.transactions
+            return self.round_trips, self.waits, self.connections, self.transactions
 
     def close(self) -> None:
         self._closed = True
@@ -339,7 +340,7 @@ class WireCounter:
                         parser.feed(data)
                         if not last_from_client:
                             with self._lock:
-                                self.exchanges += 1
+                                self.round_trips += 1
                         last_from_client = True
                     else:
                         backend.feed(data)
@@ -386,7 +387,7 @@ def wait_backends_gone(database_url: str, timeout: float = 30) -> int:
 class WireResult:
     operations: int
     round_trips: int
-    exchanges: int
+    waits: int
     connections: int
     transactions: int
 
@@ -458,10 +459,10 @@ def measure_wire(
     (run a few requests first so connection set-up is not counted)."""
     counter.reset()
     result = run()
-    round_trips, exchanges, connections, xacts = counter.snapshot()
+    round_trips, waits, connections, xacts = counter.snapshot()
     count = operations(result) if operations else int(result["requests"])
     return WireResult(
-        operations=count, round_trips=round_trips, exchanges=exchanges, connections=connections, transactions=xacts
+        operations=count, round_trips=round_trips, waits=waits, connections=connections, transactions=xacts
     )
 
 
@@ -518,9 +519,9 @@ def print_table(results: list[PhaseResult], *, reference: PhaseResult | None = N
             details.append(result.cpu.note())
         if result.wire:
             details.append(
-                f"wire: {result.wire.round_trips} round trips, {result.wire.exchanges} exchanges, "
+                f"wire: {result.wire.round_trips} round trips ({result.wire.waits} Query/Sync waits), "
                 f"{result.wire.transactions} transactions over {result.wire.operations} ops, "
-                f"{result.wire.connections} connections"
+                f"{result.wire.connections} new connections"
             )
         details.append(f"statuses {result.load.get('statuses')}")
         details.extend(result.notes)

@@ -16,6 +16,7 @@ from django.http.request import validate_host
 from django.utils import timezone
 from PIL import Image
 
+from core import api_key_cache
 from core.branding import (
     DEFAULT_ACCENT,
     DEFAULT_PRIMARY,
@@ -185,6 +186,7 @@ def api_key_create(
 def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
     with transaction.atomic():
         updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        transaction.on_commit(lambda: api_key_cache.forget(api_key.digest))  # this process: at once
         if updated:
             audit_log(
                 actor=actor,
