@@ -186,7 +186,9 @@ def api_key_create(
 def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
     with transaction.atomic():
         updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        transaction.on_commit(lambda: api_key_cache.forget(api_key.digest))  # this process: at once
+        # This process stops serving the key at once (and again at commit, in case a request cached it meanwhile).
+        api_key_cache.forget(api_key.digest)
+        transaction.on_commit(lambda: api_key_cache.forget(api_key.digest))
         if updated:
             audit_log(
                 actor=actor,
