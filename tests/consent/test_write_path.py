@@ -79,7 +79,7 @@ def test_a_key_revoked_in_this_process_stops_at_once(keyed: tuple[APIClient, str
     assert client.get("/api/v1/sources").status_code == 401
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_a_connection_whose_server_went_away_is_replaced_before_a_query_fails() -> None:
     wrapper = connections.create_connection("default")
     try:
