@@ -8,8 +8,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from core import api_key_cache
+from core.db import ensure_database
 from core.models import ApiKey, Organization
-from core.selectors import api_key_for_secret
+from core.selectors import api_key_digest, api_key_for_secret
 from core.services import api_key_mark_used
 
 
@@ -42,9 +44,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != self.keyword or not secret.strip():
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
-        api_key = api_key_for_secret(secret.strip())
-        if api_key is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        secret = secret.strip()
+        api_key = api_key_cache.cached(api_key_digest(secret)) if len(secret) <= 200 else None
+        if api_key is not None:
+            # Served from the cache (revocation honoured within PROVENANT_API_KEY_CACHE_SECONDS): the database
+            # must still be there, as when every request read the key (an outage answers 503, not a half).
+            ensure_database()
+        else:
+            api_key = api_key_for_secret(secret)
+            if api_key is None:
+                raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+            api_key_cache.remember(api_key)
         api_key_mark_used(api_key=api_key)
         return ApiClient(api_key), api_key
 

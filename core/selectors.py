@@ -28,6 +28,7 @@ _KEY_FIELDS = (
     "created_by_id",
     "last_used_at",
     "revoked_at",
+    "rate_limit_per_minute",
 )
 _ORGANIZATION_FIELDS = ("id", "slug", "name", "created_at", "catalog_version")
 

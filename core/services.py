@@ -16,6 +16,7 @@ from django.http.request import validate_host
 from django.utils import timezone
 from PIL import Image
 
+from core import api_key_cache
 from core.branding import (
     DEFAULT_ACCENT,
     DEFAULT_PRIMARY,
@@ -183,8 +184,8 @@ def api_key_create(
 
 
 def api_key_rate_limit_update(*, api_key: ApiKey, rate_limit_per_minute: int | None, actor: str) -> ApiKey:
-    """Set a key's own budget of requests a minute (None: the deployment's default). The limiter reads the key
-    with every request (core.selectors.api_key_for_secret, no cache), so the next request counts against it."""
+    """Set a key's own budget of requests a minute (None: the deployment's default). This process
+    reads the key afresh at once; the others within PROVENANT_API_KEY_CACHE_SECONDS (core.api_key_cache)."""
     if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= 1_000_000:  # the model's validators
         raise InvalidInput("A key's rate limit is between 1 and 1,000,000 requests a minute.")
     with transaction.atomic():
@@ -202,6 +203,7 @@ def api_key_rate_limit_update(*, api_key: ApiKey, rate_limit_per_minute: int | N
                 organization=current.organization,
                 data={"prefix": current.prefix, "from": previous, "to": rate_limit_per_minute},
             )
+            transaction.on_commit(lambda: api_key_cache.forget(current.digest))
     api_key.refresh_from_db()
     return api_key
 
@@ -209,6 +211,9 @@ def api_key_rate_limit_update(*, api_key: ApiKey, rate_limit_per_minute: int | N
 def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
     with transaction.atomic():
         updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        # This process stops serving the key at once (and again at commit, in case a request cached it meanwhile).
+        api_key_cache.forget(api_key.digest)
+        transaction.on_commit(lambda: api_key_cache.forget(api_key.digest))
         if updated:
             audit_log(
                 actor=actor,

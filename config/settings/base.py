@@ -102,6 +102,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with a health check that reads the connection's state instead of sending SELECT 1
+    # before every request (issue #16); a restarted database is still reconnected to (core/dbbackend).
+    DATABASES["default"]["ENGINE"] = "core.dbbackend"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the Celery worker share the file; IMMEDIATE makes every
     # write transaction take the write lock up front, so chains are serialised as on PostgreSQL.
@@ -336,6 +340,9 @@ PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL = os.environ.get("PROVENANT_PRIVACY_
 # ---------------------------------------------------------------------------------------------------------------
 # Requests per minute of one API key (an API key's own "rate limit per minute" in the admin overrides it).
 PROVENANT_API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("PROVENANT_API_RATE_LIMIT_PER_MINUTE", "600"))
+# An API key found by its secret is reused by a process for this long (issue #16); revocation reaches every
+# process within it (0: read the key on every request).
+PROVENANT_API_KEY_CACHE_SECONDS = float(os.environ.get("PROVENANT_API_KEY_CACHE_SECONDS", "5"))
 # Expensive operations (ledger verification and export, report rendering, the evidence pack, DSAR certificates):
 # their own, lower budget per key and minute, on top of the key's general one.
 PROVENANT_API_EXPENSIVE_RATE_LIMIT_PER_MINUTE = int(

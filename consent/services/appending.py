@@ -1,5 +1,9 @@
 """Appending to the consent ledger: validated, hash-chained events under the subjects' chain locks, and the
 projection advanced, in the caller's transaction. ``consent.services.recording`` and ``gpc`` write through it.
+
+On PostgreSQL a write to existing subjects takes four round trips (issue #16): BEGIN; the subjects' rows locked
+and read with their projection rows and new event ids; the events, chain tips and projection rows written;
+COMMIT. A new subject, an idempotency key or a late event (which replays the pair's history) add their reads.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from consent.catalog import organization_catalog
 from consent.enums import Action
 from consent.gpc import may_override_gpc
 from consent.models import ConsentEvent, ConsentState, PolicyVersion, Subject
-from consent.services.chain_locks import lock_subjects
-from consent.services.projection import advance_states
+from consent.services.chain_locks import lock_chains
+from consent.services.projection import advance_states, state_rows, states_statement
 from consent.services.validation import (
     ConsentEventInput,
     SubjectErased,
@@ -31,10 +35,10 @@ from consent.services.validation import (
     validate_against_catalog,
 )
 from consent.state import FoldedState
-from consent.subject_ids import email_index, email_index_candidates
+from consent.subject_ids import email_index, email_index_candidates, external_id_forms
 from consent.subject_keys import subject_data_key
 from core.crypto import normalize_email, seal
-from core.db import insert_rows
+from core.db import VALUES_ROWS, Statement, insert_rows, insert_statements
 from core.models import Organization
 from core.problems import InvalidInput
 from core.timeutil import add_duration, parse_iso_duration
@@ -114,30 +118,57 @@ _EVENT_COLUMNS = (
 )
 
 
-def _update_subject_tips(subjects: list[Subject]) -> None:
-    """Write the subjects' new chain tips (and email) in one statement."""
+_TIPS_ROW = "(%s::bigint, %s::text, %s::text, %s::text, %s::text, %s::bigint)"
+
+
+def _subject_tips(subjects: list[Subject]) -> list[Statement]:
+    """The statement writing the subjects' new chain tips (and email), one for all of them; on SQLite they
+    are written here, one row at a time."""
     if not subjects:
-        return
+        return []
     table = Subject._meta.db_table
     values = [
         (s.ledger_length, s.ledger_head_hash, s.email_sealed, s.email_index, s.jurisdiction, s.pk) for s in subjects
     ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            columns = list(zip(*values, strict=True))
-            cursor.execute(
-                f"UPDATE {table} AS s SET ledger_length = v.len, ledger_head_hash = v.head, "  # noqa: S608
-                "email_sealed = v.sealed, email_index = v.idx, jurisdiction = v.jurisdiction "
+    set_clause = (
+        "ledger_length = v.len, ledger_head_hash = v.head, email_sealed = v.sealed, email_index = v.idx, "
+        "jurisdiction = v.jurisdiction"
+    )
+    if connection.vendor == "postgresql":
+        if len(values) <= VALUES_ROWS:
+            return [
+                (
+                    f"UPDATE {table} AS s SET {set_clause} FROM (VALUES {', '.join([_TIPS_ROW] * len(values))}) "  # noqa: S608
+                    "AS v(len, head, sealed, idx, jurisdiction, id) WHERE s.id = v.id",
+                    [p for row in values for p in row],
+                )
+            ]
+        columns = list(zip(*values, strict=True))
+        return [
+            (
+                f"UPDATE {table} AS s SET {set_clause} "  # noqa: S608
                 "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
                 "AS v(len, head, sealed, idx, jurisdiction, id) WHERE s.id = v.id",
                 [list(c) for c in columns],
             )
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET ledger_length = %s, ledger_head_hash = %s, "  # noqa: S608
-                "email_sealed = %s, email_index = %s, jurisdiction = %s WHERE id = %s",
-                values,
-            )
+        ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET ledger_length = %s, ledger_head_hash = %s, "  # noqa: S608
+            "email_sealed = %s, email_index = %s, jurisdiction = %s WHERE id = %s",
+            values,
+        )
+    return []
+
+
+def _event_ids_statement(count: int) -> Statement:
+    """``count`` new event ids from the table's sequence (PostgreSQL), taken in the round trip of the locks so
+    the events, the chain tips and the projection are written together in the next one."""
+    return (
+        f"SELECT nextval(pg_get_serial_sequence('{ConsentEvent._meta.db_table}', 'id')) "  # noqa: S608
+        "FROM generate_series(1, %s)",
+        [count],
+    )
 
 
 def append_events(
@@ -158,7 +189,27 @@ def append_events(
         refuse_suppressed(items, catalog, organization_id=organization.pk)
     replayed = replayed_events(organization, items)
     fresh = [(i, item) for i, item in enumerate(items) if i not in replayed]
-    subjects = lock_subjects(organization, {item.subject_id for _, item in fresh})
+    subject_ids = {item.subject_id for _, item in fresh}
+    # Read with the locks, in the same round trip: the pairs' projection rows and (PostgreSQL) the event ids.
+    then: list[Statement] = []
+    if fresh:
+        forms = sorted({form for x in subject_ids for form in external_id_forms(organization.pk, x)})
+        purpose_ids = sorted({catalog.purposes[item.purpose].pk for _, item in fresh})
+        then.append(states_statement(organization, forms, purpose_ids))
+        if connection.vendor == "postgresql":
+            then.append(_event_ids_statement(len(fresh)))
+    known_version = organization.catalog_version
+    subjects, read = lock_chains(organization, subject_ids, then=then)
+    if organization.catalog_version != known_version:
+        # The catalog changed since this process read the organization (its API key is cached): check again.
+        catalog = organization_catalog(
+            organization, purpose_keys={i.purpose for i in items}, source_keys={i.source for i in items}
+        )
+        validate_against_catalog(organization, items, catalog, allow_system_actions)
+        if catalog.suppressed and not allow_system_actions:
+            refuse_suppressed(items, catalog, organization_id=organization.pk)
+    current_states = state_rows(read[0]) if fresh else None
+    event_ids = [row[0] for row in read[1]] if fresh and connection.vendor == "postgresql" else []
 
     # Grants named by 'supersedes' (they must already be in the ledger).
     targets_by_id: dict[str, ConsentEvent] = {}
@@ -275,15 +326,25 @@ def append_events(
         raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
 
     # Sequence numbers break ordering ties, so the rows must have them before the state is folded.
-    seqs = insert_rows(
-        ConsentEvent, _EVENT_COLUMNS, [[getattr(e, f) for f in _EVENT_COLUMNS] for e in events], returning="id"
-    )
-    for event, seq in zip(events, seqs, strict=True):
-        event.pk = seq
+    pending: list[Statement] = []
+    if event_ids:
+        for event, seq in zip(events, event_ids, strict=True):
+            event.pk = seq
+        pending = insert_statements(
+            ConsentEvent, ("id", *_EVENT_COLUMNS), [[getattr(e, f) for f in ("id", *_EVENT_COLUMNS)] for e in events]
+        )
+    else:
+        seqs = insert_rows(
+            ConsentEvent, _EVENT_COLUMNS, [[getattr(e, f) for f in _EVENT_COLUMNS] for e in events], returning="id"
+        )
+        for event, seq in zip(events, seqs, strict=True):
+            event.pk = seq
+    for event in events:
         event._state.adding = False
         event._state.db = connection.alias
-    _update_subject_tips(list(touched_subjects.values()))
-    states, deciding = advance_states(organization, events, now)
+    pending += _subject_tips(list(touched_subjects.values()))
+    # One round trip on PostgreSQL: the events, the chain tips and the projection rows.
+    states, deciding = advance_states(organization, events, now, current_rows=current_states, pending=pending)
 
     results: list[RecordedEvent | None] = [None] * len(items)
     for index, event in replayed.items():

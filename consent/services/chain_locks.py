@@ -1,13 +1,16 @@
 """Subject chain locks: every writer to a subject's hash chain (recording, GPC, links) takes its lock first.
 
 The locks are taken in one global order, so concurrent writers over overlapping subjects queue instead of
-deadlocking, and a subject that does not exist yet is created under its lock.
+deadlocking, and a subject that does not exist yet is created under its lock. An existing subject's lock is
+its row lock (issue #16: folded into the read of the row, no separate advisory-lock round trip).
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -17,7 +20,7 @@ from consent.models import Subject
 from consent.services.validation import refuse_suppressed_ids
 from consent.subject_ids import external_id_forms
 from consent.subject_keys import new_subject_wrapped_key
-from core.db import in_list, insert_rows, select_rows
+from core.db import Statement, convert_rows, in_list, insert_rows, select_many
 from core.models import Organization
 
 _SUBJECT_FIELDS = (
@@ -36,25 +39,41 @@ _SUBJECT_FIELDS = (
 )
 
 
-def _select_subjects(organization: Organization, external_ids: list[str]) -> dict[str, Subject]:
-    """The subjects by the external id asked for; an erased subject (which carries ``erased-<keyed hash>``
-    instead) is found by its original id, so its chain continues and no second subject is created."""
-    meta = Subject._meta
+def _subjects_statement(organization: Organization, external_ids: list[str]) -> tuple[Statement, dict[str, str]]:
+    """The subjects by the external ids asked for (and the forms an erased subject carries), each row with the
+    organization's current catalog version; locked on PostgreSQL (``FOR UPDATE``, in id order)."""
     asked_by_form = {form: x for x in external_ids for form in external_id_forms(organization.pk, x)}
     matches, params = in_list("external_id", sorted(asked_by_form))
-    rows = select_rows(
-        f"SELECT {', '.join(_SUBJECT_FIELDS)} FROM {meta.db_table} "  # noqa: S608
-        f"WHERE organization_id = %s AND {matches}",
-        [organization.pk, *params],
-        [meta.get_field(name) for name in _SUBJECT_FIELDS],
+    lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"SELECT {', '.join(_SUBJECT_FIELDS)}, "  # noqa: S608
+        f"(SELECT catalog_version FROM {Organization._meta.db_table} WHERE id = %s) "
+        f"FROM {Subject._meta.db_table} WHERE organization_id = %s AND {matches}{lock}"
     )
+    return (sql, [organization.pk, organization.pk, *params]), asked_by_form
+
+
+def _subjects_from_rows(
+    organization: Organization, rows: list[tuple[Any, ...]], asked_by_form: dict[str, str]
+) -> dict[str, Subject]:
+    """The subjects of ``rows``, by the external id asked for; an erased subject (which carries
+    ``erased-<keyed hash>`` instead) is found by its original id, so its chain continues and no second subject
+    is created. A newer catalog version than the caller's organization holds is taken over (see module doc)."""
+    meta = Subject._meta
+    converted = convert_rows([row[:-1] for row in rows], [meta.get_field(name) for name in _SUBJECT_FIELDS])
     subjects: dict[str, Subject] = {}
-    for row in rows:
-        subject = Subject.from_db(connection.alias, _SUBJECT_FIELDS, row)
+    for values, row in zip(converted, rows, strict=True):
+        _take_catalog_version(organization, row[-1])
+        subject = Subject.from_db(connection.alias, _SUBJECT_FIELDS, values)
         asked = asked_by_form[subject.external_id]
         if asked not in subjects or subject.external_id == asked:
             subjects[asked] = subject
     return subjects
+
+
+def _take_catalog_version(organization: Organization, version: int | None) -> None:
+    if version is not None and version != organization.catalog_version:
+        organization.catalog_version = version
 
 
 def chain_lock_key(organization_id: int, external_id: str) -> int:
@@ -66,46 +85,72 @@ def chain_lock_key(organization_id: int, external_id: str) -> int:
 
 
 def lock_subjects(organization: Organization, external_ids: set[str]) -> dict[str, Subject]:
-    """Take the subjects' chain locks, then read (creating when missing) their rows.
+    """Take the subjects' chain locks and read (creating when missing) their rows; see :func:`lock_chains`."""
+    return lock_chains(organization, external_ids)[0]
 
-    On PostgreSQL the locks are transaction-scoped advisory locks taken in one statement in
-    ascending key order, before any row is read or inserted: every writer acquires in the same
-    global order, so concurrent batches over overlapping subjects queue and never deadlock, even
-    while they create the same new subjects. (Row locks cannot give that: a row created by another
-    writer after our first read would be locked out of order.) SQLite serialises writers anyway.
+
+def lock_chains(
+    organization: Organization, external_ids: set[str], *, then: Sequence[Statement] = ()
+) -> tuple[dict[str, Subject], list[list[tuple[Any, ...]]]]:
+    """Take the subjects' chain locks, read (creating when missing) their rows, then run the SELECTs ``then``
+    (which see everything committed by earlier holders of the locks); returns the subjects by external id and
+    the rows of each ``then`` statement.
+
+    On PostgreSQL the lock of an existing subject is its row lock (``SELECT ... FOR UPDATE``, rows taken in id
+    order, so writers over overlapping subjects queue instead of deadlocking), and the ``then`` statements go
+    in the same round trip: a single write reads its chain, its projection rows and its event ids at once.
+    Subjects that do not exist yet are created under transaction-scoped advisory locks taken in one statement
+    in ascending key order, then read and row-locked like the others. SQLite serialises writers anyway.
+
+    Each read also brings the organization's catalog version: a caller whose organization row is older (API
+    keys are cached per process) gets the newer version set on it, and sees the change (see
+    ``consent.services.appending``). A subject is never created for a suppressed identifier: that check runs
+    against a catalog read for the version just seen.
     """
     if not external_ids:
-        return {}
+        return {}, select_many(then) if then else []
     ordered = sorted(external_ids)
-    if connection.vendor == "postgresql":
-        keys = sorted({chain_lock_key(organization.pk, x) for x in ordered})
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", [keys])
-    subjects = _select_subjects(organization, ordered)
+    statement, asked_by_form = _subjects_statement(organization, ordered)
+    results = select_many([statement, *then])
+    subjects = _subjects_from_rows(organization, results[0], asked_by_form)
     missing = [x for x in ordered if x not in subjects]
-    if missing:
-        # No subject is ever created for a suppressed identifier (an erased person), whoever writes.
-        refuse_suppressed_ids(organization, {x: "/subject_id" for x in missing})
-        created_at = timezone.now()
-        insert_rows(
-            Subject,
-            (
-                "organization_id",
-                "external_id",
-                "uuid",
-                "email_sealed",
-                "email_index",
-                "wrapped_data_key",
-                "jurisdiction",
-                "ledger_length",
-                "ledger_head_hash",
-                "created_at",
-            ),
-            [
-                (organization.pk, x, u, "", "", new_subject_wrapped_key(u), "", 0, ledger.GENESIS_HASH, created_at)
-                for x, u in ((x, uuid.uuid4()) for x in missing)
-            ],
-            skip_conflicts=True,
-        )
-        subjects.update(_select_subjects(organization, missing))
-    return subjects
+    if not missing:
+        return subjects, results[1:]
+    if connection.vendor == "postgresql":
+        keys = sorted({chain_lock_key(organization.pk, x) for x in missing})
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_advisory_xact_lock(k)), "  # noqa: S608
+                f"(SELECT catalog_version FROM {Organization._meta.db_table} WHERE id = %s) "
+                "FROM unnest(%s::bigint[]) AS k",
+                [organization.pk, keys],
+            )
+            row = cursor.fetchone()
+        _take_catalog_version(organization, row[1] if row else None)
+    # No subject is ever created for a suppressed identifier (an erased person), whoever writes.
+    refuse_suppressed_ids(organization, {x: "/subject_id" for x in missing})
+    created_at = timezone.now()
+    insert_rows(
+        Subject,
+        (
+            "organization_id",
+            "external_id",
+            "uuid",
+            "email_sealed",
+            "email_index",
+            "wrapped_data_key",
+            "jurisdiction",
+            "ledger_length",
+            "ledger_head_hash",
+            "created_at",
+        ),
+        [
+            (organization.pk, x, u, "", "", new_subject_wrapped_key(u), "", 0, ledger.GENESIS_HASH, created_at)
+            for x, u in ((x, uuid.uuid4()) for x in missing)
+        ],
+        skip_conflicts=True,
+    )
+    statement, asked_by_form = _subjects_statement(organization, missing)
+    results = select_many([statement, *then])
+    subjects.update(_subjects_from_rows(organization, results[0], asked_by_form))
+    return subjects, results[1:]

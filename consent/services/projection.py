@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
@@ -18,7 +19,7 @@ from consent.enums import CollectionMethod
 from consent.models import ConsentEvent, ConsentState, Subject
 from consent.services.chain_locks import lock_subjects
 from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
-from core.db import in_list, select_rows, upsert_rows
+from core.db import Statement, convert_rows, execute_statements, in_list, select_rows, upsert_statements
 from core.enums import AuditAction
 from core.models import Organization
 from core.services import audit_log
@@ -58,12 +59,18 @@ _STATE_COLUMNS = (
 )
 
 
-def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[list[Any]]:
-    """Projection rows with what folding needs of their deciding and basis events, in one query."""
-    if not subject_ids or not purpose_ids:
-        return []
-    subjects_sql, subject_params = in_list("s.subject_id", subject_ids)
-    purposes_sql, purpose_params = in_list("s.purpose_id", purpose_ids)
+_STATE_SELECT = (
+    "SELECT s.subject_id, s.purpose_id, s.status, s.since, s.valid_until, s.last_occurred_at, s.last_rank, "  # noqa: S608
+    "s.last_seq, e.id, e.event_id, e.action, e.occurred_at, e.valid_until, e.collection_method, "
+    "e.lifts_gpc_opt_out, b.id, b.event_id, b.action, b.occurred_at, b.valid_until, b.collection_method, "
+    "b.lifts_gpc_opt_out, s.source_id, s.policy_version_id, s.jurisdiction, s.gpc, s.gpc_conflict "
+    f"FROM {ConsentState._meta.db_table} s JOIN {ConsentEvent._meta.db_table} e ON e.id = s.event_id "
+    f"JOIN {ConsentEvent._meta.db_table} b ON b.id = s.basis_event_id "
+)
+
+
+@lru_cache(maxsize=1)
+def _state_row_fields() -> list[Any]:
     state, event = ConsentState._meta, ConsentEvent._meta
     fields = [
         state.get_field(n)
@@ -74,16 +81,36 @@ def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[li
         for n in ("id", "event_id", "action", "occurred_at", "valid_until", "collection_method", "lifts_gpc_opt_out")
     ]
     tail = [state.get_field(n) for n in ("source", "policy_version", "jurisdiction", "gpc", "gpc_conflict")]
+    return [*fields, *event_fields, *event_fields, *tail]
+
+
+def states_statement(organization: Organization, external_ids: Sequence[str], purpose_ids: Sequence[int]) -> Statement:
+    """The projection rows of the subjects known by ``external_ids`` (any of their forms) for ``purpose_ids``,
+    as :func:`advance_states` reads them: to run in the round trip that locks the subjects (``lock_chains``)."""
+    subjects_sql, subject_params = in_list("x.external_id", list(external_ids))
+    purposes_sql, purpose_params = in_list("s.purpose_id", list(purpose_ids))
+    return (
+        f"{_STATE_SELECT}WHERE s.subject_id IN (SELECT x.id FROM {Subject._meta.db_table} x "  # noqa: S608
+        f"WHERE x.organization_id = %s AND {subjects_sql}) AND {purposes_sql}",
+        [organization.pk, *subject_params, *purpose_params],
+    )
+
+
+def state_rows(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows of :func:`states_statement`, converted as the ORM would."""
+    return convert_rows(rows, _state_row_fields())
+
+
+def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[list[Any]]:
+    """Projection rows with what folding needs of their deciding and basis events, in one query."""
+    if not subject_ids or not purpose_ids:
+        return []
+    subjects_sql, subject_params = in_list("s.subject_id", subject_ids)
+    purposes_sql, purpose_params = in_list("s.purpose_id", purpose_ids)
     return select_rows(
-        "SELECT s.subject_id, s.purpose_id, s.status, s.since, s.valid_until, s.last_occurred_at, s.last_rank, "  # noqa: S608
-        "s.last_seq, e.id, e.event_id, e.action, e.occurred_at, e.valid_until, e.collection_method, "
-        "e.lifts_gpc_opt_out, b.id, b.event_id, b.action, b.occurred_at, b.valid_until, b.collection_method, "
-        "b.lifts_gpc_opt_out, s.source_id, s.policy_version_id, s.jurisdiction, s.gpc, s.gpc_conflict "
-        f"FROM {state.db_table} s JOIN {event.db_table} e ON e.id = s.event_id "
-        f"JOIN {event.db_table} b ON b.id = s.basis_event_id "
-        f"WHERE {subjects_sql} AND {purposes_sql}",
+        f"{_STATE_SELECT}WHERE {subjects_sql} AND {purposes_sql}",
         [*subject_params, *purpose_params],
-        [*fields, *event_fields, *event_fields, *tail],
+        _state_row_fields(),
     )
 
 
@@ -151,17 +178,30 @@ def _folded_from_row(
 
 
 def advance_states(
-    organization: Organization, events: list[ConsentEvent], now: datetime
+    organization: Organization,
+    events: list[ConsentEvent],
+    now: datetime,
+    *,
+    current_rows: list[list[Any]] | None = None,
+    pending: Sequence[Statement] = (),
 ) -> tuple[dict[tuple[int, int], ConsentState], dict[tuple[int, int], FoldedState]]:
-    """Fold the new events into the projection; replay a pair's history when one arrives out of order."""
+    """Fold the new events into the projection; replay a pair's history when one arrives out of order.
+
+    ``current_rows``: the pairs' projection rows when the caller read them already (``states_statement``).
+    ``pending``: statements that must run before the projection is written (the events' INSERT and the chain
+    tips): sent with the projection's UPSERT in one round trip, or first when a late event needs the history."""
     pairs = {(e.subject_id, e.purpose_id) for e in events}
     purposes = {e.purpose_id: e.purpose for e in events}
     # seq -> (source, policy version, jurisdiction, gpc) of the event a state rests on
     facts: dict[int, tuple[int, int | None, str, bool]] = {}
     folded: dict[tuple[int, int], FoldedState | None] = {}
     needs_replay: set[tuple[int, int]] = set()
-    rows = _select_states(
-        subject_ids=sorted({subject_id for subject_id, _ in pairs}), purpose_ids=sorted({p for _, p in pairs})
+    rows = (
+        current_rows
+        if current_rows is not None
+        else _select_states(
+            subject_ids=sorted({subject_id for subject_id, _ in pairs}), purpose_ids=sorted({p for _, p in pairs})
+        )
     )
     for row in rows:
         pair, state, basis_facts = _folded_from_row(row)
@@ -181,6 +221,8 @@ def advance_states(
             needs_replay.add(pair)
 
     if needs_replay:
+        execute_statements(pending)  # the history read below includes the new events
+        pending = ()
         history: dict[tuple[int, int], list[LedgerEntry]] = defaultdict(list)
         replayed_rows = ConsentEvent.objects.filter(
             subject_id__in={subject_id for subject_id, _ in needs_replay},
@@ -263,7 +305,7 @@ def advance_states(
             last_seq=state.last_key[2],
             updated_at=now,
         )
-    upsert_rows(
+    upserts = upsert_statements(
         ConsentState,
         ("organization", *_STATE_COLUMNS),
         [
@@ -273,6 +315,7 @@ def advance_states(
         conflict=("subject", "purpose"),
         update=_STATE_COLUMNS[2:],
     )
+    execute_statements([*pending, *upserts])
     return states, deciding
 
 

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from consent import selectors, services
 from consent.api import serializers as s
-from consent.api.views.base import ConsentApi
+from consent.api.views.base import ConsentApi, prebuilt_validated
 from consent.catalog import organization_catalog
 from core.api.schema import IDEMPOTENCY_HEADER, SUBJECT_ID, api_operation
 from core.api.views import parse_instant_param
@@ -52,7 +52,7 @@ class ConsentEventCreateApi(ConsentApi):
         },
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.ConsentEventInputSerializer, request.data)
+        data = prebuilt_validated(s.ConsentEventInputSerializer, request.data)
         if data.get("idempotency_key"):
             raise InvalidInput(
                 "Send the idempotency key in the Idempotency-Key header.",
@@ -104,7 +104,7 @@ class ConsentEventBulkCreateApi(ConsentApi):
         },
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.ConsentEventBulkInputSerializer, request.data)
+        data = prebuilt_validated(s.ConsentEventBulkInputSerializer, request.data)
         raw_items = cast(dict[str, Any], request.data)["events"]
         items = [
             s.event_input(item, raw=raw_items[i], pointer=f"/events/{i}", idempotency_key=None)

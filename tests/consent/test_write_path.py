@@ -1,0 +1,105 @@
+"""The single consent write's path (issue #16): what it sends to the database, the per-process API key cache
+and its revocation bound, and the connection check that replaced ``SELECT 1`` before every request."""
+
+from __future__ import annotations
+
+import select
+import time
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from consent.models import ConsentEvent, ConsentState, Purpose, Source
+from core import api_key_cache
+from core.models import ApiKey, Organization
+from core.selectors import api_key_digest
+from core.services import api_key_create, api_key_revoke
+from tests.conftest import event_body
+
+
+@pytest.fixture
+def keyed(organization: Organization, source: Source, purpose: Purpose) -> tuple[APIClient, str]:
+    api_key_cache.clear()
+    _, secret = api_key_create(
+        organization=organization, name="t", scopes=["consent:read", "consent:write"], actor="test"
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client, secret
+
+
+def test_a_write_to_a_known_subject_is_one_transaction_of_two_statements(
+    keyed: tuple[APIClient, str], django_assert_max_num_queries: Any
+) -> None:
+    client, _ = keyed
+    assert client.post("/api/v1/consent-events", event_body(action="grant"), format="json").status_code == 201
+
+    with django_assert_max_num_queries(4) as captured:
+        response = client.post("/api/v1/consent-events", event_body(action="withdraw"), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["consent"]["status"] == "withdrawn"
+    sql = [query["sql"] for query in captured.captured_queries]
+    # Inside the test's transaction the write's own transaction is a savepoint: BEGIN and COMMIT outside tests.
+    assert sql[0].startswith("SAVEPOINT"), sql
+    assert sql[-1].startswith("RELEASE SAVEPOINT"), sql
+    lock_and_read, write = sql[1], sql[2]
+    assert "FOR UPDATE" in lock_and_read
+    assert "consent_consentstate" in lock_and_read
+    assert "nextval" in lock_and_read
+    assert write.count("INSERT INTO") == 2
+    assert "UPDATE consent_subject" in write
+    assert "pg_advisory_xact_lock" not in " ".join(sql)  # no separate lock round trip for a known subject
+    assert ConsentEvent.objects.filter(subject__external_id="cust-1").count() == 2
+    state = ConsentState.objects.get(subject__external_id="cust-1")
+    assert state.status == "withdrawn"
+    assert state.event_id == max(ConsentEvent.objects.values_list("id", flat=True))
+
+
+def test_a_cached_key_revoked_elsewhere_stops_within_the_ttl(keyed: tuple[APIClient, str]) -> None:
+    client, secret = keyed
+    with override_settings(PROVENANT_API_KEY_CACHE_SECONDS=0.05):
+        assert client.get("/api/v1/sources").status_code == 200  # now cached
+        # Revoked by another process: this one hears nothing and relies on the TTL.
+        ApiKey.objects.filter(digest=api_key_digest(secret)).update(revoked_at=timezone.now())
+        time.sleep(0.06)  # the TTL (the bound: README, PROVENANT_API_KEY_CACHE_SECONDS)
+        response = client.get("/api/v1/sources")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_key_revoked_in_this_process_stops_at_once(keyed: tuple[APIClient, str], organization: Organization) -> None:
+    client, secret = keyed
+    assert client.get("/api/v1/sources").status_code == 200  # now cached for 5 s
+    api_key_revoke(api_key=ApiKey.objects.get(digest=api_key_digest(secret)), actor="test")
+    assert client.get("/api/v1/sources").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_connection_whose_server_went_away_is_replaced_before_a_query_fails() -> None:
+    wrapper = connections.create_connection("default")
+    try:
+        wrapper.ensure_connection()
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        assert wrapper.is_usable()  # idle and healthy: no query needed to say so
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        # The server says goodbye on the socket (as on a restart); wait for it to arrive, at most 5 s.
+        readable, _, _ = select.select([wrapper.connection.fileno()], [], [], 5)
+        assert readable
+        assert not wrapper.is_usable()
+
+        wrapper.health_check_done = False
+        wrapper.close_if_health_check_failed()  # what Django runs before a request's first query
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (new_pid,) = cursor.fetchone()
+        assert new_pid != pid
+    finally:
+        wrapper.close()
