@@ -203,6 +203,7 @@ def api_key_rate_limit_update(*, api_key: ApiKey, rate_limit_per_minute: int | N
                 organization=current.organization,
                 data={"prefix": current.prefix, "from": previous, "to": rate_limit_per_minute},
             )
+            api_key_cache.forget(current.digest)
             transaction.on_commit(lambda: api_key_cache.forget(current.digest))
     api_key.refresh_from_db()
     return api_key
