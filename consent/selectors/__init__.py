@@ -8,6 +8,7 @@ from consent.selectors.catalog import (
     source_by_key,
     source_list,
 )
+from consent.selectors.consent_export import CONSENT_EXPORT_FORMAT, consent_export_lines
 from consent.selectors.gpc import (
     GPC_HONORED,
     GPC_NOT_HONORED,
@@ -49,6 +50,7 @@ from consent.selectors.ledger import (
     subjects_by_external_ids,
 )
 from consent.selectors.ledger_export import ledger_export_lines
+from consent.selectors.lists import FEED_CURSOR_KIND, FeedPage, consent_feed_page, consent_state_list, subject_list
 from consent.selectors.log_integrity import (
     checkpoint_keys,
     log_problem,
@@ -86,10 +88,13 @@ from consent.selectors.transparency import (
 )
 
 __all__ = [
+    "CONSENT_EXPORT_FORMAT",
+    "FEED_CURSOR_KIND",
     "GPC_HONORED",
     "GPC_NOT_HONORED",
     "GPC_NOT_RECEIVED",
     "ConsistencyProof",
+    "FeedPage",
     "GpcSignalPreview",
     "IabSignals",
     "InclusionProof",
@@ -105,8 +110,11 @@ __all__ = [
     "SubjectGpc",
     "checkpoint_keys",
     "consent_event_by_id",
+    "consent_export_lines",
+    "consent_feed_page",
     "consent_history",
     "consent_state_for_subject",
+    "consent_state_list",
     "consent_state_of_row",
     "consent_state_status_now",
     "consent_states_by_status_now",
@@ -153,6 +161,7 @@ __all__ = [
     "subject_cluster_ids",
     "subject_email",
     "subject_gpc",
+    "subject_list",
     "subjects_by_external_ids",
     "subjects_by_gpc_status",
     "subjects_for_email",
