@@ -66,6 +66,21 @@ def request_cursor(request: Request, kind: str, *, parameter: str = "after") -> 
     return decode_cursor(raw, kind, parameter=parameter)
 
 
+def invalid_parameter(name: str, detail: str, message: str) -> InvalidInput:
+    """A 422 about query parameter ``name`` (pointer ``?name``)."""
+    return InvalidInput(message, errors=[{"pointer": f"?{name}", "detail": detail}])
+
+
+def choice_param(request: Request, name: str, choices: Sequence[str]) -> str | None:
+    """A list filter that takes one of ``choices``: None when absent, a 422 naming the choices when unknown."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if value not in choices:
+        raise invalid_parameter(name, "one of " + ", ".join(choices), f"Unknown value in `{name}`.")
+    return value
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -174,7 +189,9 @@ __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "PAGINATION_PARAMETERS",
+    "choice_param",
     "envelope",
+    "invalid_parameter",
     "keyset_page",
     "keyset_response",
     "page_limit",

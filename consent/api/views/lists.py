@@ -26,7 +26,9 @@ from consent.ledger import format_instant
 from consent.models import ConsentState, Purpose, Subject
 from core.api.pagination import (
     PAGINATION_PARAMETERS,
+    choice_param,
     envelope,
+    invalid_parameter,
     keyset_response,
     page_limit,
     paginated_response,
@@ -36,14 +38,9 @@ from core.api.renderers import NdjsonRenderer
 from core.api.schema import api_operation
 from core.api.views import parse_instant_param
 from core.cursors import encode_cursor
-from core.problems import InvalidInput
 
 MAX_WAIT_SECONDS = 30
 _JURISDICTION = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
-
-
-def invalid_parameter(name: str, detail: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"pointer": f"?{name}", "detail": detail}])
 
 
 def purpose_param(api: ConsentApi, request: Request) -> Purpose | None:
@@ -118,7 +115,7 @@ class ConsentStateListItemSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConsentStatus.choices, help_text="As read now (expiry applied)")
     since = serializers.DateTimeField()
     valid_until = serializers.DateTimeField(allow_null=True)
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     policy_version = serializers.CharField(allow_null=True)
     jurisdiction = serializers.CharField()
     gpc = serializers.BooleanField()
@@ -164,9 +161,7 @@ class ConsentStateListApi(ConsentApi):
     )
     def get(self, request: Request) -> Response:
         purpose = purpose_param(self, request)
-        status = request.query_params.get("status")
-        if status is not None and status not in ConsentStatus.values:
-            raise invalid_parameter("status", "one of " + ", ".join(ConsentStatus.values), "Unknown `status`.")
+        status = choice_param(request, "status", ConsentStatus.values)
         changed_since = parse_instant_param(request.query_params.get("changed_since"), "changed_since")
         states = selectors.consent_state_list(
             organization=self.organization, purpose=purpose, status=status, changed_since=changed_since
