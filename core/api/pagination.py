@@ -44,7 +44,7 @@ PAGINATION_PARAMETERS: Final = [AFTER_PARAMETER, LIMIT_PARAMETER]
 def page_limit(request: Request) -> int:
     """``?limit=``: an integer from 1 to 500, default 50; anything else is a 422 pointing at it."""
     raw = request.query_params.get("limit")
-    if raw is None or raw == "":
+    if raw is None:
         return DEFAULT_LIMIT
     try:
         limit = int(raw)

@@ -178,7 +178,7 @@ class ConsentStateListApi(ConsentApi):
 
 def wait_param(request: Request) -> float:
     raw = request.query_params.get("wait")
-    if raw is None or raw == "":
+    if raw is None:
         return 0.0
     try:
         wait = float(raw)
