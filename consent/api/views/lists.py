@@ -261,7 +261,7 @@ class ConsentEventExportApi(ConsentApi):
             OpenApiParameter("purpose", OpenApiTypes.STR, description="Only this purpose's events"),
         ],
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
-        problems={422: "Bad `after` or `purpose`."},
+        problems={404: "An unknown `format`.", 422: "Bad `after` or `purpose`."},
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         purpose = purpose_param(self, request)
