@@ -107,9 +107,9 @@ def test_each_list_pages_through_its_own_rows_once_in_bounded_queries_and_shows_
     ],
 )
 def test_a_bad_filter_answers_422_pointing_at_it(
-    world: World, api_client_for: Callable[..., APIClient], url: str, pointer: str
+    organization: Organization, api_client_for: Callable[..., APIClient], url: str, pointer: str
 ) -> None:
-    client = api_client_for(world.organization, READ, PROVENANCE_READ, DSAR_READ, "deliver", "audit:read")
+    client = api_client_for(organization, READ, PROVENANCE_READ, DSAR_READ, "deliver", "audit:read")
 
     assert pointers(assert_problem(client.get(url), 422, "validation-error")) == {pointer}
 
