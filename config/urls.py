@@ -13,6 +13,7 @@ domain_metrics.register()
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("core.api.urls")),
     path("api/v1/", include("consent.api.urls")),
     path("api/v1/", include("provenance.api.urls")),
     path("api/v1/", include("dsar.api.urls")),

@@ -44,3 +44,15 @@ def events_recorded_between(events: QuerySet[ConsentEvent], *, since: str, until
     # The column name comes from the model; the snapshots are parameters.
     is_new = RawSQL(_NEW_SINCE.format(column=column), [since, since, until], output_field=BooleanField())  # noqa: S611
     return events.alias(is_new_in_feed=is_new).filter(is_new_in_feed=True)
+
+
+def events_recorded_by(events: QuerySet[ConsentEvent], *, until: str) -> QuerySet[ConsentEvent]:
+    """The events committed by position ``until`` (from ``ledger_position``): the feed's first window. Rows
+    written before the column existed (``recorded_xid`` null) are in it."""
+    column = f'"{ConsentEvent._meta.db_table}"."recorded_xid"'
+    visible = RawSQL(  # noqa: S611  (the column name comes from the model; the snapshot is a parameter)
+        f"{column} IS NULL OR pg_visible_in_snapshot({column}::text::xid8, %s::pg_snapshot)",
+        [until],
+        output_field=BooleanField(),
+    )
+    return events.alias(is_in_feed=visible).filter(is_in_feed=True)

@@ -47,6 +47,7 @@ BUCKET_PUBLIC = "public-address"
 EXPENSIVE_OPERATIONS: dict[str, frozenset[str] | None] = {
     "ledger-verify": None,
     "ledger-export": None,
+    "consent-event-export": None,
     "ledger-verifications": frozenset({"POST"}),
     "reports-compliance": None,
     "subject-evidence": None,

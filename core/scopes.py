@@ -14,6 +14,7 @@ SCOPES: dict[str, str] = {
     "dsar:write": "Record data-subject requests",
     "dsar:configure": "Change the organization's DSAR deadline calendar and time zone, and its legal contacts",
     "reports:read": "Read compliance report figures",
+    "audit:read": "Read the organization's audit log (for auditors)",
 }
 
 # Scopes that let a key change something, and evidence:read, which decrypts every subject's evidence (IP addresses,

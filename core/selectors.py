@@ -109,3 +109,21 @@ def organizations_visible_to(user: Any) -> QuerySet[Organization]:
     ids = staff_organization_ids(user)
     organizations = Organization.objects.all()
     return organizations if ids is None else organizations.filter(id__in=ids)
+
+
+def audit_log_list(
+    *,
+    organization: Organization,
+    action: str | None = None,
+    object_type: str | None = None,
+    since: Any = None,
+) -> QuerySet[AuditLogEntry]:
+    """The organization's audit log (issue #17, for auditors): who did what to which object; never PII."""
+    entries = AuditLogEntry.objects.filter(organization=organization)
+    if action is not None:
+        entries = entries.filter(action=action)
+    if object_type is not None:
+        entries = entries.filter(object_type=object_type)
+    if since is not None:
+        entries = entries.filter(occurred_at__gte=since)
+    return entries

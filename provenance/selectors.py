@@ -28,7 +28,15 @@ from core.models import Organization
 from provenance.claims import LedgerFacts, LedgerGrant, ProvenanceClaim
 from provenance.enums import NOTICE_OPEN_STATUSES, THIRD_PARTY_ROLES, DeliveryStatus
 from provenance.evidence import EvidenceFacts, instant
-from provenance.models import ConsentNotice, Delivery, DeliveryAttempt, Recipient, SigningKey, StampRecord
+from provenance.models import (
+    ConsentNotice,
+    Delivery,
+    DeliveryAttempt,
+    ProvenanceAlert,
+    Recipient,
+    SigningKey,
+    StampRecord,
+)
 from provenance.receipts import RECEIPT_FORMATS, ReceiptFacts, build_receipt
 from provenance.verify import public_jwk
 
@@ -439,3 +447,50 @@ def evidence_facts(
             else []
         ),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lists for integrators (issue #17): keyset-paginated by the API in id order
+
+
+def stamp_record_list(
+    *,
+    organization: Organization,
+    recipient: Recipient | None = None,
+    decision: str | None = None,
+    reason: str | None = None,
+    since: datetime | None = None,
+) -> QuerySet[StampRecord]:
+    """The organization's stamping decisions; ``reason``: those refused (at least partly) for that reason."""
+    records = StampRecord.objects.filter(organization=organization).select_related("recipient")
+    if recipient is not None:
+        records = records.filter(recipient=recipient)
+    if decision is not None:
+        records = records.filter(decision=decision)
+    if reason is not None:
+        records = records.filter(reasons__contains=[{"reason": reason}])
+    if since is not None:
+        records = records.filter(created_at__gte=since)
+    return records
+
+
+def delivery_list(
+    *, organization: Organization, status: str | None = None, recipient: Recipient | None = None
+) -> QuerySet[Delivery]:
+    deliveries = Delivery.objects.filter(organization=organization).select_related("recipient")
+    if status is not None:
+        deliveries = deliveries.filter(status=status)
+    if recipient is not None:
+        deliveries = deliveries.filter(recipient=recipient)
+    return deliveries
+
+
+def provenance_alert_list(
+    *, organization: Organization, status: str | None = None, kind: str | None = None
+) -> QuerySet[ProvenanceAlert]:
+    alerts = ProvenanceAlert.objects.filter(organization=organization)
+    if status is not None:
+        alerts = alerts.filter(status=status)
+    if kind is not None:
+        alerts = alerts.filter(kind=kind)
+    return alerts

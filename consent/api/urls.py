@@ -3,8 +3,11 @@ from django.urls import path
 from consent.api import views
 
 urlpatterns = [
-    path("consent-events", views.ConsentEventCreateApi.as_view(), name="consent-event-create"),
+    path("consent-events", views.ConsentEventCollectionApi.as_view(), name="consent-event-create"),
     path("consent-events/bulk", views.ConsentEventBulkCreateApi.as_view(), name="consent-event-bulk"),
+    path("consent-events/export", views.ConsentEventExportApi.as_view(), name="consent-event-export"),
+    path("subjects", views.SubjectListApi.as_view(), name="subject-list"),
+    path("consent-states", views.ConsentStateListApi.as_view(), name="consent-state-list"),
     path("consent-events/<str:event_id>", views.ConsentEventDetailApi.as_view(), name="consent-event-detail"),
     path("subjects/<str:subject_id>/consent", views.SubjectConsentApi.as_view(), name="subject-consent"),
     path(

@@ -8,6 +8,7 @@ from consent.selectors.catalog import (
     source_by_key,
     source_list,
 )
+from consent.selectors.consent_export import CONSENT_EXPORT_FORMAT, consent_export_lines
 from consent.selectors.gpc import (
     GPC_HONORED,
     GPC_NOT_HONORED,
@@ -40,6 +41,7 @@ from consent.selectors.ledger import (
     consent_state_status_now,
     consent_states_by_status_now,
     consent_states_for_subjects,
+    consent_status_after_event,
     event_evidence,
     evidence_document_content,
     evidence_document_context,
@@ -49,6 +51,7 @@ from consent.selectors.ledger import (
     subjects_by_external_ids,
 )
 from consent.selectors.ledger_export import ledger_export_lines
+from consent.selectors.lists import FEED_CURSOR_KIND, FeedPage, consent_feed_page, consent_state_list, subject_list
 from consent.selectors.log_integrity import (
     checkpoint_keys,
     log_problem,
@@ -86,10 +89,13 @@ from consent.selectors.transparency import (
 )
 
 __all__ = [
+    "CONSENT_EXPORT_FORMAT",
+    "FEED_CURSOR_KIND",
     "GPC_HONORED",
     "GPC_NOT_HONORED",
     "GPC_NOT_RECEIVED",
     "ConsistencyProof",
+    "FeedPage",
     "GpcSignalPreview",
     "IabSignals",
     "InclusionProof",
@@ -105,12 +111,16 @@ __all__ = [
     "SubjectGpc",
     "checkpoint_keys",
     "consent_event_by_id",
+    "consent_export_lines",
+    "consent_feed_page",
     "consent_history",
     "consent_state_for_subject",
+    "consent_state_list",
     "consent_state_of_row",
     "consent_state_status_now",
     "consent_states_by_status_now",
     "consent_states_for_subjects",
+    "consent_status_after_event",
     "consistency_proof",
     "current_policy_versions",
     "event_evidence",
@@ -153,6 +163,7 @@ __all__ = [
     "subject_cluster_ids",
     "subject_email",
     "subject_gpc",
+    "subject_list",
     "subjects_by_external_ids",
     "subjects_by_gpc_status",
     "subjects_for_email",

@@ -452,3 +452,34 @@ def subject_email(subject: Subject) -> str | None:
         return unseal(data_key, subject.email_sealed, context=f"email:{subject.uuid}")
     except CryptoError:
         return None
+
+
+def consent_status_after_event(event: ConsentEvent) -> str:
+    """The status of the event's purpose for its subject once the event was appended: the subject's events for
+    the purpose up to the event's place in the chain, replayed (one query). ``unknown`` when nothing applies."""
+    entries = [
+        LedgerEntry(
+            seq=e["pk"],
+            event_id=e["event_id"],
+            action=e["action"],
+            occurred_at=e["occurred_at"],
+            valid_until=e["valid_until"],
+            supersedes=e["supersedes__event_id"],
+            is_gpc=e["collection_method"] == CollectionMethod.GPC_SIGNAL,
+            lifts_gpc=e["lifts_gpc_opt_out"],
+        )
+        for e in ConsentEvent.objects.filter(
+            subject_id=event.subject_id, purpose_id=event.purpose_id, chain_index__lte=event.chain_index
+        ).values(
+            "pk",
+            "event_id",
+            "action",
+            "occurred_at",
+            "valid_until",
+            "supersedes__event_id",
+            "collection_method",
+            "lifts_gpc_opt_out",
+        )
+    ]
+    state = replay(entries)
+    return state.status if state is not None else ConsentStatus.UNKNOWN

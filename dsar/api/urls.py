@@ -1,10 +1,10 @@
 from django.urls import path
 
-from dsar.api import certificate, exports, identity_link, legal_contacts, views, workflow
+from dsar.api import certificate, exports, identity_link, legal_contacts, lists, views, workflow
 
 urlpatterns = [
     path("dsar/verify/<str:token>", identity_link.DsarVerifyLinkApi.as_view(), name="dsar-verify-link"),
-    path("dsar", views.DsarCreateApi.as_view(), name="dsar-create"),
+    path("dsar", lists.DsarCollectionApi.as_view(), name="dsar-create"),
     path("dsar/<str:request_id>", views.DsarDetailApi.as_view(), name="dsar-detail"),
     path("deadlines/compute", views.DeadlineComputeApi.as_view(), name="deadlines-compute"),
     path("deadlines/settings", views.DeadlineSettingsApi.as_view(), name="deadlines-settings"),

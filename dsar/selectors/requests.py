@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -15,7 +15,7 @@ from core.crypto import CryptoError, normalize_email, unseal, unwrap_data_key
 from core.models import Organization
 from dsar.certificate import CertificateFacts, CertificateStep
 from dsar.deadlines import ClockEvent, DeadlineError, DeadlineResult, ExtensionNotice, compute_deadlines
-from dsar.enums import FulfilmentStepStatus, RequestStatus, RequestType
+from dsar.enums import OPEN_STATUSES, FulfilmentStepStatus, RequestStatus, RequestType
 from dsar.models import DataSubjectRequest, FulfilmentStep, RequestTransition
 from dsar.problems import deadline_problem
 from dsar.seal_contexts import request_key_owner, requester_context
@@ -245,3 +245,40 @@ def deadlines_what_if(
         )
     except DeadlineError as exc:
         raise deadline_problem(exc) from exc
+
+
+# --- lists for integrators (issue #17) ---------------------------------------------------------------------------
+
+
+def overdue_requests(today: date) -> Q:
+    """Open requests past their due date: marked by the deadline sweep, or due before yesterday in UTC (past the
+    end of the due day in every time zone, whether or not the sweep has run since)."""
+    return Q(status__in=OPEN_STATUSES) & (Q(overdue_on__isnull=False) | Q(due_on__lt=today - timedelta(days=1)))
+
+
+def dsar_list(
+    *,
+    organization: Organization,
+    status: str | None = None,
+    request_type: str | None = None,
+    regime: str | None = None,
+    due_before: date | None = None,
+    overdue: bool | None = None,
+    assignee: str | None = None,
+    today: date,
+) -> QuerySet[DataSubjectRequest]:
+    """The organization's requests; ``due_before``: due strictly before that date; ``assignee``: a staff username."""
+    requests = DataSubjectRequest.objects.filter(organization=organization).select_related("assignee")
+    if status is not None:
+        requests = requests.filter(status=status)
+    if request_type is not None:
+        requests = requests.filter(type=request_type)
+    if regime is not None:
+        requests = requests.filter(regime=regime)
+    if due_before is not None:
+        requests = requests.filter(due_on__lt=due_before)
+    if overdue is not None:
+        requests = requests.filter(overdue_requests(today)) if overdue else requests.exclude(overdue_requests(today))
+    if assignee is not None:
+        requests = requests.filter(assignee__username=assignee)
+    return requests

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent import selectors as consent_selectors
+from core.api.pagination import PAGINATION_PARAMETERS, envelope, keyset_response
 from core.api.schema import api_operation
 from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
@@ -36,10 +37,19 @@ class RecipientListCreateApi(OrganizationApi):
         scope="provenance:read",
         summary="List recipients",
         operation_id="recipients_list",
-        responses={200: s.RecipientSerializer(many=True)},
+        description="By key, in the envelope every list shares.",
+        parameters=PAGINATION_PARAMETERS,
+        responses={200: envelope(s.RecipientSerializer, "PaginatedRecipientList")},
+        problems={422: "Bad `limit` or `after`."},
     )
     def get(self, request: Request) -> Response:
-        return Response(s.RecipientSerializer(selectors.recipient_list(organization=self.organization), many=True).data)
+        return keyset_response(
+            request,
+            selectors.recipient_list(organization=self.organization),
+            kind="recipients",
+            order=("key",),
+            render=lambda rows: list(s.RecipientSerializer(rows, many=True).data),
+        )
 
     @api_operation(
         scope="provenance:write",

@@ -24,8 +24,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -35,6 +37,7 @@ from consent.feed import events_recorded_between, feed_is_exact, ledger_position
 from consent.gpc import purpose_signal_categories
 from consent.ledger import format_instant
 from consent.models import ConsentEvent
+from consent.selectors import consent_status_after_event
 from core.crypto import CryptoError
 from core.db import insert_rows
 from core.jurisdiction_rules import jurisdiction_rules
@@ -220,14 +223,30 @@ def _scan_organization(
 # Sending
 
 
+def current_state_url(subject_external_id: str, purpose_key: str) -> str:
+    """Where a receiver re-reads the purpose's state as it is now (scope ``consent:read``)."""
+    base = str(settings.PROVENANT_PUBLIC_BASE_URL).rstrip("/")
+    query = urlencode({"purpose": purpose_key})
+    return f"{base}/api/v1/subjects/{quote(subject_external_id, safe='')}/consent?{query}"
+
+
 def notice_body(notice: ConsentNotice, event: ConsentEvent | None) -> dict[str, Any]:
+    """The notice as sent. ``sequence`` orders one subject's notices (issue #17): it is the event's place in the
+    subject's hash chain, which grows in commit order (each append locks the subject), so a receiver applies a
+    notice only when its sequence is above the last it applied for the subject; ``state`` is the purpose's
+    status once the event was appended, and ``current_state_url`` re-reads it as it is now."""
     return {
         "type": CHANGE_EVENT_TYPES[notice.change],
         "subject_id": notice.subject_external_id,
         "purpose": notice.purpose.key,
         "event_id": notice.event_id,
         "occurred_at": format_instant(event.occurred_at) if event else None,
+        "recorded_at": format_instant(event.recorded_at) if event else None,
         "jurisdiction": event.jurisdiction if event else None,
+        "chain_index": event.chain_index if event else None,
+        "sequence": event.chain_index if event else None,
+        "state": {"purpose": notice.purpose.key, "status": consent_status_after_event(event)} if event else None,
+        "current_state_url": current_state_url(notice.subject_external_id, notice.purpose.key),
         "legal_deadline": notice.legal_deadline.isoformat() if notice.legal_deadline else None,
         "legal_rule": notice.legal_rule or None,
     }

@@ -258,7 +258,11 @@ def dsar_transition_body() -> dict[str, Any]:
 ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "consent-events", WRITE, 201, lambda: event_body(subject_id="cust-2")),
     Endpoint("POST", "consent-events/bulk", WRITE, 201, lambda: {"events": [event_body(subject_id="cust-2")]}),
+    Endpoint("GET", "consent-events", READ, 200),
+    Endpoint("GET", "consent-events/export", READ, 200, content_type="application/x-ndjson"),
     Endpoint("GET", "consent-events/<str:event_id>", READ, 200),
+    Endpoint("GET", "subjects", READ, 200),
+    Endpoint("GET", "consent-states", READ, 200),
     Endpoint("GET", "subjects/<str:subject_id>/consent", READ, 200),
     Endpoint("GET", "subjects/<str:subject_id>/consent-events", READ, 200),
     Endpoint("GET", "sources", READ, 200),
@@ -297,12 +301,14 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "recipients/<str:key>", PROVENANCE_READ, 200),
     Endpoint("PUT", "recipients/<str:key>", PROVENANCE_WRITE, 200, lambda: recipient_body(key=RECIPIENT_KEY)),
     Endpoint("PATCH", "recipients/<str:key>", PROVENANCE_WRITE, 200, lambda: {"name": "Renamed"}),
+    Endpoint("GET", "stamps", PROVENANCE_READ, 200),
     Endpoint("POST", "stamps", STAMP, 200, stamp_body),
     Endpoint("POST", "stamps/batch", STAMP, 200, lambda: {"items": [stamp_body(), stamp_body(recipient="nobody")]}),
     Endpoint("POST", "stamps/verify", STAMP, 200, stamp_verify_body),
     # provenance/api/receipt_urls.py
     Endpoint("GET", "consent-events/<str:event_id>/receipt", READ, 200),
     # provenance/api/delivery_urls.py
+    Endpoint("GET", "deliveries", "deliver", 200),
     Endpoint("POST", "deliveries", "deliver", 202, stamp_body),
     Endpoint("GET", "deliveries/<str:public_id>", "deliver", 200),
     Endpoint("POST", "recipients/<str:key>/webhook-secret", PROVENANCE_WRITE, 200),
@@ -311,7 +317,9 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "POST", "provenance/validate", STAMP, 200, lambda: {"subject_id": "cust-1", "purposes": ["marketing-email"]}
     ),
+    Endpoint("GET", "provenance/alerts", PROVENANCE_READ, 200),
     # dsar/api/urls.py
+    Endpoint("GET", "dsar", DSAR_READ, 200),
     Endpoint("POST", "dsar", DSAR_WRITE, 201, dsar_body),
     Endpoint("GET", "dsar/<str:request_id>", DSAR_READ, 200),
     Endpoint("POST", "deadlines/compute", DSAR_READ, 200, deadline_compute_body),
@@ -330,6 +338,8 @@ ENDPOINTS: list[Endpoint] = [
     VerifiedDsarEndpoint("POST", "dsar/<str:request_id>/fulfil", DSAR_WRITE, 200),
     Endpoint("POST", "dsar/<str:request_id>/extend", DSAR_WRITE, 200, dsar_extend_body),
     Endpoint("POST", "dsar/<str:request_id>/transitions", DSAR_WRITE, 200, dsar_transition_body),
+    # core/api/urls.py
+    Endpoint("GET", "audit-log", "audit:read", 200),
     # reports/api/urls.py
     Endpoint("GET", "reports/compliance", "reports:read", 200),
 ]

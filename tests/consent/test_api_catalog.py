@@ -62,7 +62,7 @@ def test_created_source_is_returned_listed_readable_and_audited(client: APIClien
     assert created["is_active"] is True
     assert created["is_builtin"] is False
     assert client.get(f"{SOURCES}/crm-import").json() == created
-    assert [s["key"] for s in client.get(SOURCES).json()] == ["crm-import"]
+    assert [s["key"] for s in client.get(SOURCES).json()["results"]] == ["crm-import"]
     entry = last_audit("source.created")
     assert entry.organization == organization
     assert entry.object_type == "source"
@@ -75,7 +75,7 @@ def test_sources_are_listed_in_key_order(client: APIClient) -> None:
     for key in ["zeta", "alpha", "mid"]:
         client.post(SOURCES, source_body(key=key), format="json")
 
-    assert [s["key"] for s in client.get(SOURCES).json()] == ["alpha", "mid", "zeta"]
+    assert [s["key"] for s in client.get(SOURCES).json()["results"]] == ["alpha", "mid", "zeta"]
 
 
 def test_duplicate_source_key_is_a_409_and_writes_nothing(client: APIClient, source: Source) -> None:
@@ -167,7 +167,7 @@ def test_deleting_a_source_retires_it_and_later_events_from_it_are_refused(
     assert response.status_code == 200
     assert response.json()["is_active"] is False
     assert client.get(f"{SOURCES}/{source.key}").json()["is_active"] is False
-    assert source.key in [s["key"] for s in client.get(SOURCES).json()]
+    assert source.key in [s["key"] for s in client.get(SOURCES).json()["results"]]
     assert last_audit("source.retired").data == {"key": source.key}
     before = row_counts()
     refused = client.post("/api/v1/consent-events", event_body(), format="json")
@@ -209,7 +209,7 @@ def test_built_in_source_cannot_be_changed_or_retired(
 def test_built_in_source_is_listed_as_built_in(client: APIClient, organization: Organization) -> None:
     system_source(organization)
 
-    listed = client.get(SOURCES).json()
+    listed = client.get(SOURCES).json()["results"]
 
     assert [(s["key"], s["is_builtin"], s["kind"]) for s in listed] == [("provenant", True, "system")]
 

@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
+from consent.ledger import format_instant
 from consent.models import ConsentEvent, Purpose, Source
 from core.crypto import master_keyring
 from core.models import AuditLogEntry, Organization
@@ -163,7 +165,12 @@ def test_withdrawal_reaches_a_webhook_receiver_that_fails_twice_signed_per_stand
         "purpose": "ad-sale",
         "event_id": withdrawal.event_id,
         "occurred_at": "2025-11-20T20:00:00.000000Z",
+        "recorded_at": format_instant(withdrawal.recorded_at),
         "jurisdiction": "US-CA",
+        "chain_index": 2,
+        "sequence": 2,
+        "state": {"purpose": "ad-sale", "status": "withdrawn"},
+        "current_state_url": f"{settings.PROVENANT_PUBLIC_BASE_URL}/api/v1/subjects/cust-1/consent?purpose=ad-sale",
         "legal_deadline": "2025-12-12",
         "legal_rule": notice.legal_rule,
     }
@@ -424,6 +431,42 @@ def test_an_event_committed_long_after_it_was_recorded_is_told_once(
     assert after_commit == {"created": 1, "events_read": 1}
     assert again == {"created": 0, "events_read": 0}
     assert sorted(ConsentNotice.objects.values_list("subject_external_id", flat=True)) == ["early", "late"]
+
+
+@pytest.mark.django_db
+def test_notices_carry_a_per_subject_sequence_and_the_state_after_their_event_whatever_order_they_arrive_in(
+    organization: Organization, source: Source, recipient_for: Callable[..., Recipient]
+) -> None:
+    """A receiver that applies a notice only when its sequence is above the last it applied for the subject ends
+    where the ledger ends, in whichever order the notices arrive (issue #17)."""
+    record(organization, subject_id="early", action="grant")  # before the recipient: never told
+    recipient_for("http://127.0.0.1:9/hook")
+    record(organization, subject_id="cust-1", action="grant", purpose="newsletter")
+    record(organization, subject_id="cust-1", action="withdraw", purpose="newsletter")
+    record(organization, subject_id="cust-1", action="grant", purpose="newsletter")
+    notices.consent_notices_scan()
+    events = {e.event_id: e for e in ConsentEvent.objects.all()}
+    bodies = [
+        notices.notice_body(n, events[n.event_id])
+        for n in ConsentNotice.objects.select_related("purpose").order_by("id")
+    ]
+
+    def mirrored(arrivals: list[dict[str, Any]]) -> str:
+        applied, status = 0, "unknown"
+        for body in arrivals:
+            if body["sequence"] > applied:
+                applied, status = body["sequence"], body["state"]["status"]
+        return status
+
+    assert [(b["subject_id"], b["sequence"], b["state"]["status"]) for b in bodies] == [
+        ("cust-1", 1, "given"),
+        ("cust-1", 2, "withdrawn"),
+        ("cust-1", 3, "renewed"),
+    ]
+    assert {b["current_state_url"] for b in bodies} == {
+        f"{settings.PROVENANT_PUBLIC_BASE_URL}/api/v1/subjects/cust-1/consent?purpose=newsletter"
+    }
+    assert mirrored(bodies) == mirrored(bodies[::-1]) == mirrored([bodies[1], bodies[2], bodies[0]]) == "renewed"
 
 
 @pytest.mark.django_db

@@ -62,6 +62,18 @@ DOMAIN_RULES: frozenset[str] = frozenset(
         "PATCH /api/v1/sources/{key}",
         "GET /api/v1/subjects/{subject_id}/solicitation",  # `purpose` a key that exists
         "GET /api/v1/subjects/{subject_id}/unsubscribe-link",  # the same
+        # Lists (issue #17): `after` a cursor we issued for that list; filters naming keys that exist.
+        "GET /api/v1/consent-events",
+        "GET /api/v1/consent-events/export",
+        "GET /api/v1/subjects",  # `jurisdiction` a code's shape
+        "GET /api/v1/consent-states",
+        "GET /api/v1/sources",
+        "GET /api/v1/recipients",
+        "GET /api/v1/stamps",
+        "GET /api/v1/deliveries",
+        "GET /api/v1/provenance/alerts",
+        "GET /api/v1/dsar",  # `due_before` within the accepted dates
+        "GET /api/v1/audit-log",
     }
 )
 # Operations that accept some input the schema rules out, by design: "schema-violating request accepted" is off

@@ -86,7 +86,7 @@ def test_created_recipient_is_listed_and_readable(existing: dict[str, Any], prov
     detail = provenance_client.get("/api/v1/recipients/email-platform")
 
     assert listed.status_code == 200
-    assert [item["key"] for item in listed.json()] == ["email-platform"]
+    assert [item["key"] for item in listed.json()["results"]] == ["email-platform"]
     assert detail.status_code == 200
     assert detail.json() == existing
 
@@ -271,7 +271,7 @@ def test_another_organization_cannot_see_or_change_a_recipient(
     put = other.put("/api/v1/recipients/email-platform", recipient_body(purposes=[]), format="json")
 
     assert listed.status_code == 200
-    assert listed.json() == []
+    assert listed.json()["results"] == []
     for response in (detail, patched, put):
         assert_problem(response, 404, "not-found")
     assert counts() == before

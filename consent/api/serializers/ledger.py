@@ -294,6 +294,7 @@ class ConsentHistoryOutputSerializer(serializers.Serializer):
     ledger_length = serializers.IntegerField()
     ledger_head_hash = serializers.CharField()
     next = serializers.CharField(allow_null=True, help_text="URL of the next page")
+    cursor = serializers.CharField(allow_null=True, help_text="Opaque: pass it back as `after` to read on")
     results = ConsentEventOutputSerializer(many=True)
     gpc_signal_on_read = GpcSignalOnReadSerializer(allow_null=True, help_text=GPC_SIGNAL_ON_READ_HELP)
 

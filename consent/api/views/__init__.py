@@ -25,6 +25,13 @@ from consent.api.views.ledger import (
     SubjectConsentApi,
     SubjectConsentEventsApi,
 )
+from consent.api.views.lists import (
+    ConsentEventCollectionApi,
+    ConsentEventExportApi,
+    ConsentEventFeedApi,
+    ConsentStateListApi,
+    SubjectListApi,
+)
 from consent.api.views.transparency import (
     LedgerCheckpointApi,
     LedgerConsistencyProofApi,
@@ -38,8 +45,12 @@ from consent.api.views.transparency import (
 __all__ = [
     "ConsentApi",
     "ConsentEventBulkCreateApi",
+    "ConsentEventCollectionApi",
     "ConsentEventCreateApi",
     "ConsentEventDetailApi",
+    "ConsentEventExportApi",
+    "ConsentEventFeedApi",
+    "ConsentStateListApi",
     "GpcWellKnownView",
     "LedgerCheckpointApi",
     "LedgerConsistencyProofApi",
@@ -61,5 +72,6 @@ __all__ = [
     "SubjectConsentApi",
     "SubjectConsentEventsApi",
     "SubjectLinksApi",
+    "SubjectListApi",
     "UnsubscribeLinkApi",
 ]

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from consent import selectors, services
 from consent.api import serializers as s
 from consent.models import Purpose, Source
+from core.api.pagination import PAGINATION_PARAMETERS, envelope, keyset_response
 from core.api.schema import api_operation
 from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
@@ -28,10 +29,19 @@ class SourceListCreateApi(OrganizationApi):
         scope="consent:read",
         summary="List sources",
         operation_id="sources_list",
-        responses={200: s.SourceSerializer(many=True)},
+        description="By key, in the envelope every list shares.",
+        parameters=PAGINATION_PARAMETERS,
+        responses={200: envelope(s.SourceSerializer, "PaginatedSourceList")},
+        problems={422: "Bad `limit` or `after`."},
     )
     def get(self, request: Request) -> Response:
-        return Response(s.SourceSerializer(selectors.source_list(organization=self.organization), many=True).data)
+        return keyset_response(
+            request,
+            selectors.source_list(organization=self.organization),
+            kind="sources",
+            order=("key",),
+            render=lambda rows: list(s.SourceSerializer(rows, many=True).data),
+        )
 
     @api_operation(
         scope="consent:write",

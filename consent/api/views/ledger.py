@@ -18,8 +18,11 @@ from consent import selectors, services
 from consent.api import serializers as s
 from consent.api.views.base import ConsentApi, prebuilt_validated
 from consent.catalog import organization_catalog
+from consent.models import Subject
+from core.api.pagination import PAGINATION_PARAMETERS, page_limit, paginated_response
 from core.api.schema import IDEMPOTENCY_HEADER, SUBJECT_ID, api_operation
 from core.api.views import parse_instant_param
+from core.cursors import decode_cursor, encode_cursor
 from core.problems import Conflict, InvalidInput, NotFound
 
 # ------------------------------------------------------------------------------------------------
@@ -198,13 +201,11 @@ class SubjectConsentApi(ConsentApi):
         )
 
 
-def _encode_cursor(chain_index: int) -> str:
-    return base64.urlsafe_b64encode(f"c{chain_index}".encode()).decode().rstrip("=")
+HISTORY_CURSOR = "subject-history"
 
 
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
+def _legacy_cursor(cursor: str) -> int:
+    """A cursor of the history's first format (``c<chain index>``, base64), still accepted as ``?cursor=``."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if not text.startswith("c"):
@@ -217,6 +218,24 @@ def _decode_cursor(cursor: str | None) -> int:
         raise InvalidInput("Invalid cursor.", errors=[{"pointer": "?cursor", "detail": "not a cursor"}]) from exc
 
 
+def _history_position(request: Request, subject: Subject) -> int:
+    """Where a history page starts: ``?after=`` (or its older name ``?cursor=``), a signed cursor bound to this
+    subject; 0 without one."""
+    name = "after" if request.query_params.get("after") else "cursor"
+    raw = request.query_params.get(name)
+    if not raw:
+        return 0
+    try:
+        position = decode_cursor(raw, HISTORY_CURSOR, parameter=name)
+    except InvalidInput:
+        if name == "cursor":
+            return _legacy_cursor(raw)
+        raise
+    if not isinstance(position, list) or len(position) != 2 or position[0] != str(subject.uuid):
+        raise InvalidInput("Invalid cursor.", errors=[{"pointer": f"?{name}", "detail": "not a cursor of this list"}])
+    return int(position[1])
+
+
 class SubjectConsentEventsApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
@@ -227,39 +246,30 @@ class SubjectConsentEventsApi(ConsentApi):
         "(see README, 'Verifying the ledger yourself').",
         parameters=[
             SUBJECT_ID,
-            OpenApiParameter("cursor", OpenApiTypes.STR),
-            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="Default 50"),
+            *PAGINATION_PARAMETERS,
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="The older name of `after`"),
         ],
         responses={200: s.ConsentHistoryOutputSerializer},
         problems={404: "No such subject in your organization.", 422: "Bad cursor or limit."},
     )
     def get(self, request: Request, subject_id: str) -> Response:
-        after = _decode_cursor(request.query_params.get("cursor"))
-        try:
-            limit = int(request.query_params.get("limit", "50"))
-        except ValueError:
-            limit = -1
-        if not 1 <= limit <= 500:
-            raise InvalidInput(
-                "limit must be an integer from 1 to 500.", errors=[{"pointer": "?limit", "detail": "1-500"}]
-            )
+        limit = page_limit(request)
         subject = self.subject_or_404(subject_id)
+        after = _history_position(request, subject)
         preview = self.gpc_signal_on_read(subject)
         events, has_more = selectors.consent_history(subject=subject, after_chain_index=after, limit=limit)
-        next_url = None
-        if has_more:
-            next_url = request.build_absolute_uri(
-                f"{request.path}?cursor={_encode_cursor(events[-1].chain_index)}&limit={limit}"
-            )
-        return Response(
-            {
+        cursor = encode_cursor(HISTORY_CURSOR, [str(subject.uuid), events[-1].chain_index]) if has_more else None
+        return paginated_response(
+            request,
+            [s.event_representation(e, with_evidence=True) for e in events],
+            cursor=cursor,
+            limit=limit,
+            extra={
                 "subject_id": subject.external_id,
                 "ledger_length": subject.ledger_length,
                 "ledger_head_hash": subject.ledger_head_hash,
-                "next": next_url,
-                "results": [s.event_representation(e, with_evidence=True) for e in events],
                 "gpc_signal_on_read": s.gpc_signal_on_read_representation(preview),
-            }
+            },
         )
 
 
