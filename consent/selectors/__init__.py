@@ -29,6 +29,12 @@ from consent.selectors.gpc import (
     subject_gpc,
     subjects_by_gpc_status,
 )
+from consent.selectors.imports import (
+    consent_import_by_file,
+    consent_import_by_id,
+    consent_import_for_worker,
+    consent_import_rejections,
+)
 from consent.selectors.incremental_integrity import ledger_incremental_report
 from consent.selectors.integrity import LedgerIntegrityReport, ledger_integrity_report
 from consent.selectors.ledger import (
@@ -106,6 +112,10 @@ __all__ = [
     "checkpoint_keys",
     "consent_event_by_id",
     "consent_history",
+    "consent_import_by_file",
+    "consent_import_by_id",
+    "consent_import_for_worker",
+    "consent_import_rejections",
     "consent_state_for_subject",
     "consent_state_of_row",
     "consent_state_status_now",
