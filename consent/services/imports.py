@@ -196,6 +196,22 @@ def _record(organization: Organization, items: list[ConsentEventInput]) -> int:
     return sum(1 for r in recorded if not r.replayed)
 
 
+class _Probe(Exception):
+    pass
+
+
+def _own_rejections(organization: Organization, line: int, item: ConsentEventInput) -> list[Rejection]:
+    """What the API answers for this one row sent alone (tried, then rolled back), or [] if it would be accepted."""
+    try:
+        with transaction.atomic():
+            consent_record_with_signals(organization=organization, items=[item])
+            raise _Probe
+    except _Probe:
+        return []
+    except DomainError as exc:
+        return [r for found in _rejections_of(exc, line=line).values() for r in found]
+
+
 def _record_batch(
     organization: Organization, entries: list[tuple[int, ConsentEventInput]]
 ) -> tuple[int, list[Rejection]]:
@@ -209,8 +225,10 @@ def _record_batch(
             named = _rejections_of(exc)
             if not named:
                 break
-            for found in named.values():
-                rejected.extend(found)
+            items = dict(pending)
+            for line, found in named.items():
+                # A batch answers with one problem type for all its faults: each row's own answer is the API's.
+                rejected.extend(_own_rejections(organization, line, items[line]) or found)
             pending = [entry for entry in pending if entry[0] not in named]
     # A fault no pointer places (e.g. a subject erased meanwhile): each remaining row on its own.
     recorded = 0
