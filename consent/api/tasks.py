@@ -10,7 +10,7 @@ from typing import Any
 from celery import shared_task
 
 from consent import selectors, services
-from consent.api.imports import parse_import_row
+from consent.api.imports import ImportRowParser
 from consent.enums import ImportStatus
 from consent.import_files import read_rows
 from core.problems import DomainError
@@ -26,7 +26,7 @@ def run_consent_import(job_id: int) -> dict[str, Any]:
     try:
         rows = read_rows(io.BytesIO(services.import_content(job)), job.file_format)
         progress = services.consent_import_run(
-            organization=job.organization, job=job, rows=rows, parse=parse_import_row, actor=actor
+            organization=job.organization, job=job, rows=rows, parse=ImportRowParser(), actor=actor
         )
     except services.ImportInProgress:
         return {"import": job_id, "ran": False}

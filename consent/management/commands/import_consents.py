@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from consent import selectors, services
-from consent.api.imports import parse_import_row
+from consent.api.imports import ImportRowParser
 from consent.enums import ImportFormat, ImportStatus
 from consent.import_files import format_of, read_rows
 from core.problems import DomainError
@@ -123,7 +123,7 @@ class Command(BaseCommand):
                         organization=organization,
                         job=job,
                         rows=read_rows(stream, file_format),
-                        parse=parse_import_row,
+                        parse=ImportRowParser(),
                         batch_rows=options["batch_rows"],
                         on_batch=advance,
                         actor=ACTOR,
