@@ -73,9 +73,10 @@ def api_body(row: dict[str, Any]) -> dict[str, Any]:
 def read_rows(stream: IO[bytes], file_format: str) -> Iterator[FileRow]:
     """The file's data rows in order, streamed (memory does not grow with the file)."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
-    if file_format == ImportFormat.CSV:
-        return _csv_rows(text)
-    return _ndjson_rows(text)
+    try:
+        yield from _csv_rows(text) if file_format == ImportFormat.CSV else _ndjson_rows(text)
+    finally:
+        text.detach()  # the caller's stream stays the caller's to close
 
 
 def _csv_rows(text: Iterable[str]) -> Iterator[FileRow]:

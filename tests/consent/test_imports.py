@@ -169,7 +169,7 @@ def test_bad_rows_are_reported_with_the_api_words_while_good_rows_go_in(
 
     assert "8 rows read, 4 recorded, 4 left out" in output
     assert ConsentEvent.objects.filter(organization=organization).count() == 4
-    reported = list(csv.DictReader(report.open(encoding="utf-8")))
+    reported = list(csv.DictReader(report.read_text(encoding="utf-8").splitlines()))
     assert [int(r["line"]) for r in reported] == [3, 5, 7, 8]  # the header is line 1
     for row, line in zip(bad, [3, 5, 7, 8], strict=True):  # what the API answers for the same event
         answer = client_rw.post("/api/v1/consent-events", api_item(row), format="json").json()
@@ -238,7 +238,7 @@ def test_dry_run_applies_every_rule_and_keeps_nothing(
     assert ConsentEvent.objects.count() == 0
     assert Subject.objects.count() == 0
     assert ConsentImport.objects.count() == 0
-    [line] = list(csv.DictReader(report.open(encoding="utf-8")))
+    [line] = list(csv.DictReader(report.read_text(encoding="utf-8").splitlines()))
     assert (line["line"], line["pointer"], line["type"]) == ("5", "/jurisdiction", problem_type("validation-error"))
 
 
@@ -264,7 +264,7 @@ def test_a_suppressed_person_is_left_out_as_the_api_refuses_them(
 
     run_import(write_csv(tmp_path / "h.csv", rows), organization, "--report", str(report))
 
-    [line] = list(csv.DictReader(report.open(encoding="utf-8")))
+    [line] = list(csv.DictReader(report.read_text(encoding="utf-8").splitlines()))
     assert (line["line"], line["type"], line["detail"]) == (
         "3",
         problem_type("subject-suppressed"),
