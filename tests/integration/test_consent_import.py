@@ -21,7 +21,8 @@ from consent.enums import SourceKind
 from consent.models import ConsentEvent, ConsentImport
 from core.models import Organization
 from core.problems import problem_type
-from tests.integration.conftest import ROOT, CeleryWorker, test_database_url, wait_until
+from tests.integration import conftest as integration
+from tests.integration.conftest import ROOT, CeleryWorker, wait_until
 
 HEADER = ["subject_id", "purpose", "action", "occurred_at", "source", "collection_method", "jurisdiction"]
 
@@ -66,7 +67,7 @@ def command_env() -> dict[str, str]:
     return {
         **os.environ,  # the test master keys, which the command must share
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": integration.test_database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
@@ -78,15 +79,15 @@ def test_an_import_killed_mid_file_resumes_and_records_every_row_once(
 ) -> None:
     catalog(organization)
     path = tmp_path / "history.csv"
-    rows = history_csv(path, 600, subjects=60)
+    rows = history_csv(path, 300, subjects=30)
     last_line = len(rows) + 1
 
-    first = subprocess.Popen(import_command(path, "--batch-rows", "20"), cwd=ROOT, env=command_env())
+    first = subprocess.Popen(import_command(path, "--batch-rows", "10"), cwd=ROOT, env=command_env())
     try:
         done = wait_until(
             lambda: (
                 (job := ConsentImport.objects.filter(organization=organization).first())
-                and job.lines_done >= 41
+                and job.lines_done >= 31
                 and job.lines_done
             ),
             timeout=120,
@@ -106,7 +107,7 @@ def test_an_import_killed_mid_file_resumes_and_records_every_row_once(
     assert second.returncode == 0, second.stderr
     assert f"resuming after line {killed_at}" in second.stdout
     job = ConsentImport.objects.get(organization=organization)
-    assert (job.status, job.rows_read, job.rows_recorded, job.rows_rejected) == ("done", 600, 600, 0)
+    assert (job.status, job.rows_read, job.rows_recorded, job.rows_rejected) == ("done", 300, 300, 0)
     recorded = sorted(
         (e.subject.external_id, e.occurred_at.isoformat().replace("+00:00", "Z"))
         for e in ConsentEvent.objects.select_related("subject")
