@@ -265,11 +265,13 @@ def consent_import_run(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     on_batch: Callable[[ImportProgress], None] | None = None,
     actor: str = "",
+    sha256: str = "",
 ) -> ImportProgress:
-    """Import ``rows`` after the job's committed line, batch by batch. Without a job (``--dry-run``) each batch is
-    recorded and rolled back: every rule is applied, nothing is kept."""
+    """Import ``rows`` after the job's committed line, batch by batch. Without a job (``--dry-run``, naming the file's
+    ``sha256``) each batch is recorded and rolled back: every rule is applied, nothing is kept, and rows the file's
+    import recorded already count as replays, not as new."""
     progress = ImportProgress()
-    key_prefix = f"import:{job.sha256[:32]}:" if job is not None else "import:dry-run:"
+    key_prefix = f"import:{(job.sha256 if job is not None else sha256)[:32]}:"
     if job is not None:
         progress = ImportProgress(job.rows_read, job.rows_recorded, job.rows_rejected, job.lines_done)
         ConsentImport.objects.filter(pk=job.pk).exclude(status=ImportStatus.DONE).update(

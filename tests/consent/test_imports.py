@@ -242,6 +242,19 @@ def test_dry_run_applies_every_rule_and_keeps_nothing(
     assert (line["line"], line["pointer"], line["type"]) == ("5", "/jurisdiction", problem_type("validation-error"))
 
 
+def test_a_dry_run_of_a_file_imported_already_counts_nothing_new(
+    organization: Organization, catalog_of: Callable[[Organization], None], tmp_path: Path
+) -> None:
+    catalog_of(organization)
+    path = write_csv(tmp_path / "h.csv", history(3))
+    run_import(path, organization)
+
+    output = run_import(path, organization, "--dry-run")
+
+    assert "dry run: 3 rows read, 0 recorded, 0 left out" in output
+    assert ConsentEvent.objects.count() == 3
+
+
 def test_events_of_a_subject_within_a_batch_are_chained_in_occurred_at_order(
     organization: Organization, catalog_of: Callable[[Organization], None], tmp_path: Path
 ) -> None:

@@ -127,6 +127,7 @@ class Command(BaseCommand):
                         batch_rows=options["batch_rows"],
                         on_batch=advance,
                         actor=ACTOR,
+                        sha256=sha256,
                     )
             except DomainError as exc:
                 if job is not None and not isinstance(exc, services.ImportInProgress):
