@@ -8,7 +8,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +217,7 @@ def test_an_interrupted_import_resumes_after_its_last_committed_batch(
     assert "resuming after line 4" in output
     assert ConsentEvent.objects.count() == 9
     assert sorted(ConsentEvent.objects.values_list("occurred_at", flat=True)) == sorted(
-        timezone.datetime.fromisoformat(r["occurred_at"].replace("Z", "+00:00")) for r in rows
+        datetime.fromisoformat(r["occurred_at"].replace("Z", "+00:00")) for r in rows
     )
 
 
