@@ -224,7 +224,9 @@ class ImportReportApi(OrganizationApi):
         summary="The rows an import left out: line, field and the API's reason",
         description="In file order, `limit` (at most 500, default 100) at a time; pass `cursor` back as `after`.",
         parameters=[
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1-500, default 100"),
+            OpenApiParameter(
+                "limit", {"type": "integer", "minimum": 1, "maximum": REPORT_MAX_LIMIT}, description="Default 100"
+            ),
             OpenApiParameter("after", OpenApiTypes.STR, description="The `cursor` of the previous page"),
         ],
         responses={200: ImportReportSerializer},
