@@ -110,6 +110,12 @@ EXAMPLES: dict[tuple[str, str], tuple[str, Any]] = {
         "Identity checked by hand",
         {"note": "Identity confirmed against the customer account by phone.", "method": "manual"},
     ),
+    ("post", "/api/v1/imports"): (
+        "Import Carol's and Dave's history from a CSV export (README: 'Importing consent history')",
+        "subject_id,purpose,action,occurred_at,source,collection_method,jurisdiction\n"
+        "demo-carol,marketing-email,grant,2025-03-01T10:00:00Z,web-signup,web_form,DE\n"
+        "demo-dave,analytics,grant,2025-03-02T11:30:00Z,mobile-app,mobile_app,FR\n",
+    ),
     ("post", "/api/v1/ledger/verifications"): ("Verify what was added since the last run", {"mode": "incremental"}),
     ("post", "/api/v1/legal-contacts"): ("The DPO receives digests and escalations", LEGAL_CONTACT),
     ("put", "/api/v1/legal-contacts/{contact_id}"): ("Replace a contact", LEGAL_CONTACT),

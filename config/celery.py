@@ -21,6 +21,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("provenant")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The import worker parses rows with the consent API's serializer, so it lives with the API (issue #17).
+app.autodiscover_tasks(["consent.api"])
 
 REQUEST_ID_HEADER = "provenant_request_id"
 PUBLISHED_AT_HEADER = "provenant_published_at"

@@ -137,3 +137,17 @@ class VerificationJobStatus(TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+
+
+class ImportStatus(TextChoices):
+    """A bulk import of consent history (issue #17): queued (API upload waiting for a worker), running, done, failed."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportFormat(TextChoices):
+    CSV = "csv", "CSV"
+    NDJSON = "ndjson", "NDJSON"

@@ -14,6 +14,8 @@ from consent.enums import (
     CollectionMethod,
     ConsentStatus,
     GpcChannel,
+    ImportFormat,
+    ImportStatus,
     LawfulBasis,
     SourceKind,
     SuppressionKind,
@@ -569,3 +571,61 @@ class EvidenceDocument(models.Model):
 
     def __str__(self) -> str:
         return f"document of {self.event_id}"
+
+
+class ConsentImport(models.Model):
+    """A bulk import of consent history from a CSV or NDJSON file (issue #17), one per (organization, file
+    SHA-256): running the same file again resumes it. ``lines_done`` is the last file line whose batch committed,
+    written in that batch's transaction, so an interrupted import continues after it and records nothing twice.
+    An upload through the API is kept sealed (``content_sealed``) until its worker has finished with it."""
+
+    public_id = models.CharField(max_length=26, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    sha256 = models.CharField(max_length=64, editable=False)
+    file_format = models.CharField(max_length=8, choices=ImportFormat.choices)
+    requested_by = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    lines_done = models.BigIntegerField(default=0)
+    rows_read = models.BigIntegerField(default=0)
+    rows_recorded = models.BigIntegerField(default=0)
+    rows_rejected = models.BigIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
+    request_digest = models.CharField(max_length=64, blank=True)
+    wrapped_data_key = models.BinaryField(null=True, blank=True, editable=False)
+    content_sealed = models.TextField(blank=True, editable=False)
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sha256"], name="consent_import_file_unique"),
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="consent_import_idempotency_key_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id}: {self.status}"
+
+
+class ConsentImportRejection(models.Model):
+    """A row an import left out: its file line, the field (a JSON pointer, "" for the whole row) and why, in the
+    words the API uses for the same fault."""
+
+    consent_import = models.ForeignKey(ConsentImport, on_delete=models.CASCADE, related_name="rejections")
+    line = models.BigIntegerField()
+    pointer = models.CharField(max_length=100, blank=True)
+    problem_type = models.CharField(max_length=100, help_text="The problem's stable type URI, as the API answers it.")
+    detail = models.TextField()
+
+    class Meta:
+        ordering = ["line", "id"]
+        indexes = [models.Index(fields=["consent_import", "line"], name="consent_import_rejection_line")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.detail}"

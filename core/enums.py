@@ -32,6 +32,8 @@ class AuditAction(TextChoices):
     SUBJECT_CONTACT_REVEALED = "subject.contact_revealed", "Subject's contact data revealed to staff"
     CONSENT_RECORDED_BY_STAFF = "consent.recorded_by_staff", "Consent fact recorded by staff (a letter or call)"
     LEDGER_VERIFIED = "ledger.verified", "Ledger verified and the result recorded"
+    CONSENT_IMPORT_CREATED = "consent_import.created", "Import of consent history started"
+    CONSENT_IMPORT_FINISHED = "consent_import.finished", "Import of consent history finished"
     LEDGER_WITNESS_CREATED = "ledger_witness.created", "Ledger witness registered"
     LEDGER_WITNESS_UPDATED = "ledger_witness.updated", "Ledger witness changed"
     # recipients, signing keys, deliveries, notices and alerts (provenance)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent.api import views
+from consent.api import imports, views
 
 urlpatterns = [
     path("consent-events", views.ConsentEventCollectionApi.as_view(), name="consent-event-create"),
@@ -15,6 +15,9 @@ urlpatterns = [
         views.SubjectConsentEventsApi.as_view(),
         name="subject-consent-events",
     ),
+    path("imports", imports.ImportCreateApi.as_view(), name="consent-import-create"),
+    path("imports/<str:import_id>", imports.ImportDetailApi.as_view(), name="consent-import-detail"),
+    path("imports/<str:import_id>/report", imports.ImportReportApi.as_view(), name="consent-import-report"),
     path("sources", views.SourceListCreateApi.as_view(), name="source-list"),
     path("sources/<str:key>", views.SourceDetailApi.as_view(), name="source-detail"),
     path("purposes", views.PurposeListCreateApi.as_view(), name="purpose-list"),

@@ -30,6 +30,12 @@ from consent.selectors.gpc import (
     subject_gpc,
     subjects_by_gpc_status,
 )
+from consent.selectors.imports import (
+    consent_import_by_file,
+    consent_import_by_id,
+    consent_import_for_worker,
+    consent_import_rejections,
+)
 from consent.selectors.incremental_integrity import ledger_incremental_report
 from consent.selectors.integrity import LedgerIntegrityReport, ledger_integrity_report
 from consent.selectors.ledger import (
@@ -114,6 +120,10 @@ __all__ = [
     "consent_export_lines",
     "consent_feed_page",
     "consent_history",
+    "consent_import_by_file",
+    "consent_import_by_id",
+    "consent_import_for_worker",
+    "consent_import_rejections",
     "consent_state_for_subject",
     "consent_state_list",
     "consent_state_of_row",

@@ -33,6 +33,20 @@ from consent.services.gpc import (
     organization_gpc_settings_update,
     subject_link,
 )
+from consent.services.imports import (
+    DEFAULT_BATCH_ROWS,
+    IMPORT_TASK,
+    ImportCreated,
+    ImportInProgress,
+    ImportProgress,
+    Rejection,
+    RowParser,
+    consent_import_create,
+    consent_import_finish,
+    consent_import_run,
+    import_content,
+    request_digest_of_file,
+)
 from consent.services.integrity import ledger_integrity_check
 from consent.services.privacy_center import (
     PreferenceChange,
@@ -84,7 +98,9 @@ from consent.services.witnesses import (
 from consent.subject_keys import SubjectKeyUnavailable
 
 __all__ = [
+    "DEFAULT_BATCH_ROWS",
     "GPC_SOURCE_KEY",
+    "IMPORT_TASK",
     "LEGAL_TEAM_SOURCE_KEY",
     "PRIVACY_CENTER_SOURCE_KEY",
     "SYSTEM_SOURCE_KEY",
@@ -94,9 +110,14 @@ __all__ = [
     "EvidenceDocument",
     "GpcOutcome",
     "IdempotencyKeyReused",
+    "ImportCreated",
+    "ImportInProgress",
+    "ImportProgress",
     "OccurredInFuture",
     "PreferenceChange",
     "RecordedEvent",
+    "Rejection",
+    "RowParser",
     "SequencingReport",
     "SignalledRecording",
     "StaffRecord",
@@ -111,6 +132,9 @@ __all__ = [
     "checkpoint_pushes_create",
     "checkpoint_signer",
     "consent_expire_lapsed",
+    "consent_import_create",
+    "consent_import_finish",
+    "consent_import_run",
     "consent_record",
     "consent_record_by_staff",
     "consent_record_many",
@@ -119,6 +143,7 @@ __all__ = [
     "consent_unsubscribe",
     "gpc_signal_record",
     "gpc_source",
+    "import_content",
     "ledger_checkpoint",
     "ledger_integrity_check",
     "ledger_origin",
@@ -136,6 +161,7 @@ __all__ = [
     "purpose_update",
     "register_checkpoint_signer",
     "request_digest",
+    "request_digest_of_file",
     "source_create",
     "source_retire",
     "source_update",

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from consent import services as consent_services
-from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose, Source, Subject
+from consent.models import ConsentEvent, ConsentImport, ConsentState, PolicyVersion, Purpose, Source, Subject
 from core.models import AuditLogEntry, Organization
 from core.problems import PROBLEM_CONTENT_TYPE, problem_type
 from dsar import services as dsar_services
@@ -103,6 +103,13 @@ def deadline_compute_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def import_upload() -> bytes:
+    """A one-row CSV import (bytes: ``call`` sends it as ``text/csv``)."""
+    row = event_body(subject_id="cust-2")
+    header = ",".join(row)
+    return f"{header}\n{','.join(str(v) for v in row.values())}\n".encode()
+
+
 def stamp_verify_body() -> dict[str, Any]:
     """A well-formed request whose stamp does not parse: the answer is 200 with valid false."""
     return {"body": {"data": {}, "privacy": {"data_digest": "sha-256=:x:"}}, "privacy_stamp": "e30..c2ln"}
@@ -125,6 +132,7 @@ class World:
     verified_dsar_id: str = ""
     verification_job_id: str = ""
     legal_contact_id: str = ""
+    import_id: str = ""
 
 
 def seed_world(organization: Organization, source: Source, purpose: Purpose) -> World:
@@ -165,6 +173,9 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
     consent_services.ledger_checkpoint(organization)
     job = consent_services.verification_job_create(organization=organization, actor="test")
     contact = dsar_services.legal_contact_create(organization=organization, email="legal@acme.test", actor="test")
+    consent_import = consent_services.consent_import_create(
+        organization=organization, sha256="b" * 64, file_format="csv", actor="test"
+    ).job
     return World(
         organization,
         source,
@@ -176,6 +187,7 @@ def seed_world(organization: Organization, source: Source, purpose: Purpose) -> 
         verified_dsar_id=verified.public_id,
         verification_job_id=job.public_id,
         legal_contact_id=contact.public_id,
+        import_id=consent_import.public_id,
     )
 
 
@@ -218,6 +230,7 @@ class Endpoint:
             .replace("<str:request_id>", world.dsar_id)
             .replace("<str:job_id>", world.verification_job_id)
             .replace("<str:contact_id>", world.legal_contact_id)
+            .replace("<str:import_id>", world.import_id)
         )
         return f"/api/v1/{path}?{self.query}" if self.query else f"/api/v1/{path}"
 
@@ -295,6 +308,9 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "subjects/<str:subject_id>/privacy-status", READ, 200),
     Endpoint("GET", "subjects/<str:subject_id>/solicitation", READ, 200, query="purpose=marketing-email"),
     Endpoint("GET", "subjects/<str:subject_id>/unsubscribe-link", WRITE, 200, query="purpose=marketing-email"),
+    Endpoint("POST", "imports", WRITE, 202, import_upload),
+    Endpoint("GET", "imports/<str:import_id>", READ, 200),
+    Endpoint("GET", "imports/<str:import_id>/report", READ, 200),
     # provenance/api/urls.py
     Endpoint("GET", "recipients", PROVENANCE_READ, 200),
     Endpoint("POST", "recipients", PROVENANCE_WRITE, 201, recipient_body),
@@ -350,6 +366,8 @@ def call(client: Any, endpoint: Endpoint, world: World, **extra: Any) -> HttpRes
     body = endpoint.body() if endpoint.body else None
     if body is None:
         return method(endpoint.url(world), **extra)
+    if isinstance(body, bytes):  # a file upload (an import): sent as it is, as CSV
+        return method(endpoint.url(world), body, content_type="text/csv", **extra)
     return method(endpoint.url(world), body, format="json", **extra)
 
 
@@ -394,5 +412,6 @@ def row_counts() -> dict[str, int]:
         DataSubjectRequest,
         RequestTransition,
         DsarLegalContact,
+        ConsentImport,
     ]
     return {model.__name__: model.objects.count() for model in models}

@@ -51,6 +51,8 @@ DOMAIN_RULES: frozenset[str] = frozenset(
         "POST /api/v1/dsar/{request_id}/verify",
         "POST /api/v1/deadlines/compute",  # calendar ids and IANA time zones
         "PUT /api/v1/deadlines/settings",
+        "POST /api/v1/imports",  # the file UTF-8 CSV or NDJSON with a header of documented columns
+        "GET /api/v1/imports/{import_id}/report",  # `after` a cursor we issued
         # The schema's examples (config.api_examples) name the demo organization's real keys, so generated bodies
         # reach the same rules as the creating POSTs above instead of a 404 for an unknown key.
         "PUT /api/v1/purposes/{key}",  # DPV IRIs from the vocabulary

@@ -1,0 +1,37 @@
+"""The worker side of ``POST /api/v1/imports``: thin, idempotent (a finished import is left alone; a redelivered
+one resumes after its last committed batch). It lives with the API because it parses rows with the API's own
+serializer; ``config.celery`` discovers it."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from celery import shared_task
+
+from consent import selectors, services
+from consent.api.imports import ImportRowParser
+from consent.enums import ImportStatus
+from consent.import_files import read_rows
+from core.problems import DomainError
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_consent_import(job_id: int) -> dict[str, Any]:
+    """Run (or resume) an uploaded import; a no-op once it is done."""
+    job = selectors.consent_import_for_worker(job_id)
+    if job is None or job.status == ImportStatus.DONE:
+        return {"import": job_id, "ran": False}
+    actor = f"task:consent.run_consent_import:{job.requested_by}"[:200]
+    try:
+        rows = read_rows(io.BytesIO(services.import_content(job)), job.file_format)
+        progress = services.consent_import_run(
+            organization=job.organization, job=job, rows=rows, parse=ImportRowParser(), actor=actor
+        )
+    except services.ImportInProgress:
+        return {"import": job_id, "ran": False}
+    except DomainError as exc:
+        failed = services.ImportProgress(job.rows_read, job.rows_recorded, job.rows_rejected, job.lines_done)
+        services.consent_import_finish(job=job, actor=actor, progress=failed, error=exc.detail)
+        return {"import": job_id, "ran": True, "error": exc.detail}
+    return {"import": job_id, "ran": True, "recorded": progress.rows_recorded, "rejected": progress.rows_rejected}
