@@ -132,6 +132,7 @@ def test_requests_adapter_stamps_and_a_withdrawal_blocks(provenant: LiveProvenan
 
 def test_batch_mode_stamps_once_and_sends_only_the_allowed_records(provenant: LiveProvenant) -> None:
     grant(provenant, "cust-1", "cust-2")
+    # One stamps/batch call for the three records, then one send per allowed record.
     records = [
         StampRequest(recipient="crm", subject_id=subject_id, purpose="marketing-email", data={"n": n})
         for n, subject_id in enumerate(["cust-1", "cust-3", "cust-2"])
