@@ -45,13 +45,17 @@ def fresh_signing_key_cache() -> Iterator[None]:
 
 @pytest.fixture
 def provenant(transactional_db: Any, live_server: Any) -> LiveProvenant:
-    """Acme with the source web-signup, the purpose marketing-email, the recipient crm (a processor receiving
-    it) and an API key with the client's scopes, served on 127.0.0.1."""
+    """Acme with the source web-signup, the purposes marketing-email and ad-sale, the recipient crm (a processor
+    receiving marketing-email) and an API key with the client's scopes, served on 127.0.0.1."""
     organization = organization_create(slug="acme", name="Acme", actor="test")
     consent_services.source_create(
         organization=organization, actor="test", key="web-signup", name="Signup form", kind=SourceKind.WEB_FORM
     )
     consent_services.purpose_create(organization=organization, actor="test", key="marketing-email", name="Email")
+    # A sale purpose: a GPC signal is an opt-out of it, which stamps then carry as Sec-GPC.
+    consent_services.purpose_create(
+        organization=organization, actor="test", key="ad-sale", name="Ad sale", is_sale_or_sharing=True
+    )
     recipient_create(
         organization=organization, actor="test", key="crm", name="CRM", role="processor", purposes=["marketing-email"]
     )

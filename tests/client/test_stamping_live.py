@@ -108,13 +108,19 @@ def test_async_transport_stamps_and_blocks(provenant: LiveProvenant) -> None:
     assert blocked.reason_codes == ["NO_CONSENT"]
 
 
-def test_requests_adapter_stamps_and_a_withdrawal_blocks(provenant: LiveProvenant) -> None:
+def test_requests_adapter_stamps_forwards_gpc_and_a_withdrawal_blocks(provenant: LiveProvenant) -> None:
     grant(provenant, "cust-1")
     with provenant.client() as client, HttpReceiver() as receiver:
+        # A Californian whose browser sent GPC: a processor still gets the data, with Sec-GPC: 1.
+        client.create_consent_event(event_body(subject_id="cust-ca", jurisdiction="US-CA"))
+        client.request("POST", "/api/v1/signals", json={"subject_id": "cust-ca", "gpc": True, "jurisdiction": "US-CA"})
         session = requests.Session()
         session.mount(receiver.url.rsplit("/", 1)[0], StampingAdapter(client, recipient="crm"))
         answer = session.post(
             receiver.url, json={"plan": "pro"}, headers=mark_headers(subject_id="cust-1", purpose="marketing-email")
+        )
+        gpc_answer = session.post(
+            receiver.url, json={"plan": "pro"}, headers=mark_headers(subject_id="cust-ca", purpose="marketing-email")
         )
         client.create_consent_event(event_body(subject_id="cust-1", action="withdraw"))
         with pytest.raises(StampBlocked) as blocked:
@@ -122,11 +128,14 @@ def test_requests_adapter_stamps_and_a_withdrawal_blocks(provenant: LiveProvenan
                 receiver.url, json={"plan": "pro"}, headers=mark_headers(subject_id="cust-1", purpose="marketing-email")
             )
         session.close()
-        received = receiver.wait_for(1)
+        received = receiver.wait_for(2)
 
-    assert answer.status_code == 200
-    assert len(received) == 1
-    assert_verifies(provenant, received[0].headers, received[0].body)
+    assert (answer.status_code, gpc_answer.status_code) == (200, 200)
+    assert len(received) == 2  # not the withdrawn one
+    for request in received:
+        assert_verifies(provenant, request.headers, request.body)
+    assert "sec-gpc" not in received[0].headers
+    assert received[1].headers["sec-gpc"] == "1"
     assert blocked.value.reason_codes == ["CONSENT_WITHDRAWN"]
 
 
