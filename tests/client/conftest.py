@@ -75,7 +75,8 @@ class Arrival:
 @dataclass
 class ScriptedServer:
     """A tiny HTTP server on 127.0.0.1 answering each request with the next scripted
-    ``(status, headers, json body)`` (the last one repeats), recording what arrived and when."""
+    ``(status, headers, body)`` (JSON, or bytes sent as they are; the last one repeats), recording what arrived
+    and when."""
 
     script: list[tuple[int, dict[str, str], Any]]
     arrivals: list[Arrival] = field(default_factory=list)
@@ -92,7 +93,7 @@ class ScriptedServer:
                 index = min(len(server.arrivals), len(server.script) - 1)
                 server.arrivals.append(Arrival(self.command, self.path, dict(self.headers), body, time.monotonic()))
                 status, headers, payload = server.script[index]
-                content = json.dumps(payload).encode()
+                content = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 for name, value in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(name, value)

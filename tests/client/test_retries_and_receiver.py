@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from provenant_client import (
     ProvenantClient,
     RateLimited,
     RetryPolicy,
+    StampingTransport,
+    StampMarkError,
     WebhookVerificationError,
     parse_notice,
     verify_webhook,
@@ -72,6 +75,28 @@ def test_the_change_feed_passes_the_cursor_back_as_after() -> None:
     second = urlsplit(server.arrivals[1].path)
     assert second.path == "/api/v1/consent-events"
     assert parse_qs(second.query) == {"purpose": ["marketing-email"], "after": ["c1"]}
+
+
+def test_the_export_streams_ndjson_lines_and_unmarked_requests_pass_through_unstamped() -> None:
+    lines = b'{"event_id": "a"}\n{"event_id": "b"}\n'
+    ndjson = (200, {"Content-Type": "application/x-ndjson"}, lines)
+    with ScriptedServer([ndjson]) as server, ProvenantClient(server.url, "key") as client:
+        exported = list(client.export_consent_events(purpose="marketing-email"))
+        # Not marked: sent as given, and Provenant (this same server) is never asked for a stamp.
+        with httpx.Client(transport=StampingTransport(client, recipient="crm")) as http:
+            http.post(f"{server.url}/hook", json={"plan": "pro"}, headers={"X-Trace": "1"})
+            with pytest.raises(StampMarkError):
+                http.post(f"{server.url}/hook", json={}, headers={"Provenant-Subject": "cust-1"})
+
+    assert exported == [{"event_id": "a"}, {"event_id": "b"}]
+    assert [arrival.path for arrival in server.arrivals] == [
+        "/api/v1/consent-events/export?purpose=marketing-email",
+        "/hook",
+    ]
+    hook = server.arrivals[1]
+    assert json.loads(hook.body) == {"plan": "pro"}
+    assert "Privacy-Stamp" not in hook.headers
+    assert hook.headers["X-Trace"] == "1"
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:
