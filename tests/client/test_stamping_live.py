@@ -13,6 +13,7 @@ import requests
 from provenant_client import (
     AsyncProvenantClient,
     AsyncStampingTransport,
+    JwksCache,
     StampBlocked,
     StampingTransport,
     StampMark,
@@ -44,9 +45,13 @@ def assert_verifies(provenant: LiveProvenant, headers: dict[str, str], body: byt
     lowered = {name.lower(): value for name, value in headers.items()}
     assert not MARKERS & lowered.keys(), "marker headers must never leave the process"
     assert lowered["content-digest"] == content_digest(body)
-    jwks = httpx.get(f"{provenant.url}/.well-known/jwks/{provenant.issuer}.json").json()
-    result = verify_stamp(body, headers, jwks, expected_issuer="acme", expected_recipient="crm", max_age=300)
+    keys = JwksCache(provenant.url, issuer=provenant.issuer)
+    result = keys.verify(body, headers, expected_recipient="crm", max_age=300)
     assert result.valid, result.reason
+    jwks = httpx.get(f"{provenant.url}/.well-known/jwks/{provenant.issuer}.json").json()
+    assert verify_stamp(body, headers, jwks, expected_issuer="acme", expected_recipient="crm", max_age=300) == result
+    other = verify_stamp(body, headers, jwks, expected_issuer="acme", expected_recipient="mailer", max_age=300)
+    assert other.reason == "RECIPIENT_MISMATCH"
     envelope = json.loads(body)
     assert result.stamp_id == envelope["privacy"]["stamp_id"]
     return dict(envelope)

@@ -91,13 +91,12 @@ class JwksCache:
     def get(self, *, refresh: bool = False) -> dict[str, Any]:
         with self._lock:
             age = time.monotonic() - self._fetched_at
-            stale = self._jwks is None or age > self.ttl or (refresh and age > self.min_refresh)
-            if stale:
-                response = httpx.get(self.url, timeout=10.0)
-                response.raise_for_status()
-                self._jwks = dict(response.json())
-                self._fetched_at = time.monotonic()
-            assert self._jwks is not None
+            if self._jwks is not None and age <= self.ttl and not (refresh and age > self.min_refresh):
+                return self._jwks
+            response = httpx.get(self.url, timeout=10.0)
+            response.raise_for_status()
+            self._jwks = dict(response.json())
+            self._fetched_at = time.monotonic()
             return self._jwks
 
     def verify(

@@ -27,7 +27,7 @@ class StampingAdapter(HTTPAdapter):
         self.provenant = provenant
         self.recipient = recipient
 
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         headers = {
             name: value if isinstance(value, str) else value.decode("latin-1")
             for name, value in request.headers.items()
