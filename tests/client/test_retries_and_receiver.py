@@ -15,6 +15,7 @@ from provenant_client import (
     ProvenantClient,
     RateLimited,
     RetryPolicy,
+    ServerError,
     StampingTransport,
     StampMarkError,
     WebhookVerificationError,
@@ -62,6 +63,16 @@ def test_a_503_waits_for_the_rate_limit_reset_and_a_persistent_429_raises() -> N
     assert len(server.arrivals) == 2
     assert limited.value.slug == "rate-limited"
     assert limited.value.retry_after == 0
+
+
+def test_a_write_the_server_does_not_deduplicate_is_not_retried_after_a_502() -> None:
+    bad_gateway = (502, {}, {"title": "Bad gateway"})
+    script = [bad_gateway, bad_gateway, (200, {}, {"id": "dsar-1"})]
+    with ScriptedServer(script) as server, ProvenantClient(server.url, "key", retry=RetryPolicy(base=0.01)) as client:
+        with pytest.raises(ServerError):
+            client.create_dsar({"type": "access", "subject_id": "cust-1"})  # it may have been recorded
+        assert client.get_dsar("dsar-1") == {"id": "dsar-1"}  # a read is retried
+    assert [arrival.method for arrival in server.arrivals] == ["POST", "GET", "GET"]
 
 
 def test_the_change_feed_passes_the_cursor_back_as_after() -> None:

@@ -2,8 +2,9 @@
 
 Every write (POST, PUT, PATCH, DELETE) carries an ``Idempotency-Key`` (yours, or a fresh UUID) that stays the
 same across the client's own retries, so a retry after a timeout replays instead of writing twice. 429, 502,
-503 and 504 answers and transport failures are retried (see :mod:`provenant_client.retry`); any other 4xx or
-5xx raises a :class:`~provenant_client.errors.ProblemError` subclass at once."""
+503 and 504 answers and transport failures are retried (see :mod:`provenant_client.retry`), except that a write
+the server does not deduplicate (a DSAR, a catalog change) is retried only when it surely did not run (no
+connection, 429, 503); any other 4xx or 5xx raises a :class:`~provenant_client.errors.ProblemError` subclass."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ __all__ = ["AsyncProvenantClient", "ProvenantClient"]
 
 USER_AGENT = "provenant-client/0.1"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Writes the server deduplicates by Idempotency-Key (consent events, deliveries) or that change nothing when
+# repeated (a stamp is a decision; its record is kept once a call): safe to retry after a lost answer.
+IDEMPOTENT_WRITE_PATHS = ("/api/v1/consent-events", "/api/v1/deliveries", "/api/v1/stamps")
 BATCH_LIMIT = 1000  # items per stamps/batch and per consent-events/bulk call
 Params = Mapping[str, str | int | float | bool | None]
 
@@ -123,10 +127,26 @@ class _Base:
             merged.setdefault("Idempotency-Key", idempotency_key or str(uuid.uuid4()))
         return url, merged
 
-    def _retryable(self, attempt: int, response: httpx.Response | None) -> bool:
+    def _retryable(
+        self,
+        attempt: int,
+        method: str,
+        url: httpx.URL,
+        response: httpx.Response | None,
+        error: httpx.TransportError | None = None,
+    ) -> bool:
+        """Whether to try again. A read, or a write the server deduplicates by its ``Idempotency-Key``, is
+        retried after any retryable failure; another write only when it surely was not carried out: the
+        connection was never made, or the answer was 429 or 503 (refused before it ran)."""
         if attempt + 1 >= self.retry.attempts:
             return False
-        return response is None or response.status_code in self.retry.statuses
+        if response is not None and response.status_code not in self.retry.statuses:
+            return False
+        if method.upper() not in WRITE_METHODS or url.path.startswith(IDEMPOTENT_WRITE_PATHS):
+            return True
+        if response is not None:
+            return response.status_code in (429, 503)
+        return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
 
 
 class ProvenantClient(_Base):
@@ -176,12 +196,12 @@ class ProvenantClient(_Base):
             try:
                 response = self._http.request(method, url, json=json, headers=merged)
             except httpx.TransportError as exc:
-                if not self._retryable(attempt, None):
+                if not self._retryable(attempt, method, url, None, exc):
                     raise TransportError(f"{method} {path}: {type(exc).__name__}") from exc
                 self._sleep(self.retry.wait(attempt, None, None))
                 attempt += 1
                 continue
-            if self._retryable(attempt, response):
+            if self._retryable(attempt, method, url, response):
                 response.read()
                 self._sleep(self.retry.wait(attempt, response.status_code, response.headers))
                 attempt += 1
@@ -370,12 +390,12 @@ class AsyncProvenantClient(_Base):
             try:
                 response = await self._http.request(method, url, json=json, headers=merged)
             except httpx.TransportError as exc:
-                if not self._retryable(attempt, None):
+                if not self._retryable(attempt, method, url, None, exc):
                     raise TransportError(f"{method} {path}: {type(exc).__name__}") from exc
                 await asyncio.sleep(self.retry.wait(attempt, None, None))
                 attempt += 1
                 continue
-            if self._retryable(attempt, response):
+            if self._retryable(attempt, method, url, response):
                 await response.aread()
                 await asyncio.sleep(self.retry.wait(attempt, response.status_code, response.headers))
                 attempt += 1
