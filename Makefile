@@ -52,12 +52,13 @@ help:
 	@echo "make lock       re-pin requirements/*.lock (with hashes) after editing pyproject.toml; lock-upgrade: newest"
 	@echo "make clean      caches and collected static files;  make distclean: also .venv and var/"
 
-# Only what the lock names, each file checked against its hash; then the project itself, without dependencies and
-# with the locked setuptools as its build backend.
-$(INSTALLED): pyproject.toml $(DEV_LOCK)
+# Only what the lock names, each file checked against its hash; then the project itself and its Python client
+# (clients/python: httpx, requests and cryptography are in the lock), without dependencies and with the locked
+# setuptools as its build backend.
+$(INSTALLED): pyproject.toml clients/python/pyproject.toml $(DEV_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(DEV_LOCK)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e ./clients/python
 	touch $@
 
 install: $(INSTALLED)
