@@ -4,6 +4,7 @@ projection advanced, in the caller's transaction. ``consent.services.recording``
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from consent.services.validation import (
 from consent.state import FoldedState
 from consent.subject_ids import email_index, email_index_candidates
 from consent.subject_keys import subject_data_key
+from core.copy_rows import COPY_MIN_ROWS, copy_rows, copy_update, next_ids
 from core.crypto import normalize_email, seal
 from core.db import insert_rows
 from core.models import Organization
@@ -88,30 +90,8 @@ def is_retryable(exc: Exception) -> bool:
     return sqlstate in {"40P01", "40001"} or "database is locked" in str(exc)
 
 
-_EVENT_COLUMNS = (
-    "event_id",
-    "organization_id",
-    "subject_id",
-    "chain_index",
-    "purpose_id",
-    "action",
-    "supersedes_id",
-    "occurred_at",
-    "recorded_at",
-    "valid_until",
-    "source_id",
-    "collection_method",
-    "policy_version_id",
-    "jurisdiction",
-    "gpc",
-    "explicit_confirmation",
-    "lifts_gpc_opt_out",
-    "evidence_sealed",
-    "idempotency_key",
-    "request_digest",
-    "prev_hash",
-    "hash",
-)
+# Every concrete column, in the model's order: the rows are built as the model would load them and copied as they are.
+_EVENT_COLUMNS = tuple(field.attname for field in ConsentEvent._meta.concrete_fields)
 
 
 def _update_subject_tips(subjects: list[Subject]) -> None:
@@ -122,6 +102,13 @@ def _update_subject_tips(subjects: list[Subject]) -> None:
     values = [
         (s.ledger_length, s.ledger_head_hash, s.email_sealed, s.email_index, s.jurisdiction, s.pk) for s in subjects
     ]
+    if connection.vendor == "postgresql" and len(values) >= COPY_MIN_ROWS:
+        copy_update(
+            Subject,
+            ("id", "ledger_length", "ledger_head_hash", "email_sealed", "email_index", "jurisdiction"),
+            [(pk, *rest) for *rest, pk in values],
+        )
+        return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             columns = list(zip(*values, strict=True))
@@ -169,6 +156,11 @@ def append_events(
         }
 
     events: list[ConsentEvent] = []
+    rows: list[tuple[Any, ...]] = []
+    # A large batch draws its ids first and is copied; a small one (a single write) is inserted, with one round
+    # trip fewer.
+    copied = len(fresh) >= COPY_MIN_ROWS
+    ids = iter(next_ids(ConsentEvent, len(fresh))) if copied else itertools.repeat(None)
     errors: list[dict[str, str]] = []
     data_keys: dict[int, bytes] = {}
     touched_subjects: dict[int, Subject] = {}
@@ -243,30 +235,43 @@ def append_events(
             supersedes=item.supersedes,
         )
         event_hash = ledger.event_hash(fields, subject.ledger_head_hash)
-        event = ConsentEvent(
-            event_id=event_id,
+        values = (
+            next(ids),
+            event_id,
+            organization.pk,
+            subject.pk,
+            chain_index,
+            purpose.pk,
+            item.action,
+            target.pk if target is not None else None,
+            item.occurred_at,
+            now,
+            valid_until,
+            source.pk,
+            item.collection_method,
+            version.pk if version is not None else None,
+            item.jurisdiction,
+            item.gpc,
+            item.explicit_confirmation,
+            lifts_gpc,
+            evidence_sealed,
+            item.idempotency_key,
+            item.request_digest,
+            subject.ledger_head_hash,
+            event_hash,
+        )
+        # Built as a loaded row (positional, by column): the related objects go into its cache, so reading them
+        # costs no query and building costs no descriptor per field.
+        event = ConsentEvent.from_db(connection.alias, _EVENT_COLUMNS, values)
+        event._state.fields_cache.update(
             organization=organization,
             subject=subject,
-            chain_index=chain_index,
             purpose=purpose,
-            action=item.action,
             supersedes=target,
-            occurred_at=item.occurred_at,
-            recorded_at=now,
-            valid_until=valid_until,
             source=source,
-            collection_method=item.collection_method,
             policy_version=version,
-            jurisdiction=item.jurisdiction,
-            gpc=item.gpc,
-            explicit_confirmation=item.explicit_confirmation,
-            lifts_gpc_opt_out=lifts_gpc,
-            evidence_sealed=evidence_sealed,
-            idempotency_key=item.idempotency_key,
-            request_digest=item.request_digest,
-            prev_hash=subject.ledger_head_hash,
-            hash=event_hash,
         )
+        rows.append(values)
         events.append(event)
         subject.ledger_length = chain_index
         subject.ledger_head_hash = event_hash
@@ -275,13 +280,12 @@ def append_events(
         raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
 
     # Sequence numbers break ordering ties, so the rows must have them before the state is folded.
-    seqs = insert_rows(
-        ConsentEvent, _EVENT_COLUMNS, [[getattr(e, f) for f in _EVENT_COLUMNS] for e in events], returning="id"
-    )
-    for event, seq in zip(events, seqs, strict=True):
-        event.pk = seq
-        event._state.adding = False
-        event._state.db = connection.alias
+    if copied:
+        copy_rows(ConsentEvent, _EVENT_COLUMNS, rows)
+    else:
+        seqs = insert_rows(ConsentEvent, _EVENT_COLUMNS[1:], [row[1:] for row in rows], returning="id")
+        for event, seq in zip(events, seqs, strict=True):
+            event.pk = seq
     _update_subject_tips(list(touched_subjects.values()))
     states, deciding = advance_states(organization, events, now)
 

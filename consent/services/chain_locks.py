@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from functools import partial
 
 from django.db import connection
 from django.utils import timezone
@@ -17,6 +18,7 @@ from consent.models import Subject
 from consent.services.validation import refuse_suppressed_ids
 from consent.subject_ids import external_id_forms
 from consent.subject_keys import new_subject_wrapped_key
+from core.copy_rows import COPY_MIN_ROWS, copy_upsert
 from core.db import in_list, insert_rows, select_rows
 from core.models import Organization
 
@@ -87,7 +89,8 @@ def lock_subjects(organization: Organization, external_ids: set[str]) -> dict[st
         # No subject is ever created for a suppressed identifier (an erased person), whoever writes.
         refuse_suppressed_ids(organization, {x: "/subject_id" for x in missing})
         created_at = timezone.now()
-        insert_rows(
+        insert = copy_upsert if len(missing) >= COPY_MIN_ROWS else partial(insert_rows, skip_conflicts=True)
+        insert(
             Subject,
             (
                 "organization_id",
@@ -105,7 +108,6 @@ def lock_subjects(organization: Organization, external_ids: set[str]) -> dict[st
                 (organization.pk, x, u, "", "", new_subject_wrapped_key(u), "", 0, ledger.GENESIS_HASH, created_at)
                 for x, u in ((x, uuid.uuid4()) for x in missing)
             ],
-            skip_conflicts=True,
         )
         subjects.update(_select_subjects(organization, missing))
     return subjects

@@ -18,6 +18,7 @@ from consent.enums import CollectionMethod
 from consent.models import ConsentEvent, ConsentState, Subject
 from consent.services.chain_locks import lock_subjects
 from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
+from core.copy_rows import COPY_MIN_ROWS, copy_upsert
 from core.db import in_list, select_rows, upsert_rows
 from core.enums import AuditAction
 from core.models import Organization
@@ -263,7 +264,8 @@ def advance_states(
             last_seq=state.last_key[2],
             updated_at=now,
         )
-    upsert_rows(
+    upsert = copy_upsert if len(states) >= COPY_MIN_ROWS else upsert_rows
+    upsert(
         ConsentState,
         ("organization", *_STATE_COLUMNS),
         [
