@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,16 @@ def load(job: dict[str, Any]) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int  # gunicorn's master; its workers are its children (bench/measure.py counts the whole tree)
+    port: int
+
+
 @contextmanager
-def gunicorn(env: dict[str, str], *, port: int, workers: int = 2, threads: int = 4) -> Iterator[str]:
-    """gunicorn (gthread) on 127.0.0.1:port for the duration of the block; yields the base URL."""
+def serve(env: dict[str, str], *, port: int, workers: int = 2, threads: int = 4) -> Iterator[Server]:
+    """gunicorn (gthread) on 127.0.0.1:port for the duration of the block; yields its URL and master pid."""
     server = subprocess.Popen(
         [
             PYTHON,
@@ -121,10 +129,18 @@ def gunicorn(env: dict[str, str], *, port: int, workers: int = 2, threads: int =
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}"
+        yield Server(url=f"http://127.0.0.1:{port}", pid=server.pid, port=port)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], *, port: int, workers: int = 2, threads: int = 4) -> Iterator[str]:
+    """gunicorn (gthread) on 127.0.0.1:port for the duration of the block; yields the base URL."""
+    with serve(env, port=port, workers=workers, threads=threads) as server:
+        yield server.url
 
 
 def migrate(env: dict[str, str]) -> None:

@@ -1,10 +1,13 @@
-"""Consent ingest benchmark (issue: service foundation and ledger).
+"""Consent ingest benchmark (issues: service foundation and ledger; #16 performance).
 
 PostgreSQL, gunicorn with 2 workers on 127.0.0.1, load from a separate process (bench/loadgen.py).
-With 100,000 subjects loaded it measures:
-  * bulk endpoint throughput (events/s)             target >= 3,000
-  * single events at concurrency 8 (req/s, p95)     target >= 300/s, p95 <= 40 ms
-  * consent-state reads at concurrency 8            target >= 600/s, p95 <= 20 ms
+With 100,000 subjects loaded it measures, besides req/s and p50/p95/p99, server CPU per operation (app and
+PostgreSQL separately), database round trips and transactions per operation (bench/measure.py), and
+a reference endpoint (one primary-key lookup in a minimal DRF view) served the same way in the same run:
+  * single consent write at concurrency 8        target <= 3.0 ms server CPU, <= 4 round trips, 1 transaction
+  * consent-state reads at concurrency 8         target >= 80 % of the reference's rate, <= 1.5x its CPU
+  * bulk ingest, 1,000 events a request          target >= 10,000 events/s; also as a fraction of a plain
+    COPY of the same rows (as stored) into a scratch table with the same columns and indexes
 
 Usage: python bench/consent_ingest.py [--subjects 100000] [--port 8765]
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/provenant_bench); the
@@ -23,7 +26,19 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, analyze, gunicorn, load, migrate, prepare_environment, recreate_database
+from common import ROOT, analyze, load, migrate, prepare_environment, recreate_database, serve
+from measure import (
+    CpuProbe,
+    PhaseResult,
+    WireCounter,
+    measure_phase,
+    measure_wire,
+    print_table,
+    reference_environment,
+    reference_path,
+    transactions,
+    wait_backends_gone,
+)
 
 
 def seed(subject_count: int, scopes: tuple[str, ...] = ("consent:read", "consent:write")) -> tuple[str, list[str]]:
@@ -89,6 +104,44 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def organization_pk() -> int:
+    from core.models import Organization
+
+    return int(Organization.objects.values_list("pk", flat=True).get(slug="bench"))
+
+
+def copy_rate(database_url: str, rows: int) -> tuple[float, int]:
+    """events/s of a plain binary COPY of the last ``rows`` stored consent events (as stored) into a scratch
+    table with the same columns, defaults and indexes; returns (rows/s, rows copied)."""
+    import psycopg
+
+    from consent.models import ConsentEvent
+
+    table = ConsentEvent._meta.db_table
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        data = bytearray()
+        with connection.cursor().copy(
+            f'COPY (SELECT * FROM "{table}" ORDER BY id DESC LIMIT {int(rows)}) TO STDOUT (FORMAT BINARY)'
+        ) as copy:
+            for chunk in copy:
+                data += chunk
+        connection.execute("DROP TABLE IF EXISTS bench_copy_scratch")
+        connection.execute(f'CREATE TABLE bench_copy_scratch (LIKE "{table}" INCLUDING ALL)')
+        copied = connection.execute(f'SELECT count(*) FROM (SELECT 1 FROM "{table}" LIMIT {int(rows)}) t').fetchone()
+        started = time.perf_counter()
+        with (
+            connection.transaction(),
+            connection.cursor().copy("COPY bench_copy_scratch FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            view = memoryview(data)
+            for offset in range(0, len(view), 1 << 20):
+                copy.write(view[offset : offset + (1 << 20)])
+        elapsed = time.perf_counter() - started
+        connection.execute("DROP TABLE bench_copy_scratch")
+    count = int(copied[0]) if copied else 0
+    return count / elapsed, count
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subjects", type=int, default=100_000)
@@ -96,35 +149,33 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn gthread threads per worker")
     parser.add_argument("--single", type=int, default=4000, help="single-event requests")
-    parser.add_argument("--reads", type=int, default=8000, help="state-read requests")
+    parser.add_argument("--reads", type=int, default=8000, help="state-read requests (and reference requests)")
     parser.add_argument("--batches", type=int, default=40, help="bulk requests of 1,000 events")
+    parser.add_argument("--wire-requests", type=int, default=300, help="requests in each round-trip phase")
     args = parser.parse_args()
 
     database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/provenant_bench")
-    env = prepare_environment(database_url)
+    env = reference_environment(prepare_environment(database_url))
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     recreate_database(database_url)
     migrate(env)
     key, purposes = seed(args.subjects)
+    reference = reference_path(organization_pk())
+    from django.db import connections
+
+    connections.close_all()  # the bench process holds no backend of the bench database during the phases
     analyze(database_url)
 
-    with gunicorn(env, port=args.port, workers=args.workers, threads=args.threads):
-        base = {"host": "127.0.0.1", "port": args.port, "headers": {"Authorization": f"Bearer {key}"}}
-        rng = random.Random(7)
-        now = datetime.now(UTC)
+    rng = random.Random(7)
+    now = datetime.now(UTC)
 
-        warmup = [
-            {"method": "GET", "path": f"/api/v1/subjects/subject-{rng.randrange(args.subjects)}/consent"}
-            for _ in range(300)
-        ]
-        load({**base, "concurrency": 4, "requests": warmup})
-
-        bulk_requests = []
-        for b in range(args.batches):
+    def bulk_requests(count: int, tag: str) -> list[dict[str, Any]]:
+        out = []
+        for b in range(count):
             items = []
             for i in range(1000):
-                subject = f"subject-{rng.randrange(args.subjects)}" if i % 2 else f"bulk-{b}-{i}"
+                subject = f"subject-{rng.randrange(args.subjects)}" if i % 2 else f"bulk-{tag}{b}-{i}"
                 items.append(
                     event(
                         subject,
@@ -133,12 +184,11 @@ def main() -> int:
                         now - timedelta(seconds=rng.randrange(1, 3600)),
                     )
                 )
-            bulk_requests.append({"method": "POST", "path": "/api/v1/consent-events/bulk", "body": {"events": items}})
-        bulk = load({**base, "concurrency": 2, "requests": bulk_requests, "max_seconds": 300})
-        bulk_events = bulk["statuses"].get("201", 0) * 1000
-        bulk_rate = bulk_events / bulk["seconds"]
+            out.append({"method": "POST", "path": "/api/v1/consent-events/bulk", "body": {"events": items}})
+        return out
 
-        single_requests = [
+    def single_requests(count: int) -> list[dict[str, Any]]:
+        return [
             {
                 "method": "POST",
                 "path": "/api/v1/consent-events",
@@ -149,42 +199,100 @@ def main() -> int:
                     now - timedelta(seconds=rng.randrange(1, 60)),
                 ),
             }
-            for _ in range(args.single)
+            for _ in range(count)
         ]
-        single = load({**base, "concurrency": 8, "requests": single_requests})
 
-        read_requests = [
+    def read_requests(count: int) -> list[dict[str, Any]]:
+        return [
             {"method": "GET", "path": f"/api/v1/subjects/subject-{rng.randrange(args.subjects)}/consent"}
-            for _ in range(args.reads)
+            for _ in range(count)
         ]
-        reads = load({**base, "concurrency": 8, "requests": read_requests})
+
+    def reference_requests(count: int) -> list[dict[str, Any]]:
+        return [{"method": "GET", "path": reference} for _ in range(count)]
+
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def job(port: int, requests: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
+        return {
+            "host": "127.0.0.1",
+            "port": port,
+            "headers": headers,
+            "concurrency": concurrency,
+            "requests": requests,
+            "max_seconds": 300,
+        }
+
+    def events_answered(result: dict[str, Any]) -> int:
+        return int(result["statuses"].get("201", 0)) * 1000
+
+    # Throughput and CPU: the server talks to PostgreSQL directly.
+    with serve(env, port=args.port, workers=args.workers, threads=args.threads) as server:
+        probe = CpuProbe(app_roots=[server.pid], database_url=database_url)
+        port = server.port
+        load(job(port, read_requests(300) + reference_requests(300) + single_requests(100), 8))
+        bulk = measure_phase(
+            "bulk ingest (1,000/req, conc. 2)",
+            lambda: load(job(port, bulk_requests(args.batches, "a"), 2)),
+            probe=probe,
+            operations=events_answered,
+            unit="ev",
+        )
+        single = measure_phase(
+            "single consent write (conc. 8)", lambda: load(job(port, single_requests(args.single), 8)), probe=probe
+        )
+        ref = measure_phase(
+            "reference: 1 pk lookup (conc. 8)", lambda: load(job(port, reference_requests(args.reads), 8)), probe=probe
+        )
+        reads = measure_phase(
+            "state read (conc. 8)", lambda: load(job(port, read_requests(args.reads), 8)), probe=probe
+        )
+    copy_events_per_second, copied = copy_rate(database_url, args.batches * 1000)
+
+    # Round trips and transactions: a second server whose database traffic goes through the counting proxy.
+    counter = WireCounter(database_url)
+    xacts_before = transactions(database_url)
+    wire_env = {**env, "DATABASE_URL": counter.proxied_url()}
+    with serve(wire_env, port=args.port + 1, workers=1, threads=2) as server:
+        port = server.port
+        load(job(port, read_requests(20) + reference_requests(20) + single_requests(20) + bulk_requests(1, "w"), 2))
+        n = args.wire_requests
+        ref.wire = measure_wire(lambda: load(job(port, reference_requests(n), 2)), counter=counter)
+        single.wire = measure_wire(lambda: load(job(port, single_requests(n), 2)), counter=counter)
+        reads.wire = measure_wire(lambda: load(job(port, read_requests(n), 2)), counter=counter)
+        bulk.wire = measure_wire(
+            lambda: load(job(port, bulk_requests(3, "w"), 1)), counter=counter, operations=events_answered
+        )
+    wait_backends_gone(database_url)
+    xacts_pg = transactions(database_url) - xacts_before
+    counter.close()
 
     print(
         f"setup: PostgreSQL, gunicorn {args.workers} workers x {args.threads} threads (gthread) on 127.0.0.1, "
         f"load from a separate process, {args.subjects:,} subjects loaded, {os.cpu_count()} CPUs"
     )
-    print(f"{'measure':<34}{'result':>24}{'target':>26}  verdict")
+    print_table([ref, single, reads, bulk], reference=ref)
     print(
-        f"{'bulk (1,000/request, conc. 2)':<34}{bulk_rate:>17,.0f} ev/s{'>= 3,000 ev/s':>26}  "
-        f"{verdict(bulk_rate >= 3000 and bulk['statuses'] == {'201': args.batches})}"
+        f"round trips/transactions measured on a second server (1 worker x 2 threads) through a counting proxy, "
+        f"{args.wire_requests} requests a phase; transactions seen on the wire over that run "
+        f"{counter.total_transactions:,}, pg_stat_database says {xacts_pg:,}"
     )
     print(
-        f"{'single events, conc. 8':<34}{single['rps']:>18,.0f} req/s{'>= 300 req/s':>26}  "
-        f"{verdict(single['rps'] >= 300)}"
+        f"plain COPY of the same {copied:,} stored event rows into a scratch table (same columns and indexes): "
+        f"{copy_events_per_second:,.0f} events/s; bulk ingest is {bulk.rate / copy_events_per_second:.1%} of it"
     )
-    print(
-        f"{'single events p95 / p99':<34}{single['p95_ms']:>13.1f} / {single['p99_ms']:.1f} ms{'<= 40 ms':>26}  "
-        f"{verdict(single['p95_ms'] <= 40)}"
-    )
-    print(
-        f"{'state reads, conc. 8':<34}{reads['rps']:>18,.0f} req/s{'>= 600 req/s':>26}  {verdict(reads['rps'] >= 600)}"
-    )
-    print(
-        f"{'state reads p95 / p99':<34}{reads['p95_ms']:>13.1f} / {reads['p99_ms']:.1f} ms{'<= 20 ms':>26}  "
-        f"{verdict(reads['p95_ms'] <= 20)}"
-    )
-    print(f"status codes: bulk {bulk['statuses']}, single {single['statuses']}, reads {reads['statuses']}")
-    ok = all(set(r["statuses"]) <= {"200", "201"} for r in (bulk, single, reads))
+    checks = [
+        ("single write: server CPU <= 3.0 ms", single.total_ms_per_op <= 3.0),
+        ("single write: <= 4 round trips", bool(single.wire and single.wire.round_trips_per_op <= 4)),
+        ("single write: 1 transaction", bool(single.wire and single.wire.transactions_per_op <= 1.0)),
+        ("state read: rate >= 80 % of reference", reads.rate >= 0.8 * ref.rate),
+        ("state read: CPU <= 1.5x reference", reads.total_ms_per_op <= 1.5 * ref.total_ms_per_op),
+        ("bulk: >= 10,000 events/s", bulk.rate >= 10_000),
+    ]
+    for label, ok in checks:
+        print(f"  {verdict(ok)}  {label}")
+    results: list[PhaseResult] = [ref, single, reads, bulk]
+    ok = all(set(r.load["statuses"]) <= {"200", "201"} for r in results)
     return 0 if ok else 1
 
 
