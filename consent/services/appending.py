@@ -34,7 +34,7 @@ from consent.services.validation import (
 from consent.state import FoldedState
 from consent.subject_ids import email_index, email_index_candidates
 from consent.subject_keys import subject_data_key
-from core.copy_rows import COPY_MIN_ROWS, copy_rows, copy_update, next_ids
+from core.copy_rows import COPY_MIN_ROWS, copy_rows, copy_update, loaded_instance, next_ids
 from core.crypto import normalize_email, seal
 from core.db import insert_rows
 from core.models import Organization
@@ -260,16 +260,20 @@ def append_events(
             subject.ledger_head_hash,
             event_hash,
         )
-        # Built as a loaded row (positional, by column): the related objects go into its cache, so reading them
-        # costs no query and building costs no descriptor per field.
-        event = ConsentEvent.from_db(connection.alias, _EVENT_COLUMNS, values)
-        event._state.fields_cache.update(
-            organization=organization,
-            subject=subject,
-            purpose=purpose,
-            supersedes=target,
-            source=source,
-            policy_version=version,
+        # Built as a loaded row (core.copy_rows.loaded_instance): the related objects go into its cache, so
+        # reading them costs no query and building it costs no descriptor per field.
+        event = loaded_instance(
+            ConsentEvent,
+            _EVENT_COLUMNS,
+            values,
+            related={
+                "organization": organization,
+                "subject": subject,
+                "purpose": purpose,
+                "supersedes": target,
+                "source": source,
+                "policy_version": version,
+            },
         )
         rows.append(values)
         events.append(event)

@@ -18,7 +18,7 @@ from consent.enums import CollectionMethod
 from consent.models import ConsentEvent, ConsentState, Subject
 from consent.services.chain_locks import lock_subjects
 from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
-from core.copy_rows import COPY_MIN_ROWS, copy_upsert
+from core.copy_rows import COPY_MIN_ROWS, copy_upsert, loaded_instance
 from core.db import in_list, select_rows, upsert_rows
 from core.enums import AuditAction
 from core.models import Organization
@@ -57,6 +57,10 @@ _STATE_COLUMNS = (
     "last_seq",
     "updated_at",
 )
+
+
+# Every concrete column of a state row, in the model's order (rows are built as loaded, see advance_states).
+_STATE_ATTNAMES = ("id", "organization_id", *_STATE_COLUMNS)
 
 
 def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[list[Any]]:
@@ -245,24 +249,30 @@ def advance_states(
         state = folded_state
         deciding[pair] = state
         basis_source_id, basis_version_id, jurisdiction, gpc = facts[state.basis.seq]
-        states[pair] = ConsentState(
-            organization=organization,
-            subject_id=pair[0],
-            purpose=purposes[pair[1]],
-            status=state.status,
-            since=state.since,
-            valid_until=state.valid_until,
-            event_id=state.event.seq,
-            basis_event_id=state.basis.seq,
-            source_id=basis_source_id,
-            policy_version_id=basis_version_id,
-            jurisdiction=jurisdiction,
-            gpc=gpc,
-            gpc_conflict=state.gpc_conflict,
-            last_occurred_at=state.last_key[0],
-            last_rank=state.last_key[1],
-            last_seq=state.last_key[2],
-            updated_at=now,
+        states[pair] = loaded_instance(
+            ConsentState,
+            _STATE_ATTNAMES,
+            (
+                None,
+                organization.pk,
+                pair[0],
+                pair[1],
+                state.status,
+                state.since,
+                state.valid_until,
+                state.event.seq,
+                state.basis.seq,
+                basis_source_id,
+                basis_version_id,
+                jurisdiction,
+                gpc,
+                state.gpc_conflict,
+                state.last_key[0],
+                state.last_key[1],
+                state.last_key[2],
+                now,
+            ),
+            related={"organization": organization, "purpose": purposes[pair[1]]},
         )
     upsert = copy_upsert if len(states) >= COPY_MIN_ROWS else upsert_rows
     upsert(
