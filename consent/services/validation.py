@@ -19,7 +19,6 @@ from consent.subject_ids import suppression_candidates
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput
 
-
 _COLLECTION_METHODS = frozenset(CollectionMethod.values)  # built once: ``.values`` makes a new list per call
 
 
