@@ -71,7 +71,6 @@ def main() -> int:
     )
     env = reference_environment(prepare_environment(database_url))
     env["EMAIL_URL"] = "dummy://"
-    env.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     recreate_database(database_url)
