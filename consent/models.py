@@ -218,7 +218,10 @@ class ConsentEvent(models.Model):
     class Meta:
         ordering = ["subject_id", "chain_index"]
         constraints = [
-            models.UniqueConstraint(fields=["subject", "chain_index"], name="event_chain_position_unique"),
+            # Led by the organization, the key a distributed database (Citus) shards by (issue #16).
+            models.UniqueConstraint(
+                fields=["organization", "subject", "chain_index"], name="event_chain_position_unique"
+            ),
             models.UniqueConstraint(
                 fields=["organization", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
@@ -269,7 +272,8 @@ class ConsentState(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["subject", "purpose"], name="consent_state_unique"),
+            # Led by the organization, the key a distributed database (Citus) shards by (issue #16).
+            models.UniqueConstraint(fields=["organization", "subject", "purpose"], name="consent_state_unique"),
         ]
         indexes = [
             models.Index(fields=["organization", "status", "valid_until"], name="state_expiry_sweep"),

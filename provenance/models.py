@@ -236,7 +236,10 @@ class ConsentNotice(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["recipient", "event_id"], name="notice_once_per_recipient_event")
+            # Led by the organization, the key a distributed database (Citus) shards by (issue #16).
+            models.UniqueConstraint(
+                fields=["organization", "recipient", "event_id"], name="notice_once_per_recipient_event"
+            )
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="notice_due")]
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db import connection
+from django.conf import settings
+from django.db import connections
 from django.db.models import (
     Aggregate,
     Case,
@@ -53,6 +54,12 @@ EXPIRY_WINDOW_DAYS = 30
 OPEN_REQUESTS_LISTED = 50
 IN_FORCE = (ConsentStatus.GIVEN, ConsentStatus.RENEWED)
 FINAL = (RequestStatus.COMPLETED, RequestStatus.REJECTED)
+
+
+def reports_database() -> str:
+    """The database alias reports read from: ``reports`` (a read replica) when ``REPORTS_DATABASE_URL`` names
+    one, else the primary (issue #16). Reports only read, so a replica's lag only dates the figures."""
+    return str(settings.PROVENANT_REPORTS_DATABASE)
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def consent_figures(*, organization: Organization, period: Period, now: datetime) -> dict[str, Any]:
-    events = ConsentEvent.objects.filter(
+    events = ConsentEvent.objects.using(reports_database()).filter(
         organization=organization, occurred_at__gte=period.since, occurred_at__lt=period.until
     )
     # One pass over the period's events, grouped by purpose id and day (a hash aggregate over a covering
@@ -151,7 +158,7 @@ def consent_figures(*, organization: Organization, period: Period, now: datetime
         total = totals.setdefault(row["purpose"], {"grants": 0, "refusals": 0})
         total["grants"] += row["grants"]
         total["refusals"] += row["refusals"]
-    states = ConsentState.objects.filter(organization=organization, status__in=IN_FORCE)
+    states = ConsentState.objects.using(reports_database()).filter(organization=organization, status__in=IN_FORCE)
     expiring = (
         states.filter(valid_until__gt=now, valid_until__lte=now + timedelta(days=EXPIRY_WINDOW_DAYS))
         .values("purpose__key")
@@ -175,7 +182,7 @@ def consent_figures(*, organization: Organization, period: Period, now: datetime
 
 
 def _purpose_keys(purpose_ids: Iterable[int]) -> dict[int, str]:
-    return dict(Purpose.objects.filter(pk__in=list(purpose_ids)).values_list("pk", "key"))
+    return dict(Purpose.objects.using(reports_database()).filter(pk__in=list(purpose_ids)).values_list("pk", "key"))
 
 
 def _stale_grants(*, organization: Organization, now: datetime) -> dict[str, int]:
@@ -186,7 +193,8 @@ def _stale_grants(*, organization: Organization, now: datetime) -> dict[str, int
     was given under no policy version, or under one that took effect before that material version.
     """
     latest_material = dict(
-        PolicyVersion.objects.filter(organization=organization, is_material=True, effective_at__lte=now)
+        PolicyVersion.objects.using(reports_database())
+        .filter(organization=organization, is_material=True, effective_at__lte=now)
         .values("purpose_id")
         .annotate(latest=Max("effective_at"))
         .values_list("purpose_id", "latest")
@@ -199,7 +207,8 @@ def _stale_grants(*, organization: Organization, now: datetime) -> dict[str, int
             Q(policy_version__isnull=True) | Q(policy_version__effective_at__lt=effective_at)
         )
     stale = (
-        ConsentState.objects.filter(organization=organization, status__in=IN_FORCE)
+        ConsentState.objects.using(reports_database())
+        .filter(organization=organization, status__in=IN_FORCE)
         .filter(stale_before, Q(valid_until__isnull=True) | Q(valid_until__gt=now))
         .values("purpose_id")
         .annotate(count=Count("id"))
@@ -212,19 +221,23 @@ def _stale_grants(*, organization: Organization, now: datetime) -> dict[str, int
 
 def provenance_figures(*, organization: Organization, period: Period) -> dict[str, Any]:
     subjects = {
-        "total": Subject.objects.filter(organization=organization).count(),
+        "total": Subject.objects.using(reports_database()).filter(organization=organization).count(),
         **_subjects_with_provenance(organization=organization),
     }
-    stamps = StampRecord.objects.filter(
-        organization=organization, created_at__gte=period.since, created_at__lt=period.until
-    ).aggregate(
-        total=Count("id"),
-        with_source=Count("id", filter=Q(has_source=True)),
-        with_consent_timestamp=Count("id", filter=Q(has_consent_timestamp=True)),
-        with_policy_version=Count("id", filter=Q(has_policy_version=True)),
-        complete=Count("id", filter=Q(has_source=True, has_consent_timestamp=True, has_policy_version=True)),
+    stamps = (
+        StampRecord.objects.using(reports_database())
+        .filter(organization=organization, created_at__gte=period.since, created_at__lt=period.until)
+        .aggregate(
+            total=Count("id"),
+            with_source=Count("id", filter=Q(has_source=True)),
+            with_consent_timestamp=Count("id", filter=Q(has_consent_timestamp=True)),
+            with_policy_version=Count("id", filter=Q(has_policy_version=True)),
+            complete=Count("id", filter=Q(has_source=True, has_consent_timestamp=True, has_policy_version=True)),
+        )
     )
-    missing_dpa = Source.objects.filter(organization=organization, is_builtin=False, is_active=True, dpa_reference="")
+    missing_dpa = Source.objects.using(reports_database()).filter(
+        organization=organization, is_builtin=False, is_active=True, dpa_reference=""
+    )
 
     def shares(figures: dict[str, int], keys: tuple[str, ...]) -> dict[str, Any]:
         return {**figures, **{f"{key}_share": _rate(figures[key], figures["total"]) for key in keys}}
@@ -243,10 +256,15 @@ def _subjects_with_provenance(*, organization: Organization) -> dict[str, int]:
     One pass over the states grouped by subject (ordered by the (organization, subject) index) instead of three
     DISTINCT counts over a join with every subject."""
     # The built-in source stands for Provenant itself (e.g. GPC opt-outs), not for where data came from.
-    builtin = list(Source.objects.filter(organization=organization, is_builtin=True).values_list("pk", flat=True))
+    builtin = list(
+        Source.objects.using(reports_database())
+        .filter(organization=organization, is_builtin=True)
+        .values_list("pk", flat=True)
+    )
     from_source = ~Q(source_id__in=builtin) if builtin else Q(pk__isnull=False)
     per_subject = (
-        ConsentState.objects.filter(organization=organization)
+        ConsentState.objects.using(reports_database())
+        .filter(organization=organization)
         .values("subject_id")
         .annotate(
             has_source=Max(Case(When(from_source, then=1), default=0)),
@@ -264,13 +282,15 @@ def _subjects_with_provenance(*, organization: Organization) -> dict[str, int]:
 def gpc_figures(*, organization: Organization, period: Period) -> dict[str, int]:
     """People whose first GPC signal arrived in the period, how many were honored, and how many of them had
     opted in before (a consent state flagged ``gpc_conflict``: the signal overrides that opt-in)."""
-    conflicted = ConsentState.objects.filter(subject=OuterRef("subject"), gpc_conflict=True)
-    return GpcSignalReceipt.objects.filter(
-        organization=organization, first_received_at__gte=period.since, first_received_at__lt=period.until
-    ).aggregate(
-        received=Count("id"),
-        honored=Count("id", filter=Q(is_honored=True)),
-        conflicts=Count("id", filter=Q(Exists(conflicted))),
+    conflicted = ConsentState.objects.using(reports_database()).filter(subject=OuterRef("subject"), gpc_conflict=True)
+    return (
+        GpcSignalReceipt.objects.using(reports_database())
+        .filter(organization=organization, first_received_at__gte=period.since, first_received_at__lt=period.until)
+        .aggregate(
+            received=Count("id"),
+            honored=Count("id", filter=Q(is_honored=True)),
+            conflicts=Count("id", filter=Q(Exists(conflicted))),
+        )
     )
 
 
@@ -280,7 +300,7 @@ def _blocked_by_reason(*, organization: Organization, period: Period) -> list[di
     The period's refusals are first counted per distinct (recipient, reasons) list, which are few, and only those
     lists are unnested: a stamp naming a reason twice still counts once, and the plan stays cheap (unnesting every
     stamp made PostgreSQL expect a hundred rows a stamp and JIT-compile the query)."""
-    if connection.vendor == "postgresql":
+    if connections[reports_database()].vendor == "postgresql":
         unnest = "CROSS JOIN LATERAL jsonb_array_elements(g.reasons::jsonb) AS r(value)"
         reason = "r.value ->> 'reason'"
     else:
@@ -302,7 +322,7 @@ def _blocked_by_reason(*, organization: Organization, period: Period) -> list[di
         GROUP BY rc.key, x.reason
         ORDER BY rc.key, x.reason
     """  # noqa: S608 (table names from the models; values are parameters)
-    with connection.cursor() as cursor:
+    with connections[reports_database()].cursor() as cursor:
         cursor.execute(sql, [organization.pk, StampDecision.BLOCK, period.since, period.until])
         rows = cursor.fetchall()
     return [{"recipient": key, "reason": reason, "count": count} for key, reason, count in rows]
@@ -310,7 +330,8 @@ def _blocked_by_reason(*, organization: Organization, period: Period) -> list[di
 
 def stamping_figures(*, organization: Organization, period: Period) -> dict[str, Any]:
     per_recipient = (
-        StampRecord.objects.filter(organization=organization, created_at__gte=period.since, created_at__lt=period.until)
+        StampRecord.objects.using(reports_database())
+        .filter(organization=organization, created_at__gte=period.since, created_at__lt=period.until)
         .values("recipient__key")
         .annotate(
             stamped=Count("id", filter=Q(decision=StampDecision.ALLOW)),
@@ -318,7 +339,11 @@ def stamping_figures(*, organization: Organization, period: Period) -> dict[str,
         )
         .order_by("recipient__key")
     )
-    open_alerts = ProvenanceAlert.objects.filter(organization=organization, status=AlertStatus.OPEN).count()
+    open_alerts = (
+        ProvenanceAlert.objects.using(reports_database())
+        .filter(organization=organization, status=AlertStatus.OPEN)
+        .count()
+    )
     return {
         "per_recipient": [
             {"recipient": row["recipient__key"], "stamped": row["stamped"], "refused": row["refused"]}
@@ -332,9 +357,13 @@ def stamping_figures(*, organization: Organization, period: Period) -> dict[str,
 def dsar_figures(*, organization: Organization, period: Period, today: date) -> dict[str, Any]:
     # A join rather than a subquery per request: a request is completed at most once (completed is final,
     # dsar.services.LEGAL_TRANSITIONS), so the join neither drops nor repeats a request.
-    requests = DataSubjectRequest.objects.filter(organization=organization).annotate(
-        completion=FilteredRelation("transitions", condition=Q(transitions__to_status=RequestStatus.COMPLETED)),
-        completed_at=F("completion__at"),
+    requests = (
+        DataSubjectRequest.objects.using(reports_database())
+        .filter(organization=organization)
+        .annotate(
+            completion=FilteredRelation("transitions", condition=Q(transitions__to_status=RequestStatus.COMPLETED)),
+            completed_at=F("completion__at"),
+        )
     )
     in_period = Q(received_at__gte=period.since, received_at__lt=period.until)
     closed_in_period = Q(completed_at__gte=period.since, completed_at__lt=period.until)
@@ -352,7 +381,7 @@ def dsar_figures(*, organization: Organization, period: Period, today: date) -> 
         "completed": Count("id"),
         "on_time": Count("id", filter=Q(completed_at__date__lte=F("due_on"))),
     }
-    if connection.vendor == "postgresql":
+    if connections[reports_database()].vendor == "postgresql":
         days = DaysBetween(F("completed_at"), F("received_at"))
         durations["median_days"] = PercentileCont(days, 0.5)
         durations["p90_days"] = PercentileCont(days, 0.9)
@@ -364,11 +393,15 @@ def dsar_figures(*, organization: Organization, period: Period, today: date) -> 
         .order_by("due_on", "public_id")[:OPEN_REQUESTS_LISTED]
     )
     is_open = ~Q(status__in=FINAL)
-    totals = DataSubjectRequest.objects.filter(organization=organization).aggregate(
-        open_total=Count("id", filter=is_open),
-        overdue_now=Count("id", filter=is_open & Q(due_on__lt=today)),
-        due_within_7_days=Count("id", filter=is_open & Q(due_on__gte=today, due_on__lte=today + timedelta(days=7))),
-        extensions_used=Count("id", filter=in_period & Q(is_extended=True)),
+    totals = (
+        DataSubjectRequest.objects.using(reports_database())
+        .filter(organization=organization)
+        .aggregate(
+            open_total=Count("id", filter=is_open),
+            overdue_now=Count("id", filter=is_open & Q(due_on__lt=today)),
+            due_within_7_days=Count("id", filter=is_open & Q(due_on__gte=today, due_on__lte=today + timedelta(days=7))),
+            extensions_used=Count("id", filter=in_period & Q(is_extended=True)),
+        )
     )
 
     def rounded(value: float | None) -> float | None:
@@ -385,7 +418,12 @@ def dsar_figures(*, organization: Organization, period: Period, today: date) -> 
 
 
 def ledger_figures(*, organization: Organization) -> dict[str, Any] | None:
-    run = LedgerVerificationRun.objects.filter(organization=organization).order_by("-verified_at", "-id").first()
+    run = (
+        LedgerVerificationRun.objects.using(reports_database())
+        .filter(organization=organization)
+        .order_by("-verified_at", "-id")
+        .first()
+    )
     if run is None:
         return None
     return {

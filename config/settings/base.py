@@ -6,6 +6,7 @@ Every variable is listed in the README's table. Production deployments use
 
 from __future__ import annotations
 
+import copy
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -117,6 +118,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Covering indexes (INCLUDE columns) are a PostgreSQL optimisation; SQLite builds them as plain indexes.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+
+# Reports (issue #16) read through the ``reports`` alias: a read replica when REPORTS_DATABASE_URL names one, else
+# the primary itself (the alias then opens no second connection: PROVENANT_REPORTS_DATABASE is "default").
+# Under tests the alias mirrors the test database.
+_reports_database_url = os.environ.get("REPORTS_DATABASE_URL", "")
+DATABASES["reports"] = (
+    dj_database_url.parse(
+        _reports_database_url,
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+    if _reports_database_url
+    else copy.deepcopy(DATABASES["default"])
+)
+DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
+PROVENANT_REPORTS_DATABASE = "reports" if _reports_database_url else "default"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

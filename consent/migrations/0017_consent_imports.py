@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('consent', '0016_evidence_documents_kept_apart'),
-        ('core', '0013_audit_consent_import_actions'),
+        ('core', '0012_api_key_rate_limit'),
     ]
 
     operations = [

@@ -312,7 +312,7 @@ def advance_states(
             (organization.pk, pair[0], pair[1], *(getattr(row, f) for f in _STATE_COLUMNS[2:]))
             for pair, row in states.items()
         ],
-        conflict=("subject", "purpose"),
+        conflict=("organization", "subject", "purpose"),
         update=_STATE_COLUMNS[2:],
     )
     execute_statements([*pending, *upserts])

@@ -19,6 +19,8 @@ from consent.subject_ids import suppression_candidates
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput
 
+_COLLECTION_METHODS = frozenset(CollectionMethod.values)  # built once: ``.values`` makes a new list per call
+
 
 class UnknownSource(DomainError):
     status = 422
@@ -159,7 +161,7 @@ def validate_against_catalog(
             errors.append({"pointer": f"{item.pointer}/source", "detail": f"source '{item.source}' is reserved"})
         if item.action not in CLIENT_ACTIONS and not (allow_system_actions and item.action == Action.EXPIRE):
             errors.append({"pointer": f"{item.pointer}/action", "detail": f"action '{item.action}' is not allowed"})
-        if item.collection_method not in CollectionMethod.values:
+        if item.collection_method not in _COLLECTION_METHODS:
             errors.append({"pointer": f"{item.pointer}/collection_method", "detail": "unknown collection method"})
         needs_target = item.action in (Action.INVALIDATE, Action.EXPIRE)
         if needs_target and not item.supersedes:

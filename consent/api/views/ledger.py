@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from consent import selectors, services
 from consent.api import serializers as s
+from consent.api.bulk_input import plain_bulk_events
 from consent.api.views.base import ConsentApi, prebuilt_validated
 from consent.catalog import organization_catalog
 from consent.models import Subject
@@ -107,12 +108,14 @@ class ConsentEventBulkCreateApi(ConsentApi):
         },
     )
     def post(self, request: Request) -> Response:
-        data = prebuilt_validated(s.ConsentEventBulkInputSerializer, request.data)
-        raw_items = cast(dict[str, Any], request.data)["events"]
-        items = [
-            s.event_input(item, raw=raw_items[i], pointer=f"/events/{i}", idempotency_key=None)
-            for i, item in enumerate(data["events"])
-        ]
+        items = plain_bulk_events(request.data)
+        if items is None:  # not plainly valid: the serializer decides, and words the errors
+            data = prebuilt_validated(s.ConsentEventBulkInputSerializer, request.data)
+            raw_items = cast(dict[str, Any], request.data)["events"]
+            items = [
+                s.event_input(item, raw=raw_items[i], pointer=f"/events/{i}", idempotency_key=None)
+                for i, item in enumerate(data["events"])
+            ]
         recorded = services.consent_record_with_signals(organization=self.organization, items=items).recorded
         results = [
             {"index": i, "event_id": r.event.event_id, "hash": r.event.hash, "replayed": r.replayed}
