@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
-from limits.storage import Storage, storage_from_string
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from core.crypto import blind_index
@@ -36,11 +38,39 @@ class Throttle:
     per_identifier: str = ""
 
 
+class ThreadSafeMemoryStorage(MemoryStorage):
+    """limits' in-process storage, its writes serialised by one lock. Its expiry timer is restarted without a
+    lock, so two threads of one gunicorn worker could start the same timer twice (RuntimeError: a 500;
+    alisaifee/limits#352, not in 5.8.0, the newest release). Redis, the production store, is untouched."""
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
+        super().__init__(uri, wrap_exceptions, **options)
+        self.guard = threading.RLock()
+
+    def incr(self, *args: Any, **kwargs: Any) -> int:
+        with self.guard:
+            return super().incr(*args, **kwargs)
+
+    def decr(self, *args: Any, **kwargs: Any) -> int:
+        with self.guard:
+            return super().decr(*args, **kwargs)
+
+    def acquire_entry(self, *args: Any, **kwargs: Any) -> bool:
+        with self.guard:
+            return super().acquire_entry(*args, **kwargs)
+
+    def acquire_sliding_window_entry(self, *args: Any, **kwargs: Any) -> bool:
+        with self.guard:
+            return super().acquire_sliding_window_entry(*args, **kwargs)
+
+
 @lru_cache(maxsize=4)
 def _storage(uri: str, prefix: str) -> Storage:
     options: dict[str, str | bool] = {"wrap_exceptions": True}  # an unreachable store raises limits' StorageError
     if uri.startswith(("redis://", "rediss://")):
         options["key_prefix"] = prefix
+    if uri.startswith("memory://"):
+        return ThreadSafeMemoryStorage(uri, wrap_exceptions=True)
     storage = storage_from_string(uri, **options)
     if not isinstance(storage, Storage):
         raise TypeError(f"PROVENANT_THROTTLE_STORAGE_URI names an async storage: {uri.split(':', 1)[0]}")
