@@ -15,6 +15,7 @@ from __future__ import annotations
 import select
 
 from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -22,6 +23,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False
+        if connection.info.transaction_status == TransactionStatus.INERROR:
+            return False  # an aborted transaction: SELECT 1 would fail there too (Django then skips or closes it)
         try:
             readable, _, _ = select.select([connection.fileno()], [], [], 0)
         except (OSError, ValueError):
