@@ -5,6 +5,7 @@ tests/consent/test_schema_regressions.py."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,13 @@ from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from config.wsgi import application
+
+
+@schemathesis.serializer("text/csv", "application/x-ndjson")
+def text_file_body(ctx: Any, value: Any) -> bytes:
+    """POST /imports takes its file as the body itself: the generated string as UTF-8 (anything else as its JSON)."""
+    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
+
 
 MAX_EXAMPLES = 25  # per operation (issue #15); the demo is seeded once for the module, not once per operation
 
@@ -85,6 +93,17 @@ LENIENT_INPUT: frozenset[str] = frozenset(
         # A partner's claimed fields take any JSON: a wrong type is the `malformed` finding of the 200 answer.
         "POST /api/v1/provenance/validate",
         "GET /api/v1/reports/compliance",  # an empty `from`/`to` reads as none (the default period)
+        # The lists (issue #17) ignore query parameters they do not know, as the older reads do; rejecting them
+        # (a misspelt filter) is a later change (closing note).
+        "GET /api/v1/consent-events",
+        "GET /api/v1/consent-events/export",
+        "GET /api/v1/subjects",
+        "GET /api/v1/consent-states",
+        "GET /api/v1/stamps",
+        "GET /api/v1/deliveries",
+        "GET /api/v1/provenance/alerts",
+        "GET /api/v1/dsar",
+        "GET /api/v1/audit-log",
     }
 )
 
