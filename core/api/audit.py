@@ -12,8 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import selectors
-from core.api.pagination import PAGINATION_PARAMETERS, choice_param, envelope, keyset_response
-from core.api.schema import api_operation
+from core.api.pagination import PAGINATION_PARAMETERS, choice_param, envelope, keyset_response, list_operation
 from core.api.views import OrganizationApi, parse_instant_param
 from core.enums import AuditAction
 from core.models import AuditLogEntry
@@ -44,7 +43,7 @@ def audit_item(entry: AuditLogEntry) -> dict[str, Any]:
 class AuditLogListApi(OrganizationApi):
     required_scopes = {"GET": "audit:read"}
 
-    @api_operation(
+    @list_operation(
         scope="audit:read",
         summary="The organization's audit log",
         operation_id="audit_log_list",

@@ -8,6 +8,7 @@ following page, also sent as an RFC 8288 ``Link: <...>; rel="next"`` header; bot
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Final, TypeVar
@@ -20,6 +21,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.schema import api_operation
 from core.cursors import decode_cursor, encode_cursor
 from core.problems import InvalidInput
 
@@ -56,6 +58,32 @@ def page_limit(request: Request) -> int:
             errors=[{"pointer": "?limit", "detail": f"an integer from 1 to {MAX_LIMIT}"}],
         )
     return limit
+
+
+def list_operation(**kwargs: Any) -> Callable[[Any], Any]:
+    """``api_operation`` for a list: a query parameter the operation does not declare answers 422 naming it, so a
+    misspelt filter (``?updated_sinse=``) never widens the list silently. ``format`` stays DRF's own."""
+    known = {"format"} | {
+        parameter.name
+        for parameter in kwargs.get("parameters", ())
+        if isinstance(parameter, OpenApiParameter) and parameter.location == OpenApiParameter.QUERY
+    }
+    document = api_operation(**kwargs)
+
+    def decorate(handler: Callable[..., Any]) -> Any:
+        @functools.wraps(handler)
+        def checked(view: Any, request: Request, *args: Any, **handler_kwargs: Any) -> Any:
+            unknown = sorted(set(request.query_params) - known)
+            if unknown:
+                raise InvalidInput(
+                    "Unknown query parameter.",
+                    errors=[{"pointer": f"?{name}", "detail": "not a parameter of this list"} for name in unknown],
+                )
+            return handler(view, request, *args, **handler_kwargs)
+
+        return document(checked)
+
+    return decorate
 
 
 def request_cursor(request: Request, kind: str, *, parameter: str = "after") -> Any:

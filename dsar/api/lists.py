@@ -14,8 +14,14 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.pagination import PAGINATION_PARAMETERS, choice_param, envelope, invalid_parameter, keyset_response
-from core.api.schema import api_operation
+from core.api.pagination import (
+    PAGINATION_PARAMETERS,
+    choice_param,
+    envelope,
+    invalid_parameter,
+    keyset_response,
+    list_operation,
+)
 from core.api.views import OrganizationApi
 from core.timeutil import is_accepted_date
 from dsar import selectors
@@ -87,7 +93,7 @@ def boolean_param(request: Request, name: str) -> bool | None:
 class DsarListApi(OrganizationApi):
     required_scopes = {"GET": "dsar:read"}
 
-    @api_operation(
+    @list_operation(
         scope="dsar:read",
         summary="List data-subject requests",
         operation_id="dsar_list",

@@ -13,8 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from consent.ledger import format_instant
-from core.api.pagination import PAGINATION_PARAMETERS, choice_param, envelope, invalid_parameter, keyset_response
-from core.api.schema import api_operation
+from core.api.pagination import (
+    PAGINATION_PARAMETERS,
+    choice_param,
+    envelope,
+    invalid_parameter,
+    keyset_response,
+    list_operation,
+)
 from core.api.views import OrganizationApi, parse_instant_param
 from provenance import selectors
 from provenance.api.deliveries import DeliveryCreateApi, DeliveryOutputSerializer
@@ -65,7 +71,7 @@ def stamp_item(record: StampRecord) -> dict[str, Any]:
 class StampListApi(OrganizationApi):
     required_scopes = {"GET": "provenance:read"}
 
-    @api_operation(
+    @list_operation(
         scope="provenance:read",
         summary="List stamping decisions",
         operation_id="stamps_list",
@@ -102,7 +108,7 @@ class StampCollectionApi(StampListApi, StampCreateApi):
 class DeliveryListApi(OrganizationApi):
     required_scopes = {"GET": "deliver"}
 
-    @api_operation(
+    @list_operation(
         scope="deliver",
         summary="List deliveries",
         operation_id="deliveries_list",
@@ -169,7 +175,7 @@ def alert_item(alert: ProvenanceAlert) -> dict[str, Any]:
 class ProvenanceAlertListApi(OrganizationApi):
     required_scopes = {"GET": "provenance:read"}
 
-    @api_operation(
+    @list_operation(
         scope="provenance:read",
         summary="List provenance alerts",
         operation_id="provenance_alerts_list",

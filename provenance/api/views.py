@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent import selectors as consent_selectors
-from core.api.pagination import PAGINATION_PARAMETERS, envelope, keyset_response
+from core.api.pagination import PAGINATION_PARAMETERS, envelope, keyset_response, list_operation
 from core.api.schema import api_operation
 from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
@@ -33,7 +33,7 @@ SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "privacy-stam
 class RecipientListCreateApi(OrganizationApi):
     required_scopes = {"GET": "provenance:read", "POST": "provenance:write"}
 
-    @api_operation(
+    @list_operation(
         scope="provenance:read",
         summary="List recipients",
         operation_id="recipients_list",

@@ -104,6 +104,13 @@ def test_each_list_pages_through_its_own_rows_once_in_bounded_queries_and_shows_
         ("/api/v1/subjects?jurisdiction=Germany", "?jurisdiction"),
         ("/api/v1/subjects?updated_since=2026-01-01", "?updated_since"),
         ("/api/v1/recipients?limit=1000", "?limit"),
+        # A misspelt filter never widens a list silently.
+        ("/api/v1/subjects?updated_sinse=2026-01-01T00:00:00Z", "?updated_sinse"),
+        ("/api/v1/consent-states?state=granted", "?state"),
+        ("/api/v1/consent-events?cursor=x", "?cursor"),
+        ("/api/v1/consent-events/export?purposes=analytics", "?purposes"),
+        ("/api/v1/dsar?assigned_to=alice", "?assigned_to"),
+        ("/api/v1/subjects/cust-1/consent-events?page=2", "?page"),
     ],
 )
 def test_a_bad_filter_answers_422_pointing_at_it(

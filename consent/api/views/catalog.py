@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from consent import selectors, services
 from consent.api import serializers as s
 from consent.models import Purpose, Source
-from core.api.pagination import PAGINATION_PARAMETERS, envelope, keyset_response
+from core.api.pagination import PAGINATION_PARAMETERS, envelope, keyset_response, list_operation
 from core.api.schema import api_operation
 from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
@@ -25,7 +25,7 @@ from core.problems import InvalidInput, NotFound
 class SourceListCreateApi(OrganizationApi):
     required_scopes = {"GET": "consent:read", "POST": "consent:write"}
 
-    @api_operation(
+    @list_operation(
         scope="consent:read",
         summary="List sources",
         operation_id="sources_list",

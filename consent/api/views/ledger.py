@@ -20,7 +20,7 @@ from consent.api.bulk_input import plain_bulk_events
 from consent.api.views.base import ConsentApi, prebuilt_validated
 from consent.catalog import organization_catalog
 from consent.models import Subject
-from core.api.pagination import PAGINATION_PARAMETERS, page_limit, paginated_response
+from core.api.pagination import PAGINATION_PARAMETERS, list_operation, page_limit, paginated_response
 from core.api.schema import IDEMPOTENCY_HEADER, SUBJECT_ID, api_operation
 from core.api.views import parse_instant_param
 from core.cursors import decode_cursor, encode_cursor
@@ -242,7 +242,7 @@ def _history_position(request: Request, subject: Subject) -> int:
 class SubjectConsentEventsApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
-    @api_operation(
+    @list_operation(
         scope="consent:read",
         summary="A subject's consent history (the hash chain), cursor-paginated",
         description="Events in chain order with `prev_hash` and `hash`: a client can recompute every hash "

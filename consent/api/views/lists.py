@@ -30,12 +30,12 @@ from core.api.pagination import (
     envelope,
     invalid_parameter,
     keyset_response,
+    list_operation,
     page_limit,
     paginated_response,
     request_cursor,
 )
 from core.api.renderers import NdjsonRenderer
-from core.api.schema import api_operation
 from core.api.views import parse_instant_param
 from core.cursors import encode_cursor
 
@@ -83,7 +83,7 @@ def subject_item(subject: Subject) -> dict[str, Any]:
 class SubjectListApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
-    @api_operation(
+    @list_operation(
         scope="consent:read",
         summary="List subjects",
         operation_id="subjects_list",
@@ -146,7 +146,7 @@ def state_item(state: ConsentState) -> dict[str, Any]:
 class ConsentStateListApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
-    @api_operation(
+    @list_operation(
         scope="consent:read",
         summary="List consent states (one per subject and purpose with events)",
         operation_id="consent_states_list",
@@ -192,7 +192,7 @@ def wait_param(request: Request) -> float:
 class ConsentEventFeedApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
 
-    @api_operation(
+    @list_operation(
         scope="consent:read",
         summary="The change feed: consent events in commit order, each once",
         operation_id="consent_events_feed",
@@ -248,7 +248,7 @@ class ConsentEventExportApi(ConsentApi):
     required_scopes = {"GET": "consent:read"}
     renderer_classes = [NdjsonRenderer, JSONRenderer]
 
-    @api_operation(
+    @list_operation(
         scope="consent:read",
         summary="Export consent events as NDJSON (all, since a feed cursor, or one purpose's)",
         operation_id="consent_events_export",
