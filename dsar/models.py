@@ -82,6 +82,10 @@ class DataSubjectRequest(models.Model):
     erasure_approved_at = models.DateTimeField(null=True, blank=True, editable=False)
     erasure_approved_by = models.CharField(max_length=200, blank=True, editable=False)
     erasure_cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # An API client's Idempotency-Key (unique per organization) and the digest of the body it came with: a retry
+    # after a timeout gets the first request back, never a second request (and second emails to the person).
+    idempotency_key = models.CharField(max_length=255, blank=True, default="", editable=False)
+    request_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -99,6 +103,11 @@ class DataSubjectRequest(models.Model):
             ("cancel_erasure", "Can cancel the erasure of a deletion request before it runs (audited)"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="dsar_idempotency_key_unique",
+            ),
             models.CheckConstraint(condition=models.Q(status__in=RequestStatus.values), name="dsar_status_known"),
             models.CheckConstraint(
                 condition=~models.Q(status=RequestStatus.REJECTED) | ~models.Q(rejection_reason=""),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.schema import api_operation
+from consent.services import request_digest
+from core.api.schema import IDEMPOTENCY_HEADER, api_operation
 from core.api.views import OrganizationApi
-from core.problems import NotFound
+from core.problems import InvalidInput, NotFound
 from dsar import selectors, services
 from dsar.api import serializers as s
 
@@ -23,17 +25,35 @@ class DsarCreateApi(OrganizationApi):
         "Every deadline is computed at intake and again on every change. The requester's contact is stored "
         "encrypted and answered only masked.",
         request=s.DsarCreateInputSerializer,
-        responses={201: s.DsarDetailOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: s.DsarDetailOutputSerializer,
+            200: OpenApiResponse(
+                s.DsarDetailOutputSerializer,
+                description="An idempotent replay: the first request with this `Idempotency-Key` (as it stands "
+                "now), with `Idempotent-Replayed: true`; nothing recorded or sent again.",
+            ),
+        },
         problems={
             400: "Malformed JSON.",
+            409: "Idempotency key reused with another body (`idempotency-key-reused`).",
             422: "Invalid fields (`validation-error`): unknown type, received_at in the future or set for a "
-            "channel other than email or mail, no regime for the jurisdiction.",
+            "channel other than email or mail, no regime for the jurisdiction; an Idempotency-Key outside 1-255 "
+            "characters.",
         },
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.DsarCreateInputSerializer, request.data)
+        header_key = request.headers.get("Idempotency-Key")
+        if header_key is not None and not (0 < len(header_key) <= 255):
+            raise InvalidInput(
+                "Idempotency-Key must be 1-255 characters.",
+                errors=[{"pointer": "Idempotency-Key", "detail": "1-255 characters"}],
+            )
         requester = data.get("requester") or {}
-        created = services.dsar_create(
+        accepted = services.dsar_accept(
+            idempotency_key=header_key or "",
+            request_digest=request_digest(request.data),
             organization=self.organization,
             request_type=data["type"],
             channel=data["channel"],
@@ -45,10 +65,15 @@ class DsarCreateApi(OrganizationApi):
             requester=services.Requester(email=requester.get("email") or "", name=requester.get("name") or ""),
             language=data.get("language") or "",
         )
+        created = accepted.request
         found = selectors.dsar_for_organization(organization=self.organization, public_id=created.public_id)
         assert found is not None
-        response = Response(s.dsar_representation(found), status=status.HTTP_201_CREATED)
+        response = Response(
+            s.dsar_representation(found), status=status.HTTP_200_OK if accepted.replayed else status.HTTP_201_CREATED
+        )
         response["Location"] = f"/api/v1/dsar/{created.public_id}"
+        if accepted.replayed:
+            response["Idempotent-Replayed"] = "true"
         return response
 
 

@@ -22,6 +22,10 @@ from dsar.seal_contexts import request_key_owner, requester_context
 from dsar.selectors.deadline_settings import organization_deadline_layer
 
 
+def dsar_by_idempotency_key(*, organization: Organization, idempotency_key: str) -> DataSubjectRequest | None:
+    return DataSubjectRequest.objects.filter(organization=organization, idempotency_key=idempotency_key).first()
+
+
 def dsar_for_organization(*, organization: Organization, public_id: str) -> DataSubjectRequest | None:
     """The request with its history and its messages (two extra queries), or None when another organization owns
     it."""

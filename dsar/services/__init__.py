@@ -50,8 +50,10 @@ from dsar.services.message_templates import (
 )
 from dsar.services.messaging import MESSAGE_ACTOR, dsar_messages_sweep, message_deliver
 from dsar.services.pipeline import (
+    AcceptedRequest,
     IdentityLinkOutcome,
     IdentityLinkPreview,
+    dsar_accept,
     dsar_create,
     dsar_erasure_approve,
     dsar_erasure_sweep,
@@ -75,6 +77,7 @@ __all__ = [
     "OPEN_STATUSES",
     "PRIVACY_CENTER_ACTOR",
     "STEPS",
+    "AcceptedRequest",
     "AlreadyExtended",
     "DeadlineInputInvalid",
     "ExportDownload",
@@ -96,6 +99,7 @@ __all__ = [
     "deadline_mail_send",
     "deadline_problem",
     "deadline_settings_update",
+    "dsar_accept",
     "dsar_assign",
     "dsar_create",
     "dsar_deadline_sweep",

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from consent.models import Subject
+from consent.services import IdempotencyKeyReused
 from core.models import Organization
 from core.tasks import enqueue, enqueue_after_commit
 from dsar.enums import FINAL_STATUSES, NO_VERIFICATION_NEEDED, VERIFIED_OR_LATER, RequestStatus
@@ -26,7 +27,7 @@ from dsar.problems import (
     StatusChanged,
     VerificationLinkInvalid,
 )
-from dsar.selectors import dsar_by_pk, dsar_by_public_id, dsar_ids_erasure_due, dsar_ids_stuck
+from dsar.selectors import dsar_by_idempotency_key, dsar_by_pk, dsar_by_public_id, dsar_ids_erasure_due, dsar_ids_stuck
 from dsar.services.erasure import dsar_erasure_approve as erasure_approve
 from dsar.services.fulfilment import dsar_fulfil_begin
 from dsar.services.identity import LINK_ACTOR, dsar_identity_confirm, dsar_identity_pending
@@ -53,6 +54,8 @@ def dsar_create(
     requester: Requester | None = None,
     language: str = "",
     subject: Subject | None = None,
+    idempotency_key: str = "",
+    request_digest: str = "",
 ) -> DataSubjectRequest:
     """Record a new request, its deadlines, the intake step of its history and the receipt confirmation; after
     the commit an opt-out or limit request starts at once and any other request with a requester email gets its
@@ -70,11 +73,77 @@ def dsar_create(
         requester=requester,
         language=language,
         subject=subject,
+        idempotency_key=idempotency_key,
+        request_digest=request_digest,
     )
     _advance_after_commit(request.pk, has_email=bool(requester.email))
     if not transaction.get_connection().in_atomic_block:  # the auto-wiring ran: show where it left the request
         request.refresh_from_db(fields=["status", "deadlines", "due_on", "updated_at"])
     return request
+
+
+@dataclass(frozen=True)
+class AcceptedRequest:
+    """A request as ``dsar_accept`` answers it: new, or the first one of an idempotent retry."""
+
+    request: DataSubjectRequest
+    replayed: bool = False
+
+
+def dsar_accept(
+    *,
+    organization: Organization,
+    idempotency_key: str,
+    request_digest: str,
+    request_type: str,
+    channel: str,
+    actor: str,
+    jurisdiction: str = "",
+    regime: str | None = None,
+    subject_external_id: str = "",
+    received_at: datetime | None = None,
+    requester: Requester | None = None,
+    language: str = "",
+) -> AcceptedRequest:
+    """``dsar_create`` for an API client that may retry: with an ``idempotency_key`` (unique per organization) a
+    retry of the same body (same ``request_digest``) gets the first request back, and nothing is recorded or sent
+    again; another body under the same key is refused with ``IdempotencyKeyReused``."""
+    if idempotency_key:
+        first = dsar_by_idempotency_key(organization=organization, idempotency_key=idempotency_key)
+        if first is not None:
+            return _replayed(first, idempotency_key, request_digest)
+    try:
+        request = dsar_create(
+            organization=organization,
+            request_type=request_type,
+            channel=channel,
+            actor=actor,
+            jurisdiction=jurisdiction,
+            regime=regime,
+            subject_external_id=subject_external_id,
+            received_at=received_at,
+            requester=requester,
+            language=language,
+            idempotency_key=idempotency_key,
+            request_digest=request_digest,
+        )
+    except IntegrityError:
+        # A concurrent retry with the key committed first (our insert waited for it): its request is the answer.
+        first = dsar_by_idempotency_key(organization=organization, idempotency_key=idempotency_key)
+        if not idempotency_key or first is None:
+            raise
+        return _replayed(first, idempotency_key, request_digest)
+    return AcceptedRequest(request)
+
+
+def _replayed(first: DataSubjectRequest, idempotency_key: str, request_digest: str) -> AcceptedRequest:
+    if first.request_digest != request_digest:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used before with a different request body.",
+            idempotency_key=idempotency_key,
+            pointer="/",
+        )
+    return AcceptedRequest(first, replayed=True)
 
 
 def _advance_after_commit(request_id: int, *, has_email: bool) -> None:

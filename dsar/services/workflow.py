@@ -104,6 +104,8 @@ def dsar_intake(
     requester: Requester | None = None,
     language: str = "",
     subject: Subject | None = None,
+    idempotency_key: str = "",
+    request_digest: str = "",
 ) -> DataSubjectRequest:
     """Record a new request, its deadlines, the intake step of its history and the receipt confirmation to the
     requester (``services.pipeline.dsar_create`` adds what happens after the commit). ``subject``: the ledger's
@@ -171,6 +173,8 @@ def dsar_intake(
             due_on=result.enforced_due,
             created_at=now,
             updated_at=now,
+            idempotency_key=idempotency_key,
+            request_digest=request_digest if idempotency_key else "",
         )
         RequestTransition.objects.create(
             request=request, at=now, actor=actor, from_status="", to_status=RequestStatus.RECEIVED

@@ -70,9 +70,18 @@ def test_a_write_the_server_does_not_deduplicate_is_not_retried_after_a_502() ->
     script = [bad_gateway, bad_gateway, (200, {}, {"id": "dsar-1"})]
     with ScriptedServer(script) as server, ProvenantClient(server.url, "key", retry=RetryPolicy(base=0.01)) as client:
         with pytest.raises(ServerError):
-            client.create_dsar({"type": "access", "subject_id": "cust-1"})  # it may have been recorded
+            client.request("POST", "/api/v1/dsar/dsar-1/verify", json={"note": "by phone"})  # it may have run
         assert client.get_dsar("dsar-1") == {"id": "dsar-1"}  # a read is retried
     assert [arrival.method for arrival in server.arrivals] == ["POST", "GET", "GET"]
+
+
+def test_dsar_intake_is_retried_after_a_502_under_one_idempotency_key() -> None:
+    bad_gateway = (502, {}, {"title": "Bad gateway"})
+    script = [bad_gateway, (201, {}, {"id": "dsar-1"})]
+    with ScriptedServer(script) as server, ProvenantClient(server.url, "key", retry=RetryPolicy(base=0.01)) as client:
+        assert client.create_dsar({"type": "access", "subject_id": "cust-1"}) == {"id": "dsar-1"}
+    first, second = server.arrivals
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]  # the server answers the first
 
 
 def test_the_change_feed_passes_the_cursor_back_as_after() -> None:

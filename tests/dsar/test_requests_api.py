@@ -16,7 +16,7 @@ from core.models import AuditLogEntry, Organization
 from dsar import services
 from dsar.deadlines import SettingLayer, compute_deadlines
 from dsar.enums import DsarRegime
-from dsar.models import DataSubjectRequest, RequestTransition
+from dsar.models import DataSubjectRequest, RequestMessage, RequestTransition
 from dsar.request_deadlines import request_today
 from tests.consent.api_contract import assert_problem, dsar_body, pointers
 
@@ -229,4 +229,53 @@ def test_intake_needs_the_write_scope(organization: Organization, api_client_for
     body = assert_problem(reader.post("/api/v1/dsar", dsar_body(), format="json"), 403, "insufficient-scope")
 
     assert body["required_scope"] == "dsar:write"
+    assert counts() == before
+
+
+# --- Idempotency-Key (issue #17: a client retrying after a timeout never files a second request) -------------
+
+
+def message_count() -> int:
+    return RequestMessage.objects.count()
+
+
+def test_a_retry_with_the_same_idempotency_key_answers_the_first_request_and_records_nothing_more(
+    client: APIClient,
+) -> None:
+    body = dsar_body(requester={"email": "ada@example.org", "name": "Ada"})
+    first = client.post("/api/v1/dsar", body, format="json", HTTP_IDEMPOTENCY_KEY="crm-ticket-881")
+    assert first.status_code == 201, first.content
+    before = (*counts(), message_count())
+
+    retry = client.post("/api/v1/dsar", body, format="json", HTTP_IDEMPOTENCY_KEY="crm-ticket-881")
+
+    assert retry.status_code == 200, retry.content
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"]
+    assert retry["Location"] == first["Location"]
+    assert (*counts(), message_count()) == before  # no second request, history step, audit row or email
+
+
+def test_the_same_idempotency_key_with_another_body_is_409_and_changes_nothing(client: APIClient) -> None:
+    assert client.post("/api/v1/dsar", dsar_body(), format="json", HTTP_IDEMPOTENCY_KEY="k-1").status_code == 201
+    before = (*counts(), message_count())
+
+    other = client.post("/api/v1/dsar", dsar_body(type="deletion"), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert_problem(other, 409, "idempotency-key-reused")
+    assert (*counts(), message_count()) == before
+
+
+def test_idempotency_keys_are_per_organization_and_bounded(
+    client: APIClient, other_organization: Organization, api_client_for: Callable[..., APIClient]
+) -> None:
+    other = api_client_for(other_organization, "dsar:write")
+    mine = client.post("/api/v1/dsar", dsar_body(), format="json", HTTP_IDEMPOTENCY_KEY="shared")
+    theirs = other.post("/api/v1/dsar", dsar_body(), format="json", HTTP_IDEMPOTENCY_KEY="shared")
+
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    assert mine.json()["id"] != theirs.json()["id"]
+    before = counts()
+    too_long = client.post("/api/v1/dsar", dsar_body(), format="json", HTTP_IDEMPOTENCY_KEY="k" * 256)
+    assert_problem(too_long, 422, "validation-error")
     assert counts() == before

@@ -26,9 +26,15 @@ __all__ = ["AsyncProvenantClient", "ProvenantClient"]
 
 USER_AGENT = "provenant-client/0.1"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Writes the server deduplicates by Idempotency-Key (consent events, deliveries) or that change nothing when
-# repeated (a stamp is a decision; its record is kept once a call): safe to retry after a lost answer.
-IDEMPOTENT_WRITE_PATHS = ("/api/v1/consent-events", "/api/v1/deliveries", "/api/v1/stamps")
+# Writes the server deduplicates by Idempotency-Key (consent events, deliveries, DSAR intake, imports): safe to
+# retry after a lost answer. A stamp is not among them: a retry would record a second decision.
+IDEMPOTENT_WRITE_PATHS = (
+    "/api/v1/consent-events",
+    "/api/v1/consent-events/bulk",
+    "/api/v1/deliveries",
+    "/api/v1/dsar",
+    "/api/v1/imports",
+)
 BATCH_LIMIT = 1000  # items per stamps/batch and per consent-events/bulk call
 Params = Mapping[str, str | int | float | bool | None]
 
@@ -142,7 +148,7 @@ class _Base:
             return False
         if response is not None and response.status_code not in self.retry.statuses:
             return False
-        if method.upper() not in WRITE_METHODS or url.path.startswith(IDEMPOTENT_WRITE_PATHS):
+        if method.upper() not in WRITE_METHODS or url.path.rstrip("/").endswith(IDEMPOTENT_WRITE_PATHS):
             return True
         if response is not None:
             return response.status_code in (429, 503)
