@@ -13,7 +13,8 @@ wsgi_app = "config.wsgi:application"
 # Docker sets GUNICORN_BIND=0.0.0.0:8000; locally the server stays on the loopback interface.
 bind = [os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Threads (gthread): a change-feed long poll holds one, so a worker always keeps others for everyone else.
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 # Recycle workers now and then so a slow leak never takes the service down.

@@ -99,7 +99,11 @@ def parse_checkpoint(body: str) -> Checkpoint:
     if len(lines) < 4 or lines[-1] != "":
         raise NoteError("a checkpoint is at least three lines, each ending in a newline")
     origin, size_text, root_text = lines[0], lines[1], lines[2]
-    if not origin or not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+    if (
+        not origin
+        or not (size_text.isascii() and size_text.isdigit())
+        or (size_text != "0" and size_text.startswith("0"))
+    ):
         raise NoteError("the checkpoint's origin or tree size is malformed")
     try:
         root = base64.b64decode(root_text, validate=True)

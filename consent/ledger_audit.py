@@ -100,7 +100,7 @@ def _open_checkpoint(text: str, keys: Sequence[bytes]) -> KeptCheckpoint:
         raise AuditFailure("the checkpoint is not a signed note (body, empty line, signature lines)")
     body += "\n"
     lines = body.split("\n")
-    if len(lines) < 4 or not lines[1].isdigit():
+    if len(lines) < 4 or not (lines[1].isascii() and lines[1].isdigit()):
         raise AuditFailure("the checkpoint's body is not origin, tree size and root hash")
     origin, tree_size = lines[0], int(lines[1])
     try:

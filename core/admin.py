@@ -102,7 +102,7 @@ def actor_labels(actors: Iterable[str]) -> dict[str, str]:
     for actor in wanted:
         for part in actor.replace(" for ", " ").split():
             kind, _, rest = part.partition(":")
-            if kind == "user" and rest.isdigit():
+            if kind == "user" and (rest.isascii() and rest.isdigit()):
                 user_ids.add(int(rest))
     prefixes = {actor.partition(":")[2] for actor in wanted if actor.startswith("api_key:")}
     users = {user.pk: _user_label(user) for user in get_user_model().objects.filter(pk__in=user_ids)}
@@ -115,7 +115,7 @@ def _actor_label(actor: str, users: dict[int, str], keys: dict[str, str]) -> str
     if separator and job.startswith("job:"):
         return f"background job for {_actor_label(requested_by, users, keys)}"
     kind, _, rest = actor.partition(":")
-    if kind == "user" and rest.isdigit():
+    if kind == "user" and (rest.isascii() and rest.isdigit()):
         return users.get(int(rest), f"staff user #{rest} (removed)")
     if kind == "api_key":
         name = keys.get(rest)

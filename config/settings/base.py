@@ -359,6 +359,13 @@ PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL = os.environ.get("PROVENANT_PRIVACY_
 PROVENANT_API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("PROVENANT_API_RATE_LIMIT_PER_MINUTE", "600"))
 # An API key found by its secret is reused by a process for this long (issue #16); revocation reaches every
 # process within it (0: read the key on every request).
+# The change feed's long polls (GET /api/v1/consent-events?wait=) that one web process lets wait at once; each holds
+# a server thread, so by default half of gunicorn's threads (GUNICORN_THREADS); the others answer at once.
+PROVENANT_FEED_LONG_POLLS_PER_PROCESS = int(
+    os.environ.get(
+        "PROVENANT_FEED_LONG_POLLS_PER_PROCESS", str(max(1, int(os.environ.get("GUNICORN_THREADS", "4")) // 2))
+    )
+)
 PROVENANT_API_KEY_CACHE_SECONDS = float(os.environ.get("PROVENANT_API_KEY_CACHE_SECONDS", "5"))
 # Expensive operations (ledger verification and export, report rendering, the evidence pack, DSAR certificates):
 # their own, lower budget per key and minute, on top of the key's general one.

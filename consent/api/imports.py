@@ -254,7 +254,7 @@ class ImportReportApi(OrganizationApi):
 def _int_param(value: str | None, name: str, *, default: int, low: int, high: int) -> int:
     if value is None:
         return default
-    if not value.isdigit() or not (low <= int(value) <= high):
+    if not (value.isascii() and value.isdecimal() and len(value) <= 9) or not (low <= int(value) <= high):
         raise InvalidInput(
             f"'{name}' must be an integer from {low} to {high}.",
             errors=[{"pointer": f"?{name}", "detail": f"expected {low}-{high}"}],

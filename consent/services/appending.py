@@ -198,10 +198,12 @@ def append_events(
         then.append(states_statement(organization, forms, purpose_ids))
         if connection.vendor == "postgresql":
             then.append(_event_ids_statement(len(fresh)))
-    known_version = organization.catalog_version
     subjects, read = lock_chains(organization, subject_ids, then=then)
-    if organization.catalog_version != known_version:
-        # The catalog changed since this process read the organization (its API key is cached): check again.
+    if organization.catalog_version != catalog.version:
+        # The catalog changed since the one validated against was read (API keys, with their organization, are
+        # cached per process; the organization object may be shared by threads): check again. Compared with the
+        # validated catalog's own version, never with the organization's as read earlier, which another thread's
+        # lock read may already have moved on.
         catalog = organization_catalog(
             organization, purpose_keys={i.purpose for i in items}, source_keys={i.source for i in items}
         )

@@ -164,7 +164,7 @@ def _batches(rows: Iterable[FileRow], size: int) -> Iterator[list[FileRow]]:
 def _line_of(pointer: str) -> tuple[int, str] | None:
     """``/12/purpose`` -> (12, "/purpose"): the row an error of a batch points at."""
     head, _, rest = pointer.lstrip("/").partition("/")
-    if not head.isdigit():
+    if not (head.isascii() and head.isdigit()):
         return None
     return int(head), f"/{rest}" if rest else ""
 

@@ -49,6 +49,7 @@ from dsar.selectors import (
 from dsar.services.connectors import connector_calls_record
 from dsar.services.exports import export_store, exports_shred_for_erasure
 from dsar.services.workflow import dsar_transition
+from provenance.services.erasure import provenance_subject_forget
 
 FULFIL_ACTOR: Final = "task:dsar.fulfil"
 ERASE_STEP: Final = "erase"
@@ -236,8 +237,14 @@ def _step_erase(request: DataSubjectRequest, step: FulfilmentStep, attempt: int)
     calls += notify_recipients_erased(request=request, step=step.step, email=email)
     with transaction.atomic():
         erased = False
+        forgotten = 0
         if subject is not None:
-            erased = subject_erase(subject=subject, actor=FULFIL_ACTOR).data_key_destroyed_at is not None
+            original_external_id = subject.external_id
+            erased_subject = subject_erase(subject=subject, actor=FULFIL_ACTOR)
+            erased = erased_subject.data_key_destroyed_at is not None
+            forgotten = provenance_subject_forget(
+                organization=request.organization, original_external_id=original_external_id, erased=erased_subject
+            )
         subject_suppress(
             organization=request.organization,
             identifiers={kind: sorted(values) for kind, values in identifiers.items()},
@@ -251,6 +258,7 @@ def _step_erase(request: DataSubjectRequest, step: FulfilmentStep, attempt: int)
             "erased": erased,
             "suppressed": sum(len(set(values)) for values in identifiers.values()),
             "exports_shredded": len(shredded),
+            "provenance_records_renamed": forgotten,
         }
         if calls:
             result["connectors"] = calls_summary(calls)

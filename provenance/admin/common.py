@@ -80,7 +80,7 @@ class SubjectFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return []
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             subjects = Subject.objects.select_related("organization").filter(pk=int(value))
             ids = staff_organization_ids(request.user)
             if ids is not None:  # another organization's subject is "unknown": its id is never shown

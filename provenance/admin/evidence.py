@@ -53,7 +53,9 @@ class EvidencePackForm(forms.Form):
 
 def _subject_for(request: HttpRequest, subject_pk: str) -> Subject:
     """The subject, if the staff user's organizations include its organization; else 404 (its existence unsaid)."""
-    subjects = Subject.objects.select_related("organization").filter(pk=int(subject_pk) if subject_pk.isdigit() else 0)
+    subjects = Subject.objects.select_related("organization").filter(
+        pk=int(subject_pk) if (subject_pk.isascii() and subject_pk.isdigit()) else 0
+    )
     ids = staff_organization_ids(request.user)
     if ids is not None:
         subjects = subjects.filter(organization_id__in=ids)

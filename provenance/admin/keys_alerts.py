@@ -96,7 +96,9 @@ class SigningKeyAdmin(OrganizationScopedAdmin, ViewOnlyWithActionsAdmin):
             raise PermissionDenied
         chosen = request.POST.get("organization", "")
         organization = (
-            self.rotatable_organizations(request).filter(pk=int(chosen)).first() if chosen.isdigit() else None
+            self.rotatable_organizations(request).filter(pk=int(chosen)).first()
+            if (chosen.isascii() and chosen.isdigit())
+            else None
         )
         if organization is None:
             messages.error(request, "Choose one of your organizations to rotate its key.")

@@ -233,7 +233,7 @@ def current_state_url(subject_external_id: str, purpose_key: str) -> str:
 def notice_body(notice: ConsentNotice, event: ConsentEvent | None) -> dict[str, Any]:
     """The notice as sent. ``sequence`` orders one subject's notices (issue #17): it is the event's place in the
     subject's hash chain, which grows in commit order (each append locks the subject), so a receiver applies a
-    notice only when its sequence is above the last it applied for the subject; ``state`` is the purpose's
+    notice only when its sequence is above the last it applied for the subject and purpose; ``state`` is the purpose's
     status once the event was appended, and ``current_state_url`` re-reads it as it is now."""
     return {
         "type": CHANGE_EVENT_TYPES[notice.change],

@@ -102,7 +102,7 @@ def _elapsed(started: float) -> int:
 def _retry_after(response: httpx.Response) -> float | None:
     """Retry-After in delta-seconds (RFC 9110 10.2.3); an HTTP-date is ignored."""
     value = response.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
+    return float(value) if (value.isascii() and value.isdigit()) else None
 
 
 def next_attempt_delay(attempt: int, *, retry_after: float | None = None) -> float:

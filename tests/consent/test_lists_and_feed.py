@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from consent import ledger
 from consent import services as consent_services
+from consent.api.views.lists import LongPollSlots
 from consent.models import ConsentEvent, Purpose, Source
 from core.models import Organization
 from tests.conftest import event_input
@@ -269,3 +270,16 @@ def check_the_export_re_chains_and_the_command_writes_the_same_lines(reader: API
     }
     assert [len(chain) for chain in _recomputed_chains(events).values()] == [2, 1, 1, 1, 1]
     assert b"".join(since.streaming_content).decode().count("\n") == 1  # the header alone
+
+
+def test_long_polls_take_at_most_their_slots_and_the_rest_answer_at_once(settings: Any) -> None:
+    settings.PROVENANT_FEED_LONG_POLLS_PER_PROCESS = 1
+    slots = LongPollSlots()
+
+    with slots.slot() as first:
+        with slots.slot() as second:  # another thread's long poll while the only slot is taken
+            assert (first, second) == (True, False)
+        assert slots.waiting == 1
+    with slots.slot() as again:
+        assert again
+    assert slots.waiting == 0

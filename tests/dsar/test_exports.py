@@ -407,9 +407,17 @@ def test_deletion_crypto_shreds_keeps_a_suppression_entry_and_completes(
     assert set(entries.values_list("kind", flat=True)) == {"external_id", "email"}
     assert entries.count() == 2
     assert not [e for e in entries if EMAIL in e.identifier_index or "cust-1" in e.identifier_index]
-    assert ("erase", {"subject_found": True, "erased": True, "suppressed": 2, "exports_shredded": 0}) in list(
-        FulfilmentStep.objects.filter(request=request).values_list("step", "result")
-    )
+    erase_result = {
+        "subject_found": True,
+        "erased": True,
+        "suppressed": 2,
+        "exports_shredded": 0,
+        "provenance_records_renamed": 1,  # the stamp record about cust-1
+    }
+    assert ("erase", erase_result) in list(FulfilmentStep.objects.filter(request=request).values_list("step", "result"))
+    # Erasure reaches the provenance records: the stamp list no longer names the person.
+    assert list(StampRecord.objects.values_list("subject_external_id", flat=True)) == [ledger.external_id]
+    assert ledger.external_id.startswith("erased-")
 
 
 def test_opt_out_records_one_event_per_sale_purpose_through_the_system_source(

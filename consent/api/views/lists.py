@@ -6,9 +6,13 @@ in their own views (``ConsentEventCollectionApi`` joins the feed to the event-re
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -39,7 +43,34 @@ from core.api.renderers import NdjsonRenderer
 from core.api.views import parse_instant_param
 from core.cursors import encode_cursor
 
-MAX_WAIT_SECONDS = 30
+# Below gunicorn's worker timeout (GUNICORN_TIMEOUT, 30 s), so a long poll never gets its worker killed.
+MAX_WAIT_SECONDS = 20
+
+
+class LongPollSlots:
+    """How many requests of this process may be waiting in a long poll at once
+    (PROVENANT_FEED_LONG_POLLS_PER_PROCESS): a waiting request holds a server thread, so the rest stay free for
+    everyone else's writes and reads. A request that finds no slot free answers at once, as with ``wait=0``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[bool]:
+        with self.lock:
+            granted = self.waiting < settings.PROVENANT_FEED_LONG_POLLS_PER_PROCESS
+            if granted:
+                self.waiting += 1
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self.lock:
+                    self.waiting -= 1
+
+
+LONG_POLLS = LongPollSlots()
 _JURISDICTION = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
 
 
@@ -198,8 +229,9 @@ class ConsentEventFeedApi(ConsentApi):
         operation_id="consent_events_feed",
         description="Pass the answer's `cursor` back as `after` to read what was committed since: a transaction "
         "that commits late is read when it commits, never skipped and never twice. `next` is null when you "
-        "are caught up (keep the `cursor`). With `wait` (seconds, at most 30) an empty answer waits for new "
-        "events first (a long poll).",
+        "are caught up (keep the `cursor`). With `wait` (seconds, at most 20) an empty answer waits for new "
+        "events first (a long poll; when this server's long-poll slots are all taken it answers at once: ask "
+        "again).",
         parameters=[
             *PAGINATION_PARAMETERS,
             OpenApiParameter(
@@ -220,15 +252,17 @@ class ConsentEventFeedApi(ConsentApi):
         page = selectors.consent_feed_page(
             organization=self.organization, position=position, limit=limit, purpose=purpose
         )
-        deadline = time.monotonic() + wait
-        pause = 0.05
-        # A long poll: no transaction is held and no connection busy: each try is one short query.
-        while not page.events and time.monotonic() + pause < deadline:
-            time.sleep(pause)
-            pause = min(pause * 2, 1.0)
-            page = selectors.consent_feed_page(
-                organization=self.organization, position=page.position, limit=limit, purpose=purpose
-            )
+        if wait and not page.events:
+            with LONG_POLLS.slot() as may_wait:
+                deadline = time.monotonic() + (wait if may_wait else 0)
+                pause = 0.05
+                # A long poll: no transaction is held and no connection busy: each try is one short query.
+                while not page.events and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 1.0)
+                    page = selectors.consent_feed_page(
+                        organization=self.organization, position=page.position, limit=limit, purpose=purpose
+                    )
         return paginated_response(
             request,
             [s.event_representation(event) for event in page.events],

@@ -45,7 +45,7 @@ def _size_param(request: Request, name: str, *, required: bool) -> int | None:
         if required:
             raise InvalidInput(f"{name} is required.", errors=[{"pointer": f"?{name}", "detail": "required"}])
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise InvalidInput(
             f"{name} must be a non-negative integer.", errors=[{"pointer": f"?{name}", "detail": "an integer >= 0"}]
         )
