@@ -97,6 +97,16 @@ def test_the_change_feed_passes_the_cursor_back_as_after() -> None:
     assert parse_qs(second.query) == {"purpose": ["marketing-email"], "after": ["c1"]}
 
 
+def test_a_next_link_to_another_origin_never_receives_the_key() -> None:
+    elsewhere = {"results": [{"event_id": "a"}], "next": "http://203.0.113.9/api/v1/dsar?after=x", "cursor": None}
+    with ScriptedServer([(200, {}, elsewhere)]) as server, ProvenantClient(server.url, "key") as client:
+        pages = client.dsars()
+        assert next(pages) == {"event_id": "a"}
+        with pytest.raises(ValueError, match="refusing to send the API key"):
+            next(pages)
+    assert len(server.arrivals) == 1
+
+
 def test_the_export_streams_ndjson_lines_and_unmarked_requests_pass_through_unstamped() -> None:
     lines = b'{"event_id": "a"}\n{"event_id": "b"}\n'
     ndjson = (200, {"Content-Type": "application/x-ndjson"}, lines)

@@ -125,6 +125,10 @@ class _Base:
         """The absolute URL (``params`` merged into a query the path may already carry, such as a ``next``
         link's) and the headers, with an ``Idempotency-Key`` on a write."""
         url = httpx.URL(path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}")
+        base = httpx.URL(self.base_url)
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            # A `next` link (or a caller's URL) elsewhere never receives the API key.
+            raise ValueError(f"refusing to send the API key to {url.scheme}://{url.host}: not the origin of {base}")
         cleaned = _clean(params)
         if cleaned:
             url = url.copy_merge_params(cleaned)
