@@ -432,6 +432,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 60},
     },
+    # Uploaded imports (POST /api/v1/imports) whose task was lost: sent again (a rerun resumes, records nothing twice).
+    "consent-import-sweep": {
+        "task": "consent.api.tasks.sweep_consent_imports",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 60},
+    },
     "consent-expire-grants": {
         "task": "consent.tasks.expire_lapsed_grants",
         "schedule": timedelta(minutes=int(os.environ.get("PROVENANT_EXPIRY_SWEEP_MINUTES", "5"))),

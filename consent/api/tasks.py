@@ -5,15 +5,22 @@ serializer; ``config.celery`` discovers it."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.utils import timezone
 
 from consent import selectors, services
 from consent.api.imports import ImportRowParser
 from consent.enums import ImportStatus
 from consent.import_files import read_rows
 from core.problems import DomainError
+from core.tasks import enqueue_or_defer
+
+# An upload's task that has not finished this long after it was queued may have been lost: send it again (a live
+# run keeps going; the second one stops at its first batch, ImportInProgress).
+LOST_IMPORT_AFTER = timedelta(minutes=2)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -35,3 +42,11 @@ def run_consent_import(job_id: int) -> dict[str, Any]:
         services.consent_import_finish(job=job, actor=actor, progress=failed, error=exc.detail)
         return {"import": job_id, "ran": True, "error": exc.detail}
     return {"import": job_id, "ran": True, "recorded": progress.rows_recorded, "rejected": progress.rows_rejected}
+
+
+@shared_task(ignore_result=True)
+def sweep_consent_imports() -> dict[str, int]:
+    """Every minute: send again the task of each upload still queued or running after LOST_IMPORT_AFTER."""
+    ids = selectors.consent_import_ids_unfinished(created_before=timezone.now() - LOST_IMPORT_AFTER)
+    sent = sum(1 for job_id in ids if enqueue_or_defer(services.IMPORT_TASK, job_id))
+    return {"unfinished": len(ids), "sent": sent}

@@ -34,6 +34,7 @@ from consent.selectors.imports import (
     consent_import_by_file,
     consent_import_by_id,
     consent_import_for_worker,
+    consent_import_ids_unfinished,
     consent_import_rejections,
 )
 from consent.selectors.incremental_integrity import ledger_incremental_report
@@ -123,6 +124,7 @@ __all__ = [
     "consent_import_by_file",
     "consent_import_by_id",
     "consent_import_for_worker",
+    "consent_import_ids_unfinished",
     "consent_import_rejections",
     "consent_state_for_subject",
     "consent_state_list",

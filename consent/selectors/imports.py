@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from consent.enums import ImportStatus
 from consent.models import ConsentImport, ConsentImportRejection
 from core.models import Organization
+
+
+def consent_import_ids_unfinished(*, created_before: datetime) -> list[int]:
+    """Uploaded imports still queued or running that were created before ``created_before``: their task may have
+    been lost (a broker down at upload, a worker that died for good); the sweep sends it again."""
+    return list(
+        ConsentImport.objects.filter(
+            status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING], created_at__lt=created_before
+        ).values_list("pk", flat=True)[:1000]
+    )
 
 
 def consent_import_by_id(*, organization: Organization, public_id: str) -> ConsentImport | None:

@@ -338,7 +338,9 @@ def consent_import_finish(*, job: ConsentImport, actor: str, progress: ImportPro
                 status=ImportStatus.FAILED if error else ImportStatus.DONE,
                 error=error[:200],
                 finished_at=timezone.now(),
-                **({} if error else {"content_sealed": "", "wrapped_data_key": None}),
+                # Failed or done, the upload is read no more (a failed file is sent again changed): drop it.
+                content_sealed="",
+                wrapped_data_key=None,
             )
         )
         if changed:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import current_app
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
@@ -20,7 +21,7 @@ from rest_framework.test import APIClient
 
 from consent import ledger, services
 from consent.api.imports import parse_import_row
-from consent.api.tasks import run_consent_import
+from consent.api.tasks import run_consent_import, sweep_consent_imports
 from consent.enums import SourceKind
 from consent.import_files import COLUMNS, read_rows
 from consent.models import ConsentEvent, ConsentImport, Subject
@@ -334,6 +335,31 @@ def test_an_uploaded_file_is_imported_by_its_task_with_progress_and_report(
     ]
     assert ConsentEvent.objects.count() == 5
     assert ConsentImport.objects.get(pk=job.pk).content_sealed == ""
+
+
+def test_the_sweep_sends_a_lost_upload_again_and_it_is_imported_once(
+    organization: Organization,
+    catalog_of: Callable[[Organization], None],
+    client_rw: APIClient,
+    tmp_path: Path,
+) -> None:
+    catalog_of(organization)
+    content = write_csv(tmp_path / "h.csv", history(4)).read_bytes()
+    # The upload's message never leaves (this test's transaction never commits): a lost task, as with a dead broker.
+    response = client_rw.post("/api/v1/imports", content, content_type="text/csv")
+    job = ConsentImport.objects.get(public_id=response.json()["id"])
+
+    assert sweep_consent_imports() == {"unfinished": 0, "sent": 0}  # too recent to be lost
+    ConsentImport.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=3))
+    current_app.conf.task_always_eager = True  # the sweep's message runs here, as a worker would run it
+    try:
+        assert sweep_consent_imports() == {"unfinished": 1, "sent": 1}
+    finally:
+        current_app.conf.task_always_eager = False
+
+    assert client_rw.get(response["Location"]).json()["status"] == "done"
+    assert ConsentEvent.objects.count() == 4
+    assert sweep_consent_imports() == {"unfinished": 0, "sent": 0}  # done: never again
 
 
 def test_an_upload_retried_with_its_idempotency_key_answers_the_same_import(
