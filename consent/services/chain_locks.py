@@ -1,8 +1,12 @@
 """Subject chain locks: every writer to a subject's hash chain (recording, GPC, links) takes its lock first.
 
-The locks are taken in one global order, so concurrent writers over overlapping subjects queue instead of
-deadlocking, and a subject that does not exist yet is created under its lock. An existing subject's lock is
-its row lock (issue #16: folded into the read of the row, no separate advisory-lock round trip).
+The locks are transaction-scoped advisory locks taken in one global order (ascending key), before any row is read
+or inserted, so concurrent writers over overlapping subjects queue instead of deadlocking, even while they create
+the same new subjects. They travel in the same round trip as the read of the rows (issue #16): PostgreSQL runs the
+statements of one query string in turn, each with a snapshot taken after the one before finished. (Row locks for
+existing subjects beside advisory locks for new ones were tried and deadlocked: one writer held a subject's row
+lock and waited for another's advisory lock, while the other, which had found that subject missing, held it and
+waited for the row.)
 """
 
 from __future__ import annotations
@@ -41,14 +45,13 @@ _SUBJECT_FIELDS = (
 
 def _subjects_statement(organization: Organization, external_ids: list[str]) -> tuple[Statement, dict[str, str]]:
     """The subjects by the external ids asked for (and the forms an erased subject carries), each row with the
-    organization's current catalog version; locked on PostgreSQL (``FOR UPDATE``, in id order)."""
+    organization's current catalog version (read after the chain locks: see :func:`lock_chains`)."""
     asked_by_form = {form: x for x in external_ids for form in external_id_forms(organization.pk, x)}
     matches, params = in_list("external_id", sorted(asked_by_form))
-    lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
     sql = (
         f"SELECT {', '.join(_SUBJECT_FIELDS)}, "  # noqa: S608
         f"(SELECT catalog_version FROM {Organization._meta.db_table} WHERE id = %s) "
-        f"FROM {Subject._meta.db_table} WHERE organization_id = %s AND {matches}{lock}"
+        f"FROM {Subject._meta.db_table} WHERE organization_id = %s AND {matches}"
     )
     return (sql, [organization.pk, organization.pk, *params]), asked_by_form
 
@@ -96,11 +99,10 @@ def lock_chains(
     (which see everything committed by earlier holders of the locks); returns the subjects by external id and
     the rows of each ``then`` statement.
 
-    On PostgreSQL the lock of an existing subject is its row lock (``SELECT ... FOR UPDATE``, rows taken in id
-    order, so writers over overlapping subjects queue instead of deadlocking), and the ``then`` statements go
-    in the same round trip: a single write reads its chain, its projection rows and its event ids at once.
-    Subjects that do not exist yet are created under transaction-scoped advisory locks taken in one statement
-    in ascending key order, then read and row-locked like the others. SQLite serialises writers anyway.
+    On PostgreSQL the locks (one statement, ascending key order) the read of the rows and the ``then``
+    statements go in one round trip: a single write takes its lock and reads its chain, its projection rows and
+    its event ids at once. Subjects that do not exist yet are then created under the locks already held. SQLite
+    serialises writers anyway.
 
     Each read also brings the organization's catalog version: a caller whose organization row is older (API
     keys are cached per process) gets the newer version set on it, and sees the change (see
@@ -111,22 +113,22 @@ def lock_chains(
         return {}, select_many(then) if then else []
     ordered = sorted(external_ids)
     statement, asked_by_form = _subjects_statement(organization, ordered)
-    results = select_many([statement, *then])
+    locks: list[Statement] = []
+    if connection.vendor == "postgresql":
+        keys = sorted({chain_lock_key(organization.pk, x) for x in ordered})
+        locks = [
+            ("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", [keys]),
+            # The version after the locks, also when no subject exists yet (their rows bring it otherwise).
+            (f"SELECT catalog_version FROM {Organization._meta.db_table} WHERE id = %s", [organization.pk]),  # noqa: S608
+        ]
+    results = select_many([*locks, statement, *then])
+    if locks:
+        _take_catalog_version(organization, results[1][0][0] if results[1] else None)
+    results = results[len(locks) :]
     subjects = _subjects_from_rows(organization, results[0], asked_by_form)
     missing = [x for x in ordered if x not in subjects]
     if not missing:
         return subjects, results[1:]
-    if connection.vendor == "postgresql":
-        keys = sorted({chain_lock_key(organization.pk, x) for x in missing})
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(pg_advisory_xact_lock(k)), "  # noqa: S608
-                f"(SELECT catalog_version FROM {Organization._meta.db_table} WHERE id = %s) "
-                "FROM unnest(%s::bigint[]) AS k",
-                [organization.pk, keys],
-            )
-            row = cursor.fetchone()
-        _take_catalog_version(organization, row[1] if row else None)
     # No subject is ever created for a suppressed identifier (an erased person), whoever writes.
     refuse_suppressed_ids(organization, {x: "/subject_id" for x in missing})
     created_at = timezone.now()
