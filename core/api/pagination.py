@@ -99,6 +99,17 @@ def invalid_parameter(name: str, detail: str, message: str) -> InvalidInput:
     return InvalidInput(message, errors=[{"pointer": f"?{name}", "detail": detail}])
 
 
+def known_key_param(request: Request, name: str, find: Callable[[str], M | None]) -> M | None:
+    """A list filter naming one of the organization's rows by its key: None when absent, 422 when unknown."""
+    key = request.query_params.get(name)
+    if key is None:
+        return None
+    found = find(key)
+    if found is None:
+        raise invalid_parameter(name, f"unknown {name}", f"Unknown {name} in `{name}`.")
+    return found
+
+
 def choice_param(request: Request, name: str, choices: Sequence[str]) -> str | None:
     """A list filter that takes one of ``choices``: None when absent, a 422 naming the choices when unknown."""
     value = request.query_params.get(name)

@@ -17,8 +17,8 @@ from core.api.pagination import (
     PAGINATION_PARAMETERS,
     choice_param,
     envelope,
-    invalid_parameter,
     keyset_response,
+    known_key_param,
     list_operation,
 )
 from core.api.views import OrganizationApi, parse_instant_param
@@ -31,13 +31,9 @@ from provenance.models import ProvenanceAlert, Recipient, StampRecord
 
 
 def recipient_param(api: OrganizationApi, request: Request) -> Recipient | None:
-    key = request.query_params.get("recipient")
-    if key is None:
-        return None
-    recipient = selectors.recipient_by_key(organization=api.organization, key=key)
-    if recipient is None:
-        raise invalid_parameter("recipient", "unknown recipient", "Unknown recipient in `recipient`.")
-    return recipient
+    return known_key_param(
+        request, "recipient", lambda key: selectors.recipient_by_key(organization=api.organization, key=key)
+    )
 
 
 class StampRecordSerializer(serializers.Serializer):

@@ -34,6 +34,7 @@ from core.api.pagination import (
     envelope,
     invalid_parameter,
     keyset_response,
+    known_key_param,
     list_operation,
     page_limit,
     paginated_response,
@@ -75,13 +76,9 @@ _JURISDICTION = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
 
 
 def purpose_param(api: ConsentApi, request: Request) -> Purpose | None:
-    key = request.query_params.get("purpose")
-    if key is None:
-        return None
-    purpose = selectors.purpose_by_key(organization=api.organization, key=key)
-    if purpose is None:
-        raise invalid_parameter("purpose", "unknown purpose", "Unknown purpose in `purpose`.")
-    return purpose
+    return known_key_param(
+        request, "purpose", lambda key: selectors.purpose_by_key(organization=api.organization, key=key)
+    )
 
 
 # ------------------------------------------------------------------------------------------------
