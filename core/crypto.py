@@ -147,11 +147,16 @@ def _blind_index_key(encoded: str) -> bytes:
     return _decode_key(encoded, "PROVENANT_BLIND_INDEX_KEY")
 
 
+@lru_cache(maxsize=1024)
+def _tenant_key(key: bytes, tenant: str) -> bytes:
+    # Each organization indexes under its own key: the same email gives unrelated indexes in two tenants.
+    return hmac.digest(key, f"provenant-tenant\x00{tenant}".encode(), "sha256")
+
+
 def _blind_index_with(key: bytes, value: str, namespace: str, tenant: str | None) -> str:
     if tenant is not None:
-        # Each organization indexes under its own key: the same email gives unrelated indexes in two tenants.
-        key = hmac.new(key, f"provenant-tenant\x00{tenant}".encode(), hashlib.sha256).digest()
-    return hmac.new(key, f"{namespace}\x00{value}".encode(), hashlib.sha256).hexdigest()
+        key = _tenant_key(key, tenant)
+    return hmac.digest(key, f"{namespace}\x00{value}".encode(), "sha256").hex()
 
 
 def blind_index(value: str, *, namespace: str, tenant: str | None = None) -> str:

@@ -6,6 +6,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 MAX_MONTHS = 1200  # 100 years: longer is a typo, and would overflow date arithmetic
 
@@ -40,8 +41,10 @@ class CalendarDuration:
         return self.months == 0 and not self.exact
 
 
+@lru_cache(maxsize=256)
 def parse_iso_duration(text: str) -> CalendarDuration:
-    """Parse ``PnYnMnWnDTnHnMnS`` (integers only). Raises ValueError on anything else."""
+    """Parse ``PnYnMnWnDTnHnMnS`` (integers only). Raises ValueError on anything else. (Cached: a purpose's
+    validity is parsed for every grant; the result is immutable.)"""
     match = _DURATION.match(text.strip()) if text else None
     if not match:
         raise ValueError(f"'{text}' is not an ISO 8601 duration such as P6M, P1Y or P30D")

@@ -114,7 +114,7 @@ def _via_field(field: serializers.Field, value: Any) -> Any:
         raise NotPlain from exc
 
 
-def _event(item: Any, index: int) -> ConsentEventInput:
+def _event(item: Any, pointer: str, idempotency_key: str | None = None) -> ConsentEventInput:
     if not isinstance(item, dict) or not item.keys() <= _EVENT_KEYS:
         raise NotPlain
     action = item.get("action")
@@ -151,9 +151,9 @@ def _event(item: Any, index: int) -> ConsentEventInput:
         ip_address=ip_address,
         user_agent=user_agent,
         supersedes=_optional_label(item, "supersedes", 26),
-        idempotency_key=_optional_label(item, "idempotency_key", 255),
+        idempotency_key=(_optional_label(item, "idempotency_key", 255) if idempotency_key is None else idempotency_key),
         request_digest=request_digest(item),
-        pointer=f"/events/{index}",
+        pointer=pointer,
     )
 
 
@@ -165,6 +165,17 @@ def plain_bulk_events(body: Any) -> list[ConsentEventInput] | None:
     if not isinstance(events, list) or not 1 <= len(events) <= settings.PROVENANT_BULK_MAX_EVENTS:
         return None
     try:
-        return [_event(item, index) for index, item in enumerate(events)]
+        return [_event(item, f"/events/{index}") for index, item in enumerate(events)]
+    except NotPlain:
+        return None
+
+
+def plain_event(item: Any, *, pointer: str, idempotency_key: str | None) -> ConsentEventInput | None:
+    """One event body (an imported row) when it is plainly valid, with ``idempotency_key`` instead of its own when
+    given; ``None`` when the serializer must decide."""
+    try:
+        if isinstance(item, dict) and item.get("idempotency_key") is not None:
+            _label(item["idempotency_key"], 255)  # the serializer checks a row's own key even when another is used
+        return _event(item, pointer, idempotency_key)
     except NotPlain:
         return None

@@ -55,6 +55,7 @@ from consent.selectors.ledger import (
     shared_evidence,
     subject_by_external_id,
     subject_email,
+    subject_with_projection,
     subjects_by_external_ids,
 )
 from consent.selectors.ledger_export import ledger_export_lines
@@ -176,6 +177,7 @@ __all__ = [
     "subject_email",
     "subject_gpc",
     "subject_list",
+    "subject_with_projection",
     "subjects_by_external_ids",
     "subjects_by_gpc_status",
     "subjects_for_email",

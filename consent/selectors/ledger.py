@@ -23,7 +23,7 @@ from consent.state import FoldedState, LedgerEntry, is_opt_in, replay, status_at
 from consent.subject_ids import external_id_forms
 from consent.subject_keys import subject_data_key
 from core.crypto import CryptoError, unseal
-from core.db import in_list, select_rows
+from core.db import Statement, built, convert_rows, in_list, select_many, select_rows
 from core.jurisdiction_rules import jurisdiction_rules
 from core.models import Organization
 
@@ -80,15 +80,45 @@ def subjects_by_external_ids(*, organization: Organization, external_ids: set[st
 def subject_by_external_id(*, organization: Organization, external_id: str) -> Subject | None:
     """The subject of that external id; an erased subject (which carries ``erased-<keyed hash>`` instead, see
     :func:`consent.subject_ids.erased_external_id`) is found by its original id too."""
+    statement, forms = _subject_statement(organization, external_id)
+    return _subject_of(select_many([statement])[0], forms)
+
+
+def subject_with_projection(
+    *, organization: Organization, external_id: str
+) -> tuple[Subject | None, dict[int, dict[str, Any]]]:
+    """The subject (as :func:`subject_by_external_id` finds it) and its projection rows by purpose, read in one
+    round trip: the state read, the API's most frequent call (issue #16)."""
+    statement, forms = _subject_statement(organization, external_id)
+    subjects_sql, subject_params = in_list("x.external_id", forms)
+    projection = (
+        f"{_PROJECTED_SELECT} WHERE s.subject_id IN (SELECT x.id FROM {Subject._meta.db_table} x "  # noqa: S608
+        f"WHERE x.organization_id = %s AND {subjects_sql})",
+        [organization.pk, *subject_params],
+    )
+    subject_rows, state_rows = select_many([statement, projection])
+    subject = _subject_of(subject_rows, forms)
+    if subject is None:
+        return None, {}
+    projected = _projected_rows(state_rows, organization_catalog(organization))
+    return subject, projected.get(subject.pk, {})
+
+
+def _subject_statement(organization: Organization, external_id: str) -> tuple[Statement, list[str]]:
     forms = external_id_forms(organization.pk, external_id)
     matches, params = in_list("external_id", forms)
-    rows = select_rows(  # in SQL: it runs on every state read, and the ORM's compilation costs more (issue #16)
+    sql = (
         f"SELECT {', '.join(_SUBJECT_COLUMNS)} FROM {Subject._meta.db_table} "  # noqa: S608
-        f"WHERE organization_id = %s AND {matches}",
-        [organization.pk, *params],
-        _subject_fields(),
+        f"WHERE organization_id = %s AND {matches}"
     )
-    subjects = {s.external_id: s for s in (Subject.from_db(connection.alias, _SUBJECT_COLUMNS, row) for row in rows)}
+    return (sql, [organization.pk, *params]), forms
+
+
+def _subject_of(rows: list[tuple[Any, ...]], forms: list[str]) -> Subject | None:
+    converted = convert_rows(rows, _subject_fields())
+    subjects = {
+        s.external_id: s for s in (built(Subject, dict(zip(_SUBJECT_COLUMNS, row, strict=True))) for row in converted)
+    }
     return next((subjects[form] for form in forms if form in subjects), None)
 
 
@@ -106,10 +136,12 @@ def consent_state_for_subject(
     subject: Subject,
     at: datetime | None = None,
     purpose_key: str | None = None,
+    projected: dict[int, dict[str, Any]] | None = None,
 ) -> list[PurposeConsent]:
-    """Every purpose's consent for the subject now (from the projection) or at a past instant
-    (replayed from the ledger), with the effective permission under the subject's jurisdiction.
-    Purposes with no event read ``unknown``."""
+    """Every purpose's consent for the subject now (from the projection, or from its rows ``projected`` when the
+    caller read them with the subject: :func:`subject_with_projection`) or at a past instant (replayed from the
+    ledger), with the effective permission under the subject's jurisdiction. Purposes with no event read
+    ``unknown``."""
     catalog = organization_catalog(organization)
     purposes = sorted(catalog.purposes.values(), key=lambda p: p.key)
     if purpose_key is not None:
@@ -118,7 +150,10 @@ def consent_state_for_subject(
         return []
     moment = at or timezone.now()
     material = {p.pk: catalog.material_effective_at(p, moment) for p in purposes}
-    folded = _projected([subject], catalog).get(subject.pk, {}) if at is None else _replayed(subject, purposes, at)
+    if at is not None:
+        folded = _replayed(subject, purposes, at)
+    else:
+        folded = projected if projected is not None else _projected([subject], catalog).get(subject.pk, {})
     return _purpose_consents(subject.jurisdiction, purposes, folded, moment, material)
 
 
@@ -201,32 +236,33 @@ def _purpose_consent(
     )
 
 
+_PROJECTED_SELECT = (
+    "SELECT s.purpose_id, s.status, s.since, s.valid_until, s.jurisdiction, s.gpc, s.gpc_conflict, "  # noqa: S608
+    "s.source_id, s.policy_version_id, e.event_id, b.collection_method, s.subject_id "
+    f"FROM {ConsentState._meta.db_table} s JOIN {ConsentEvent._meta.db_table} e ON e.id = s.event_id "
+    f"JOIN {ConsentEvent._meta.db_table} b ON b.id = s.basis_event_id"
+)
+
+
+@lru_cache(maxsize=1)
+def _projected_fields() -> list[Any]:
+    state, event = ConsentState._meta, ConsentEvent._meta
+    names = ("purpose", "status", "since", "valid_until", "jurisdiction", "gpc", "gpc_conflict", "source")
+    return [
+        *(state.get_field(name) for name in (*names, "policy_version")),
+        event.get_field("event_id"),
+        event.get_field("collection_method"),
+        None,
+    ]
+
+
 def _projected(subjects: list[Subject], catalog: Catalog) -> dict[int, dict[int, dict[str, Any]]]:
     """The subjects' projection rows by subject and purpose, in one query (names from the cached catalog)."""
-    state, event = ConsentState._meta, ConsentEvent._meta
     matches, params = in_list("s.subject_id", [subject.pk for subject in subjects])
-    rows = select_rows(
-        "SELECT s.purpose_id, s.status, s.since, s.valid_until, s.jurisdiction, s.gpc, s.gpc_conflict, "  # noqa: S608
-        "s.source_id, s.policy_version_id, e.event_id, b.collection_method, s.subject_id "
-        f"FROM {state.db_table} s JOIN {event.db_table} e ON e.id = s.event_id "
-        f"JOIN {event.db_table} b ON b.id = s.basis_event_id WHERE {matches}",
-        params,
-        [
-            state.get_field(name)
-            for name in (
-                "purpose",
-                "status",
-                "since",
-                "valid_until",
-                "jurisdiction",
-                "gpc",
-                "gpc_conflict",
-                "source",
-                "policy_version",
-            )
-        ]
-        + [event.get_field("event_id"), event.get_field("collection_method"), None],
-    )
+    return _projected_rows(select_many([(f"{_PROJECTED_SELECT} WHERE {matches}", params)])[0], catalog)
+
+
+def _projected_rows(rows: list[tuple[Any, ...]], catalog: Catalog) -> dict[int, dict[int, dict[str, Any]]]:
     projected: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
     for (
         purpose_id,
@@ -241,7 +277,7 @@ def _projected(subjects: list[Subject], catalog: Catalog) -> dict[int, dict[int,
         event_id,
         basis_method,
         subject_id,
-    ) in rows:
+    ) in convert_rows(rows, _projected_fields()):
         source = catalog.source_by_id(source_id)
         version = catalog.policy_version_by_id(version_id)
         projected[subject_id][purpose_id] = {

@@ -38,7 +38,7 @@ from consent.state import FoldedState
 from consent.subject_ids import email_index, email_index_candidates, external_id_forms
 from consent.subject_keys import subject_data_key
 from core.crypto import normalize_email, seal
-from core.db import VALUES_ROWS, Statement, insert_rows, insert_statements
+from core.db import VALUES_ROWS, Statement, Step, built, insert_rows, insert_statements, staged_source
 from core.models import Organization
 from core.problems import InvalidInput
 from core.timeutil import add_duration, parse_iso_duration
@@ -119,39 +119,33 @@ _EVENT_COLUMNS = (
 
 
 _TIPS_ROW = "(%s::bigint, %s::text, %s::text, %s::text, %s::text, %s::bigint)"
+_TIPS_COLUMNS = ("ledger_length", "ledger_head_hash", "email_sealed", "email_index", "jurisdiction", "id")
+_TIPS_SET = (
+    "ledger_length = v.ledger_length, ledger_head_hash = v.ledger_head_hash, email_sealed = v.email_sealed, "
+    "email_index = v.email_index, jurisdiction = v.jurisdiction"
+)
 
 
-def _subject_tips(subjects: list[Subject]) -> list[Statement]:
-    """The statement writing the subjects' new chain tips (and email), one for all of them; on SQLite they
-    are written here, one row at a time."""
+def _subject_tips(subjects: list[Subject]) -> list[Step]:
+    """The steps writing the subjects' new chain tips (and email), for all of them at once; on SQLite they are
+    written here, one row at a time."""
     if not subjects:
         return []
     table = Subject._meta.db_table
     values = [
         (s.ledger_length, s.ledger_head_hash, s.email_sealed, s.email_index, s.jurisdiction, s.pk) for s in subjects
     ]
-    set_clause = (
-        "ledger_length = v.len, ledger_head_hash = v.head, email_sealed = v.sealed, email_index = v.idx, "
-        "jurisdiction = v.jurisdiction"
-    )
     if connection.vendor == "postgresql":
         if len(values) <= VALUES_ROWS:
             return [
                 (
-                    f"UPDATE {table} AS s SET {set_clause} FROM (VALUES {', '.join([_TIPS_ROW] * len(values))}) "  # noqa: S608
-                    "AS v(len, head, sealed, idx, jurisdiction, id) WHERE s.id = v.id",
+                    f"UPDATE {table} AS s SET {_TIPS_SET} FROM (VALUES {', '.join([_TIPS_ROW] * len(values))}) "  # noqa: S608
+                    f"AS v({', '.join(_TIPS_COLUMNS)}) WHERE s.id = v.id",
                     [p for row in values for p in row],
                 )
             ]
-        columns = list(zip(*values, strict=True))
-        return [
-            (
-                f"UPDATE {table} AS s SET {set_clause} "  # noqa: S608
-                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[]) "
-                "AS v(len, head, sealed, idx, jurisdiction, id) WHERE s.id = v.id",
-                [list(c) for c in columns],
-            )
-        ]
+        copy, staged = staged_source(Subject, _TIPS_COLUMNS, values)
+        return [copy, (f"{staged}UPDATE {table} AS s SET {_TIPS_SET} FROM staged AS v WHERE s.id = v.id", [])]  # noqa: S608
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {table} SET ledger_length = %s, ledger_head_hash = %s, "  # noqa: S608
@@ -296,29 +290,34 @@ def append_events(
             supersedes=item.supersedes,
         )
         event_hash = ledger.event_hash(fields, subject.ledger_head_hash)
-        event = ConsentEvent(
-            event_id=event_id,
-            organization=organization,
-            subject=subject,
-            chain_index=chain_index,
-            purpose=purpose,
-            action=item.action,
-            supersedes=target,
-            occurred_at=item.occurred_at,
-            recorded_at=now,
-            valid_until=valid_until,
-            source=source,
-            collection_method=item.collection_method,
-            policy_version=version,
-            jurisdiction=item.jurisdiction,
-            gpc=item.gpc,
-            explicit_confirmation=item.explicit_confirmation,
-            lifts_gpc_opt_out=lifts_gpc,
-            evidence_sealed=evidence_sealed,
-            idempotency_key=item.idempotency_key,
-            request_digest=item.request_digest,
-            prev_hash=subject.ledger_head_hash,
-            hash=event_hash,
+        event = built(
+            ConsentEvent,
+            {
+                "id": None,
+                "event_id": event_id,
+                "organization": organization,
+                "subject": subject,
+                "chain_index": chain_index,
+                "purpose": purpose,
+                "action": item.action,
+                "supersedes": target,
+                "occurred_at": item.occurred_at,
+                "recorded_at": now,
+                "valid_until": valid_until,
+                "source": source,
+                "collection_method": item.collection_method,
+                "policy_version": version,
+                "jurisdiction": item.jurisdiction,
+                "gpc": item.gpc,
+                "explicit_confirmation": item.explicit_confirmation,
+                "lifts_gpc_opt_out": lifts_gpc,
+                "evidence_sealed": evidence_sealed,
+                "idempotency_key": item.idempotency_key,
+                "request_digest": item.request_digest,
+                "prev_hash": subject.ledger_head_hash,
+                "hash": event_hash,
+            },
+            adding=True,
         )
         events.append(event)
         subject.ledger_length = chain_index
@@ -328,7 +327,7 @@ def append_events(
         raise InvalidInput("One or more events are invalid; see errors.", errors=errors)
 
     # Sequence numbers break ordering ties, so the rows must have them before the state is folded.
-    pending: list[Statement] = []
+    pending: list[Step] = []
     if event_ids:
         for event, seq in zip(events, event_ids, strict=True):
             event.pk = seq

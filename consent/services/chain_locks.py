@@ -24,7 +24,7 @@ from consent.models import Subject
 from consent.services.validation import refuse_suppressed_ids
 from consent.subject_ids import external_id_forms
 from consent.subject_keys import new_subject_wrapped_key
-from core.db import Statement, convert_rows, in_list, insert_rows, select_many
+from core.db import Statement, array_param, built, convert_rows, in_list, insert_rows, select_many
 from core.models import Organization
 
 _SUBJECT_FIELDS = (
@@ -39,6 +39,7 @@ _SUBJECT_FIELDS = (
     "jurisdiction",
     "ledger_length",
     "ledger_head_hash",
+    "state_inconsistent_since",
     "created_at",
 )
 
@@ -67,7 +68,7 @@ def _subjects_from_rows(
     subjects: dict[str, Subject] = {}
     for values, row in zip(converted, rows, strict=True):
         _take_catalog_version(organization, row[-1])
-        subject = Subject.from_db(connection.alias, _SUBJECT_FIELDS, values)
+        subject = built(Subject, dict(zip(_SUBJECT_FIELDS, values, strict=True)))
         asked = asked_by_form[subject.external_id]
         if asked not in subjects or subject.external_id == asked:
             subjects[asked] = subject
@@ -115,9 +116,9 @@ def lock_chains(
     statement, asked_by_form = _subjects_statement(organization, ordered)
     locks: list[Statement] = []
     if connection.vendor == "postgresql":
-        keys = sorted({chain_lock_key(organization.pk, x) for x in ordered})
+        keys_placeholder, keys = array_param(sorted({chain_lock_key(organization.pk, x) for x in ordered}))
         locks = [
-            ("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", [keys]),
+            (f"SELECT count(pg_advisory_xact_lock(k)) FROM unnest({keys_placeholder}) AS k", [keys]),  # noqa: S608
             # The version after the locks, also when no subject exists yet (their rows bring it otherwise).
             (f"SELECT catalog_version FROM {Organization._meta.db_table} WHERE id = %s", [organization.pk]),  # noqa: S608
         ]

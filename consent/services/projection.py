@@ -19,7 +19,7 @@ from consent.enums import CollectionMethod
 from consent.models import ConsentEvent, ConsentState, Subject
 from consent.services.chain_locks import lock_subjects
 from consent.state import FoldedState, LedgerEntry, fold, replay, sorts_after
-from core.db import Statement, convert_rows, execute_statements, in_list, select_rows, upsert_statements
+from core.db import Statement, Step, built, convert_rows, execute_statements, in_list, select_rows, upsert_statements
 from core.enums import AuditAction
 from core.models import Organization
 from core.services import audit_log
@@ -183,7 +183,7 @@ def advance_states(
     now: datetime,
     *,
     current_rows: list[list[Any]] | None = None,
-    pending: Sequence[Statement] = (),
+    pending: Sequence[Step] = (),
 ) -> tuple[dict[tuple[int, int], ConsentState], dict[tuple[int, int], FoldedState]]:
     """Fold the new events into the projection; replay a pair's history when one arrives out of order.
 
@@ -286,24 +286,29 @@ def advance_states(
         state = folded_state
         deciding[pair] = state
         basis_source_id, basis_version_id, jurisdiction, gpc = facts[state.basis.seq]
-        states[pair] = ConsentState(
-            organization=organization,
-            subject_id=pair[0],
-            purpose=purposes[pair[1]],
-            status=state.status,
-            since=state.since,
-            valid_until=state.valid_until,
-            event_id=state.event.seq,
-            basis_event_id=state.basis.seq,
-            source_id=basis_source_id,
-            policy_version_id=basis_version_id,
-            jurisdiction=jurisdiction,
-            gpc=gpc,
-            gpc_conflict=state.gpc_conflict,
-            last_occurred_at=state.last_key[0],
-            last_rank=state.last_key[1],
-            last_seq=state.last_key[2],
-            updated_at=now,
+        states[pair] = built(
+            ConsentState,
+            {
+                "id": None,
+                "organization": organization,
+                "subject_id": pair[0],
+                "purpose": purposes[pair[1]],
+                "status": state.status,
+                "since": state.since,
+                "valid_until": state.valid_until,
+                "event_id": state.event.seq,
+                "basis_event_id": state.basis.seq,
+                "source_id": basis_source_id,
+                "policy_version_id": basis_version_id,
+                "jurisdiction": jurisdiction,
+                "gpc": gpc,
+                "gpc_conflict": state.gpc_conflict,
+                "last_occurred_at": state.last_key[0],
+                "last_rank": state.last_key[1],
+                "last_seq": state.last_key[2],
+                "updated_at": now,
+            },
+            adding=True,
         )
     upserts = upsert_statements(
         ConsentState,

@@ -64,6 +64,15 @@ class ConsentApi(OrganizationApi):
             raise NotFound("No subject with this id in your organization.", subject_id=subject_id)
         return subject
 
+    def subject_with_projection_or_404(self, subject_id: str) -> tuple[Subject, dict[int, dict[str, Any]]]:
+        """:meth:`subject_or_404` with the subject's projection rows, read in the same round trip."""
+        if not is_normal_subject_id(subject_id):
+            raise NotFound("No subject with this id in your organization.")
+        subject, projected = selectors.subject_with_projection(organization=self.organization, external_id=subject_id)
+        if subject is None:
+            raise NotFound("No subject with this id in your organization.", subject_id=subject_id)
+        return subject, projected
+
 
 def is_normal_subject_id(value: str) -> bool:
     """``value`` is a subject id exactly as :func:`core.api.fields.normalized_subject_id` would accept it."""

@@ -176,10 +176,14 @@ class SubjectConsentApi(ConsentApi):
     def get(self, request: Request, subject_id: str) -> Response:
         at = parse_instant_param(request.query_params.get("at"), "at")
         purpose_key = request.query_params.get("purpose")
-        subject = self.subject_or_404(subject_id)
+        projected = None
+        if at is None:  # the subject and its projection rows in one round trip
+            subject, projected = self.subject_with_projection_or_404(subject_id)
+        else:
+            subject = self.subject_or_404(subject_id)
         preview = self.gpc_signal_on_read(subject)
         states = selectors.consent_state_for_subject(
-            organization=self.organization, subject=subject, at=at, purpose_key=purpose_key
+            organization=self.organization, subject=subject, at=at, purpose_key=purpose_key, projected=projected
         )
         if purpose_key is not None and not states:
             raise InvalidInput(
