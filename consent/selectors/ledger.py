@@ -92,9 +92,9 @@ def subject_with_projection(
     statement, forms = _subject_statement(organization, external_id)
     subjects_sql, subject_params = in_list("x.external_id", forms)
     projection = (
-        f"{_PROJECTED_SELECT} WHERE s.subject_id IN (SELECT x.id FROM {Subject._meta.db_table} x "  # noqa: S608
-        f"WHERE x.organization_id = %s AND {subjects_sql})",
-        [organization.pk, *subject_params],
+        f"{_PROJECTED_SELECT} WHERE s.organization_id = %s AND s.subject_id IN (SELECT x.id "  # noqa: S608
+        f"FROM {Subject._meta.db_table} x WHERE x.organization_id = %s AND {subjects_sql})",
+        [organization.pk, organization.pk, *subject_params],
     )
     subject_rows, state_rows = select_many([statement, projection])
     subject = _subject_of(subject_rows, forms)
@@ -259,7 +259,13 @@ def _projected_fields() -> list[Any]:
 def _projected(subjects: list[Subject], catalog: Catalog) -> dict[int, dict[int, dict[str, Any]]]:
     """The subjects' projection rows by subject and purpose, in one query (names from the cached catalog)."""
     matches, params = in_list("s.subject_id", [subject.pk for subject in subjects])
-    return _projected_rows(select_many([(f"{_PROJECTED_SELECT} WHERE {matches}", params)])[0], catalog)
+    organization_ids = sorted({subject.organization_id for subject in subjects})
+    return _projected_rows(
+        select_many(
+            [(f"{_PROJECTED_SELECT} WHERE s.organization_id = ANY(%s) AND {matches}", [organization_ids, *params])]
+        )[0],
+        catalog,
+    )
 
 
 def _projected_rows(rows: list[tuple[Any, ...]], catalog: Catalog) -> dict[int, dict[int, dict[str, Any]]]:

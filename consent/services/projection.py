@@ -90,9 +90,9 @@ def states_statement(organization: Organization, external_ids: Sequence[str], pu
     subjects_sql, subject_params = in_list("x.external_id", list(external_ids))
     purposes_sql, purpose_params = in_list("s.purpose_id", list(purpose_ids))
     return (
-        f"{_STATE_SELECT}WHERE s.subject_id IN (SELECT x.id FROM {Subject._meta.db_table} x "  # noqa: S608
+        f"{_STATE_SELECT}WHERE s.organization_id = %s AND s.subject_id IN (SELECT x.id FROM {Subject._meta.db_table} x "  # noqa: S608
         f"WHERE x.organization_id = %s AND {subjects_sql}) AND {purposes_sql}",
-        [organization.pk, *subject_params, *purpose_params],
+        [organization.pk, organization.pk, *subject_params, *purpose_params],
     )
 
 
@@ -101,15 +101,16 @@ def state_rows(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     return convert_rows(rows, _state_row_fields())
 
 
-def _select_states(*, subject_ids: list[int], purpose_ids: list[int]) -> list[list[Any]]:
-    """Projection rows with what folding needs of their deciding and basis events, in one query."""
+def _select_states(*, organization: Organization, subject_ids: list[int], purpose_ids: list[int]) -> list[list[Any]]:
+    """Projection rows with what folding needs of their deciding and basis events, in one query (by the
+    organization's unique key: every access path of the hot tables leads with it)."""
     if not subject_ids or not purpose_ids:
         return []
     subjects_sql, subject_params = in_list("s.subject_id", subject_ids)
     purposes_sql, purpose_params = in_list("s.purpose_id", purpose_ids)
     return select_rows(
-        f"{_STATE_SELECT}WHERE {subjects_sql} AND {purposes_sql}",
-        [*subject_params, *purpose_params],
+        f"{_STATE_SELECT}WHERE s.organization_id = %s AND {subjects_sql} AND {purposes_sql}",
+        [organization.pk, *subject_params, *purpose_params],
         _state_row_fields(),
     )
 
@@ -200,7 +201,9 @@ def advance_states(
         current_rows
         if current_rows is not None
         else _select_states(
-            subject_ids=sorted({subject_id for subject_id, _ in pairs}), purpose_ids=sorted({p for _, p in pairs})
+            organization=organization,
+            subject_ids=sorted({subject_id for subject_id, _ in pairs}),
+            purpose_ids=sorted({p for _, p in pairs}),
         )
     )
     for row in rows:
