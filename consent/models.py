@@ -183,8 +183,10 @@ class ConsentEvent(models.Model):
     """
 
     event_id = models.CharField(max_length=26, unique=True, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="events")
+    # Not indexed alone: every access path leads with organization_id in a composite key (issue #16).
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # Not indexed alone: event_subject_purpose_time leads with it.
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="events", db_index=False)
     chain_index = models.BigIntegerField()
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="events")
     action = models.CharField(max_length=12, choices=Action.choices)
@@ -250,7 +252,8 @@ class ConsentState(models.Model):
     triggers a replay of the pair's history instead of an incremental step.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    # Not indexed alone: the unique key (organization, subject, purpose) leads with it.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+", db_index=False)
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="consent_states")
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="consent_states")
     status = models.CharField(max_length=12, choices=ConsentStatus.choices)
