@@ -49,8 +49,8 @@ HTTP_LATENCY = Histogram(
 
 SIGNIN_COUNTS_UNAVAILABLE = Counter(
     "provenant_signin_counts_unavailable",
-    "Sign-in attempts checked on the password alone because the shared cache holding failure counts was "
-    "unreachable, by sign-in (admin, client)",
+    "Sign-in attempts whose failure counts were kept in the process's memory because the shared cache holding "
+    "them was unreachable, by sign-in (admin, client)",
     ["signin"],
 )
 

@@ -19,7 +19,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from axes.backends import AxesStandaloneBackend
+from axes.conf import settings as axes_settings
 from axes.handlers.cache import AxesCacheHandler
+from axes.helpers import (
+    get_cache_timeout,
+    get_client_cache_keys,
+    get_client_username,
+    get_credentials,
+    get_failure_limit,
+)
+from axes.signals import user_locked_out
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
@@ -32,6 +41,7 @@ from rest_framework.throttling import BaseThrottle
 from core.metrics import SIGNIN_COUNTS_UNAVAILABLE
 from core.models import ApiKey
 from core.problems import PROBLEM_CONTENT_TYPE, problem_body
+from core.signin_fallback import LOCAL_SIGNIN_FAILURES, OnceAnInterval
 from core.throttling import client_address, throttle_storage
 
 if TYPE_CHECKING:  # rest_framework.views imports the throttle classes named in the settings
@@ -63,11 +73,21 @@ logger = logging.getLogger(__name__)
 CACHE_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
 
 
+SIGNIN_OUTAGE_LOG_INTERVAL_SECONDS = 60.0
+SIGNIN_OUTAGE_LOG = OnceAnInterval(SIGNIN_OUTAGE_LOG_INTERVAL_SECONDS)
+
+
 def signin_counts_unavailable(signin: str) -> None:
-    """Sign-in failure counts could not be read or written (the shared cache is down): the sign-in goes on with
-    the password check alone, like the API limits (issue #15), logged and counted so the outage is seen."""
-    logger.warning("sign-in failure counts unreachable: %s sign-in checked on the password alone", signin)
+    """Sign-in failure counts could not be read or written (the shared cache is down): the sign-in is counted in
+    this process alone (``core.signin_fallback``), with the same limit and window, so lockouts still hold (fail
+    safe). Counted on /metrics every time; logged once a minute per sign-in, naming no user."""
     SIGNIN_COUNTS_UNAVAILABLE.labels(signin).inc()
+    if SIGNIN_OUTAGE_LOG.is_due(signin):
+        logger.warning(
+            "sign-in failure counts unreachable: %s sign-ins counted in this process only (%d counts held)",
+            signin,
+            len(LOCAL_SIGNIN_FAILURES),
+        )
 
 
 @dataclass(frozen=True)
@@ -189,15 +209,18 @@ def too_many_requests(state: RateLimitState) -> HttpResponse:
 class AdminSignInHandler(AxesCacheHandler):
     """django-axes' cache handler for the admin's sign-in only: AXES_ONLY_ADMIN_SITE stops axes refusing other
     sign-ins, but its cache handler still counts their failures (and would lock client users out on its own
-    terms); client users have their own counter (reports.signin). With the cache unreachable it fails open: no
-    lockout, the password decides (``signin_counts_unavailable``)."""
+    terms); client users have their own counter (reports.signin). With the cache unreachable it fails safe: the
+    failures are counted in this process (``core.signin_fallback``) under the same hashed keys, limit and window,
+    and a count made there still locks once the cache is back, until its window ends."""
 
     def get_failures(self, request: Any, credentials: dict[str, Any] | None = None) -> int:
+        local = LOCAL_SIGNIN_FAILURES.failures(get_client_cache_keys(request, credentials))
         try:
-            return int(super().get_failures(request, credentials))
+            shared = int(super().get_failures(request, credentials))
         except CACHE_UNAVAILABLE_ERRORS:
             signin_counts_unavailable("admin")
-            return 0
+            return local
+        return max(shared, local)
 
     def user_login_failed(self, sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
         if request is not None and self.is_admin_request(request):
@@ -205,9 +228,31 @@ class AdminSignInHandler(AxesCacheHandler):
                 super().user_login_failed(sender, credentials, request, **kwargs)
             except CACHE_UNAVAILABLE_ERRORS:
                 signin_counts_unavailable("admin")
+                self.count_failure_locally(credentials, request)
+
+    def count_failure_locally(self, credentials: dict[str, Any], request: Any) -> None:
+        """What axes' ``user_login_failed`` does after its checks, on this process's counts: count, and lock out
+        at the limit (the lockout answer comes from axes' middleware, as usual)."""
+        window = get_cache_timeout(request) or _admin_cool_off_seconds()
+        failures = max(
+            LOCAL_SIGNIN_FAILURES.record_failure(key, window, extend_window=True)
+            for key in get_client_cache_keys(request, credentials)
+        )
+        request.axes_failures_since_start = failures
+        if axes_settings.AXES_LOCK_OUT_AT_FAILURE and failures >= get_failure_limit(request, credentials):
+            request.axes_locked_out = True
+            request.axes_credentials = credentials
+            user_locked_out.send(
+                "axes",
+                request=request,
+                username=get_client_username(request, credentials),
+                ip_address=request.axes_ip_address,
+            )
 
     def user_logged_in(self, sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         if request is not None and self.is_admin_request(request):
+            if axes_settings.AXES_RESET_ON_SUCCESS:
+                LOCAL_SIGNIN_FAILURES.forget(get_client_cache_keys(request, get_credentials(user.get_username())))
             try:
                 super().user_logged_in(sender, request, user, **kwargs)
             except CACHE_UNAVAILABLE_ERRORS:
@@ -226,13 +271,17 @@ class AdminSignInBackend(AxesStandaloneBackend):
         return super().authenticate(request, username, password, **kwargs)  # type: ignore[no-any-return]
 
 
+def _admin_cool_off_seconds() -> int:
+    cool_off = settings.AXES_COOLOFF_TIME
+    return int(cool_off.total_seconds()) if isinstance(cool_off, timedelta) else 900
+
+
 def admin_lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
 ) -> HttpResponse:
     """django-axes' answer to a locked-out admin sign-in: 429 with Retry-After (the whole cool-off: axes keeps
     no per-pair start time that we could read without the name in clear)."""
-    cool_off = settings.AXES_COOLOFF_TIME
-    seconds = int(cool_off.total_seconds()) if isinstance(cool_off, timedelta) else 900
+    seconds = _admin_cool_off_seconds()
     body = problem_body(
         slug="sign-in-locked",
         title="Too many failed sign-in attempts",

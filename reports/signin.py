@@ -6,8 +6,9 @@ a digest of the lower-cased user name and the client address (``core.throttling.
 trusted proxy, the forwarded address), never by the name itself. Keyed by both, so one address cannot lock
 everyone out and one name is not locked for every address.
 
-With the cache unreachable the counter fails open, like the API limits: nobody is locked, the password decides,
-and each such sign-in is logged and counted (``core.rate_limits.signin_counts_unavailable``).
+With the cache unreachable the counter fails safe: failures are counted in this process alone
+(``core.signin_fallback``) with the same limit and window, so a guesser is still locked out while a sign-in under
+the limit goes through; the outage is logged and counted (``core.rate_limits.signin_counts_unavailable``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 from core.rate_limits import CACHE_UNAVAILABLE_ERRORS, signin_counts_unavailable
+from core.signin_fallback import LOCAL_SIGNIN_FAILURES
 from core.throttling import client_address
 
 SIGNIN = "client"
@@ -36,31 +38,37 @@ def _key(request: HttpRequest, username: str) -> str:
 
 
 def signin_is_locked(request: HttpRequest, username: str) -> bool:
+    key = _key(request, username)
+    # Counts made in this process while the cache was down keep their lockout until their window ends.
+    failures = LOCAL_SIGNIN_FAILURES.failures([key])
     try:
-        failures = cache.get(_key(request, username), 0)
+        failures = max(failures, int(cache.get(key, 0)))
     except CACHE_UNAVAILABLE_ERRORS:
         signin_counts_unavailable(SIGNIN)
-        return False
-    return int(failures) >= int(settings.PROVENANT_CLIENT_LOGIN_FAILURE_LIMIT)
+    return failures >= int(settings.PROVENANT_CLIENT_LOGIN_FAILURE_LIMIT)
 
 
 def signin_retry_after(request: HttpRequest, username: str) -> int:
     """Seconds until a locked name may sign in again from this address (the window opened at the first failure)."""
+    key = _key(request, username)
     try:
-        started = cache.get(_key(request, username) + ":since")
+        started = cache.get(key + ":since")
     except CACHE_UNAVAILABLE_ERRORS:
         signin_counts_unavailable(SIGNIN)
         started = None
     if not isinstance(started, int | float):
-        return _window_seconds()
+        local = LOCAL_SIGNIN_FAILURES.seconds_left(key)
+        return max(1, math.ceil(local)) if local is not None else _window_seconds()
     return max(1, math.ceil(started + _window_seconds() - time.time()))
 
 
 def signin_failed(request: HttpRequest, username: str) -> None:
+    key = _key(request, username)
     try:
-        _count_failure(_key(request, username), _window_seconds())
+        _count_failure(key, _window_seconds())
     except CACHE_UNAVAILABLE_ERRORS:
         signin_counts_unavailable(SIGNIN)
+        LOCAL_SIGNIN_FAILURES.record_failure(key, _window_seconds(), extend_window=False)
 
 
 def _count_failure(key: str, window: int) -> None:
@@ -76,6 +84,7 @@ def _count_failure(key: str, window: int) -> None:
 
 def signin_succeeded(request: HttpRequest, username: str) -> None:
     key = _key(request, username)
+    LOCAL_SIGNIN_FAILURES.forget([key])
     try:
         cache.delete_many([key, key + ":since"])
     except CACHE_UNAVAILABLE_ERRORS:

@@ -67,6 +67,7 @@ class AuditLogListApi(OrganizationApi):
         return keyset_response(
             request,
             entries,
+            organization=self.organization,
             kind="audit-log",
             order=("id",),
             render=lambda rows: [audit_item(r) for r in rows],

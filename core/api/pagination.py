@@ -2,8 +2,10 @@
 
 A page is read with ``?limit=`` (1-500, default 50) and continued with ``?after=<cursor>``: the cursor is the
 last row's position in the list's stable order (never an offset), signed so that a client cannot forge or edit
-one (a bad cursor is a 422, never a 500) and bound to the list it came from. ``next`` is the absolute URL of the
-following page, also sent as an RFC 8288 ``Link: <...>; rel="next"`` header; both are null on the last page.
+one (a bad cursor is a 422, never a 500) and bound to the list, the organization and the filter values it came
+from, so it is valid only under the same key's organization with the same filters (``limit`` aside). ``next`` is
+the absolute URL of the following page, also sent as an RFC 8288 ``Link: <...>; rel="next"`` header; both are null
+on the last page.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.schema import api_operation
-from core.cursors import decode_cursor, encode_cursor
+from core.cursors import cursor_binding, decode_cursor, encode_cursor, invalid_cursor
+from core.models import Organization
 from core.problems import InvalidInput
 
 DEFAULT_LIMIT: Final = 50
@@ -33,7 +36,8 @@ M = TypeVar("M", bound=Model)
 AFTER_PARAMETER = OpenApiParameter(
     "after",
     OpenApiTypes.STR,
-    description="The `cursor` of the previous page, to read the page after it (opaque; a bad one answers 422).",
+    description="The `cursor` of the previous page, to read the page after it (opaque; valid only with the same "
+    "filters and the same key's organization; any other answers 422).",
 )
 LIMIT_PARAMETER = OpenApiParameter(
     "limit",
@@ -41,6 +45,9 @@ LIMIT_PARAMETER = OpenApiParameter(
     description=f"Items per page, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT}); more than {MAX_LIMIT} answers 422.",
 )
 PAGINATION_PARAMETERS: Final = [AFTER_PARAMETER, LIMIT_PARAMETER]
+# Query parameters that do not shape a list's rows, so a cursor is not bound to them: the page size, the cursor
+# itself (and its older name), the change feed's long-poll wait and DRF's output format.
+UNBINDING_PARAMETERS: Final = frozenset({"after", "cursor", "limit", "wait", "format"})
 
 
 def page_limit(request: Request) -> int:
@@ -86,12 +93,30 @@ def list_operation(**kwargs: Any) -> Callable[[Any], Any]:
     return decorate
 
 
-def request_cursor(request: Request, kind: str, *, parameter: str = "after") -> Any:
-    """The position of ``?after=`` (or ``parameter``), or None when absent."""
+def list_binding(request: Request, organization: Organization) -> str:
+    """What this request's cursors are bound to: the organization and every filter value in the query (the raw
+    values, as ``next`` repeats them), all but :data:`UNBINDING_PARAMETERS`."""
+    filters = [
+        (name, value)
+        for name, values in request.query_params.lists()
+        if name not in UNBINDING_PARAMETERS
+        for value in values
+    ]
+    return cursor_binding(organization.pk, filters)
+
+
+def request_cursor(request: Request, kind: str, *, organization: Organization, parameter: str = "after") -> Any:
+    """The position of ``?after=`` (or ``parameter``), or None when absent; a 422 when the cursor is not one of
+    this list read by ``organization`` with this request's filters."""
     raw = request.query_params.get(parameter)
     if raw is None or raw == "":
         return None
-    return decode_cursor(raw, kind, parameter=parameter)
+    return decode_cursor(raw, kind, parameter=parameter, binding=list_binding(request, organization))
+
+
+def response_cursor(request: Request, kind: str, position: Any, *, organization: Organization) -> str:
+    """The cursor that resumes this list at ``position``, bound like :func:`request_cursor` checks it."""
+    return encode_cursor(kind, position, binding=list_binding(request, organization))
 
 
 def invalid_parameter(name: str, detail: str, message: str) -> InvalidInput:
@@ -133,7 +158,7 @@ def keyset_page(
     of the previous page's last row), and the key of this page's last row when more rows follow (else None)."""
     if position is not None:
         if not isinstance(position, list) or len(position) != len(order):
-            raise InvalidInput("Invalid cursor.", errors=[{"pointer": "?after", "detail": "not a cursor of this list"}])
+            raise invalid_cursor()
         after = Q()
         for depth in range(len(order) - 1, -1, -1):
             step = Q(**{f"{order[depth]}__gt": position[depth]})
@@ -191,14 +216,17 @@ def keyset_response(
     request: Request,
     queryset: QuerySet[M],
     *,
+    organization: Organization,
     kind: str,
     order: Sequence[str],
     render: Callable[[list[M]], list[Any]],
 ) -> Response:
-    """Read ``?after``/``?limit``, take one keyset page of ``queryset``, render it and answer the envelope."""
+    """Read ``?after``/``?limit``, take one keyset page of ``queryset`` (``organization``'s: its cursors are bound
+    to it and to the request's filters), render it and answer the envelope."""
     limit = page_limit(request)
-    rows, last = keyset_page(queryset, order=order, position=request_cursor(request, kind), limit=limit)
-    cursor = encode_cursor(kind, last) if last is not None else None
+    position = request_cursor(request, kind, organization=organization)
+    rows, last = keyset_page(queryset, order=order, position=position, limit=limit)
+    cursor = response_cursor(request, kind, last, organization=organization) if last is not None else None
     return paginated_response(request, render(rows), cursor=cursor, limit=limit)
 
 
@@ -233,7 +261,9 @@ __all__ = [
     "invalid_parameter",
     "keyset_page",
     "keyset_response",
+    "list_binding",
     "page_limit",
     "paginated_response",
     "request_cursor",
+    "response_cursor",
 ]

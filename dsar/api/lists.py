@@ -132,7 +132,9 @@ class DsarListApi(OrganizationApi):
             )
             return list(DsarListItemSerializer([dsar_item(row, overdue) for row in rows], many=True).data)
 
-        return keyset_response(request, requests, kind="dsar", order=("id",), render=render)
+        return keyset_response(
+            request, requests, organization=self.organization, kind="dsar", order=("id",), render=render
+        )
 
 
 class DsarCollectionApi(DsarListApi, DsarCreateApi):

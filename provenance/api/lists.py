@@ -91,7 +91,12 @@ class StampListApi(OrganizationApi):
             since=parse_instant_param(request.query_params.get("since"), "since"),
         )
         return keyset_response(
-            request, records, kind="stamps", order=("id",), render=lambda rows: [stamp_item(r) for r in rows]
+            request,
+            records,
+            organization=self.organization,
+            kind="stamps",
+            order=("id",),
+            render=lambda rows: [stamp_item(r) for r in rows],
         )
 
 
@@ -126,6 +131,7 @@ class DeliveryListApi(OrganizationApi):
         return keyset_response(
             request,
             deliveries,
+            organization=self.organization,
             kind="deliveries",
             order=("id",),
             render=lambda rows: list(DeliveryOutputSerializer(rows, many=True).data),
@@ -191,5 +197,10 @@ class ProvenanceAlertListApi(OrganizationApi):
             kind=choice_param(request, "kind", AlertKind.values),
         )
         return keyset_response(
-            request, alerts, kind="provenance-alerts", order=("id",), render=lambda rows: [alert_item(r) for r in rows]
+            request,
+            alerts,
+            organization=self.organization,
+            kind="provenance-alerts",
+            order=("id",),
+            render=lambda rows: [alert_item(r) for r in rows],
         )

@@ -46,6 +46,7 @@ class RecipientListCreateApi(OrganizationApi):
         return keyset_response(
             request,
             selectors.recipient_list(organization=self.organization),
+            organization=self.organization,
             kind="recipients",
             order=("key",),
             render=lambda rows: list(s.RecipientSerializer(rows, many=True).data),

@@ -38,6 +38,7 @@ class SourceListCreateApi(OrganizationApi):
         return keyset_response(
             request,
             selectors.source_list(organization=self.organization),
+            organization=self.organization,
             kind="sources",
             order=("key",),
             render=lambda rows: list(s.SourceSerializer(rows, many=True).data),

@@ -35,10 +35,12 @@ from core.api.pagination import (
     invalid_parameter,
     keyset_response,
     known_key_param,
+    list_binding,
     list_operation,
     page_limit,
     paginated_response,
     request_cursor,
+    response_cursor,
 )
 from core.api.renderers import NdjsonRenderer
 from core.api.views import parse_instant_param
@@ -133,7 +135,12 @@ class SubjectListApi(ConsentApi):
             organization=self.organization, updated_since=updated_since, jurisdiction=jurisdiction
         )
         return keyset_response(
-            request, subjects, kind="subjects", order=("id",), render=lambda rows: [subject_item(r) for r in rows]
+            request,
+            subjects,
+            organization=self.organization,
+            kind="subjects",
+            order=("id",),
+            render=lambda rows: [subject_item(r) for r in rows],
         )
 
 
@@ -195,7 +202,12 @@ class ConsentStateListApi(ConsentApi):
             organization=self.organization, purpose=purpose, status=status, changed_since=changed_since
         )
         return keyset_response(
-            request, states, kind="consent-states", order=("id",), render=lambda rows: [state_item(r) for r in rows]
+            request,
+            states,
+            organization=self.organization,
+            kind="consent-states",
+            order=("id",),
+            render=lambda rows: [state_item(r) for r in rows],
         )
 
 
@@ -245,7 +257,7 @@ class ConsentEventFeedApi(ConsentApi):
         limit = page_limit(request)
         wait = wait_param(request)
         purpose = purpose_param(self, request)
-        position = request_cursor(request, selectors.FEED_CURSOR_KIND)
+        position = request_cursor(request, selectors.FEED_CURSOR_KIND, organization=self.organization)
         page = selectors.consent_feed_page(
             organization=self.organization, position=position, limit=limit, purpose=purpose
         )
@@ -263,7 +275,7 @@ class ConsentEventFeedApi(ConsentApi):
         return paginated_response(
             request,
             [s.event_representation(event) for event in page.events],
-            cursor=encode_cursor(selectors.FEED_CURSOR_KIND, page.position),
+            cursor=response_cursor(request, selectors.FEED_CURSOR_KIND, page.position, organization=self.organization),
             limit=limit,
             has_next=not page.caught_up,
         )
@@ -296,12 +308,13 @@ class ConsentEventExportApi(ConsentApi):
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         purpose = purpose_param(self, request)
-        position = request_cursor(request, selectors.FEED_CURSOR_KIND)
+        position = request_cursor(request, selectors.FEED_CURSOR_KIND, organization=self.organization)
+        binding = list_binding(request, self.organization)  # the feed's: its cursor reads on in the feed
         lines = selectors.consent_export_lines(
             self.organization,
             position=position,
             purpose=purpose,
-            encode_position=lambda reached: encode_cursor(selectors.FEED_CURSOR_KIND, reached),
+            encode_position=lambda reached: encode_cursor(selectors.FEED_CURSOR_KIND, reached, binding=binding),
             since=request.query_params.get("after") or None,
         )
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")

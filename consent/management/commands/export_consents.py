@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from consent import selectors
-from core.cursors import decode_cursor, encode_cursor
+from core.cursors import cursor_binding, decode_cursor, encode_cursor
 from core.problems import InvalidInput
 from core.selectors import organization_by_slug
 
@@ -31,9 +31,12 @@ class Command(BaseCommand):
             purpose = selectors.purpose_by_key(organization=organization, key=options["purpose"])
             if purpose is None:
                 raise CommandError("Unknown purpose.")
+        # Bound as the API binds its feed cursors (core.api.pagination.list_binding): to the organization and to
+        # `purpose`, the one filter, so a cursor passes between this command, the export and the feed.
+        binding = cursor_binding(organization.pk, [("purpose", options["purpose"])] if options["purpose"] else [])
         try:
             position = (
-                decode_cursor(options["since"], selectors.FEED_CURSOR_KIND, parameter="since")
+                decode_cursor(options["since"], selectors.FEED_CURSOR_KIND, parameter="since", binding=binding)
                 if options["since"]
                 else None
             )
@@ -43,7 +46,7 @@ class Command(BaseCommand):
             organization,
             position=position,
             purpose=purpose,
-            encode_position=lambda reached: encode_cursor(selectors.FEED_CURSOR_KIND, reached),
+            encode_position=lambda reached: encode_cursor(selectors.FEED_CURSOR_KIND, reached, binding=binding),
             since=options["since"],
         )
         if options["output"]:
