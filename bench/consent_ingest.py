@@ -283,8 +283,17 @@ def main() -> int:
     )
     checks = [
         ("single write: server CPU <= 3.0 ms", single.total_ms_per_op <= 3.0),
-        ("single write: <= 4 round trips", bool(single.wire and single.wire.round_trips_per_op <= 4)),
-        ("single write: 1 transaction", bool(single.wire and single.wire.transactions_per_op <= 1.0)),
+        # A write takes 4 round trips in 1 transaction. On average a few hundredths more: an event older than its
+        # pair's latest (occurred_at is drawn from the last minute) replays the pair's history (2 more round trips),
+        # and an API key's cache entry is read again once per process every PROVENANT_API_KEY_CACHE_SECONDS.
+        (
+            "single write: <= 4 round trips (+ late-event replays, key cache refresh)",
+            bool(single.wire and single.wire.round_trips_per_op < 4.05),
+        ),
+        (
+            "single write: 1 transaction (+ key cache refresh)",
+            bool(single.wire and single.wire.transactions_per_op < 1.05),
+        ),
         ("state read: rate >= 80 % of reference", reads.rate >= 0.8 * ref.rate),
         ("state read: CPU <= 1.5x reference", reads.total_ms_per_op <= 1.5 * ref.total_ms_per_op),
         ("bulk: >= 10,000 events/s", bulk.rate >= 10_000),

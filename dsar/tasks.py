@@ -35,6 +35,13 @@ def identity_sweep(now: str | None = None) -> dict[str, Any]:
 
 
 @shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
+def deliver_message(message_id: int) -> bool:
+    """Send one queued requester message; a rerun or a message already sent sends nothing (the claim is
+    compare-and-set), a lost one is sent by the messages sweep."""
+    return services.message_deliver(message_id=message_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, **DATABASE_RETRY)
 def messages_sweep(now: str | None = None) -> dict[str, Any]:
     """Beat: send requester messages left pending (lost after commit, failed, or their sender died mid-send)."""
     return services.dsar_messages_sweep(now=_instant(now))

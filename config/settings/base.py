@@ -295,6 +295,10 @@ PROVENANT_DSAR_RESUME_SWEEP_SECONDS = int(os.environ.get("PROVENANT_DSAR_RESUME_
 PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS = int(os.environ.get("PROVENANT_DSAR_IDENTITY_SWEEP_SECONDS", "60"))
 # Messages to requesters: a sender that dies mid-send holds its claim this long before the sweep sends again.
 PROVENANT_DSAR_MESSAGE_LEASE_SECONDS = int(os.environ.get("PROVENANT_DSAR_MESSAGE_LEASE_SECONDS", "300"))
+# Messages to requesters (receipts, notices) are sent by a worker after the step commits, never in the web request
+# that queued them (issue #16: no SMTP conversation in an API call); with the broker down, the messages sweep sends
+# them. Off: sent in the process that queued them, right after commit (the unit tests' in-memory mailbox).
+PROVENANT_DSAR_MESSAGES_IN_WORKER = env_bool("PROVENANT_DSAR_MESSAGES_IN_WORKER", True)
 PROVENANT_DSAR_FULFIL_STUCK_MINUTES = float(os.environ.get("PROVENANT_DSAR_FULFIL_STUCK_MINUTES", "2"))
 # Calls to HTTP connectors during collection and erasure: attempts and jittered backoff base.
 PROVENANT_DSAR_CONNECTOR_ATTEMPTS = int(os.environ.get("PROVENANT_DSAR_CONNECTOR_ATTEMPTS", "3"))

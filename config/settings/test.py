@@ -30,3 +30,6 @@ PROVENANT_API_RATE_LIMIT_PER_MINUTE = 1_000_000
 PROVENANT_API_EXPENSIVE_RATE_LIMIT_PER_MINUTE = 1_000_000
 PROVENANT_PUBLIC_RATE_LIMIT_PER_MINUTE = 1_000_000
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Unit tests read requester messages from the in-memory mailbox right after the call; processes started by the
+# integration tests (tests/integration/worker_settings.py) send them from the worker, as production does.
+PROVENANT_DSAR_MESSAGES_IN_WORKER = env_bool("PROVENANT_DSAR_MESSAGES_IN_WORKER", False)  # noqa: F405

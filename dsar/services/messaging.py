@@ -1,6 +1,8 @@
 """Messages to the requester: an outbox of one row per message and step, delivered after commit and by a sweep.
 
-``message_queue`` is called inside the transaction of the step the message belongs to: it renders the message
+``message_queue`` is called inside the transaction of the step the message belongs to (and, beside
+``dsar.services.pipeline``, is the one DSAR module that enqueues a task: its row's delivery, after commit, by a
+worker; PROVENANT_DSAR_MESSAGES_IN_WORKER): it renders the message
 (the organization's override, else the default, in the requester's language), seals the text under the request's
 data key and inserts the row under a unique (request, key), so a replayed step or a retried task queues nothing
 twice and a rolled-back step queues nothing at all. ``message_deliver`` claims a row compare-and-set (pending ->
@@ -29,6 +31,7 @@ from core.crypto import CryptoError, seal, unseal, unwrap_data_key
 from core.enums import AuditAction
 from core.jurisdiction_rules import jurisdiction_rules
 from core.services import audit_log
+from core.tasks import enqueue_after_commit
 from dsar.enums import NO_VERIFICATION_NEEDED, VERIFIED_OR_LATER, MessageStatus
 from dsar.message_context import MessageFacts, message_context
 from dsar.message_defaults import message_language
@@ -45,6 +48,7 @@ from dsar.selectors import (
 )
 
 MESSAGE_ACTOR: Final = "task:dsar.messages"
+DELIVER_MESSAGE_TASK: Final = "dsar.tasks.deliver_message"
 MAX_ATTEMPTS: Final = 10
 
 
@@ -124,7 +128,10 @@ def message_queue(*, request: DataSubjectRequest, kind: str, key: str, facts: Me
     if stored is None:
         return None
     message_id = stored.pk
-    transaction.on_commit(lambda: message_deliver(message_id=message_id), robust=True)
+    if settings.PROVENANT_DSAR_MESSAGES_IN_WORKER:
+        enqueue_after_commit(DELIVER_MESSAGE_TASK, message_id)  # the broker down: the messages sweep sends it
+    else:
+        transaction.on_commit(lambda: message_deliver(message_id=message_id), robust=True)
     return stored
 
 

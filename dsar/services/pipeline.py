@@ -1,6 +1,6 @@
 """The hops after a commit: what intake, the identity request, a verification and a fulfilment start hand on once
-their transaction commits, and the recovery of stalled runs. The only DSAR module that enqueues tasks (by name,
-through ``core.tasks``); the services below it never look up."""
+their transaction commits, and the recovery of stalled runs. The DSAR module that enqueues the steps' tasks (by
+name, through ``core.tasks``; ``messaging`` enqueues its messages' delivery); the services below it never look up."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ from config.settings.test import *  # noqa: F403
 
 PROVENANT_RETRY_BASE_SECONDS = float(os.environ.get("PROVENANT_RETRY_BASE_SECONDS", "30"))
 PROVENANT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("PROVENANT_OUTBOUND_TIMEOUT_SECONDS", "10"))
+# Requester messages go through the worker, as in production (config/settings/base.py).
+PROVENANT_DSAR_MESSAGES_IN_WORKER = env_bool("PROVENANT_DSAR_MESSAGES_IN_WORKER", True)  # noqa: F405
 
 # Email the worker sends (verification links, notices) is written to files the test reads.
 if os.environ.get("PROVENANT_TEST_MAIL_DIR"):
