@@ -11,6 +11,8 @@ batch replayed by hand is recognised. Within a batch a subject's events are chai
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,6 +243,69 @@ def _record_batch(
     return recorded, rejected
 
 
+ParsedBatch = tuple[list[FileRow], list[tuple[int, ConsentEventInput]], list[Rejection]]
+
+
+def _parsed_batches(
+    rows: Iterable[FileRow], parse: RowParser, key_prefix: str, batch_rows: int
+) -> Iterator[ParsedBatch]:
+    """The rows in batches, each row parsed: the events to record (with their lines) and the rows refused."""
+    for batch in _batches(rows, batch_rows):
+        entries: list[tuple[int, ConsentEventInput]] = []
+        rejected: list[Rejection] = []
+        for row in batch:
+            parsed = _parse(row, parse, key_prefix)
+            if isinstance(parsed, list):
+                rejected.extend(parsed)
+            else:
+                entries.append((row.line, parsed))
+        yield batch, entries, rejected
+
+
+_END = object()
+
+
+def _read_ahead(batches: Iterator[ParsedBatch], depth: int = 2) -> Iterator[ParsedBatch]:
+    """``batches``, read and parsed by a thread up to ``depth`` batches ahead: the file is read and the next rows
+    validated while this thread waits for the database to write the last ones (two cores: ours and PostgreSQL's).
+    The thread touches no database; an error it meets is raised here, in order; a caller that stops early (an
+    interrupt, a failed batch) stops it."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not offer(batch):
+                    return
+            offer(_END)
+        except BaseException as exc:  # handed to the caller, never lost
+            offer(exc)
+
+    reader = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 def _parse(row: FileRow, parse: RowParser, key_prefix: str) -> ConsentEventInput | list[Rejection]:
     if row.body is None:
         return [Rejection(row.line, "", problem_type(InvalidInput.slug), row.problem)]
@@ -278,15 +343,8 @@ def consent_import_run(
             status=ImportStatus.RUNNING, started_at=job.started_at or timezone.now(), error=""
         )
     start_after = progress.lines_done
-    for batch in _batches((row for row in rows if row.line > start_after), batch_rows):
-        entries: list[tuple[int, ConsentEventInput]] = []
-        rejected: list[Rejection] = []
-        for row in batch:
-            parsed = _parse(row, parse, key_prefix)
-            if isinstance(parsed, list):
-                rejected.extend(parsed)
-            else:
-                entries.append((row.line, parsed))
+    parsed = _parsed_batches((row for row in rows if row.line > start_after), parse, key_prefix, batch_rows)
+    for batch, entries, rejected in _read_ahead(parsed):
         try:
             with transaction.atomic():
                 if job is not None:

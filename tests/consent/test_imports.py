@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -220,6 +221,25 @@ def test_an_interrupted_import_resumes_after_its_last_committed_batch(
     assert sorted(ConsentEvent.objects.values_list("occurred_at", flat=True)) == sorted(
         datetime.fromisoformat(r["occurred_at"].replace("Z", "+00:00")) for r in rows
     )
+
+
+def test_a_file_unreadable_midway_keeps_the_rows_before_and_leaves_no_reader_behind(
+    organization: Organization, catalog_of: Callable[[Organization], None], tmp_path: Path
+) -> None:
+    """The file is read and parsed a few batches ahead by a thread: a byte it cannot decode late in the file stops
+    the import there, in order (the batches before it recorded and committed), and the thread is gone."""
+    catalog_of(organization)
+    path = write_csv(tmp_path / "history.csv", history(300))
+    path.write_bytes(path.read_bytes() + b"imp-0,marketing-email,grant,\xff\xfe,web-signup,web_form,DE\n")
+
+    with pytest.raises(CommandError, match="the CSV cannot be read"):
+        run_import(path, organization, "--batch-rows", "20")
+
+    job = ConsentImport.objects.get(organization=organization)
+    recorded = ConsentEvent.objects.filter(organization=organization).count()
+    assert recorded >= 100  # the decoder fails on the block holding the bad byte, well past the first batches
+    assert recorded == job.lines_done - 1 == job.rows_recorded  # every committed batch, nothing after the fault
+    assert not [t for t in threading.enumerate() if t.name == "import-read-ahead"]
 
 
 def _sha256(path: Path) -> str:
