@@ -9,7 +9,11 @@ a reference endpoint (one primary-key lookup in a minimal DRF view) served the s
   * bulk ingest, 1,000 events a request          target >= 10,000 events/s; also as a fraction of a plain
     COPY of the same rows (as stored) into a scratch table with the same columns and indexes
 
-Usage: python bench/consent_ingest.py [--subjects 100000] [--port 8765]
+Usage: python bench/consent_ingest.py [--subjects 100000] [--port 8765] [--loader auto|service|copy]
+Seeding: up to 200,000 subjects through the service layer, one grant each; beyond (or with --loader copy) by
+bench/scale_load.py's binary COPY, 4 events a subject (issue #16's scale: --subjects 5000000 gives 20,000,000).
+BENCH_LOAD_SKIP_FK_CHECKS=1 lets that loader run without foreign-key triggers (see scale_load.load). After the
+results it prints the hot tables' and their indexes' sizes.
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/provenant_bench); the
 database is dropped and recreated.
 """
@@ -39,11 +43,18 @@ from measure import (
     transactions,
     wait_backends_gone,
 )
+from scale_load import size_lines
+
+SERVICE_SEED_LIMIT = 200_000  # above this, the service layer's seed takes too long: the COPY loader seeds
 
 
-def seed(subject_count: int, scopes: tuple[str, ...] = ("consent:read", "consent:write")) -> tuple[str, list[str]]:
+def seed(
+    subject_count: int, scopes: tuple[str, ...] = ("consent:read", "consent:write"), *, loader: str = "auto"
+) -> tuple[str, list[str]]:
     """Create the organization, catalog and ``subject_count`` subjects with one grant each
-    (subject-n grants purposes[n % 3]); return an API key with ``scopes`` and the purpose keys."""
+    (subject-n grants purposes[n % 3]); return an API key with ``scopes`` and the purpose keys.
+    ``loader`` "copy" (or "auto" above ``SERVICE_SEED_LIMIT`` subjects): the subjects come from
+    bench/scale_load.py instead, 4 events each, written by binary COPY as the service layer would store them."""
     import django
 
     django.setup()
@@ -57,6 +68,17 @@ def seed(subject_count: int, scopes: tuple[str, ...] = ("consent:read", "consent
     purposes = ["marketing-email", "analytics", "ad-targeting"]
     for purpose_key in purposes:
         purpose_create(organization=organization, actor="bench", key=purpose_key, name=purpose_key, validity="P1Y")
+    if loader == "copy" or (loader == "auto" and subject_count > SERVICE_SEED_LIMIT):
+        import scale_load
+
+        report = scale_load.load(
+            organization_slug="bench",
+            subjects=subject_count,
+            skip_fk_checks=os.environ.get("BENCH_LOAD_SKIP_FK_CHECKS") == "1",
+        )
+        for line in report.lines():
+            print(line)
+        return key, purposes
     now = datetime.now(UTC)
     started = time.perf_counter()
     batch: list[ConsentEventInput] = []
@@ -145,6 +167,12 @@ def copy_rate(database_url: str, rows: int) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subjects", type=int, default=100_000)
+    parser.add_argument(
+        "--loader",
+        choices=("auto", "service", "copy"),
+        default="auto",
+        help=f"how subjects are seeded; auto: the service layer up to {SERVICE_SEED_LIMIT:,}, COPY beyond",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn gthread threads per worker")
@@ -160,7 +188,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     recreate_database(database_url)
     migrate(env)
-    key, purposes = seed(args.subjects)
+    key, purposes = seed(args.subjects, loader=args.loader)
     reference = reference_path(organization_pk())
     from django.db import connections
 
@@ -300,6 +328,9 @@ def main() -> int:
     ]
     for label, ok in checks:
         print(f"  {verdict(ok)}  {label}")
+    print("table and index sizes of the hot tables after the run (issue #16):")
+    for line in size_lines(database_url):
+        print(line)
     results: list[PhaseResult] = [ref, single, reads, bulk]
     ok = all(set(r.load["statuses"]) <= {"200", "201"} for r in results)
     return 0 if ok else 1
