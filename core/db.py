@@ -8,8 +8,9 @@ PostgreSQL and SQLite (>= 3.35) both accept ``INSERT ... ON CONFLICT ... DO UPDA
 
 On PostgreSQL a larger batch goes by binary ``COPY`` (:class:`CopyIn`), which psycopg formats in C: quoting the
 same rows as array parameters costs some 15 times the client CPU. A plain INSERT copies straight into the table;
-an UPSERT, an INSERT that skips conflicts or returns ids, and an UPDATE copy into a per-session staging table
-that the statement after it empties (``WITH staged AS (DELETE FROM ... RETURNING *)``).
+an UPSERT, an INSERT that skips conflicts, and an UPDATE copy into a per-session staging table that the statement
+after it empties (``WITH staged AS (DELETE FROM ... RETURNING *)``), inside a transaction (the table is also
+emptied at every commit). An INSERT that returns ids keeps the statement path (``unnest`` of arrays).
 """
 
 from __future__ import annotations
@@ -198,7 +199,12 @@ def _staging(model: type[models.Model], names: tuple[str, ...]) -> tuple[str, st
     listed = ", ".join(quote(c) for c in columns)
     digest = hashlib.blake2s(f"{table}|{listed}".encode(), digest_size=6).hexdigest()
     name = f"pvn_stage_{digest}"
-    create = f"CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT {listed} FROM {quote(table)} WITH NO DATA"  # noqa: S608
+    # ON COMMIT DELETE ROWS: PostgreSQL never vacuums a temporary table, so rows only ever deleted would leave it
+    # growing for the life of the connection; truncated at each commit it stays empty between transactions.
+    create = (
+        f"CREATE TEMP TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS "  # noqa: S608
+        f"AS SELECT {listed} FROM {quote(table)} WITH NO DATA"
+    )
     staged = f"WITH staged AS (DELETE FROM {name} RETURNING {listed}) "  # noqa: S608
     return name, create, staged
 
@@ -338,6 +344,12 @@ def execute_statements(steps: Sequence[Step]) -> None:
     as one query string (one round trip; client-side binding sends it with the simple protocol, which runs several
     statements); on SQLite one by one."""
     if not steps:
+        return
+    if not connection.in_atomic_block and any(isinstance(s, CopyIn) and s.create for s in steps):
+        # Staged rows must never outlive the statement that reads them (a failure between the two in autocommit
+        # would leave them for the session's next user): the COPY and its reader commit or roll back together.
+        with transaction.atomic():
+            execute_statements(steps)
         return
     with connection.cursor() as cursor:
         batch: list[Statement] = []

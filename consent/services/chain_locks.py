@@ -27,21 +27,8 @@ from consent.subject_keys import new_subject_wrapped_key
 from core.db import Statement, array_param, built, convert_rows, in_list, insert_rows, select_many
 from core.models import Organization
 
-_SUBJECT_FIELDS = (
-    "id",
-    "organization_id",
-    "external_id",
-    "uuid",
-    "email_sealed",
-    "email_index",
-    "wrapped_data_key",
-    "data_key_destroyed_at",
-    "jurisdiction",
-    "ledger_length",
-    "ledger_head_hash",
-    "state_inconsistent_since",
-    "created_at",
-)
+# Every concrete column (``core.db.built`` needs them all): a field added to Subject is read here too.
+_SUBJECT_FIELDS = tuple(f.attname for f in Subject._meta.concrete_fields)
 
 
 def _subjects_statement(organization: Organization, external_ids: list[str]) -> tuple[Statement, dict[str, str]]:

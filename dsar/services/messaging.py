@@ -152,8 +152,12 @@ def _release(message: RequestMessage, attempt: int, *, now: datetime, error: str
 def message_deliver(*, message_id: int, now: datetime | None = None) -> bool:
     """Send one queued message if this caller wins its claim; True when this call sent it."""
     now = now or timezone.now()
-    due = Q(status=MessageStatus.PENDING, next_attempt_at__lte=now) | Q(
-        status=MessageStatus.SENDING, claimed_until__lt=now
+    # A message never tried is due whatever the clocks say (the web host that stamped next_attempt_at and the
+    # worker claiming it may disagree by a few seconds); a retry waits for its backoff.
+    due = (
+        Q(status=MessageStatus.PENDING, attempts=0)
+        | Q(status=MessageStatus.PENDING, next_attempt_at__lte=now)
+        | Q(status=MessageStatus.SENDING, claimed_until__lt=now)
     )
     claimed = (
         RequestMessage.objects.filter(due, pk=message_id).update(

@@ -144,3 +144,21 @@ def test_a_built_instance_equals_the_fetched_one(organization: Organization) -> 
     values.pop("digest")
     with pytest.raises(TypeError, match="digest"):
         built(ApiKey, values)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_staging_table_is_empty_and_takes_no_space_after_each_commit(organization: Organization) -> None:
+    """PostgreSQL never vacuums a temporary table: one only ever deleted from would grow for the connection's life.
+    Truncated at every commit, it holds nothing between transactions however many batches went through it."""
+    for round_ in range(3):
+        with transaction.atomic():
+            upsert_rows(
+                ApiKey, COLUMNS, key_rows(organization, MANY, name=f"r{round_}"), conflict=("prefix",), update=("name",)
+            )
+    # Outside a transaction too: the COPY and the statement reading it run in one (committed) transaction.
+    upsert_rows(ApiKey, COLUMNS, key_rows(organization, MANY, name="last"), conflict=("prefix",), update=("name",))
+    copy = upsert_statements(ApiKey, COLUMNS, key_rows(organization, MANY), conflict=("prefix",), update=("name",))[0]
+    assert isinstance(copy, CopyIn)
+    rows = select_rows(f"SELECT count(*), pg_relation_size('{copy.table}') FROM {copy.table}", [], [None, None])
+    assert rows == [[0, 0]]
+    assert all(row[1].startswith("last ") for row in stored(organization))
