@@ -109,6 +109,27 @@ def seed(
     return key, purposes
 
 
+def reuse(subject_count: int) -> tuple[str, list[str]]:
+    """A new API key on the organization a previous run seeded (its key is not kept: only its digest is stored)."""
+    import django
+
+    django.setup()
+    from consent.models import Purpose, Subject
+    from core.models import Organization
+    from core.services import api_key_create
+
+    organization = Organization.objects.get(slug="bench")
+    found = Subject.objects.filter(organization=organization).count()
+    if found < subject_count:
+        raise SystemExit(f"--reuse-database: the database holds {found:,} subjects, fewer than --subjects")
+    _, key = api_key_create(
+        organization=organization, name="bench-reuse", scopes=["consent:read", "consent:write"], actor="bench"
+    )
+    purposes = list(Purpose.objects.filter(organization=organization).order_by("pk").values_list("key", flat=True))
+    print(f"reusing the loaded database: {found:,} subjects")
+    return key, purposes
+
+
 def event(subject: str, purpose: str, action: str, at: datetime) -> dict[str, Any]:
     return {
         "subject_id": subject,
@@ -180,15 +201,25 @@ def main() -> int:
     parser.add_argument("--reads", type=int, default=8000, help="state-read requests (and reference requests)")
     parser.add_argument("--batches", type=int, default=40, help="bulk requests of 1,000 events")
     parser.add_argument("--wire-requests", type=int, default=300, help="requests in each round-trip phase")
+    parser.add_argument(
+        "--reuse-database",
+        action="store_true",
+        help="measure on the database a previous run loaded (BENCH_DATABASE_URL) instead of recreating it: for "
+        "the 5,000,000-subject scale, whose load takes most of an hour (pass the same --subjects)",
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/provenant_bench")
     env = reference_environment(prepare_environment(database_url))
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    recreate_database(database_url)
-    migrate(env)
-    key, purposes = seed(args.subjects, loader=args.loader)
+    if args.reuse_database:
+        migrate(env)
+        key, purposes = reuse(args.subjects)
+    else:
+        recreate_database(database_url)
+        migrate(env)
+        key, purposes = seed(args.subjects, loader=args.loader)
     reference = reference_path(organization_pk())
     from django.db import connections
 
