@@ -107,6 +107,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The same backend, with a health check that reads the connection's state instead of sending SELECT 1
     # before every request (issue #16); a restarted database is still reconnected to (core/dbbackend).
     DATABASES["default"]["ENGINE"] = "core.dbbackend"
+# The hottest reads (the state read) are prepared once per connection on PostgreSQL (issue #16). Behind a pooler
+# in transaction mode that cannot carry prepared statements (PgBouncer before 1.21, or without
+# max_prepared_statements), set false.
+PROVENANT_DB_PREPARED_STATEMENTS = env_bool("PROVENANT_DB_PREPARED_STATEMENTS", True)
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the Celery worker share the file; IMMEDIATE makes every
     # write transaction take the write lock up front, so chains are serialised as on PostgreSQL.

@@ -23,7 +23,7 @@ from consent.state import FoldedState, LedgerEntry, is_opt_in, replay, status_at
 from consent.subject_ids import external_id_forms
 from consent.subject_keys import subject_data_key
 from core.crypto import CryptoError, unseal
-from core.db import Statement, built, convert_rows, in_list, select_many, select_rows
+from core.db import Statement, built, convert_rows, in_list, select_many, select_prepared, select_rows
 from core.jurisdiction_rules import jurisdiction_rules
 from core.models import Organization
 
@@ -87,21 +87,16 @@ def subject_by_external_id(*, organization: Organization, external_id: str) -> S
 def subject_with_projection(
     *, organization: Organization, external_id: str
 ) -> tuple[Subject | None, dict[int, dict[str, Any]]]:
-    """The subject (as :func:`subject_by_external_id` finds it) and its projection rows by purpose, read in one
-    round trip: the state read, the API's most frequent call (issue #16)."""
-    statement, forms = _subject_statement(organization, external_id)
-    subjects_sql, subject_params = in_list("x.external_id", forms)
-    projection = (
-        f"{_PROJECTED_SELECT} WHERE s.organization_id = %s AND s.subject_id IN (SELECT x.id "  # noqa: S608
-        f"FROM {Subject._meta.db_table} x WHERE x.organization_id = %s AND {subjects_sql})",
-        [organization.pk, organization.pk, *subject_params],
-    )
-    subject_rows, state_rows = select_many([statement, projection])
-    subject = _subject_of(subject_rows, forms)
+    """The subject (as :func:`subject_by_external_id` finds it) and its projection rows by purpose, in one statement
+    that PostgreSQL prepares once per connection: the state read, the API's most frequent call (issue #16)."""
+    forms = external_id_forms(organization.pk, external_id)
+    rows = select_prepared(_SUBJECT_WITH_PROJECTION, [organization.pk, forms], in_list_params=1)
+    width = len(_SUBJECT_COLUMNS)
+    subject = _subject_of([row[:width] for row in rows], forms)
     if subject is None:
         return None, {}
-    projected = _projected_rows(state_rows, organization_catalog(organization))
-    return subject, projected.get(subject.pk, {})
+    states = [row[width:] for row in rows if row[width] is not None and row[-1] == subject.pk]
+    return subject, _projected_rows(states, organization_catalog(organization)).get(subject.pk, {})
 
 
 def _subject_statement(organization: Organization, external_id: str) -> tuple[Statement, list[str]]:
@@ -241,6 +236,18 @@ _PROJECTED_SELECT = (
     "s.source_id, s.policy_version_id, e.event_id, b.collection_method, s.subject_id "
     f"FROM {ConsentState._meta.db_table} s JOIN {ConsentEvent._meta.db_table} e ON e.id = s.event_id "
     f"JOIN {ConsentEvent._meta.db_table} b ON b.id = s.basis_event_id"
+)
+
+
+_PROJECTED_COLUMNS = _PROJECTED_SELECT[len("SELECT ") : _PROJECTED_SELECT.index(" FROM ")]
+# The subject by any of its id's forms, and its projection rows (none: one row of NULLs after the subject's columns).
+_SUBJECT_WITH_PROJECTION = (
+    f"SELECT {', '.join(f'x.{c}' for c in _SUBJECT_COLUMNS)}, {_PROJECTED_COLUMNS} "  # noqa: S608
+    f"FROM {Subject._meta.db_table} x LEFT JOIN {ConsentState._meta.db_table} s "
+    "ON s.organization_id = x.organization_id AND s.subject_id = x.id "
+    f"LEFT JOIN {ConsentEvent._meta.db_table} e ON e.id = s.event_id "
+    f"LEFT JOIN {ConsentEvent._meta.db_table} b ON b.id = s.basis_event_id "
+    "WHERE x.organization_id = %s AND x.external_id = ANY(%s)"
 )
 
 

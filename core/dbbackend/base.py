@@ -21,6 +21,7 @@ import select
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.backends.postgresql import base
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from psycopg.pq import TransactionStatus
@@ -45,6 +46,11 @@ class UtcTimestampLoader(BaseTzLoader):
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         connection = super().get_new_connection(conn_params)
+        if settings.PROVENANT_DB_PREPARED_STATEMENTS and connection.prepare_threshold is None:
+            # Django turns psycopg's statement preparation off (for poolers); ``core.db.select_prepared`` asks for
+            # it on the hottest reads, which psycopg honours only with a threshold set. Django's own cursors bind
+            # on the client and are never prepared.
+            connection.prepare_threshold = 5
         if self.timezone is UTC or getattr(self.timezone, "key", None) == "UTC":
             connection.adapters.register_loader("timestamptz", UtcTimestampLoader)
         return connection

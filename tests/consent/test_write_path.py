@@ -61,6 +61,25 @@ def test_a_write_to_a_known_subject_is_one_transaction_of_two_statements(
     assert state.event_id == max(ConsentEvent.objects.values_list("id", flat=True))
 
 
+def test_a_state_read_is_one_statement_that_postgresql_prepares_once(keyed: tuple[APIClient, str]) -> None:
+    """The subject and its projection rows in one statement, bound server-side: after psycopg's threshold (5 runs)
+    the connection holds it prepared, and every later read skips parsing and planning."""
+    client, _ = keyed
+    assert client.post("/api/v1/consent-events", event_body(action="grant"), format="json").status_code == 201
+
+    answers = [client.get("/api/v1/subjects/cust-1/consent") for _ in range(7)]
+
+    assert {a.status_code for a in answers} == {200}
+    assert answers[-1].json()["purposes"][0]["status"] == "given"
+    assert client.get("/api/v1/subjects/nobody/consent").status_code == 404
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s AND statement LIKE %s",
+            ["%FROM consent_subject x LEFT JOIN consent_consentstate s%", "%external_id = ANY($2)%"],
+        )
+        assert cursor.fetchone() == (1,)
+
+
 def test_a_cached_key_revoked_elsewhere_stops_within_the_ttl(keyed: tuple[APIClient, str]) -> None:
     client, secret = keyed
     with override_settings(PROVENANT_API_KEY_CACHE_SECONDS=0.05):
