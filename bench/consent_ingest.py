@@ -205,7 +205,9 @@ def main() -> int:
         "--reuse-database",
         action="store_true",
         help="measure on the database a previous run loaded (BENCH_DATABASE_URL) instead of recreating it: for "
-        "the 5,000,000-subject scale, whose load takes most of an hour (pass the same --subjects)",
+        "the 5,000,000-subject scale, whose load takes most of an hour (pass the same --subjects). Both runs need "
+        "the same BENCH_MASTER_KEY and BENCH_BLIND_INDEX_KEY: the subjects' data keys are wrapped under the first "
+        "run's master key, and writes with evidence fail (409) under another",
     )
     args = parser.parse_args()
 
@@ -214,6 +216,8 @@ def main() -> int:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     if args.reuse_database:
+        if not (os.environ.get("BENCH_MASTER_KEY") and os.environ.get("BENCH_BLIND_INDEX_KEY")):
+            raise SystemExit("--reuse-database needs the loading run's BENCH_MASTER_KEY and BENCH_BLIND_INDEX_KEY")
         migrate(env)
         key, purposes = reuse(args.subjects)
     else:
