@@ -582,9 +582,12 @@ class EvidenceDocument(models.Model):
 
 class ConsentImport(models.Model):
     """A bulk import of consent history from a CSV or NDJSON file (issue #17), one per (organization, file
-    SHA-256): running the same file again resumes it. ``lines_done`` is the last file line whose batch committed,
-    written in that batch's transaction, so an interrupted import continues after it and records nothing twice.
-    An upload through the API is kept sealed (``content_sealed``) until its worker has finished with it."""
+    SHA-256): running the same file again resumes it. Its rows are split into ``partitions`` by subject (each
+    subject's rows in one, in file order), imported side by side; each partition's progress is its
+    :class:`ConsentImportPartition` row, written in each batch's transaction, so an interrupted import continues
+    after each partition's last committed batch and records nothing twice. ``lines_done``: every line up to it is
+    done (the least of the partitions'). An upload through the API is kept sealed (``content_sealed``) until its
+    worker has finished with it."""
 
     public_id = models.CharField(max_length=26, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
@@ -593,6 +596,7 @@ class ConsentImport(models.Model):
     requested_by = models.CharField(max_length=200)
     status = models.CharField(max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
     lines_done = models.BigIntegerField(default=0)
+    partitions = models.PositiveSmallIntegerField(default=1)
     rows_read = models.BigIntegerField(default=0)
     rows_recorded = models.BigIntegerField(default=0)
     rows_rejected = models.BigIntegerField(default=0)
@@ -618,6 +622,25 @@ class ConsentImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id}: {self.status}"
+
+
+class ConsentImportPartition(models.Model):
+    """One partition of an import (the rows of the subjects that hash to ``number``): the last file line of its
+    last committed batch. A run holds this row's lock while it writes a batch of the partition, so two runs of
+    one file never import the same rows at once."""
+
+    consent_import = models.ForeignKey(ConsentImport, on_delete=models.CASCADE, related_name="partition_progress")
+    number = models.PositiveSmallIntegerField()
+    lines_done = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["consent_import", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["consent_import", "number"], name="consent_import_partition_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"partition {self.number}: line {self.lines_done}"
 
 
 class ConsentImportRejection(models.Model):

@@ -36,6 +36,7 @@ from consent.selectors.imports import (
     consent_import_for_worker,
     consent_import_ids_unfinished,
     consent_import_rejections,
+    consent_import_rejections_by_line,
 )
 from consent.selectors.incremental_integrity import ledger_incremental_report
 from consent.selectors.integrity import LedgerIntegrityReport, ledger_integrity_report
@@ -127,6 +128,7 @@ __all__ = [
     "consent_import_for_worker",
     "consent_import_ids_unfinished",
     "consent_import_rejections",
+    "consent_import_rejections_by_line",
     "consent_state_for_subject",
     "consent_state_list",
     "consent_state_of_row",

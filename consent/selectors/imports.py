@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from consent.enums import ImportStatus
@@ -34,6 +35,12 @@ def consent_import_rejections(
     after the row id ``after`` (a cursor), at most ``limit``."""
     rows = ConsentImportRejection.objects.filter(consent_import=consent_import, pk__gt=after).order_by("pk")
     return list(rows[:limit] if limit is not None else rows)
+
+
+def consent_import_rejections_by_line(*, consent_import: ConsentImport) -> Iterator[ConsentImportRejection]:
+    """Every left-out row of the import in file order, streamed (partitions commit their batches side by side, so
+    the rows' ids do not follow the file)."""
+    return ConsentImportRejection.objects.filter(consent_import=consent_import).order_by("line", "pk").iterator()
 
 
 def consent_import_for_worker(job_id: int) -> ConsentImport | None:

@@ -23,7 +23,7 @@ from consent.catalog import organization_catalog
 from consent.enums import Action
 from consent.gpc import may_override_gpc
 from consent.models import ConsentEvent, ConsentState, PolicyVersion, Subject
-from consent.services.chain_locks import lock_chains
+from consent.services.chain_locks import lock_chains, subject_forms
 from consent.services.projection import advance_states, state_rows, states_statement
 from consent.services.validation import (
     ConsentEventInput,
@@ -35,7 +35,7 @@ from consent.services.validation import (
     validate_against_catalog,
 )
 from consent.state import FoldedState
-from consent.subject_ids import email_index, email_index_candidates, external_id_forms
+from consent.subject_ids import email_index, email_index_candidates
 from consent.subject_keys import subject_data_key
 from core.crypto import normalize_email, seal
 from core.db import VALUES_ROWS, Statement, Step, built, insert_rows, insert_statements, staged_source
@@ -186,13 +186,14 @@ def append_events(
     subject_ids = {item.subject_id for _, item in fresh}
     # Read with the locks, in the same round trip: the pairs' projection rows and (PostgreSQL) the event ids.
     then: list[Statement] = []
+    forms: dict[str, str] | None = None
     if fresh:
-        forms = sorted({form for x in subject_ids for form in external_id_forms(organization.pk, x)})
+        forms = subject_forms(organization, subject_ids)
         purpose_ids = sorted({catalog.purposes[item.purpose].pk for _, item in fresh})
-        then.append(states_statement(organization, forms, purpose_ids))
+        then.append(states_statement(organization, sorted(forms), purpose_ids))
         if connection.vendor == "postgresql":
             then.append(_event_ids_statement(len(fresh)))
-    subjects, read = lock_chains(organization, subject_ids, then=then)
+    subjects, read = lock_chains(organization, subject_ids, then=then, forms=forms)
     if organization.catalog_version != catalog.version:
         # The catalog changed since the one validated against was read (API keys, with their organization, are
         # cached per process; the organization object may be shared by threads): check again. Compared with the

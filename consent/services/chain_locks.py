@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import connection
@@ -31,10 +31,23 @@ from core.models import Organization
 _SUBJECT_FIELDS = tuple(f.attname for f in Subject._meta.concrete_fields)
 
 
-def _subjects_statement(organization: Organization, external_ids: list[str]) -> tuple[Statement, dict[str, str]]:
+def subject_forms(organization: Organization, external_ids: Iterable[str]) -> dict[str, str]:
+    """Every form the subjects asked for may be stored under (see ``external_id_forms``), each with the id asked
+    for: a writer computes them once (keyed hashes) for its locks and its projection read."""
+    return {form: x for x in external_ids for form in external_id_forms(organization.pk, x)}
+
+
+def _subjects_statement(
+    organization: Organization, external_ids: list[str], forms: Mapping[str, str] | None = None
+) -> tuple[Statement, dict[str, str]]:
     """The subjects by the external ids asked for (and the forms an erased subject carries), each row with the
     organization's current catalog version (read after the chain locks: see :func:`lock_chains`)."""
-    asked_by_form = {form: x for x in external_ids for form in external_id_forms(organization.pk, x)}
+    asked = set(external_ids)
+    asked_by_form = (
+        {form: x for form, x in forms.items() if x in asked}
+        if forms is not None
+        else subject_forms(organization, external_ids)
+    )
     matches, params = in_list("external_id", sorted(asked_by_form))
     sql = (
         f"SELECT {', '.join(_SUBJECT_FIELDS)}, "  # noqa: S608
@@ -81,11 +94,16 @@ def lock_subjects(organization: Organization, external_ids: set[str]) -> dict[st
 
 
 def lock_chains(
-    organization: Organization, external_ids: set[str], *, then: Sequence[Statement] = ()
+    organization: Organization,
+    external_ids: set[str],
+    *,
+    then: Sequence[Statement] = (),
+    forms: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Subject], list[list[tuple[Any, ...]]]]:
     """Take the subjects' chain locks, read (creating when missing) their rows, then run the SELECTs ``then``
     (which see everything committed by earlier holders of the locks); returns the subjects by external id and
-    the rows of each ``then`` statement.
+    the rows of each ``then`` statement. ``forms``: the ids' forms as :func:`subject_forms` gives them, when the
+    caller has them already.
 
     On PostgreSQL the locks (one statement, ascending key order) the read of the rows and the ``then``
     statements go in one round trip: a single write takes its lock and reads its chain, its projection rows and
@@ -100,7 +118,7 @@ def lock_chains(
     if not external_ids:
         return {}, select_many(then) if then else []
     ordered = sorted(external_ids)
-    statement, asked_by_form = _subjects_statement(organization, ordered)
+    statement, asked_by_form = _subjects_statement(organization, ordered, forms)
     locks: list[Statement] = []
     if connection.vendor == "postgresql":
         keys_placeholder, keys = array_param(sorted({chain_lock_key(organization.pk, x) for x in ordered}))
@@ -140,7 +158,7 @@ def lock_chains(
         ],
         skip_conflicts=True,
     )
-    statement, asked_by_form = _subjects_statement(organization, missing)
+    statement, asked_by_form = _subjects_statement(organization, missing, forms)
     results = select_many([statement, *then])
     subjects.update(_subjects_from_rows(organization, results[0], asked_by_form))
     return subjects, results[1:]

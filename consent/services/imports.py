@@ -10,24 +10,28 @@ batch replayed by hand is recognised. Within a batch a subject's events are chai
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Min, Subquery
 from django.utils import timezone
 from ulid import ULID
 
 from consent.enums import ImportStatus
 from consent.import_files import FileRow
-from consent.models import ConsentImport, ConsentImportRejection
+from consent.models import ConsentImport, ConsentImportPartition, ConsentImportRejection
 from consent.services.recording import consent_record_with_signals
 from consent.services.validation import ConsentEventInput, IdempotencyKeyReused, request_digest
 from core.crypto import key_owner, new_data_key, seal, unseal, unwrap_data_key
 from core.enums import AuditAction
+from core.identifiers import IdentifierRefused, normalized_identifier
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput, problem_type
 from core.services import audit_log
@@ -321,6 +325,37 @@ class _DryRunRollback(Exception):
     pass
 
 
+def import_partition(row: FileRow, partitions: int) -> int:
+    """The partition a row belongs to: its subject's (every row of a subject in one partition, so a partition
+    appends a subject's events in file order); a row without a subject id, by its line."""
+    if partitions <= 1:
+        return 0
+    subject = row.body.get("subject_id") if row.body is not None else None
+    if not isinstance(subject, str) or not subject:
+        return row.line % partitions
+    with contextlib.suppress(IdentifierRefused):  # such a row is refused when parsed: any fixed partition will do
+        subject = normalized_identifier(subject)  # the form the subject is stored under
+    return zlib.crc32(subject.encode("utf-8", "surrogatepass")) % partitions
+
+
+def consent_import_prepare(*, job: ConsentImport, partitions: int) -> ConsentImport:
+    """Fix the job's number of partitions (on its first run; a resumed import keeps the one it started with, since a
+    row's partition must not change) and create their progress rows. Returns the job as stored."""
+    with transaction.atomic():
+        locked = ConsentImport.objects.select_for_update().get(pk=job.pk)
+        started = locked.partition_progress.exists()
+        if not started:
+            if locked.lines_done:  # begun before imports had partitions: one partition, resumed where it stopped
+                partitions = 1
+            locked.partitions = max(1, partitions)
+            locked.save(update_fields=["partitions"])
+            ConsentImportPartition.objects.bulk_create(
+                ConsentImportPartition(consent_import=locked, number=n, lines_done=locked.lines_done if n == 0 else 0)
+                for n in range(locked.partitions)
+            )
+    return locked
+
+
 def consent_import_run(
     *,
     organization: Organization,
@@ -331,33 +366,65 @@ def consent_import_run(
     on_batch: Callable[[ImportProgress], None] | None = None,
     actor: str = "",
     sha256: str = "",
+    partition: int | None = None,
 ) -> ImportProgress:
-    """Import ``rows`` after the job's committed line, batch by batch. Without a job (``--dry-run``, naming the file's
-    ``sha256``) each batch is recorded and rolled back: every rule is applied, nothing is kept, and rows the file's
-    import recorded already count as replays, not as new."""
+    """Import ``rows`` after each partition's committed line, batch by batch. Without a job (``--dry-run``, naming the
+    file's ``sha256``) each batch is recorded and rolled back: every rule is applied, nothing is kept, and rows the
+    file's import recorded already count as replays, not as new.
+
+    ``partition``: import only that partition's rows and leave the job unfinished (the command runs the partitions
+    side by side, one process each, then ``consent_import_complete``); None: all of them, then finish the job. The
+    progress returned counts this run's rows."""
     progress = ImportProgress()
     key_prefix = f"import:{(job.sha256 if job is not None else sha256)[:32]}:"
+    if job is None:
+        _import_rows(organization, None, [], rows, parse, key_prefix, batch_rows, on_batch, progress)
+        return progress
+    job = consent_import_prepare(job=job, partitions=job.partitions)
+    ConsentImport.objects.filter(pk=job.pk).exclude(status=ImportStatus.DONE).update(
+        status=ImportStatus.RUNNING, started_at=job.started_at or timezone.now(), error=""
+    )
+    owned = list(ConsentImportPartition.objects.filter(consent_import=job).order_by("number"))
+    if partition is not None:
+        owned = [p for p in owned if p.number == partition]
+    _import_rows(organization, job, owned, rows, parse, key_prefix, batch_rows, on_batch, progress)
+    if partition is None:
+        consent_import_complete(job=job, actor=actor or job.requested_by)
+    return progress
+
+
+def _import_rows(
+    organization: Organization,
+    job: ConsentImport | None,
+    owned: list[ConsentImportPartition],
+    rows: Iterable[FileRow],
+    parse: RowParser,
+    key_prefix: str,
+    batch_rows: int,
+    on_batch: Callable[[ImportProgress], None] | None,
+    progress: ImportProgress,
+) -> None:
+    """The rows of the ``owned`` partitions not yet committed, a batch per transaction: the events, the rows left
+    out, the partitions' lines and the job's counts commit together. The partitions' rows are locked for the batch,
+    so another run of the same file stops (``ImportInProgress``) instead of importing the same rows."""
+    count = job.partitions if job is not None else 1
+    done = {p.number: p.lines_done for p in owned}
     if job is not None:
-        progress = ImportProgress(job.rows_read, job.rows_recorded, job.rows_rejected, job.lines_done)
-        ConsentImport.objects.filter(pk=job.pk).exclude(status=ImportStatus.DONE).update(
-            status=ImportStatus.RUNNING, started_at=job.started_at or timezone.now(), error=""
-        )
-    start_after = progress.lines_done
-    parsed = _parsed_batches((row for row in rows if row.line > start_after), parse, key_prefix, batch_rows)
+        after = dict(done)  # read by the read-ahead thread: never changed
+        rows = (r for r in rows if r.line > after.get(import_partition(r, count), r.line))
+    parsed = _parsed_batches(rows, parse, key_prefix, batch_rows)
     for batch, entries, rejected in _read_ahead(parsed):
+        last = batch[-1].line
         try:
             with transaction.atomic():
                 if job is not None:
-                    locked = ConsentImport.objects.select_for_update().get(pk=job.pk)
-                    if locked.lines_done != progress.lines_done:
+                    locked = ConsentImportPartition.objects.select_for_update().filter(pk__in=[p.pk for p in owned])
+                    if {p.number: p.lines_done for p in locked.order_by("number")} != done:
                         raise ImportInProgress("Another run is importing this file; let it finish.")
                 recorded, refused = _record_batch(organization, entries)
                 rejected.extend(refused)
                 rejected.sort(key=lambda r: r.line)
-                progress.rows_read += len(batch)
-                progress.rows_recorded += recorded
-                progress.rows_rejected += len({r.line for r in rejected})
-                progress.lines_done = batch[-1].line
+                rejected_rows = len({r.line for r in rejected})
                 if job is None:
                     raise _DryRunRollback
                 ConsentImportRejection.objects.bulk_create(
@@ -370,20 +437,47 @@ def consent_import_run(
                     )
                     for r in rejected
                 )
+                for number, line in done.items():
+                    if line < last:
+                        ConsentImportPartition.objects.filter(consent_import=job, number=number).update(lines_done=last)
+                # The job's row last (another partition's batch waits for its lock only until this one commits),
+                # then its line from the partitions as committed by then.
                 ConsentImport.objects.filter(pk=job.pk).update(
-                    rows_read=progress.rows_read,
-                    rows_recorded=progress.rows_recorded,
-                    rows_rejected=progress.rows_rejected,
-                    lines_done=progress.lines_done,
+                    rows_read=F("rows_read") + len(batch),
+                    rows_recorded=F("rows_recorded") + recorded,
+                    rows_rejected=F("rows_rejected") + rejected_rows,
+                )
+                ConsentImport.objects.filter(pk=job.pk).update(
+                    lines_done=Subquery(
+                        ConsentImportPartition.objects.filter(consent_import=job)
+                        .values("consent_import")
+                        .annotate(least=Min("lines_done"))
+                        .values("least")
+                    )
                 )
         except _DryRunRollback:
             pass
+        done = {number: max(line, last) for number, line in done.items()}
+        progress.rows_read += len(batch)
+        progress.rows_recorded += recorded
+        progress.rows_rejected += rejected_rows
+        progress.lines_done = last
         progress.rejections.extend(rejected)
         if on_batch is not None:
             on_batch(progress)
-    if job is not None:
-        consent_import_finish(job=job, actor=actor or job.requested_by, progress=progress)
-    return progress
+
+
+def consent_import_complete(*, job: ConsentImport, actor: str, error: str = "") -> ConsentImport:
+    """Finish the import (done, or failed with ``error``) with the counts its partitions committed; done, every line
+    is (the last one is the greatest of the partitions')."""
+    if not error:
+        last = ConsentImportPartition.objects.filter(consent_import=job).aggregate(last=Max("lines_done"))["last"]
+        if last is not None:
+            ConsentImport.objects.filter(pk=job.pk, lines_done__lt=last).update(lines_done=last)
+    stored = ConsentImport.objects.get(pk=job.pk)
+    counts = ImportProgress(stored.rows_read, stored.rows_recorded, stored.rows_rejected, stored.lines_done)
+    consent_import_finish(job=stored, actor=actor, progress=counts, error=error)
+    return stored
 
 
 def consent_import_finish(*, job: ConsentImport, actor: str, progress: ImportProgress, error: str = "") -> None:

@@ -16,6 +16,7 @@ from consent.catalog import Catalog, organization_catalog
 from consent.enums import CLIENT_ACTIONS, Action, CollectionMethod, SourceKind, SuppressionKind
 from consent.models import ConsentEvent, Purpose, Source, Subject
 from consent.subject_ids import suppression_candidates
+from core.db import in_list, select_rows
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput
 
@@ -256,11 +257,21 @@ def replayed_events(organization: Organization, items: Sequence[ConsentEventInpu
                 errors=[{"pointer": f"{item.pointer}/idempotency_key", "detail": "duplicate in this request"}],
             )
         seen[item.idempotency_key] = i
+    # Most batches replay nothing: the keys are looked up alone (one array, index only), the events read only when
+    # some were used before.
+    matches, params = in_list("idempotency_key", list(seen))
+    used = select_rows(
+        f"SELECT idempotency_key FROM {ConsentEvent._meta.db_table} WHERE organization_id = %s AND {matches}",  # noqa: S608
+        [organization.pk, *params],
+        [None],
+    )
+    if not used:
+        return {}
     existing = {
         e.idempotency_key: e
-        for e in ConsentEvent.objects.filter(organization=organization, idempotency_key__in=list(seen)).select_related(
-            "subject", "purpose", "source", "policy_version", "supersedes"
-        )
+        for e in ConsentEvent.objects.filter(
+            organization=organization, idempotency_key__in=[row[0] for row in used]
+        ).select_related("subject", "purpose", "source", "policy_version", "supersedes")
     }
     replayed: dict[int, ConsentEvent] = {}
     for key, event in existing.items():

@@ -24,8 +24,8 @@ from consent import ledger, services
 from consent.api.imports import parse_import_row
 from consent.api.tasks import run_consent_import, sweep_consent_imports
 from consent.enums import SourceKind
-from consent.import_files import COLUMNS, read_rows
-from consent.models import ConsentEvent, ConsentImport, Subject
+from consent.import_files import COLUMNS, FileRow, read_rows
+from consent.models import ConsentEvent, ConsentImport, ConsentImportPartition, Subject
 from consent.selectors.event_rows import canonical_columns, canonical_event
 from core.models import Organization
 from core.problems import problem_type
@@ -82,6 +82,10 @@ def api_item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_import(path: Path, organization: Organization, *args: str) -> str:
+    """The command in this process (one worker: the test's transaction is not visible to forked partitions; the
+    partitioned runs are tested in ``tests/integration/test_consent_import.py`` and below, in one process)."""
+    if "--workers" not in args:
+        args = (*args, "--workers", "1")
     out = io.StringIO()
     call_command("import_consents", str(path), "--organization", organization.slug, "--no-progress", *args, stdout=out)
     return out.getvalue()
@@ -240,6 +244,66 @@ def test_a_file_unreadable_midway_keeps_the_rows_before_and_leaves_no_reader_beh
     assert recorded >= 100  # the decoder fails on the block holding the bad byte, well past the first batches
     assert recorded == job.lines_done - 1 == job.rows_recorded  # every committed batch, nothing after the fault
     assert not [t for t in threading.enumerate() if t.name == "import-read-ahead"]
+
+
+def test_a_subjects_rows_share_one_partition_whatever_form_its_id_takes() -> None:
+    """A partition appends its subjects' events in file order: every row of a subject, under any form the API stores
+    as the same id (NFC and NFD), falls in the same partition; rows without a subject id, by their line."""
+    composed, decomposed = "caf\u00e9-7", "cafe\u0301-7"
+    rows = [FileRow(n, {"subject_id": composed if n % 2 else decomposed}) for n in range(2, 40)]
+
+    assert len({services.import_partition(row, 4) for row in rows}) == 1
+    assert {services.import_partition(FileRow(n, {"subject_id": f"s-{n}"}), 2) for n in range(50)} == {0, 1}
+    assert services.import_partition(FileRow(7, None, "bad row"), 3) == 7 % 3
+    assert services.import_partition(FileRow(7, {"subject_id": "anyone"}), 1) == 0
+
+
+def test_a_partitioned_import_resumes_each_partition_after_its_own_last_batch(
+    organization: Organization, catalog_of: Callable[[Organization], None], tmp_path: Path
+) -> None:
+    """Given an import in two partitions of which one ran ahead (what a kill of the parallel command leaves), when it
+    is run again in one process (the upload worker's way), then each partition continues after its own committed
+    line: every row recorded once, each subject's chain in file order, the job done with every line counted."""
+    catalog_of(organization)
+    rows = history(40, subjects=6)
+    path = write_csv(tmp_path / "history.csv", rows)
+    job = services.consent_import_create(
+        organization=organization, sha256=_sha256(path), file_format="csv", actor="test"
+    ).job
+    job = services.consent_import_prepare(job=job, partitions=2)
+    with path.open("rb") as stream:
+        services.consent_import_run(
+            organization=organization,
+            job=job,
+            rows=read_rows(stream, "csv"),
+            parse=parse_import_row,
+            batch_rows=4,
+            partition=0,
+        )
+    ahead = ConsentImportPartition.objects.get(consent_import=job, number=0).lines_done
+    first = ConsentEvent.objects.filter(organization=organization).count()
+    assert ahead == max(row.line for row in partitioned_rows(path, 0, 2))
+    assert 0 < first < len(rows)
+    assert ConsentImport.objects.get(pk=job.pk).lines_done == 0  # partition 1 has not begun
+
+    with path.open("rb") as stream:
+        progress = services.consent_import_run(
+            organization=organization, job=job, rows=read_rows(stream, "csv"), parse=parse_import_row, batch_rows=4
+        )
+
+    job.refresh_from_db()
+    assert progress.rows_recorded == len(rows) - first
+    assert (job.status, job.rows_read, job.rows_recorded, job.rows_rejected) == ("done", 40, 40, 0)
+    assert job.lines_done == 41
+    for external_id, events in chains(organization).items():
+        in_file = [r["occurred_at"] for r in rows if r["subject_id"] == external_id]
+        assert [e["occurred_at"] for e in events] == in_file
+    assert services.ledger_integrity_check(organization=organization, actor="test").is_valid
+
+
+def partitioned_rows(path: Path, number: int, partitions: int) -> list[FileRow]:
+    with path.open("rb") as stream:
+        return [r for r in read_rows(stream, "csv") if services.import_partition(r, partitions) == number]
 
 
 def _sha256(path: Path) -> str:

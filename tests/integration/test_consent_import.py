@@ -7,6 +7,7 @@ import csv
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -82,7 +83,7 @@ def test_an_import_killed_mid_file_resumes_and_records_every_row_once(
     rows = history_csv(path, 300, subjects=30)
     last_line = len(rows) + 1
 
-    first = subprocess.Popen(import_command(path, "--batch-rows", "10"), cwd=ROOT, env=command_env())
+    first = subprocess.Popen(import_command(path, "--batch-rows", "10", "--workers", "1"), cwd=ROOT, env=command_env())
     try:
         done = wait_until(
             lambda: (
@@ -114,6 +115,61 @@ def test_an_import_killed_mid_file_resumes_and_records_every_row_once(
     )
     assert recorded == sorted((row[0], row[3]) for row in rows)  # every row once, none twice
     assert services.ledger_integrity_check(organization=organization, actor="test").is_valid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_import_killed_mid_file_stops_whole_and_resumes_every_partition(
+    organization: Organization, tmp_path: Path
+) -> None:
+    """Given the command importing in two processes (a partition of the subjects each), when it is SIGKILLed, then
+    its partitions die with it (nothing more is recorded), and a rerun (asking for another number of workers) resumes
+    each partition where it stopped: every row once, each subject's chain in file order, the ledger valid."""
+    catalog(organization)
+    path = tmp_path / "history.csv"
+    rows = history_csv(path, 600, subjects=40)
+
+    first = subprocess.Popen(import_command(path, "--batch-rows", "10", "--workers", "2"), cwd=ROOT, env=command_env())
+    try:
+        wait_until(
+            lambda: ConsentEvent.objects.filter(organization=organization).count() >= 60, timeout=120, interval=0.05
+        )
+    finally:
+        first.kill()
+        first.wait(timeout=30)
+    settled = wait_until(lambda: _still(organization), timeout=30, interval=0.3)
+    job = ConsentImport.objects.get(organization=organization)
+    assert job.partitions == 2
+    assert 60 <= settled < len(rows), "the import finished before it could be killed"
+    assert not any(p.lines_done == len(rows) + 1 for p in job.partition_progress.all())
+
+    second = subprocess.run(
+        import_command(path, "--batch-rows", "50", "--workers", "3"),
+        cwd=ROOT,
+        env=command_env(),
+        capture_output=True,
+        text=True,
+    )
+
+    assert second.returncode == 0, second.stderr
+    assert "resumed in the 2 partition(s) it began in" in second.stdout
+    job.refresh_from_db()
+    assert (job.status, job.rows_read, job.rows_recorded, job.rows_rejected) == ("done", 600, 600, 0)
+    chains: dict[str, list[str]] = {}
+    for event in ConsentEvent.objects.select_related("subject").order_by("subject__external_id", "chain_index"):
+        chains.setdefault(event.subject.external_id, []).append(event.occurred_at.isoformat().replace("+00:00", "Z"))
+    in_file: dict[str, list[str]] = {}
+    for row in rows:
+        in_file.setdefault(row[0], []).append(row[3])
+    assert chains == in_file  # every row once, each subject's events in file order
+    assert services.ledger_integrity_check(organization=organization, actor="test").is_valid
+
+
+def _still(organization: Organization) -> int | None:
+    """The number of events if it has not changed for a second (every process of the import is gone), else None."""
+    before = ConsentEvent.objects.filter(organization=organization).count()
+    time.sleep(1)
+    after = ConsentEvent.objects.filter(organization=organization).count()
+    return after if after == before else None
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 import hashlib
+import multiprocessing
+import os
+import signal
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -16,10 +22,12 @@ from consent import selectors, services
 from consent.api.imports import ImportRowParser
 from consent.enums import ImportFormat, ImportStatus
 from consent.import_files import format_of, read_rows
-from core.problems import DomainError
+from core.problems import DomainError, InvalidInput
 from core.selectors import organization_by_slug
 
 ACTOR = "cli:import_consents"
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+PR_SET_PDEATHSIG = 1
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -47,6 +55,40 @@ def write_report(path: Path, rejections: Iterable[services.Rejection]) -> int:
     return count
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """A partition's process ends with the command's (Linux: killed when it dies, even by SIGKILL), so a killed
+    import stops as a whole and its rerun resumes every partition from its last commit."""
+    # Not Linux: a partition finishes the batch in hand, then stops with the pool; the rerun resumes it.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _import_partition(job_id: int, path: str, file_format: str, batch_rows: int, number: int) -> tuple[str, str]:
+    """One partition of the import, in its own process: ("ok", ""), or what stopped it."""
+    job = selectors.consent_import_for_worker(job_id)
+    if job is None:
+        return "error", "The import is gone."
+    try:
+        with open(path, "rb") as stream:
+            services.consent_import_run(
+                organization=job.organization,
+                job=job,
+                rows=read_rows(stream, file_format),
+                parse=ImportRowParser(),
+                batch_rows=batch_rows,
+                partition=number,
+            )
+    except services.ImportInProgress as exc:
+        return "in-progress", exc.detail
+    except DomainError as exc:
+        return "error", exc.detail
+    finally:
+        connections.close_all()
+    return "ok", ""
+
+
 class Command(BaseCommand):
     help = (
         "Import consent history from a CSV or NDJSON file (README: 'Importing consent history'). Resumable: run it "
@@ -65,6 +107,13 @@ class Command(BaseCommand):
             default=services.DEFAULT_BATCH_ROWS,
             help="Rows per transaction (default %(default)s)",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=DEFAULT_WORKERS,
+            help="Processes importing side by side, each the rows of its share of the subjects (default %(default)s; "
+            "an interrupted import resumes with the number it started with)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -76,6 +125,8 @@ class Command(BaseCommand):
             raise CommandError(f"No file {path}.")
         if options["batch_rows"] < 1:
             raise CommandError("--batch-rows must be at least 1.")
+        if not 1 <= options["workers"] <= 64:
+            raise CommandError("--workers must be between 1 and 64.")
         try:
             file_format = format_of(path.name, options["format"])
         except DomainError as exc:
@@ -94,6 +145,11 @@ class Command(BaseCommand):
                 return
             if job.lines_done:
                 self.stdout.write(f"import {job.public_id}: resuming after line {job.lines_done}.")
+            # Each partition gets a few batches at least: a small file is not worth a process each.
+            wanted = max(1, min(options["workers"], total // options["batch_rows"]))
+            job = services.consent_import_prepare(job=job, partitions=wanted)
+            if job.partitions != wanted and job.lines_done:
+                self.stdout.write(f"import {job.public_id}: resumed in the {job.partitions} partition(s) it began in.")
 
         progress_bar = Progress(
             TextColumn("[bold]importing"),
@@ -112,44 +168,73 @@ class Command(BaseCommand):
             def advance(progress: services.ImportProgress) -> None:
                 progress_bar.update(
                     task,
-                    completed=progress.rows_read,
+                    completed=done_before + progress.rows_read,
                     recorded=progress.rows_recorded,
                     rejected=progress.rows_rejected,
                 )
 
             try:
-                with path.open("rb") as stream:
-                    result = services.consent_import_run(
-                        organization=organization,
-                        job=job,
-                        rows=read_rows(stream, file_format),
-                        parse=ImportRowParser(),
-                        batch_rows=options["batch_rows"],
-                        on_batch=advance,
-                        actor=ACTOR,
-                        sha256=sha256,
-                    )
+                if job is not None and job.partitions > 1:
+                    self._run_partitions(job, path, file_format, options["batch_rows"], progress_bar, task)
+                    job = services.consent_import_complete(job=job, actor=ACTOR)
+                else:
+                    with path.open("rb") as stream:
+                        result = services.consent_import_run(
+                            organization=organization,
+                            job=job,
+                            rows=read_rows(stream, file_format),
+                            parse=ImportRowParser(),
+                            batch_rows=options["batch_rows"],
+                            on_batch=advance,
+                            actor=ACTOR,
+                            sha256=sha256,
+                        )
             except DomainError as exc:
                 if job is not None and not isinstance(exc, services.ImportInProgress):
-                    failed = services.ImportProgress(job.rows_read, job.rows_recorded, job.rows_rejected)
-                    services.consent_import_finish(job=job, actor=ACTOR, progress=failed, error=exc.detail)
+                    services.consent_import_complete(job=job, actor=ACTOR, error=exc.detail)
                 raise CommandError(exc.detail) from exc
+        if job is not None:
+            job = selectors.consent_import_for_worker(job.pk) or job
+            result = services.ImportProgress(job.rows_read, job.rows_recorded, job.rows_rejected, job.lines_done)
         label = "dry run" if job is None else f"import {job.public_id}"
         self.stdout.write(
             f"{label}: {result.rows_read} rows read, {result.rows_recorded} recorded, {result.rows_rejected} left out."
         )
         self._report(options, job, result.rejections)
 
+    def _run_partitions(
+        self, job: Any, path: Path, file_format: str, batch_rows: int, progress_bar: Progress, task: Any
+    ) -> None:
+        """The job's partitions side by side, a forked process each; the bar follows the job's committed counts."""
+        connections.close_all()  # never shared with the forked processes: each opens its own
+        context = multiprocessing.get_context("fork")
+        arguments = [(job.pk, str(path), file_format, batch_rows, n) for n in range(job.partitions)]
+        with context.Pool(job.partitions, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+            pending = pool.starmap_async(_import_partition, arguments)
+            while not pending.ready():
+                pending.wait(0.5)
+                current = selectors.consent_import_for_worker(job.pk)
+                if current is not None:
+                    recorded, rejected = current.rows_recorded, current.rows_rejected
+                    progress_bar.update(task, completed=current.rows_read, recorded=recorded, rejected=rejected)
+            outcomes = pending.get()
+        for kind, detail in outcomes:
+            if kind == "in-progress":
+                raise services.ImportInProgress(detail)
+        for kind, detail in outcomes:
+            if kind == "error":
+                raise InvalidInput(detail)
+
     def _counts(self, job: Any) -> str:
         return f"{job.rows_read} rows read, {job.rows_recorded} recorded, {job.rows_rejected} left out"
 
-    def _report(self, options: dict[str, Any], job: Any, rejections: list[services.Rejection]) -> None:
+    def _report(self, options: dict[str, Any], job: Any, rejections: Iterable[services.Rejection]) -> None:
         if not options["report"]:
             return
         if job is not None:  # every row the import left out, over all its runs
-            rejections = [
+            rejections = (
                 services.Rejection(r.line, r.pointer, r.problem_type, r.detail)
-                for r in selectors.consent_import_rejections(consent_import=job)
-            ]
+                for r in selectors.consent_import_rejections_by_line(consent_import=job)
+            )
         count = write_report(Path(options["report"]), rejections)
         self.stdout.write(f"report: {count} rejection(s) written to {options['report']}.")
