@@ -23,7 +23,10 @@ def format_instant(moment: datetime | None) -> str | None:
     """UTC with microseconds and a Z, the one form every hashed instant takes."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime's %Y writes such years unpadded: the form hashed since the first version
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # the same text, without strftime
 
 
 def instant_text(moment: datetime | str | None) -> str | None:

@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 
 import psycopg
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
 from django.db.models.base import ModelState
 from psycopg.types.json import Jsonb
 
@@ -133,7 +133,7 @@ def built(model: type[M], values: dict[str, Any], *, adding: bool = False) -> M:
     instance = model.__new__(model)
     state = ModelState()
     state.adding = adding
-    state.db = None if adding else connection.alias
+    state.db = None if adding else DEFAULT_DB_ALIAS  # django.db.connection's alias, without its thread-local lookup
     instance._state = state
     attrs = instance.__dict__
     for name, value in values.items():

@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Any, Final
 
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import Direction
@@ -16,6 +17,10 @@ from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 
 # A subject id appears in URL paths: no whitespace and none of the characters that would split or escape them.
 SUBJECT_ID_PATTERN: Final = re.compile(r"^[^\s/\\?#%]{1,255}$")
+# An RFC 3339 instant with its offset, seconds and at most microseconds: what nearly every client sends.
+_PLAIN_INSTANT: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})\Z", re.ASCII
+)
 
 
 def normalized_subject_id(value: str) -> str:
@@ -95,6 +100,17 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("type")
         if len(value) > 64:
             self.fail("invalid", format="RFC 3339")
+        if _PLAIN_INSTANT.match(value):
+            # The common form, read as DRF reads it (Django's parse_datetime tries fromisoformat first) and put in
+            # the service's time zone, without DRF's per-call lookups of the current one (issue #16).
+            try:
+                parsed = datetime.fromisoformat(value).astimezone(timezone.get_default_timezone())
+            except (ValueError, OverflowError):  # month 13, a year 1 instant past midnight UTC: DRF's words below
+                pass
+            else:
+                if not is_accepted_date(parsed):
+                    self.fail("out_of_range")
+                return parsed
         parsed = super().to_internal_value(value)
         stripped = value.strip()
         if not (stripped.endswith(("Z", "z")) or "+" in stripped[10:] or "-" in stripped[10:]):
