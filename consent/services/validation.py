@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from consent.catalog import Catalog, organization_catalog
 from consent.enums import CLIENT_ACTIONS, Action, CollectionMethod, SourceKind, SuppressionKind
 from consent.models import ConsentEvent, Purpose, Source, Subject
 from consent.subject_ids import suppression_candidates
-from core.db import in_list, select_rows
+from core.db import array_param, in_list, select_rows
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput
 
@@ -259,12 +260,23 @@ def replayed_events(organization: Organization, items: Sequence[ConsentEventInpu
         seen[item.idempotency_key] = i
     # Most batches replay nothing: the keys are looked up alone (one array, index only), the events read only when
     # some were used before.
-    matches, params = in_list("idempotency_key", list(seen))
-    used = select_rows(
-        f"SELECT idempotency_key FROM {ConsentEvent._meta.db_table} WHERE organization_id = %s AND {matches}",  # noqa: S608
-        [organization.pk, *params],
-        [None],
-    )
+    table = ConsentEvent._meta.db_table
+    if connection.vendor == "postgresql":  # each key by its index, whatever the statistics say (as the subjects)
+        placeholder, keys = array_param(list(seen))
+        used = select_rows(
+            f"SELECT e.idempotency_key FROM unnest({placeholder}) AS k(key) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT e0.idempotency_key FROM {table} e0 WHERE e0.organization_id = %s "
+            "AND e0.idempotency_key = k.key AND e0.idempotency_key IS NOT NULL LIMIT 1) e",
+            [keys, organization.pk],
+            [None],
+        )
+    else:
+        matches, params = in_list("idempotency_key", list(seen))
+        used = select_rows(
+            f"SELECT idempotency_key FROM {table} WHERE organization_id = %s AND {matches}",  # noqa: S608
+            [organization.pk, *params],
+            [None],
+        )
     if not used:
         return {}
     existing = {
