@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -70,7 +70,7 @@ def api_body(row: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def read_rows(stream: IO[bytes], file_format: str) -> Iterator[FileRow]:
+def read_rows(stream: IO[bytes], file_format: str) -> Generator[FileRow, None, None]:
     """The file's data rows in order, streamed (memory does not grow with the file)."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
     try:

@@ -239,14 +239,15 @@ class ImportReportApi(OrganizationApi):
     )
     def get(self, request: Request, import_id: str) -> Response:
         limit = _int_param(request.query_params.get("limit"), "limit", default=100, low=1, high=REPORT_MAX_LIMIT)
-        after = _int_param(request.query_params.get("after"), "after", default=0, low=0, high=2**62)
+        raw_after = request.query_params.get("after")
         job = selectors.consent_import_by_id(organization=self.organization, public_id=import_id)
         if job is None:
             raise NotFound("No import with this id in your organization.")
+        after = _report_cursor(job, raw_after)
         rows = selectors.consent_import_rejections(consent_import=job, after=after, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        cursor = str(rows[-1].pk) if more else None
+        cursor = f"{rows[-1].line}.{rows[-1].pk}" if more else None
         next_url = request.build_absolute_uri(f"{request.path}?after={cursor}&limit={limit}") if cursor else None
         response = Response(
             {"results": [rejection_representation(r) for r in rows], "next": next_url, "cursor": cursor}
@@ -254,6 +255,29 @@ class ImportReportApi(OrganizationApi):
         if next_url:
             response["Link"] = f'<{next_url}>; rel="next"'
         return response
+
+
+def _report_cursor(job: ConsentImport, value: str | None) -> tuple[int, int] | None:
+    """A report cursor: ``<line>.<id>`` of the last row seen (an id alone, as cursors were before, is placed by its
+    line); anything else, or a row not of this import, is refused."""
+    if value is None:
+        return None
+    line_text, dot, pk_text = value.partition(".")
+    if not dot:
+        line_text, pk_text = "", value
+    numbers = [pk_text] if not dot else [line_text, pk_text]
+    if not all(n.isascii() and n.isdecimal() and len(n) <= 18 for n in numbers):
+        raise InvalidInput(
+            "'after' must be the cursor of the previous page.", errors=[{"pointer": "?after", "detail": "not a cursor"}]
+        )
+    if dot:
+        return int(line_text), int(pk_text)
+    position = selectors.consent_import_rejection_position(consent_import=job, pk=int(pk_text))
+    if position is None:
+        raise InvalidInput(
+            "'after' must be the cursor of the previous page.", errors=[{"pointer": "?after", "detail": "unknown row"}]
+        )
+    return position
 
 
 def _int_param(value: str | None, name: str, *, default: int, low: int, high: int) -> int:

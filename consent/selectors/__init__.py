@@ -35,6 +35,8 @@ from consent.selectors.imports import (
     consent_import_by_id,
     consent_import_for_worker,
     consent_import_ids_unfinished,
+    consent_import_partition_lines,
+    consent_import_rejection_position,
     consent_import_rejections,
     consent_import_rejections_by_line,
 )
@@ -127,6 +129,8 @@ __all__ = [
     "consent_import_by_id",
     "consent_import_for_worker",
     "consent_import_ids_unfinished",
+    "consent_import_partition_lines",
+    "consent_import_rejection_position",
     "consent_import_rejections",
     "consent_import_rejections_by_line",
     "consent_state_for_subject",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -140,7 +141,7 @@ def test_a_parallel_import_killed_mid_file_stops_whole_and_resumes_every_partiti
     job = ConsentImport.objects.get(organization=organization)
     assert job.partitions == 2
     assert 60 <= settled < len(rows), "the import finished before it could be killed"
-    assert not any(p.lines_done == len(rows) + 1 for p in job.partition_progress.all())
+    assert job.status == "running"  # stopped, not finished: nothing marked it done or failed
 
     second = subprocess.run(
         import_command(path, "--batch-rows", "50", "--workers", "3"),
@@ -162,6 +163,55 @@ def test_a_parallel_import_killed_mid_file_stops_whole_and_resumes_every_partiti
         in_file.setdefault(row[0], []).append(row[3])
     assert chains == in_file  # every row once, each subject's events in file order
     assert services.ledger_integrity_check(organization=organization, actor="test").is_valid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partition_process_that_dies_stops_the_import_and_the_rerun_resumes_it(
+    organization: Organization, tmp_path: Path
+) -> None:
+    """Given the command importing in two processes, when one of them is killed (as the OOM killer would), then the
+    command stops with an error naming what to do (it does not wait forever), and running it again imports every
+    row once."""
+    catalog(organization)
+    path = tmp_path / "history.csv"
+    rows = history_csv(path, 600, subjects=40)
+    first = subprocess.Popen(
+        import_command(path, "--batch-rows", "10", "--workers", "2"),
+        cwd=ROOT,
+        env=command_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: ConsentEvent.objects.filter(organization=organization).count() >= 40, timeout=120, interval=0.05
+        )
+        partitions = _children(first.pid)
+        assert len(partitions) == 2
+        os.kill(partitions[0], signal.SIGKILL)
+        _, errors = first.communicate(timeout=60)
+    finally:
+        first.kill()
+    assert first.returncode != 0
+    assert "run the same command again to resume" in errors
+    assert ConsentImport.objects.get(organization=organization).status == "running"
+
+    second = subprocess.run(
+        import_command(path, "--batch-rows", "50"), cwd=ROOT, env=command_env(), capture_output=True, text=True
+    )
+
+    assert second.returncode == 0, second.stderr
+    job = ConsentImport.objects.get(organization=organization)
+    assert (job.status, job.rows_read, job.rows_recorded) == ("done", 600, 600)
+    assert ConsentEvent.objects.filter(organization=organization).count() == len(rows)
+    assert services.ledger_integrity_check(organization=organization, actor="test").is_valid
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return sorted(found)
 
 
 def _still(organization: Organization) -> int | None:

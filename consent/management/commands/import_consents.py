@@ -10,6 +10,8 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +73,11 @@ def _import_partition(job_id: int, path: str, file_format: str, batch_rows: int,
     if job is None:
         return "error", "The import is gone."
     try:
-        with open(path, "rb") as stream:
+        with open(path, "rb") as stream, contextlib.closing(read_rows(stream, file_format)) as rows:
             services.consent_import_run(
                 organization=job.organization,
                 job=job,
-                rows=read_rows(stream, file_format),
+                rows=rows,
                 parse=ImportRowParser(),
                 batch_rows=batch_rows,
                 partition=number,
@@ -143,12 +145,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"import {job.public_id}: this file was imported already ({self._counts(job)}).")
                 self._report(options, job, [])
                 return
-            if job.lines_done:
+            committed = selectors.consent_import_partition_lines(consent_import=job)
+            started = bool(job.lines_done) or any(committed)
+            if started and len(committed) > 1:
+                after = ", ".join(str(line) for line in committed)
+                self.stdout.write(
+                    f"import {job.public_id}: resuming its {len(committed)} partitions after lines {after}."
+                )
+            elif started:
                 self.stdout.write(f"import {job.public_id}: resuming after line {job.lines_done}.")
             # Each partition gets a few batches at least: a small file is not worth a process each.
             wanted = max(1, min(options["workers"], total // options["batch_rows"]))
             job = services.consent_import_prepare(job=job, partitions=wanted)
-            if job.partitions != wanted and job.lines_done:
+            if started and job.partitions != wanted:
                 self.stdout.write(f"import {job.public_id}: resumed in the {job.partitions} partition(s) it began in.")
 
         progress_bar = Progress(
@@ -162,6 +171,9 @@ class Command(BaseCommand):
             disable=options["no_progress"],
         )
         done_before = job.rows_read if job else 0
+        partitions = None
+        if job is not None and job.partitions > 1:  # forked before the bar's thread starts: nothing of it inherited
+            partitions = self._start_partitions(job, path, file_format, options["batch_rows"])
         with progress_bar:
             task = progress_bar.add_task("import", total=total, completed=done_before, recorded=0, rejected=0)
 
@@ -174,8 +186,8 @@ class Command(BaseCommand):
                 )
 
             try:
-                if job is not None and job.partitions > 1:
-                    self._run_partitions(job, path, file_format, options["batch_rows"], progress_bar, task)
+                if job is not None and partitions is not None:
+                    self._follow_partitions(job, *partitions, progress_bar, task)
                     job = services.consent_import_complete(job=job, actor=ACTOR)
                 else:
                     with path.open("rb") as stream:
@@ -202,22 +214,49 @@ class Command(BaseCommand):
         )
         self._report(options, job, result.rejections)
 
-    def _run_partitions(
-        self, job: Any, path: Path, file_format: str, batch_rows: int, progress_bar: Progress, task: Any
-    ) -> None:
-        """The job's partitions side by side, a forked process each; the bar follows the job's committed counts."""
+    def _start_partitions(
+        self, job: Any, path: Path, file_format: str, batch_rows: int
+    ) -> tuple[ProcessPoolExecutor, list[Future[tuple[str, str]]]]:
+        """A forked process for each of the job's partitions, all started at once."""
         connections.close_all()  # never shared with the forked processes: each opens its own
-        context = multiprocessing.get_context("fork")
-        arguments = [(job.pk, str(path), file_format, batch_rows, n) for n in range(job.partitions)]
-        with context.Pool(job.partitions, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            pending = pool.starmap_async(_import_partition, arguments)
-            while not pending.ready():
-                pending.wait(0.5)
+        pool = ProcessPoolExecutor(
+            job.partitions,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
+        futures = [
+            pool.submit(_import_partition, job.pk, str(path), file_format, batch_rows, n) for n in range(job.partitions)
+        ]
+        return pool, futures
+
+    def _follow_partitions(
+        self,
+        job: Any,
+        pool: ProcessPoolExecutor,
+        futures: list[Future[tuple[str, str]]],
+        progress_bar: Progress,
+        task: Any,
+    ) -> None:
+        """Wait for the partitions, the bar following the job's committed counts. A partition's process that dies
+        (killed, out of memory) stops the import: what it committed stays, the rerun resumes it."""
+        try:
+            pending = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.5)
                 current = selectors.consent_import_for_worker(job.pk)
                 if current is not None:
                     recorded, rejected = current.rows_recorded, current.rows_rejected
                     progress_bar.update(task, completed=current.rows_read, recorded=recorded, rejected=rejected)
-            outcomes = pending.get()
+            try:
+                outcomes = [future.result() for future in futures]
+            except BrokenProcessPool as exc:
+                raise CommandError(
+                    "A partition's process stopped before its end (killed?); what was committed stays: run the same "
+                    "command again to resume."
+                ) from exc
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         for kind, detail in outcomes:
             if kind == "in-progress":
                 raise services.ImportInProgress(detail)
