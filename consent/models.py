@@ -259,8 +259,10 @@ class ConsentState(models.Model):
     status = models.CharField(max_length=12, choices=ConsentStatus.choices)
     since = models.DateTimeField()
     valid_until = models.DateTimeField(null=True, blank=True)
-    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
-    basis_event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    # Not indexed: nothing looks states up by their events (events are append-only, never deleted), and every write
+    # moves a state's events, so each index here was one more entry per write (issue #16).
+    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+", db_index=False)
+    basis_event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+", db_index=False)
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
     policy_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     jurisdiction = models.CharField(max_length=6)

@@ -118,10 +118,13 @@ class ConsentEventInput:
     staff_record: StaffRecord | None = None
 
 
+# One encoder, kept: json.dumps with options builds one per call (every event of a bulk write or an import).
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def request_digest(payload: Any) -> str:
     """SHA-256 of the canonical JSON of a request body, to recognise an idempotent retry."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_DIGEST_JSON.encode(payload).encode()).hexdigest()
 
 
 def check_clock_skew(items: Sequence[ConsentEventInput], now: datetime) -> None:
