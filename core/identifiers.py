@@ -44,6 +44,8 @@ class IdentifierRefused(ValueError):
 def normalized_identifier(raw: str) -> str:
     """``raw`` in Unicode NFC, or :class:`IdentifierRefused` when it holds control, format (zero-width,
     bidi) or unassigned characters, or is ``.`` or ``..`` (which a URL path can't reach)."""
+    if raw.isascii() and raw.isprintable() and raw not in {".", ".."}:
+        return raw  # already NFC, and no printable ASCII character is control, format or unassigned
     value = unicodedata.normalize("NFC", raw)
     for char in value:
         category = unicodedata.category(char)

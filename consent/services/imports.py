@@ -10,10 +10,10 @@ batch replayed by hand is recognised. Within a batch a subject's events are chai
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
+import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,7 +31,6 @@ from consent.services.recording import consent_record_with_signals
 from consent.services.validation import ConsentEventInput, IdempotencyKeyReused, request_digest
 from core.crypto import key_owner, new_data_key, seal, unseal, unwrap_data_key
 from core.enums import AuditAction
-from core.identifiers import IdentifierRefused, normalized_identifier
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput, problem_type
 from core.services import audit_log
@@ -333,8 +332,8 @@ def import_partition(row: FileRow, partitions: int) -> int:
     subject = row.body.get("subject_id") if row.body is not None else None
     if not isinstance(subject, str) or not subject:
         return row.line % partitions
-    with contextlib.suppress(IdentifierRefused):  # such a row is refused when parsed: any fixed partition will do
-        subject = normalized_identifier(subject)  # the form the subject is stored under
+    if not subject.isascii():
+        subject = unicodedata.normalize("NFC", subject)  # the form the subject is stored under
     return zlib.crc32(subject.encode("utf-8", "surrogatepass")) % partitions
 
 

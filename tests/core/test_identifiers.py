@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from rest_framework import serializers
 
@@ -56,3 +58,19 @@ def test_confusable_spellings_share_a_skeleton(variant: str) -> None:
 @pytest.mark.parametrize(("first", "second"), [("cust-1", "cust-l"), ("b0b", "bob"), ("alice", "alicia")])
 def test_distinct_ascii_identifiers_keep_distinct_skeletons(first: str, second: str) -> None:
     assert identifier_skeleton(first) != identifier_skeleton(second)
+
+
+def test_every_ascii_character_is_kept_or_refused_as_before() -> None:
+    """Issue #16: plain ASCII ids skip the per-character Unicode lookups; every printable ASCII character is kept
+    as given, every control character refused in the same words, and '.' and '..' still refused."""
+    for code in range(128):
+        char = chr(code)
+        if char.isprintable():
+            assert normalized_identifier(f"a{char}b") == f"a{char}b"
+        else:
+            with pytest.raises(IdentifierRefused, match=f"control character \\(U\\+{code:04X}\\)"):
+                normalized_identifier(f"a{char}b")
+    for refused in (".", ".."):
+        with pytest.raises(IdentifierRefused, match=re.escape("'.' or '..'")):
+            normalized_identifier(refused)
+    assert normalized_identifier("...") == "..."
