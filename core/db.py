@@ -117,11 +117,12 @@ M = TypeVar("M", bound=models.Model)
 
 
 @lru_cache(maxsize=256)
-def _instance_plan(model: type[models.Model]) -> tuple[tuple[str, ...], dict[str, tuple[str, Any]]]:
-    """The attnames an instance of ``model`` carries, and for each relation's name its attname and field."""
+def _instance_plan(model: type[models.Model]) -> tuple[frozenset[str], dict[str, tuple[str, str]]]:
+    """The attnames an instance of ``model`` carries, and for each relation's name its attname and the attname of
+    the field it points to (``field.target_field`` is a property: looked up once here, not per row)."""
     fields = model._meta.concrete_fields
-    relations = {f.name: (f.attname, f) for f in fields if f.is_relation}
-    return tuple(f.attname for f in fields), relations
+    relations = {f.name: (f.attname, cast(Any, f).target_field.attname) for f in fields if f.is_relation}
+    return frozenset(f.attname for f in fields), relations
 
 
 def built(model: type[M], values: dict[str, Any], *, adding: bool = False) -> M:
@@ -136,16 +137,17 @@ def built(model: type[M], values: dict[str, Any], *, adding: bool = False) -> M:
     state.db = None if adding else DEFAULT_DB_ALIAS  # django.db.connection's alias, without its thread-local lookup
     instance._state = state
     attrs = instance.__dict__
+    cache = state.fields_cache
     for name, value in values.items():
         relation = relations.get(name)
         if relation is None:
             attrs[name] = value
             continue
-        attname, field = relation
-        attrs[attname] = None if value is None else getattr(value, field.target_field.attname)
-        state.fields_cache[name] = value
-    missing = [a for a in attnames if a not in attrs]
-    if missing:
+        attname, target = relation
+        attrs[attname] = None if value is None else getattr(value, target)
+        cache[name] = value
+    if not attnames <= attrs.keys():
+        missing = sorted(attnames - attrs.keys())
         raise TypeError(f"{model.__name__} built without {', '.join(missing)}")
     return instance
 
