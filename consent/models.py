@@ -137,7 +137,9 @@ class Subject(models.Model):
     tip of the subject's hash chain; the row is locked while an event is appended.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="subjects")
+    # Not indexed alone: the unique key (organization, external_id) leads with it. Alone, it was the index a stale
+    # planner estimate picked for each key lookup, reading the whole organization (see consent 0023).
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="subjects", db_index=False)
     external_id = models.CharField(max_length=255)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email_sealed = models.TextField(blank=True, editable=False)

@@ -37,7 +37,7 @@ def subject_forms(organization: Organization, external_ids: Iterable[str]) -> di
     return {form: x for x in external_ids for form in external_id_forms(organization.pk, x)}
 
 
-def _subjects_statement(
+def subjects_statement(
     organization: Organization, external_ids: list[str], forms: Mapping[str, str] | None = None
 ) -> tuple[Statement, dict[str, str]]:
     """The subjects by the external ids asked for (and the forms an erased subject carries), each row with the
@@ -128,7 +128,7 @@ def lock_chains(
     if not external_ids:
         return {}, select_many(then) if then else []
     ordered = sorted(external_ids)
-    statement, asked_by_form = _subjects_statement(organization, ordered, forms)
+    statement, asked_by_form = subjects_statement(organization, ordered, forms)
     locks: list[Statement] = []
     if connection.vendor == "postgresql":
         keys_placeholder, keys = array_param(sorted({chain_lock_key(organization.pk, x) for x in ordered}))
@@ -168,7 +168,7 @@ def lock_chains(
         ],
         skip_conflicts=True,
     )
-    statement, asked_by_form = _subjects_statement(organization, missing, forms)
+    statement, asked_by_form = subjects_statement(organization, missing, forms)
     results = select_many([statement, *then])
     subjects.update(_subjects_from_rows(organization, results[0], asked_by_form))
     return subjects, results[1:]

@@ -100,9 +100,10 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("type")
         if len(value) > 64:
             self.fail("invalid", format="RFC 3339")
-        if _PLAIN_INSTANT.match(value):
+        if _PLAIN_INSTANT.match(value) and "timezone" not in self.__dict__ and "input_formats" not in self.__dict__:
             # The common form, read as DRF reads it (Django's parse_datetime tries fromisoformat first) and put in
-            # the service's time zone, without DRF's per-call lookups of the current one (issue #16).
+            # the service's time zone, without DRF's per-call lookups of the current one (issue #16); a field given
+            # its own zone or input formats is left to DRF.
             try:
                 parsed = datetime.fromisoformat(value).astimezone(timezone.get_default_timezone())
             except (ValueError, OverflowError):  # month 13, a year 1 instant past midnight UTC: DRF's words below
