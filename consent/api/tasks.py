@@ -38,8 +38,7 @@ def run_consent_import(job_id: int) -> dict[str, Any]:
     except services.ImportInProgress:
         return {"import": job_id, "ran": False}
     except DomainError as exc:
-        failed = services.ImportProgress(job.rows_read, job.rows_recorded, job.rows_rejected, job.lines_done)
-        services.consent_import_finish(job=job, actor=actor, progress=failed, error=exc.detail)
+        services.consent_import_complete(job=job, actor=actor, error=exc.detail)  # with the counts as committed
         return {"import": job_id, "ran": True, "error": exc.detail}
     return {"import": job_id, "ran": True, "recorded": progress.rows_recorded, "rejected": progress.rows_rejected}
 

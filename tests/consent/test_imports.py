@@ -27,7 +27,8 @@ from consent.enums import SourceKind
 from consent.import_files import COLUMNS, FileRow, read_rows
 from consent.models import ConsentEvent, ConsentImport, ConsentImportPartition, ConsentImportRejection, Subject
 from consent.selectors.event_rows import canonical_columns, canonical_event
-from core.models import Organization
+from core.enums import AuditAction
+from core.models import AuditLogEntry, Organization
 from core.problems import problem_type
 from tests.conftest import event_body
 
@@ -271,15 +272,7 @@ def test_a_partitioned_import_resumes_each_partition_after_its_own_last_batch(
         organization=organization, sha256=_sha256(path), file_format="csv", actor="test"
     ).job
     job = services.consent_import_prepare(job=job, partitions=2)
-    with path.open("rb") as stream:
-        services.consent_import_run(
-            organization=organization,
-            job=job,
-            rows=read_rows(stream, "csv"),
-            parse=parse_import_row,
-            batch_rows=4,
-            partition=0,
-        )
+    run_partition(path, organization, job, 0, batch_rows=4)
     ahead = ConsentImportPartition.objects.get(consent_import=job, number=0).lines_done
     first = ConsentEvent.objects.filter(organization=organization).count()
     assert ahead == max(row.line for row in partitioned_rows(path, 0, 2))
@@ -299,6 +292,19 @@ def test_a_partitioned_import_resumes_each_partition_after_its_own_last_batch(
         in_file = [r["occurred_at"] for r in rows if r["subject_id"] == external_id]
         assert [e["occurred_at"] for e in events] == in_file
     assert services.ledger_integrity_check(organization=organization, actor="test").is_valid
+
+
+def run_partition(path: Path, organization: Organization, job: ConsentImport, number: int, *, batch_rows: int) -> None:
+    """One partition of the CSV at ``path``, as a partition's process of the command runs it."""
+    with path.open("rb") as stream:
+        services.consent_import_run(
+            organization=organization,
+            job=job,
+            rows=read_rows(stream, "csv"),
+            parse=parse_import_row,
+            batch_rows=batch_rows,
+            partition=number,
+        )
 
 
 def partitioned_rows(path: Path, number: int, partitions: int) -> list[FileRow]:
@@ -421,6 +427,27 @@ def test_an_uploaded_file_is_imported_by_its_task_with_progress_and_report(
     assert ConsentImport.objects.get(pk=job.pk).content_sealed == ""
 
 
+def test_an_upload_that_breaks_midway_fails_with_the_counts_its_batches_committed(
+    organization: Organization, catalog_of: Callable[[Organization], None], client_rw: APIClient, tmp_path: Path
+) -> None:
+    """A quote left open after the first full batch: the worker's import stops there, marked failed with the counts
+    the committed batch wrote (read from the database, never the task's own stale copy of the job)."""
+    catalog_of(organization)
+    content = write_csv(tmp_path / "h.csv", history(1_050, subjects=40)).read_bytes() + b'imp-0,"open\n'
+    response = client_rw.post("/api/v1/imports", content, content_type="text/csv")
+    assert response.status_code == 202, response.content
+    job = ConsentImport.objects.get(public_id=response.json()["id"])
+
+    outcome = run_consent_import(job.pk)
+
+    job.refresh_from_db()
+    assert "cannot be read" in outcome["error"]
+    assert (job.status, job.rows_read, job.rows_recorded, job.content_sealed) == ("failed", 1_000, 1_000, "")
+    assert ConsentEvent.objects.filter(organization=organization).count() == 1_000
+    finished = AuditLogEntry.objects.get(action=AuditAction.CONSENT_IMPORT_FINISHED, object_id=job.public_id)
+    assert (finished.data["status"], finished.data["rows_recorded"]) == ("failed", 1_000)
+
+
 def test_the_sweep_sends_a_lost_upload_again_and_it_is_imported_once(
     organization: Organization,
     catalog_of: Callable[[Organization], None],
@@ -515,15 +542,7 @@ def test_the_report_of_a_partitioned_import_pages_in_file_order(
     ).job
     job = services.consent_import_prepare(job=job, partitions=3)
     for number in (2, 0, 1):  # the partitions committed in another order than the file's
-        with path.open("rb") as stream:
-            services.consent_import_run(
-                organization=organization,
-                job=job,
-                rows=read_rows(stream, "csv"),
-                parse=parse_import_row,
-                batch_rows=3,
-                partition=number,
-            )
+        run_partition(path, organization, job, number, batch_rows=3)
     url = f"/api/v1/imports/{job.public_id}/report"
 
     pages, page = [], client_rw.get(f"{url}?limit=4").json()
