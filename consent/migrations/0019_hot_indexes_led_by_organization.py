@@ -6,10 +6,10 @@ unique event_id serves prefix searches, which nothing runs.
 The fields change in the migration state only (an AlterField would drop and re-add each foreign key, validating
 every row of a large table under lock); the indexes are dropped CONCURRENTLY on PostgreSQL, so writes go on."""
 
-from typing import Any
-
 import django.db.models.deletion
 from django.db import migrations, models
+
+from consent.migrations._index_drops import index_drops
 
 # Django's own names for them (table, column and hash, as the original migrations created them).
 DROPPED = (
@@ -20,20 +20,7 @@ DROPPED = (
 )
 
 
-def drop(apps: Any, schema_editor: Any) -> None:
-    postgresql = schema_editor.connection.vendor == "postgresql"
-    for _, name, _ in DROPPED:
-        schema_editor.execute(f"DROP INDEX {'CONCURRENTLY ' if postgresql else ''}IF EXISTS {name}")
-
-
-def create(apps: Any, schema_editor: Any) -> None:
-    postgresql = schema_editor.connection.vendor == "postgresql"
-    for table, name, columns in DROPPED:
-        if not postgresql and "varchar_pattern_ops" in columns:
-            continue  # PostgreSQL only
-        schema_editor.execute(
-            f"CREATE INDEX {'CONCURRENTLY ' if postgresql else ''}IF NOT EXISTS {name} ON {table} {columns}"
-        )
+drop, create = index_drops(DROPPED)
 
 
 class Migration(migrations.Migration):

@@ -5,10 +5,10 @@ append-only (a trigger refuses DELETE), so no foreign-key check ever looks for t
 
 As in 0019: the fields change in the migration state only, the indexes are dropped CONCURRENTLY on PostgreSQL."""
 
-from typing import Any
-
 import django.db.models.deletion
 from django.db import migrations, models
+
+from consent.migrations._index_drops import index_drops
 
 # Django's own names for them, as 0001 created them.
 DROPPED = (
@@ -17,18 +17,7 @@ DROPPED = (
 )
 
 
-def drop(apps: Any, schema_editor: Any) -> None:
-    postgresql = schema_editor.connection.vendor == "postgresql"
-    for _, name, _ in DROPPED:
-        schema_editor.execute(f"DROP INDEX {'CONCURRENTLY ' if postgresql else ''}IF EXISTS {name}")
-
-
-def create(apps: Any, schema_editor: Any) -> None:
-    postgresql = schema_editor.connection.vendor == "postgresql"
-    for table, name, columns in DROPPED:
-        schema_editor.execute(
-            f"CREATE INDEX {'CONCURRENTLY ' if postgresql else ''}IF NOT EXISTS {name} ON {table} {columns}"
-        )
+drop, create = index_drops(DROPPED)
 
 
 class Migration(migrations.Migration):

@@ -7,27 +7,16 @@ the lookup.
 
 As 0019 and 0022: the field changes in the migration state only, the index is dropped CONCURRENTLY on PostgreSQL."""
 
-from typing import Any
-
 import django.db.models.deletion
 from django.db import migrations, models
+
+from consent.migrations._index_drops import index_drops
 
 # Django's own name for it, as 0001 created it.
 DROPPED = (("consent_subject", "consent_subject_organization_id_a3f248cd", "(organization_id)"),)
 
 
-def drop(apps: Any, schema_editor: Any) -> None:
-    postgresql = schema_editor.connection.vendor == "postgresql"
-    for _, name, _ in DROPPED:
-        schema_editor.execute(f"DROP INDEX {'CONCURRENTLY ' if postgresql else ''}IF EXISTS {name}")
-
-
-def create(apps: Any, schema_editor: Any) -> None:
-    postgresql = schema_editor.connection.vendor == "postgresql"
-    for table, name, columns in DROPPED:
-        schema_editor.execute(
-            f"CREATE INDEX {'CONCURRENTLY ' if postgresql else ''}IF NOT EXISTS {name} ON {table} {columns}"
-        )
+drop, create = index_drops(DROPPED)
 
 
 class Migration(migrations.Migration):

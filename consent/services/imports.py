@@ -436,9 +436,9 @@ def _import_rows(
                     )
                     for r in rejected
                 )
-                for number, line in done.items():
-                    if line < last:
-                        ConsentImportPartition.objects.filter(consent_import=job, number=number).update(lines_done=last)
+                ConsentImportPartition.objects.filter(
+                    consent_import=job, number__in=list(done), lines_done__lt=last
+                ).update(lines_done=last)
                 # The job's row last (another partition's batch waits for its lock only until this one commits),
                 # then its line from the partitions as committed by then.
                 ConsentImport.objects.filter(pk=job.pk).update(
