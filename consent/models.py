@@ -254,19 +254,32 @@ class ConsentState(models.Model):
     triggers a replay of the pair's history instead of an incremental step.
     """
 
+    # No foreign-key constraints (db_constraint=False): a state is derived from the ledger, which keeps its own
+    # constraints to the same rows, and is checked against the ledger by the integrity check, which finds a state
+    # whose events are not the ones its ledger folds to. Their checks ran at every commit, one query per key of every
+    # written state (a quarter of PostgreSQL's time in a bulk import), and each locked the event row it named,
+    # rewriting that row's page (issue #17). on_delete=PROTECT still guards deletes made through Django.
     # Not indexed alone: the unique key (organization, subject, purpose) leads with it.
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+", db_index=False)
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="consent_states")
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="consent_states")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="consent_states", db_constraint=False)
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="consent_states", db_constraint=False)
     status = models.CharField(max_length=12, choices=ConsentStatus.choices)
     since = models.DateTimeField()
     valid_until = models.DateTimeField(null=True, blank=True)
     # Not indexed: nothing looks states up by their events (events are append-only, never deleted), and every write
     # moves a state's events, so each index here was one more entry per write (issue #16).
-    event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+", db_index=False)
-    basis_event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+", db_index=False)
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
-    policy_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    event = models.ForeignKey(
+        ConsentEvent, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    basis_event = models.ForeignKey(
+        ConsentEvent, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    policy_version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     jurisdiction = models.CharField(max_length=6)
     gpc = models.BooleanField(default=False)
     gpc_conflict = models.BooleanField(

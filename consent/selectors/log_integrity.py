@@ -204,8 +204,10 @@ def checkpoint_problem(
     return None
 
 
-StoredState = tuple[str, str | None, str | None, bool]  # status, event id, basis event id, gpc conflict
-STORED_STATE_COLUMNS = ("status", "event__event_id", "basis_event__event_id", "gpc_conflict")
+# status, event, basis event (their row ids, as the state stores them: a state naming an event that is not in the
+# ledger, or not the one its pair folds to, differs; states carry no foreign-key constraints), gpc conflict
+StoredState = tuple[str, int, int, bool]
+STORED_STATE_COLUMNS = ("status", "event_id", "basis_event_id", "gpc_conflict")
 
 
 def ledger_entry(
@@ -237,7 +239,7 @@ def folded_state(entries: list[LedgerEntry]) -> StoredState | None:
     folded = replay(entries)
     if folded is None:
         return None
-    return (folded.status, folded.event.event_id, folded.basis.event_id, folded.gpc_conflict)
+    return (folded.status, folded.event.seq, folded.basis.seq, folded.gpc_conflict)
 
 
 def projection_mismatches(

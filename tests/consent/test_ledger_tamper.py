@@ -44,8 +44,8 @@ def record(organization: Organization, **overrides: Any) -> ConsentEvent:
 
 @pytest.fixture
 def book(organization: Organization, source: Source, purpose: Purpose) -> Ledger:
-    """cust-1's chain: #2 and #5 are not what any consent state points at, so removing them leaves
-    the projection's foreign keys satisfied (the test transaction checks them at teardown)."""
+    """cust-1's chain: #2 and #5 are not what any consent state points at (the projection carries no foreign-key
+    constraints; the integrity check compares it with the ledger)."""
     analytics = services.purpose_create(organization=organization, actor="test", key="analytics", name="Analytics")
     chain = [
         record(organization, occurred_at="2026-06-01T10:00:00Z", ip_address="203.0.113.7"),
@@ -363,6 +363,52 @@ def test_deleted_last_row_with_rewound_tip_changes_the_root_and_is_caught_by_the
     assert result.first_break["problem"] == "state_mismatch"
     assert (result.first_break["stored_status"], result.first_break["folded_status"]) == ("renewed", "given")
     assert result.ledger_root != root_before
+
+
+@pytest.mark.parametrize("target", ["missing", "another pair's", "an earlier own"])
+def test_state_naming_an_event_that_is_not_its_own_is_reported(book: Ledger, target: str) -> None:
+    """The consent state carries no foreign-key constraints (issue #17): the integrity check is what finds a state
+    whose event is not in the ledger, or is not the event its pair's history folds to, even with the status right."""
+    marketing = book.chain[0].purpose_id
+    moved = {
+        "missing": ConsentEvent.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000,  # type: ignore[operator]
+        "another pair's": book.chain[2].pk,  # cust-1's analytics grant
+        "an earlier own": book.chain[0].pk,  # cust-1's first marketing grant (the state's event is #4)
+    }[target]
+    assert ledger_integrity_report().is_valid
+    sql(
+        "UPDATE consent_consentstate SET event_id = %s WHERE subject_id = %s AND purpose_id = %s",
+        [moved, book.subject.pk, marketing],
+    )
+
+    broken = first_break()
+
+    assert broken["problem"] == "state_mismatch"
+    assert (broken["subject_id"], broken["purpose"]) == ("cust-1", "marketing-email")
+    assert broken["stored_status"] == broken["folded_status"]  # only the event it names is wrong
+
+
+def test_consent_states_carry_no_foreign_key_constraints_and_the_ledger_keeps_its_own(db: None) -> None:
+    """Why: the checks of a state's seven keys ran at every commit of every write (issue #17); the ledger, the
+    system of record, keeps its constraints to the same rows."""
+
+    def referenced(table: str) -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass",
+                [table],
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    assert referenced("consent_consentstate") == set()
+    assert referenced(TABLE) == {
+        "core_organization",
+        "consent_subject",
+        "consent_purpose",
+        "consent_source",
+        "consent_policyversion",
+        TABLE,  # supersedes
+    }
 
 
 # --------------------------------------------------------------------------------------------
