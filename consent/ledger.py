@@ -9,11 +9,12 @@ subject's data key leaves the chain verifiable.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 HASH_VERSION = 1
 GENESIS_HASH = "0" * 64
@@ -85,15 +86,17 @@ def canonical_fields(
     }
 
 
-# json.dumps with these options builds an encoder per call; one, kept, writes the same bytes in half the time
-# (a full verification hashes every event of the ledger).
-_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def canonical_json(document: dict[str, Any]) -> bytes:
+    """A document of strings, integers, booleans and nulls as canonical JSON, UTF-8: keys sorted, no spaces, non-ASCII
+    characters written as themselves (what ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
+    writes, the form every hash since the first version covers). By orjson, in a sixth of the time: a full
+    verification hashes every event of the ledger, and an import a million. tests/consent/test_canonical_json.py
+    compares the two encoders' bytes over every Unicode scalar value, in values and in keys."""
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
 def event_hash(fields: dict[str, Any], prev_hash: str) -> str:
-    document = dict(fields, prev_hash=prev_hash)
-    canonical = _CANONICAL_JSON.encode(document)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical_json(dict(fields, prev_hash=prev_hash))).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from consent.enums import CLIENT_ACTIONS, CollectionMethod
-from consent.services import ConsentEventInput, request_digest
+from consent.services import ConsentEventInput, plain_request_digest
 from core.api.fields import AwareDateTimeField, normalized_subject_id
 from core.jurisdictions import normalize_jurisdiction
 
@@ -152,7 +152,7 @@ def _event(item: Any, pointer: str, idempotency_key: str | None = None) -> Conse
         user_agent=user_agent,
         supersedes=_optional_label(item, "supersedes", 26),
         idempotency_key=(_optional_label(item, "idempotency_key", 255) if idempotency_key is None else idempotency_key),
-        request_digest=request_digest(item),
+        request_digest=plain_request_digest(item),  # every value checked above: strings, booleans, nulls
         pointer=pointer,
     )
 

@@ -86,6 +86,7 @@ from consent.services.validation import (
     SubjectErased,
     SubjectSuppressed,
     UnknownSource,
+    plain_request_digest,
     request_digest,
 )
 from consent.services.verification_jobs import verification_job_create, verification_job_run, verification_jobs_due
@@ -156,6 +157,7 @@ __all__ = [
     "ledger_sequence",
     "ledger_sequence_all",
     "organization_gpc_settings_update",
+    "plain_request_digest",
     "policy_version_create",
     "preference_change",
     "preference_link_confirm",

@@ -15,6 +15,7 @@ from django.db import connection
 
 from consent.catalog import Catalog, organization_catalog
 from consent.enums import CLIENT_ACTIONS, Action, CollectionMethod, SourceKind, SuppressionKind
+from consent.ledger import canonical_json
 from consent.models import ConsentEvent, Purpose, Source, Subject
 from consent.subject_ids import suppression_candidates
 from core.db import array_param, in_list, select_rows
@@ -125,6 +126,13 @@ _DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_as
 def request_digest(payload: Any) -> str:
     """SHA-256 of the canonical JSON of a request body, to recognise an idempotent retry."""
     return hashlib.sha256(_DIGEST_JSON.encode(payload).encode()).hexdigest()
+
+
+def plain_request_digest(payload: dict[str, Any]) -> str:
+    """:func:`request_digest` of a body made only of objects, strings, booleans and nulls (one the bulk fast path has
+    checked), in a fifth of the time: orjson writes the same bytes for those (tests compare them); it writes some
+    floats differently, and those may be in another body."""
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
 
 
 def check_clock_skew(items: Sequence[ConsentEventInput], now: datetime) -> None:
