@@ -10,6 +10,7 @@ organization instance still sees rows created since.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,9 +36,11 @@ class Catalog:
     suppressed_skeletons: frozenset[tuple[str, str]] = frozenset()  # (kind, blind index of the skeleton)
 
     def current_version(self, purpose: Purpose, at: datetime) -> PolicyVersion | None:
-        """The purpose's policy version in effect at ``at``."""
-        effective = [v for v in self.versions_by_purpose.get(purpose.pk, []) if v.effective_at <= at]
-        return max(effective, key=lambda v: (v.effective_at, v.pk)) if effective else None
+        """The purpose's policy version in effect at ``at``: the last to take effect by then (of two taking effect at
+        the same instant, the later row). A search, not a scan: it runs for every event written."""
+        ordered, instants = self._in_effect_order.get(purpose.pk, ((), ()))
+        found = bisect_right(instants, at)
+        return ordered[found - 1] if found else None
 
     def material_effective_at(self, purpose: Purpose, at: datetime) -> datetime | None:
         """When the purpose's latest material version in effect at ``at`` took effect."""
@@ -57,6 +60,15 @@ class Catalog:
     @cached_property
     def _sources_by_id(self) -> dict[int, Source]:
         return {s.pk: s for s in self.sources.values()}
+
+    @cached_property
+    def _in_effect_order(self) -> dict[int, tuple[tuple[PolicyVersion, ...], tuple[datetime, ...]]]:
+        """Each purpose's versions by (effective_at, id), with their instants beside them for the search."""
+        found = {}
+        for purpose_pk, versions in self.versions_by_purpose.items():
+            ordered = tuple(sorted(versions, key=lambda v: (v.effective_at, v.pk)))
+            found[purpose_pk] = (ordered, tuple(v.effective_at for v in ordered))
+        return found
 
     @cached_property
     def _versions_by_id(self) -> dict[int, PolicyVersion]:

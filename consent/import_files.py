@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
+import zlib
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -70,16 +72,32 @@ def api_body(row: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def read_rows(stream: IO[bytes], file_format: str) -> Generator[FileRow, None, None]:
-    """The file's data rows in order, streamed (memory does not grow with the file)."""
+def partition_of(line: int, subject_id: object, partitions: int) -> int:
+    """The partition of a row (``partitions`` side by side): its subject's, so every row of a subject is in one
+    partition, in file order; a row without a subject id (or one that cannot be read), by its line."""
+    if partitions <= 1:
+        return 0
+    if not isinstance(subject_id, str) or not subject_id:
+        return line % partitions
+    if not subject_id.isascii():
+        subject_id = unicodedata.normalize("NFC", subject_id)  # the form the subject is stored under
+    return zlib.crc32(subject_id.encode("utf-8", "surrogatepass")) % partitions
+
+
+def read_rows(
+    stream: IO[bytes], file_format: str, *, partition: tuple[int, int] | None = None
+) -> Generator[FileRow, None, None]:
+    """The file's data rows in order, streamed (memory does not grow with the file). ``partition`` (number, count):
+    only that partition's rows; the others are passed over before their bodies are built (each partition's process
+    reads the whole file)."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
     try:
-        yield from _csv_rows(text) if file_format == ImportFormat.CSV else _ndjson_rows(text)
+        yield from _csv_rows(text, partition) if file_format == ImportFormat.CSV else _ndjson_rows(text, partition)
     finally:
         text.detach()  # the caller's stream stays the caller's to close
 
 
-def _csv_rows(text: Iterable[str]) -> Iterator[FileRow]:
+def _csv_rows(text: Iterable[str], partition: tuple[int, int] | None) -> Iterator[FileRow]:
     reader = csv.reader(text, strict=True)
     try:
         header = next(reader)
@@ -96,6 +114,8 @@ def _csv_rows(text: Iterable[str]) -> Iterator[FileRow]:
             missing_columns=missing,
             known_columns=list(COLUMNS),
         )
+    subject_at = header.index("subject_id")
+    number, count = partition or (0, 1)
     while True:
         try:
             values = next(reader)
@@ -107,6 +127,10 @@ def _csv_rows(text: Iterable[str]) -> Iterator[FileRow]:
         line = reader.line_num
         if not values:
             continue
+        if count > 1:
+            subject = values[subject_at] if len(values) == len(header) else None
+            if partition_of(line, subject, count) != number:
+                continue
         if len(values) != len(header):
             yield FileRow(line, None, f"expected {len(header)} values, found {len(values)}")
             continue
@@ -121,7 +145,8 @@ def _csv_rows(text: Iterable[str]) -> Iterator[FileRow]:
         yield FileRow(line, api_body(row))
 
 
-def _ndjson_rows(text: Iterable[str]) -> Iterator[FileRow]:
+def _ndjson_rows(text: Iterable[str], partition: tuple[int, int] | None) -> Iterator[FileRow]:
+    number, count = partition or (0, 1)
     line = 0
     lines = iter(text)
     while True:
@@ -137,10 +162,14 @@ def _ndjson_rows(text: Iterable[str]) -> Iterator[FileRow]:
         try:
             value = json.loads(raw)
         except ValueError as exc:
-            yield FileRow(line, None, f"Malformed JSON: {exc}")
+            if partition_of(line, None, count) == number:
+                yield FileRow(line, None, f"Malformed JSON: {exc}")
             continue
         if not isinstance(value, dict):
-            yield FileRow(line, None, "Expected a JSON object.")
+            if partition_of(line, None, count) == number:
+                yield FileRow(line, None, "Expected a JSON object.")
+            continue
+        if count > 1 and partition_of(line, value.get("subject_id"), count) != number:
             continue
         if "evidence" in value:
             yield FileRow(line, value)

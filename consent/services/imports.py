@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import unicodedata
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +23,7 @@ from django.utils import timezone
 from ulid import ULID
 
 from consent.enums import ImportStatus
-from consent.import_files import FileRow
+from consent.import_files import FileRow, partition_of
 from consent.models import ConsentImport, ConsentImportPartition, ConsentImportRejection
 from consent.services.recording import consent_record_with_signals
 from consent.services.validation import ConsentEventInput, IdempotencyKeyReused, request_digest
@@ -325,16 +323,8 @@ class _DryRunRollback(Exception):
 
 
 def import_partition(row: FileRow, partitions: int) -> int:
-    """The partition a row belongs to: its subject's (every row of a subject in one partition, so a partition
-    appends a subject's events in file order); a row without a subject id, by its line."""
-    if partitions <= 1:
-        return 0
-    subject = row.body.get("subject_id") if row.body is not None else None
-    if not isinstance(subject, str) or not subject:
-        return row.line % partitions
-    if not subject.isascii():
-        subject = unicodedata.normalize("NFC", subject)  # the form the subject is stored under
-    return zlib.crc32(subject.encode("utf-8", "surrogatepass")) % partitions
+    """The partition a row belongs to (:func:`consent.import_files.partition_of` of its subject id)."""
+    return partition_of(row.line, row.body.get("subject_id") if row.body is not None else None, partitions)
 
 
 def consent_import_prepare(*, job: ConsentImport, partitions: int) -> ConsentImport:

@@ -259,6 +259,35 @@ def test_a_subjects_rows_share_one_partition_whatever_form_its_id_takes() -> Non
     assert services.import_partition(FileRow(7, {"subject_id": "anyone"}), 1) == 0
 
 
+@pytest.mark.parametrize("file_format", ["csv", "ndjson"])
+def test_a_partitions_reader_yields_exactly_its_rows(tmp_path: Path, file_format: str) -> None:
+    """Each partition's process reads the whole file and builds only its own rows' bodies: the rows it gets are the
+    ones import_partition gives it, bad rows (placed by their line) included, and every row goes to one partition."""
+    rows = history(300, subjects=37)
+    rows[41]["subject_id"] = ""
+    rows[50]["subject_id"] = "cafe\u0301-1"
+    write = write_csv if file_format == "csv" else write_ndjson
+    path = write(tmp_path / f"history.{file_format}", rows)
+    text = path.read_text(encoding="utf-8").splitlines()
+    first = 1 if file_format == "csv" else 0  # the header
+    text[first + 17] = "only,two" if file_format == "csv" else "{not json"
+    text[first + 40] = "1,2,3" if file_format == "csv" else "[1, 2]"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    with path.open("rb") as stream:
+        every = list(read_rows(stream, file_format))
+    assert len(every) == 300
+    assert [r.line for r in every if r.body is None] == [first + 18, first + 41]
+
+    for count in (2, 3):
+        seen: list[int] = []
+        for number in range(count):
+            with path.open("rb") as stream:
+                own = list(read_rows(stream, file_format, partition=(number, count)))
+            assert own == [r for r in every if services.import_partition(r, count) == number]
+            seen += [r.line for r in own]
+        assert sorted(seen) == [r.line for r in every]
+
+
 def test_a_partitioned_import_resumes_each_partition_after_its_own_last_batch(
     organization: Organization, catalog_of: Callable[[Organization], None], tmp_path: Path
 ) -> None:

@@ -73,7 +73,10 @@ def _import_partition(job_id: int, path: str, file_format: str, batch_rows: int,
     if job is None:
         return "error", "The import is gone."
     try:
-        with open(path, "rb") as stream, contextlib.closing(read_rows(stream, file_format)) as rows:
+        with (
+            open(path, "rb") as stream,
+            contextlib.closing(read_rows(stream, file_format, partition=(number, job.partitions))) as rows,
+        ):
             services.consent_import_run(
                 organization=job.organization,
                 job=job,
