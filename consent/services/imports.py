@@ -29,6 +29,7 @@ from consent.services.recording import consent_record_with_signals
 from consent.services.validation import ConsentEventInput, IdempotencyKeyReused, request_digest
 from core.crypto import key_owner, new_data_key, seal, unseal, unwrap_data_key
 from core.enums import AuditAction
+from core.garbage_collection import fewer_collections
 from core.models import Organization
 from core.problems import Conflict, DomainError, InvalidInput, problem_type
 from core.services import audit_log
@@ -367,7 +368,8 @@ def consent_import_run(
     progress = ImportProgress()
     key_prefix = f"import:{(job.sha256 if job is not None else sha256)[:32]}:"
     if job is None:
-        _import_rows(organization, None, [], rows, parse, key_prefix, batch_rows, on_batch, progress)
+        with fewer_collections():
+            _import_rows(organization, None, [], rows, parse, key_prefix, batch_rows, on_batch, progress)
         return progress
     job = consent_import_prepare(job=job, partitions=job.partitions)
     ConsentImport.objects.filter(pk=job.pk).exclude(status=ImportStatus.DONE).update(
@@ -376,7 +378,8 @@ def consent_import_run(
     owned = list(ConsentImportPartition.objects.filter(consent_import=job).order_by("number"))
     if partition is not None:
         owned = [p for p in owned if p.number == partition]
-    _import_rows(organization, job, owned, rows, parse, key_prefix, batch_rows, on_batch, progress)
+    with fewer_collections():
+        _import_rows(organization, job, owned, rows, parse, key_prefix, batch_rows, on_batch, progress)
     if partition is None:
         consent_import_complete(job=job, actor=actor or job.requested_by)
     return progress

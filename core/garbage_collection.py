@@ -1,0 +1,31 @@
+"""Python's cyclic garbage collector during bulk work (issue #17).
+
+A batch of a thousand events allocates hundreds of thousands of short-lived objects. With the default thresholds
+(a young collection every 700 net allocations, a full one every 100 young ones) the collector ran thousands of times
+per batch, and each full pass walked every object alive in the process: Django, the models, the catalog, the batch in
+hand. Profiled on an import, that was a fifth of the process's CPU, charged to whatever line allocated when it ran.
+
+:func:`fewer_collections` moves what is alive when it starts out of the collector's sight (``gc.freeze``: it lives
+as long as the process anyway) and collects the young generation every 50,000 allocations instead. Cycles are still
+collected, only in larger, rarer passes; memory grows by the garbage of one pass at most (a few MB). Both are process
+settings: the previous thresholds come back, and the frozen objects return to the collector, when it ends."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+BULK_THRESHOLDS = (50_000, 20, 100)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*BULK_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
