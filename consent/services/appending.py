@@ -157,10 +157,12 @@ def _subject_tips(subjects: list[Subject]) -> list[Step]:
 
 def _event_ids_statement(count: int) -> Statement:
     """``count`` new event ids from the table's sequence (PostgreSQL), taken in the round trip of the locks so
-    the events, the chain tips and the projection are written together in the next one."""
+    the events, the chain tips and the projection are written together in the next one. The sequence is looked up
+    once (OFFSET 0 keeps the lookup in its subquery), not once per id."""
     return (
-        f"SELECT nextval(pg_get_serial_sequence('{ConsentEvent._meta.db_table}', 'id')) "  # noqa: S608
-        "FROM generate_series(1, %s)",
+        "SELECT nextval(q.sequence) FROM "  # noqa: S608
+        f"(SELECT pg_get_serial_sequence('{ConsentEvent._meta.db_table}', 'id')::regclass AS sequence OFFSET 0) q "
+        "CROSS JOIN generate_series(1, %s)",
         [count],
     )
 
