@@ -13,19 +13,35 @@ settings: the previous thresholds come back, and the frozen objects return to th
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 BULK_THRESHOLDS = (50_000, 20, 100)
 
+_lock = threading.Lock()
+_depth = 0  # bulk works running in this process (threads of one worker may each run one)
+_restore: tuple[tuple[int, int, int], bool] = ((700, 10, 10), False)  # thresholds, and whether to unfreeze
+
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*BULK_THRESHOLDS)
+    """The process's settings change when the first bulk work starts and come back when the last one ends; a
+    freeze made by someone else (a server that froze its start-up objects) is left as it was."""
+    global _depth, _restore
+    with _lock:
+        if _depth == 0:
+            _restore = (gc.get_threshold(), gc.get_freeze_count() == 0)
+            gc.freeze()
+            gc.set_threshold(*BULK_THRESHOLDS)
+        _depth += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                thresholds, unfreeze = _restore
+                gc.set_threshold(*thresholds)
+                if unfreeze:
+                    gc.unfreeze()

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,3 +110,12 @@ def test_request_digest_of_any_body_is_still_the_standard_librarys() -> None:
     body = {"gpc": 1e-7, "n": 10**30, "when": float("inf")}
 
     assert request_digest(body) == hashlib.sha256(standard(body)).hexdigest()
+
+
+def test_a_datetime_is_refused_as_the_standard_library_refuses_it() -> None:
+    """Instants enter a ledger document as their canonical text (ledger.instant_text); a raw datetime is a bug, never
+    written in some other form."""
+    with pytest.raises(TypeError):
+        standard({"occurred_at": datetime(2026, 1, 1, tzinfo=UTC)})
+    with pytest.raises(TypeError):
+        ledger.canonical_json({"occurred_at": datetime(2026, 1, 1, tzinfo=UTC)})

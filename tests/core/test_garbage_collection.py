@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 from core.garbage_collection import BULK_THRESHOLDS, fewer_collections
 
@@ -39,3 +40,45 @@ def test_settings_come_back_when_the_work_fails() -> None:
 
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_overlapping_bulk_works_restore_the_settings_only_when_the_last_one_ends() -> None:
+    """Two imports in threads of one process (an eager upload in a threaded web worker): the first to end must not
+    undo the second's settings, and the last to end restores the ones from before either began."""
+    before = gc.get_threshold()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[tuple[tuple[int, int, int], bool]] = []
+
+    def first() -> None:
+        with fewer_collections():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with fewer_collections():
+            second_in.set()
+            first_out.wait(5)
+            seen.append((gc.get_threshold(), gc.get_freeze_count() > 0))  # the first has ended: still in bulk mode
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
+    assert seen == [(BULK_THRESHOLDS, True)]
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_freeze_made_before_is_left_frozen() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
