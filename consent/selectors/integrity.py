@@ -16,6 +16,7 @@ from consent.selectors.event_rows import CANONICAL_COLUMN_COUNT, canonical_colum
 from consent.selectors.log_integrity import (
     STORED_STATE_COLUMNS,
     LeafCollector,
+    Provenance,
     StoredState,
     folded_state,
     ledger_entry,
@@ -43,7 +44,15 @@ class LedgerIntegrityReport:
 
 
 PROGRESS_EVERY = 10_000
-_PASS_COLUMNS = ("subject_id", "pk", "purpose_id", "ledger_leaf__leaf_index", "ledger_leaf__leaf_hash")
+_PASS_COLUMNS = (
+    "subject_id",
+    "pk",
+    "purpose_id",
+    "source_id",
+    "policy_version_id",
+    "ledger_leaf__leaf_index",
+    "ledger_leaf__leaf_hash",
+)
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -70,7 +79,11 @@ class _Walk:
     pending_state: tuple[Any, ...] | None = None
 
     def subject_done(
-        self, subject_id: int, links: list[ledger.ChainLink], histories: dict[int, list[LedgerEntry]]
+        self,
+        subject_id: int,
+        links: list[ledger.ChainLink],
+        histories: dict[int, list[LedgerEntry]],
+        provenance: Provenance,
     ) -> None:
         self.seen.add(subject_id)
         uuid = links[0].fields["subject"]
@@ -89,9 +102,11 @@ class _Walk:
                 broken = ledger.first_break(links, expected_length=tip[2], expected_head=tip[3])
                 if broken is not None:
                     self.first = {"subject_id": tip[0], "subject_uuid": tip[1], **broken.as_dict()}
-        self.compare_states(subject_id, histories)
+        self.compare_states(subject_id, histories, provenance)
 
-    def compare_states(self, subject_id: int | None, histories: dict[int, list[LedgerEntry]]) -> None:
+    def compare_states(
+        self, subject_id: int | None, histories: dict[int, list[LedgerEntry]], provenance: Provenance
+    ) -> None:
         """Merge the stored states up to this subject (None: all that are left) with what its events fold to."""
         stored: dict[int, StoredState] = {}
         while True:
@@ -109,7 +124,7 @@ class _Walk:
         if subject_id is None:
             return
         for purpose_id in sorted(histories.keys() | stored.keys()):
-            expected = folded_state(histories.get(purpose_id, []))
+            expected = folded_state(histories.get(purpose_id, []), provenance)
             if stored.get(purpose_id) != expected:
                 found = stored.get(purpose_id)
                 self.mismatches.append(
@@ -146,16 +161,20 @@ def _walk(
     current: int | None = None
     links: list[ledger.ChainLink] = []
     histories: dict[int, list[LedgerEntry]] = defaultdict(list)
+    provenance: Provenance = {}
     for row in prefetched_rows(rows, chunk_size=10_000):
         event = canonical_event(row[:CANONICAL_COLUMN_COUNT])
-        subject_id, pk, purpose_id, leaf_index, leaf_hash, leaf_organization = row[CANONICAL_COLUMN_COUNT:]
+        subject_id, pk, purpose_id, source_id, version_id, leaf_index, leaf_hash, leaf_organization = row[
+            CANONICAL_COLUMN_COUNT:
+        ]
         walk.events_checked += 1
         if progress is not None and (done_before + walk.events_checked) % progress_every == 0:
             progress(done_before + walk.events_checked)
         if subject_id != current:
             if current is not None:
-                walk.subject_done(current, links, histories)
-            current, links, histories = subject_id, [], defaultdict(list)
+                walk.subject_done(current, links, histories, provenance)
+            current, links, histories, provenance = subject_id, [], defaultdict(list), {}
+        provenance[pk] = (source_id, version_id)
         event_hash, prev_hash = event.pop("hash"), event.pop("prev_hash")
         links.append(ledger.ChainLink(event["chain_index"], event["event_id"], event, prev_hash, event_hash))
         histories[purpose_id].append(
@@ -173,8 +192,8 @@ def _walk(
         if leaf_index is not None and leaf_organization == organization_pk:
             walk.leaves.add(leaf_index, leaf_hash, event_hash, event["event_id"])
     if current is not None:
-        walk.subject_done(current, links, histories)
-    walk.compare_states(None, {})
+        walk.subject_done(current, links, histories, provenance)
+    walk.compare_states(None, {}, {})
     if walk.first is None:
         for pk, (external_id, uuid, length, head) in tips.items():
             if pk not in walk.seen and length > 0:

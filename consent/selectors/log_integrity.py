@@ -205,9 +205,12 @@ def checkpoint_problem(
 
 
 # status, event, basis event (their row ids, as the state stores them: a state naming an event that is not in the
-# ledger, or not the one its pair folds to, differs; states carry no foreign-key constraints), gpc conflict
-StoredState = tuple[str, int, int, bool]
-STORED_STATE_COLUMNS = ("status", "event_id", "basis_event_id", "gpc_conflict")
+# ledger, or not the one its pair folds to, differs; states carry no foreign-key constraints), gpc conflict, and the
+# source and policy version the state reports (its basis event's: compared, so a dangling or altered one differs)
+StoredState = tuple[str, int, int, bool, int, int | None]
+STORED_STATE_COLUMNS = ("status", "event_id", "basis_event_id", "gpc_conflict", "source_id", "policy_version_id")
+# An event's row id: the source and policy version it was recorded under.
+Provenance = dict[int, tuple[int, int | None]]
 
 
 def ledger_entry(
@@ -234,12 +237,14 @@ def ledger_entry(
     )
 
 
-def folded_state(entries: list[LedgerEntry]) -> StoredState | None:
-    """What the stored consent state of one (subject, purpose) must be, as :data:`STORED_STATE_COLUMNS` reads it."""
+def folded_state(entries: list[LedgerEntry], provenance: Provenance) -> StoredState | None:
+    """What the stored consent state of one (subject, purpose) must be, as :data:`STORED_STATE_COLUMNS` reads it
+    (``provenance``: of the entries' events)."""
     folded = replay(entries)
     if folded is None:
         return None
-    return (folded.status, folded.event.seq, folded.basis.seq, folded.gpc_conflict)
+    source_id, version_id = provenance[folded.basis.seq]
+    return (folded.status, folded.event.seq, folded.basis.seq, folded.gpc_conflict, source_id, version_id)
 
 
 def projection_mismatches(
@@ -252,6 +257,7 @@ def projection_mismatches(
     if subject_ids is not None:
         events, states = events.filter(subject_id__in=subject_ids), states.filter(subject_id__in=subject_ids)
     histories: dict[tuple[int, int], list[LedgerEntry]] = defaultdict(list)
+    provenance: Provenance = {}
     for row in events.values_list(
         "subject_id",
         "purpose_id",
@@ -263,8 +269,11 @@ def projection_mismatches(
         "supersedes__event_id",
         "collection_method",
         "lifts_gpc_opt_out",
+        "source_id",
+        "policy_version_id",
     ).iterator(chunk_size=5000):
-        subject_id, purpose_id, pk, event_id, action, occurred_at, valid_until, supersedes, method, lifts = row
+        subject_id, purpose_id, pk, event_id, action, occurred_at, valid_until, supersedes, method, lifts = row[:10]
+        provenance[pk] = row[10:]
         histories[(subject_id, purpose_id)].append(
             ledger_entry(
                 seq=pk,
@@ -283,7 +292,7 @@ def projection_mismatches(
     }
     found = []
     for pair in sorted(histories.keys() | stored.keys()):
-        expected = folded_state(histories.get(pair, []))
+        expected = folded_state(histories.get(pair, []), provenance)
         if stored.get(pair) != expected:
             found.append((pair[0], pair[1], (stored.get(pair) or (None,))[0], expected[0] if expected else None))
     return found

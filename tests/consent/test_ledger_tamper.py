@@ -388,6 +388,31 @@ def test_state_naming_an_event_that_is_not_its_own_is_reported(book: Ledger, tar
     assert broken["stored_status"] == broken["folded_status"]  # only the event it names is wrong
 
 
+@pytest.mark.parametrize(
+    ("column", "target"),
+    [("source_id", "missing"), ("source_id", "another"), ("policy_version_id", "missing")],
+)
+def test_state_reporting_a_source_or_policy_version_not_its_own_is_reported(
+    book: Ledger, column: str, target: str
+) -> None:
+    """What a state reports as its provenance (source, policy version) is its basis event's: a dangling or altered
+    one, which no foreign key refuses now, is found by the integrity check."""
+    other = services.source_create(
+        organization=book.organization, actor="test", key="crm", name="CRM", kind=SourceKind.IMPORT
+    )
+    value = other.pk if target == "another" else 10**9
+    assert ledger_integrity_report().is_valid
+    sql(
+        f"UPDATE consent_consentstate SET {column} = %s WHERE subject_id = %s AND purpose_id = %s",
+        [value, book.subject.pk, book.chain[0].purpose_id],
+    )
+
+    broken = first_break()
+
+    assert broken["problem"] == "state_mismatch"
+    assert (broken["subject_id"], broken["purpose"]) == ("cust-1", "marketing-email")
+
+
 def test_consent_states_carry_no_foreign_key_constraints_and_the_ledger_keeps_its_own(db: None) -> None:
     """Why: the checks of a state's seven keys ran at every commit of every write (issue #17); the ledger, the
     system of record, keeps its constraints to the same rows."""
