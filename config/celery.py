@@ -16,6 +16,8 @@ from typing import Any
 
 from celery import Celery, signals
 
+from core.garbage_collection import freeze_after_start_up
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 app = Celery("provenant")
@@ -27,6 +29,12 @@ app.autodiscover_tasks(["consent.api"])
 REQUEST_ID_HEADER = "provenant_request_id"
 PUBLISHED_AT_HEADER = "provenant_published_at"
 _request_id_tokens: dict[str, object] = {}
+
+
+@signals.worker_process_init.connect
+def freeze_start_up_objects(**kwargs: Any) -> None:
+    """A prefork worker process, forked with the tasks loaded: those objects out of the collector's sight."""
+    freeze_after_start_up()
 
 
 @signals.after_setup_logger.connect

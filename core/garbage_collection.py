@@ -45,3 +45,12 @@ def fewer_collections() -> Iterator[None]:
                 gc.set_threshold(*thresholds)
                 if unfreeze:
                     gc.unfreeze()
+
+
+def freeze_after_start_up() -> None:
+    """For a server process once it has loaded the application (a gunicorn worker, a Celery worker process): what is
+    alive then (Django, the URL patterns and views, settings, the catalog cache's class) lives as long as the process,
+    so the collector's full passes stop walking it (``gc.freeze``, after one collection so start-up garbage is not
+    kept). Each request's short-lived objects are collected as before."""
+    gc.collect()
+    gc.freeze()

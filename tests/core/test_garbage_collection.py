@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from core.garbage_collection import BULK_THRESHOLDS, fewer_collections
+from core.garbage_collection import BULK_THRESHOLDS, fewer_collections, freeze_after_start_up
 
 
 class Node:
@@ -80,5 +80,18 @@ def test_a_freeze_made_before_is_left_frozen() -> None:
         with fewer_collections():
             pass
         assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_a_server_process_freezes_what_it_loaded_and_imports_leave_that_freeze_alone() -> None:
+    try:
+        freeze_after_start_up()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() >= frozen
+        assert gc.get_threshold() != BULK_THRESHOLDS
     finally:
         gc.unfreeze()
