@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterator
+
+import pytest
 
 from core.garbage_collection import BULK_THRESHOLDS, fewer_collections, freeze_after_start_up
+
+
+@pytest.fixture(autouse=True)
+def nothing_frozen() -> Iterator[None]:
+    """Each test starts with nothing frozen (a test that loads config.wsgi freezes this process), and the process is
+    left as it was found."""
+    was_frozen = gc.get_freeze_count() > 0
+    gc.unfreeze()
+    yield
+    if was_frozen:
+        gc.freeze()
 
 
 class Node:
