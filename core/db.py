@@ -408,26 +408,23 @@ def select_prepared(sql: str, params: Sequence[Any], *, in_list_params: int | No
     """Run one SELECT with its parameters bound by the server, prepared by PostgreSQL once per connection: no parse
     and no plan per call, for the hottest reads (PROVENANT_DB_PREPARED_STATEMENTS=false sends it unprepared, for a
     pooler that cannot carry prepared statements). ``%s`` placeholders; a list parameter (at ``in_list_params``,
-    with ``= ANY(%s)``) goes as an array. Rows unconverted. SQLite: an ordinary query, the list expanded."""
-    if connection.vendor != "postgresql":
-        values = list(params)
-        if in_list_params is not None:
-            listed = list(values[in_list_params])
-            sql = sql.replace("= ANY(%s)", f"IN ({', '.join(['%s'] * len(listed))})", 1)
-            values[in_list_params : in_list_params + 1] = listed
-        with connection.cursor() as cursor:
-            cursor.execute(sql, values)
-            return list(cursor.fetchall())
-    if in_list_params is not None and params[in_list_params]:
-        # One parameter per element (``= ANY(ARRAY[$2, $3])``, a statement per list length): the planner knows the
-        # list's length in the generic plan too, so PostgreSQL switches to that plan after its first five
-        # executions and stops planning each call. With the list as one array parameter it assumed ten elements,
-        # found the generic plan dearer than a custom one and kept planning every call (0.3 ms, measured).
+    with ``= ANY(%s)``) goes as one parameter per element. Rows unconverted. SQLite: an ordinary query."""
+    postgresql = connection.vendor == "postgresql"
+    if in_list_params is not None and (params[in_list_params] or not postgresql):  # ARRAY[] needs a type
+        # PostgreSQL: ``= ANY(ARRAY[$2, $3])``, a statement per list length. The planner then knows the list's length
+        # in the generic plan too, so PostgreSQL switches to that plan after its first five executions and stops
+        # planning each call. With the list as one array parameter it assumed ten elements, found the generic plan
+        # dearer than a custom one and kept planning every call (0.3 ms, measured).
         values = list(params)
         listed = list(values[in_list_params])
-        sql = sql.replace("= ANY(%s)", f"= ANY(ARRAY[{', '.join(['%s'] * len(listed))}])", 1)
+        placeholders = ", ".join(["%s"] * len(listed))
+        sql = sql.replace("= ANY(%s)", f"= ANY(ARRAY[{placeholders}])" if postgresql else f"IN ({placeholders})", 1)
         values[in_list_params : in_list_params + 1] = listed
         params = values
+    if not postgresql:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return list(cursor.fetchall())
     connection.ensure_connection()
     prepare = bool(settings.PROVENANT_DB_PREPARED_STATEMENTS)  # psycopg: True always, False never
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:

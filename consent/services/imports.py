@@ -368,8 +368,7 @@ def consent_import_run(
     progress = ImportProgress()
     key_prefix = f"import:{(job.sha256 if job is not None else sha256)[:32]}:"
     if job is None:
-        with fewer_collections():
-            _import_rows(organization, None, [], rows, parse, key_prefix, batch_rows, on_batch, progress)
+        _import_rows(organization, None, [], rows, parse, key_prefix, batch_rows, on_batch, progress)
         return progress
     job = consent_import_prepare(job=job, partitions=job.partitions)
     ConsentImport.objects.filter(pk=job.pk).exclude(status=ImportStatus.DONE).update(
@@ -378,8 +377,7 @@ def consent_import_run(
     owned = list(ConsentImportPartition.objects.filter(consent_import=job).order_by("number"))
     if partition is not None:
         owned = [p for p in owned if p.number == partition]
-    with fewer_collections():
-        _import_rows(organization, job, owned, rows, parse, key_prefix, batch_rows, on_batch, progress)
+    _import_rows(organization, job, owned, rows, parse, key_prefix, batch_rows, on_batch, progress)
     if partition is None:
         consent_import_complete(job=job, actor=actor or job.requested_by)
     return progress
@@ -405,58 +403,59 @@ def _import_rows(
         after = dict(done)  # read by the read-ahead thread: never changed
         rows = (r for r in rows if r.line > after.get(import_partition(r, count), r.line))
     parsed = _parsed_batches(rows, parse, key_prefix, batch_rows)
-    for batch, entries, rejected in _read_ahead(parsed):
-        last = batch[-1].line
-        try:
-            with transaction.atomic():
-                if job is not None:
-                    locked = ConsentImportPartition.objects.select_for_update().filter(pk__in=[p.pk for p in owned])
-                    if {p.number: p.lines_done for p in locked.order_by("number")} != done:
-                        raise ImportInProgress("Another run is importing this file; let it finish.")
-                recorded, refused = _record_batch(organization, entries)
-                rejected.extend(refused)
-                rejected.sort(key=lambda r: r.line)
-                rejected_rows = len({r.line for r in rejected})
-                if job is None:
-                    raise _DryRunRollback
-                ConsentImportRejection.objects.bulk_create(
-                    ConsentImportRejection(
-                        consent_import=job,
-                        line=r.line,
-                        pointer=r.pointer[:100],
-                        problem_type=r.problem_type,
-                        detail=r.detail,
+    with fewer_collections():  # allocation-heavy: see core.garbage_collection
+        for batch, entries, rejected in _read_ahead(parsed):
+            last = batch[-1].line
+            try:
+                with transaction.atomic():
+                    if job is not None:
+                        locked = ConsentImportPartition.objects.select_for_update().filter(pk__in=[p.pk for p in owned])
+                        if {p.number: p.lines_done for p in locked.order_by("number")} != done:
+                            raise ImportInProgress("Another run is importing this file; let it finish.")
+                    recorded, refused = _record_batch(organization, entries)
+                    rejected.extend(refused)
+                    rejected.sort(key=lambda r: r.line)
+                    rejected_rows = len({r.line for r in rejected})
+                    if job is None:
+                        raise _DryRunRollback
+                    ConsentImportRejection.objects.bulk_create(
+                        ConsentImportRejection(
+                            consent_import=job,
+                            line=r.line,
+                            pointer=r.pointer[:100],
+                            problem_type=r.problem_type,
+                            detail=r.detail,
+                        )
+                        for r in rejected
                     )
-                    for r in rejected
-                )
-                ConsentImportPartition.objects.filter(
-                    consent_import=job, number__in=list(done), lines_done__lt=last
-                ).update(lines_done=last)
-                # The job's row last (another partition's batch waits for its lock only until this one commits),
-                # then its line from the partitions as committed by then.
-                ConsentImport.objects.filter(pk=job.pk).update(
-                    rows_read=F("rows_read") + len(batch),
-                    rows_recorded=F("rows_recorded") + recorded,
-                    rows_rejected=F("rows_rejected") + rejected_rows,
-                )
-                ConsentImport.objects.filter(pk=job.pk).update(
-                    lines_done=Subquery(
-                        ConsentImportPartition.objects.filter(consent_import=job)
-                        .values("consent_import")
-                        .annotate(least=Min("lines_done"))
-                        .values("least")
+                    ConsentImportPartition.objects.filter(
+                        consent_import=job, number__in=list(done), lines_done__lt=last
+                    ).update(lines_done=last)
+                    # The job's row last (another partition's batch waits for its lock only until this one commits),
+                    # then its line from the partitions as committed by then.
+                    ConsentImport.objects.filter(pk=job.pk).update(
+                        rows_read=F("rows_read") + len(batch),
+                        rows_recorded=F("rows_recorded") + recorded,
+                        rows_rejected=F("rows_rejected") + rejected_rows,
                     )
-                )
-        except _DryRunRollback:
-            pass
-        done = {number: max(line, last) for number, line in done.items()}
-        progress.rows_read += len(batch)
-        progress.rows_recorded += recorded
-        progress.rows_rejected += rejected_rows
-        progress.lines_done = last
-        progress.rejections.extend(rejected)
-        if on_batch is not None:
-            on_batch(progress)
+                    ConsentImport.objects.filter(pk=job.pk).update(
+                        lines_done=Subquery(
+                            ConsentImportPartition.objects.filter(consent_import=job)
+                            .values("consent_import")
+                            .annotate(least=Min("lines_done"))
+                            .values("least")
+                        )
+                    )
+            except _DryRunRollback:
+                pass
+            done = {number: max(line, last) for number, line in done.items()}
+            progress.rows_read += len(batch)
+            progress.rows_recorded += recorded
+            progress.rows_rejected += rejected_rows
+            progress.lines_done = last
+            progress.rejections.extend(rejected)
+            if on_batch is not None:
+                on_batch(progress)
 
 
 def consent_import_complete(*, job: ConsentImport, actor: str, error: str = "") -> ConsentImport:
