@@ -34,7 +34,6 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from limits import RateLimitItemPerMinute
 from limits.errors import StorageError
-from limits.strategies import SlidingWindowCounterRateLimiter
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
@@ -42,7 +41,7 @@ from core.metrics import SIGNIN_COUNTS_UNAVAILABLE
 from core.models import ApiKey
 from core.problems import PROBLEM_CONTENT_TYPE, problem_body
 from core.signin_fallback import LOCAL_SIGNIN_FAILURES, OnceAnInterval
-from core.throttling import client_address, throttle_storage
+from core.throttling import client_address, hit_and_window_stats
 
 if TYPE_CHECKING:  # rest_framework.views imports the throttle classes named in the settings
     from rest_framework.request import Request
@@ -117,11 +116,9 @@ class RateLimitState:
 
 def rate_limit_hit(bucket: str, identity: str, per_minute: int) -> tuple[bool, RateLimitState]:
     """Count one request of ``identity`` in ``bucket`` and say whether it is within ``per_minute``."""
-    limiter = SlidingWindowCounterRateLimiter(throttle_storage())
     item = RateLimitItemPerMinute(max(1, per_minute))
     try:
-        allowed = limiter.hit(item, "rate", bucket, identity)
-        stats = limiter.get_window_stats(item, "rate", bucket, identity)
+        allowed, stats = hit_and_window_stats(item, "rate", bucket, identity)
     except StorageError:
         # Redis down: serve (issue #15: consent writes and DSAR intake succeed without it), uncounted.
         logger.warning("rate-limit storage unreachable: %s request allowed without counting", bucket)

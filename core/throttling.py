@@ -13,14 +13,16 @@ import logging
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, WindowStats, parse
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.storage import MemoryStorage, RedisStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
+from redis import Redis
+from redis.exceptions import NoScriptError
 
 from core.crypto import blind_index
 
@@ -64,6 +66,73 @@ class ThreadSafeMemoryStorage(MemoryStorage):
             return super().acquire_sliding_window_entry(*args, **kwargs)
 
 
+class OneRoundTripRedisStorage(RedisStorage):
+    """limits' Redis storage that can count a sliding-window hit and read the window it leaves in one round trip
+    instead of two (``hit_and_window_stats``): the library's own two scripts (take an entry, then read the window)
+    go to Redis in one pipeline, and the window read answers the ``get_window_stats`` that follows, so the
+    arithmetic stays the library's. Every API request counts itself this way (``core.rate_limits``): the second
+    round trip was a fixed cost of each one (issue #16). Outside that call it behaves as the library's storage.
+
+    The pipeline calls the scripts by their SHA-1; a Redis that has not loaded them yet (just started, or
+    flushed) answers NOSCRIPT, and that hit goes the library's way, which loads them."""
+
+    def __init__(self, uri: str, **options: Any) -> None:
+        super().__init__(uri, **options)
+        self.pending = threading.local()  # this thread's call of hit_and_window_stats, while it runs
+
+    def hit_and_window_stats(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, WindowStats]:
+        limiter = SlidingWindowCounterRateLimiter(self)
+        self.pending.window = self.pending.key = None
+        self.pending.active = True
+        try:
+            allowed = limiter.hit(item, *identifiers)
+            return allowed, limiter.get_window_stats(item, *identifiers)
+        finally:
+            self.pending.active = False
+            self.pending.window = self.pending.key = None
+
+    def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if not getattr(self.pending, "active", False):
+            return super().acquire_sliding_window_entry(key, limit, expiry, amount)
+        previous_key = self.prefixed_key(self._previous_window_key(key))
+        current_key = self.prefixed_key(self._current_window_key(key))
+        pipeline = cast(Redis, self.get_connection()).pipeline(transaction=False)
+        pipeline.evalsha(self.lua_acquire_sliding_window.sha, 2, previous_key, current_key, limit, expiry, amount)
+        pipeline.evalsha(self.lua_sliding_window.sha, 2, previous_key, current_key, expiry)
+        try:
+            acquired, window = pipeline.execute()
+        except NoScriptError:
+            return super().acquire_sliding_window_entry(key, limit, expiry, amount)
+        self.pending.key, self.pending.window = (key, expiry), window
+        return bool(acquired)
+
+    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
+        window = getattr(self.pending, "window", None)
+        if not getattr(self.pending, "active", False) or window is None or self.pending.key != (key, expiry):
+            return super().get_sliding_window(key, expiry)
+        self.pending.window = None
+        if not window:
+            return 0, 0.0, 0, 0.0
+        # As RedisStorage.get_sliding_window reads its script's answer (counts; TTLs in ms -> seconds).
+        return (
+            int(window[0] or 0),
+            max(0, float(window[1] or 0)) / 1000,
+            int(window[2] or 0),
+            max(0, float(window[3] or 0)) / 1000,
+        )
+
+
+def hit_and_window_stats(item: RateLimitItem, *identifiers: str) -> tuple[bool, WindowStats]:
+    """Count one hit of ``item`` for ``identifiers`` with the sliding-window counter and say where it leaves the
+    window (one Redis round trip; two calls of the library on other stores). Raises limits' StorageError when the
+    store is unreachable."""
+    storage = throttle_storage()
+    if isinstance(storage, OneRoundTripRedisStorage):
+        return storage.hit_and_window_stats(item, *identifiers)
+    limiter = SlidingWindowCounterRateLimiter(storage)
+    return limiter.hit(item, *identifiers), limiter.get_window_stats(item, *identifiers)
+
+
 @lru_cache(maxsize=4)
 def _storage(uri: str, prefix: str) -> Storage:
     options: dict[str, str | bool] = {"wrap_exceptions": True}  # an unreachable store raises limits' StorageError
@@ -71,6 +140,8 @@ def _storage(uri: str, prefix: str) -> Storage:
         options["key_prefix"] = prefix
     if uri.startswith("memory://"):
         return ThreadSafeMemoryStorage(uri, wrap_exceptions=True)
+    if uri.startswith(("redis://", "rediss://")):
+        return OneRoundTripRedisStorage(uri, **options)
     storage = storage_from_string(uri, **options)
     if not isinstance(storage, Storage):
         raise TypeError(f"PROVENANT_THROTTLE_STORAGE_URI names an async storage: {uri.split(':', 1)[0]}")
