@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from core.api.prebuilt import prebuilt_validated
 from core.authentication import ApiClient
 from core.models import Organization
 from core.problems import InvalidInput
@@ -27,7 +29,11 @@ class OrganizationApi(APIView):
     def organization(self) -> Organization:
         return self.client.organization
 
-    def validated(self, serializer_class: type, data: Any, **kwargs: Any) -> Any:
+    def validated(self, serializer_class: type[Serializer], data: Any, **kwargs: Any) -> Any:
+        """The input's validated data, raising the serializer's ValidationError (a 422 problem). Without
+        arguments for the serializer (context, partial), from its prebuilt instance (``core.api.prebuilt``)."""
+        if not kwargs:
+            return prebuilt_validated(serializer_class, data)
         serializer = serializer_class(data=data, **kwargs)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data

@@ -13,6 +13,7 @@ from core.api.fields import (
     StrictSerializer,
     validate_subject_id,
 )
+from core.api.prebuilt import prebuilt_representation
 from dsar.deadlines import CALENDAR_SOURCES, EVENT_TYPES, EXTENSION_REASON_CODES, TZ_SOURCES
 from dsar.enums import Channel, DsarRegime, RequestType
 from dsar.models import DataSubjectRequest
@@ -255,4 +256,4 @@ def dsar_representation(request: DataSubjectRequest) -> dict[str, Any]:
         "messages": list(request.messages.all()),
         "created_at": request.created_at,
     }
-    return dict(DsarDetailOutputSerializer(body).data)
+    return prebuilt_representation(DsarDetailOutputSerializer, body)

@@ -84,10 +84,6 @@ def opted_out_purposes(request: DataSubjectRequest) -> list[str]:
     return [str(key) for key in (step.result.get("purposes") or [])] if step is not None else []
 
 
-def message_exists(request: DataSubjectRequest, key: str) -> bool:
-    return RequestMessage.objects.filter(request=request, key=key).exists()
-
-
 def message_ids_due(*, now: datetime, limit: int = 500) -> list[int]:
     """Messages to (re)send: pending and due, or claimed by a sender whose lease ran out (it died mid-send)."""
     due = Q(status=MessageStatus.PENDING, next_attempt_at__lte=now) | Q(

@@ -28,6 +28,7 @@ from django.utils import timezone
 from ulid import ULID
 
 from core.crypto import CryptoError, seal, unseal, unwrap_data_key
+from core.db import built, insert_rows
 from core.enums import AuditAction
 from core.jurisdiction_rules import jurisdiction_rules
 from core.services import audit_log
@@ -41,7 +42,6 @@ from dsar.seal_contexts import request_key_owner, request_message_context
 from dsar.selectors import (
     dsar_by_pk,
     dsar_requester_email,
-    message_exists,
     message_ids_due,
     message_template_default,
     message_template_for,
@@ -50,6 +50,8 @@ from dsar.selectors import (
 MESSAGE_ACTOR: Final = "task:dsar.messages"
 DELIVER_MESSAGE_TASK: Final = "dsar.tasks.deliver_message"
 MAX_ATTEMPTS: Final = 10
+# Every stored column but the id (``core.db.built`` needs them all): a field added to RequestMessage is written too.
+_MESSAGE_COLUMNS: Final = tuple(f.attname for f in RequestMessage._meta.concrete_fields if not f.primary_key)
 
 
 def _lease() -> timedelta:
@@ -104,9 +106,8 @@ def message_render(request: DataSubjectRequest, *, kind: str, facts: MessageFact
 
 def message_queue(*, request: DataSubjectRequest, kind: str, key: str, facts: MessageFacts) -> RequestMessage | None:
     """Queue one message (call inside the step's transaction); None when the request has no requester address
-    or the message was queued before. It is delivered after commit, or by the sweep."""
-    if message_exists(request, key):
-        return None
+    or the message was queued before (``key`` is unique per request: the insert skips a second one, whether a
+    replayed step or a racing twin queued it). It is delivered after commit, or by the sweep."""
     if not dsar_requester_email(request):
         return None
     rendered, version_id = message_render(request, kind=kind, facts=facts)
@@ -123,10 +124,13 @@ def message_queue(*, request: DataSubjectRequest, kind: str, key: str, facts: Me
         sha256=rendered.sha256,
         content_sealed=seal(data_key, content, context=request_message_context(request.public_id, public_id)),
     )
-    RequestMessage.objects.bulk_create([row], ignore_conflicts=True)  # ON CONFLICT DO NOTHING: a racing twin won
-    stored = RequestMessage.objects.filter(public_id=public_id).first()
-    if stored is None:
+    values = {name: getattr(row, name) for name in _MESSAGE_COLUMNS}
+    inserted = insert_rows(
+        RequestMessage, _MESSAGE_COLUMNS, [tuple(values.values())], returning="id", skip_conflicts=True
+    )
+    if not inserted:
         return None
+    stored = built(RequestMessage, {**values, "id": inserted[0], "request": request})
     message_id = stored.pk
     if settings.PROVENANT_DSAR_MESSAGES_IN_WORKER:
         enqueue_after_commit(DELIVER_MESSAGE_TASK, message_id)  # the broker down: the messages sweep sends it

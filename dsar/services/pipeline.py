@@ -76,9 +76,7 @@ def dsar_create(
         idempotency_key=idempotency_key,
         request_digest=request_digest,
     )
-    _advance_after_commit(request.pk, has_email=bool(requester.email))
-    if not transaction.get_connection().in_atomic_block:  # the auto-wiring ran: show where it left the request
-        request.refresh_from_db(fields=["status", "deadlines", "due_on", "updated_at"])
+    _advance_after_commit(request, has_email=bool(requester.email))
     return request
 
 
@@ -146,20 +144,24 @@ def _replayed(first: DataSubjectRequest, idempotency_key: str, request_digest: s
     return AcceptedRequest(first, replayed=True)
 
 
-def _advance_after_commit(request_id: int, *, has_email: bool) -> None:
+def _advance_after_commit(request: DataSubjectRequest, *, has_email: bool) -> None:
     """After intake commits: an opt-out or limit request starts at once (no verification); any other request
     with a requester email gets its verification link. Without an email, legal verifies by hand.
 
     After commit, not inside the intake: a failure here never loses the request, which then waits in
-    ``received`` for legal (the admin queue) like one without an email."""
+    ``received`` for legal (the admin queue) like one without an email. The request is the one intake just
+    recorded, not read again (issue #16): its moves are compare-and-set, so one someone moved meanwhile is left
+    as they left it; the object the caller holds shows where the request stands."""
+    if request.type not in NO_VERIFICATION_NEEDED and not has_email:
+        return
 
     def advance() -> None:
-        request = dsar_by_pk(request_id)
-        if request is None or request.status != RequestStatus.RECEIVED:
+        if request.status != RequestStatus.RECEIVED:  # moved in the caller's transaction, after intake
             return
         if request.type in NO_VERIFICATION_NEEDED:
             _start_fulfilment(request)
-        elif has_email:
+            return
+        with contextlib.suppress(StatusChanged, IllegalTransition):
             dsar_identity_request(request=request, actor=AUTOWIRE_ACTOR)
 
     transaction.on_commit(advance, robust=True)

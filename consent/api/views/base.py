@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from rest_framework.exceptions import ValidationError
-from rest_framework.serializers import Serializer
 
 from consent import selectors
 from consent.models import Subject
@@ -15,28 +13,6 @@ from consent.selectors import GpcSignalPreview
 from core.api.fields import normalized_subject_id
 from core.api.views import OrganizationApi
 from core.problems import NotFound
-
-_prebuilt = threading.local()
-
-
-def prebuilt_validated(serializer_class: type[Serializer], data: Any) -> Any:
-    """``serializer_class(data=data)``'s validated data, raising its ValidationError, from one instance per class
-    and thread that is reused (issue #16): DRF deep-copies a serializer's declared fields for every new
-    instance, which cost more than the validation itself on the write path. Same fields, same errors; for
-    serializers whose validation keeps no state of its own besides DRF's (initial data, errors, result)."""
-    instances: dict[type[Serializer], Serializer] = _prebuilt.__dict__.setdefault("instances", {})
-    serializer = instances.get(serializer_class)
-    if serializer is None:
-        serializer = instances[serializer_class] = serializer_class(data=data)
-    else:
-        serializer.initial_data = data
-    try:
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-    finally:
-        for attribute in ("_validated_data", "_errors", "_data"):
-            serializer.__dict__.pop(attribute, None)
-        serializer.initial_data = None  # nothing of the request stays behind
 
 
 class ConsentApi(OrganizationApi):

@@ -17,10 +17,11 @@ from rest_framework.response import Response
 from consent import selectors, services
 from consent.api import serializers as s
 from consent.api.bulk_input import plain_bulk_events
-from consent.api.views.base import ConsentApi, prebuilt_validated
+from consent.api.views.base import ConsentApi
 from consent.catalog import organization_catalog
 from consent.models import Subject
 from core.api.pagination import PAGINATION_PARAMETERS, list_operation, page_limit, paginated_response
+from core.api.prebuilt import prebuilt_validated
 from core.api.schema import IDEMPOTENCY_HEADER, SUBJECT_ID, api_operation
 from core.api.views import parse_instant_param
 from core.cursors import decode_cursor, encode_cursor
