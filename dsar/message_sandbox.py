@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from django.template import (
@@ -180,7 +181,15 @@ def _walk(nodelist: NodeList, depth: int, part: str) -> None:
 
 
 def compile_part(source: str, *, part: str, html: bool = False, checking: bool = False) -> Template:
-    """Compile one part in the sandbox; TemplateRejected with a readable reason when it cannot be used."""
+    """Compile one part in the sandbox; TemplateRejected with a readable reason when it cannot be used. Compiled
+    once per wording (the last 512 used, by their text): every message of a kind in a language renders the same
+    parts, and compiling them cost more than rendering (issue #16). A compiled template holds no state of a
+    rendering, so threads share it, as Django's own template loaders share theirs."""
+    return _compiled(source, part, html, checking)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str, part: str, html: bool, checking: bool) -> Template:
     limit = MAX_SUBJECT_CHARS if part == "subject" else MAX_SOURCE_CHARS
     if len(source) > limit:
         raise TemplateRejected(f"At most {limit} characters.", part=part)

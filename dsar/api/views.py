@@ -65,11 +65,9 @@ class DsarCreateApi(OrganizationApi):
             requester=services.Requester(email=requester.get("email") or "", name=requester.get("name") or ""),
             language=data.get("language") or "",
         )
-        created = accepted.request
-        found = selectors.dsar_for_organization(organization=self.organization, public_id=created.public_id)
-        assert found is not None
+        created = selectors.dsar_with_history(accepted.request)  # as intake and the step after it left it
         response = Response(
-            s.dsar_representation(found), status=status.HTTP_200_OK if accepted.replayed else status.HTTP_201_CREATED
+            s.dsar_representation(created), status=status.HTTP_200_OK if accepted.replayed else status.HTTP_201_CREATED
         )
         response["Location"] = f"/api/v1/dsar/{created.public_id}"
         if accepted.replayed:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, prefetch_related_objects
 
 from consent.subject_ids import email_index
 from core.crypto import CryptoError, normalize_email, unseal, unwrap_data_key
@@ -34,6 +34,12 @@ def dsar_for_organization(*, organization: Organization, public_id: str) -> Data
         .prefetch_related("transitions", "messages")
         .first()
     )
+
+
+def dsar_with_history(request: DataSubjectRequest) -> DataSubjectRequest:
+    """The request a caller holds as it stands, with its history and its messages loaded (two queries)."""
+    prefetch_related_objects([request], "transitions", "messages")
+    return request
 
 
 def dsar_by_public_id(public_id: str) -> DataSubjectRequest | None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from consent.models import Subject
@@ -36,6 +36,8 @@ from dsar.services.workflow import Requester, dsar_intake
 AUTOWIRE_ACTOR: Final = "task:dsar.workflow"
 FULFIL_TASK: Final = "dsar.tasks.fulfil"
 SEND_IDENTITY_LINK_TASK: Final = "dsar.tasks.send_verification_link"
+# What a move of a request changes on the object its caller holds (``workflow.dsar_transition``).
+_MOVING_FIELDS: Final = ("status", "deadlines", "due_on", "updated_at", "rejection_reason")
 
 
 # --- intake ----------------------------------------------------------------------------------------------------
@@ -158,11 +160,17 @@ def _advance_after_commit(request: DataSubjectRequest, *, has_email: bool) -> No
     def advance() -> None:
         if request.status != RequestStatus.RECEIVED:  # moved in the caller's transaction, after intake
             return
-        if request.type in NO_VERIFICATION_NEEDED:
-            _start_fulfilment(request)
-            return
-        with contextlib.suppress(StatusChanged, IllegalTransition):
-            dsar_identity_request(request=request, actor=AUTOWIRE_ACTOR)
+        try:
+            if request.type in NO_VERIFICATION_NEEDED:
+                _start_fulfilment(request)
+            else:
+                with contextlib.suppress(StatusChanged, IllegalTransition):
+                    dsar_identity_request(request=request, actor=AUTOWIRE_ACTOR)
+        except Exception:
+            # The object may show a move that did not commit: read back what is stored, then let on_commit log.
+            with contextlib.suppress(DatabaseError):
+                request.refresh_from_db(fields=list(_MOVING_FIELDS))
+            raise
 
     transaction.on_commit(advance, robust=True)
 
