@@ -18,6 +18,7 @@ from dsar.deadlines import SettingLayer, compute_deadlines
 from dsar.enums import DsarRegime
 from dsar.models import DataSubjectRequest, RequestMessage, RequestTransition
 from dsar.request_deadlines import request_today
+from dsar.services.messaging import message_facts, message_queue
 from tests.consent.api_contract import assert_problem, dsar_body, pointers
 
 DEADLINE_KEYS = set(
@@ -57,6 +58,53 @@ def test_intake_records_the_request_with_its_deadlines_and_one_history_step(clie
     assert [(step["from_status"], step["to_status"]) for step in body["history"]] == [("", "received")]
     stored = DataSubjectRequest.objects.get(public_id=body["id"])
     assert stored.due_on.isoformat() == body["due_on"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_answer_shows_the_request_as_committed_after_the_step_that_follows_intake(client: APIClient) -> None:
+    """As a server runs it (each commit real, its hooks run at once): with a requester email the request asks for
+    identity right after intake; the answer, built from the request intake holds (not read again), equals what
+    is stored."""
+    response = client.post("/api/v1/dsar", dsar_body(), format="json")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    stored = DataSubjectRequest.objects.get(public_id=body["id"])
+    assert body["status"] == stored.status == "identity_pending"
+    assert body["due_on"] == stored.due_on.isoformat()
+    assert body["deadlines"] == stored.deadlines
+    history = list(RequestTransition.objects.filter(request=stored).order_by("at", "id"))
+    assert [(step["from_status"], step["to_status"]) for step in body["history"]] == [
+        (step.from_status, step.to_status) for step in history
+    ]
+    assert [(step.from_status, step.to_status) for step in history] == [
+        ("", "received"),
+        ("received", "identity_pending"),
+    ]
+    assert [message["kind"] for message in body["messages"]] == list(
+        RequestMessage.objects.filter(request=stored).order_by("id").values_list("kind", flat=True)
+    )
+    assert "receipt" in [message["kind"] for message in body["messages"]]
+
+
+def test_a_message_is_queued_once_per_key_whoever_queues_it_again(organization: Organization) -> None:
+    request = services.dsar_create(
+        organization=organization,
+        request_type="access",
+        channel="email",
+        actor="test",
+        jurisdiction="DE",
+        requester=services.Requester(email="ada@example.com", name="Ada Lovelace"),
+    )
+    facts = message_facts(request)
+    again = message_queue(request=request, kind="receipt", key="receipt", facts=facts)
+
+    assert again is None
+    assert RequestMessage.objects.filter(request=request, key="receipt").count() == 1
+    first = message_queue(request=request, kind="receipt", key="receipt-2", facts=facts)
+    assert first is not None
+    assert first.pk == RequestMessage.objects.get(request=request, key="receipt-2").pk
+    assert first.request_id == request.pk
 
 
 def test_requester_contact_is_masked_in_answers_and_never_stored_in_plaintext(client: APIClient) -> None:
