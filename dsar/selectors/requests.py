@@ -26,19 +26,23 @@ def dsar_by_idempotency_key(*, organization: Organization, idempotency_key: str)
     return DataSubjectRequest.objects.filter(organization=organization, idempotency_key=idempotency_key).first()
 
 
+# What a request's answer shows beside it: its history and its messages (one query each).
+_HISTORY_AND_MESSAGES = ("transitions", "messages")
+
+
 def dsar_for_organization(*, organization: Organization, public_id: str) -> DataSubjectRequest | None:
     """The request with its history and its messages (two extra queries), or None when another organization owns
     it."""
     return (
         DataSubjectRequest.objects.filter(organization=organization, public_id=public_id)
-        .prefetch_related("transitions", "messages")
+        .prefetch_related(*_HISTORY_AND_MESSAGES)
         .first()
     )
 
 
 def dsar_with_history(request: DataSubjectRequest) -> DataSubjectRequest:
     """The request a caller holds as it stands, with its history and its messages loaded (two queries)."""
-    prefetch_related_objects([request], "transitions", "messages")
+    prefetch_related_objects([request], *_HISTORY_AND_MESSAGES)
     return request
 
 
