@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, overload
 
 import psycopg
 from django.conf import settings
@@ -292,6 +292,42 @@ def insert_rows(
             cursor.execute(sql, params)
             returned.extend(r[0] for r in cursor.fetchall())
     return returned
+
+
+@lru_cache(maxsize=256)
+def _instance_insert_plan(model: type[models.Model]) -> tuple[tuple[models.Field, ...], tuple[str, ...], str]:
+    """The fields an INSERT of one ``model`` instance writes (every concrete one but an automatic primary key),
+    their attnames, and the primary key's column to read back."""
+    pk = cast(models.Field, model._meta.pk)
+    fields = tuple(
+        cast(models.Field, f)
+        for f in model._meta.concrete_fields
+        if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField | models.SmallAutoField))
+    )
+    return fields, tuple(cast(str, f.attname) for f in fields), cast(str, pk.attname)
+
+
+@overload
+def insert_instance(instance: M) -> M: ...
+@overload
+def insert_instance(instance: M, *, skip_conflicts: bool) -> M | None: ...
+def insert_instance(instance: M, *, skip_conflicts: bool = False) -> M | None:
+    """``instance.save()`` of a new row through the statement cached for its model's shape (issue #16: Django
+    compiles its INSERT anew each time): every concrete column, each after its field's ``pre_save`` as ``save``
+    does (``auto_now_add`` and the like), but an automatic primary key, which is read back and set. The instance
+    is then saved as far as Django can tell. No ``pre_save``/``post_save`` signal is sent: for models no receiver
+    listens to. ``skip_conflicts``: a row that collides with a unique constraint is left out, and None is
+    returned."""
+    model = type(instance)
+    fields, names, pk_attname = _instance_insert_plan(model)
+    row = tuple(field.pre_save(instance, True) for field in fields)
+    inserted = insert_rows(model, names, [row], returning=pk_attname, skip_conflicts=skip_conflicts)
+    if not inserted:
+        return None
+    setattr(instance, pk_attname, inserted[0])
+    instance._state.adding = False
+    instance._state.db = DEFAULT_DB_ALIAS
+    return instance
 
 
 @lru_cache(maxsize=256)

@@ -29,6 +29,7 @@ from core.branding import (
     meets_aa_on_white,
     normalize_host,
 )
+from core.db import insert_instance
 from core.enums import AuditAction
 from core.models import ApiKey, AuditLogEntry, Organization, PrivacyCenterBranding
 from core.problems import Conflict, InvalidInput
@@ -50,7 +51,7 @@ def audit_log(
     organization: Organization | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditLogEntry:
-    return AuditLogEntry.objects.create(
+    entry = AuditLogEntry(
         organization=organization,
         actor=actor,
         action=action,
@@ -58,6 +59,7 @@ def audit_log(
         object_id=str(object_id),
         data=data or {},
     )
+    return insert_instance(entry)  # the INSERT compiled once: every audited action writes one
 
 
 def has_control_characters(text: str) -> bool:

@@ -28,7 +28,7 @@ from django.utils import timezone
 from ulid import ULID
 
 from core.crypto import CryptoError, seal, unseal, unwrap_data_key
-from core.db import built, insert_rows
+from core.db import insert_instance
 from core.enums import AuditAction
 from core.jurisdiction_rules import jurisdiction_rules
 from core.services import audit_log
@@ -50,8 +50,6 @@ from dsar.selectors import (
 MESSAGE_ACTOR: Final = "task:dsar.messages"
 DELIVER_MESSAGE_TASK: Final = "dsar.tasks.deliver_message"
 MAX_ATTEMPTS: Final = 10
-# Every stored column but the id (``core.db.built`` needs them all): a field added to RequestMessage is written too.
-_MESSAGE_COLUMNS: Final = tuple(f.attname for f in RequestMessage._meta.concrete_fields if not f.primary_key)
 
 
 def _lease() -> timedelta:
@@ -124,13 +122,9 @@ def message_queue(*, request: DataSubjectRequest, kind: str, key: str, facts: Me
         sha256=rendered.sha256,
         content_sealed=seal(data_key, content, context=request_message_context(request.public_id, public_id)),
     )
-    values = {name: getattr(row, name) for name in _MESSAGE_COLUMNS}
-    inserted = insert_rows(
-        RequestMessage, _MESSAGE_COLUMNS, [tuple(values.values())], returning="id", skip_conflicts=True
-    )
-    if not inserted:
+    stored = insert_instance(row, skip_conflicts=True)
+    if stored is None:
         return None
-    stored = built(RequestMessage, {**values, "id": inserted[0], "request": request})
     message_id = stored.pk
     if settings.PROVENANT_DSAR_MESSAGES_IN_WORKER:
         enqueue_after_commit(DELIVER_MESSAGE_TASK, message_id)  # the broker down: the messages sweep sends it

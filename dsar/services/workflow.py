@@ -18,6 +18,7 @@ from ulid import ULID
 
 from consent.models import Subject
 from core.crypto import new_data_key, seal
+from core.db import insert_instance
 from core.enums import AuditAction
 from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
 from core.jurisdictions import normalize_jurisdiction
@@ -154,7 +155,7 @@ def dsar_intake(
         return seal(data_key, value, context=requester_context(public_id, field)) if value else ""
 
     with transaction.atomic():
-        request = DataSubjectRequest.objects.create(
+        request = DataSubjectRequest(
             organization=organization,
             public_id=public_id,
             subject_external_id=subject_external_id,
@@ -176,8 +177,9 @@ def dsar_intake(
             idempotency_key=idempotency_key,
             request_digest=request_digest if idempotency_key else "",
         )
-        RequestTransition.objects.create(
-            request=request, at=now, actor=actor, from_status="", to_status=RequestStatus.RECEIVED
+        insert_instance(request)
+        insert_instance(
+            RequestTransition(request=request, at=now, actor=actor, from_status="", to_status=RequestStatus.RECEIVED)
         )
         audit_log(
             actor=actor,
@@ -297,7 +299,7 @@ def dsar_transition(
         claimed = DataSubjectRequest.objects.filter(pk=request.pk, status=expected).update(**values)
         if not claimed:
             raise StatusChanged("The request's status changed meanwhile; reload it and try again.")
-        step.save()
+        insert_instance(step)
         audit_log(
             actor=actor,
             action=AuditAction.DSAR_TRANSITIONED,
