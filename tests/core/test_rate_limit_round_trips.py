@@ -123,6 +123,23 @@ def test_a_redis_that_lost_its_scripts_is_counted_the_librarys_way_then_in_one_r
     assert (allowed, state.remaining, counted_store.exchanges - before) == (True, 7, 1)
 
 
+def test_a_redis_holding_only_the_counting_script_counts_a_request_once(
+    counted_store: ExchangeCountingProxy, own_redis: RedisServer
+) -> None:
+    """After a restart, a public form's throttle (which only counts) loads the counting script first; the next API
+    request finds the window's script missing. Its entry was taken; it must not be taken again."""
+    with redis.Redis(port=own_redis.port) as direct:
+        direct.script_flush()
+    SlidingWindowCounterRateLimiter(throttle_storage()).hit(RateLimitItemPerMinute(30), "form", "address", "x")
+
+    allowed, state = rate_limit_hit(BUCKET_API_KEY, "key-4", 1)  # a budget of one request a minute
+
+    assert allowed
+    assert state.remaining == 0 == library_view(own_redis.port, 1, "key-4")
+    refused, _ = rate_limit_hit(BUCKET_API_KEY, "key-4", 1)
+    assert not refused
+
+
 def test_other_callers_of_the_store_are_answered_by_the_library_unchanged(
     counted_store: ExchangeCountingProxy, own_redis: RedisServer
 ) -> None:
