@@ -31,6 +31,7 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
 from django.db.models.base import ModelState
+from django.utils.functional import Promise
 from psycopg.types.json import Jsonb
 
 CHUNK_ROWS = 1000
@@ -298,13 +299,29 @@ def insert_rows(
 def _instance_insert_plan(model: type[models.Model]) -> tuple[tuple[models.Field, ...], tuple[str, ...], str]:
     """The fields an INSERT of one ``model`` instance writes (every concrete one but an automatic primary key),
     their attnames, and the primary key's column to read back."""
-    pk = cast(models.Field, model._meta.pk)
+    meta = model._meta
+    refused = [
+        f.name
+        for f in meta.concrete_fields
+        if f.db_default is not models.NOT_PROVIDED
+        or getattr(f, "generated", False)
+        or (isinstance(f, models.JSONField) and f.encoder is not None)
+    ]
+    if meta.parents or refused:
+        # Values the database computes, or Django converts on save, that the cached INSERT would not: save() them.
+        raise TypeError(f"insert_instance cannot write {model.__name__} ({', '.join(refused) or 'inherited'})")
+    pk = cast(models.Field, meta.pk)
     fields = tuple(
         cast(models.Field, f)
-        for f in model._meta.concrete_fields
+        for f in meta.concrete_fields
         if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField | models.SmallAutoField))
     )
     return fields, tuple(cast(str, f.attname) for f in fields), cast(str, pk.attname)
+
+
+def _stored(value: Any) -> Any:
+    """A lazy translation as the text it stands for (``Model.save`` resolves it through the field)."""
+    return str(value) if isinstance(value, Promise) else value
 
 
 @overload
@@ -316,11 +333,12 @@ def insert_instance(instance: M, *, skip_conflicts: bool = False) -> M | None:
     compiles its INSERT anew each time): every concrete column, each after its field's ``pre_save`` as ``save``
     does (``auto_now_add`` and the like), but an automatic primary key, which is read back and set. The instance
     is then saved as far as Django can tell. No ``pre_save``/``post_save`` signal is sent: for models no receiver
-    listens to. ``skip_conflicts``: a row that collides with a unique constraint is left out, and None is
-    returned."""
+    listens to. Refuses (TypeError) a model with values the database computes or Django converts on save (a
+    ``db_default``, a generated column, a JSON encoder, a parent model). ``skip_conflicts``: a row that collides
+    with a unique constraint is left out, and None is returned."""
     model = type(instance)
     fields, names, pk_attname = _instance_insert_plan(model)
-    row = tuple(field.pre_save(instance, True) for field in fields)
+    row = tuple(_stored(field.pre_save(instance, True)) for field in fields)
     inserted = insert_rows(model, names, [row], returning=pk_attname, skip_conflicts=skip_conflicts)
     if not inserted:
         return None

@@ -394,13 +394,15 @@ def dsar_extend(
             if current:
                 raise AlreadyExtended("The request was extended already; the law allows one extension.")
             raise StatusChanged("The request's status changed meanwhile; reload it and try again.")
-        RequestTransition.objects.create(
-            request=request,
-            at=now,
-            actor=actor,
-            from_status=request.status,
-            to_status=request.status,
-            reason=f"extended ({reason_code}); notice sent {notice_sent_on.isoformat()}",
+        insert_instance(
+            RequestTransition(
+                request=request,
+                at=now,
+                actor=actor,
+                from_status=request.status,
+                to_status=request.status,
+                reason=f"extended ({reason_code}); notice sent {notice_sent_on.isoformat()}",
+            )
         )
         audit_log(
             actor=actor,

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from consent.enums import SourceKind
 from consent.models import Source
 from core.db import insert_instance
 from core.enums import AuditAction
 from core.models import AuditLogEntry, Organization
+from dsar.models import RequestNotice
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +66,24 @@ def test_a_unique_collision_is_left_out_when_asked(organization: Organization, d
 
     assert second is None
     assert list(Organization.objects.filter(slug="twin").values_list("pk", "name")) == [(first.pk, "Twin")]
+
+
+def test_a_lazy_translation_is_stored_as_its_text(organization: Organization) -> None:
+    entry = insert_instance(
+        AuditLogEntry(
+            organization=organization,
+            actor=gettext_lazy("Provenant"),  # type: ignore[misc]  # what a caller may pass; save() takes it
+            action=AuditAction.DSAR_RECEIVED,
+            object_type="dsar",
+            object_id="01LAZY",
+        )
+    )
+    assert AuditLogEntry.objects.get(pk=entry.pk).actor == "Provenant"
+
+
+def test_models_whose_values_the_database_or_save_computes_are_refused(organization: Organization) -> None:
+    """RequestNotice has database defaults: written by this INSERT they would be sent as Django's placeholder."""
+    notice = RequestNotice()
+    with pytest.raises(TypeError, match="RequestNotice"):
+        insert_instance(notice)
+    assert notice.pk is None

@@ -21,7 +21,6 @@ from consent.api.views.base import ConsentApi
 from consent.catalog import organization_catalog
 from consent.models import Subject
 from core.api.pagination import PAGINATION_PARAMETERS, list_operation, page_limit, paginated_response
-from core.api.prebuilt import prebuilt_validated
 from core.api.schema import IDEMPOTENCY_HEADER, SUBJECT_ID, api_operation
 from core.api.views import parse_instant_param
 from core.cursors import decode_cursor, encode_cursor
@@ -57,7 +56,7 @@ class ConsentEventCreateApi(ConsentApi):
         },
     )
     def post(self, request: Request) -> Response:
-        data = prebuilt_validated(s.ConsentEventInputSerializer, request.data)
+        data = self.validated(s.ConsentEventInputSerializer, request.data)
         if data.get("idempotency_key"):
             raise InvalidInput(
                 "Send the idempotency key in the Idempotency-Key header.",
@@ -111,7 +110,7 @@ class ConsentEventBulkCreateApi(ConsentApi):
     def post(self, request: Request) -> Response:
         items = plain_bulk_events(request.data)
         if items is None:  # not plainly valid: the serializer decides, and words the errors
-            data = prebuilt_validated(s.ConsentEventBulkInputSerializer, request.data)
+            data = self.validated(s.ConsentEventBulkInputSerializer, request.data)
             raw_items = cast(dict[str, Any], request.data)["events"]
             items = [
                 s.event_input(item, raw=raw_items[i], pointer=f"/events/{i}", idempotency_key=None)
