@@ -19,6 +19,7 @@ from rest_framework import serializers
 from consent.enums import CLIENT_ACTIONS, CollectionMethod
 from consent.services import ConsentEventInput, plain_request_digest
 from core.api.fields import AwareDateTimeField, normalized_subject_id
+from core.api.plain_input import NotPlain, optional_plain_label, plain_label, via_field
 from core.jurisdictions import normalize_jurisdiction
 
 _EVENT_KEYS: Final = frozenset(
@@ -47,28 +48,6 @@ _METHODS: Final = frozenset(str(m) for m in CollectionMethod.values)
 _OCCURRED_AT: Final = AwareDateTimeField()
 _IP_ADDRESS: Final = serializers.IPAddressField(required=False, allow_null=True)
 _EMAIL: Final = serializers.EmailField(required=False, allow_null=True, max_length=254)
-
-
-class NotPlain(Exception):
-    """The value needs the serializer (it may still be valid); raised inside this module only."""
-
-
-def _label(value: Any, max_length: int, *, allow_blank: bool = False) -> str:
-    """A ``StrictCharField`` value that needs no trimming or normalizing: ASCII, printable, no outer spaces."""
-    if not isinstance(value, str) or len(value) > max_length:
-        raise NotPlain
-    if not value:
-        if allow_blank:
-            return value
-        raise NotPlain
-    if not (value.isascii() and value.isprintable()) or value.strip() != value:
-        raise NotPlain
-    return value
-
-
-def _optional_label(item: dict[str, Any], key: str, max_length: int) -> str | None:
-    value = item.get(key)
-    return None if value is None else _label(value, max_length)
 
 
 def _flag(item: dict[str, Any], key: str) -> bool:
@@ -107,13 +86,6 @@ def _encodes(value: str) -> bool:
     return True
 
 
-def _via_field(field: serializers.Field, value: Any) -> Any:
-    try:
-        return field.run_validation(value)
-    except serializers.ValidationError as exc:
-        raise NotPlain from exc
-
-
 def _event(item: Any, pointer: str, idempotency_key: str | None = None) -> ConsentEventInput:
     if not isinstance(item, dict) or not item.keys() <= _EVENT_KEYS:
         raise NotPlain
@@ -121,7 +93,7 @@ def _event(item: Any, pointer: str, idempotency_key: str | None = None) -> Conse
     method = item.get("collection_method")
     if not isinstance(action, str) or action not in _ACTIONS or not isinstance(method, str) or method not in _METHODS:
         raise NotPlain
-    jurisdiction = _label(item.get("jurisdiction"), 6)
+    jurisdiction = plain_label(item.get("jurisdiction"), 6)
     try:
         jurisdiction = normalize_jurisdiction(jurisdiction)
     except ValueError as exc:
@@ -132,26 +104,28 @@ def _event(item: Any, pointer: str, idempotency_key: str | None = None) -> Conse
         if not isinstance(evidence, dict) or not evidence.keys() <= _EVIDENCE_KEYS:
             raise NotPlain
         if evidence.get("ip_address") is not None:
-            ip_address = _via_field(_IP_ADDRESS, evidence["ip_address"])
+            ip_address = via_field(_IP_ADDRESS, evidence["ip_address"])
         if evidence.get("user_agent") is not None:
-            user_agent = _label(evidence["user_agent"], 1024, allow_blank=True)
+            user_agent = plain_label(evidence["user_agent"], 1024, allow_blank=True)
     email = item.get("subject_email")
     return ConsentEventInput(
         subject_id=_subject_id(item.get("subject_id")),
-        subject_email=None if email is None else _via_field(_EMAIL, email),
-        purpose=_label(item.get("purpose"), 64),
+        subject_email=None if email is None else via_field(_EMAIL, email),
+        purpose=plain_label(item.get("purpose"), 64),
         action=action,
         occurred_at=_occurred_at(item.get("occurred_at")),
-        source=_label(item.get("source"), 64),
+        source=plain_label(item.get("source"), 64),
         collection_method=method,
-        policy_version=_optional_label(item, "policy_version", 64),
+        policy_version=optional_plain_label(item, "policy_version", 64),
         jurisdiction=jurisdiction,
         gpc=_flag(item, "gpc"),
         explicit_confirmation=_flag(item, "explicit_confirmation"),
         ip_address=ip_address,
         user_agent=user_agent,
-        supersedes=_optional_label(item, "supersedes", 26),
-        idempotency_key=(_optional_label(item, "idempotency_key", 255) if idempotency_key is None else idempotency_key),
+        supersedes=optional_plain_label(item, "supersedes", 26),
+        idempotency_key=(
+            optional_plain_label(item, "idempotency_key", 255) if idempotency_key is None else idempotency_key
+        ),
         request_digest=plain_request_digest(item),  # every value checked above: strings, booleans, nulls
         pointer=pointer,
     )
@@ -175,7 +149,7 @@ def plain_event(item: Any, *, pointer: str, idempotency_key: str | None) -> Cons
     given; ``None`` when the serializer must decide."""
     try:
         if isinstance(item, dict) and item.get("idempotency_key") is not None:
-            _label(item["idempotency_key"], 255)  # the serializer checks a row's own key even when another is used
+            plain_label(item["idempotency_key"], 255)  # the serializer checks a row's own key even when another is used
         return _event(item, pointer, idempotency_key)
     except NotPlain:
         return None

@@ -22,6 +22,7 @@ from core.api.views import OrganizationApi
 from core.problems import InvalidInput, NotFound
 from provenance import selectors
 from provenance.api import serializers as s
+from provenance.api.batch_input import plain_stamp_items
 from provenance.enums import STAMP_ERROR, StampDecision
 from provenance.models import Recipient
 from provenance.services import recipients, stamping
@@ -150,8 +151,10 @@ class StampBatchApi(OrganizationApi):
         problems={422: "The body is not a list of stamp requests."},
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.StampBatchInputSerializer, request.data)
-        requests = [s.stamp_request(item, f"/items/{i}") for i, item in enumerate(data["items"])]
+        items = plain_stamp_items(request.data)
+        if items is None:  # not plainly valid: the serializer decides, and words the errors
+            items = self.validated(s.StampBatchInputSerializer, request.data)["items"]
+        requests = [s.stamp_request(item, f"/items/{i}") for i, item in enumerate(items)]
         results = stamping.stamp_many(organization=self.organization, requests=requests)
         rendered = []
         for index, result in enumerate(results):
