@@ -1,7 +1,8 @@
 """API rate limits: a budget of requests per minute for each API key (its own override, or
 PROVENANT_API_RATE_LIMIT_PER_MINUTE), a lower one for each key's expensive operations, and one per client
 address for everything unauthenticated. Counted with the ``limits`` library's sliding-window counter in the
-throttle storage (``core.throttling``: Redis, so every worker shares one budget; memory without Redis).
+throttle storage (``core.throttling``: Redis, so every worker shares one budget; memory without Redis), a busy
+budget's requests several at a time (``core.rate_batches``).
 
 Every API answer says where its caller stands (``RateLimit-*`` and ``X-RateLimit-*`` headers); a refusal is a
 429 problem+json with ``Retry-After``. The admin's sign-in lockout (django-axes) answers the same way.
@@ -40,6 +41,7 @@ from rest_framework.throttling import BaseThrottle
 from core.metrics import SIGNIN_COUNTS_UNAVAILABLE
 from core.models import ApiKey
 from core.problems import PROBLEM_CONTENT_TYPE, problem_body
+from core.rate_batches import BatchedCounts, Budget, StoreAnswer
 from core.signin_fallback import LOCAL_SIGNIN_FAILURES, OnceAnInterval
 from core.throttling import client_address, hit_and_window_stats
 
@@ -114,16 +116,27 @@ class RateLimitState:
         return headers
 
 
+def count_in_store(budget: Budget, cost: int) -> StoreAnswer:
+    """Count ``cost`` requests of ``budget`` in the shared store at once (all or, when they do not fit, none)."""
+    bucket, identity, per_minute = budget
+    allowed, stats = hit_and_window_stats(RateLimitItemPerMinute(per_minute), "rate", bucket, identity, cost=cost)
+    return StoreAnswer(allowed=allowed, remaining=max(0, stats.remaining), reset_at=stats.reset_time)
+
+
+# A busy budget's requests go to the store several at a time (``core.rate_batches``); small budgets one by one.
+BATCHED_COUNTS = BatchedCounts(count_in_store)
+
+
 def rate_limit_hit(bucket: str, identity: str, per_minute: int) -> tuple[bool, RateLimitState]:
     """Count one request of ``identity`` in ``bucket`` and say whether it is within ``per_minute``."""
-    item = RateLimitItemPerMinute(max(1, per_minute))
+    limit = max(1, per_minute)
     try:
-        allowed, stats = hit_and_window_stats(item, "rate", bucket, identity)
+        answer = BATCHED_COUNTS.hit((bucket, identity, limit))
     except StorageError:
         # Redis down: serve (issue #15: consent writes and DSAR intake succeed without it), uncounted.
         logger.warning("rate-limit storage unreachable: %s request allowed without counting", bucket)
-        return True, RateLimitState(limit=item.amount, remaining=item.amount, reset_at=time.time() + 60)
-    return allowed, RateLimitState(limit=item.amount, remaining=max(0, stats.remaining), reset_at=stats.reset_time)
+        return True, RateLimitState(limit=limit, remaining=limit, reset_at=time.time() + 60)
+    return answer.allowed, RateLimitState(limit=limit, remaining=answer.remaining, reset_at=answer.reset_at)
 
 
 def api_key_rate_limit(api_key: ApiKey) -> int:

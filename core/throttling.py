@@ -25,6 +25,7 @@ from redis import Redis
 from redis.exceptions import NoScriptError
 
 from core.crypto import blind_index
+from core.rate_batches import forget_every_tally
 
 _IDENTIFIER_NAMESPACE = "throttle-identifier"
 logger = logging.getLogger(__name__)
@@ -83,12 +84,12 @@ class OneRoundTripRedisStorage(RedisStorage):
         super().__init__(uri, **options)
         self.pending = threading.local()  # this thread's call of hit_and_window_stats, while it runs
 
-    def hit_and_window_stats(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, WindowStats]:
+    def hit_and_window_stats(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> tuple[bool, WindowStats]:
         limiter = SlidingWindowCounterRateLimiter(self)
         self.pending.window = self.pending.key = None
         self.pending.active = True
         try:
-            allowed = limiter.hit(item, *identifiers)
+            allowed = limiter.hit(item, *identifiers, cost=cost)
             return allowed, limiter.get_window_stats(item, *identifiers)
         finally:
             self.pending.active = False
@@ -128,15 +129,15 @@ class OneRoundTripRedisStorage(RedisStorage):
         )
 
 
-def hit_and_window_stats(item: RateLimitItem, *identifiers: str) -> tuple[bool, WindowStats]:
-    """Count one hit of ``item`` for ``identifiers`` with the sliding-window counter and say where it leaves the
-    window (one Redis round trip; two calls of the library on other stores). Raises limits' StorageError when the
-    store is unreachable."""
+def hit_and_window_stats(item: RateLimitItem, *identifiers: str, cost: int = 1) -> tuple[bool, WindowStats]:
+    """Count a hit of ``cost`` requests of ``item`` for ``identifiers`` with the sliding-window counter (all of them
+    or, when they do not fit, none) and say where it leaves the window (one Redis round trip; two calls of the
+    library on other stores). Raises limits' StorageError when the store is unreachable."""
     storage = throttle_storage()
     if isinstance(storage, OneRoundTripRedisStorage):
-        return storage.hit_and_window_stats(item, *identifiers)
+        return storage.hit_and_window_stats(item, *identifiers, cost=cost)
     limiter = SlidingWindowCounterRateLimiter(storage)
-    return limiter.hit(item, *identifiers), limiter.get_window_stats(item, *identifiers)
+    return limiter.hit(item, *identifiers, cost=cost), limiter.get_window_stats(item, *identifiers)
 
 
 @lru_cache(maxsize=4)
@@ -227,5 +228,6 @@ def _throttle_hits(
 
 
 def throttle_reset() -> None:
-    """Forget every count (tests; an operator after an incident)."""
+    """Forget every count (tests; an operator after an incident), the ones a process still holds too."""
     throttle_storage().reset()
+    forget_every_tally()

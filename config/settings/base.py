@@ -366,8 +366,11 @@ PROVENANT_PRIVACY_CENTER_THROTTLE_PER_EMAIL = os.environ.get("PROVENANT_PRIVACY_
 # ---------------------------------------------------------------------------------------------------------------
 # Requests per minute of one API key (an API key's own "rate limit per minute" in the admin overrides it).
 PROVENANT_API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("PROVENANT_API_RATE_LIMIT_PER_MINUTE", "600"))
-# An API key found by its secret is reused by a process for this long (issue #16); revocation reaches every
-# process within it (0: read the key on every request).
+# A busy budget (400 a minute or more) is counted in batches (core.rate_batches): a process sends up to this many of
+# a key's requests to Redis in one hit (and at most 1/200 of the budget), at least every FLUSH_SECONDS, and counts
+# the last quarter of every budget request by request. 1: every request is its own round trip.
+PROVENANT_API_RATE_COUNT_BATCH = int(os.environ.get("PROVENANT_API_RATE_COUNT_BATCH", "16"))
+PROVENANT_API_RATE_COUNT_FLUSH_SECONDS = float(os.environ.get("PROVENANT_API_RATE_COUNT_FLUSH_SECONDS", "1"))
 # The change feed's long polls (GET /api/v1/consent-events?wait=) that one web process lets wait at once; each holds
 # a server thread, so by default half of gunicorn's threads (GUNICORN_THREADS); the others answer at once.
 PROVENANT_FEED_LONG_POLLS_PER_PROCESS = int(
@@ -375,6 +378,8 @@ PROVENANT_FEED_LONG_POLLS_PER_PROCESS = int(
         "PROVENANT_FEED_LONG_POLLS_PER_PROCESS", str(max(1, int(os.environ.get("GUNICORN_THREADS", "4")) // 2))
     )
 )
+# An API key found by its secret is reused by a process for this long (issue #16); revocation reaches every
+# process within it (0: read the key on every request).
 PROVENANT_API_KEY_CACHE_SECONDS = float(os.environ.get("PROVENANT_API_KEY_CACHE_SECONDS", "5"))
 # Expensive operations (ledger verification and export, report rendering, the evidence pack, DSAR certificates):
 # their own, lower budget per key and minute, on top of the key's general one.

@@ -1,11 +1,13 @@
 """An API request counts itself in its key's budget in one Redis round trip (issue #16): limits' two sliding-window
-scripts go in one pipeline (``core.throttling.OneRoundTripRedisStorage``). Measured on the wire through a proxy in
-front of a redis-server of the test's own; the counts must be the ones the library itself reads back."""
+scripts go in one pipeline (``core.throttling.OneRoundTripRedisStorage``); a busy budget's requests go several in one
+(``core.rate_batches``). Measured on the wire through a proxy in front of a redis-server of the test's own; the
+counts must be the ones the library itself reads back."""
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ from limits import RateLimitItemPerMinute
 from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from core.rate_limits import BUCKET_API_KEY, rate_limit_hit
+from core.rate_batches import BatchedCounts, forget_every_tally
+from core.rate_limits import BUCKET_API_KEY, count_in_store, rate_limit_hit
 from core.throttling import OneRoundTripRedisStorage, throttle_storage
 from tests.integration.faults import RedisServer
 
@@ -75,6 +78,7 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def counted_store(own_redis: RedisServer, settings: Any) -> Iterator[ExchangeCountingProxy]:
     proxy = ExchangeCountingProxy(own_redis.port)
     settings.PROVENANT_THROTTLE_STORAGE_URI = f"redis://127.0.0.1:{proxy.port}/0"
+    forget_every_tally()  # no request of another test waits to be sent to this store
     yield proxy
     proxy.close()
 
@@ -155,3 +159,83 @@ def test_other_callers_of_the_store_are_answered_by_the_library_unchanged(
     assert limiter.hit(item, "form", "address", "198.51.100.1")
     assert not limiter.test(item, "form", "address", "198.51.100.1")
     assert not limiter.hit(item, "form", "address", "198.51.100.1")
+
+
+# Batched counting (core.rate_batches): a busy budget's requests go to Redis several at a time.
+
+
+def test_a_busy_budget_goes_to_redis_in_batches_and_every_request_is_counted(
+    counted_store: ExchangeCountingProxy, own_redis: RedisServer, settings: Any
+) -> None:
+    settings.PROVENANT_API_RATE_COUNT_BATCH = 16
+    settings.PROVENANT_API_RATE_COUNT_FLUSH_SECONDS = 0.3
+    budget = 100_000  # batches of 16 (at most 1/200 of the budget)
+    rate_limit_hit(BUCKET_API_KEY, "key-warm", 5)  # loads the scripts
+    before = counted_store.exchanges
+    remaining = []
+    for _ in range(160):
+        allowed, state = rate_limit_hit(BUCKET_API_KEY, "key-busy", budget)
+        assert allowed
+        remaining.append(state.remaining)
+    # The first request goes alone (nothing is known of the budget yet), then every 16th carries itself and the 15
+    # served before it: 10 round trips (requests 1, 17, ..., 145) where counting one by one takes 160.
+    assert counted_store.exchanges - before == 10
+    # One process: what it reports is exact, one less with every request.
+    assert remaining == [budget - n for n in range(1, 161)]
+    # The last 15 wait in the process; the others are in Redis.
+    assert library_view(own_redis.port, budget, "key-busy") == budget - 145
+
+    time.sleep(0.35)  # the store's answer is now older than FLUSH_SECONDS: the next request sends the waiting ones
+    allowed, state = rate_limit_hit(BUCKET_API_KEY, "key-busy", budget)
+    assert allowed
+    assert state.remaining == budget - 161 == library_view(own_redis.port, budget, "key-busy")
+
+
+def test_the_last_quarter_of_a_budget_is_counted_request_by_request_and_the_budget_holds(
+    counted_store: ExchangeCountingProxy, own_redis: RedisServer, settings: Any
+) -> None:
+    """Two processes (two sets of tallies on one store) share a budget of 400 a minute (batches of 2): together
+    they are let through at most 400 + 2 x (2 - 1), the refusals are Redis's, and every request served is in it."""
+    settings.PROVENANT_API_RATE_COUNT_BATCH = 16
+    processes = [BatchedCounts(count_in_store), BatchedCounts(count_in_store)]
+    budget = ("api-key", "key-shared", 400)
+    outcomes: list[tuple[int, bool, int]] = []
+    for n in range(480):
+        process = n % 2
+        before = counted_store.exchanges
+        answer = processes[process].hit(budget)
+        outcomes.append((process, answer.allowed, counted_store.exchanges - before))
+    served = sum(1 for _, allowed, _ in outcomes if allowed)
+    assert 400 <= served <= 402
+    assert all(not allowed for _, allowed, _ in outcomes[405:])  # spent: every later request refused
+    # The first 300 or so go to Redis in pairs; the last quarter each on its own.
+    first_half = sum(trips for _, _, trips in outcomes[:200])
+    assert first_half <= 110
+    assert all(trips >= 1 for _, _, trips in outcomes[330:400])
+    for counts in processes:  # what still waits in either process goes to Redis with its next request
+        counts.hit(budget)
+    assert library_view(own_redis.port, 400, "key-shared") == 0
+
+
+def test_small_budgets_are_counted_one_request_at_a_time(
+    counted_store: ExchangeCountingProxy, own_redis: RedisServer, settings: Any
+) -> None:
+    settings.PROVENANT_API_RATE_COUNT_BATCH = 16
+    rate_limit_hit(BUCKET_API_KEY, "key-small", 399)
+    for n in range(2, 12):
+        before = counted_store.exchanges
+        allowed, state = rate_limit_hit(BUCKET_API_KEY, "key-small", 399)
+        assert (allowed, counted_store.exchanges - before) == (True, 1)
+        assert state.remaining == 399 - n == library_view(own_redis.port, 399, "key-small")
+
+
+def test_batching_is_off_with_a_batch_of_one(
+    counted_store: ExchangeCountingProxy, own_redis: RedisServer, settings: Any
+) -> None:
+    settings.PROVENANT_API_RATE_COUNT_BATCH = 1
+    rate_limit_hit(BUCKET_API_KEY, "key-unbatched", 100_000)
+    before = counted_store.exchanges
+    for _ in range(20):
+        rate_limit_hit(BUCKET_API_KEY, "key-unbatched", 100_000)
+    assert counted_store.exchanges - before == 20
+    assert library_view(own_redis.port, 100_000, "key-unbatched") == 100_000 - 21
