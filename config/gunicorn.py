@@ -59,3 +59,11 @@ def child_exit(server: object, worker: object) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """API requests a worker counted itself and has not sent to Redis yet (core.rate_batches) are sent as it
+    leaves (recycled after max_requests, restarted, stopped)."""
+    from core.rate_batches import flush_every_tally
+
+    flush_every_tally()  # nothing when the app never loaded (no tally exists)

@@ -131,7 +131,10 @@ def rate_limit_hit(bucket: str, identity: str, per_minute: int) -> tuple[bool, R
     """Count one request of ``identity`` in ``bucket`` and say whether it is within ``per_minute``."""
     limit = max(1, per_minute)
     try:
-        answer = BATCHED_COUNTS.hit((bucket, identity, limit))
+        if bucket == BUCKET_API_KEY:  # a key's own budget; never one whose identity the client chooses
+            answer = BATCHED_COUNTS.hit((bucket, identity, limit))
+        else:
+            answer = count_in_store((bucket, identity, limit), 1)
     except StorageError:
         # Redis down: serve (issue #15: consent writes and DSAR intake succeed without it), uncounted.
         logger.warning("rate-limit storage unreachable: %s request allowed without counting", bucket)

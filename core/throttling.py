@@ -228,6 +228,7 @@ def _throttle_hits(
 
 
 def throttle_reset() -> None:
-    """Forget every count (tests; an operator after an incident), the ones a process still holds too."""
+    """Forget every count (tests; an operator after an incident), and the ones this process holds; a web process
+    holding some sends them later (at most ``PROVENANT_API_RATE_COUNT_BATCH - 1`` a key)."""
     throttle_storage().reset()
     forget_every_tally()

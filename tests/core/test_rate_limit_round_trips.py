@@ -18,7 +18,7 @@ from limits import RateLimitItemPerMinute
 from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from core.rate_batches import BatchedCounts, forget_every_tally
+from core.rate_batches import BatchedCounts, flush_every_tally, forget_every_tally
 from core.rate_limits import BUCKET_API_KEY, count_in_store, rate_limit_hit
 from core.throttling import OneRoundTripRedisStorage, throttle_storage
 from tests.integration.faults import RedisServer
@@ -61,7 +61,12 @@ class ExchangeCountingProxy:
                 if from_client and not turn["client_spoke_last"]:
                     self.exchanges += 1
                 turn["client_spoke_last"] = from_client
-            target.sendall(data)
+            try:
+                target.sendall(data)
+            except OSError:  # the other end went away (a stopped redis-server)
+                for end in (source, target):
+                    end.close()
+                return
 
     def close(self) -> None:
         self.listener.close()
@@ -80,6 +85,7 @@ def counted_store(own_redis: RedisServer, settings: Any) -> Iterator[ExchangeCou
     settings.PROVENANT_THROTTLE_STORAGE_URI = f"redis://127.0.0.1:{proxy.port}/0"
     forget_every_tally()  # no request of another test waits to be sent to this store
     yield proxy
+    forget_every_tally()
     proxy.close()
 
 
@@ -168,7 +174,7 @@ def test_a_busy_budget_goes_to_redis_in_batches_and_every_request_is_counted(
     counted_store: ExchangeCountingProxy, own_redis: RedisServer, settings: Any
 ) -> None:
     settings.PROVENANT_API_RATE_COUNT_BATCH = 16
-    settings.PROVENANT_API_RATE_COUNT_FLUSH_SECONDS = 0.3
+    settings.PROVENANT_API_RATE_COUNT_FLUSH_SECONDS = 30  # no answer gets old during the loop, however slow the box
     budget = 100_000  # batches of 16 (at most 1/200 of the budget)
     rate_limit_hit(BUCKET_API_KEY, "key-warm", 5)  # loads the scripts
     before = counted_store.exchanges
@@ -185,10 +191,75 @@ def test_a_busy_budget_goes_to_redis_in_batches_and_every_request_is_counted(
     # The last 15 wait in the process; the others are in Redis.
     assert library_view(own_redis.port, budget, "key-busy") == budget - 145
 
-    time.sleep(0.35)  # the store's answer is now older than FLUSH_SECONDS: the next request sends the waiting ones
+    settings.PROVENANT_API_RATE_COUNT_FLUSH_SECONDS = 0.05
+    time.sleep(0.1)  # the store's answer is now older than FLUSH_SECONDS: the next request sends the waiting ones
     allowed, state = rate_limit_hit(BUCKET_API_KEY, "key-busy", budget)
     assert allowed
     assert state.remaining == budget - 161 == library_view(own_redis.port, budget, "key-busy")
+
+
+def test_threads_of_one_process_share_its_tally_and_every_served_request_reaches_redis(
+    counted_store: ExchangeCountingProxy, own_redis: RedisServer, settings: Any
+) -> None:
+    settings.PROVENANT_API_RATE_COUNT_BATCH = 16
+    settings.PROVENANT_API_RATE_COUNT_FLUSH_SECONDS = 30
+    budget = 100_000
+    rate_limit_hit(BUCKET_API_KEY, "key-warm", 5)
+    before = counted_store.exchanges
+    served: list[int] = []
+
+    def client() -> None:
+        for _ in range(150):
+            allowed, _ = rate_limit_hit(BUCKET_API_KEY, "key-threads", budget)
+            served.append(int(allowed))
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(served) == 1200
+    assert counted_store.exchanges - before < 1200 / 4  # most requests counted in the process (1/8 here)
+    flush_every_tally()  # as a gunicorn worker does on its way out
+    assert library_view(own_redis.port, budget, "key-threads") == budget - 1200
+
+
+def test_a_batch_the_budget_no_longer_takes_whole_is_counted_as_far_as_it_goes(
+    counted_store: ExchangeCountingProxy, own_redis: RedisServer, settings: Any
+) -> None:
+    """One request waits in this process (batches of 2 in a budget of 400) when another process spends all but one
+    of the budget: this process's next hit of two is refused whole, so the waiting one is counted alone (the last
+    one the budget takes) and the request itself is refused. 400 served, 400 counted."""
+    settings.PROVENANT_API_RATE_COUNT_BATCH = 16
+    settings.PROVENANT_API_RATE_COUNT_FLUSH_SECONDS = 30
+    budget = ("api-key", "key-spent", 400)
+    process = BatchedCounts(count_in_store)
+    assert process.hit(budget).allowed  # to the store: 399 left
+    assert process.hit(budget).allowed  # counted here: one waits
+    assert count_in_store(budget, 398).allowed  # another process: 1 left in Redis
+    third = process.hit(budget)
+    assert not third.allowed
+    assert library_view(own_redis.port, 400, "key-spent") == 0
+
+
+def test_requests_waiting_when_redis_is_unreachable_are_sent_once_it_is_back(
+    counted_store: ExchangeCountingProxy, own_redis: RedisServer, settings: Any
+) -> None:
+    settings.PROVENANT_API_RATE_COUNT_BATCH = 16
+    settings.PROVENANT_API_RATE_COUNT_FLUSH_SECONDS = 30
+    budget = 100_000
+    for _ in range(6):  # one to the store, five wait
+        assert rate_limit_hit(BUCKET_API_KEY, "key-outage", budget)[0]
+    own_redis.stop()  # an unpersisted Redis: its counts are gone
+    settings.PROVENANT_API_RATE_COUNT_FLUSH_SECONDS = 0  # every request now goes to the store
+    allowed, state = rate_limit_hit(BUCKET_API_KEY, "key-outage", budget)
+    assert allowed  # served uncounted while Redis is down (issue #15), as before
+    assert state.remaining == budget
+    own_redis.start()
+    allowed, _ = rate_limit_hit(BUCKET_API_KEY, "key-outage", budget)
+    assert allowed
+    # The restarted Redis holds the five that waited and this request; the one served during the outage is not.
+    assert library_view(own_redis.port, budget, "key-outage") == budget - 6
 
 
 def test_the_last_quarter_of_a_budget_is_counted_request_by_request_and_the_budget_holds(
