@@ -27,16 +27,26 @@ _SAFE_INTEGER = 2**53
 
 def _plain(value: Any) -> bool:
     kind = type(value)
-    if kind is str or kind is bool or value is None:
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is dict:  # loops, not all() over generators, and the common leaves inline: stamping checks every item
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            leaf = type(item)
+            if leaf is not str and item is not None and leaf is not bool and not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            leaf = type(item)
+            if leaf is not str and item is not None and leaf is not bool and not _plain(item):
+                return False
         return True
     if kind is int:
         return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
     if kind is float:
         return 1e-4 <= abs(value) < 1e16 and not value.is_integer()
-    if kind is dict:
-        return all(type(key) is str and key.isascii() and _plain(item) for key, item in value.items())
-    if kind is list or kind is tuple:
-        return all(_plain(item) for item in value)
     return False
 
 

