@@ -140,7 +140,7 @@ class BatchedCounts:
             tally.sent += 1
             generation = tally.sent
         if evicted is not None:
-            self._send_quietly(*evicted)
+            self._send_quietly(evicted[0], evicted[1].waiting, evicted[1].answered_at)
         try:
             answer = self._send(budget, waiting)
         except BaseException:
@@ -169,25 +169,26 @@ class BatchedCounts:
             self.count_in_store(budget, fits)
         return self.count_in_store(budget, 1)
 
-    def _send_quietly(self, budget: Budget, tally: _Tally) -> None:
-        """Send what a tally no longer followed (evicted) or a leaving process holds; lost if the store is down."""
-        if tally.waiting and time.monotonic() - tally.answered_at <= FORGET_AFTER_SECONDS:
-            try:
-                self.count_in_store(budget, tally.waiting)
-            except StorageError:
-                logger.warning(
-                    "rate-limit storage unreachable: %d requests counted in this process lost", tally.waiting
-                )
-            tally.waiting = 0
+    def _send_quietly(self, budget: Budget, waiting: int, answered_at: float) -> None:
+        """Send requests an evicted tally or a leaving process holds; lost if the store is down, or if they were
+        served so long ago that they no longer weigh."""
+        if not waiting or time.monotonic() - answered_at > FORGET_AFTER_SECONDS:
+            return
+        try:
+            self.count_in_store(budget, waiting)
+        except StorageError:
+            logger.warning("rate-limit storage unreachable: %d served requests lost uncounted", waiting)
 
     def flush(self) -> None:
         """Send every request waiting in this process (a gunicorn worker on its way out: config/gunicorn.py)."""
         with self.lock:
-            pending = [(budget, tally) for budget, tally in self.tallies.items() if tally.waiting]
-        for budget, tally in pending:
-            with self.lock:
-                waiting, tally.waiting = tally.waiting, 0
-            self._send_quietly(budget, _Tally(0, 0.0, tally.answered_at, waiting=waiting))
+            pending = []
+            for budget, tally in self.tallies.items():
+                if tally.waiting:
+                    pending.append((budget, tally.waiting, tally.answered_at))
+                    tally.waiting = 0
+        for budget, waiting, answered_at in pending:
+            self._send_quietly(budget, waiting, answered_at)
 
     def forget(self) -> None:
         """Drop every tally, waiting requests included (tests; after the store was reset)."""

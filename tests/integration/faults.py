@@ -116,12 +116,14 @@ class CeleryBeat:
 class WebServer:
     """gunicorn serving the project on 127.0.0.1 (one worker, threads), in the given environment."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str], *, config_file: str | None = None) -> None:
+        """``config_file``: gunicorn's settings file (``config/gunicorn.py``: its hooks too); the flags here win."""
         self.port = free_port()
         self.log_path = tmp_path / f"web-{self.port}.log"
         command = [
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
-            "--threads", "4", "--timeout", "60", "config.wsgi:application",
+            sys.executable, "-m", "gunicorn", *(["-c", config_file] if config_file else []),
+            "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4", "--timeout", "60",
+            "config.wsgi:application",
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

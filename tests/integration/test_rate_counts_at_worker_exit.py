@@ -3,9 +3,6 @@ with the project's own config file (its ``worker_exit`` hook), a redis-server of
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from core.models import Organization
 from core.rate_limits import BUCKET_API_KEY
 from core.services import api_key_create
-from tests.integration.faults import ROOT, RedisServer, free_port, process_env
+from tests.integration.faults import RedisServer, WebServer, process_env
 
 REQUESTS = 40  # with batches of 16: requests 1, 17 and 33 reach Redis with the ones before them, 7 wait
 
@@ -46,7 +43,6 @@ def test_a_stopping_worker_sends_the_requests_it_counted_itself(
 ) -> None:
     api_key, key = api_key_create(organization=organization, name="exit", scopes=["consent:read"], actor="test")
     budget = settings.PROVENANT_API_RATE_LIMIT_PER_MINUTE  # the test settings' 1,000,000: batches of 16
-    port = free_port()
     env = process_env(
         broker_url=own_redis.url,
         queue="unused",
@@ -55,26 +51,12 @@ def test_a_stopping_worker_sends_the_requests_it_counted_itself(
         PROVENANT_API_RATE_COUNT_BATCH="16",
         PROVENANT_API_RATE_COUNT_FLUSH_SECONDS="600",  # nothing is sent for its age during the test
     )
-    command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "--bind", f"127.0.0.1:{port}",
-               "--workers", "1", "--threads", "1", "config.wsgi:application"]  # fmt: skip
-    log_path = tmp_path / "gunicorn.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    web = WebServer(tmp_path, env, config_file="config/gunicorn.py")
     try:
-        deadline = time.monotonic() + 45
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, log_path.read_text(errors="replace")
-                assert time.monotonic() < deadline, log_path.read_text(errors="replace")
-                time.sleep(0.1)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}) as client:
+        with httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {key}"}) as client:
             statuses = {client.get("/api/v1/subjects/nobody/consent").status_code for _ in range(REQUESTS)}
         assert statuses <= {200, 404}
         assert counted(own_redis.url, budget, str(api_key.pk)) == REQUESTS - 7  # 7 wait in the worker
     finally:
-        server.terminate()  # SIGTERM: the worker stops gracefully and runs worker_exit
-        server.wait(timeout=30)
-    assert counted(own_redis.url, budget, str(api_key.pk)) == REQUESTS, log_path.read_text(errors="replace")
+        web.stop()  # SIGTERM: the worker stops gracefully and runs worker_exit
+    assert counted(own_redis.url, budget, str(api_key.pk)) == REQUESTS, web.log()
