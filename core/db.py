@@ -348,6 +348,21 @@ def insert_instance(instance: M, *, skip_conflicts: bool = False) -> M | None:
     return instance
 
 
+def instances_insert_statements(instances: Sequence[models.Model]) -> list[Step]:
+    """The INSERT of new instances of one model, as :func:`insert_instance` writes each (every concrete column after
+    its ``pre_save``), for a caller that sends them with its other statements in one round trip
+    (:func:`execute_statements`). Their automatic primary keys are not read back: the instances stay unsaved as
+    far as Django can tell. Refuses what ``insert_instance`` refuses, and instances of different models."""
+    if not instances:
+        return []
+    model = type(instances[0])
+    if any(type(instance) is not model for instance in instances):
+        raise TypeError("instances_insert_statements writes instances of one model")
+    fields, names, _ = _instance_insert_plan(model)
+    rows = [tuple(_stored(field.pre_save(instance, True)) for field in fields) for instance in instances]
+    return insert_statements(model, names, rows)
+
+
 @lru_cache(maxsize=256)
 def _upsert_tail(model: type[models.Model], conflict: tuple[str, ...], update: tuple[str, ...]) -> str:
     quote = connection.ops.quote_name

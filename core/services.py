@@ -42,6 +42,27 @@ LAST_USED_RESOLUTION_SECONDS = 60.0
 _last_used_written: dict[int, float] = {}
 
 
+def audit_entry(
+    *,
+    actor: str,
+    action: AuditAction,
+    object_type: str,
+    object_id: str | int,
+    organization: Organization | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditLogEntry:
+    """An audit-log entry not written yet: for a step that writes its entries with its other rows in one round
+    trip (``core.db.instances_insert_statements``); ``audit_log`` writes one at once."""
+    return AuditLogEntry(
+        organization=organization,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        data=data or {},
+    )
+
+
 def audit_log(
     *,
     actor: str,
@@ -51,13 +72,8 @@ def audit_log(
     organization: Organization | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditLogEntry:
-    entry = AuditLogEntry(
-        organization=organization,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        data=data or {},
+    entry = audit_entry(
+        actor=actor, action=action, object_type=object_type, object_id=object_id, organization=organization, data=data
     )
     return insert_instance(entry)  # the INSERT compiled once: every audited action writes one
 

@@ -30,10 +30,15 @@ DATABASE_RETRY: Final[dict[str, Any]] = {
 }
 
 
+def tasks_run_here() -> bool:
+    """Whether ``enqueue`` runs a task in the calling process (Celery's eager mode) instead of sending it."""
+    return bool(current_app.conf.task_always_eager)
+
+
 def enqueue(task_name: str, *args: Any, eta: datetime | None = None) -> None:
     """Send ``task_name`` now (outside any transaction, or when the caller knows the rows are committed)."""
     app = current_app
-    if app.conf.task_always_eager:  # local runs without a broker: run it here, as Celery's eager mode does
+    if tasks_run_here():  # local runs without a broker: run it here, as Celery's eager mode does
         app.loader.import_default_modules()
         app.tasks[task_name].apply(args=args)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rest_framework import serializers
@@ -16,7 +17,7 @@ from core.api.fields import (
 from core.api.prebuilt import prebuilt_representation
 from dsar.deadlines import CALENDAR_SOURCES, EVENT_TYPES, EXTENSION_REASON_CODES, TZ_SOURCES
 from dsar.enums import Channel, DsarRegime, RequestType
-from dsar.models import DataSubjectRequest
+from dsar.models import DataSubjectRequest, RequestMessage, RequestTransition
 from dsar.selectors import dsar_requester_masked
 
 # --- input -----------------------------------------------------------------------------------------------------
@@ -232,7 +233,14 @@ class DsarDetailOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def dsar_representation(request: DataSubjectRequest) -> dict[str, Any]:
+def dsar_representation(
+    request: DataSubjectRequest,
+    *,
+    history: Sequence[RequestTransition] | None = None,
+    messages: Sequence[RequestMessage] | None = None,
+) -> dict[str, Any]:
+    """The request as the API answers it; its history and messages as given (what intake wrote), else as loaded
+    with it (``selectors.dsar_with_history``)."""
     masked = dsar_requester_masked(request)
     extension = None
     if request.is_extended:
@@ -252,8 +260,8 @@ def dsar_representation(request: DataSubjectRequest) -> dict[str, Any]:
         "due_on": request.due_on,
         "deadlines": request.deadlines,
         "language": request.language,
-        "history": list(request.transitions.all()),
-        "messages": list(request.messages.all()),
+        "history": list(request.transitions.all() if history is None else history),
+        "messages": list(request.messages.all() if messages is None else messages),
         "created_at": request.created_at,
     }
     return prebuilt_representation(DsarDetailOutputSerializer, body)

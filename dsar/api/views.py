@@ -65,10 +65,14 @@ class DsarCreateApi(OrganizationApi):
             requester=services.Requester(email=requester.get("email") or "", name=requester.get("name") or ""),
             language=data.get("language") or "",
         )
-        created = selectors.dsar_with_history(accepted.request)  # as intake and the step after it left it
-        response = Response(
-            s.dsar_representation(created), status=status.HTTP_200_OK if accepted.replayed else status.HTTP_201_CREATED
-        )
+        created = accepted.request
+        if accepted.recorded is not None:  # as intake wrote it: nothing after the commit changed it here
+            body = s.dsar_representation(
+                created, history=accepted.recorded.history, messages=accepted.recorded.messages
+            )
+        else:  # as intake and what ran after its commit (an opt-out started, a message sent) left it
+            body = s.dsar_representation(selectors.dsar_with_history(created))
+        response = Response(body, status=status.HTTP_200_OK if accepted.replayed else status.HTTP_201_CREATED)
         response["Location"] = f"/api/v1/dsar/{created.public_id}"
         if accepted.replayed:
             response["Idempotent-Replayed"] = "true"

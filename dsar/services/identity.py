@@ -24,7 +24,7 @@ from dsar.problems import IllegalTransition, RequestClosed, RequesterUnreachable
 from dsar.request_deadlines import extension_of, request_deadlines
 from dsar.selectors import dsar_by_pk, dsar_requester_email, dsars_identity_pending, privacy_center_url
 from dsar.services.messaging import message_facts, message_queue
-from dsar.services.workflow import dsar_transition
+from dsar.services.workflow import IDENTITY_REQUESTED_REASON, dsar_transition
 
 IDENTITY_SWEEP_ACTOR: Final = "task:dsar.identity_sweep"
 LINK_ACTOR: Final = "requester:verification-link"
@@ -58,7 +58,7 @@ def dsar_identity_pending(*, request: DataSubjectRequest, actor: str) -> DataSub
             request=request,
             to_status=RequestStatus.IDENTITY_PENDING,
             actor=actor,
-            reason="identity verification requested",
+            reason=IDENTITY_REQUESTED_REASON,
         )
     return request
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -16,7 +16,7 @@ from django.utils import timezone
 from consent.models import Subject
 from consent.services import IdempotencyKeyReused
 from core.models import Organization
-from core.tasks import enqueue, enqueue_after_commit
+from core.tasks import enqueue, enqueue_after_commit, tasks_run_here
 from dsar.enums import FINAL_STATUSES, NO_VERIFICATION_NEEDED, VERIFIED_OR_LATER, RequestStatus
 from dsar.identity_links import check_confirmation, confirmation_value, public_id_from_identity_token
 from dsar.models import DataSubjectRequest
@@ -31,7 +31,7 @@ from dsar.selectors import dsar_by_idempotency_key, dsar_by_pk, dsar_by_public_i
 from dsar.services.erasure import dsar_erasure_approve as erasure_approve
 from dsar.services.fulfilment import dsar_fulfil_begin
 from dsar.services.identity import LINK_ACTOR, dsar_identity_confirm, dsar_identity_pending
-from dsar.services.workflow import Requester, dsar_intake
+from dsar.services.workflow import RecordedIntake, Requester, dsar_intake
 
 AUTOWIRE_ACTOR: Final = "task:dsar.workflow"
 FULFIL_TASK: Final = "dsar.tasks.fulfil"
@@ -59,11 +59,11 @@ def dsar_create(
     idempotency_key: str = "",
     request_digest: str = "",
 ) -> DataSubjectRequest:
-    """Record a new request, its deadlines, the intake step of its history and the receipt confirmation; after
-    the commit an opt-out or limit request starts at once and any other request with a requester email gets its
-    identity link. ``language``: the requester's (BCP 47); their messages use it when we have the templates."""
-    requester = requester or Requester()
-    request = dsar_intake(
+    """Record a new request, its deadlines, the intake step of its history and the receipt confirmation; a request
+    with a requester email that needs verification moves on to identity_pending in the same transaction and its
+    link is sent after the commit; an opt-out or limit request starts after the commit. ``language``: the
+    requester's (BCP 47); their messages use it when we have the templates."""
+    return _record(
         organization=organization,
         request_type=request_type,
         channel=channel,
@@ -72,22 +72,43 @@ def dsar_create(
         regime=regime,
         subject_external_id=subject_external_id,
         received_at=received_at,
-        requester=requester,
+        requester=requester or Requester(),
         language=language,
         subject=subject,
         idempotency_key=idempotency_key,
         request_digest=request_digest,
+    ).request
+
+
+def _record(*, requester: Requester, request_type: str, **intake: Any) -> RecordedIntake:
+    asks_identity = request_type not in NO_VERIFICATION_NEEDED and bool(requester.email)
+    # Outside any transaction, intake's commit is the caller's: the identity step that would run right after it
+    # is written with it (one transaction, issue #16). In a caller's transaction it runs after that commits, as
+    # the caller may still move the request.
+    identity_now = asks_identity and not transaction.get_connection().in_atomic_block
+    recorded = dsar_intake(
+        requester=requester,
+        request_type=request_type,
+        identity_requested_by=AUTOWIRE_ACTOR if identity_now else "",
+        **intake,
     )
-    _advance_after_commit(request, has_email=bool(requester.email))
-    return request
+    if identity_now:
+        # The link goes out now; lost with the broker, the identity sweep sends it.
+        enqueue_after_commit(SEND_IDENTITY_LINK_TASK, recorded.request.pk)
+    elif asks_identity or request_type in NO_VERIFICATION_NEEDED:
+        _advance_after_commit(recorded.request)
+    # Without an email, legal verifies by hand: the request waits in received.
+    return recorded
 
 
 @dataclass(frozen=True)
 class AcceptedRequest:
-    """A request as ``dsar_accept`` answers it: new, or the first one of an idempotent retry."""
+    """A request as ``dsar_accept`` answers it: new, or the first one of an idempotent retry. ``recorded``: what
+    intake wrote, when nothing after its commit changed it (the answer needs no second read); else None."""
 
     request: DataSubjectRequest
     replayed: bool = False
+    recorded: RecordedIntake | None = None
 
 
 def dsar_accept(
@@ -113,7 +134,7 @@ def dsar_accept(
         if first is not None:
             return _replayed(first, idempotency_key, request_digest)
     try:
-        request = dsar_create(
+        recorded = _record(
             organization=organization,
             request_type=request_type,
             channel=channel,
@@ -122,7 +143,7 @@ def dsar_accept(
             regime=regime,
             subject_external_id=subject_external_id,
             received_at=received_at,
-            requester=requester,
+            requester=requester or Requester(),
             language=language,
             idempotency_key=idempotency_key,
             request_digest=request_digest,
@@ -133,7 +154,18 @@ def dsar_accept(
         if not idempotency_key or first is None:
             raise
         return _replayed(first, idempotency_key, request_digest)
-    return AcceptedRequest(request)
+    return AcceptedRequest(recorded.request, recorded=recorded if _unchanged_after_commit(recorded) else None)
+
+
+def _unchanged_after_commit(recorded: RecordedIntake) -> bool:
+    """Whether what intake wrote is how the request stands once what its commit set off here has run: not when an
+    opt-out or limit request started, when the identity step waits for the caller's commit, when tasks run in
+    this process (Celery's eager mode), or when messages are delivered in it (not by a worker)."""
+    request = recorded.request
+    identity_waits = request.status == RequestStatus.RECEIVED and bool(request.requester_email_sealed)
+    if request.type in NO_VERIFICATION_NEEDED or identity_waits or tasks_run_here():
+        return False
+    return not recorded.messages or bool(settings.PROVENANT_DSAR_MESSAGES_IN_WORKER)
 
 
 def _replayed(first: DataSubjectRequest, idempotency_key: str, request_digest: str) -> AcceptedRequest:
@@ -146,16 +178,12 @@ def _replayed(first: DataSubjectRequest, idempotency_key: str, request_digest: s
     return AcceptedRequest(first, replayed=True)
 
 
-def _advance_after_commit(request: DataSubjectRequest, *, has_email: bool) -> None:
-    """After intake commits: an opt-out or limit request starts at once (no verification); any other request
-    with a requester email gets its verification link. Without an email, legal verifies by hand.
-
-    After commit, not inside the intake: a failure here never loses the request, which then waits in
-    ``received`` for legal (the admin queue) like one without an email. The request is the one intake just
-    recorded, not read again (issue #16): its moves are compare-and-set, so one someone moved meanwhile is left
-    as they left it; the object the caller holds shows where the request stands."""
-    if request.type not in NO_VERIFICATION_NEEDED and not has_email:
-        return
+def _advance_after_commit(request: DataSubjectRequest) -> None:
+    """After the caller's transaction commits: an opt-out or limit request starts at once (no verification); any
+    other request (one with a requester email) gets its verification link. After commit, not inside the intake:
+    a failure here never loses the request, which then waits in ``received`` for legal (the admin queue). The
+    request is the one intake just recorded, not read again (issue #16): its moves are compare-and-set, so one
+    someone moved meanwhile is left as they left it; the object the caller holds shows where the request stands."""
 
     def advance() -> None:
         if request.status != RequestStatus.RECEIVED:  # moved in the caller's transaction, after intake

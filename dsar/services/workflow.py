@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from django.conf import settings
 from django.db import transaction
@@ -18,13 +18,13 @@ from ulid import ULID
 
 from consent.models import Subject
 from core.crypto import new_data_key, seal
-from core.db import insert_instance
+from core.db import execute_statements, insert_instance, instances_insert_statements
 from core.enums import AuditAction
 from core.jurisdiction_rules import NO_DSAR_REGIME, jurisdiction_rules
 from core.jurisdictions import normalize_jurisdiction
 from core.models import Organization
 from core.problems import InvalidInput
-from core.services import audit_log
+from core.services import audit_entry, audit_log
 from core.timeutil import ACCEPTED_DATE_RANGE_TEXT, is_accepted_date
 from dsar.deadlines import DeadlineError, ExtensionNotice
 from dsar.denials import with_denial_notice
@@ -40,7 +40,7 @@ from dsar.enums import (
 )
 from dsar.export_links import LINK_LIFETIME
 from dsar.message_context import ErasureFacts, NamedOutcome
-from dsar.models import DataSubjectRequest, RequestTransition
+from dsar.models import DataSubjectRequest, RequestMessage, RequestTransition
 from dsar.problems import AlreadyExtended, IllegalTransition, RequestClosed, StatusChanged, deadline_problem
 from dsar.request_deadlines import extension_of, request_deadlines, request_today
 from dsar.seal_contexts import request_key_owner, requester_context
@@ -67,6 +67,20 @@ class Requester:
 
     email: str = ""
     name: str = ""
+
+
+# The reason of the step that asks the requester to prove who they are (``dsar_identity_pending``).
+IDENTITY_REQUESTED_REASON: Final = "identity verification requested"
+
+
+@dataclass(frozen=True)
+class RecordedIntake:
+    """A request intake has just written, with the history and messages it wrote (oldest first), as its
+    transaction committed them; what runs after the commit may move it on."""
+
+    request: DataSubjectRequest
+    history: list[RequestTransition]
+    messages: list[RequestMessage]
 
 
 def derive_regime(regime: str | None, jurisdiction: str) -> str:
@@ -107,10 +121,14 @@ def dsar_intake(
     subject: Subject | None = None,
     idempotency_key: str = "",
     request_digest: str = "",
-) -> DataSubjectRequest:
+    identity_requested_by: str = "",
+) -> RecordedIntake:
     """Record a new request, its deadlines, the intake step of its history and the receipt confirmation to the
     requester (``services.pipeline.dsar_create`` adds what happens after the commit). ``subject``: the ledger's
     subject legal chose (its external id is recorded with it); else the one ``subject_external_id`` names, if any.
+    ``identity_requested_by``: the request moves on to identity_pending in the same transaction, that actor's step
+    (for a requester with an email, whose link is sent after commit): the history, deadlines and audit entries
+    are those of intake followed by ``dsar_identity_pending``, written in one transaction (issue #16).
     """
     now = timezone.now()
     subject, subject_external_id = request_subject_of(organization, subject, subject_external_id)
@@ -140,11 +158,23 @@ def dsar_intake(
             )
         received_at = min(received_at, now)  # within the allowed clock skew: it arrived now
     resolved_regime = derive_regime(regime, jurisdiction)
+    steps = [RequestTransition(at=now, actor=actor, from_status="", to_status=RequestStatus.RECEIVED)]
+    if identity_requested_by:
+        steps.append(
+            RequestTransition(
+                at=now,
+                actor=identity_requested_by,
+                from_status=RequestStatus.RECEIVED,
+                to_status=RequestStatus.IDENTITY_PENDING,
+                reason=IDENTITY_REQUESTED_REASON,
+            )
+        )
     result = request_deadlines(
         regime=resolved_regime,
         request_type=request_type,
         jurisdiction=jurisdiction,
         received_at=received_at,
+        transitions=steps,
         organization_settings=organization_deadline_layer(organization),
     )
     requester = requester or Requester()
@@ -154,6 +184,32 @@ def dsar_intake(
     def sealed(value: str, field: str) -> str:
         return seal(data_key, value, context=requester_context(public_id, field)) if value else ""
 
+    audit_entries = [
+        audit_entry(
+            actor=actor,
+            action=AuditAction.DSAR_RECEIVED,
+            object_type="dsar",
+            object_id=public_id,
+            organization=organization,
+            data={
+                "type": request_type,
+                "regime": resolved_regime,
+                "channel": channel,
+                "due_on": str(result.enforced_due),
+            },
+        ),
+        *(
+            audit_entry(
+                actor=step.actor,
+                action=AuditAction.DSAR_TRANSITIONED,
+                object_type="dsar",
+                object_id=public_id,
+                organization=organization,
+                data={"from": step.from_status, "to": step.to_status},
+            )
+            for step in steps[1:]
+        ),
+    ]
     with transaction.atomic():
         request = DataSubjectRequest(
             organization=organization,
@@ -166,6 +222,7 @@ def dsar_intake(
             channel=channel,
             language=language,
             received_at=received_at,
+            status=steps[-1].to_status,
             requester_email_sealed=sealed(requester.email, "email"),
             requester_name_sealed=sealed(requester.name, "name"),
             requester_email_index=requester_email_index(organization.pk, requester.email),
@@ -178,25 +235,13 @@ def dsar_intake(
             request_digest=request_digest if idempotency_key else "",
         )
         insert_instance(request)
-        insert_instance(
-            RequestTransition(request=request, at=now, actor=actor, from_status="", to_status=RequestStatus.RECEIVED)
-        )
-        audit_log(
-            actor=actor,
-            action=AuditAction.DSAR_RECEIVED,
-            object_type="dsar",
-            object_id=public_id,
-            organization=organization,
-            data={
-                "type": request_type,
-                "regime": resolved_regime,
-                "channel": channel,
-                "due_on": str(result.enforced_due),
-            },
-        )
+        for step in steps:
+            step.request = request
+        # The history and the audit entries in one round trip, in order (their ids follow the rows).
+        execute_statements([*instances_insert_statements(steps), *instances_insert_statements(audit_entries)])
         # CCPA regs §7021(a): confirm receipt within 10 business days, saying how we verify and when we answer.
-        message_queue(request=request, kind=MessageKind.RECEIPT, key="receipt", facts=message_facts(request))
-    return request
+        receipt = message_queue(request=request, kind=MessageKind.RECEIPT, key="receipt", facts=message_facts(request))
+    return RecordedIntake(request=request, history=steps, messages=[receipt] if receipt is not None else [])
 
 
 def request_subject_of(

@@ -416,7 +416,8 @@ def test_extend_and_assign_buttons(admin_client: Client, organization: Organizat
 
     admin_client.post(
         tool(request, "extend_requests"),
-        {"apply": "yes", "reason_code": "complexity", "notice_sent_on": timezone.localdate().isoformat()},
+        # The receipt date in the controller's zone (Europe/Berlin), which is not UTC's date every hour of the day.
+        {"apply": "yes", "reason_code": "complexity", "notice_sent_on": request.deadlines["receipt_date"]},
     )
     admin_client.post(tool(request, "assign_requests"), {"apply": "yes", "assignee": admin_user.pk})
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from celery.signals import before_task_publish
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -85,6 +86,62 @@ def test_the_answer_shows_the_request_as_committed_after_the_step_that_follows_i
         RequestMessage.objects.filter(request=stored).order_by("id").values_list("kind", flat=True)
     )
     assert "receipt" in [message["kind"] for message in body["messages"]]
+
+
+def _writing_transactions(request: DataSubjectRequest) -> set[int]:
+    """The ids of the transactions that wrote the request's rows: its own, history, messages and audit entries."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT xmin::text FROM dsar_datasubjectrequest WHERE id = %s"
+            " UNION SELECT xmin::text FROM dsar_requesttransition WHERE request_id = %s"
+            " UNION SELECT xmin::text FROM dsar_requestmessage WHERE request_id = %s"
+            " UNION SELECT xmin::text FROM core_auditlogentry WHERE object_type = 'dsar' AND object_id = %s",
+            [request.pk, request.pk, request.pk, request.public_id],
+        )
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_intake_and_the_identity_step_commit_as_one_transaction_and_the_answer_equals_a_read(
+    client: APIClient, settings: Any
+) -> None:
+    """Issue #16: outside a caller's transaction, the identity step after intake is written with it (one
+    transaction: every row carries the same xmin), its link task is sent after that commit, and the answer built
+    from what intake wrote (messages left to a worker) is what a read of the request answers."""
+    settings.PROVENANT_DSAR_MESSAGES_IN_WORKER = True
+    sent: list[tuple[str, Any]] = []
+
+    def record(sender: str, body: Any, **_: Any) -> None:
+        sent.append((sender, list(body[0])))
+
+    before_task_publish.connect(record)
+    try:
+        response = client.post("/api/v1/dsar", dsar_body(), format="json")
+    finally:
+        before_task_publish.disconnect(record)
+
+    assert response.status_code == 201, response.content
+    stored = DataSubjectRequest.objects.get(public_id=response.json()["id"])
+    assert len(_writing_transactions(stored)) == 1
+    assert stored.status == "identity_pending"
+    steps = list(RequestTransition.objects.filter(request=stored).order_by("at", "id"))
+    assert [(step.from_status, step.to_status, step.actor, step.reason) for step in steps] == [
+        ("", "received", "api_key:" + stored.organization.api_keys.get().prefix, ""),
+        ("received", "identity_pending", "task:dsar.workflow", "identity verification requested"),
+    ]
+    audit = AuditLogEntry.objects.filter(object_type="dsar", object_id=stored.public_id).order_by("id")
+    assert [(entry.action, entry.data.get("to")) for entry in audit] == [
+        ("dsar.received", None),
+        ("dsar.transitioned", "identity_pending"),
+    ]
+    # The deadlines are those the step after intake computes (the GDPR pause opened on the day of receipt).
+    assert stored.deadlines["pause_applied"] is True
+    assert stored.deadlines["identity_cutoff"] is not None
+    message = RequestMessage.objects.get(request=stored)
+    assert sorted(sent) == sorted(
+        [("dsar.tasks.send_verification_link", [stored.pk]), ("dsar.tasks.deliver_message", [message.pk])]
+    )
+    assert response.json() == client.get(f"/api/v1/dsar/{stored.public_id}").json()
 
 
 def test_a_message_is_queued_once_per_key_whoever_queues_it_again(organization: Organization) -> None:
