@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.db import select_many
 from core.models import Organization
 from dsar.deadlines import SettingLayer, calendar_time_zone, time_zone_calendar
 from dsar.deadlines.types import SOURCE_ORGANIZATION
@@ -15,12 +16,16 @@ def deadline_settings_of(organization: Organization) -> DeadlineSettings | None:
     return DeadlineSettings.objects.filter(organization=organization).first()
 
 
+# Every intake reads this (issue #16): one statement, written once instead of compiled per call.
+_CALENDAR_AND_ZONE = f"SELECT calendar, time_zone FROM {DeadlineSettings._meta.db_table} WHERE organization_id = %s"  # noqa: S608
+
+
 def organization_deadline_layer(organization: Organization) -> SettingLayer | None:
     """The organization's settings as the deadline engine consults them after the request; None when unset."""
-    found = DeadlineSettings.objects.filter(organization=organization).values_list("calendar", "time_zone").first()
-    if found is None or not any(found):
+    found = select_many([(_CALENDAR_AND_ZONE, [organization.pk])])[0]
+    if not found or not any(found[0]):
         return None
-    calendar, time_zone = found
+    calendar, time_zone = found[0]
     return SettingLayer(SOURCE_ORGANIZATION, time_zone=time_zone or None, calendar=calendar or None)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
+from core.db import select_many
 from core.models import Organization
 from dsar.enums import ConnectorCallStatus, FulfilmentStepStatus, MessageStatus
 from dsar.message_defaults import default_source, default_version_id, message_language
@@ -27,19 +28,22 @@ def message_template_default(*, kind: str, language: str) -> ChosenTemplate:
     return ChosenTemplate(default_source(kind, lang), default_version_id(kind, lang), False)
 
 
+# Every message queued reads this (issue #16): one statement, written once instead of compiled per call.
+_ACTIVE_OVERRIDE = (
+    f"SELECT id, subject, body_text, body_html, version FROM {MessageTemplate._meta.db_table} "  # noqa: S608
+    "WHERE organization_id = %s AND kind = %s AND language = %s AND is_active"
+)
+
+
 def message_template_for(*, organization: Organization, kind: str, language: str) -> ChosenTemplate:
     """The organization's active override of ``kind`` in the message language, else the shipped default."""
     lang = message_language(language)
-    override = (
-        MessageTemplate.objects.filter(organization=organization, kind=kind, language=lang, is_active=True)
-        .only("pk", "subject", "body_text", "body_html", "version")
-        .first()
-    )
-    if override is None:
+    found = select_many([(_ACTIVE_OVERRIDE, [organization.pk, kind, lang])])[0]
+    if not found:
         return message_template_default(kind=kind, language=lang)
-    return ChosenTemplate(
-        TemplateSource(override.subject, override.body_text, override.body_html), override.version_id, True
-    )
+    pk, subject, body_text, body_html, version = found[0]
+    override = MessageTemplate(pk=pk, version=version)
+    return ChosenTemplate(TemplateSource(subject, body_text, body_html), override.version_id, True)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,12 @@ def message_ids_due(*, now: datetime, limit: int = 500) -> list[int]:
     )
     ids = RequestMessage.objects.filter(due).order_by("next_attempt_at", "id").values_list("pk", flat=True)
     return list(ids[:limit])
+
+
+def message_ids_never_tried(request_id: int) -> list[int]:
+    """The request's messages queued and never tried yet, oldest first."""
+    waiting = RequestMessage.objects.filter(request_id=request_id, status=MessageStatus.PENDING, attempts=0)
+    return list(waiting.order_by("id").values_list("pk", flat=True))
 
 
 def request_messages(request: DataSubjectRequest) -> QuerySet[RequestMessage]:

@@ -48,7 +48,7 @@ from dsar.services.message_templates import (
     message_template_reset,
     message_template_save,
 )
-from dsar.services.messaging import MESSAGE_ACTOR, dsar_messages_sweep, message_deliver
+from dsar.services.messaging import MESSAGE_ACTOR, dsar_messages_sweep, message_deliver, message_deliver_waiting
 from dsar.services.pipeline import (
     AcceptedRequest,
     IdentityLinkOutcome,
@@ -129,6 +129,7 @@ __all__ = [
     "legal_contact_delete",
     "legal_contact_update",
     "message_deliver",
+    "message_deliver_waiting",
     "message_template_check",
     "message_template_preview",
     "message_template_reset",

@@ -23,7 +23,7 @@ from dsar.models import DataSubjectRequest, RequestNotice, RequestTransition
 from dsar.problems import IllegalTransition, RequestClosed, RequesterUnreachable, StatusChanged
 from dsar.request_deadlines import extension_of, request_deadlines
 from dsar.selectors import dsar_by_pk, dsar_requester_email, dsars_identity_pending, privacy_center_url
-from dsar.services.messaging import message_facts, message_queue
+from dsar.services.messaging import message_deliver_waiting, message_facts, message_queue
 from dsar.services.workflow import IDENTITY_REQUESTED_REASON, dsar_transition
 
 IDENTITY_SWEEP_ACTOR: Final = "task:dsar.identity_sweep"
@@ -65,7 +65,9 @@ def dsar_identity_pending(*, request: DataSubjectRequest, actor: str) -> DataSub
 
 def dsar_identity_link_send(*, request_id: int) -> dict[str, Any]:
     """Email the identity link once per identity request; nothing when it went out already or the request
-    is no longer waiting for the requester."""
+    is no longer waiting for the requester. The request's messages never tried (the receipt intake left to this
+    task) go out first, whatever its status."""
+    message_deliver_waiting(request_id=request_id)
     request = dsar_by_pk(request_id, status=RequestStatus.IDENTITY_PENDING)
     if request is None:
         return {"sent": False, "reason": "not pending"}

@@ -43,6 +43,7 @@ from dsar.selectors import (
     dsar_by_pk,
     dsar_requester_email,
     message_ids_due,
+    message_ids_never_tried,
     message_template_default,
     message_template_for,
 )
@@ -102,10 +103,15 @@ def message_render(request: DataSubjectRequest, *, kind: str, facts: MessageFact
     return render_message(fallback.source, context, language=language), f"{fallback.version_id}+fallback"
 
 
-def message_queue(*, request: DataSubjectRequest, kind: str, key: str, facts: MessageFacts) -> RequestMessage | None:
+def message_queue(
+    *, request: DataSubjectRequest, kind: str, key: str, facts: MessageFacts, sent_by_step_task: bool = False
+) -> RequestMessage | None:
     """Queue one message (call inside the step's transaction); None when the request has no requester address
     or the message was queued before (``key`` is unique per request: the insert skips a second one, whether a
-    replayed step or a racing twin queued it). It is delivered after commit, or by the sweep."""
+    replayed step or a racing twin queued it). It is delivered after commit, or by the sweep.
+    ``sent_by_step_task``: the caller sends a task after commit that delivers the request's messages never tried
+    (``message_deliver_waiting``), so a worker sends this one there, without a task of its own (the sweep sends
+    it if that task is lost); sent in this process, it goes after commit as any other."""
     if not dsar_requester_email(request):
         return None
     rendered, version_id = message_render(request, kind=kind, facts=facts)
@@ -127,7 +133,8 @@ def message_queue(*, request: DataSubjectRequest, kind: str, key: str, facts: Me
         return None
     message_id = stored.pk
     if settings.PROVENANT_DSAR_MESSAGES_IN_WORKER:
-        enqueue_after_commit(DELIVER_MESSAGE_TASK, message_id)  # the broker down: the messages sweep sends it
+        if not sent_by_step_task:
+            enqueue_after_commit(DELIVER_MESSAGE_TASK, message_id)  # the broker down: the messages sweep sends it
     else:
         transaction.on_commit(lambda: message_deliver(message_id=message_id), robust=True)
     return stored
@@ -214,6 +221,13 @@ def message_deliver(*, message_id: int, now: datetime | None = None) -> bool:
                 },
             )
     return bool(marked)
+
+
+def message_deliver_waiting(*, request_id: int) -> int:
+    """Send the request's messages that were queued and never tried, oldest first (each if this caller wins its
+    claim); the number sent."""
+    now = timezone.now()
+    return sum(message_deliver(message_id=message_id, now=now) for message_id in message_ids_never_tried(request_id))
 
 
 def dsar_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:

@@ -127,8 +127,9 @@ def dsar_intake(
     requester (``services.pipeline.dsar_create`` adds what happens after the commit). ``subject``: the ledger's
     subject legal chose (its external id is recorded with it); else the one ``subject_external_id`` names, if any.
     ``identity_requested_by``: the request moves on to identity_pending in the same transaction, that actor's step
-    (for a requester with an email, whose link is sent after commit): the history, deadlines and audit entries
-    are those of intake followed by ``dsar_identity_pending``, written in one transaction (issue #16).
+    (for a requester with an email): the history, deadlines and audit entries are those of intake followed by
+    ``dsar_identity_pending``, written in one transaction (issue #16). The caller then sends the link's task
+    (``dsar_identity_link_send``), which sends the receipt first.
     """
     now = timezone.now()
     subject, subject_external_id = request_subject_of(organization, subject, subject_external_id)
@@ -240,7 +241,14 @@ def dsar_intake(
         # The history and the audit entries in one round trip, in order (their ids follow the rows).
         execute_statements([*instances_insert_statements(steps), *instances_insert_statements(audit_entries)])
         # CCPA regs §7021(a): confirm receipt within 10 business days, saying how we verify and when we answer.
-        receipt = message_queue(request=request, kind=MessageKind.RECEIPT, key="receipt", facts=message_facts(request))
+        # With the identity step, the link's task sends the receipt before the link (one task, not two).
+        receipt = message_queue(
+            request=request,
+            kind=MessageKind.RECEIPT,
+            key="receipt",
+            facts=message_facts(request),
+            sent_by_step_task=bool(identity_requested_by),
+        )
     return RecordedIntake(request=request, history=steps, messages=[receipt] if receipt is not None else [])
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from celery.signals import before_task_publish
+from django.core import mail
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -137,11 +138,36 @@ def test_intake_and_the_identity_step_commit_as_one_transaction_and_the_answer_e
     # The deadlines are those the step after intake computes (the GDPR pause opened on the day of receipt).
     assert stored.deadlines["pause_applied"] is True
     assert stored.deadlines["identity_cutoff"] is not None
-    message = RequestMessage.objects.get(request=stored)
-    assert sorted(sent) == sorted(
-        [("dsar.tasks.send_verification_link", [stored.pk]), ("dsar.tasks.deliver_message", [message.pk])]
-    )
+    # One task: the link's, which sends the receipt intake stored (never tried yet) before the link.
+    assert sent == [("dsar.tasks.send_verification_link", [stored.pk])]
+    receipt = RequestMessage.objects.get(request=stored)
+    assert (receipt.kind, receipt.status, receipt.attempts) == ("receipt", "pending", 0)
     assert response.json() == client.get(f"/api/v1/dsar/{stored.public_id}").json()
+
+    mail.outbox.clear()
+    settings.PROVENANT_DSAR_MESSAGES_IN_WORKER = False  # the link's message goes out in this process too
+    assert services.dsar_identity_link_send(request_id=stored.pk) == {"sent": True}
+    assert services.dsar_identity_link_send(request_id=stored.pk) == {"sent": False, "reason": "sent already"}
+    messages = list(RequestMessage.objects.filter(request=stored).order_by("id"))
+    assert [(message.kind, message.status) for message in messages] == [("receipt", "sent"), ("identity.link", "sent")]
+    assert len(mail.outbox) == 2
+    assert [mail_message.extra_headers["Message-ID"].split("@")[0] for mail_message in mail.outbox] == [
+        f"<{message.public_id.lower()}" for message in messages
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_left_to_a_lost_link_task_is_sent_by_the_messages_sweep(client: APIClient, settings: Any) -> None:
+    settings.PROVENANT_DSAR_MESSAGES_IN_WORKER = True
+    response = client.post("/api/v1/dsar", dsar_body(), format="json")  # its link task is never run
+    assert response.status_code == 201, response.content
+    mail.outbox.clear()
+
+    assert services.dsar_messages_sweep() == {"due": 1, "sent": 1}
+
+    receipt = RequestMessage.objects.get(request__public_id=response.json()["id"])
+    assert (receipt.kind, receipt.status) == ("receipt", "sent")
+    assert [message.to for message in mail.outbox] == [[dsar_body()["requester"]["email"]]]
 
 
 def test_a_message_is_queued_once_per_key_whoever_queues_it_again(organization: Organization) -> None:
