@@ -53,6 +53,7 @@ from dsar.deadlines import DATE_KEYS
 from dsar.enums import DEADLINE_LABELS, FINAL_STATUSES, RequestStatus, RequestType
 from dsar.erasure_review import ErasureGate
 from dsar.models import DataSubjectRequest, DsarExport, RequestTransition
+from dsar.request_deadlines import request_today
 from dsar.selectors import (
     approval_preview,
     dsar_engine_warnings,
@@ -610,8 +611,12 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
 
     @admin.action(description="Extend selected requests (reason and notice date)", permissions=["workflow"])
     def extend_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
+        # Today where the selected requests' deadlines are counted (not the server's UTC date, which near midnight
+        # falls before a receipt date in Berlin or after today in California); blank when their todays differ.
+        todays = {request_today(dsar) for dsar in queryset}
         form = ExtendForm(
-            request.POST if "apply" in request.POST else None, initial={"notice_sent_on": timezone.localdate()}
+            request.POST if "apply" in request.POST else None,
+            initial={"notice_sent_on": todays.pop() if len(todays) == 1 else None},
         )
         if not (form.is_bound and form.is_valid()):
             return self._action_form(

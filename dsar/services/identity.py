@@ -4,6 +4,7 @@ link's) verification, requester reminders and the closure of requests never veri
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Final
@@ -25,6 +26,8 @@ from dsar.request_deadlines import extension_of, request_deadlines
 from dsar.selectors import dsar_by_pk, dsar_requester_email, dsars_identity_pending, privacy_center_url
 from dsar.services.messaging import message_deliver_waiting, message_facts, message_queue
 from dsar.services.workflow import IDENTITY_REQUESTED_REASON, dsar_transition
+
+logger = logging.getLogger(__name__)
 
 IDENTITY_SWEEP_ACTOR: Final = "task:dsar.identity_sweep"
 LINK_ACTOR: Final = "requester:verification-link"
@@ -66,8 +69,12 @@ def dsar_identity_pending(*, request: DataSubjectRequest, actor: str) -> DataSub
 def dsar_identity_link_send(*, request_id: int) -> dict[str, Any]:
     """Email the identity link once per identity request; nothing when it went out already or the request
     is no longer waiting for the requester. The request's messages never tried (the receipt intake left to this
-    task) go out first, whatever its status."""
-    message_deliver_waiting(request_id=request_id)
+    task) go out first, whatever its status; a failure there never holds the link back (the messages sweep
+    retries them)."""
+    try:
+        message_deliver_waiting(request_id=request_id)
+    except Exception:  # a mail backend's own error (not an OSError): the claimed message's lease and sweep recover it
+        logger.exception("sending the messages waiting for the identity link's task failed; queuing the link")
     request = dsar_by_pk(request_id, status=RequestStatus.IDENTITY_PENDING)
     if request is None:
         return {"sent": False, "reason": "not pending"}

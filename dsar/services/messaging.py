@@ -225,9 +225,8 @@ def message_deliver(*, message_id: int, now: datetime | None = None) -> bool:
 
 def message_deliver_waiting(*, request_id: int) -> int:
     """Send the request's messages that were queued and never tried, oldest first (each if this caller wins its
-    claim); the number sent."""
-    now = timezone.now()
-    return sum(message_deliver(message_id=message_id, now=now) for message_id in message_ids_never_tried(request_id))
+    claim, on the clock of its own claim); the number sent."""
+    return sum(message_deliver(message_id=message_id) for message_id in message_ids_never_tried(request_id))
 
 
 def dsar_messages_sweep(*, now: datetime | None = None) -> dict[str, int]:

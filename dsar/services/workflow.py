@@ -33,6 +33,7 @@ from dsar.enums import (
     EXPORTING_TYPES,
     FINAL_STATUSES,
     LEGAL_TRANSITIONS,
+    NO_VERIFICATION_NEEDED,
     DsarRegime,
     MessageKind,
     RequestStatus,
@@ -131,6 +132,9 @@ def dsar_intake(
     ``dsar_identity_pending``, written in one transaction (issue #16). The caller then sends the link's task
     (``dsar_identity_link_send``), which sends the receipt first.
     """
+    requester = requester or Requester()
+    if identity_requested_by and (not requester.email or request_type in NO_VERIFICATION_NEEDED):
+        raise ValueError("identity is requested only of a requester with an email, for a request verified first")
     now = timezone.now()
     subject, subject_external_id = request_subject_of(organization, subject, subject_external_id)
     language = normalize_language(language)
@@ -178,7 +182,6 @@ def dsar_intake(
         transitions=steps,
         organization_settings=organization_deadline_layer(organization),
     )
-    requester = requester or Requester()
     public_id = str(ULID())
     data_key, wrapped = new_data_key(owner=request_key_owner(public_id))
 

@@ -184,6 +184,30 @@ def test_extend_asks_for_a_reason_and_notice_date_first(
     assert RequestTransition.objects.filter(request=request).count() == 1
 
 
+def test_extend_form_proposes_today_where_the_deadlines_are_counted_not_the_servers_utc_date(
+    admin_client: Client, organization: Organization, other_organization: Organization
+) -> None:
+    """The notice date proposed is the request's own today (UTC's date falls, near midnight, before a receipt date
+    counted in Berlin or after today in California); for requests whose todays differ, none is proposed. Two zones
+    25 hours apart always have different dates, whatever the hour of the test."""
+    ahead, behind = (
+        services.dsar_create(
+            organization=owner, request_type="access", channel="api", actor="test", regime="ccpa", jurisdiction=""
+        )
+        for owner in (organization, other_organization)
+    )
+    for request, zone in ((ahead, "Pacific/Kiritimati"), (behind, "Pacific/Pago_Pago")):  # UTC+14, UTC-11
+        request.deadlines = {**request.deadlines, "time_zone": zone}
+        request.save(update_fields=["deadlines"])
+    assert request_today(ahead) != request_today(behind)
+
+    for request in (ahead, behind):
+        proposed = _action(admin_client, "extend_requests", [request.pk]).context["form"].initial["notice_sent_on"]
+        assert proposed == request_today(request)
+    both = _action(admin_client, "extend_requests", [ahead.pk, behind.pk])
+    assert both.context["form"].initial["notice_sent_on"] is None
+
+
 def test_extend_with_reason_writes_a_transition_through_the_service(
     admin_client: Client, admin_user: Any, queue: dict[str, DataSubjectRequest]
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from celery.signals import before_task_publish
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -21,6 +22,7 @@ from dsar.enums import DsarRegime
 from dsar.models import DataSubjectRequest, RequestMessage, RequestTransition
 from dsar.request_deadlines import request_today
 from dsar.services.messaging import message_facts, message_queue
+from dsar.services.workflow import dsar_intake
 from tests.consent.api_contract import assert_problem, dsar_body, pointers
 
 DEADLINE_KEYS = set(
@@ -159,8 +161,18 @@ def test_intake_and_the_identity_step_commit_as_one_transaction_and_the_answer_e
 @pytest.mark.django_db(transaction=True)
 def test_a_receipt_left_to_a_lost_link_task_is_sent_by_the_messages_sweep(client: APIClient, settings: Any) -> None:
     settings.PROVENANT_DSAR_MESSAGES_IN_WORKER = True
-    response = client.post("/api/v1/dsar", dsar_body(), format="json")  # its link task is never run
+    published: list[str] = []
+
+    def record(sender: str, **_: Any) -> None:
+        published.append(sender)
+
+    before_task_publish.connect(record)
+    try:
+        response = client.post("/api/v1/dsar", dsar_body(), format="json")  # its link task is never run
+    finally:
+        before_task_publish.disconnect(record)
     assert response.status_code == 201, response.content
+    assert published == ["dsar.tasks.send_verification_link"]  # the receipt has no task of its own
     mail.outbox.clear()
 
     assert services.dsar_messages_sweep() == {"due": 1, "sent": 1}
@@ -168,6 +180,52 @@ def test_a_receipt_left_to_a_lost_link_task_is_sent_by_the_messages_sweep(client
     receipt = RequestMessage.objects.get(request__public_id=response.json()["id"])
     assert (receipt.kind, receipt.status) == ("receipt", "sent")
     assert [message.to for message in mail.outbox] == [[dsar_body()["requester"]["email"]]]
+
+
+class ReceiptRefusingBackend(locmem.EmailBackend):
+    """A mail service whose client raises its own error (not an OSError) for the receipt, and takes the rest."""
+
+    def send_messages(self, messages: Any) -> int:
+        if any("confirm" not in message.subject for message in messages):
+            raise RuntimeError("the mail service refused the message")
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receipt_the_mail_service_refuses_never_holds_the_identity_link_back(
+    client: APIClient, settings: Any
+) -> None:
+    settings.PROVENANT_DSAR_MESSAGES_IN_WORKER = True
+    response = client.post("/api/v1/dsar", dsar_body(), format="json")
+    assert response.status_code == 201, response.content
+    stored = DataSubjectRequest.objects.get(public_id=response.json()["id"])
+    settings.EMAIL_BACKEND = f"{__name__}.ReceiptRefusingBackend"
+    settings.PROVENANT_DSAR_MESSAGES_IN_WORKER = False  # the link's message goes out in this process
+    mail.outbox = []
+
+    assert services.dsar_identity_link_send(request_id=stored.pk) == {"sent": True}
+
+    rows = {message.kind: message for message in RequestMessage.objects.filter(request=stored)}
+    assert (rows["identity.link"].status, len(mail.outbox)) == ("sent", 1)
+    assert "confirm" in mail.outbox[0].subject
+    # The receipt stays claimed until its lease runs out; then the messages sweep sends it.
+    assert (rows["receipt"].status, rows["receipt"].attempts) == ("sending", 1)
+
+
+def test_intake_asks_identity_only_of_a_requester_with_an_email_for_a_request_verified_first(
+    organization: Organization,
+) -> None:
+    intake = {"organization": organization, "channel": "api", "actor": "test", "jurisdiction": "US-CA"}
+    with pytest.raises(ValueError, match="requester with an email"):
+        dsar_intake(**intake, request_type="access", identity_requested_by="task:x")
+    with pytest.raises(ValueError, match="requester with an email"):
+        dsar_intake(
+            **intake,
+            request_type="opt_out_of_sale",
+            requester=services.Requester(email="ada@example.com"),
+            identity_requested_by="task:x",
+        )
+    assert not DataSubjectRequest.objects.exists()
 
 
 def test_a_message_is_queued_once_per_key_whoever_queues_it_again(organization: Organization) -> None:
