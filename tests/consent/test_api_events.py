@@ -507,3 +507,23 @@ def test_error_responses_carry_the_request_id_in_header_and_body(client: APIClie
             assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
         else:
             assert body["request_id"] == incoming
+
+
+def test_a_plain_body_and_one_the_serializer_reads_record_the_same_event(client: APIClient) -> None:
+    """Issue #16: a plainly valid body skips DRF's validation; a body naming an idempotency key (here null) goes to
+    the serializer. Both store and answer the same event, apart from what is new per event."""
+    occurred_at = ago(minutes=2)
+    extra = {"occurred_at": occurred_at, "gpc": True, "evidence": {"ip_address": "203.0.113.9", "user_agent": "UA"}}
+    plain = client.post(EVENTS, event_body(subject_id="plain-1", **extra), format="json")
+    read = client.post(EVENTS, event_body(subject_id="read-1", idempotency_key=None, **extra), format="json")
+
+    assert (plain.status_code, read.status_code) == (201, 201)
+    per_event = {"event_id", "subject_id", "subject_uuid", "hash", "evidence_sealed", "recorded_at", "ledger_log"}
+    answers = [{k: v for k, v in r.json().items() if k not in per_event} for r in (plain, read)]
+    answers[0]["consent"].pop("event_id")
+    answers[1]["consent"].pop("event_id")
+    assert answers[0] == answers[1]
+    stored = [ConsentEvent.objects.get(event_id=r.json()["event_id"]) for r in (plain, read)]
+    fields = ("action", "occurred_at", "collection_method", "jurisdiction", "gpc", "source_id", "purpose_id")
+    first, second = (tuple(getattr(event, name) for name in fields) for event in stored)
+    assert first == second

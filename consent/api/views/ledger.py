@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from consent import selectors, services
 from consent.api import serializers as s
-from consent.api.bulk_input import plain_bulk_events
+from consent.api.bulk_input import plain_bulk_events, plain_event
 from consent.api.views.base import ConsentApi
 from consent.catalog import organization_catalog
 from consent.models import Subject
@@ -56,16 +56,23 @@ class ConsentEventCreateApi(ConsentApi):
         },
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(s.ConsentEventInputSerializer, request.data)
-        if data.get("idempotency_key"):
-            raise InvalidInput(
-                "Send the idempotency key in the Idempotency-Key header.",
-                errors=[{"pointer": "/idempotency_key", "detail": "use the Idempotency-Key header"}],
-            )
         header_key = request.headers.get("Idempotency-Key")
+        body = request.data
+        # A plainly valid body skips DRF's validation, as the bulk endpoint's items do (issue #16); anything else,
+        # and any body naming an idempotency key, goes to the serializer, whose errors are the answer.
+        item = None
+        if isinstance(body, dict) and "idempotency_key" not in body:
+            item = plain_event(body, pointer="", idempotency_key=header_key)
+        if item is None:
+            data = self.validated(s.ConsentEventInputSerializer, body)
+            if data.get("idempotency_key"):
+                raise InvalidInput(
+                    "Send the idempotency key in the Idempotency-Key header.",
+                    errors=[{"pointer": "/idempotency_key", "detail": "use the Idempotency-Key header"}],
+                )
+            item = s.event_input(data, raw=body, pointer="", idempotency_key=header_key)
         if header_key is not None and not (0 < len(header_key) <= 255):
             raise InvalidInput("Idempotency-Key must be 1-255 characters.")
-        item = s.event_input(data, raw=request.data, pointer="", idempotency_key=header_key)
         result = services.consent_record_with_signals(
             organization=self.organization, items=[item], gpc_header=self.gpc_header()
         )
