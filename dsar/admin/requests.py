@@ -53,7 +53,7 @@ from dsar.deadlines import DATE_KEYS
 from dsar.enums import DEADLINE_LABELS, FINAL_STATUSES, RequestStatus, RequestType
 from dsar.erasure_review import ErasureGate
 from dsar.models import DataSubjectRequest, DsarExport, RequestTransition
-from dsar.request_deadlines import request_today
+from dsar.request_deadlines import deadline_zone
 from dsar.selectors import (
     approval_preview,
     dsar_engine_warnings,
@@ -148,6 +148,15 @@ class TransitionInline(ReadOnlyTabularInline):
     @admin.display(description="from status")
     def from_label(self, obj: RequestTransition) -> str:
         return RequestStatus(obj.from_status).label if obj.from_status in RequestStatus.values else "—"
+
+
+def _notice_date_proposed(queryset: QuerySet[DataSubjectRequest]) -> date | None:
+    """Today where the selected requests' deadlines are counted (not the server's UTC date, which near midnight
+    falls before a receipt date in Berlin or after today in California); None when their todays differ. Reads only
+    the distinct zones the requests' deadlines name."""
+    zones = queryset.order_by().values_list("deadlines__time_zone", flat=True).distinct()
+    todays = {timezone.localtime(timezone.now(), deadline_zone({"time_zone": zone})).date() for zone in zones}
+    return todays.pop() if len(todays) == 1 else None
 
 
 @admin.register(DataSubjectRequest)
@@ -611,12 +620,10 @@ class DataSubjectRequestAdmin(OrganizationScopedAdmin, ServiceModelAdmin):
 
     @admin.action(description="Extend selected requests (reason and notice date)", permissions=["workflow"])
     def extend_requests(self, request: HttpRequest, queryset: QuerySet[DataSubjectRequest]) -> HttpResponse | None:
-        # Today where the selected requests' deadlines are counted (not the server's UTC date, which near midnight
-        # falls before a receipt date in Berlin or after today in California); blank when their todays differ.
-        todays = {request_today(dsar) for dsar in queryset}
+        applying = "apply" in request.POST
         form = ExtendForm(
-            request.POST if "apply" in request.POST else None,
-            initial={"notice_sent_on": todays.pop() if len(todays) == 1 else None},
+            request.POST if applying else None,
+            initial={} if applying else {"notice_sent_on": _notice_date_proposed(queryset)},
         )
         if not (form.is_bound and form.is_valid()):
             return self._action_form(
