@@ -21,6 +21,8 @@ import queue
 import re
 import secrets
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -428,11 +430,11 @@ def execute_statements(steps: Sequence[Step]) -> None:
         batch: list[Statement] = []
 
         def flush() -> None:
-            if connection.vendor != "postgresql" or len(batch) == 1:
+            if connection.vendor != "postgresql":
                 for sql, params in batch:
                     cursor.execute(sql, params)
             elif batch:
-                cursor.execute("; ".join(sql for sql, _ in batch), [p for _, ps in batch for p in ps])
+                _query(batch).close()
             batch.clear()
 
         for step in steps:
@@ -459,46 +461,169 @@ def select_many(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
     """Run SELECTs and return each one's rows (unconverted). On PostgreSQL as one query string: one round trip,
     and each statement takes its own snapshot after the one before it finished (so a read after a
     ``SELECT ... FOR UPDATE`` sees what the lock holder committed)."""
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql" or len(statements) == 1:
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
             results = []
             for sql, params in statements:
                 cursor.execute(sql, params)
                 results.append(list(cursor.fetchall()))
             return results
-        cursor.execute("; ".join(sql for sql, _ in statements), [p for _, ps in statements for p in ps])
-        results = [list(cursor.fetchall())]
-        while cursor.nextset():
+    with _query(statements) as cursor:
+        results = []
+        while True:
             results.append(list(cursor.fetchall()))
-        return results
+            if not cursor.nextset():
+                return results
 
 
 def select_prepared(sql: str, params: Sequence[Any], *, in_list_params: int | None = None) -> list[tuple[Any, ...]]:
-    """Run one SELECT with its parameters bound by the server, prepared by PostgreSQL once per connection: no parse
-    and no plan per call, for the hottest reads (PROVENANT_DB_PREPARED_STATEMENTS=false sends it unprepared, for a
-    pooler that cannot carry prepared statements). ``%s`` placeholders; a list parameter (at ``in_list_params``,
-    with ``= ANY(%s)``) goes as one parameter per element. Rows unconverted. SQLite: an ordinary query."""
-    postgresql = connection.vendor == "postgresql"
-    if in_list_params is not None and (params[in_list_params] or not postgresql):  # ARRAY[] needs a type
-        # PostgreSQL: ``= ANY(ARRAY[$2, $3])``, a statement per list length. The planner then knows the list's length
-        # in the generic plan too, so PostgreSQL switches to that plan after its first five executions and stops
-        # planning each call. With the list as one array parameter it assumed ten elements, found the generic plan
-        # dearer than a custom one and kept planning every call (0.3 ms, measured).
-        values = list(params)
-        listed = list(values[in_list_params])
-        placeholders = ", ".join(["%s"] * len(listed))
-        sql = sql.replace("= ANY(%s)", f"= ANY(ARRAY[{placeholders}])" if postgresql else f"IN ({placeholders})", 1)
-        values[in_list_params : in_list_params + 1] = listed
-        params = values
-    if not postgresql:
+    """Run one SELECT prepared by PostgreSQL once per connection (see :func:`_execute_prepared`), for the hottest
+    reads. ``%s`` placeholders; a list parameter (at ``in_list_params``, with ``= ANY(%s)``) goes as one array.
+    Rows unconverted. SQLite: an ordinary query, the list as ``IN (...)``."""
+    if connection.vendor != "postgresql":
+        if in_list_params is not None:
+            values = list(params)
+            listed = list(values[in_list_params])
+            sql = sql.replace("= ANY(%s)", f"IN ({', '.join(['%s'] * len(listed))})", 1)
+            values[in_list_params : in_list_params + 1] = listed
+            params = values
         with connection.cursor() as cursor:
             cursor.execute(sql, list(params))
             return list(cursor.fetchall())
+    if in_list_params is not None:
+        placeholder, array = array_param(list(params[in_list_params]))
+        sql = sql.replace("= ANY(%s)", f"= ANY({placeholder})", 1)
+        params = [*params[:in_list_params], array, *params[in_list_params + 1 :]]
+    return select_many([(sql, list(params))])[0]
+
+
+# Statements prepared by the server (issue #16). A consent write's statements cost PostgreSQL more to parse and plan
+# than to run (0.5 of its 0.75 ms for the lock-and-read round trip, measured): prepared once per connection with a
+# generic plan (``core.dbbackend`` sets plan_cache_mode), each call then only runs. SQL-level PREPARE and EXECUTE go
+# in the same query string as the rest, through Django's cursor (one round trip, client-side binding, the simple
+# protocol that runs several statements; logged, wrapped and counted as any query). psycopg's own protocol-level
+# preparation stays off: on every rollback it deallocates all of a connection's statements, ours included.
+PREPARED_PER_CONNECTION = 256
+_PREPARABLE = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES)\b", re.IGNORECASE)
+
+
+@dataclass
+class _PreparedStatements:
+    """What one database session has prepared: its name by statement text. A batch that failed after a PREPARE may
+    or may not have left that statement behind: names prepared later carry the next ``generation``, so none is ever
+    prepared twice."""
+
+    names: dict[str, str]
+    generation: int = 0
+
+
+_sessions: weakref.WeakKeyDictionary[Any, _PreparedStatements] = weakref.WeakKeyDictionary()
+
+
+@lru_cache(maxsize=2048)
+def _server_form(sql: str) -> tuple[str, int] | None:
+    """``sql`` with ``$n`` placeholders and their count; None for a statement PREPARE cannot take (DDL)."""
+    if not _PREPARABLE.match(sql):
+        return None
+    count = 0
+
+    def number(match: re.Match[str]) -> str:
+        nonlocal count
+        if match.group(0) == "%%":
+            return "%"
+        count += 1
+        return f"${count}"
+
+    return re.sub(r"%%|%s", number, sql), count
+
+
+def prepared_statements_enabled() -> bool:
+    """Statements are prepared on PostgreSQL unless PROVENANT_DB_PREPARED_STATEMENTS is false (a pooler in
+    transaction mode, which hands each transaction to any server session)."""
+    return connection.vendor == "postgresql" and bool(settings.PROVENANT_DB_PREPARED_STATEMENTS)
+
+
+def executed_statements(logged: str) -> str:
+    """A query as Django logs it, with each ``EXECUTE`` of a statement this connection prepared shown as the statement
+    it runs (its ``PREPARE`` left out): for reading a debug log or a test's captured queries."""
+    session = _sessions.get(connection.connection) if connection.connection is not None else None
+    texts = {name: text for text, name in (session.names.items() if session else ())}
+    unprepared = re.sub(r"PREPARE (pvn_\w+) AS .*?; (?=EXECUTE \1\b)", "", logged, flags=re.DOTALL)
+    return re.sub(r"EXECUTE (pvn_\w+)", lambda m: texts.get(m.group(1), m.group(0)), unprepared)
+
+
+def _logged_execute(cursor: psycopg.ClientCursor[Any], sql: str, values: list[Any] | None) -> None:
+    """``cursor.execute`` with Django's error wrapping, and logged where Django logs queries (tests, DEBUG)."""
+    started = time.monotonic()
+    try:
+        with connection.wrap_database_errors:
+            cursor.execute(sql, values)
+    finally:
+        if connection.queries_logged:
+            query = cursor._query.query if cursor._query is not None else None
+            connection.queries_log.append(
+                {
+                    "sql": bytes(query or sql.encode()).decode(errors="replace"),
+                    "time": f"{time.monotonic() - started:.3f}",
+                }
+            )
+
+
+def _query(statements: Sequence[Statement]) -> psycopg.ClientCursor[Any]:
+    """Send ``statements`` (PostgreSQL) as one query string and return the cursor holding their results: each as
+    ``EXECUTE`` of the statement the session prepared for its text (the first time, a query of their ``PREPARE``
+    statements goes before, in the same transaction); as itself when it cannot be prepared, when preparing is off, or
+    past ``PREPARED_PER_CONNECTION`` texts. A psycopg cursor of Django's connection, checked, wrapped and logged as
+    Django's own cursors are (Django's wrapper cost a tenth of a state read's CPU)."""
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
-    prepare = bool(settings.PROVENANT_DB_PREPARED_STATEMENTS)  # psycopg: True always, False never
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=prepare)
-        return list(cursor.fetchall())
+    connection.validate_no_broken_transaction()
+    raw = connection.connection
+    parts: list[str] = []
+    values: list[Any] = []
+    preparing: dict[str, str] = {}  # statement text: its name
+    prepares: list[str] = []
+    session = _sessions.get(raw)
+    if not prepared_statements_enabled():
+        parts = [sql for sql, _ in statements]
+        values = [p for _, ps in statements for p in ps]
+    else:
+        if session is None:
+            session = _sessions.setdefault(raw, _PreparedStatements(names={}))
+        for sql, params in statements:
+            name = session.names.get(sql) or preparing.get(sql)
+            form = None if name else _server_form(sql)
+            if not name and (form is None or len(session.names) + len(preparing) >= PREPARED_PER_CONNECTION):
+                parts.append(sql)
+                values.extend(params)
+                continue
+            if not name:
+                assert form is not None
+                if form[1] != len(params):
+                    raise ValueError(f"{len(params)} parameters for {form[1]} placeholders")
+                name = f"pvn_{session.generation}_{hashlib.blake2s(sql.encode(), digest_size=10).hexdigest()}"
+                preparing[sql] = name
+                prepares.append(f"PREPARE {name} AS {form[0]}")
+            parts.append(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}")
+            values.extend(params)
+    cursor = psycopg.ClientCursor(raw)
+    try:
+        if preparing:
+            # Alone, the first time on this connection: PostgreSQL keeps the text of the query that prepared a
+            # statement for as long as it lives, and that text should not be one call's values.
+            _logged_execute(cursor, "; ".join(prepares), None)  # no parameters: the text goes as it is
+        _logged_execute(cursor, "; ".join(parts), values)
+    except Exception as exc:
+        cursor.close()
+        if session is not None and preparing:
+            session.generation += 1  # some of them may exist now: never prepare those names again
+        if session is not None and getattr(exc.__cause__, "sqlstate", None) == "26000":
+            session.names.clear()  # a statement of ours is gone (DISCARD ALL, DEALLOCATE): prepare them anew
+            session.generation += 1
+        raise
+    if session is not None:
+        session.names.update(preparing)
+    return cursor
 
 
 def convert_rows(rows: Sequence[Sequence[Any]], fields: Sequence[Any]) -> list[list[Any]]:
