@@ -26,12 +26,13 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar, cast, overload
 
 import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.base import ModelState
 from django.utils.functional import Promise
 from psycopg.types.json import Jsonb
@@ -42,6 +43,13 @@ CHUNK_ROWS = 1000
 VALUES_ROWS = 64
 
 Statement = tuple[str, list[Any]]
+
+
+@cache
+def on_postgresql() -> bool:
+    """Whether the database is PostgreSQL (else SQLite, ``make run``'s). Fixed for the life of the process: read once
+    instead of through Django's per-thread connection proxy, which the hot paths asked 16 times a consent write."""
+    return bool(connections[DEFAULT_DB_ALIAS].vendor == "postgresql")
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ def _json_positions(fields: tuple[models.Field, ...]) -> tuple[int, ...]:
 
 def _prepared(fields: tuple[models.Field, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
     params: list[Any] = []
-    if connection.vendor == "postgresql":
+    if on_postgresql():
         json_at = _json_positions(fields)
         if not json_at:
             for row in rows:
@@ -106,13 +114,13 @@ def _rows_source(fields: tuple[models.Field, ...], rows: Sequence[Sequence[Any]]
     """``VALUES (...), (...)`` for small batches (and always on SQLite); on PostgreSQL larger batches as
     ``SELECT * FROM unnest(array, ...)``, which keeps the statement and its parameter list small whatever the
     number of rows (and keeps row order)."""
-    if connection.vendor == "postgresql" and len(rows) > VALUES_ROWS:
+    if on_postgresql() and len(rows) > VALUES_ROWS:
         json_at = set(_json_positions(fields))
         arrays = [
             [json.dumps(v) for v in column] if i in json_at else list(column)
             for i, column in enumerate(zip(*rows, strict=True))
         ]
-        return f"SELECT * FROM unnest({_array_casts(fields, connection.vendor)})", arrays  # noqa: S608 (types)
+        return f"SELECT * FROM unnest({_array_casts(fields, 'postgresql')})", arrays  # noqa: S608 (types)
     return _values_sql(len(fields), len(rows)), _prepared(fields, rows)
 
 
@@ -165,7 +173,7 @@ def ensure_database() -> None:
 
 def in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """``column IN (...)`` as SQL and parameters; on PostgreSQL one array parameter (see :func:`array_param`)."""
-    if connection.vendor == "postgresql":
+    if on_postgresql():
         placeholder, param = array_param(values)
         return f"{column} = ANY({placeholder})", [param]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
@@ -217,14 +225,14 @@ def _staging(model: type[models.Model], names: tuple[str, ...]) -> tuple[str, st
 
 
 def _copies_large(rows: Sequence[Sequence[Any]]) -> bool:
-    return connection.vendor == "postgresql" and len(rows) > VALUES_ROWS
+    return on_postgresql() and len(rows) > VALUES_ROWS
 
 
 def _copy_in(
     model: type[models.Model], names: tuple[str, ...], rows: Sequence[Sequence[Any]], *, staged: bool
 ) -> CopyIn:
     columns, fields = _columns(model, names)
-    types = _copy_types(fields, connection.vendor)
+    types = _copy_types(fields, "postgresql")
     if not staged:
         return CopyIn(model._meta.db_table, columns, types, rows)
     name, create, _ = _staging(model, names)
@@ -264,7 +272,7 @@ def insert_statements(
         source, params = _rows_source(fields, rows[start : start + CHUNK_ROWS])
         sql = head + source
         if skip_conflicts:
-            if source.startswith("SELECT") and connection.vendor == "sqlite":
+            if source.startswith("SELECT") and not on_postgresql():
                 sql += " WHERE true"
             sql += " ON CONFLICT DO NOTHING"
         if returning:
@@ -395,7 +403,7 @@ def upsert_statements(
     for start in range(0, len(rows), CHUNK_ROWS):
         source, params = _rows_source(fields, rows[start : start + CHUNK_ROWS])
         # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
-        where = " WHERE true" if source.startswith("SELECT") and connection.vendor == "sqlite" else ""
+        where = " WHERE true" if source.startswith("SELECT") and not on_postgresql() else ""
         statements.append((head + source + where + tail, params))
     return statements
 
@@ -430,7 +438,7 @@ def execute_statements(steps: Sequence[Step]) -> None:
         batch: list[Statement] = []
 
         def flush() -> None:
-            if connection.vendor != "postgresql":
+            if not on_postgresql():
                 for sql, params in batch:
                     cursor.execute(sql, params)
             elif batch:
@@ -461,7 +469,7 @@ def select_many(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
     """Run SELECTs and return each one's rows (unconverted). On PostgreSQL as one query string: one round trip,
     and each statement takes its own snapshot after the one before it finished (so a read after a
     ``SELECT ... FOR UPDATE`` sees what the lock holder committed)."""
-    if connection.vendor != "postgresql":
+    if not on_postgresql():
         with connection.cursor() as cursor:
             results = []
             for sql, params in statements:
@@ -480,7 +488,7 @@ def select_prepared(sql: str, params: Sequence[Any], *, in_list_params: int | No
     """Run one SELECT prepared by PostgreSQL once per connection (see :func:`_execute_prepared`), for the hottest
     reads. ``%s`` placeholders; a list parameter (at ``in_list_params``, with ``= ANY(%s)``) goes as one array.
     Rows unconverted. SQLite: an ordinary query, the list as ``IN (...)``."""
-    if connection.vendor != "postgresql":
+    if not on_postgresql():
         if in_list_params is not None:
             values = list(params)
             listed = list(values[in_list_params])
@@ -540,7 +548,7 @@ def _server_form(sql: str) -> tuple[str, int] | None:
 def prepared_statements_enabled() -> bool:
     """Statements are prepared on PostgreSQL unless PROVENANT_DB_PREPARED_STATEMENTS is false (a pooler in
     transaction mode, which hands each transaction to any server session)."""
-    return connection.vendor == "postgresql" and bool(settings.PROVENANT_DB_PREPARED_STATEMENTS)
+    return on_postgresql() and bool(settings.PROVENANT_DB_PREPARED_STATEMENTS)
 
 
 def executed_statements(logged: str) -> str:
@@ -552,16 +560,18 @@ def executed_statements(logged: str) -> str:
     return re.sub(r"EXECUTE (pvn_\w+)", lambda m: texts.get(m.group(1), m.group(0)), unprepared)
 
 
-def _logged_execute(cursor: psycopg.ClientCursor[Any], sql: str, values: list[Any] | None) -> None:
+def _logged_execute(
+    wrapper: BaseDatabaseWrapper, cursor: psycopg.ClientCursor[Any], sql: str, values: list[Any] | None
+) -> None:
     """``cursor.execute`` with Django's error wrapping, and logged where Django logs queries (tests, DEBUG)."""
     started = time.monotonic()
     try:
-        with connection.wrap_database_errors:
+        with wrapper.wrap_database_errors:
             cursor.execute(sql, values)
     finally:
-        if connection.queries_logged:
+        if wrapper.queries_logged:
             query = cursor._query.query if cursor._query is not None else None
-            connection.queries_log.append(
+            wrapper.queries_log.append(
                 {
                     "sql": bytes(query or sql.encode()).decode(errors="replace"),
                     "time": f"{time.monotonic() - started:.3f}",
@@ -575,10 +585,11 @@ def _query(statements: Sequence[Statement]) -> psycopg.ClientCursor[Any]:
     statements goes before, in the same transaction); as itself when it cannot be prepared, when preparing is off, or
     past ``PREPARED_PER_CONNECTION`` texts. A psycopg cursor of Django's connection, checked, wrapped and logged as
     Django's own cursors are (Django's wrapper cost a tenth of a state read's CPU)."""
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    raw = connection.connection
+    wrapper = connections[DEFAULT_DB_ALIAS]  # once: each ``connection.x`` is a per-thread lookup
+    wrapper.close_if_health_check_failed()
+    wrapper.ensure_connection()
+    wrapper.validate_no_broken_transaction()
+    raw = wrapper.connection
     parts: list[str] = []
     values: list[Any] = []
     preparing: dict[str, str] = {}  # statement text: its name
@@ -611,8 +622,8 @@ def _query(statements: Sequence[Statement]) -> psycopg.ClientCursor[Any]:
         if preparing:
             # Alone, the first time on this connection: PostgreSQL keeps the text of the query that prepared a
             # statement for as long as it lives, and that text should not be one call's values.
-            _logged_execute(cursor, "; ".join(prepares), None)  # no parameters: the text goes as it is
-        _logged_execute(cursor, "; ".join(parts), values)
+            _logged_execute(wrapper, cursor, "; ".join(prepares), None)  # no parameters: the text goes as it is
+        _logged_execute(wrapper, cursor, "; ".join(parts), values)
     except Exception as exc:
         cursor.close()
         if session is not None and preparing:
@@ -662,7 +673,7 @@ def read_snapshot() -> Iterator[None]:
     for reads that compare tables written meanwhile (a ledger verification: tips, events, leaves and states recorded
     between two of its reads must never look like a break). Inside a transaction already (a caller's, or a test's),
     that transaction's view is used; elsewhere (SQLite: one writer at a time) the block runs as it is."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if not on_postgresql() or connection.in_atomic_block:
         yield
         return
     with transaction.atomic():
@@ -680,7 +691,7 @@ def prefetched_rows(queryset: models.QuerySet[Any], *, chunk_size: int) -> Itera
     reads in the caller's snapshot, on the caller's connection, which psycopg serializes); elsewhere the queryset's
     own iterator. Only for querysets whose columns need no conversion from the database (ints, text, bools, uuids).
     """
-    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+    if not on_postgresql() or not connection.in_atomic_block:
         yield from queryset.iterator(chunk_size=chunk_size)
         return
     sql, params = queryset.query.get_compiler(connection=connection).as_sql()

@@ -38,7 +38,7 @@ from consent.state import FoldedState
 from consent.subject_ids import email_index, email_index_candidates
 from consent.subject_keys import subject_data_key
 from core.crypto import normalize_email, seal
-from core.db import VALUES_ROWS, Statement, Step, built, insert_rows, insert_statements, staged_source
+from core.db import VALUES_ROWS, Statement, Step, built, insert_rows, insert_statements, on_postgresql, staged_source
 from core.models import Organization
 from core.problems import InvalidInput
 from core.timeutil import add_duration, parse_iso_duration
@@ -135,7 +135,7 @@ def _subject_tips(subjects: list[Subject]) -> list[Step]:
     values = [
         (s.ledger_length, s.ledger_head_hash, s.email_sealed, s.email_index, s.jurisdiction, s.pk) for s in subjects
     ]
-    if connection.vendor == "postgresql":
+    if on_postgresql():
         if len(values) <= VALUES_ROWS:
             return [
                 (
@@ -193,7 +193,7 @@ def append_events(
         forms = subject_forms(organization, subject_ids)
         purpose_ids = sorted({catalog.purposes[item.purpose].pk for _, item in fresh})
         then.append(states_statement(organization, sorted(forms), purpose_ids))
-        if connection.vendor == "postgresql":
+        if on_postgresql():
             then.append(_event_ids_statement(len(fresh)))
     subjects, read = lock_chains(organization, subject_ids, then=then, forms=forms)
     if organization.catalog_version != catalog.version:
@@ -208,7 +208,7 @@ def append_events(
         if catalog.suppressed and not allow_system_actions:
             refuse_suppressed(items, catalog, organization_id=organization.pk)
     current_states = state_rows(read[0]) if fresh else None
-    event_ids = [row[0] for row in read[1]] if fresh and connection.vendor == "postgresql" else []
+    event_ids = [row[0] for row in read[1]] if fresh and on_postgresql() else []
 
     # Grants named by 'supersedes' (they must already be in the ledger).
     targets_by_id: dict[str, ConsentEvent] = {}

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from consent import ledger
@@ -24,7 +23,7 @@ from consent.models import Subject
 from consent.services.validation import refuse_suppressed_ids
 from consent.subject_ids import external_id_forms
 from consent.subject_keys import new_subject_wrapped_key
-from core.db import Statement, array_param, built, convert_rows, in_list, insert_rows, select_many
+from core.db import Statement, array_param, built, convert_rows, in_list, insert_rows, on_postgresql, select_many
 from core.models import Organization
 
 # Every concrete column (``core.db.built`` needs them all): a field added to Subject is read here too.
@@ -49,7 +48,7 @@ def subjects_statement(
         else subject_forms(organization, external_ids)
     )
     version = f"(SELECT catalog_version FROM {Organization._meta.db_table} WHERE id = %s)"  # noqa: S608
-    if connection.vendor == "postgresql":
+    if on_postgresql():
         # Each form by the (organization, external id) key, whatever the statistics say (see
         # ``consent.services.projection``: a table grown since its last ANALYZE is read whole otherwise).
         placeholder, forms = array_param(sorted(asked_by_form))
@@ -130,7 +129,7 @@ def lock_chains(
     ordered = sorted(external_ids)
     statement, asked_by_form = subjects_statement(organization, ordered, forms)
     locks: list[Statement] = []
-    if connection.vendor == "postgresql":
+    if on_postgresql():
         keys_placeholder, keys = array_param(sorted({chain_lock_key(organization.pk, x) for x in ordered}))
         locks = [
             (f"SELECT count(pg_advisory_xact_lock(k)) FROM unnest({keys_placeholder}) AS k", [keys]),  # noqa: S608

@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from consent.enums import CollectionMethod
@@ -27,6 +27,7 @@ from core.db import (
     convert_rows,
     execute_statements,
     in_list,
+    on_postgresql,
     select_rows,
     upsert_statements,
 )
@@ -117,7 +118,7 @@ def _state_row_fields() -> list[Any]:
 def states_statement(organization: Organization, external_ids: Sequence[str], purpose_ids: Sequence[int]) -> Statement:
     """The projection rows of the subjects known by ``external_ids`` (any of their forms) for ``purpose_ids``,
     as :func:`advance_states` reads them: to run in the round trip that locks the subjects (``lock_chains``)."""
-    if connection.vendor == "postgresql":
+    if on_postgresql():
         forms_placeholder, forms = array_param(list(external_ids))
         purposes_placeholder, purposes = array_param(list(purpose_ids))
         subjects = (
@@ -147,7 +148,7 @@ def _select_states(*, organization: Organization, subject_ids: list[int], purpos
     organization's unique key: every access path of the hot tables leads with it)."""
     if not subject_ids or not purpose_ids:
         return []
-    if connection.vendor == "postgresql":
+    if on_postgresql():
         ids_placeholder, ids = array_param(sorted(subject_ids))
         purposes_placeholder, purposes = array_param(purpose_ids)
         return select_rows(
