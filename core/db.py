@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import queue
 import re
 import secrets
@@ -31,7 +32,7 @@ from typing import Any, TypeVar, cast, overload
 
 import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.base import ModelState
 from django.utils.functional import Promise
@@ -508,29 +509,41 @@ def select_prepared(sql: str, params: Sequence[Any], *, in_list_params: int | No
 # Statements prepared by the server (issue #16). A consent write's statements cost PostgreSQL more to parse and plan
 # than to run (0.5 of its 0.75 ms for the lock-and-read round trip, measured): prepared once per connection with a
 # generic plan (``core.dbbackend`` sets plan_cache_mode), each call then only runs. SQL-level PREPARE and EXECUTE go
-# in the same query string as the rest, through Django's cursor (one round trip, client-side binding, the simple
-# protocol that runs several statements; logged, wrapped and counted as any query). psycopg's own protocol-level
-# preparation stays off: on every rollback it deallocates all of a connection's statements, ours included.
+# in the same query string as the rest (one round trip, client-side binding, the simple protocol that runs several
+# statements), through a cursor of Django's connection with Django's checks, error wrapping and query log.
+# psycopg's own protocol-level preparation stays off: on every rollback it deallocates all of a connection's
+# statements, ours included.
 PREPARED_PER_CONNECTION = 256
+# Only statements of a small, fixed shape: a plan is kept for the life of the connection (a 64-row VALUES INSERT's
+# generic plan holds over 1 MB), and the bulk paths' large batches go by COPY or arrays, whose texts do not vary.
+PREPARED_MAX_PARAMETERS = 64
+# A statement of ours missing on the server (26000: a DISCARD ALL or DEALLOCATE by someone else, or a pooler in
+# transaction mode handing the transaction to another server session), one already there (42P05: the same), or a plan
+# whose result type a migration changed (0A000): the connection's statements are forgotten and prepared anew.
+_STATEMENT_LOST = frozenset({"26000", "42P05", "0A000"})
+# After this many such losses in one process, a pooler is the likely cause: the process stops preparing (logged).
+PREPARED_LOSSES_BEFORE_FALLBACK = 5
 _PREPARABLE = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES)\b", re.IGNORECASE)
+logger = logging.getLogger("core.db")
 
 
 @dataclass
 class _PreparedStatements:
-    """What one database session has prepared: its name by statement text. A batch that failed after a PREPARE may
-    or may not have left that statement behind: names prepared later carry the next ``generation``, so none is ever
-    prepared twice."""
+    """What one database session has prepared: its name by statement text. Names carry a ``generation``, moved on
+    whenever the session's statements are forgotten, so a name is never prepared twice."""
 
     names: dict[str, str]
     generation: int = 0
 
 
 _sessions: weakref.WeakKeyDictionary[Any, _PreparedStatements] = weakref.WeakKeyDictionary()
+_losses = 0  # statements found lost, in this process (see PREPARED_LOSSES_BEFORE_FALLBACK)
 
 
 @lru_cache(maxsize=2048)
 def _server_form(sql: str) -> tuple[str, int] | None:
-    """``sql`` with ``$n`` placeholders and their count; None for a statement PREPARE cannot take (DDL)."""
+    """``sql`` with ``$n`` placeholders and their count; None for a statement not to prepare (DDL, which PREPARE
+    cannot take, or more than ``PREPARED_MAX_PARAMETERS`` parameters)."""
     if not _PREPARABLE.match(sql):
         return None
     count = 0
@@ -542,22 +555,28 @@ def _server_form(sql: str) -> tuple[str, int] | None:
         count += 1
         return f"${count}"
 
-    return re.sub(r"%%|%s", number, sql), count
+    text = re.sub(r"%%|%s", number, sql)
+    return (text, count) if count <= PREPARED_MAX_PARAMETERS else None
 
 
 def prepared_statements_enabled() -> bool:
-    """Statements are prepared on PostgreSQL unless PROVENANT_DB_PREPARED_STATEMENTS is false (a pooler in
-    transaction mode, which hands each transaction to any server session)."""
-    return on_postgresql() and bool(settings.PROVENANT_DB_PREPARED_STATEMENTS)
+    """Statements are prepared on PostgreSQL, on connections that are kept (``DATABASE_CONN_MAX_AGE`` > 0), unless
+    PROVENANT_DB_PREPARED_STATEMENTS is false (a pooler in transaction mode, which hands each transaction to any
+    server session) or this process found its statements lost too often (see ``PREPARED_LOSSES_BEFORE_FALLBACK``)."""
+    return (
+        on_postgresql()
+        and bool(settings.PROVENANT_DB_PREPARED_STATEMENTS)
+        and _losses < PREPARED_LOSSES_BEFORE_FALLBACK
+        and connections[DEFAULT_DB_ALIAS].settings_dict.get("CONN_MAX_AGE") != 0
+    )
 
 
 def executed_statements(logged: str) -> str:
     """A query as Django logs it, with each ``EXECUTE`` of a statement this connection prepared shown as the statement
-    it runs (its ``PREPARE`` left out): for reading a debug log or a test's captured queries."""
+    it runs: for reading a debug log or a test's captured queries."""
     session = _sessions.get(connection.connection) if connection.connection is not None else None
     texts = {name: text for text, name in (session.names.items() if session else ())}
-    unprepared = re.sub(r"PREPARE (pvn_\w+) AS .*?; (?=EXECUTE \1\b)", "", logged, flags=re.DOTALL)
-    return re.sub(r"EXECUTE (pvn_\w+)", lambda m: texts.get(m.group(1), m.group(0)), unprepared)
+    return re.sub(r"EXECUTE (pvn_\w+)", lambda m: texts.get(m.group(1), m.group(0)), logged)
 
 
 def _logged_execute(
@@ -579,26 +598,44 @@ def _logged_execute(
             )
 
 
+def statement_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` (a Django database error) says a prepared statement of ours was lost (see ``_STATEMENT_LOST``):
+    the connection's statements are then forgotten, and running the work again prepares them anew."""
+    return getattr(exc.__cause__, "sqlstate", None) in _STATEMENT_LOST
+
+
 def _query(statements: Sequence[Statement]) -> psycopg.ClientCursor[Any]:
     """Send ``statements`` (PostgreSQL) as one query string and return the cursor holding their results: each as
     ``EXECUTE`` of the statement the session prepared for its text (the first time, a query of their ``PREPARE``
-    statements goes before, in the same transaction); as itself when it cannot be prepared, when preparing is off, or
-    past ``PREPARED_PER_CONNECTION`` texts. A psycopg cursor of Django's connection, checked, wrapped and logged as
-    Django's own cursors are (Django's wrapper cost a tenth of a state read's CPU)."""
+    statements goes before, in the same transaction); as itself when it is not to be prepared, when preparing is off,
+    or past ``PREPARED_PER_CONNECTION`` texts. Outside a transaction a query that found its statements lost is sent
+    again once (prepared anew); inside one the error goes to the caller, whose transaction is spoilt
+    (``consent.services.appending.atomic_with_retries`` runs it again)."""
     wrapper = connections[DEFAULT_DB_ALIAS]  # once: each ``connection.x`` is a per-thread lookup
     wrapper.close_if_health_check_failed()
     wrapper.ensure_connection()
     wrapper.validate_no_broken_transaction()
+    try:
+        return _send(wrapper, statements)
+    except DatabaseError as exc:
+        if not statement_lost(exc) or wrapper.in_atomic_block:
+            raise
+    return _send(wrapper, statements)
+
+
+def _send(wrapper: BaseDatabaseWrapper, statements: Sequence[Statement]) -> psycopg.ClientCursor[Any]:
+    global _losses
     raw = wrapper.connection
     parts: list[str] = []
     values: list[Any] = []
     preparing: dict[str, str] = {}  # statement text: its name
     prepares: list[str] = []
-    session = _sessions.get(raw)
+    session = None
     if not prepared_statements_enabled():
         parts = [sql for sql, _ in statements]
         values = [p for _, ps in statements for p in ps]
     else:
+        session = _sessions.get(raw)
         if session is None:
             session = _sessions.setdefault(raw, _PreparedStatements(names={}))
         for sql, params in statements:
@@ -619,21 +656,29 @@ def _query(statements: Sequence[Statement]) -> psycopg.ClientCursor[Any]:
             values.extend(params)
     cursor = psycopg.ClientCursor(raw)
     try:
-        if preparing:
+        if session is not None and preparing:
             # Alone, the first time on this connection: PostgreSQL keeps the text of the query that prepared a
             # statement for as long as it lives, and that text should not be one call's values.
-            _logged_execute(wrapper, cursor, "; ".join(prepares), None)  # no parameters: the text goes as it is
+            try:
+                _logged_execute(wrapper, cursor, "; ".join(prepares), None)  # no parameters: the text as it is
+            except BaseException:
+                session.generation += 1  # some of them may exist now: never prepare those names again
+                raise
+            session.names.update(preparing)  # they exist now, whatever happens to the query after
         _logged_execute(wrapper, cursor, "; ".join(parts), values)
     except Exception as exc:
         cursor.close()
-        if session is not None and preparing:
-            session.generation += 1  # some of them may exist now: never prepare those names again
-        if session is not None and getattr(exc.__cause__, "sqlstate", None) == "26000":
-            session.names.clear()  # a statement of ours is gone (DISCARD ALL, DEALLOCATE): prepare them anew
+        if session is not None and statement_lost(exc):
+            session.names.clear()
             session.generation += 1
+            _losses += 1
+            if _losses == PREPARED_LOSSES_BEFORE_FALLBACK:
+                logger.error(
+                    "prepared statements lost %d times in this process: no longer preparing them. Behind a pooler "
+                    "in transaction mode set PROVENANT_DB_PREPARED_STATEMENTS=false",
+                    _losses,
+                )
         raise
-    if session is not None:
-        session.names.update(preparing)
     return cursor
 
 

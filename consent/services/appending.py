@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from ulid import ULID
 
 from consent import ledger
@@ -38,7 +38,17 @@ from consent.state import FoldedState
 from consent.subject_ids import email_index, email_index_candidates
 from consent.subject_keys import subject_data_key
 from core.crypto import normalize_email, seal
-from core.db import VALUES_ROWS, Statement, Step, built, insert_rows, insert_statements, on_postgresql, staged_source
+from core.db import (
+    VALUES_ROWS,
+    Statement,
+    Step,
+    built,
+    insert_rows,
+    insert_statements,
+    on_postgresql,
+    staged_source,
+    statement_lost,
+)
 from core.models import Organization
 from core.problems import InvalidInput
 from core.timeutil import add_duration, parse_iso_duration
@@ -71,7 +81,7 @@ def atomic_with_retries(write: Callable[[], T]) -> T:
         try:
             with transaction.atomic():
                 return write()
-        except (IntegrityError, OperationalError) as exc:
+        except DatabaseError as exc:
             if attempt == MAX_ATTEMPTS or not is_retryable(exc):
                 raise
             logger.info(
@@ -84,9 +94,14 @@ def atomic_with_retries(write: Callable[[], T]) -> T:
 
 
 def is_retryable(exc: Exception) -> bool:
-    """A concurrent writer won a race (unique key, new subject) or the database broke a deadlock."""
+    """A concurrent writer won a race (unique key, new subject), the database broke a deadlock, or the connection's
+    prepared statements were lost (``core.db.statement_lost``: they are prepared anew on the next attempt)."""
     if isinstance(exc, IntegrityError):
         return True  # a concurrent writer took the same idempotency key or created the same subject
+    if statement_lost(exc):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
     cause = getattr(exc, "__cause__", None)
     sqlstate = getattr(cause, "sqlstate", None)
     return sqlstate in {"40P01", "40001"} or "database is locked" in str(exc)

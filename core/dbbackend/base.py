@@ -52,7 +52,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _configure_connection(self, connection: Any) -> bool:
         commit = bool(super()._configure_connection(connection))  # type: ignore[misc]
-        if settings.PROVENANT_DB_PREPARED_STATEMENTS:
+        if settings.PROVENANT_DB_PREPARED_STATEMENTS and self.settings_dict.get("CONN_MAX_AGE") != 0:
             # The statements ``core.db`` prepares (the write path's and the hottest reads) are key lookups written
             # to have one good plan whatever their parameters: planned once per connection, generically, instead of
             # on every call (0.3 ms of a consent write's lock-and-read round trip, measured). Django's own statements

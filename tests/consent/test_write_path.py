@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from consent.models import ConsentEvent, ConsentState, Purpose, Source
-from core import api_key_cache
+from core import api_key_cache, db
 from core.db import executed_statements
 from core.models import ApiKey, Organization
 from core.selectors import api_key_digest
@@ -127,3 +127,22 @@ def test_a_connection_whose_server_went_away_is_replaced_before_a_query_fails() 
         assert new_pid != pid
     finally:
         wrapper.close()
+
+
+def test_a_write_whose_prepared_statements_were_lost_is_retried_and_lands(
+    keyed: tuple[APIClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session reset (DISCARD ALL, DEALLOCATE ALL) between two writes spoils the second one's first attempt; the
+    write's transaction runs again, its statements prepared anew."""
+    monkeypatch.setattr(db, "_losses", 0)
+    client, _ = keyed
+    assert client.post("/api/v1/consent-events", event_body(action="grant"), format="json").status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+
+    response = client.post("/api/v1/consent-events", event_body(action="withdraw"), format="json")
+
+    assert response.status_code == 201, response.content
+    assert db._losses == 1
+    assert ConsentState.objects.get(subject__external_id="cust-1").status == "withdrawn"
+    assert ConsentEvent.objects.filter(subject__external_id="cust-1").count() == 2

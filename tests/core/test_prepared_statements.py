@@ -26,8 +26,9 @@ def prepared() -> dict[str, tuple[int, int]]:
 
 
 @pytest.fixture
-def fresh_connection() -> Any:
-    """Each test starts on a new connection: nothing of ours prepared yet."""
+def fresh_connection(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Each test starts on a new connection (nothing of ours prepared yet) and counts its own lost statements."""
+    monkeypatch.setattr(db, "_losses", 0)
     connection.close()
     yield
     connection.close()
@@ -90,9 +91,44 @@ def test_statements_deallocated_by_something_else_are_prepared_again(
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # an operator's DISCARD ALL, a pooler's reset
 
-    with pytest.raises(DatabaseError):  # this call finds its statement gone
+    assert select_many([statement]) == [[(organization.slug,)]]  # found gone, sent again, prepared anew
+    assert db._losses == 1
+
+    with transaction.atomic():  # inside a transaction the caller's work is spoilt: the error is the caller's
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        with pytest.raises(DatabaseError) as lost:
+            select_many([statement])
+    assert db.statement_lost(lost.value)
+    assert select_many([statement]) == [[(organization.slug,)]]
+
+
+def test_a_process_that_keeps_losing_its_statements_stops_preparing(
+    organization: Organization, fresh_connection: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a pooler in transaction mode looks like from here, with PROVENANT_DB_PREPARED_STATEMENTS left true."""
+    statement = ("SELECT slug FROM core_organization WHERE id = %s", [organization.pk])
+    for _ in range(db.PREPARED_LOSSES_BEFORE_FALLBACK):
         select_many([statement])
-    assert select_many([statement]) == [[(organization.slug,)]]  # the next one prepares it again
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+    with caplog.at_level("ERROR", logger="core.db"):
+        assert select_many([statement]) == [[(organization.slug,)]]
+    assert "PROVENANT_DB_PREPARED_STATEMENTS=false" in caplog.text
+    assert not db.prepared_statements_enabled()
+    assert select_many([statement]) == [[(organization.slug,)]]
+    assert prepared() == {}
+
+
+def test_connections_that_are_not_kept_prepare_nothing(organization: Organization, fresh_connection: None) -> None:
+    connection.settings_dict["CONN_MAX_AGE"], kept = 0, connection.settings_dict["CONN_MAX_AGE"]
+    try:
+        assert select_many([("SELECT slug FROM core_organization WHERE id = %s", [organization.pk])]) == [
+            [(organization.slug,)]
+        ]
+        assert prepared() == {}
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = kept
 
 
 def test_with_preparation_off_nothing_is_prepared(organization: Organization, fresh_connection: None) -> None:
