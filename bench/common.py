@@ -113,7 +113,7 @@ def serve(env: dict[str, str], *, port: int, workers: int = 2, threads: int = 4)
             "--workers",
             str(workers),
             "--worker-class",
-            "gthread",
+            "core.gunicorn_worker.RebalancingThreadWorker",  # as config/gunicorn.py serves production
             "--threads",
             str(threads),
             "--bind",

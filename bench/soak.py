@@ -64,7 +64,8 @@ def session_cpu_seconds(session_id: int) -> float:
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
     command = [
-        PYTHON, "-m", "gunicorn", "config.wsgi", "--workers", str(workers), "--worker-class", "gthread",
+        PYTHON, "-m", "gunicorn", "config.wsgi", "--workers", str(workers),
+        "--worker-class", "core.gunicorn_worker.RebalancingThreadWorker",
         "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--keep-alive", "30",
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)

@@ -15,6 +15,9 @@ bind = [os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads (gthread): a change-feed long poll holds one, so a worker always keeps others for everyone else.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# gthread, closing a connection after a request that took over GUNICORN_REBALANCE_AFTER_MS (100) of CPU, so that a
+# client's batches are not all held by one process while others idle (issue #16; core/gunicorn_worker.py).
+worker_class = "core.gunicorn_worker.RebalancingThreadWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 # Recycle workers now and then so a slow leak never takes the service down.

@@ -28,7 +28,7 @@ def _free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, tmp_path: Path, *, trusted_proxies: str) -> None:
+    def __init__(self, tmp_path: Path, *, trusted_proxies: str, extra_env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.log_path = tmp_path / f"gunicorn-{self.port}.log"
         env = {
@@ -46,6 +46,7 @@ class Gunicorn:
             "REDIS_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15"),
             "WEB_CONCURRENCY": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            **(extra_env or {}),
         }
         command = [
             sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.py"),
@@ -84,6 +85,16 @@ class Gunicorn:
 @pytest.fixture
 def untrusted_front(tmp_path: Path) -> Iterator[Gunicorn]:
     server = Gunicorn(tmp_path, trusted_proxies="10.255.255.1")  # a proxy that is not us
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def rebalancing_front(tmp_path: Path) -> Iterator[Gunicorn]:
+    """Every request counts as CPU-heavy (0 ms): each answer hands its connection back to the listening socket."""
+    server = Gunicorn(tmp_path, trusted_proxies="127.0.0.1", extra_env={"GUNICORN_REBALANCE_AFTER_MS": "0"})
     try:
         yield server
     finally:
@@ -143,3 +154,32 @@ def test_a_chunked_body_is_refused_not_read_as_empty(untrusted_front: Gunicorn) 
     assert response.status_code == 411
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"].endswith("/length-required")
+
+
+def answers_on_one_connection(url: str, paths: list[str]) -> list[tuple[int, str, int]]:
+    """Status, Connection header and local port of each answer, asked in turn by one keep-alive client."""
+    answers = []
+    with httpx.Client(base_url=url) as client:
+        for path in paths:
+            with client.stream("GET", path) as response:
+                port = response.extensions["network_stream"].get_extra_info("client_addr")[1]  # before it closes
+                response.read()
+                answers.append((response.status_code, response.headers.get("connection", ""), port))
+    return answers
+
+
+def test_ordinary_requests_keep_their_connection(trusted_front: Gunicorn) -> None:
+    answers = answers_on_one_connection(trusted_front.url, ["/healthz", "/healthz", "/healthz"])
+    assert [status for status, _, _ in answers] == [200, 200, 200]
+    assert {connection for _, connection, _ in answers} == {"keep-alive"}
+    assert len({port for _, _, port in answers}) == 1  # one connection throughout
+
+
+def test_a_cpu_heavy_request_hands_its_connection_back(rebalancing_front: Gunicorn) -> None:
+    """(Issue #16) a keep-alive connection stays with the process that accepted it; after a request that took more CPU
+    than GUNICORN_REBALANCE_AFTER_MS the answer says Connection: close, and the client's next request comes on a new
+    connection, which any idle worker may accept."""
+    answers = answers_on_one_connection(rebalancing_front.url, ["/healthz", "/healthz", "/healthz"])
+    assert [status for status, _, _ in answers] == [200, 200, 200]
+    assert {connection for _, connection, _ in answers} == {"close"}
+    assert len({port for _, _, port in answers}) == 3  # a new connection for each request
