@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,11 +176,28 @@ def test_ordinary_requests_keep_their_connection(trusted_front: Gunicorn) -> Non
     assert len({port for _, _, port in answers}) == 1  # one connection throughout
 
 
-def test_a_cpu_heavy_request_hands_its_connection_back(rebalancing_front: Gunicorn) -> None:
+def test_a_heavy_request_alone_in_its_process_keeps_its_connection(rebalancing_front: Gunicorn) -> None:
+    answers = answers_on_one_connection(rebalancing_front.url, ["/healthz", "/healthz"])
+    assert {connection for _, connection, _ in answers} == {"keep-alive"}
+
+
+def test_heavy_requests_sharing_their_process_hand_their_connections_back(rebalancing_front: Gunicorn) -> None:
     """(Issue #16) a keep-alive connection stays with the process that accepted it; after a request that took more CPU
-    than GUNICORN_REBALANCE_AFTER_MS the answer says Connection: close, and the client's next request comes on a new
-    connection, which any idle worker may accept."""
-    answers = answers_on_one_connection(rebalancing_front.url, ["/healthz", "/healthz", "/healthz"])
-    assert [status for status, _, _ in answers] == [200, 200, 200]
-    assert {connection for _, connection, _ in answers} == {"close"}
-    assert len({port for _, _, port in answers}) == 3  # a new connection for each request
+    than GUNICORN_REBALANCE_AFTER_MS (0 here) while another request was in progress in that process (one worker, 8
+    clients), the answer says Connection: close, and the client's next request comes on a new connection, which an
+    idle worker may accept."""
+    seen: list[tuple[int, str, int]] = []
+
+    def client() -> None:
+        seen.extend(answers_on_one_connection(rebalancing_front.url, ["/healthz"] * 40))
+
+    clients = [threading.Thread(target=client) for _ in range(8)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join(timeout=60)
+    assert len(seen) == 320
+    assert {status for status, _, _ in seen} == {200}
+    closed = [answer for answer in seen if answer[1] == "close"]
+    assert closed  # requests overlapped in the one process: those answers handed their connections back
+    assert len({port for _, _, port in seen}) > 8  # and their clients came back on new connections
