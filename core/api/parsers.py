@@ -2,6 +2,10 @@
 
 Beyond DRF's parser it refuses absurd nesting (400) and strings holding a lone UTF-16 surrogate
 escape such as ``"\\ud800"`` (422): such strings cannot be stored, logged or echoed as UTF-8.
+
+orjson reads the body first (a sixth of the time of ``json.loads`` for a thousand stamps or events, issue #16); any
+body it refuses goes to ``json.loads``, whose answer (value or error) stands, and so does any body with a run of 19
+or more digits (an integer past 64 bits, which orjson would read as a float).
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ import json
 import re
 from typing import Any
 
+import orjson
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from core.problems import InvalidInput
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 def _reject_constant(name: str) -> Any:
@@ -45,12 +51,21 @@ def _lone_surrogate_pointer(value: Any, pointer: str = "") -> str | None:
 class SafeJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         raw = stream.read() if stream is not None else b""
+        if not _LONG_DIGITS.search(raw):
+            try:
+                return self._checked(raw, orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                pass  # json.loads words the error (or reads what orjson would not, such as a huge number)
         try:
             data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except RecursionError as exc:
             raise ParseError("JSON parse error - the document is nested too deeply.") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        return self._checked(raw, data)
+
+    @staticmethod
+    def _checked(raw: bytes, data: Any) -> Any:
         if _SURROGATE_ESCAPE.search(raw):
             pointer = _lone_surrogate_pointer(data)
             if pointer:

@@ -33,8 +33,10 @@ class ApiJSONRenderer(JSONRenderer):
             written = orjson.dumps(data, option=_FAST_OPTIONS)
         except TypeError:  # orjson.JSONEncodeError: a value only DRF's encoder writes
             return super().render(data, accepted_media_type, renderer_context)
-        # As DRF does: these two are valid JSON but end a line in JavaScript.
-        return written.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+        if b"\xe2\x80\xa8" in written or b"\xe2\x80\xa9" in written:
+            # As DRF does: these two are valid JSON but end a line in JavaScript.
+            written = written.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+        return written
 
 
 class JoseRenderer(BaseRenderer):
