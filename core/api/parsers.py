@@ -5,7 +5,8 @@ escape such as ``"\\ud800"`` (422): such strings cannot be stored, logged or ech
 
 orjson reads the body first (a sixth of the time of ``json.loads`` for a thousand stamps or events, issue #16); any
 body it refuses goes to ``json.loads``, whose answer (value or error) stands, and so does any body with a run of 19
-or more digits (an integer past 64 bits, which orjson would read as a float).
+or more digits (an integer past 64 bits, which orjson would read as a float), and any body nested deeper than orjson
+writes (255 levels: orjson reads 1,024, more than ``json.loads`` can on Python's stack, and the serializers then broke).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from core.problems import InvalidInput
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
+_ORJSON_WRITE_DEPTH = 254  # fewer brackets than this cannot nest deeper than orjson writes
 
 
 def _reject_constant(name: str) -> Any:
@@ -53,9 +55,15 @@ class SafeJSONParser(JSONParser):
         raw = stream.read() if stream is not None else b""
         if not _LONG_DIGITS.search(raw):
             try:
-                return self._checked(raw, orjson.loads(raw))
-            except orjson.JSONDecodeError:
+                data = orjson.loads(raw)
+                if raw.count(b"[") + raw.count(b"{") > _ORJSON_WRITE_DEPTH:
+                    # orjson reads 1,024 levels, json.loads (on Python's stack) fewer: a body nested deeper than
+                    # orjson writes (it refuses past 255) goes to json.loads, whose limit answered 400 before.
+                    orjson.dumps(data)
+            except (orjson.JSONDecodeError, orjson.JSONEncodeError):
                 pass  # json.loads words the error (or reads what orjson would not, such as a huge number)
+            else:
+                return self._checked(raw, data)
         try:
             data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except RecursionError as exc:

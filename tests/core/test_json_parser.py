@@ -68,3 +68,23 @@ def test_a_lone_surrogate_is_refused_with_its_pointer() -> None:
     with pytest.raises(InvalidInput) as refused:
         parsed(b'{"events": [{"subject_id": "\\ud800"}]}')
     assert refused.value.extra["errors"] == [{"pointer": "/events/0/subject_id", "detail": "lone UTF-16 surrogate"}]
+
+
+@pytest.mark.parametrize("depth", [256, 960, 1023])
+def test_a_body_nested_deeper_than_orjson_writes_is_json_loads_s(depth: int) -> None:
+    """orjson reads 1,024 levels; json.loads, on Python's stack, fewer: such bodies get json.loads's answer, as
+    before (a deep one reached the serializers, whose json.dumps then failed: a 500)."""
+    raw = b'{"data": ' + b"[" * depth + b"]" * depth + b"}"
+    try:
+        expected: Any = json.loads(raw)
+    except RecursionError:
+        with pytest.raises(ParseError, match="nested too deeply"):
+            parsed(raw)
+    else:
+        assert parsed(raw) == expected
+
+
+def test_a_wide_body_keeps_the_fast_path_values() -> None:
+    items = [{"data": {"tags": ["a", "b"], "n": i}, "provenance": {"source": "web"}} for i in range(1000)]
+    raw = json.dumps({"items": items}).encode()
+    assert parsed(raw) == {"items": items}
