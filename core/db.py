@@ -559,7 +559,7 @@ def _server_form(sql: str) -> tuple[str, int] | None:
     return (text, count) if count <= PREPARED_MAX_PARAMETERS else None
 
 
-def prepared_statements_enabled() -> bool:
+def prepared_statements_enabled(wrapper: BaseDatabaseWrapper | None = None) -> bool:
     """Statements are prepared on PostgreSQL, on connections that are kept (``DATABASE_CONN_MAX_AGE`` > 0), unless
     PROVENANT_DB_PREPARED_STATEMENTS is false (a pooler in transaction mode, which hands each transaction to any
     server session) or this process found its statements lost too often (see ``PREPARED_LOSSES_BEFORE_FALLBACK``)."""
@@ -567,7 +567,7 @@ def prepared_statements_enabled() -> bool:
         on_postgresql()
         and bool(settings.PROVENANT_DB_PREPARED_STATEMENTS)
         and _losses < PREPARED_LOSSES_BEFORE_FALLBACK
-        and connections[DEFAULT_DB_ALIAS].settings_dict.get("CONN_MAX_AGE") != 0
+        and (wrapper or connections[DEFAULT_DB_ALIAS]).settings_dict.get("CONN_MAX_AGE") != 0
     )
 
 
@@ -631,7 +631,7 @@ def _send(wrapper: BaseDatabaseWrapper, statements: Sequence[Statement]) -> psyc
     preparing: dict[str, str] = {}  # statement text: its name
     prepares: list[str] = []
     session = None
-    if not prepared_statements_enabled():
+    if not prepared_statements_enabled(wrapper):
         parts = [sql for sql, _ in statements]
         values = [p for _, ps in statements for p in ps]
     else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Required, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -80,47 +80,34 @@ def dsar_create(
     ).request
 
 
-def _record(
-    *,
-    organization: Organization,
-    request_type: str,
-    channel: str,
-    actor: str,
-    jurisdiction: str,
-    regime: str | None,
-    subject_external_id: str,
-    received_at: datetime | None,
-    requester: Requester,
-    language: str,
-    idempotency_key: str,
-    request_digest: str,
-    subject: Subject | None = None,
-) -> RecordedIntake:
-    asks_identity = request_type not in NO_VERIFICATION_NEEDED and bool(requester.email)
+class _IntakeFields(TypedDict, total=False):
+    """What ``dsar_create`` and ``dsar_accept`` hand to ``dsar_intake`` as they got it."""
+
+    organization: Required[Organization]
+    request_type: Required[str]
+    channel: Required[str]
+    actor: Required[str]
+    jurisdiction: str
+    regime: str | None
+    subject_external_id: str
+    received_at: datetime | None
+    language: str
+    subject: Subject | None
+    idempotency_key: str
+    request_digest: str
+
+
+def _record(*, requester: Requester, **intake: Unpack[_IntakeFields]) -> RecordedIntake:
+    asks_identity = intake["request_type"] not in NO_VERIFICATION_NEEDED and bool(requester.email)
     # Outside any transaction, intake's commit is the caller's: the identity step that would run right after it
     # is written with it (one transaction, issue #16). In a caller's transaction it runs after that commits, as
     # the caller may still move the request.
     identity_now = asks_identity and not transaction.get_connection().in_atomic_block
-    recorded = dsar_intake(
-        organization=organization,
-        request_type=request_type,
-        channel=channel,
-        actor=actor,
-        jurisdiction=jurisdiction,
-        regime=regime,
-        subject_external_id=subject_external_id,
-        received_at=received_at,
-        requester=requester,
-        language=language,
-        subject=subject,
-        idempotency_key=idempotency_key,
-        request_digest=request_digest,
-        identity_requested_by=AUTOWIRE_ACTOR if identity_now else "",
-    )
+    recorded = dsar_intake(**intake, requester=requester, identity_requested_by=AUTOWIRE_ACTOR if identity_now else "")
     if identity_now:
         # The link goes out now; lost with the broker, the identity sweep sends it.
         enqueue_after_commit(SEND_IDENTITY_LINK_TASK, recorded.request.pk)
-    elif asks_identity or request_type in NO_VERIFICATION_NEEDED:
+    elif asks_identity or intake["request_type"] in NO_VERIFICATION_NEEDED:
         _advance_after_commit(recorded.request)
     # Without an email, legal verifies by hand: the request waits in received.
     return recorded
